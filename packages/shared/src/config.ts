@@ -1,0 +1,58 @@
+/**
+ * Config comes from environment variables only, validated once at start. A bad value stops the program with
+ * a message naming the setting (ConfigError); `.env.example` documents every variable.
+ */
+import { z } from 'zod';
+import { ConfigError } from './errors';
+import { parseQuotaTable } from './products';
+
+export const envBool = z
+  .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
+  .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes');
+export const envInt = (min = 0) => z.coerce.number().int().min(min);
+export const envNumber = (min = 0) => z.coerce.number().min(min);
+
+/** Settings every app shares. */
+export const commonEnvSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  REDIS_URL: z.string().url().optional(),
+  REDIS_PREFIX: z.string().min(1).default('{mk}'),
+  /** Rehearsals and tests: divide every quota window, cadence and delay by this factor. */
+  TIME_SCALE: envNumber(0.000001).default(1),
+});
+
+export const moneykitEnvSchema = z.object({
+  MONEYKIT_BASE_URL: z.string().url().optional(),
+  MONEYKIT_CLIENT_ID: z.string().min(1).optional(),
+  MONEYKIT_CLIENT_SECRET: z.string().min(1).optional(),
+  /** Read timeout of /links/import and /import/transactions (the API takes up to ~10 s). */
+  MONEYKIT_IMPORT_TIMEOUT_MS: envInt(1000).default(90_000),
+  MONEYKIT_TIMEOUT_MS: envInt(100).default(30_000),
+});
+
+export const refreshQuotaEnvSchema = z.object({
+  /** Overrides of the per-link refresh quota table, e.g. `transactions=86400,identity=86400`. */
+  REFRESH_QUOTAS: z
+    .string()
+    .optional()
+    .transform((spec, ctx) => {
+      try {
+        return parseQuotaTable(spec);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
+});
+
+/** Parses `env` with `schema`; throws a ConfigError naming the first bad setting. */
+export function loadConfig<S extends z.ZodTypeAny>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
+  const parsed = schema.safeParse(env);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const setting = issue.path.join('.') || '(environment)';
+  const given = issue.path.length ? env[String(issue.path[0])] : undefined;
+  const shown = given === undefined ? 'is missing or invalid' : `has an invalid value`;
+  throw new ConfigError(setting, `${shown}: ${issue.message}`);
+}
