@@ -6,3 +6,4 @@ export * from './jobs';
 export * from './config';
 export * from './logger';
 export * from './redis';
+export * from './import-split';
