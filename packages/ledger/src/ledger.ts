@@ -1,0 +1,164 @@
+/**
+ * The migration ledger: per run, every source connection's state, link_id, counts, attempts and last error.
+ * It is the record of a migration (the queue is only transport): resume, retry, status and report read it.
+ * Redis layout under the prefix: run:<id> (meta hash), run:<id>:conns (field user⇥connection → record json),
+ * run:<id>:counts (state → n), run:<id>:links (link_id → field), run:<id>:rate (minute → imported),
+ * run:<id>:rejects (recent rejects, capped), runs (zset of run ids by creation).
+ */
+import type { Redis } from 'ioredis';
+import { DEFAULT_PREFIX } from '@mk/shared';
+import { CONNECTION_STATES, type ConnectionRecord, type ConnectionState, type RejectEntry, type RunMeta } from './records';
+import { REGISTER, TRANSITION } from './scripts';
+
+const FIELD_SEP = '\t';
+const RECENT_REJECTS = 1000;
+
+export const connectionField = (sourceUserId: string, connectionId: string) => `${sourceUserId}${FIELD_SEP}${connectionId}`;
+
+export interface NewConnection {
+  connectionId: string;
+  accounts: number;
+  transactions: number;
+  batchesTotal: number;
+}
+
+export class LedgerStateError extends Error {
+  constructor(readonly state: string) {
+    super(`ledger record is in state ${state}`);
+  }
+}
+
+export class MigrationLedger {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string = DEFAULT_PREFIX,
+  ) {}
+
+  private key(runId: string, part?: string) {
+    return `${this.prefix}:run:${runId}${part ? `:${part}` : ''}`;
+  }
+
+  // ---- runs ----
+
+  /** Creates the run, or returns it unchanged when it exists (a re-run resumes it). */
+  async openRun(runId: string, init: Partial<RunMeta> = {}): Promise<RunMeta> {
+    const now = Date.now();
+    const fresh: RunMeta = {
+      runId, createdAt: now, status: 'enqueuing', usersSeen: 0, usersEnqueued: 0, usersSkipped: 0, connectionsSeen: 0,
+      rejects: 0, lastLine: 0, updatedAt: now, ...init,
+    };
+    const created = await this.redis.hsetnx(this.key(runId), 'meta', JSON.stringify(fresh));
+    if (created) await this.redis.zadd(`${this.prefix}:runs`, now, runId);
+    return (await this.getRun(runId))!;
+  }
+
+  async getRun(runId: string): Promise<RunMeta | undefined> {
+    const raw = await this.redis.hget(this.key(runId), 'meta');
+    return raw ? (JSON.parse(raw) as RunMeta) : undefined;
+  }
+
+  async updateRun(runId: string, patch: Partial<RunMeta>): Promise<void> {
+    const run = await this.getRun(runId);
+    if (!run) throw new Error(`run ${runId} does not exist`);
+    await this.redis.hset(this.key(runId), 'meta', JSON.stringify({ ...run, ...patch, updatedAt: Date.now() }));
+  }
+
+  async listRuns(): Promise<RunMeta[]> {
+    const ids = await this.redis.zrevrange(`${this.prefix}:runs`, 0, -1);
+    const runs = await Promise.all(ids.map((id) => this.getRun(id)));
+    return runs.filter((r): r is RunMeta => r !== undefined);
+  }
+
+  async addRejects(runId: string, rejects: RejectEntry[]): Promise<void> {
+    if (rejects.length === 0) return;
+    const key = this.key(runId, 'rejects');
+    await this.redis.multi().lpush(key, ...rejects.map((r) => JSON.stringify(r))).ltrim(key, 0, RECENT_REJECTS - 1).exec();
+  }
+
+  async recentRejects(runId: string, limit = 100): Promise<RejectEntry[]> {
+    const raw = await this.redis.lrange(this.key(runId, 'rejects'), 0, limit - 1);
+    return raw.map((r) => JSON.parse(r) as RejectEntry);
+  }
+
+  // ---- connections ----
+
+  /** Adds the user's connections as pending unless already known; returns every record as it now stands. */
+  async register(runId: string, sourceUserId: string, line: number | undefined, connections: NewConnection[]): Promise<ConnectionRecord[]> {
+    const now = Date.now();
+    const pairs = connections.map((c) => {
+      const record: ConnectionRecord = {
+        runId, sourceUserId, connectionId: c.connectionId, line, state: 'pending', accounts: c.accounts,
+        transactions: c.transactions, transactionsImported: 0, batchesTotal: c.batchesTotal, batchesDone: 0, attempts: 0, updatedAt: now,
+      };
+      return [connectionField(sourceUserId, c.connectionId), JSON.stringify(record)];
+    });
+    await this.redis.eval(REGISTER, 2, this.key(runId, 'conns'), this.key(runId, 'counts'), JSON.stringify(pairs));
+    const found = await this.getMany(runId, sourceUserId, connections.map((c) => c.connectionId));
+    return found.map((r) => r!);
+  }
+
+  async get(runId: string, sourceUserId: string, connectionId: string): Promise<ConnectionRecord | undefined> {
+    const raw = await this.redis.hget(this.key(runId, 'conns'), connectionField(sourceUserId, connectionId));
+    return raw ? (JSON.parse(raw) as ConnectionRecord) : undefined;
+  }
+
+  async getMany(runId: string, sourceUserId: string, connectionIds: string[]): Promise<(ConnectionRecord | undefined)[]> {
+    if (connectionIds.length === 0) return [];
+    const raw = await this.redis.hmget(this.key(runId, 'conns'), ...connectionIds.map((c) => connectionField(sourceUserId, c)));
+    return raw.map((r) => (r ? (JSON.parse(r) as ConnectionRecord) : undefined));
+  }
+
+  /**
+   * Applies `patch` atomically (undefined values are ignored, null removes a key) and keeps the state counts in
+   * step. With `expect`, refuses unless the record is in one of those states (LedgerStateError).
+   */
+  async transition(
+    record: Pick<ConnectionRecord, 'runId' | 'sourceUserId' | 'connectionId'>,
+    patch: { [K in keyof ConnectionRecord]?: ConnectionRecord[K] | null },
+    opts: { countAttempt?: boolean; expect?: ConnectionState[] } = {},
+  ): Promise<ConnectionRecord> {
+    const { runId } = record;
+    try {
+      const raw = (await this.redis.eval(
+        TRANSITION, 4,
+        this.key(runId, 'conns'), this.key(runId, 'counts'), this.key(runId, 'links'), this.key(runId, 'rate'),
+        connectionField(record.sourceUserId, record.connectionId), JSON.stringify(patch), Date.now(),
+        opts.countAttempt ? '1' : '0', opts.expect ? `,${opts.expect.join(',')},` : '',
+      )) as string;
+      return JSON.parse(raw) as ConnectionRecord;
+    } catch (err) {
+      const message = (err as Error).message;
+      if (message.startsWith('LEDGER_STATE ')) throw new LedgerStateError(message.slice('LEDGER_STATE '.length));
+      throw err;
+    }
+  }
+
+  /** Which connection of this run owns a link (so reconciliation never adopts a sibling's link). */
+  async linkOwner(runId: string, linkId: string): Promise<string | undefined> {
+    return (await this.redis.hget(this.key(runId, 'links'), linkId)) ?? undefined;
+  }
+
+  async counts(runId: string): Promise<Record<ConnectionState, number>> {
+    const raw = await this.redis.hgetall(this.key(runId, 'counts'));
+    return Object.fromEntries(CONNECTION_STATES.map((s) => [s, Number(raw[s] ?? 0)])) as Record<ConnectionState, number>;
+  }
+
+  /** Connections imported per minute over the last `minutes` (for throughput and ETA). */
+  async importedPerMinute(runId: string, minutes = 10): Promise<number> {
+    const now = Math.floor(Date.now() / 60000);
+    const fields = Array.from({ length: minutes }, (_, i) => String(now - i));
+    const values = await this.redis.hmget(this.key(runId, 'rate'), ...fields);
+    const total = values.reduce((sum, v) => sum + Number(v ?? 0), 0);
+    return total / minutes;
+  }
+
+  /** Every record of a run, streamed (HSCAN): memory stays flat for a million connections. */
+  async *scan(runId: string, batch = 1000): AsyncGenerator<ConnectionRecord> {
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.redis.hscan(this.key(runId, 'conns'), cursor, 'COUNT', batch);
+      cursor = next;
+      for (let i = 1; i < flat.length; i += 2) yield JSON.parse(flat[i]!) as ConnectionRecord;
+    } while (cursor !== '0');
+  }
+}

@@ -1,0 +1,57 @@
+import type { FailureInfo } from '@mk/shared';
+
+/**
+ * A source connection's life: pending → importing → linked (link exists, transaction batches left) → imported,
+ * or → failed (terminal, or retries exhausted) with its reason. `importing` is written BEFORE the import call:
+ * found again later, it means an earlier attempt may have created a link that must be looked up, not re-created.
+ */
+export const CONNECTION_STATES = ['pending', 'importing', 'linked', 'imported', 'failed'] as const;
+export type ConnectionState = (typeof CONNECTION_STATES)[number];
+
+export interface ConnectionRecord {
+  runId: string;
+  sourceUserId: string;
+  connectionId: string;
+  line?: number;
+  state: ConnectionState;
+  linkId?: string;
+  /** The link was found by reconciliation (an earlier attempt's lost response), not created by the last call. */
+  adopted?: boolean;
+  accounts: number;
+  transactions: number;
+  transactionsImported: number;
+  batchesTotal: number;
+  batchesDone: number;
+  /** A batch call whose outcome is unknown: check what landed before sending it again. */
+  batchInFlight?: number;
+  attempts: number;
+  lastError?: FailureInfo;
+  /** The last import attempt may have taken effect (unknown outcome). */
+  uncertain?: boolean;
+  updatedAt: number;
+}
+
+export interface RunMeta {
+  runId: string;
+  createdAt: number;
+  dump?: string;
+  format?: string;
+  pendingPolicy?: string;
+  products?: string;
+  status: 'enqueuing' | 'enqueued' | 'retrying';
+  usersSeen: number;
+  usersEnqueued: number;
+  usersSkipped: number;
+  connectionsSeen: number;
+  rejects: number;
+  rejectsFile?: string;
+  /** Last dump line fully handled by the producer: a re-run may skip what precedes it. */
+  lastLine: number;
+  updatedAt: number;
+}
+
+export interface RejectEntry {
+  line: number;
+  sourceId?: string;
+  reason: string;
+}

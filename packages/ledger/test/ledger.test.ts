@@ -1,0 +1,65 @@
+import IORedis from 'ioredis';
+import { startPrivateRedis, type PrivateRedis } from '@mk/testkit';
+import { LedgerStateError, MigrationLedger } from '@mk/ledger';
+
+let server: PrivateRedis;
+let redis: IORedis;
+let ledger: MigrationLedger;
+
+beforeAll(async () => {
+  server = await startPrivateRedis();
+  redis = new IORedis(server.url, { maxRetriesPerRequest: null });
+  ledger = new MigrationLedger(redis, '{test}');
+});
+afterAll(async () => {
+  redis.disconnect();
+  await server.stop();
+});
+
+const conn = (connectionId: string) => ({ connectionId, accounts: 2, transactions: 10, batchesTotal: 0 });
+
+describe('MigrationLedger', () => {
+  it('opens a run once and resumes it unchanged', async () => {
+    const first = await ledger.openRun('r1', { dump: 'a.ndjson' });
+    const again = await ledger.openRun('r1', { dump: 'other.ndjson' });
+    expect(again).toEqual(first);
+    expect((await ledger.listRuns()).map((r) => r.runId)).toContain('r1');
+  });
+
+  it('registers connections idempotently and counts them once', async () => {
+    await ledger.register('r2', 'u1', 3, [conn('c1'), conn('c2')]);
+    const records = await ledger.register('r2', 'u1', 3, [conn('c1'), conn('c2')]);
+    expect(records.map((r) => r.state)).toEqual(['pending', 'pending']);
+    expect((await ledger.counts('r2')).pending).toBe(2);
+  });
+
+  it('moves records through states atomically with counts, attempts, link owners and throughput', async () => {
+    const [rec] = await ledger.register('r3', 'u1', 1, [conn('c1')]);
+    const importing = await ledger.transition(rec!, { state: 'importing', uncertain: true }, { countAttempt: true });
+    expect(importing.attempts).toBe(1);
+    const done = await ledger.transition(rec!, { state: 'imported', linkId: 'mk_1', uncertain: null, transactionsImported: 10 });
+    expect(done).toMatchObject({ state: 'imported', linkId: 'mk_1', attempts: 1, transactionsImported: 10 });
+    expect(done.uncertain).toBeUndefined();
+    expect(await ledger.counts('r3')).toMatchObject({ pending: 0, importing: 0, imported: 1 });
+    expect(await ledger.linkOwner('r3', 'mk_1')).toBe('u1\tc1');
+    expect(await ledger.importedPerMinute('r3', 1)).toBe(1);
+  });
+
+  it('refuses a transition from an unexpected state', async () => {
+    const [rec] = await ledger.register('r4', 'u1', 1, [conn('c1')]);
+    await ledger.transition(rec!, { state: 'imported', linkId: 'mk_2' });
+    await expect(ledger.transition(rec!, { state: 'importing' }, { expect: ['pending', 'importing'] })).rejects.toBeInstanceOf(LedgerStateError);
+  });
+
+  it('streams every record of a large run', async () => {
+    for (let u = 0; u < 50; u++) await ledger.register('r5', `user-${u}`, u, [conn('a'), conn('b')]);
+    const seen = [];
+    for await (const r of ledger.scan('r5', 7)) seen.push(r);
+    expect(seen).toHaveLength(100);
+  });
+
+  it('keeps the recent rejects', async () => {
+    await ledger.addRejects('r6', [{ line: 4, sourceId: 'x', reason: 'bad amount' }]);
+    expect(await ledger.recentRejects('r6')).toEqual([{ line: 4, sourceId: 'x', reason: 'bad amount' }]);
+  });
+});
