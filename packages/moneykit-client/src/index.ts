@@ -1,1 +1,14 @@
-export {};
+export { MoneyKitClient, jwksSchema, DEFAULT_IMPORT_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, DEFAULT_MAX_SOCKETS } from './client';
+export type { MoneyKitClientOptions, ResponseInfo, Jwks } from './client';
+export { MoneyKitError, isMoneyKitError } from './errors';
+export type { MoneyKitErrorFields } from './errors';
+export { serializeBody } from './body';
+export type { SerializedBody } from './body';
+export { classifyHttpFailure, classifyInvalidSuccess, classifyTransportFailure, payloadTooLarge, isExpiredTokenError, CLIENT_CODES } from './classify';
+export { parseRetryAfter, retryAfterMsFromHeaders, DEFAULT_RETRY_AFTER_MS, SANDBOX_RETRY_AFTER_MS_HEADER } from './retry-after';
+export { ENDPOINTS, endpointPath } from './endpoints';
+export type { EndpointName } from './endpoints';
+export { renewalMarginMs } from './token-cache';
+export { createClientFromEnv } from './from-env';
+export type { MoneyKitEnv, ClientFallbacks } from './from-env';
+export { MAX_REQUEST_BYTES } from '@mk/shared';

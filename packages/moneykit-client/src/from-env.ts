@@ -1,0 +1,30 @@
+/**
+ * Builds the client from the parsed `moneykitEnvSchema` settings. Where MONEYKIT_* are unset the caller's
+ * fallbacks apply (e.g. the embedded sandbox's URL and credentials); the client itself has no default upstream.
+ */
+import { ConfigError, type moneykitEnvSchema } from '@mk/shared';
+import type { z } from 'zod';
+import { MoneyKitClient, type MoneyKitClientOptions } from './client';
+
+export type MoneyKitEnv = z.infer<typeof moneykitEnvSchema>;
+
+export type ClientFallbacks = Partial<Pick<MoneyKitClientOptions, 'baseUrl' | 'clientId' | 'clientSecret'>> &
+  Omit<MoneyKitClientOptions, 'baseUrl' | 'clientId' | 'clientSecret' | 'importTimeoutMs' | 'timeoutMs'>;
+
+export function createClientFromEnv(env: MoneyKitEnv, fallbacks: ClientFallbacks = {}): MoneyKitClient {
+  const { baseUrl: fallbackUrl, clientId: fallbackId, clientSecret: fallbackSecret, ...rest } = fallbacks;
+  const baseUrl = env.MONEYKIT_BASE_URL ?? fallbackUrl;
+  const clientId = env.MONEYKIT_CLIENT_ID ?? fallbackId;
+  const clientSecret = env.MONEYKIT_CLIENT_SECRET ?? fallbackSecret;
+  if (!baseUrl) throw new ConfigError('MONEYKIT_BASE_URL', 'is missing (and no default upstream was given)');
+  if (!clientId) throw new ConfigError('MONEYKIT_CLIENT_ID', 'is missing');
+  if (!clientSecret) throw new ConfigError('MONEYKIT_CLIENT_SECRET', 'is missing');
+  return new MoneyKitClient({
+    ...rest,
+    baseUrl,
+    clientId,
+    clientSecret,
+    importTimeoutMs: env.MONEYKIT_IMPORT_TIMEOUT_MS,
+    timeoutMs: env.MONEYKIT_TIMEOUT_MS,
+  });
+}
