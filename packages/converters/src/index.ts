@@ -1,1 +1,5 @@
-export {};
+export * from './types';
+export { convertRecord, sourceIdOf } from './convert';
+export { detectFormat } from './detect';
+export { parseJsonPreservingNumbers, JsonInputError, DEFAULT_MAX_DEPTH, type ParseJsonOptions } from './json';
+export { toDecimal, negateDecimal, absDecimal, isZeroDecimal, DecimalError } from './decimal';
