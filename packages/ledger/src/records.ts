@@ -47,6 +47,7 @@ export interface RunMeta {
   rejectsFile?: string;
   /** Last dump line fully handled by the producer: a re-run may skip what precedes it. */
   lastLine: number;
+  retryRounds?: number;
   updatedAt: number;
 }
 

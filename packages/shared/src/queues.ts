@@ -22,3 +22,15 @@ export const keys = (prefix: string = DEFAULT_PREFIX) => ({
 export function jobId(...parts: string[]): string {
   return parts.map((p) => p.replace(/[^A-Za-z0-9_.@+=-]/g, (c) => `%${c.charCodeAt(0).toString(16)}`)).join('-');
 }
+
+/** Backoff type the import worker knows (exponential with jitter); set on every import job. */
+export const IMPORT_BACKOFF_TYPE = 'mk-exponential-jitter';
+
+/** Options of every import job (plain data, so this package needs no BullMQ). */
+export const IMPORT_JOB_OPTIONS = {
+  attempts: 8,
+  backoff: { type: IMPORT_BACKOFF_TYPE },
+  // The ledger is the record: completed jobs need not stay in Redis. Failed ones stay for the dashboard.
+  removeOnComplete: true,
+  removeOnFail: false,
+} as const;

@@ -1,0 +1,176 @@
+/**
+ * The producer CLI: plan (dry run), run (enqueue, resumable), status, report, retry. Returns an exit code
+ * (see exit-codes.ts) instead of exiting, so tests drive it in-process.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { Queue } from 'bullmq';
+import { ConfigError, QUEUES, createLogger, createRedis, waitReady, checkRedisServer, type Redis } from '@mk/shared';
+import { MigrationLedger } from '@mk/ledger';
+import { SOURCE_FORMATS, type SourceFormat, type PendingPolicy } from '@mk/converters';
+import { loadProducerConfig, requireRedisUrl, type ProducerConfig } from './config';
+import { EXIT, type ExitCode } from './exit-codes';
+import { plan, formatPlan } from './commands/plan';
+import { enqueueRun } from './commands/run';
+import { retryFailed } from './commands/retry';
+import { exitCodeOf, formatStatus, openOutput, runStatus, writeReport } from './commands/report';
+import { progressReporter } from './progress';
+
+interface Io {
+  out: (s: string) => void;
+  err: (s: string) => void;
+}
+
+const positiveInt = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive whole number');
+  return n;
+};
+
+const formatOption = () => new Option('--format <format>', 'source format (detected per record when omitted)').choices([...SOURCE_FORMATS]);
+const pendingOption = () => new Option('--pending <policy>', 'pending transactions: skip (default) or include').choices(['skip', 'include']).default('skip');
+
+async function withRedis<T>(config: ProducerConfig, fn: (ctx: { redis: Redis; ledger: MigrationLedger; queue: Queue }) => Promise<T>): Promise<T> {
+  const redis = createRedis(requireRedisUrl(config), 'producer');
+  try {
+    await waitReady(redis);
+    const queue = new Queue(QUEUES.import, { connection: redis, prefix: config.REDIS_PREFIX });
+    try {
+      return await fn({ redis, ledger: new MigrationLedger(redis, config.REDIS_PREFIX), queue });
+    } finally {
+      await queue.close();
+    }
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Polls the ledger until no connection is left to import. */
+async function waitForRun(ledger: MigrationLedger, runId: string, io: Io, timeoutMs = Infinity): Promise<ExitCode> {
+  const started = Date.now();
+  let lastLine = '';
+  for (;;) {
+    const status = await runStatus(ledger, runId);
+    const code = exitCodeOf(status);
+    if (code !== EXIT.inProgress) return code;
+    const line = `waiting: imported ${status.counts.imported}/${status.total}, failed ${status.counts.failed}`;
+    if (line !== lastLine) io.err(line);
+    lastLine = line;
+    if (Date.now() - started > timeoutMs) return EXIT.inProgress;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, io: Io = { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(`${s}\n`) }): Promise<ExitCode> {
+  let exitCode: ExitCode = EXIT.success;
+  let config: ProducerConfig;
+  try {
+    config = loadProducerConfig(env);
+  } catch (err) {
+    io.err((err as Error).message);
+    return EXIT.error;
+  }
+  const logger = createLogger('producer', { level: config.LOG_LEVEL });
+  const program = new Command('mk-migrate')
+    .description('Migrate users from another aggregator to MoneyKit: plan, run, status, report, retry.')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+
+  program
+    .command('plan')
+    .description('dry run: read and convert the dump, enqueue nothing, print what a run would do')
+    .argument('<dump>', 'NDJSON dump, gzipped or not; - for stdin')
+    .addOption(formatOption())
+    .addOption(pendingOption())
+    .option('--rejects <file>', 'write rejected records here')
+    .option('--json', 'print the plan as JSON')
+    .action(async (dump: string, o: { format?: SourceFormat; pending: PendingPolicy; rejects?: string; json?: boolean }) => {
+      const summary = await plan(dump, { ...(o.format && { format: o.format }), pending: o.pending, ratePerMinute: config.IMPORT_RATE_PER_MIN, ...(o.rejects && { rejectsPath: o.rejects }) });
+      io.out(o.json ? JSON.stringify(summary, null, 2) : formatPlan(summary));
+      exitCode = summary.rejects > 0 ? EXIT.partial : EXIT.success;
+    });
+
+  program
+    .command('run')
+    .description('enqueue one import job per source user; run it again to resume after a crash')
+    .argument('<dump>', 'NDJSON dump, gzipped or not; - for stdin')
+    .requiredOption('--run <id>', 'run id: the same id resumes the same migration')
+    .addOption(formatOption())
+    .addOption(pendingOption())
+    .option('--rejects <file>', 'rejected records file (default <run>.rejects.ndjson)')
+    .option('--max-waiting <n>', 'import jobs allowed to wait in the queue', positiveInt)
+    .option('--wait', 'wait until every connection is imported or failed, then exit with the outcome')
+    .action(async (dump: string, o: { run: string; format?: SourceFormat; pending: PendingPolicy; rejects?: string; maxWaiting?: number; wait?: boolean }) => {
+      await withRedis(config, async ({ redis, ledger, queue }) => {
+        const check = await checkRedisServer(redis);
+        check.problems.forEach((p) => io.err(`warning: ${p}`));
+        const bar = progressReporter(dump);
+        const progress = await enqueueRun(queue, ledger, {
+          runId: o.run, dump, rejectsPath: o.rejects ?? `${o.run}.rejects.ndjson`, maxWaiting: o.maxWaiting ?? config.PRODUCER_MAX_WAITING,
+          ...(o.format && { format: o.format }), pending: o.pending, onProgress: (p) => bar.update(p), logger,
+        }).finally(() => bar.stop());
+        io.out(`run ${o.run}: read ${progress.users} users, enqueued ${progress.enqueued}, already done ${progress.skipped}, rejected ${progress.rejects}`);
+        exitCode = o.wait ? await waitForRun(ledger, o.run, io) : EXIT.inProgress;
+        if (o.wait) io.out(formatStatus(await runStatus(ledger, o.run)));
+      });
+    });
+
+  program
+    .command('status')
+    .description("a run's progress: counts by state, throughput, ETA")
+    .argument('[run]', 'run id (all runs when omitted)')
+    .option('--json', 'print as JSON')
+    .action(async (runId: string | undefined, o: { json?: boolean }) => {
+      await withRedis(config, async ({ ledger }) => {
+        const ids = runId ? [runId] : (await ledger.listRuns()).map((r) => r.runId);
+        const statuses = await Promise.all(ids.map((id) => runStatus(ledger, id)));
+        io.out(o.json ? JSON.stringify(statuses, null, 2) : statuses.map(formatStatus).join('\n\n') || 'no runs yet');
+        if (runId) exitCode = exitCodeOf(statuses[0]!);
+      });
+    });
+
+  program
+    .command('report')
+    .description('per source connection: MoneyKit link_id, outcome, counts, errors (CSV or JSON)')
+    .argument('<run>', 'run id')
+    .addOption(new Option('--format <format>', 'csv or json').choices(['csv', 'json']).default('csv'))
+    .option('--out <file>', 'write to a file instead of stdout')
+    .action(async (runId: string, o: { format: 'csv' | 'json'; out?: string }) => {
+      await withRedis(config, async ({ ledger }) => {
+        const status = await runStatus(ledger, runId);
+        const out = openOutput(o.out);
+        const rows = await writeReport(ledger, runId, o.format, out);
+        await out.done();
+        if (o.out) io.err(`${rows} rows written to ${o.out}`);
+        exitCode = exitCodeOf(status);
+      });
+    });
+
+  program
+    .command('retry')
+    .description("re-drive a run's failed connections")
+    .argument('<run>', 'run id')
+    .option('--dump <file>', 'the dump (default: the one the run was started from)')
+    .addOption(pendingOption())
+    .option('--rejects <file>', 'rejected records file of this pass')
+    .option('--wait', 'wait until done, then exit with the outcome')
+    .action(async (runId: string, o: { dump?: string; pending: PendingPolicy; rejects?: string; wait?: boolean }) => {
+      await withRedis(config, async ({ ledger, queue }) => {
+        const progress = await retryFailed(queue, ledger, {
+          runId, ...(o.dump && { dump: o.dump }), rejectsPath: o.rejects ?? `${runId}.retry.rejects.ndjson`, maxWaiting: config.PRODUCER_MAX_WAITING, pending: o.pending, logger,
+        });
+        io.out(`run ${runId}: ${progress.connectionsReset} failed connections re-driven (${progress.enqueued} users enqueued)`);
+        exitCode = o.wait ? await waitForRun(ledger, runId, io) : EXIT.inProgress;
+      });
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return exitCode;
+  } catch (err) {
+    const e = err as { code?: string; exitCode?: number; message: string };
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return EXIT.success;
+    if (e.code?.startsWith('commander.')) return EXIT.error; // commander already printed the usage error
+    io.err(err instanceof ConfigError ? e.message : `error: ${e.message}`);
+    return EXIT.error;
+  }
+}

@@ -1,0 +1,60 @@
+/** What every command reading a dump needs: the records, each checked against the 1 MB rule. */
+import { planImport, type ImportConnection } from '@mk/shared';
+import type { ConvertOptions } from '@mk/converters';
+import { readDump } from './dump';
+
+export interface DumpUser {
+  line: number;
+  bytes: number;
+  sourceUserId: string;
+  connections: (ImportConnection & { batches: number })[];
+  accounts: number;
+  transactions: number;
+  unknownAccountTypes: string[];
+  unknownCategories: string[];
+  pendingSkipped: number;
+}
+
+export type DumpItem =
+  | { ok: true; user: DumpUser; rejects: { line: number; sourceId?: string; reason: string }[] }
+  | { ok: false; line: number; bytes: number; reject: { line: number; sourceId?: string; reason: string } };
+
+/** Streams users from a dump; connections that can never fit the 1 MB rule are rejected, the rest go on. */
+export async function* usersOf(dump: string, opts: ConvertOptions): AsyncGenerator<DumpItem> {
+  for await (const item of readDump(dump, opts)) {
+    const { line, bytes, result } = item;
+    if (!result.ok) {
+      yield { ok: false, line, bytes, reject: { line, reason: result.reason, ...(result.sourceId ? { sourceId: result.sourceId } : {}) } };
+      continue;
+    }
+    const { user } = result;
+    const rejects = user.stats.skippedConnections.map((s) => ({ line, sourceId: s.connectionId, reason: s.reason }));
+    const connections: DumpUser['connections'] = [];
+    for (const c of user.connections) {
+      try {
+        connections.push({ ...c, batches: planImport(c.request).batches.length });
+      } catch (err) {
+        rejects.push({ line, sourceId: c.connectionId, reason: (err as Error).message });
+      }
+    }
+    if (connections.length === 0) {
+      yield { ok: false, line, bytes, reject: { line, sourceId: user.sourceUserId, reason: rejects[0]?.reason ?? 'no importable connection' } };
+      continue;
+    }
+    yield {
+      ok: true,
+      rejects,
+      user: {
+        line,
+        bytes,
+        sourceUserId: user.sourceUserId,
+        connections,
+        accounts: connections.reduce((n, c) => n + c.request.accounts.length, 0),
+        transactions: connections.reduce((n, c) => n + c.request.transactions.length, 0),
+        unknownAccountTypes: user.stats.unknownAccountTypes,
+        unknownCategories: user.stats.unknownCategories,
+        pendingSkipped: user.stats.pendingSkipped,
+      },
+    };
+  }
+}

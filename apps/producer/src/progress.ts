@@ -1,0 +1,29 @@
+/** A progress bar on a terminal; a line every few seconds in logs otherwise (CI, containers). */
+import fs from 'node:fs';
+import cliProgress from 'cli-progress';
+import type { RunProgress } from './commands/run';
+
+export function progressReporter(dump: string): { update(p: RunProgress): void; stop(): void } {
+  const gz = dump.endsWith('.gz');
+  const total = dump !== '-' && !gz && fs.existsSync(dump) ? fs.statSync(dump).size : 0;
+  if (!process.stderr.isTTY || total === 0) {
+    let last = 0;
+    return {
+      update(p) {
+        if (Date.now() - last < 5000) return;
+        last = Date.now();
+        process.stderr.write(`read ${(p.bytes / 1e6).toFixed(1)} MB, users ${p.users}, enqueued ${p.enqueued}, already done ${p.skipped}, rejects ${p.rejects}\n`);
+      },
+      stop() {},
+    };
+  }
+  const bar = new cliProgress.SingleBar(
+    { format: 'dump {bar} {percentage}% | users {users} | enqueued {enqueued} | done before {skipped} | rejects {rejects} | ETA {eta_formatted}', stream: process.stderr },
+    cliProgress.Presets.shades_classic,
+  );
+  bar.start(total, 0, { users: 0, enqueued: 0, skipped: 0, rejects: 0 });
+  return {
+    update: (p) => bar.update(Math.min(total, p.bytes), { users: p.users, enqueued: p.enqueued, skipped: p.skipped, rejects: p.rejects }),
+    stop: () => bar.stop(),
+  };
+}

@@ -1,0 +1,123 @@
+/**
+ * Imports one source connection exactly once, resumable at every step. The ledger is written before each
+ * non-idempotent call (`importing`, `batchInFlight`) and after it, so whatever instant a worker dies at, the
+ * next attempt knows whether to look before it leaps.
+ */
+import type { Link, ImportConnection, ImportTransaction, Product } from '@mk/shared';
+import { planImport, PRODUCTS } from '@mk/shared';
+import type { ConnectionRecord, MigrationLedger } from '@mk/ledger';
+import { connectionField } from '@mk/ledger';
+import { isMoneyKitError } from '@mk/moneykit-client';
+import { recordImport } from '@mk/telemetry';
+import { findEarlierLink, type LinkLookup } from './reconcile';
+import type { LinkSink } from './link-sink';
+import type { ImportRateLimiter } from './rate-limiter';
+
+export interface ImportApi extends LinkLookup {
+  importLink(request: ImportConnection['request']): Promise<Link>;
+  importTransactions(linkId: string, body: { transactions: ImportTransaction[] }): Promise<Link>;
+  /** Our transaction ids (`original_id`) already on the link, among `candidates`. */
+  landedTransactionIds(linkId: string, candidates: string[]): Promise<Set<string>>;
+}
+
+export interface ImportDeps {
+  api: ImportApi;
+  ledger: MigrationLedger;
+  limiter: ImportRateLimiter;
+  sink: LinkSink;
+  /** Consecutive 429s on one call before we give the job back to the queue. */
+  max429s?: number;
+}
+
+/** Sends one import call under the shared rate limit; a 429 holds every worker back and costs no attempt. */
+async function limited<T>(deps: ImportDeps, call: () => Promise<T>): Promise<T> {
+  const max429s = deps.max429s ?? 100;
+  for (let seen = 0; ; seen++) {
+    await deps.limiter.acquire();
+    try {
+      return await call();
+    } catch (err) {
+      if (!isMoneyKitError(err) || err.errorClass !== 'rate_limited' || seen >= max429s) throw err;
+      await deps.limiter.holdFor(err.retryAfterMs ?? 1000);
+    }
+  }
+}
+
+const grantedProducts = (link: Link): Product[] => PRODUCTS.filter((p) => p in link.products);
+
+export async function importConnection(deps: ImportDeps, record: ConnectionRecord, connection: ImportConnection): Promise<ConnectionRecord> {
+  const { api, ledger } = deps;
+  const { request } = connection;
+  if (record.state === 'imported' || record.state === 'failed') return record;
+  const plan = planImport(request);
+  const field = connectionField(record.sourceUserId, record.connectionId);
+  let link: Link | undefined;
+
+  // `uncertain` is set together with `importing` and cleared once the outcome is known; it survives a
+  // failed → pending re-drive, so a retried connection still looks before it imports.
+  if (record.uncertain === true && (record.state === 'pending' || record.state === 'importing')) {
+    const owner = async (linkId: string) => ((await ledger.linkOwner(record.runId, linkId)) ?? field) !== field;
+    const earlier = await findEarlierLink(api, request, owner);
+    if (earlier) {
+      link = earlier;
+      // The earlier attempt's body held the first transactions; nothing of the batches went yet.
+      record = await ledger.transition(record, {
+        state: 'linked', linkId: earlier.link_id, adopted: true, uncertain: null, batchesDone: 0, batchInFlight: null,
+        transactionsImported: plan.importBody.transactions.length, batchesTotal: plan.batches.length,
+      });
+      recordImport('adopted');
+    }
+  }
+
+  if (record.state === 'pending' || record.state === 'importing') {
+    link = await limited(deps, async () => {
+      record = await ledger.transition(record, { state: 'importing', uncertain: true }, { countAttempt: true });
+      try {
+        return await api.importLink(plan.importBody);
+      } catch (err) {
+        // Known not to have reached MoneyKit: the next attempt may import without looking first.
+        if (isMoneyKitError(err) && !err.mayHaveTakenEffect) record = await ledger.transition(record, { uncertain: false });
+        throw err;
+      }
+    });
+    record = await ledger.transition(record, {
+      state: 'linked', linkId: link.link_id, uncertain: null, lastError: null, batchesDone: 0, batchInFlight: null,
+      transactionsImported: plan.importBody.transactions.length, batchesTotal: plan.batches.length,
+    });
+  }
+
+  const linkId = record.linkId!;
+  for (let i = record.batchesDone; i < plan.batches.length; i++) {
+    const batch = plan.batches[i]!;
+    if (record.batchInFlight === i && (await batchLanded(api, linkId, batch))) {
+      record = await ledger.transition(record, { batchesDone: i + 1, batchInFlight: null, transactionsImported: record.transactionsImported + batch.length });
+      continue;
+    }
+    link = await limited(deps, async () => {
+      record = await ledger.transition(record, { batchInFlight: i });
+      return api.importTransactions(linkId, { transactions: batch });
+    });
+    record = await ledger.transition(record, { batchesDone: i + 1, batchInFlight: null, transactionsImported: record.transactionsImported + batch.length });
+  }
+
+  // Hand over before marking done: a crash in between only repeats an idempotent hand-over.
+  link ??= await api.getUserLinks(request.customer_user.id).then((links) => links[linkId]);
+  await deps.sink.linkImported({
+    runId: record.runId,
+    linkId,
+    grantedProducts: link ? grantedProducts(link) : [],
+    connected: link?.state === 'connected',
+    ...(link?.error_code ? { linkErrorCode: link.error_code } : {}),
+  });
+  record = await ledger.transition(record, { state: 'imported', lastError: null });
+  if (!record.adopted) recordImport('imported');
+  return record;
+}
+
+/** Did a batch whose response was lost land? Its transactions carry our ids, so we ask for them back. */
+async function batchLanded(api: ImportApi, linkId: string, batch: ImportTransaction[]): Promise<boolean> {
+  const ids = batch.map((t) => t.transaction_id).filter((id): id is string => Boolean(id));
+  if (ids.length === 0) return false;
+  const landed = await api.landedTransactionIds(linkId, [ids[0]!, ids[ids.length - 1]!]);
+  return landed.size > 0;
+}

@@ -1,0 +1,7 @@
+export * from './import-connection';
+export * from './link-sink';
+export * from './moneykit-api';
+export * from './processor';
+export * from './rate-limiter';
+export * from './reconcile';
+export * from './worker';

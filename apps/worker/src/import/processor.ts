@@ -1,0 +1,74 @@
+/**
+ * The import job: one source user, each connection imported exactly once. Connections are independent: a
+ * terminal failure of one is recorded and the others go on; a retryable one makes the job retry later, and
+ * the retry resumes at the first connection not yet imported.
+ */
+import type { Job } from 'bullmq';
+import { importJobSchema, type ImportJob } from '@mk/shared';
+import type { Logger } from '@mk/shared';
+import { judge } from './failures';
+import { importConnection, type ImportDeps } from './import-connection';
+import { planImport } from '@mk/shared';
+
+export class RetryLaterError extends Error {}
+export class CredentialsRefusedError extends Error {}
+
+export interface ProcessorDeps extends ImportDeps {
+  logger: Logger;
+}
+
+export async function processImportJob(deps: ProcessorDeps, job: Pick<Job, 'data' | 'attemptsMade' | 'opts' | 'id'>): Promise<{ imported: number; failed: number }> {
+  const payload: ImportJob = importJobSchema.parse(job.data);
+  const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+  const { ledger } = deps;
+  const connectionIds = payload.connections.map((c) => c.connectionId);
+  let records = await ledger.getMany(payload.runId, payload.sourceUserId, connectionIds);
+  if (records.some((r) => !r)) {
+    // The producer registers before enqueueing; a job without records (ledger lost, or enqueued by hand) registers here.
+    records = await ledger.register(
+      payload.runId,
+      payload.sourceUserId,
+      payload.line,
+      payload.connections.map((c) => {
+        let batchesTotal = 0;
+        try {
+          batchesTotal = planImport(c.request).batches.length;
+        } catch {
+          /* too large: importConnection reports it */
+        }
+        return { connectionId: c.connectionId, accounts: c.request.accounts.length, transactions: c.request.transactions.length, batchesTotal };
+      }),
+    );
+  }
+
+  let imported = 0;
+  let failed = 0;
+  let retryLater: string | undefined;
+  for (const [i, connection] of payload.connections.entries()) {
+    const record = records[i]!;
+    try {
+      const done = await importConnection(deps, record, connection);
+      if (done.state === 'imported') imported++;
+      else if (done.state === 'failed') failed++;
+    } catch (err) {
+      const verdict = judge(err);
+      const log = { runId: payload.runId, connectionId: connection.connectionId, jobId: job.id, failure: verdict.failure };
+      const current = (await ledger.get(payload.runId, payload.sourceUserId, connection.connectionId)) ?? record;
+      if (verdict.action === 'fail' || lastAttempt) {
+        await ledger.transition(current, { state: 'failed', lastError: verdict.failure });
+        deps.logger.warn(log, 'connection failed');
+        failed++;
+        continue;
+      }
+      await ledger.transition(current, { lastError: verdict.failure });
+      if (verdict.action === 'stop') {
+        deps.logger.error(log, 'MoneyKit refused our credentials: fix MONEYKIT_CLIENT_ID / MONEYKIT_CLIENT_SECRET');
+        throw new CredentialsRefusedError(verdict.failure.message);
+      }
+      deps.logger.info(log, 'connection will be retried');
+      retryLater = verdict.failure.message;
+    }
+  }
+  if (retryLater) throw new RetryLaterError(retryLater);
+  return { imported, failed };
+}

@@ -1,0 +1,80 @@
+/**
+ * The BullMQ side of imports: the worker process's queue consumer. Retries are bounded with exponential backoff
+ * and jitter; a refused credential pauses the queue instead of burning every user's attempts.
+ */
+import { Queue, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { QUEUES, IMPORT_BACKOFF_TYPE, type Logger } from '@mk/shared';
+import type { MigrationLedger } from '@mk/ledger';
+import { CredentialsRefusedError, processImportJob } from './processor';
+import type { ImportApi } from './import-connection';
+import type { LinkSink } from './link-sink';
+import { ImportRateLimiter } from './rate-limiter';
+
+export interface ImportWorkerOptions {
+  /** A worker-role connection (maxRetriesPerRequest: null). */
+  redis: Redis;
+  prefix: string;
+  api: ImportApi;
+  ledger: MigrationLedger;
+  sink: LinkSink;
+  logger: Logger;
+  /** Calls to /links/import and /import/transactions per minute, across every worker process. */
+  ratePerMinute: number;
+  /** Jobs in flight in this process: ~10 keep a 60/min limit busy at 10 s per call. */
+  concurrency: number;
+  backoffBaseMs?: number;
+  backoffMaxMs?: number;
+  /** BullMQ lock; a job whose worker died is picked up again after about this long. */
+  lockDurationMs?: number;
+}
+
+export function exponentialJitter(attemptsMade: number, baseMs: number, maxMs: number): number {
+  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.max(0, attemptsMade - 1));
+  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+}
+
+export interface ImportWorker {
+  worker: Worker;
+  close(): Promise<void>;
+}
+
+export function startImportWorker(opts: ImportWorkerOptions): ImportWorker {
+  const limiter = new ImportRateLimiter(opts.redis, opts.prefix, opts.ratePerMinute);
+  const deps = { api: opts.api, ledger: opts.ledger, limiter, sink: opts.sink, logger: opts.logger };
+  const baseMs = opts.backoffBaseMs ?? 2000;
+  const maxMs = opts.backoffMaxMs ?? 5 * 60_000;
+  const lockDuration = opts.lockDurationMs ?? 30_000;
+  const worker = new Worker(QUEUES.import, (job: Job) => processImportJob(deps, job), {
+    connection: opts.redis,
+    prefix: opts.prefix,
+    concurrency: opts.concurrency,
+    lockDuration,
+    stalledInterval: lockDuration,
+    // A worker killed mid-job is normal here (deploys, SIGKILL); the ledger makes re-running safe.
+    maxStalledCount: 5,
+    settings: {
+      backoffStrategy: (attemptsMade: number, type?: string) => (type === IMPORT_BACKOFF_TYPE ? exponentialJitter(attemptsMade, baseMs, maxMs) : baseMs),
+    },
+  });
+  const queue = new Queue(QUEUES.import, { connection: opts.redis, prefix: opts.prefix });
+  worker.on('failed', (job, err) => {
+    if (err instanceof CredentialsRefusedError) {
+      opts.logger.fatal({ jobId: job?.id }, 'pausing the import queue until credentials are fixed; resume it from the dashboard');
+      void queue.pause();
+    }
+  });
+  worker.on('error', (err) => opts.logger.error({ err }, 'import worker error'));
+
+  let closing: Promise<void> | undefined;
+  return {
+    worker,
+    close() {
+      closing ??= (async () => {
+        await worker.close();
+        await queue.close();
+      })();
+      return closing;
+    },
+  };
+}
