@@ -60,9 +60,23 @@ export type Jwks = z.infer<typeof jwksSchema>;
 
 const anyBody = z.unknown();
 
+/** Only what this service reads of GET /links/{id}/accounts and /transactions (validated, the rest passes). */
+export const linkAccountsSchema = z.object({ accounts: z.array(z.object({ account_id: z.string(), original_id: z.string().nullish() }).passthrough()) }).passthrough();
+export type LinkAccounts = z.infer<typeof linkAccountsSchema>;
+export const linkTransactionsPageSchema = z
+  .object({
+    total: z.number().int(),
+    page: z.number().int(),
+    size: z.number().int(),
+    transactions: z.array(z.object({ transaction_id: z.string(), original_id: z.string().nullish() }).passthrough()),
+  })
+  .passthrough();
+export type LinkTransactionsPage = z.infer<typeof linkTransactionsPageSchema>;
+
 interface CallSpec<S extends z.ZodTypeAny> {
   endpoint: EndpointName;
   id?: string;
+  query?: Record<string, string>;
   body?: unknown;
   schema: S;
 }
@@ -106,6 +120,16 @@ export class MoneyKitClient {
     return res.links;
   }
 
+  /** The link's accounts; `original_id` is the account_id we imported (how a lost import is recognised). */
+  getLinkAccounts(linkId: string): Promise<LinkAccounts> {
+    return this.call({ endpoint: 'get_link_accounts', id: linkId, schema: linkAccountsSchema });
+  }
+
+  /** One page of the link's transactions; `original_id` is the transaction_id we imported. */
+  getLinkTransactions(linkId: string, page: { page: number; size: number }): Promise<LinkTransactionsPage> {
+    return this.call({ endpoint: 'get_link_transactions', id: linkId, query: { page: String(page.page), size: String(page.size) }, schema: linkTransactionsPageSchema });
+  }
+
   async deleteLink(linkId: string): Promise<void> {
     await this.call({ endpoint: 'delete_link', id: linkId, schema: anyBody });
   }
@@ -121,7 +145,7 @@ export class MoneyKitClient {
   }
 
   private async call<S extends z.ZodTypeAny>(spec: CallSpec<S>): Promise<z.infer<S>> {
-    const path = endpointPath(spec.endpoint, spec.id);
+    const path = endpointPath(spec.endpoint, spec.id) + (spec.query ? `?${new URLSearchParams(spec.query).toString()}` : '');
     const body = spec.body === undefined ? undefined : serializeBody(spec.body);
     if (body && body.bytes > MAX_REQUEST_BYTES) throw payloadTooLarge(spec.endpoint, body.bytes);
 

@@ -11,6 +11,8 @@ export const ENDPOINTS = {
   refresh_products: { method: 'POST', path: '/links/{id}/products', slow: false },
   get_link: { method: 'GET', path: '/links/{id}', slow: false },
   get_user_links: { method: 'GET', path: '/users/{id}/links', slow: false },
+  get_link_accounts: { method: 'GET', path: '/links/{id}/accounts', slow: false },
+  get_link_transactions: { method: 'GET', path: '/links/{id}/transactions', slow: false },
   delete_link: { method: 'DELETE', path: '/links/{id}', slow: false },
   get_jwks: { method: 'GET', path: '/.well-known/jwks.json', slow: false },
 } as const satisfies Record<string, { method: HttpMethod; path: string; slow: boolean }>;

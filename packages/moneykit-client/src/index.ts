@@ -1,5 +1,5 @@
-export { MoneyKitClient, jwksSchema, DEFAULT_IMPORT_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, DEFAULT_MAX_SOCKETS } from './client';
-export type { MoneyKitClientOptions, ResponseInfo, Jwks } from './client';
+export { MoneyKitClient, jwksSchema, linkAccountsSchema, linkTransactionsPageSchema, DEFAULT_IMPORT_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, DEFAULT_MAX_SOCKETS } from './client';
+export type { MoneyKitClientOptions, ResponseInfo, Jwks, LinkAccounts, LinkTransactionsPage } from './client';
 export { MoneyKitError, isMoneyKitError } from './errors';
 export type { MoneyKitErrorFields } from './errors';
 export { serializeBody } from './body';
