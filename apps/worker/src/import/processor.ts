@@ -3,7 +3,8 @@
  * terminal failure of one is recorded and the others go on; a retryable one makes the job retry later, and
  * the retry resumes at the first connection not yet imported.
  */
-import type { Job } from 'bullmq';
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { ZodError } from 'zod';
 import { importJobSchema, type ImportJob } from '@mk/shared';
 import type { Logger } from '@mk/shared';
 import { judge } from './failures';
@@ -18,7 +19,9 @@ export interface ProcessorDeps extends ImportDeps {
 }
 
 export async function processImportJob(deps: ProcessorDeps, job: Pick<Job, 'data' | 'attemptsMade' | 'opts' | 'id'>): Promise<{ imported: number; failed: number }> {
-  const payload: ImportJob = importJobSchema.parse(job.data);
+  const parsed = importJobSchema.safeParse(job.data);
+  if (!parsed.success) return rejectPayload(deps, job, parsed.error);
+  const payload: ImportJob = parsed.data;
   const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
   const { ledger } = deps;
   const connectionIds = payload.connections.map((c) => c.connectionId);
@@ -71,4 +74,25 @@ export async function processImportJob(deps: ProcessorDeps, job: Pick<Job, 'data
   }
   if (retryLater) throw new RetryLaterError(retryLater);
   return { imported, failed };
+}
+
+/**
+ * A payload that fails its schema can never succeed: its connections are failed with the reason (so the run
+ * still finishes and the report says why) and the job is not retried.
+ */
+async function rejectPayload(deps: ProcessorDeps, job: Pick<Job, 'data' | 'id'>, error: ZodError): Promise<never> {
+  const issue = error.issues[0];
+  const reason = `invalid import job payload: ${issue ? `${issue.path.join('.')}: ${issue.message}` : 'unreadable'}`;
+  const data = (job.data ?? {}) as { runId?: unknown; sourceUserId?: unknown; connections?: { connectionId?: unknown }[] };
+  if (typeof data.runId === 'string' && typeof data.sourceUserId === 'string' && Array.isArray(data.connections)) {
+    for (const c of data.connections) {
+      if (typeof c?.connectionId !== 'string') continue;
+      const record = { runId: data.runId, sourceUserId: data.sourceUserId, connectionId: c.connectionId };
+      const [existing] = await deps.ledger.getMany(data.runId, data.sourceUserId, [c.connectionId]);
+      if (!existing) await deps.ledger.register(data.runId, data.sourceUserId, undefined, [{ connectionId: c.connectionId, accounts: 0, transactions: 0, batchesTotal: 0 }]);
+      await deps.ledger.transition(record, { state: 'failed', lastError: { errorClass: 'terminal', message: reason } });
+    }
+  }
+  deps.logger.error({ jobId: job.id, reason }, 'import job payload refused');
+  throw new UnrecoverableError(reason);
 }

@@ -1,0 +1,146 @@
+import IORedis from 'ioredis';
+import { Queue } from 'bullmq';
+import { IMPORT_JOB_OPTIONS, QUEUES, createLogger, jobId, planImport } from '@mk/shared';
+import { MigrationLedger } from '@mk/ledger';
+import { MoneyKitClient } from '@mk/moneykit-client';
+import { startSandbox, type RunningSandbox } from '@mk/sandbox';
+import { startPrivateRedis, type PrivateRedis } from '@mk/testkit';
+import { importApiFromClient, startImportWorker, type ImportedLink } from '../src/import';
+import { importJobs } from './support/users';
+
+const PREFIX = '{t}';
+let redisServer: PrivateRedis;
+let sandbox: RunningSandbox;
+let redis: IORedis;
+let client: MoneyKitClient;
+const logger = createLogger('test', { level: 'silent' });
+
+beforeAll(async () => {
+  redisServer = await startPrivateRedis();
+  redis = new IORedis(redisServer.url, { maxRetriesPerRequest: null });
+});
+afterAll(async () => {
+  redis.disconnect();
+  await redisServer.stop();
+});
+afterEach(async () => {
+  client?.close();
+  await sandbox?.close();
+});
+
+async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function enqueue(runId: string, jobs: ReturnType<typeof importJobs>, ledger: MigrationLedger, queue: Queue) {
+  for (const job of jobs) {
+    await ledger.register(runId, job.sourceUserId, job.line, job.connections.map((c) => ({
+      connectionId: c.connectionId, accounts: 1, transactions: c.request.transactions.length, batchesTotal: planImport(c.request).batches.length,
+    })));
+  }
+  await queue.addBulk(jobs.map((data) => ({ name: 'import', data, opts: { ...IMPORT_JOB_OPTIONS, jobId: jobId(runId, data.sourceUserId) } })));
+}
+
+describe('import worker against the sandbox', () => {
+  it('imports every connection exactly once while the sandbox injects 5xx, drops, timeouts and committed-then-failed imports', async () => {
+    sandbox = await startSandbox({ latency: 'none', importRatePerMinute: 1_000_000, seed: 7, logLevel: 'silent' });
+    client = new MoneyKitClient({ baseUrl: sandbox.url, clientId: sandbox.clientId, clientSecret: sandbox.clientSecret, importTimeoutMs: 600, timeoutMs: 2000 });
+    sandbox.state.faults.set({ error5xxRate: 0.05, dropRate: 0.05, timeoutRate: 0.03, timeoutMs: 1200, commitThenFailRate: 0.1 });
+    const runId = 'faults';
+    const ledger = new MigrationLedger(redis, PREFIX);
+    const queue = new Queue(QUEUES.import, { connection: redis, prefix: PREFIX });
+    const jobs = importJobs(runId, 400, { heavyEvery: 150 });
+    const connections = jobs.reduce((n, j) => n + j.connections.length, 0);
+    await enqueue(runId, jobs, ledger, queue);
+
+    const handedOver: ImportedLink[] = [];
+    const worker = startImportWorker({
+      redis, prefix: PREFIX, api: importApiFromClient(client), ledger, logger, ratePerMinute: 1_000_000, concurrency: 16,
+      backoffBaseMs: 20, backoffMaxMs: 300, sink: { linkImported: async (l) => void handedOver.push(l) },
+    });
+    try {
+      await until(async () => {
+        const c = await ledger.counts(runId);
+        return c.imported + c.failed === connections;
+      }, 90_000);
+    } finally {
+      await worker.close();
+      await queue.close();
+    }
+
+    const counts = await ledger.counts(runId);
+    const sb = sandbox.state.counters();
+    expect(sb.faultsInjected.commitThenFail).toBeGreaterThan(10);
+    expect(sb.faultsInjected.error5xx + sb.faultsInjected.drop + sb.faultsInjected.timeout).toBeGreaterThan(10);
+    expect(counts.failed).toBe(0);
+    expect(counts.imported).toBe(connections);
+    expect(sb.duplicateLinks).toBe(0);
+    expect(sb.liveLinks).toBe(connections);
+    expect(sb.duplicateTransactions).toBe(0);
+    const totalTx = jobs.flatMap((j) => j.connections).reduce((n, c) => n + c.request.transactions.length, 0);
+    expect(sb.transactionsImported).toBe(totalTx);
+
+    const linkIds = new Set<string>();
+    let adopted = 0;
+    for await (const record of ledger.scan(runId)) {
+      expect(record.linkId).toBeDefined();
+      linkIds.add(record.linkId!);
+      if (record.adopted) adopted++;
+    }
+    expect(linkIds.size).toBe(connections);
+    expect(adopted).toBeGreaterThan(0); // the committed-then-failed imports were found again, not re-created
+    expect(new Set(handedOver.map((l) => l.linkId))).toEqual(linkIds);
+    expect(handedOver.every((l) => !l.connected && l.grantedProducts.includes('transactions'))).toBe(true);
+  }, 120_000);
+
+  it('fails the connections of a job whose payload is invalid, with the reason, without retrying', async () => {
+    sandbox = await startSandbox({ latency: 'none', importRatePerMinute: 1_000_000, logLevel: 'silent' });
+    client = new MoneyKitClient({ baseUrl: sandbox.url, clientId: sandbox.clientId, clientSecret: sandbox.clientSecret });
+    const runId = 'invalid';
+    const ledger = new MigrationLedger(redis, PREFIX);
+    const queue = new Queue(QUEUES.import, { connection: redis, prefix: PREFIX });
+    const [job] = importJobs(runId, 2).slice(1); // a user with two connections
+    (job!.connections[0]!.request as { institution_id: string }).institution_id = '';
+    await queue.add('import', job, { ...IMPORT_JOB_OPTIONS, jobId: jobId(runId, job!.sourceUserId) });
+    const worker = startImportWorker({ redis, prefix: PREFIX, api: importApiFromClient(client), ledger, logger, ratePerMinute: 600_000, concurrency: 2, sink: { linkImported: async () => undefined } });
+    try {
+      await until(async () => (await ledger.counts(runId)).failed === 2, 10_000);
+    } finally {
+      await worker.close();
+    }
+    const records = await ledger.getMany(runId, job!.sourceUserId, job!.connections.map((c) => c.connectionId));
+    for (const r of records) expect(r?.lastError?.message).toMatch(/invalid import job payload: connections\.0\.request\.institution_id/);
+    const failedJob = await queue.getJob(jobId(runId, job!.sourceUserId));
+    expect(failedJob?.attemptsMade).toBe(1);
+    expect(sandbox.state.counters().importCalls).toBe(0);
+    await queue.close();
+  });
+
+  it('pauses the import queue when MoneyKit refuses our credentials, instead of burning every attempt', async () => {
+    sandbox = await startSandbox({ latency: 'none', importRatePerMinute: 1_000_000, logLevel: 'silent' });
+    client = new MoneyKitClient({ baseUrl: sandbox.url, clientId: sandbox.clientId, clientSecret: 'wrong-secret' });
+    const runId = 'auth';
+    const ledger = new MigrationLedger(redis, PREFIX);
+    const queue = new Queue(QUEUES.import, { connection: redis, prefix: PREFIX });
+    await enqueue(runId, importJobs(runId, 3), ledger, queue);
+    const worker = startImportWorker({ redis, prefix: PREFIX, api: importApiFromClient(client), ledger, logger, ratePerMinute: 600_000, concurrency: 1, backoffBaseMs: 10, sink: { linkImported: async () => undefined } });
+    try {
+      await until(() => queue.isPaused(), 10_000);
+    } finally {
+      await worker.close();
+    }
+    const counts = await ledger.counts(runId);
+    expect(counts.failed).toBe(0); // nothing is given up: fix the credentials, resume the queue
+    const [first] = await ledger.getMany(runId, 'u0', ['item-0-0']);
+    expect(first?.lastError).toMatchObject({ errorClass: 'auth' });
+    await queue.resume();
+    await queue.obliterate({ force: true });
+    await queue.close();
+  });
+});
+  });
+});
