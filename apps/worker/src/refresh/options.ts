@@ -1,0 +1,163 @@
+/**
+ * Settings of the refresh scheduler, resolved once into the millisecond figures the Lua scripts use.
+ * Quota windows and cadences are given in (unscaled) seconds and divided by `timeScale`, as the sandbox does;
+ * delays that are about our own machinery (leases, timeouts, backoff) are real milliseconds.
+ */
+import { z } from 'zod';
+import {
+  DEFAULT_REFRESH_QUOTAS,
+  PRODUCTS,
+  envInt,
+  envNumber,
+  loadConfig,
+  parseQuotaTable,
+  productSchema,
+  windowMs,
+  type Product,
+  type RefreshQuotaTable,
+} from '@mk/shared';
+
+export const DEFAULT_WANTED_PRODUCTS: Product[] = ['accounts', 'transactions'];
+
+export interface RefreshOptions {
+  /** Divides every quota window and cadence (rehearsals run hours in seconds); must equal the upstream's. */
+  timeScale: number;
+  /** MoneyKit's per-link quota per product, seconds. */
+  quotas: RefreshQuotaTable;
+  /** Wanted time between two refreshes per product, seconds; never below the quota. Default: the quota. */
+  cadence: Partial<RefreshQuotaTable>;
+  /** Products a link wants when its registration names none. */
+  defaultProducts: Product[];
+  /**
+   * Extra margin on top of every quota window, real ms: covers clock drift between Redis and MoneyKit and
+   * the spread of request latency (the ledger measures from our side of the wire).
+   */
+  quotaGuardMs: number;
+  /**
+   * How long after a claim a request may still reach MoneyKit when we never learn its outcome (timeout,
+   * crash), real ms. Until then the claim counts as the last refresh. Keep it above the client timeout.
+   */
+  inFlightMs: number;
+  /** A product due now may wait up to this share of its cadence for another product of the link to come due. */
+  groupFraction: number;
+  /** Each next due time is pushed later by a random 0..jitterFraction of the cadence. */
+  jitterFraction: number;
+  /** Newly registered active links get their first due time spread over this many real ms (0 = due now). */
+  firstDueSpreadMs: number;
+  /** A dispatched link is re-dispatched after this long if its job never settles (lost job), real ms. */
+  leaseMs: number;
+  /** Links moved into the queue per dispatcher round. */
+  dispatchBatch: number;
+  /** Pause between dispatcher rounds when nothing is due, real ms. */
+  dispatchIdleMs: number;
+  /** Refresh jobs processed at once per worker process. */
+  concurrency: number;
+  /** Attempts of a refresh that failed without reaching MoneyKit (network, 5xx before commit). */
+  attempts: number;
+  /** First retry delay, doubled each attempt, real ms. */
+  backoffMs: number;
+  /** Distinct links answered 429 within `appRateLimitWindowMs` that make us treat a 429 as app-wide. */
+  appRateLimitLinks: number;
+  appRateLimitWindowMs: number;
+  /** A link due longer than this ago counts as overdue in stats(), real ms. Default: one minute, scaled. */
+  overdueMs: number;
+}
+
+const HOUR_MS = 3_600_000;
+
+export function resolveRefreshOptions(partial: Partial<RefreshOptions> = {}): RefreshOptions {
+  const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) as Partial<RefreshOptions>;
+  const timeScale = defined.timeScale ?? 1;
+  if (!(timeScale > 0)) throw new Error(`timeScale must be > 0, got ${timeScale}`);
+  const options: RefreshOptions = {
+    timeScale,
+    quotas: { ...DEFAULT_REFRESH_QUOTAS, ...defined.quotas },
+    cadence: { ...defined.cadence },
+    defaultProducts: defined.defaultProducts ?? DEFAULT_WANTED_PRODUCTS,
+    quotaGuardMs: 1000,
+    inFlightMs: 60_000,
+    groupFraction: 0.1,
+    jitterFraction: 0.02,
+    firstDueSpreadMs: Math.min(HOUR_MS, windowMs(3600, timeScale)),
+    leaseMs: 300_000,
+    dispatchBatch: 500,
+    dispatchIdleMs: 100,
+    concurrency: 50,
+    attempts: 5,
+    backoffMs: 1000,
+    appRateLimitLinks: 3,
+    appRateLimitWindowMs: 10_000,
+    overdueMs: windowMs(60, timeScale),
+    ...defined,
+  };
+  if (options.defaultProducts.length === 0) throw new Error('defaultProducts must name at least one product');
+  for (const product of PRODUCTS) {
+    const cadence = options.cadence[product];
+    if (cadence !== undefined && !(cadence > 0)) throw new Error(`cadence of ${product} must be a positive number of seconds`);
+  }
+  return options;
+}
+
+/** The per-product figures the scripts work with, in ms. */
+export interface ProductTiming {
+  /** A refresh may be claimed this long after the previous one (quota + guard). */
+  allowMs: number;
+  /** Planned time between two refreshes (max of cadence and allowMs). */
+  intervalMs: number;
+  /** How long a due product may wait to be grouped with another. */
+  deferMs: number;
+}
+
+export function productTimings(o: RefreshOptions): Record<Product, ProductTiming> {
+  const out = {} as Record<Product, ProductTiming>;
+  for (const p of PRODUCTS) {
+    const allowMs = windowMs(o.quotas[p], o.timeScale) + o.quotaGuardMs;
+    const intervalMs = Math.max(allowMs, windowMs(o.cadence[p] ?? o.quotas[p], o.timeScale));
+    out[p] = { allowMs, intervalMs, deferMs: Math.round(intervalMs * o.groupFraction) };
+  }
+  return out;
+}
+
+const productListSchema = z
+  .string()
+  .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean))
+  .pipe(z.array(productSchema).min(1));
+
+/** Environment settings of the refresh pipeline (documented in .env.example by the lead). */
+export const refreshEnvSchema = z.object({
+  TIME_SCALE: envNumber(0.000001).default(1),
+  REFRESH_QUOTAS: z.string().optional(),
+  /** Wanted cadence per product, same form as REFRESH_QUOTAS (seconds), e.g. `transactions=21600`. */
+  REFRESH_CADENCE: z.string().optional(),
+  /** Products a link wants unless its registration says otherwise, e.g. `accounts,transactions`. */
+  REFRESH_PRODUCTS: productListSchema.optional(),
+  REFRESH_CONCURRENCY: envInt(1).optional(),
+  REFRESH_QUOTA_GUARD_MS: envInt(0).optional(),
+  REFRESH_IN_FLIGHT_MS: envInt(1).optional(),
+  REFRESH_DISPATCH_BATCH: envInt(1).optional(),
+  REFRESH_ATTEMPTS: envInt(1).optional(),
+});
+
+export function refreshOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): RefreshOptions {
+  const cfg = loadConfig(refreshEnvSchema, env);
+  const table = (name: string, spec: string | undefined, base: RefreshQuotaTable) => {
+    try {
+      return parseQuotaTable(spec, base);
+    } catch (err) {
+      throw new Error(`${name}: ${(err as Error).message}`);
+    }
+  };
+  const quotas = table('REFRESH_QUOTAS', cfg.REFRESH_QUOTAS, DEFAULT_REFRESH_QUOTAS);
+  const cadence = cfg.REFRESH_CADENCE ? table('REFRESH_CADENCE', cfg.REFRESH_CADENCE, quotas) : {};
+  return resolveRefreshOptions({
+    timeScale: cfg.TIME_SCALE,
+    quotas,
+    cadence,
+    defaultProducts: cfg.REFRESH_PRODUCTS,
+    concurrency: cfg.REFRESH_CONCURRENCY,
+    quotaGuardMs: cfg.REFRESH_QUOTA_GUARD_MS,
+    inFlightMs: cfg.REFRESH_IN_FLIGHT_MS,
+    dispatchBatch: cfg.REFRESH_DISPATCH_BATCH,
+    attempts: cfg.REFRESH_ATTEMPTS,
+  });
+}

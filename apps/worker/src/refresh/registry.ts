@@ -1,0 +1,415 @@
+/**
+ * The refresh registry: which links are kept fresh, with which products, when each is next due, and the
+ * per-link quota ledger. Everything lives in Redis (keys.ts) and changes only through the Lua scripts, so
+ * any number of worker processes, the webhook receiver and the CLI can act on it at once.
+ */
+import type { Product, Redis } from '@mk/shared';
+import { DEFAULT_BUCKETS, bucketOf, refreshKeys, type RefreshKeys } from './keys';
+import { productTimings, resolveRefreshOptions, type ProductTiming, type RefreshOptions } from './options';
+import { refreshScripts, type RefreshScripts } from './scripts';
+import {
+  PRODUCT_CODES,
+  STOPPED_STATUSES,
+  decodeLink,
+  productFromCode,
+  reasonCode,
+  sortProducts,
+  type LinkMode,
+  type ProductStatus,
+  type Reason,
+} from './state';
+
+export interface LinkRegistration {
+  linkId: string;
+  /** Products this link wants; default: the registry's defaultProducts. */
+  products?: Product[];
+  /** Register the link parked (imported links start disconnected: reason 'auth_expired'). */
+  parked?: { reason: string };
+  /** The migration run it came from (counted per run). */
+  runId?: string;
+}
+
+export interface RegisterResult {
+  added: number;
+  /** Existing links whose wanted products changed. */
+  updated: number;
+  unchanged: number;
+  /** Links removed earlier (404/410/deleted): never brought back by a registration. */
+  removed: number;
+}
+
+export interface ProductRefreshState {
+  product: Product;
+  status: ProductStatus;
+  /** Why it is no longer refreshed (forbidden: MoneyKit answered 403; notGranted: not among the link's products). */
+  stopped?: 'forbidden' | 'notGranted';
+  /** The last moment MoneyKit may have received a refresh of it from us (provisional while in flight), ms. */
+  lastRefreshAt?: number;
+  /** Earliest time the quota lets us refresh it again, ms. */
+  nextAllowedAt?: number;
+  /** When it is planned to be refreshed next, ms (undefined when stopped). */
+  nextDueAt?: number;
+}
+
+export interface LinkRefreshState {
+  linkId: string;
+  mode: LinkMode;
+  parked?: { reason: Reason };
+  removed?: { reason: Reason };
+  /** The link's score in the due index: its next dispatch (or the lease end while a job is out), ms. */
+  scheduledAt?: number;
+  products: ProductRefreshState[];
+}
+
+export interface RefreshStats {
+  /** Links kept by the registry (active + parked), removed ones excluded. */
+  registered: number;
+  active: number;
+  parked: number;
+  removed: number;
+  /** Links whose due time has come and that are not yet in the queue. */
+  dueNow: number;
+  /** Of those, due for longer than overdueMs. */
+  overdue: number;
+  nextDueAt?: number;
+  dispatched: number;
+  accepted: number;
+  /** Claims refused because the quota window had not passed (each would have been an early refresh). */
+  quotaDeferrals: number;
+  /** Due products held back a little to go in one call with another product of the link. */
+  groupDeferrals: number;
+  uncertain: number;
+  forbidden: number;
+  notGranted: number;
+  parkedByRefresh: number;
+  removedByRefresh: number;
+  rateLimitedLink: number;
+  rateLimitedApp: number;
+  retries: number;
+  resumed: number;
+  buckets: number;
+}
+
+const COUNTERS = [
+  'dispatched', 'accepted', 'quotaDeferrals', 'groupDeferrals', 'uncertain', 'forbidden', 'notGranted', 'parkedByRefresh',
+  'removedByRefresh', 'rateLimitedLink', 'rateLimitedApp', 'retries', 'resumed',
+] as const;
+export type RefreshCounter = (typeof COUNTERS)[number];
+
+export interface DueLink {
+  linkId: string;
+  bucket: number;
+  products: Product[];
+  /** When the link became due (its score in the due index), ms. */
+  dueAt: number;
+}
+
+export type Claim =
+  | { kind: 'gone'; linkId: string; mode: LinkMode | 'unknown'; reason?: Reason }
+  | {
+      kind: 'claimed';
+      linkId: string;
+      bucket: number;
+      /** Products we may send now (possibly none: all deferred by the quota). */
+      products: Product[];
+      /** Compare-and-set token: settle() only touches products still carrying it. */
+      token: number;
+      previous: string;
+      /** Due time of each claimed product before the claim (0 = never refreshed), ms. */
+      dueTimes: number[];
+      /** Earliest moment a product left out by the quota may be claimed, ms. */
+      deferredUntil?: number;
+    };
+
+/** What became of a refresh call (decided in outcome.ts). */
+export type Settlement =
+  | { action: 'accepted'; granted?: Product[] }
+  | { action: 'uncertain'; answered: boolean }
+  | { action: 'rollback' }
+  | { action: 'retry' }
+  | { action: 'later'; delayMs: number }
+  | { action: 'park'; reason: string }
+  | { action: 'remove'; reason: string }
+  | { action: 'stop'; products: Product[]; why: 'forbidden' | 'notGranted' };
+
+export type LinkAction = 'park' | 'resume' | 'remove' | 'trigger';
+export type LinkActionResult = 'unknown' | 'removed' | 'stale' | 'parked' | 'due' | 'recorded' | 'ignored' | LinkMode | '.' | 'p';
+
+export interface RegistryOptions extends Partial<RefreshOptions> {
+  /** Bucket count of a new registry; an existing one keeps the count it was created with. */
+  buckets?: number;
+}
+
+const REGISTER_CHUNK = 500;
+const EVENTS_MAXLEN = 10_000;
+
+function timingArg(timings: Record<Product, ProductTiming>): string {
+  return Object.entries(timings)
+    .map(([p, t]) => `${PRODUCT_CODES[p as Product]}:${t.allowMs}:${t.intervalMs}:${t.deferMs}`)
+    .join(';');
+}
+const codesOf = (products: Iterable<Product>) => sortProducts(products).map((p) => PRODUCT_CODES[p]).join('');
+const productsOf = (codes: string) => sortProducts([...codes].map(productFromCode));
+
+export class RefreshRegistry {
+  readonly keys: RefreshKeys;
+  readonly options: RefreshOptions;
+  readonly timings: Record<Product, ProductTiming>;
+  private readonly timing: string;
+  private readonly scripts: RefreshScripts;
+
+  private constructor(
+    readonly redis: Redis,
+    readonly prefix: string,
+    readonly buckets: number,
+    options: RefreshOptions,
+  ) {
+    this.keys = refreshKeys(prefix);
+    this.options = options;
+    this.timings = productTimings(options);
+    this.timing = timingArg(this.timings);
+    this.scripts = refreshScripts(redis);
+  }
+
+  /** Opens (creating if needed) the registry under `prefix`; every process agrees on the bucket count. */
+  static async open(redis: Redis, prefix: string, opts: RegistryOptions = {}): Promise<RefreshRegistry> {
+    const { buckets: wanted, ...rest } = opts;
+    const keys = refreshKeys(prefix);
+    await redis.hsetnx(keys.meta, 'buckets', String(wanted ?? DEFAULT_BUCKETS));
+    const buckets = Number(await redis.hget(keys.meta, 'buckets'));
+    if (!(buckets > 0)) throw new Error(`refresh registry at ${keys.meta} has an invalid bucket count`);
+    return new RefreshRegistry(redis, prefix, buckets, resolveRefreshOptions(rest));
+  }
+
+  bucketOf(linkId: string): number {
+    return bucketOf(linkId, this.buckets);
+  }
+
+  /** Idempotent: an existing link keeps its schedule, quota times and parked state; only given products change. */
+  async register(links: LinkRegistration[]): Promise<RegisterResult> {
+    const total: RegisterResult = { added: 0, updated: 0, unchanged: 0, removed: 0 };
+    const runs = new Map<string, number>();
+    for (let i = 0; i < links.length; i += REGISTER_CHUNK) {
+      const args: (string | number)[] = [this.keys.meta, this.keys.top, this.keys.base, this.timing];
+      for (const link of links.slice(i, i + REGISTER_CHUNK)) {
+        if (!link.linkId) throw new Error('registerLinks: every link needs a linkId');
+        const products = codesOf(link.products ?? this.options.defaultProducts);
+        const spread = Math.floor(Math.random() * this.options.firstDueSpreadMs);
+        args.push(link.linkId, this.bucketOf(link.linkId), `${link.products ? '!' : ''}${products}`, link.parked ? reasonCode(link.parked.reason) : '', spread);
+        if (link.runId) runs.set(link.runId, (runs.get(link.runId) ?? 0) + 1);
+      }
+      const [added, updated, unchanged, removed] = (await this.scripts.mkRefreshRegister(...args)) as number[];
+      total.added += added!;
+      total.updated += updated!;
+      total.unchanged += unchanged!;
+      total.removed += removed!;
+    }
+    for (const [runId, count] of runs) await this.redis.hincrby(this.keys.meta, `run:${runId}`, count);
+    return total;
+  }
+
+  park(linkId: string, reason: string): Promise<LinkActionResult> {
+    return this.linkAction(linkId, 'park', reason);
+  }
+
+  /** Back into the schedule, due at once (the quota still applies). */
+  resume(linkId: string): Promise<LinkActionResult> {
+    return this.linkAction(linkId, 'resume');
+  }
+
+  /** Out of the schedule for good (a tombstone keeps the reason; registering it again does not revive it). */
+  remove(linkId: string, reason: string): Promise<LinkActionResult> {
+    return this.linkAction(linkId, 'remove', reason);
+  }
+
+  /** Due at once: the dispatcher sends whatever the quota allows, the rest waits for its window. */
+  trigger(linkId: string): Promise<LinkActionResult> {
+    return this.linkAction(linkId, 'trigger');
+  }
+
+  /**
+   * One link action; `eventAt` (ms) marks it as coming from a webhook, so an older event delivered late
+   * is ignored ('stale') instead of undoing a newer one.
+   */
+  async linkAction(linkId: string, action: LinkAction, reason = 'none', eventAt?: number): Promise<LinkActionResult> {
+    const b = this.bucketOf(linkId);
+    const result = (await this.scripts.mkRefreshLink(
+      this.keys.state(b), this.keys.index(b), this.keys.top, this.keys.meta, this.keys.webhookOrder(b),
+      linkId, b, this.timing, action, reasonCode(reason), eventAt === undefined ? '' : Math.round(eventAt), '', '',
+    )) as LinkActionResult;
+    if (result === 'parked' || (result === 'removed' && action === 'remove')) await this.event(result, linkId, { reason });
+    return result;
+  }
+
+  /** A `link.product_refresh` webhook: what became of the refresh MoneyKit accepted. */
+  async recordProductRefresh(linkId: string, product: Product, state: 'pending' | 'in_progress' | 'completed' | 'failed', errorMessage?: string | null): Promise<LinkActionResult> {
+    const b = this.bucketOf(linkId);
+    const status = state === 'completed' ? 'c' : state === 'failed' ? 'f' : 'q';
+    const result = (await this.scripts.mkRefreshLink(
+      this.keys.state(b), this.keys.index(b), this.keys.top, this.keys.meta, this.keys.webhookOrder(b),
+      linkId, b, this.timing, 'product', '0', '', PRODUCT_CODES[product], status,
+    )) as LinkActionResult;
+    if (result === 'recorded') {
+      await this.redis.hincrby(this.keys.meta, state === 'failed' ? 'productRefreshFailed' : state === 'completed' ? 'productRefreshCompleted' : 'productRefreshPending', 1);
+      if (state === 'failed') await this.event('product_refresh_failed', linkId, { product, message: errorMessage ?? '' });
+    }
+    return result;
+  }
+
+  async get(linkId: string): Promise<LinkRefreshState | null> {
+    const b = this.bucketOf(linkId);
+    const [packed, score] = await Promise.all([this.redis.hget(this.keys.state(b), linkId), this.redis.zscore(this.keys.index(b), linkId)]);
+    if (packed === null) return null;
+    const link = decodeLink(packed);
+    const products = link.products.map((p): ProductRefreshState => {
+      const t = this.timings[p.product];
+      const stopped = STOPPED_STATUSES.has(p.status) ? (p.status as 'forbidden' | 'notGranted') : undefined;
+      const out: ProductRefreshState = { product: p.product, status: p.status };
+      if (stopped) out.stopped = stopped;
+      if (p.refAt !== undefined) {
+        out.lastRefreshAt = p.refAt;
+        out.nextAllowedAt = p.refAt + t.allowMs;
+      }
+      if (!stopped) {
+        const again = p.status === 'retry' || p.status === 'inFlight';
+        out.nextDueAt = p.refAt === undefined ? 0 : p.refAt + (again ? t.allowMs : t.intervalMs);
+      }
+      return out;
+    });
+    const state: LinkRefreshState = { linkId, mode: link.mode, products };
+    if (link.mode === 'parked') state.parked = { reason: link.reason };
+    if (link.mode === 'removed') state.removed = { reason: link.reason };
+    if (score !== null) state.scheduledAt = Number(score);
+    return state;
+  }
+
+  async stats(): Promise<RefreshStats> {
+    const [meta, [sec, usec]] = await Promise.all([this.redis.hgetall(this.keys.meta), this.redis.time()]);
+    const now = Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
+    const dueBuckets = await this.redis.zrangebyscore(this.keys.top, '-inf', now);
+    let dueNow = 0;
+    let overdue = 0;
+    for (let i = 0; i < dueBuckets.length; i += 1000) {
+      const pipe = this.redis.pipeline();
+      for (const b of dueBuckets.slice(i, i + 1000)) {
+        pipe.zcount(this.keys.index(Number(b)), '-inf', now);
+        pipe.zcount(this.keys.index(Number(b)), '-inf', now - this.options.overdueMs);
+      }
+      const res = (await pipe.exec()) ?? [];
+      res.forEach(([, n], j) => (j % 2 === 0 ? (dueNow += Number(n)) : (overdue += Number(n))));
+    }
+    const first = await this.redis.zrange(this.keys.top, 0, 0, 'WITHSCORES');
+    const n = (k: string) => Number(meta[k] ?? 0);
+    const stats = {
+      registered: n('links'),
+      active: n('links') - n('parked'),
+      parked: n('parked'),
+      removed: n('removed'),
+      dueNow,
+      overdue,
+      buckets: this.buckets,
+      ...Object.fromEntries(COUNTERS.map((c) => [c, n(c)])),
+    } as RefreshStats;
+    if (first[1] !== undefined) stats.nextDueAt = Number(first[1]);
+    return stats;
+  }
+
+  /** Moves up to `batch` due links out of the due index (leased for leaseMs). Safe to call from many processes. */
+  async takeDue(batch = this.options.dispatchBatch): Promise<DueLink[]> {
+    const flat = (await this.scripts.mkRefreshDispatch(this.keys.top, this.keys.meta, this.keys.base, this.timing, batch, this.options.leaseMs)) as string[];
+    const out: DueLink[] = [];
+    for (let i = 0; i < flat.length; i += 4) {
+      out.push({ linkId: flat[i]!, bucket: Number(flat[i + 1]), products: productsOf(flat[i + 2]!), dueAt: Number(flat[i + 3]) });
+    }
+    return out;
+  }
+
+  /** The quota gate: atomically claims those of `products` whose window has passed. */
+  async claim(linkId: string, products: Product[]): Promise<Claim> {
+    const b = this.bucketOf(linkId);
+    const res = (await this.scripts.mkRefreshClaim(this.keys.state(b), this.keys.meta, linkId, this.timing, codesOf(products), this.options.inFlightMs)) as string[];
+    if (res[0] === 'gone') {
+      const mode = ({ p: 'parked', x: 'removed', '.': 'active' } as const)[res[1]?.[0] as 'p' | 'x' | '.'] ?? 'unknown';
+      return { kind: 'gone', linkId, mode, ...(res[1]?.[1] && { reason: decodeLink(`${res[1]}`).reason }) };
+    }
+    const [, codes = '', token, previous = '', dues = '', later = ''] = res;
+    const claim: Claim = {
+      kind: 'claimed',
+      linkId,
+      bucket: b,
+      products: productsOf(codes),
+      token: Number(token),
+      previous,
+      dueTimes: dues ? dues.split(',').map(Number) : [],
+    };
+    if (later) claim.deferredUntil = Number(later);
+    return claim;
+  }
+
+  async settle(claim: Extract<Claim, { kind: 'claimed' }>, s: Settlement): Promise<string> {
+    const arg = (() => {
+      switch (s.action) {
+        case 'accepted':
+          return s.granted ? codesOf(s.granted) : '*';
+        case 'uncertain':
+          return s.answered ? 'answered' : 'silent';
+        case 'later':
+          return String(Math.max(0, Math.round(s.delayMs)));
+        case 'park':
+        case 'remove':
+          return reasonCode(s.reason);
+        case 'stop':
+          return `${codesOf(s.products)}:${s.why === 'forbidden' ? 'x' : 'g'}`;
+        default:
+          return '';
+      }
+    })();
+    const b = claim.bucket;
+    const result = (await this.scripts.mkRefreshSettle(
+      this.keys.state(b), this.keys.index(b), this.keys.top, this.keys.meta,
+      claim.linkId, b, this.timing, codesOf(claim.products), claim.token, claim.previous, s.action, arg, Math.random(), this.options.jitterFraction,
+    )) as string;
+    if (s.action === 'park' || s.action === 'remove') await this.event(s.action === 'park' ? 'parked' : 'removed', claim.linkId, { reason: s.reason });
+    if (s.action === 'stop') await this.event('stopped', claim.linkId, { products: s.products.join('+'), reason: s.why });
+    return result;
+  }
+
+  /** Plans the link again from its state (a claim that got nothing, a job for a link that changed). */
+  async reschedule(linkId: string, notBefore?: number): Promise<void> {
+    const claim: Extract<Claim, { kind: 'claimed' }> = { kind: 'claimed', linkId, bucket: this.bucketOf(linkId), products: [], token: 0, previous: '', dueTimes: [] };
+    const [sec, usec] = notBefore === undefined ? ['0', '0'] : await this.redis.time();
+    const now = Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
+    await this.settle(claim, notBefore === undefined ? { action: 'rollback' } : { action: 'later', delayMs: notBefore - now });
+  }
+
+  /** Notes a 429 for the link; returns how many distinct links got one within appRateLimitWindowMs. */
+  async note429(linkId: string): Promise<number> {
+    return Number(await this.scripts.mkRefresh429(this.keys.recent429, linkId, this.options.appRateLimitWindowMs));
+  }
+
+  async count(counter: RefreshCounter, by = 1): Promise<void> {
+    await this.redis.hincrby(this.keys.meta, counter, by);
+  }
+
+  /** Recent notable events (newest first), for the CLI and the dashboard. */
+  async recentEvents(count = 100): Promise<{ id: string; at: number; type: string; linkId: string; [k: string]: string | number }[]> {
+    const entries = await this.redis.xrevrange(this.keys.events, '+', '-', 'COUNT', count);
+    return entries.map(([id, fields]) => {
+      const rec: Record<string, string> = {};
+      for (let i = 0; i < fields.length; i += 2) rec[fields[i]!] = fields[i + 1]!;
+      return { id, at: Number(id.split('-')[0]), type: rec.type ?? '', linkId: rec.link ?? '', ...rec };
+    });
+  }
+
+  private async event(type: string, linkId: string, fields: Record<string, string>): Promise<void> {
+    const flat = Object.entries(fields).flatMap(([k, v]) => [k, v]);
+    await this.redis.xadd(this.keys.events, 'MAXLEN', '~', EVENTS_MAXLEN, '*', 'type', type, 'link', linkId, ...flat);
+  }
+}
+
+/** The one entry point for the import pipeline and for links the company already has. */
+export async function registerLinks(redis: Redis, prefix: string, links: LinkRegistration[], opts: RegistryOptions = {}): Promise<RegisterResult> {
+  const registry = await RefreshRegistry.open(redis, prefix, opts);
+  return registry.register(links);
+}
+

@@ -1,0 +1,183 @@
+import IORedis from 'ioredis';
+import { startPrivateRedis, type PrivateRedis } from '@mk/testkit';
+import type { Redis } from '@mk/shared';
+import { RefreshRegistry, registerLinks } from '../src/refresh/registry';
+import { decodeLink, encodeLink } from '../src/refresh/state';
+
+// time scale 3600: an hour of quota is 1 s, a day 24 s
+const SCALE = 3600;
+const opts = { timeScale: SCALE, quotaGuardMs: 20, firstDueSpreadMs: 0, jitterFraction: 0, inFlightMs: 500, buckets: 64 };
+
+let server: PrivateRedis;
+let redis: Redis;
+let n = 0;
+const prefix = () => `{t${++n}}`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+beforeAll(async () => {
+  server = await startPrivateRedis();
+  redis = new IORedis(server.url, { maxRetriesPerRequest: null });
+});
+afterAll(async () => {
+  redis.disconnect();
+  await server.stop();
+});
+
+describe('packed state', () => {
+  it('round-trips and stays under the 64-byte listpack value limit with four products', () => {
+    const t = Date.UTC(2027, 5, 1, 12, 0, 0, 123);
+    const link = {
+      mode: 'parked' as const,
+      reason: 'auth_expired' as const,
+      products: (['accounts', 'transactions', 'identity', 'account_numbers'] as const).map((product) => ({ product, status: 'completed' as const, refAt: t })),
+    };
+    const packed = encodeLink(link);
+    expect(packed.length).toBeLessThanOrEqual(64);
+    expect(decodeLink(packed)).toEqual(link);
+  });
+});
+
+describe('RefreshRegistry', () => {
+  it('registers idempotently, parked or active, and never revives a removed link', async () => {
+    const p = prefix();
+    const reg = await RefreshRegistry.open(redis, p, opts);
+    expect(await reg.register([{ linkId: 'l1' }, { linkId: 'l2', parked: { reason: 'auth_expired' }, products: ['accounts', 'identity'] }])).toEqual({
+      added: 2, updated: 0, unchanged: 0, removed: 0,
+    });
+    // a retried import registers again: nothing changes, the parked link stays parked
+    expect(await registerLinks(redis, p, [{ linkId: 'l1' }, { linkId: 'l2', parked: { reason: 'auth_expired' }, products: ['accounts', 'identity'] }], opts)).toEqual({
+      added: 0, updated: 0, unchanged: 2, removed: 0,
+    });
+    const l2 = await reg.get('l2');
+    expect(l2).toMatchObject({ mode: 'parked', parked: { reason: 'auth_expired' } });
+    expect(l2!.scheduledAt).toBeUndefined();
+    expect(l2!.products.map((x) => x.product)).toEqual(['accounts', 'identity']);
+    expect((await reg.get('l1'))!.products.map((x) => x.product)).toEqual(['accounts', 'transactions']);
+
+    expect(await reg.register([{ linkId: 'l1', products: ['accounts'] }])).toMatchObject({ updated: 1 });
+    expect((await reg.get('l1'))!.products.map((x) => x.product)).toEqual(['accounts']);
+
+    await reg.remove('l1', 'deleted');
+    expect(await reg.register([{ linkId: 'l1' }])).toMatchObject({ removed: 1, added: 0 });
+    expect(await reg.get('l1')).toMatchObject({ mode: 'removed', removed: { reason: 'deleted' } });
+    expect(await reg.stats()).toMatchObject({ registered: 1, parked: 1, active: 0, removed: 1 });
+    expect(await reg.get('nope')).toBeNull();
+  });
+
+  it('keeps the bucket count a registry was created with', async () => {
+    const p = prefix();
+    await RefreshRegistry.open(redis, p, { buckets: 8 });
+    expect((await RefreshRegistry.open(redis, p, { buckets: 1024 })).buckets).toBe(8);
+  });
+
+  it('dispatches due links with their due products together, then the quota gate refuses an early claim', async () => {
+    const p = prefix();
+    const reg = await RefreshRegistry.open(redis, p, opts);
+    await reg.register([{ linkId: 'a', products: ['accounts', 'transactions', 'identity'] }, { linkId: 'b', parked: { reason: 'auth_expired' } }]);
+    const due = await reg.takeDue();
+    expect(due).toEqual([{ linkId: 'a', bucket: reg.bucketOf('a'), products: ['accounts', 'identity', 'transactions'], dueAt: expect.any(Number) }]);
+    // leased: not handed out twice
+    expect(await reg.takeDue()).toEqual([]);
+
+    const claim = await reg.claim('a', due[0]!.products);
+    expect(claim).toMatchObject({ kind: 'claimed', products: ['accounts', 'identity', 'transactions'] });
+    // a duplicate job (redelivery, second worker) gets nothing
+    const dup = await reg.claim('a', due[0]!.products);
+    expect(dup).toMatchObject({ kind: 'claimed', products: [] });
+    expect((dup as { deferredUntil: number }).deferredUntil).toBeGreaterThan(Date.now());
+    if (claim.kind !== 'claimed') throw new Error('unreachable');
+    await reg.settle(claim, { action: 'accepted', granted: ['accounts', 'transactions', 'identity'] });
+
+    const state = await reg.get('a');
+    const byProduct = Object.fromEntries(state!.products.map((x) => [x.product, x]));
+    expect(byProduct.accounts!.status).toBe('accepted');
+    // hourly products next due ~1 s later, identity ~24 s later
+    expect(byProduct.accounts!.nextDueAt! - byProduct.accounts!.lastRefreshAt!).toBe(1000 + 20);
+    expect(byProduct.identity!.nextDueAt! - byProduct.identity!.lastRefreshAt!).toBe(24_000 + 20);
+    expect(state!.scheduledAt).toBe(byProduct.accounts!.nextDueAt);
+    expect(await reg.claim('a', ['accounts'])).toMatchObject({ products: [] });
+    expect((await reg.stats()).quotaDeferrals).toBeGreaterThanOrEqual(4);
+
+    await sleep(1100);
+    const next = await reg.takeDue();
+    expect(next.map((d) => [d.linkId, d.products])).toEqual([['a', ['accounts', 'transactions']]]);
+  });
+
+  it('rolls a claim back when the call provably had no effect, and keeps it (to the in-flight end) when the outcome is unknown', async () => {
+    const p = prefix();
+    const reg = await RefreshRegistry.open(redis, p, opts);
+    await reg.register([{ linkId: 'r', products: ['accounts'] }]);
+    const c1 = await reg.claim('r', ['accounts']);
+    if (c1.kind !== 'claimed') throw new Error('unreachable');
+    await reg.settle(c1, { action: 'rollback' });
+    expect((await reg.get('r'))!.products[0]).toEqual({ product: 'accounts', status: 'idle', nextDueAt: 0 });
+
+    const c2 = await reg.claim('r', ['accounts']);
+    if (c2.kind !== 'claimed') throw new Error('unreachable');
+    await reg.settle(c2, { action: 'uncertain', answered: false });
+    const st = (await reg.get('r'))!.products[0]!;
+    expect(st.status).toBe('retry');
+    // silent failure: MoneyKit may still act on it until the in-flight window ends
+    expect(st.lastRefreshAt).toBe(c2.token);
+    expect(st.nextDueAt).toBe(c2.token + 1020);
+  });
+
+  it('parks, resumes at once, stops forbidden products and removes links', async () => {
+    const p = prefix();
+    const reg = await RefreshRegistry.open(redis, p, { ...opts, firstDueSpreadMs: 60_000 });
+    await reg.register([{ linkId: 'x', products: ['accounts', 'identity'], parked: { reason: 'auth_expired' } }]);
+    expect(await reg.takeDue()).toEqual([]);
+    expect(await reg.resume('x')).toBe('due');
+    const [due] = await reg.takeDue();
+    expect(due!.products).toEqual(['accounts', 'identity']);
+    const claim = await reg.claim('x', due!.products);
+    if (claim.kind !== 'claimed') throw new Error('unreachable');
+    await reg.settle(claim, { action: 'stop', products: ['identity'], why: 'forbidden' });
+    const st = (await reg.get('x'))!;
+    expect(st.products.find((x) => x.product === 'identity')).toMatchObject({ status: 'forbidden', stopped: 'forbidden' });
+    // accounts was rolled back (the 403 call refreshed nothing): due again at once
+    expect(st.products.find((x) => x.product === 'accounts')).toMatchObject({ status: 'idle', nextDueAt: 0 });
+    expect((await reg.takeDue())[0]!.products).toEqual(['accounts']);
+
+    const c2 = await reg.claim('x', ['accounts']);
+    if (c2.kind !== 'claimed') throw new Error('unreachable');
+    await reg.settle(c2, { action: 'park', reason: 'auth_expired' });
+    expect(await reg.get('x')).toMatchObject({ mode: 'parked', parked: { reason: 'auth_expired' } });
+    expect((await reg.get('x'))!.products[0]!.status).toBe('idle');
+    expect(await reg.claim('x', ['accounts'])).toMatchObject({ kind: 'gone', mode: 'parked' });
+
+    // webhook ordering: an older event does not undo a newer one
+    const t = Date.now();
+    expect(await reg.linkAction('x', 'resume', 'none', t)).toBe('due');
+    expect(await reg.linkAction('x', 'park', 'auth_expired', t - 1000)).toBe('stale');
+    expect((await reg.get('x'))!.mode).toBe('active');
+
+    expect(await reg.remove('x', 'not_found')).toBe('removed');
+    expect(await reg.takeDue()).toEqual([]);
+    const events = await reg.recentEvents();
+    expect(events.map((e) => e.type)).toEqual(['removed', 'parked', 'stopped']);
+  });
+
+  it('groups a due product with one coming due soon instead of making two calls', async () => {
+    const p = prefix();
+    // accounts every 1 s, identity every 24 s; a product may wait 10% of its cadence
+    const reg = await RefreshRegistry.open(redis, p, opts);
+    await reg.register([{ linkId: 'g', products: ['accounts', 'identity'] }]);
+    const [d] = await reg.takeDue();
+    const c = await reg.claim('g', d!.products);
+    if (c.kind !== 'claimed') throw new Error('unreachable');
+    await reg.settle(c, { action: 'accepted' });
+    // identity came due 10 ms ago and may wait up to 10% of a day (2.4 s); accounts comes due in 300 ms
+    const b = reg.bucketOf('g');
+    const st = decodeLink((await redis.hget(reg.keys.state(b), 'g'))!);
+    const now = Date.now();
+    st.products.find((x) => x.product === 'accounts')!.refAt = now - 1020 + 300;
+    st.products.find((x) => x.product === 'identity')!.refAt = now - 24_020 - 10;
+    await redis.hset(reg.keys.state(b), 'g', encodeLink(st));
+    await reg.trigger('g');
+    expect(await reg.takeDue()).toEqual([]);
+    expect((await reg.stats()).groupDeferrals).toBe(1);
+    await sleep(350);
+    expect((await reg.takeDue()).map((x) => x.products)).toEqual([['accounts', 'identity']]);
+  });
+});
