@@ -1,0 +1,66 @@
+/**
+ * What the dashboard reads about migrations and the refresh pipeline. The dashboard only reads through these
+ * two interfaces; `sources.ts` wires the Redis-backed implementations (ledger, refresh registry) in.
+ * Sources report facts; derived figures (totals, remaining, ETA) are computed once, in progress.ts.
+ */
+import type { ErrorClass } from '@mk/shared';
+
+export interface RunFailure {
+  sourceUserId: string;
+  connectionId: string;
+  /** Already safe to show (the ledger stores FailureInfo, which holds no secrets or bodies). */
+  reason: string;
+  errorClass?: ErrorClass;
+  /** Epoch ms of the last attempt. */
+  at?: number;
+}
+
+/** A dump record the producer refused before anything was queued (validation, conversion, size). */
+export interface RunReject {
+  line: number;
+  sourceId?: string;
+  reason: string;
+}
+
+export interface RunSnapshot {
+  runId: string;
+  /** Epoch ms. */
+  createdAt: number;
+  /** The producer's view of the run: still enqueuing, fully enqueued, or re-driving failures. */
+  status?: string;
+  dump?: string;
+  /** Connections by ledger state (pending, importing, linked, imported, failed, …). */
+  counts: Record<string, number>;
+  /** Records the producer rejected (never queued). */
+  rejects: number;
+  /** Connections imported per minute, averaged over the last few minutes. */
+  throughputPerMin: number;
+  /** Links of this run waiting for the end user to reconnect before refreshes resume, when the source knows. */
+  parkedLinks?: number;
+  /** Most recent first, a bounded list. */
+  recentFailures: RunFailure[];
+  recentRejects: RunReject[];
+}
+
+export interface RunStatusSource {
+  /** Newest first. */
+  listRuns(): Promise<RunSnapshot[]>;
+  getRun(runId: string): Promise<RunSnapshot | undefined>;
+}
+
+export interface RefreshStats {
+  /** Links registered for refresh. */
+  registered: number;
+  /** Link×product entries whose due time has passed. */
+  dueNow: number;
+  /** Due entries late by more than the scheduler's tolerance: the pipeline is falling behind. */
+  overdue: number;
+  /** Links parked until the end user reconnects (link.state_changed webhook). */
+  parked: number;
+  /** Refreshes postponed because a per-link quota window was still closed (cumulative). */
+  quotaDeferrals: number;
+}
+
+export interface RefreshStatusSource {
+  stats(): Promise<RefreshStats>;
+}

@@ -1,0 +1,44 @@
+import { ConfigError, loadConfig } from '@mk/shared';
+import { dashboardEnvSchema, resolveAuth } from '@mk/dashboard';
+
+const auth = (env: Record<string, string>) => resolveAuth(loadConfig(dashboardEnvSchema, env));
+const strong = 'correct-horse-battery';
+
+describe('dashboard configuration', () => {
+  it('refuses to start without credentials', () => {
+    expect(() => auth({})).toThrow(ConfigError);
+    expect(() => auth({})).toThrow(/DASHBOARD_ADMIN_USER/);
+  });
+
+  it('allows no authentication only when asked for, on a loopback host', () => {
+    expect(auth({ DASHBOARD_DEV_NO_AUTH: 'true' })).toEqual({ mode: 'none' });
+    expect(auth({ DASHBOARD_DEV_NO_AUTH: 'true', DASHBOARD_HOST: '::1' })).toEqual({ mode: 'none' });
+    expect(() => auth({ DASHBOARD_DEV_NO_AUTH: 'true', DASHBOARD_HOST: '0.0.0.0' })).toThrow(/DASHBOARD_DEV_NO_AUTH is only allowed on a loopback/);
+  });
+
+  it('builds admin and viewer accounts, and names the setting that is wrong', () => {
+    const result = auth({
+      DASHBOARD_ADMIN_USER: 'ops', DASHBOARD_ADMIN_PASSWORD: strong,
+      DASHBOARD_VIEWER_USER: 'support', DASHBOARD_VIEWER_PASSWORD: `${strong}-2`, DASHBOARD_SESSION_TTL_HOURS: '2',
+    });
+    expect(result).toMatchObject({
+      mode: 'credentials',
+      users: [{ username: 'ops', role: 'admin' }, { username: 'support', role: 'viewer' }],
+      sessionTtlMs: 7_200_000,
+    });
+    expect(() => auth({ DASHBOARD_ADMIN_USER: 'ops' })).toThrow(/DASHBOARD_ADMIN_PASSWORD is missing/);
+    expect(() => auth({ DASHBOARD_ADMIN_USER: 'ops', DASHBOARD_ADMIN_PASSWORD: 'short' })).toThrow(/DASHBOARD_ADMIN_PASSWORD.*12 characters/);
+    expect(() => auth({ DASHBOARD_VIEWER_USER: 'support', DASHBOARD_VIEWER_PASSWORD: strong })).toThrow(/viewer account needs an admin/);
+    expect(() => auth({ DASHBOARD_ADMIN_USER: 'ops', DASHBOARD_ADMIN_PASSWORD: strong, DASHBOARD_VIEWER_USER: 'ops', DASHBOARD_VIEWER_PASSWORD: strong }))
+      .toThrow(/DASHBOARD_VIEWER_USER must differ/);
+  });
+
+  it('never puts a password into the error message', () => {
+    try {
+      auth({ DASHBOARD_ADMIN_USER: 'ops', DASHBOARD_ADMIN_PASSWORD: 'hunter2' });
+      throw new Error('expected a ConfigError');
+    } catch (err) {
+      expect((err as Error).message).not.toContain('hunter2');
+    }
+  });
+});
