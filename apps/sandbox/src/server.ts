@@ -2,7 +2,7 @@
 import { createLogger, MAX_REQUEST_BYTES, type Logger } from '@mk/shared';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import './http/fastify-types';
-import { apiGuard } from './http/api-guard';
+import { apiGuard, delayGuard } from './http/api-guard';
 import { ApiProblem, errorHandler, sendProblem } from './http/problems';
 import { authRoutes } from './http/routes/auth';
 import { controlRoutes } from './http/routes/control';
@@ -43,6 +43,7 @@ export function buildApp(state: SandboxState, tokens: TokenStore, signer: Webhoo
 
   const defaultJson = app.getDefaultJsonParser('error', 'ignore');
   app.decorateRequest('bodyBytes', 0);
+  app.decorateRequest('faultDelayMs', 0);
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     request.bodyBytes = Buffer.byteLength(body as string, 'utf8');
     defaultJson(request, body as string, done);
@@ -53,7 +54,8 @@ export function buildApp(state: SandboxState, tokens: TokenStore, signer: Webhoo
 
   app.setErrorHandler(errorHandler(MAX_REQUEST_BYTES));
   app.setNotFoundHandler((request, reply) => sendProblem(reply, new ApiProblem(404, 'api_error.not_found', `No route ${request.method} ${request.url.split('?')[0]}`)));
-  app.addHook('onRequest', apiGuard(state, tokens, timers));
+  app.addHook('onRequest', apiGuard(state, tokens));
+  app.addHook('preHandler', delayGuard(timers));
   app.addHook('onResponse', async (request, reply) => {
     request.log.debug({ method: request.method, route: request.routeOptions.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });

@@ -10,7 +10,7 @@ import type { Timers } from '../util/timers';
 import { problems, rateLimited } from './problems';
 import type { TokenStore } from './tokens';
 
-export function apiGuard(state: SandboxState, tokens: TokenStore, timers: Timers) {
+export function apiGuard(state: SandboxState, tokens: TokenStore) {
   return async function guard(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const endpoint = request.routeOptions.config.endpoint;
     if (!endpoint) return;
@@ -29,16 +29,22 @@ export function apiGuard(state: SandboxState, tokens: TokenStore, timers: Timers
         dropConnection(request, reply);
         return;
       case 'timeout':
-        await timers.sleep(fault.ms);
-        if (timers.isClosed) {
-          dropConnection(request, reply);
-          return;
-        }
+        // Served late, after the body was read (see delayGuard): a slow call still commits.
+        request.faultDelayMs = fault.ms;
         break;
       case 'none':
         break;
     }
     if (isImport) state.admitImportCall();
+  };
+}
+
+/** preHandler: a call picked for the timeout fault waits here, with its body already received. */
+export function delayGuard(timers: Timers) {
+  return async function delay(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    if (request.faultDelayMs <= 0) return;
+    await timers.sleep(request.faultDelayMs);
+    if (timers.isClosed) dropConnection(request, reply);
   };
 }
 

@@ -8,6 +8,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Exact size of the raw JSON body, as the 1 MB rule measures it. */
     bodyBytes: number;
+    /** Set by the timeout fault: answer only after this long. */
+    faultDelayMs: number;
   }
 }
 

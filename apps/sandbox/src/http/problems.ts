@@ -99,7 +99,8 @@ export function toProblem(error: FastifyError | Error, bodyLimit: number): ApiPr
 export function errorHandler(bodyLimit: number) {
   return (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const problem = toProblem(error, bodyLimit);
-    if (problem.status >= 500) request.log.error({ err: error, route: request.routeOptions.url }, 'sandbox handler failed');
+    // Answers the sandbox chose (including injected 500s) are not failures of the sandbox.
+    if (!(error instanceof ApiProblem) && problem.status >= 500) request.log.error({ err: error, route: request.routeOptions.url }, 'sandbox handler failed');
     return sendProblem(reply, problem);
   };
 }
