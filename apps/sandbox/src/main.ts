@@ -2,7 +2,7 @@
  * Runs the sandbox as a process (the demo, docker-compose, rehearsals). Every setting comes from the
  * environment and is validated once; a bad value stops it with a message naming the variable.
  */
-import { commonEnvSchema, createLogger, envInt, loadConfig, parseQuotaTable, productSchema } from '@mk/shared';
+import { commonEnvSchema, createLogger, envInt, loadConfig, productSchema, refreshQuotaEnvSchema } from '@mk/shared';
 import { z } from 'zod';
 import { DEFAULT_GRANTED_PRODUCTS, DEFAULT_OPTIONS } from './options';
 import { startSandbox } from './server';
@@ -24,7 +24,8 @@ const latencySpec = z
     return z.NEVER;
   });
 
-const sandboxEnvSchema = commonEnvSchema.extend({
+// REFRESH_QUOTAS is the service's own variable: one setting keeps the sandbox's quotas and the service's ledger equal.
+const sandboxEnvSchema = commonEnvSchema.merge(refreshQuotaEnvSchema).extend({
   SANDBOX_PORT: envInt(0).max(65_535).default(8787),
   SANDBOX_HOST: z.string().min(1).default('127.0.0.1'),
   SANDBOX_CLIENT_ID: z.string().min(1).default(DEFAULT_OPTIONS.clientId),
@@ -36,18 +37,6 @@ const sandboxEnvSchema = commonEnvSchema.extend({
   SANDBOX_REFRESH_COMPLETION_MS: envInt(0).default(DEFAULT_OPTIONS.refreshCompletionDelayMs),
   SANDBOX_GRANTED_PRODUCTS: productList.optional(),
   SANDBOX_SEED: envInt(0).optional(),
-  /** Same syntax as the service's REFRESH_QUOTAS, e.g. `transactions=86400`. */
-  SANDBOX_QUOTAS: z
-    .string()
-    .optional()
-    .transform((spec, ctx) => {
-      try {
-        return parseQuotaTable(spec);
-      } catch (err) {
-        ctx.addIssue({ code: 'custom', message: (err as Error).message });
-        return z.NEVER;
-      }
-    }),
 });
 
 async function main(): Promise<void> {
@@ -62,7 +51,7 @@ async function main(): Promise<void> {
     importRatePerMinute: env.SANDBOX_IMPORT_RATE_PER_MIN,
     latency: env.SANDBOX_LATENCY,
     timeScale: env.TIME_SCALE,
-    quotas: env.SANDBOX_QUOTAS,
+    quotas: env.REFRESH_QUOTAS,
     webhookUrl: env.SANDBOX_WEBHOOK_URL,
     refreshCompletionDelayMs: env.SANDBOX_REFRESH_COMPLETION_MS,
     grantedProducts: env.SANDBOX_GRANTED_PRODUCTS ?? DEFAULT_GRANTED_PRODUCTS,
