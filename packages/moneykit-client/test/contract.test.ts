@@ -1,20 +1,20 @@
 /**
  * Contract tests: every request the client sends — path, method, headers, body — must validate against the
- * MoneyKit contract (/work/shared/reference/moneykit-contract.openapi.json). Bodies are captured on the wire by
- * a scripted server. The contract's objects allow extra keys; a strict copy (additionalProperties: false)
- * also proves the client sends nothing the contract does not name.
+ * MoneyKit contract (shared/reference/moneykit-contract.openapi.json) through @mk/testkit's validateRequest.
+ * Bodies are captured on the wire by a scripted server. The contract's objects allow extra keys; a strict copy
+ * (additionalProperties: false) also proves the client sends nothing the contract does not name.
  */
 import { readFileSync } from 'node:fs';
 import Ajv2020, { type ValidateFunction } from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import { MONEYKIT_API_VERSION } from '@mk/shared';
+import { contractPath, validateRequest } from '@mk/testkit';
 import { MoneyKitClient } from '../src';
 import { anImportRequest } from './support/fixtures';
 import { aLink, CLIENT_ID, CLIENT_SECRET, sendJson, startScriptedServer, type RecordedRequest, type ScriptedServer } from './support/scripted-server';
 
-const CONTRACT_PATH = '/work/shared/reference/moneykit-contract.openapi.json';
 type Json = Record<string, unknown>;
-const contract = JSON.parse(readFileSync(CONTRACT_PATH, 'utf8')) as { paths: Record<string, Record<string, Json>> };
+const contract = JSON.parse(readFileSync(contractPath(), 'utf8')) as { paths: Record<string, Record<string, Json>> };
 
 /** A deep copy whose object schemas with named properties refuse any other key. */
 function strictCopy(node: unknown): unknown {
@@ -36,7 +36,6 @@ function compiler(doc: unknown, id: string) {
     return validate;
   };
 }
-const loose = compiler(contract, 'contract');
 const strict = compiler(strictCopy(contract), 'strict');
 
 const escape = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
@@ -63,10 +62,9 @@ function contractErrors(req: RecordedRequest): string[] {
   const mediaType = String(req.headers['content-type'] ?? '').split(';')[0]!.trim();
   if (!(mediaType in content)) return [`${template}: content-type ${mediaType} is not one of ${Object.keys(content).join(', ')}`];
   const body = mediaType === 'application/x-www-form-urlencoded' ? Object.fromEntries(new URLSearchParams(req.body)) : JSON.parse(req.body);
-  const pointer = `/paths/${escape(template)}/${method}/requestBody/content/${escape(mediaType)}/schema`;
-  for (const validate of [loose(pointer), strict(pointer)]) {
-    if (!validate(body)) errors.push(...(validate.errors ?? []).map((e) => `${template} ${e.instancePath} ${e.message}`));
-  }
+  errors.push(...validateRequest(method, template, body).errors.map((e) => `${template} ${e}`));
+  const strictValidate = strict(`/paths/${escape(template)}/${method}/requestBody/content/${escape(mediaType)}/schema`);
+  if (!strictValidate(body)) errors.push(...(strictValidate.errors ?? []).map((e) => `${template} ${e.instancePath} ${e.message} (strict)`));
   return errors;
 }
 
