@@ -142,5 +142,3 @@ describe('import worker against the sandbox', () => {
     await queue.close();
   });
 });
-  });
-});
