@@ -217,5 +217,3 @@ export class MoneyKitClient {
     }
   }
 }
-
-export { MoneyKitError };
