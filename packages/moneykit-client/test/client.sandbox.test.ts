@@ -59,6 +59,10 @@ describe('a link through its life', () => {
     expect((await client.getLink(link.link_id)).link_id).toBe(link.link_id);
     await client.importTransactions(link.link_id, { transactions: anImportRequest(user, 4).transactions.map((t) => ({ ...t, transaction_id: `more-${t.transaction_id}` })) });
     expect(sb.state.counters().transactionsImported).toBe(7);
+    expect((await client.getLinkAccounts(link.link_id)).accounts.map((a) => a.original_id)).toEqual(['acc-1']);
+    const page = await client.getLinkTransactions(link.link_id, { page: 2, size: 5 });
+    expect(page).toMatchObject({ total: 7, page: 2, size: 5 });
+    expect(page.transactions).toHaveLength(2);
 
     sb.state.reconnect(link.link_id);
     const refreshed = await client.refreshProducts(link.link_id, ['accounts', 'transactions']);

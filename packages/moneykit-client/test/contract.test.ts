@@ -75,6 +75,8 @@ beforeAll(async () => {
   server = await startScriptedServer();
   server.handle((req, res) => {
     if (req.url.startsWith('/users/')) return sendJson(res, 200, { links: { l1: aLink('l1') } });
+    if (req.url === '/links/l1/accounts') return sendJson(res, 200, { accounts: [], link: aLink('l1') });
+    if (req.url.startsWith('/links/l1/transactions?')) return sendJson(res, 200, { total: 0, page: 1, size: 50, transactions: [], accounts: [], link: aLink('l1') });
     if (req.method === 'DELETE') return void res.writeHead(204).end();
     if (req.url === '/.well-known/jwks.json') return sendJson(res, 200, { keys: [] });
     return sendJson(res, req.url.endsWith('/products') ? 202 : 200, aLink('l1'));
@@ -86,6 +88,8 @@ beforeAll(async () => {
   await client.refreshProducts('l1', ['accounts', 'transactions', 'identity', 'account_numbers']);
   await client.getLink('l1');
   await client.getUserLinks('user-contract-1');
+  await client.getLinkAccounts('l1');
+  await client.getLinkTransactions('l1', { page: 1, size: 50 });
   await client.deleteLink('l1');
   await client.getJwks();
 });
@@ -108,6 +112,8 @@ describe('the client speaks the contract', () => {
         'post /links/{id}/products',
         'get /links/{id}',
         'get /users/{id}/links',
+        'get /links/{id}/accounts',
+        'get /links/{id}/transactions',
         'delete /links/{id}',
         'get /.well-known/jwks.json',
       ]),
@@ -116,7 +122,7 @@ describe('the client speaks the contract', () => {
 
   it('every request body validates, strictly (no keys outside the contract)', () => {
     const all = [...server.tokenRequests, ...server.requests];
-    expect(all.length).toBe(9); // one token + eight API calls
+    expect(all.length).toBe(11); // one token + ten API calls
     for (const req of all) expect({ request: `${req.method} ${req.url}`, errors: contractErrors(req) }).toEqual({ request: `${req.method} ${req.url}`, errors: [] });
   });
 
