@@ -1,7 +1,7 @@
 /** What every command reading a dump needs: the records, each checked against the 1 MB rule. */
 import { planImport, type ImportConnection } from '@mk/shared';
 import type { ConvertOptions } from '@mk/converters';
-import { readDump } from './dump';
+import { readDump, type RejectRecord } from './dump';
 
 export interface DumpUser {
   line: number;
@@ -16,19 +16,19 @@ export interface DumpUser {
 }
 
 export type DumpItem =
-  | { ok: true; user: DumpUser; rejects: { line: number; sourceId?: string; reason: string }[] }
-  | { ok: false; line: number; bytes: number; reject: { line: number; sourceId?: string; reason: string } };
+  | { ok: true; user: DumpUser; inputBytes: number; rejects: RejectRecord[] }
+  | { ok: false; line: number; bytes: number; inputBytes: number; reject: RejectRecord };
 
 /** Streams users from a dump; connections that can never fit the 1 MB rule are rejected, the rest go on. */
 export async function* usersOf(dump: string, opts: ConvertOptions): AsyncGenerator<DumpItem> {
   for await (const item of readDump(dump, opts)) {
-    const { line, bytes, result } = item;
+    const { line, bytes, inputBytes, result } = item;
     if (!result.ok) {
-      yield { ok: false, line, bytes, reject: { line, reason: result.reason, ...(result.sourceId ? { sourceId: result.sourceId } : {}) } };
+      yield { ok: false, line, bytes, inputBytes, reject: { line, reason: result.reason, ...(result.sourceId ? { sourceId: result.sourceId } : {}) } };
       continue;
     }
     const { user } = result;
-    const rejects = user.stats.skippedConnections.map((s) => ({ line, sourceId: s.connectionId, reason: s.reason }));
+    const rejects: RejectRecord[] = user.stats.skippedConnections.map((s) => ({ line, sourceId: s.connectionId, reason: s.reason }));
     const connections: DumpUser['connections'] = [];
     for (const c of user.connections) {
       try {
@@ -38,11 +38,12 @@ export async function* usersOf(dump: string, opts: ConvertOptions): AsyncGenerat
       }
     }
     if (connections.length === 0) {
-      yield { ok: false, line, bytes, reject: { line, sourceId: user.sourceUserId, reason: rejects[0]?.reason ?? 'no importable connection' } };
+      yield { ok: false, line, bytes, inputBytes, reject: { line, sourceId: user.sourceUserId, reason: rejects[0]?.reason ?? 'no importable connection' } };
       continue;
     }
     yield {
       ok: true,
+      inputBytes,
       rejects,
       user: {
         line,

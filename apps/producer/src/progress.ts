@@ -4,8 +4,7 @@ import cliProgress from 'cli-progress';
 import type { RunProgress } from './commands/run';
 
 export function progressReporter(dump: string): { update(p: RunProgress): void; stop(): void } {
-  const gz = dump.endsWith('.gz');
-  const total = dump !== '-' && !gz && fs.existsSync(dump) ? fs.statSync(dump).size : 0;
+  const total = dump !== '-' && fs.existsSync(dump) ? fs.statSync(dump).size : 0;
   if (!process.stderr.isTTY || total === 0) {
     let last = 0;
     return {

@@ -22,6 +22,8 @@ export const workerEnvSchema = commonEnvSchema
     IMPORT_RATE_PER_MIN: envInt(1).default(60),
     IMPORT_CONCURRENCY: envInt(1).default(12),
     IMPORT_LOCK_MS: envInt(1000).default(120_000),
+    /** Wait after an import with an unknown outcome before looking for the link it may have created. */
+    IMPORT_SETTLE_MS: envInt(0).default(30_000),
     IMPORT_BACKOFF_BASE_MS: envInt(1).default(2000),
     IMPORT_BACKOFF_MAX_MS: envInt(1).default(300_000),
     OPS_PORT: envInt(0).default(9464),

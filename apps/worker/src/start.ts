@@ -27,6 +27,7 @@ export async function startWorker(config: WorkerConfig, redis: Redis, logger: Lo
       backoffBaseMs: config.IMPORT_BACKOFF_BASE_MS,
       backoffMaxMs: config.IMPORT_BACKOFF_MAX_MS,
       lockDurationMs: config.IMPORT_LOCK_MS,
+      settleMs: config.IMPORT_SETTLE_MS,
     });
     closers.push(() => imports.close());
   }

@@ -60,7 +60,7 @@ describe('import worker against the sandbox', () => {
     const handedOver: ImportedLink[] = [];
     const worker = startImportWorker({
       redis, prefix: PREFIX, api: importApiFromClient(client), ledger, logger, ratePerMinute: 1_000_000, concurrency: 16,
-      backoffBaseMs: 20, backoffMaxMs: 300, sink: { linkImported: async (l) => void handedOver.push(l) },
+      backoffBaseMs: 20, backoffMaxMs: 300, settleMs: 1300, sink: { linkImported: async (l) => void handedOver.push(l) },
     });
     try {
       await until(async () => {

@@ -34,7 +34,7 @@ function startWorkerProcess(extra: Record<string, string> = {}): AppProcess {
   const w = startApp('apps/worker/src/main.ts', {
     REDIS_URL: redisServer.url, REDIS_PREFIX: PREFIX, WORKER_ROLES: 'import', OPS_PORT: '0', WEBHOOK_PORT: '0',
     MONEYKIT_BASE_URL: sandbox.url, MONEYKIT_CLIENT_ID: sandbox.clientId, MONEYKIT_CLIENT_SECRET: sandbox.clientSecret,
-    MONEYKIT_IMPORT_TIMEOUT_MS: '1000', IMPORT_BACKOFF_BASE_MS: '50', IMPORT_BACKOFF_MAX_MS: '500', IMPORT_CONCURRENCY: '8', ...extra,
+    MONEYKIT_IMPORT_TIMEOUT_MS: '1000', IMPORT_SETTLE_MS: '300', IMPORT_BACKOFF_BASE_MS: '50', IMPORT_BACKOFF_MAX_MS: '500', IMPORT_CONCURRENCY: '8', ...extra,
   });
   workers.push(w);
   return w;

@@ -28,6 +28,8 @@ export interface ConnectionRecord {
   lastError?: FailureInfo;
   /** The last import attempt may have taken effect (unknown outcome). */
   uncertain?: boolean;
+  /** When the last non-idempotent call (import or batch) was sent: its effect is looked for only after it settled. */
+  sentAt?: number;
   updatedAt: number;
 }
 

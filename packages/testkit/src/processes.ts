@@ -12,8 +12,8 @@ export interface AppProcess {
 const ROOT = path.resolve(__dirname, '../../..');
 
 /** Runs `entry` (a path from the repository root, e.g. apps/worker/src/main.ts) with `env` added to ours. */
-export function startApp(entry: string, env: Record<string, string>): AppProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry)], {
+export function startApp(entry: string, env: Record<string, string>, args: string[] = []): AppProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry), ...args], {
     cwd: ROOT,
     env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,7 +1,7 @@
 /** `plan`: a dry run. Reads and converts the whole dump, enqueues nothing, says what a run would do. */
 import type { ConvertOptions } from '@mk/converters';
 import { usersOf } from '../dump-source';
-import { RejectsFile } from '../rejects-file';
+import { RejectsWriter } from '../dump';
 
 export interface PlanSummary {
   users: number;
@@ -29,17 +29,17 @@ export async function plan(dump: string, opts: ConvertOptions & { ratePerMinute:
   };
   const unknownTypes = new Set<string>();
   const unknownCategories = new Set<string>();
-  const rejects = opts.rejectsPath ? new RejectsFile(opts.rejectsPath) : undefined;
+  const rejects = opts.rejectsPath ? new RejectsWriter(opts.rejectsPath) : undefined;
   for await (const item of usersOf(dump, opts)) {
     s.dumpBytes += item.ok ? item.user.bytes : item.bytes;
     if (!item.ok) {
       s.rejects++;
-      rejects?.write(item.reject);
+      await rejects?.write(item.reject);
       continue;
     }
     const { user } = item;
     s.rejects += item.rejects.length;
-    item.rejects.forEach((r) => rejects?.write(r));
+    for (const r of item.rejects) await rejects?.write(r);
     s.users++;
     s.connections += user.connections.length;
     s.accounts += user.accounts;

@@ -9,7 +9,7 @@ import { IMPORT_JOB_OPTIONS, jobId, type ImportJob, type Logger } from '@mk/shar
 import type { MigrationLedger } from '@mk/ledger';
 import type { ConvertOptions } from '@mk/converters';
 import { usersOf, type DumpUser } from '../dump-source';
-import { RejectsFile } from '../rejects-file';
+import { RejectsWriter, type RejectRecord } from '../dump';
 
 export interface RunOptions extends ConvertOptions {
   runId: string;
@@ -25,6 +25,7 @@ export interface RunOptions extends ConvertOptions {
 }
 
 export interface RunProgress {
+  /** Input bytes read (compressed bytes for a gzipped dump), against the file's size. */
   bytes: number;
   users: number;
   enqueued: number;
@@ -42,25 +43,25 @@ export async function enqueueRun(queue: Queue, ledger: MigrationLedger, opts: Ru
   const { runId } = opts;
   await ledger.openRun(runId, { dump: path.resolve(opts.dump), ...(opts.format && { format: opts.format }), pendingPolicy: opts.pending ?? 'skip', rejectsFile: path.resolve(opts.rejectsPath) });
   await ledger.updateRun(runId, { status: opts.round ? 'retrying' : 'enqueuing' });
-  const rejects = new RejectsFile(opts.rejectsPath);
+  const rejects = new RejectsWriter(opts.rejectsPath);
   const progress: RunProgress = { bytes: 0, users: 0, enqueued: 0, skipped: 0, rejects: 0 };
   let connections = 0;
   let roomChecked = 0;
-  const recentRejects: { line: number; sourceId?: string; reason: string }[] = [];
-  const reject = (r: { line: number; sourceId?: string; reason: string }) => {
-    rejects.write(r);
+  const recentRejects: RejectRecord[] = [];
+  const reject = async (r: RejectRecord) => {
+    await rejects.write(r);
     progress.rejects++;
     if (recentRejects.length < 100) recentRejects.push(r);
   };
 
   try {
     for await (const item of usersOf(opts.dump, opts)) {
-      progress.bytes += item.ok ? item.user.bytes : item.bytes;
+      progress.bytes = item.inputBytes;
       if (!item.ok) {
-        reject(item.reject);
+        await reject(item.reject);
         continue;
       }
-      item.rejects.forEach(reject);
+      for (const r of item.rejects) await reject(r);
       const { user } = item;
       if (opts.onlyUsers && !opts.onlyUsers.has(user.sourceUserId)) continue;
       progress.users++;
@@ -70,7 +71,7 @@ export async function enqueueRun(queue: Queue, ledger: MigrationLedger, opts: Ru
       const known = await ledger.getMany(runId, user.sourceUserId, user.connections.map((c) => c.connectionId));
       const sameUserElsewhere = known.find((r) => r?.line !== undefined && r.line !== user.line);
       if (sameUserElsewhere) {
-        reject({ line: user.line, sourceId: user.sourceUserId, reason: `duplicate source user: already read at line ${sameUserElsewhere.line}` });
+        await reject({ line: user.line, sourceId: user.sourceUserId, reason: `duplicate source user: already read at line ${sameUserElsewhere.line}` });
         continue;
       }
       const records = await ledger.register(runId, user.sourceUserId, user.line, user.connections.map((c) => ({

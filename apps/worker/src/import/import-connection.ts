@@ -27,6 +27,20 @@ export interface ImportDeps {
   sink: LinkSink;
   /** Consecutive 429s on one call before we give the job back to the queue. */
   max429s?: number;
+  /**
+   * How long after an uncertain call we wait before looking for its effect: a request we gave up on may still be
+   * running on MoneyKit's side (imports take up to ~10 s) and commit later. Looking too early finds nothing and
+   * imports a second link.
+   */
+  settleMs?: number;
+}
+
+export const DEFAULT_SETTLE_MS = 30_000;
+
+/** Waits until `settleMs` after `since`, so that an earlier call still in flight upstream has finished. */
+async function settle(deps: ImportDeps, since: number | undefined): Promise<void> {
+  const waitMs = (since ?? 0) + (deps.settleMs ?? DEFAULT_SETTLE_MS) - Date.now();
+  if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
 }
 
 /** Sends one import call under the shared rate limit; a 429 holds every worker back and costs no attempt. */
@@ -56,6 +70,7 @@ export async function importConnection(deps: ImportDeps, record: ConnectionRecor
   // `uncertain` is set together with `importing` and cleared once the outcome is known; it survives a
   // failed → pending re-drive, so a retried connection still looks before it imports.
   if (record.uncertain === true && (record.state === 'pending' || record.state === 'importing')) {
+    await settle(deps, record.sentAt);
     const owner = async (linkId: string) => ((await ledger.linkOwner(record.runId, linkId)) ?? field) !== field;
     const earlier = await findEarlierLink(api, request, owner);
     if (earlier) {
@@ -71,7 +86,7 @@ export async function importConnection(deps: ImportDeps, record: ConnectionRecor
 
   if (record.state === 'pending' || record.state === 'importing') {
     link = await limited(deps, async () => {
-      record = await ledger.transition(record, { state: 'importing', uncertain: true }, { countAttempt: true });
+      record = await ledger.transition(record, { state: 'importing', uncertain: true, sentAt: Date.now() }, { countAttempt: true });
       try {
         return await api.importLink(plan.importBody);
       } catch (err) {
@@ -89,12 +104,12 @@ export async function importConnection(deps: ImportDeps, record: ConnectionRecor
   const linkId = record.linkId!;
   for (let i = record.batchesDone; i < plan.batches.length; i++) {
     const batch = plan.batches[i]!;
-    if (record.batchInFlight === i && (await batchLanded(api, linkId, batch))) {
+    if (record.batchInFlight === i && (await settle(deps, record.sentAt), await batchLanded(api, linkId, batch))) {
       record = await ledger.transition(record, { batchesDone: i + 1, batchInFlight: null, transactionsImported: record.transactionsImported + batch.length });
       continue;
     }
     link = await limited(deps, async () => {
-      record = await ledger.transition(record, { batchInFlight: i });
+      record = await ledger.transition(record, { batchInFlight: i, sentAt: Date.now() });
       return api.importTransactions(linkId, { transactions: batch });
     });
     record = await ledger.transition(record, { batchesDone: i + 1, batchInFlight: null, transactionsImported: record.transactionsImported + batch.length });

@@ -27,6 +27,8 @@ export interface ImportWorkerOptions {
   backoffMaxMs?: number;
   /** BullMQ lock; a job whose worker died is picked up again after about this long. */
   lockDurationMs?: number;
+  /** See ImportDeps.settleMs. */
+  settleMs?: number;
 }
 
 export function exponentialJitter(attemptsMade: number, baseMs: number, maxMs: number): number {
@@ -41,7 +43,7 @@ export interface ImportWorker {
 
 export function startImportWorker(opts: ImportWorkerOptions): ImportWorker {
   const limiter = new ImportRateLimiter(opts.redis, opts.prefix, opts.ratePerMinute);
-  const deps = { api: opts.api, ledger: opts.ledger, limiter, sink: opts.sink, logger: opts.logger };
+  const deps = { api: opts.api, ledger: opts.ledger, limiter, sink: opts.sink, logger: opts.logger, ...(opts.settleMs !== undefined && { settleMs: opts.settleMs }) };
   const baseMs = opts.backoffBaseMs ?? 2000;
   const maxMs = opts.backoffMaxMs ?? 5 * 60_000;
   const lockDuration = opts.lockDurationMs ?? 30_000;
