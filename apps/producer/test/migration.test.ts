@@ -137,5 +137,4 @@ describe('migration end to end', () => {
     expect(await main(['status'], {}, { out: () => undefined, err: (s) => err.push(s) })).toBe(EXIT.error);
     expect(err.join('\n')).toMatch(/REDIS_URL/);
   });
-  });
 });
