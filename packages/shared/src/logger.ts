@@ -11,10 +11,18 @@ const SENSITIVE_KEY = /(token|secret|password|authorization|cookie|email|phone|a
 const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g;
 const PHONE = /\+?\d[\d ().-]{8,}\d/g;
 const BEARER = /(bearer\s+)[A-Za-z0-9._~+/=-]+/gi;
+/** `client_secret=…`, `"access_token":"…"`, `password: …` inside free text (request bodies quoted in messages). */
+const SECRET_ASSIGNMENT = /((?:token|secret|password|api[-_]?key|authorization)["']?\s*[:=]\s*["']?)([^"'&\s,;}]+)/gi;
+/** Dates (2026-11-20…) look like phone numbers to PHONE; so do short digit runs. Neither is PII. */
+const NOT_A_PHONE = (match: string) => /^\d{4}-\d{2}-\d{2}/.test(match) || match.replace(/\D/g, '').length < 10;
 const REDACTED = '[redacted]';
 
 export function scrubString(value: string): string {
-  return value.replace(BEARER, `$1${REDACTED}`).replace(EMAIL, REDACTED).replace(PHONE, REDACTED);
+  return value
+    .replace(BEARER, `$1${REDACTED}`)
+    .replace(SECRET_ASSIGNMENT, `$1${REDACTED}`)
+    .replace(EMAIL, REDACTED)
+    .replace(PHONE, (match) => (NOT_A_PHONE(match) ? match : REDACTED));
 }
 
 /** Deep copy of a log record with sensitive keys and PII-looking strings redacted. */
@@ -22,7 +30,10 @@ export function scrub(value: unknown, depth = 0): unknown {
   if (depth > 8) return '[depth]';
   if (typeof value === 'string') return scrubString(value);
   if (Array.isArray(value)) return value.map((v) => scrub(v, depth + 1));
-  if (value instanceof Error) return { type: value.name, message: scrubString(value.message) };
+  if (value instanceof Error) {
+    const code = (value as { code?: unknown }).code;
+    return { type: value.name, message: scrubString(value.message), ...(typeof code === 'string' ? { code } : {}) };
+  }
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) out[k] = SENSITIVE_KEY.test(k) ? REDACTED : scrub(v, depth + 1);
@@ -52,8 +63,24 @@ export function createLogger(name: string, opts: LoggerOptions = {}): Logger {
         method.apply(this, scrubbed);
       },
     },
-    serializers: { err: (err: Error) => ({ type: err.name, message: scrubString(err.message), code: (err as { code?: string }).code }) },
+    // `log` above has already turned an Error into a plain, scrubbed object; this handles errors logged any other way.
+    serializers: {
+      err: (err: Error) =>
+        err instanceof Error ? { type: err.name, message: scrubString(err.message), code: (err as { code?: string }).code } : err,
+    },
   };
-  if (pretty) return pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: true } } });
-  return opts.destination ? pino(options, opts.destination) : pino(options);
+  if (pretty) return scrubChildBindings(pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: true } } }));
+  return scrubChildBindings(opts.destination ? pino(options, opts.destination) : pino(options));
+}
+
+/**
+ * `logger.child(bindings)` bindings never pass through `formatters.log` (pino serializes them once, at child
+ * creation): scrub them there. Children inherit this method, so grandchildren are covered too.
+ */
+function scrubChildBindings(logger: Logger): Logger {
+  const child = logger.child;
+  logger.child = function (this: Logger, bindings, options) {
+    return child.call(this, scrub(bindings) as typeof bindings, options);
+  } as Logger['child'];
+  return logger;
 }
