@@ -7,17 +7,20 @@ import { commonEnvSchema, ConfigError, envBool, envInt, envNumber } from '@mk/sh
 import type { DashboardUser } from './auth/credentials';
 import type { AuthOptions } from './auth/guard';
 
+/** Unset or empty (compose passes `${VAR:-}` through as ''): both mean "not configured". */
+const optional = <T extends z.ZodTypeAny>(schema: T) => z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
+
 export const dashboardEnvSchema = commonEnvSchema.extend({
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
   DASHBOARD_PORT: envInt(0).max(65535).default(3000),
   DASHBOARD_HOST: z.string().min(1).default('127.0.0.1'),
-  DASHBOARD_ADMIN_USER: z.string().min(1).optional(),
-  DASHBOARD_ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
-  DASHBOARD_VIEWER_USER: z.string().min(1).optional(),
-  DASHBOARD_VIEWER_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
+  DASHBOARD_ADMIN_USER: optional(z.string()),
+  DASHBOARD_ADMIN_PASSWORD: optional(z.string().min(12, 'must be at least 12 characters')),
+  DASHBOARD_VIEWER_USER: optional(z.string()),
+  DASHBOARD_VIEWER_PASSWORD: optional(z.string().min(12, 'must be at least 12 characters')),
   DASHBOARD_DEV_NO_AUTH: envBool.default(false),
   /** HMAC key of session cookies; every replica needs the same one. Default: random per process. */
-  DASHBOARD_SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  DASHBOARD_SESSION_SECRET: optional(z.string().min(32, 'must be at least 32 characters')),
   DASHBOARD_SESSION_TTL_HOURS: envNumber(0.01).default(12),
   /** Set when the dashboard is served over HTTPS (directly or behind a TLS-terminating proxy). */
   DASHBOARD_COOKIE_SECURE: envBool.default(false),

@@ -10,6 +10,12 @@ describe('dashboard configuration', () => {
     expect(() => auth({})).toThrow(/DASHBOARD_ADMIN_USER/);
   });
 
+  it('treats empty variables (compose passes unset ones as "") as not configured', () => {
+    const empty = { DASHBOARD_ADMIN_USER: '', DASHBOARD_ADMIN_PASSWORD: '', DASHBOARD_VIEWER_USER: '', DASHBOARD_VIEWER_PASSWORD: '', DASHBOARD_SESSION_SECRET: '' };
+    expect(() => auth(empty)).toThrow(/DASHBOARD_ADMIN_USER and DASHBOARD_ADMIN_PASSWORD are required/);
+    expect(auth({ ...empty, DASHBOARD_ADMIN_USER: 'ops', DASHBOARD_ADMIN_PASSWORD: strong })).toMatchObject({ mode: 'credentials', sessionSecret: undefined });
+  });
+
   it('allows no authentication only when asked for, on a loopback host', () => {
     expect(auth({ DASHBOARD_DEV_NO_AUTH: 'true' })).toEqual({ mode: 'none' });
     expect(auth({ DASHBOARD_DEV_NO_AUTH: 'true', DASHBOARD_HOST: '::1' })).toEqual({ mode: 'none' });
