@@ -40,9 +40,18 @@ export function optArr(v: unknown, path: string): unknown[] {
   return v === undefined || v === null ? [] : arr(v, path);
 }
 
+/**
+ * Ids become ledger keys and job ids in Redis: an unpaired surrogate cannot be encoded (Redis' cjson refuses
+ * its escape, failing the whole run), and a control character could make two keys collide.
+ */
+const UNSAFE_ID_CHAR = /[\u0000-\u001f\u007f]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 /** An identifier: sources mix string and integer ids, both are read as text. */
 export function id(v: unknown, path: string): string {
-  if (typeof v === 'string' && v.length > 0) return v;
+  if (typeof v === 'string' && v.length > 0) {
+    if (UNSAFE_ID_CHAR.test(v)) fail(path, 'contains a control character or an unpaired surrogate');
+    return v;
+  }
   if (typeof v === 'number' && Number.isInteger(v)) return String(v);
   return fail(path, v === undefined ? 'is missing' : `expected a non-empty id, got ${kind(v)}`);
 }
@@ -84,12 +93,31 @@ export function optBalance(v: unknown, path: string): number | undefined {
 }
 
 const DATE_PREFIX = /^\d{4}-\d{2}-\d{2}(?:$|[T ])/;
+/** What MoneyKit's import accepts for dates and date-times (as importTransactionSchema). */
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/;
+
+/** `YYYY-MM-DD…` names a day that exists (the pattern alone lets 2025-13-45 through). */
+export function isCalendarDate(s: string): boolean {
+  const y = Number(s.slice(0, 4));
+  const m = Number(s.slice(5, 7));
+  const d = Number(s.slice(8, 10));
+  const date = new Date(Date.UTC(y, m - 1, d));
+  return y >= 1 && date.getUTCFullYear() === y && date.getUTCMonth() === m - 1 && date.getUTCDate() === d;
+}
 
 /** A calendar date from `YYYY-MM-DD` or an ISO date-time: the date as the source wrote it (no time-zone shift). */
 export function isoDate(v: unknown, path: string): string {
   const s = str(v, path);
-  if (!DATE_PREFIX.test(s)) fail(path, `'${s.slice(0, 40)}' is not a YYYY-MM-DD date or ISO date-time`);
+  if (!DATE_PREFIX.test(s) || !isCalendarDate(s)) fail(path, `'${s.slice(0, 40)}' is not a YYYY-MM-DD date or ISO date-time`);
   return s.slice(0, 10);
+}
+
+/** An optional date or date-time passed on as written (balance dates): missing, null and blank read as undefined. */
+export function optDateTime(v: unknown, path: string): string | undefined {
+  const s = optStr(v, path)?.trim();
+  if (s === undefined) return undefined;
+  if (!DATE_TIME.test(s) || !isCalendarDate(s)) fail(path, `'${s.slice(0, 40)}' is not a YYYY-MM-DD date or ISO date-time`);
+  return s;
 }
 
 const MIN_EPOCH_S = 0;

@@ -12,7 +12,7 @@ import { akoyaAccountType } from '../account-types';
 import { UserBuilder, customerUser } from '../builder';
 import { mccCategory } from '../categories';
 import { absDecimal, negateDecimal } from '../decimal';
-import { arr, decimal, fail, id, isObject, isoDate, lastFour, obj, optArr, optBalance, optId, optStr, type Json } from '../read';
+import { arr, decimal, fail, id, isObject, isoDate, lastFour, obj, optArr, optBalance, optId, optDateTime, optStr, type Json } from '../read';
 import type { ConvertOptions, ConvertedUser } from '../types';
 import { readUserContact } from './user';
 
@@ -58,7 +58,7 @@ export function convertAkoya(record: Json, opts: ConvertOptions): ConvertedUser 
       if (available !== undefined) account.balances.available = available;
       const limit = optBalance(a.creditLine, `${ap}.creditLine`);
       if (limit !== undefined) account.balances.limit = limit;
-      const asOf = optStr(a.balanceAsOf, `${ap}.balanceAsOf`);
+      const asOf = optDateTime(a.balanceAsOf, `${ap}.balanceAsOf`);
       if (asOf) account.balances.balance_date = asOf;
       conn.account(account, ap);
     });

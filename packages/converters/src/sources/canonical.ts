@@ -5,7 +5,7 @@
  * the import schema. `connection_id` is kept as given: it is already the company's own stable id.
  */
 import { importLinkRequestSchema, type ImportLinkRequest, type ImportTransaction } from '@mk/shared';
-import { arr, decimal, fail, id, obj, str, type Json } from '../read';
+import { arr, decimal, fail, id, isCalendarDate, obj, optDateTime, str, type Json } from '../read';
 import type { ConvertOptions, ConvertedUser, ConvertStats } from '../types';
 
 export function convertCanonical(record: Json, _opts: ConvertOptions): ConvertedUser {
@@ -29,8 +29,10 @@ export function convertCanonical(record: Json, _opts: ConvertOptions): Converted
       fail(`${p}.request${where}`, issue.message);
     }
     const req: ImportLinkRequest = parsed.data;
+    req.accounts.forEach((a, j) => optDateTime(a.balances.balance_date, `${p}.request.accounts[${j}].balances.balance_date`));
     const accountIds = new Set(req.accounts.map((a) => a.account_id));
-    req.transactions = arr(rawTransactions, `${p}.request.transactions`).map((t, k) => transaction(t, accountIds, `${p}.request.transactions[${k}]`));
+    const transactionIds = new Set<string>();
+    req.transactions = arr(rawTransactions, `${p}.request.transactions`).map((t, k) => transaction(t, accountIds, transactionIds, `${p}.request.transactions[${k}]`));
     if (req.customer_user.id !== userId) fail(`${p}.request.customer_user.id`, `does not match user_id '${userId}'`);
     stats.accounts += req.accounts.length;
     stats.transactions += req.transactions.length;
@@ -43,14 +45,20 @@ export function convertCanonical(record: Json, _opts: ConvertOptions): Converted
 const DATE = /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/; // as importTransactionSchema
 
 /** The same rules as importTransactionSchema (+ exact amount normalisation), without zod's per-row cost. */
-function transaction(raw: unknown, accountIds: Set<string>, path: string): ImportTransaction {
+function transaction(raw: unknown, accountIds: Set<string>, transactionIds: Set<string>, path: string): ImportTransaction {
   const t = obj(raw, path);
   const accountId = str(t.account_id, `${path}.account_id`);
   if (!accountIds.has(accountId)) fail(`${path}.account_id`, `'${accountId}' does not match any account of the request`);
   const date = str(t.date, `${path}.date`);
-  if (!DATE.test(date)) fail(`${path}.date`, `'${date.slice(0, 40)}' is not YYYY-MM-DD or an ISO-8601 date-time`);
+  if (!DATE.test(date) || !isCalendarDate(date)) fail(`${path}.date`, `'${date.slice(0, 40)}' is not YYYY-MM-DD or an ISO-8601 date-time`);
   const out: ImportTransaction = { account_id: accountId, amount: decimal(t.amount, `${path}.amount`), date };
-  if (t.transaction_id !== undefined) out.transaction_id = str(t.transaction_id, `${path}.transaction_id`);
+  if (t.transaction_id !== undefined) {
+    // Same rule as every other source (builder.ts): a repeated id would import one row twice or hide one.
+    const transactionId = str(t.transaction_id, `${path}.transaction_id`);
+    if (transactionIds.has(transactionId)) fail(`${path}.transaction_id`, `duplicate transaction id '${transactionId}'`);
+    transactionIds.add(transactionId);
+    out.transaction_id = transactionId;
+  }
   if (t.description !== undefined) out.description = str(t.description, `${path}.description`);
   if (t.type !== undefined) out.type = str(t.type, `${path}.type`);
   return out;

@@ -10,7 +10,7 @@ import { mxAccountType } from '../account-types';
 import { type ConnectionBuilder, UserBuilder, customerUser } from '../builder';
 import { mxCategory } from '../categories';
 import { absDecimal, negateDecimal } from '../decimal';
-import { arr, decimal, fail, id, isoDate, lastFour, obj, optArr, optBalance, optStr, str, type Json } from '../read';
+import { arr, decimal, fail, id, isoDate, lastFour, obj, optArr, optBalance, optDateTime, optStr, str, type Json } from '../read';
 import type { ConvertOptions, ConvertedUser } from '../types';
 
 export function convertMx(record: Json, opts: ConvertOptions): ConvertedUser {
@@ -54,7 +54,7 @@ export function convertMx(record: Json, opts: ConvertOptions): ConvertedUser {
     if (current !== undefined) account.balances.current = current;
     const limit = optBalance(a.credit_limit, `${ap}.credit_limit`);
     if (limit !== undefined) account.balances.limit = limit;
-    const updated = optStr(a.updated_at, `${ap}.updated_at`);
+    const updated = optDateTime(a.updated_at, `${ap}.updated_at`);
     if (updated) account.balances.balance_date = updated;
     conn.account(account, ap);
     accountMember.set(guid, conn);

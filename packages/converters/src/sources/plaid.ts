@@ -10,7 +10,7 @@ import { plaidAccountType } from '../account-types';
 import { UserBuilder, customerUser } from '../builder';
 import { plaidCategory } from '../categories';
 import { negateDecimal } from '../decimal';
-import { arr, decimal, id, isoDate, lastFour, obj, optArr, optBalance, optObj, optStr, str, type Json } from '../read';
+import { arr, decimal, id, isoDate, lastFour, obj, optArr, optBalance, optObj, optDateTime, optStr, str, type Json } from '../read';
 import type { ConvertOptions, ConvertedUser } from '../types';
 import { readUserContact } from './user';
 
@@ -48,7 +48,7 @@ export function convertPlaid(record: Json, opts: ConvertOptions): ConvertedUser 
       if (current !== undefined) account.balances.current = current;
       const limit = optBalance(b.limit, `${ap}.balances.limit`);
       if (limit !== undefined) account.balances.limit = limit;
-      const updated = optStr(b.last_updated_datetime, `${ap}.balances.last_updated_datetime`);
+      const updated = optDateTime(b.last_updated_datetime, `${ap}.balances.last_updated_datetime`);
       if (updated) account.balances.balance_date = updated;
       conn.account(account, ap);
     });

@@ -10,7 +10,7 @@ import { yodleeAccountType } from '../account-types';
 import { type ConnectionBuilder, UserBuilder, customerUser } from '../builder';
 import { yodleeCategory } from '../categories';
 import { absDecimal, negateDecimal } from '../decimal';
-import { arr, decimal, fail, id, isObject, isoDate, lastFour, obj, optArr, optBalance, optStr, str, type Json } from '../read';
+import { arr, decimal, fail, id, isObject, isoDate, lastFour, obj, optArr, optBalance, optDateTime, optStr, str, type Json } from '../read';
 import type { ConvertOptions, ConvertedUser } from '../types';
 
 /** Which Money fields hold current / available / limit, per container (positive debt = owed, as MoneyKit). */
@@ -62,7 +62,7 @@ export function convertYodlee(record: Json, opts: ConvertOptions): ConvertedUser
     if (current) account.balances.current = current.amount;
     if (available) account.balances.available = available.amount;
     if (limit) account.balances.limit = limit.amount;
-    const updated = optStr(a.lastUpdated, `${ap}.lastUpdated`);
+    const updated = optDateTime(a.lastUpdated, `${ap}.lastUpdated`);
     if (updated) account.balances.balance_date = updated;
     conn.account(account, ap);
     accountConn.set(accountId, conn);
