@@ -119,6 +119,9 @@ describe('dashboard', () => {
     expect(adminUi.status).toBe(403);
     expect(adminUi.body).toContain('Forbidden');
     expect((await get('/board/admin/api/queues', { headers: { cookie } })).status).toBe(403);
+    // Encoded or dotted spellings of the admin board are judged by the route they reach.
+    expect((await get('/board/%61dmin/api/queues', { headers: { cookie } })).status).toBe(403);
+    expect((await get('/board/admin/api/queue%73', { headers: { cookie } })).status).toBe(403);
     for (const path of [
       `/board/viewer/api/queues/${QUEUES.import}/pause`,
       `/board/admin/api/queues/${QUEUES.import}/pause`,

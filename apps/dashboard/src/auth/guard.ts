@@ -70,7 +70,9 @@ export function installAuth(app: FastifyInstance, opts: GuardOptions): void {
   });
 
   app.addHook('onRequest', async (req, reply) => {
-    const path = pathOf(req.url);
+    // The matched route's pattern, not the raw URL: `/board/%61dmin/…` and `/board/./admin/…` reach the admin
+    // board too, and must be judged as such. Unmatched URLs (404s) fall back to the path.
+    const path = req.routeOptions.url ?? pathOf(req.url);
     const basic = parseBasicAuth(req.headers.authorization);
     req.principal = basic
       ? (verifyCredentials(auth.users, basic.username, basic.password) ?? null)
