@@ -81,7 +81,7 @@ export async function run(opts: ProducerBenchOptions = {}): Promise<BenchResult>
     const gzDump = await cachedDump({ ...REALISTIC, users, gzip: true });
     const gzRun = await measure(gzDump);
     figures.push(...passFigures(' (gzip)', gzDump, gzRun.ours, gzRun.plain));
-    notes.push(`Gzipped dump: ${(gzDump.fileBytes / MB).toFixed(0)} MB on disk; MB/s counts uncompressed bytes, so the two variants compare directly.`);
+    notes.push(`Gzipped dump: ${(gzDump.fileBytes / MB).toFixed(0)} MB on disk (generated data compresses far better than real dumps); MB/s counts uncompressed bytes, so the two variants compare directly.`);
   }
   notes.push(
     'Each pass runs in its own process (peak RSS = process.resourceUsage().maxRSS, node + tsx included) on a page-cached file; ' +
