@@ -85,6 +85,8 @@ export interface RefreshStats {
   removedByRefresh: number;
   rateLimitedLink: number;
   rateLimitedApp: number;
+  /** Calls refused because our own credentials were (the queue pauses). */
+  authFailures: number;
   retries: number;
   resumed: number;
   buckets: number;
@@ -92,7 +94,7 @@ export interface RefreshStats {
 
 const COUNTERS = [
   'dispatched', 'accepted', 'quotaDeferrals', 'groupDeferrals', 'uncertain', 'forbidden', 'notGranted', 'parkedByRefresh',
-  'removedByRefresh', 'rateLimitedLink', 'rateLimitedApp', 'retries', 'resumed',
+  'removedByRefresh', 'rateLimitedLink', 'rateLimitedApp', 'authFailures', 'retries', 'resumed',
 ] as const;
 export type RefreshCounter = (typeof COUNTERS)[number];
 

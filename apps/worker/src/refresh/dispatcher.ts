@@ -1,0 +1,75 @@
+/**
+ * Moves due links from the due index into the refresh queue. Safe to run in every worker process at once:
+ * the dispatch script hands each due link to exactly one caller and leases it, so a job lost between the
+ * script and addBulk (which is not atomic) only delays that link by the lease.
+ */
+import type { Queue } from 'bullmq';
+import { jobId, type Logger, type RefreshJob } from '@mk/shared';
+import type { DueLink, RefreshRegistry } from './registry';
+
+export const REFRESH_JOB_NAME = 'refresh';
+
+export function refreshJobId(due: Pick<DueLink, 'linkId' | 'products'>): string {
+  return jobId(due.linkId, due.products.join('+'));
+}
+
+export interface Dispatcher {
+  /** Links moved into the queue since start. */
+  readonly dispatched: number;
+  /** One round now (tests, CLI); returns how many links were queued. */
+  tick(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export function startDispatcher(registry: RefreshRegistry, queue: Queue, logger: Logger): Dispatcher {
+  const { dispatchBatch, dispatchIdleMs } = registry.options;
+  let stopped = false;
+  let dispatched = 0;
+  let wake: (() => void) | undefined;
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+
+  async function tick(): Promise<number> {
+    const due = await registry.takeDue(dispatchBatch);
+    if (due.length === 0) return 0;
+    await queue.addBulk(
+      due.map((d) => ({
+        name: REFRESH_JOB_NAME,
+        data: { linkId: d.linkId, products: d.products, dueAt: d.dueAt } satisfies RefreshJob,
+        opts: { jobId: refreshJobId(d) },
+      })),
+    );
+    dispatched += due.length;
+    return due.length;
+  }
+
+  const loop = (async () => {
+    while (!stopped) {
+      try {
+        const n = await tick();
+        if (n < dispatchBatch) await sleep(dispatchIdleMs);
+      } catch (err) {
+        logger.error({ err }, 'refresh dispatch round failed; retrying');
+        await sleep(Math.max(1000, dispatchIdleMs));
+      }
+    }
+  })();
+
+  return {
+    get dispatched() {
+      return dispatched;
+    },
+    tick,
+    async stop() {
+      stopped = true;
+      wake?.();
+      await loop;
+    },
+  };
+}

@@ -1,0 +1,100 @@
+/**
+ * The refresh pipeline of one worker process: the dispatcher loop and the BullMQ refresh worker, over the
+ * shared registry. Start it in as many processes as you like.
+ */
+import { Queue, Worker, type JobsOptions } from 'bullmq';
+import { DEFAULT_PREFIX, QUEUES, createLogger, createRedis, type Logger, type Redis } from '@mk/shared';
+import { startDispatcher, type Dispatcher } from './dispatcher';
+import { LagTracker } from './lag';
+import { createRefreshProcessor, type RefreshClient } from './processor';
+import { RefreshRegistry, type RegistryOptions } from './registry';
+
+export interface RefreshServiceOptions extends RegistryOptions {
+  redisUrl: string;
+  prefix?: string;
+  client: RefreshClient;
+  logger?: Logger;
+  /** Run the dispatcher loop here (default true). */
+  dispatch?: boolean;
+  /** Run the refresh worker here (default true). */
+  process?: boolean;
+  /** BullMQ lock settings: a worker that dies leaves its jobs to others after about this long. */
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
+  /** How long the queue pauses when MoneyKit refuses our credentials. */
+  authPauseMs?: number;
+}
+
+export interface RunningRefresh {
+  registry: RefreshRegistry;
+  queue: Queue;
+  worker?: Worker;
+  dispatcher?: Dispatcher;
+  lag: LagTracker;
+  close(): Promise<void>;
+}
+
+export function refreshJobOptions(registry: RefreshRegistry): JobsOptions {
+  return {
+    attempts: registry.options.attempts,
+    backoff: { type: 'exponential', delay: registry.options.backoffMs },
+    // the same job id comes back every cycle: a kept job would swallow the next one
+    removeOnComplete: true,
+    removeOnFail: { age: 3600, count: 1000 },
+  };
+}
+
+export async function startRefresh(opts: RefreshServiceOptions): Promise<RunningRefresh> {
+  const logger = opts.logger ?? createLogger('refresh');
+  const prefix = opts.prefix ?? DEFAULT_PREFIX;
+  // BullMQ does not close connections it is given: every one opened here is closed by close()
+  const connections: Redis[] = [];
+  const connect = () => {
+    const c = createRedis(opts.redisUrl, 'worker');
+    connections.push(c);
+    return c;
+  };
+  const commands = connect();
+  const registry = await RefreshRegistry.open(commands, prefix, opts);
+  const queue = new Queue(QUEUES.refresh, {
+    connection: connect(),
+    prefix,
+    defaultJobOptions: refreshJobOptions(registry),
+  });
+  const lag = new LagTracker();
+
+  let worker: Worker | undefined;
+  if (opts.process !== false) {
+    const processor = createRefreshProcessor({ registry, client: opts.client, queue, logger, lag, ...(opts.authPauseMs !== undefined && { authPauseMs: opts.authPauseMs }) });
+    worker = new Worker(QUEUES.refresh, processor, {
+      connection: connect(),
+      prefix,
+      concurrency: registry.options.concurrency,
+      // queue.rateLimit() (app-wide 429) only holds the queue when the worker has a limiter
+      limiter: { max: 1_000_000, duration: 1000 },
+      ...(opts.lockDurationMs !== undefined && { lockDuration: opts.lockDurationMs }),
+      ...(opts.stalledIntervalMs !== undefined && { stalledInterval: opts.stalledIntervalMs }),
+    });
+    worker.on('error', (err) => logger.error({ err }, 'refresh worker error'));
+    worker.on('failed', (job, err) => logger.debug({ jobId: job?.id, err }, 'refresh job attempt failed'));
+  }
+  const dispatcher = opts.dispatch === false ? undefined : startDispatcher(registry, queue, logger);
+
+  let closing: Promise<void> | undefined;
+  return {
+    registry,
+    queue,
+    ...(worker && { worker }),
+    ...(dispatcher && { dispatcher }),
+    lag,
+    close() {
+      closing ??= (async () => {
+        await dispatcher?.stop();
+        await worker?.close();
+        await queue.close();
+        for (const c of connections) c.disconnect();
+      })();
+      return closing;
+    },
+  };
+}
