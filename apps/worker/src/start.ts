@@ -1,26 +1,34 @@
-/** Starts the parts of a worker process its roles name, on one Redis connection; `close()` stops them all. */
+/** Starts the parts of a worker process its roles name; `close()` stops them all, in-flight work first. */
 import type { Logger, Redis } from '@mk/shared';
 import { MigrationLedger } from '@mk/ledger';
 import type { WorkerConfig } from './config';
 import { createMoneyKitClient } from './moneykit';
 import { importApiFromClient, startImportWorker, type LinkSink } from './import';
+import { RefreshRegistry, refreshOptionsFromEnv, startRefresh } from './refresh';
+import { jwksFromClient, startWebhookReceiver } from './webhooks';
+import { refreshHandOver } from './hand-over';
 
 export interface RunningWorker {
+  registry: RefreshRegistry;
+  webhookUrl?: string;
   close(): Promise<void>;
 }
 
-export async function startWorker(config: WorkerConfig, redis: Redis, logger: Logger, sink?: LinkSink): Promise<RunningWorker> {
+export async function startWorker(config: WorkerConfig, redis: Redis, logger: Logger, env: NodeJS.ProcessEnv = process.env): Promise<RunningWorker> {
   const client = createMoneyKitClient(config, logger);
+  const refreshOptions = refreshOptionsFromEnv(env);
+  const registry = await RefreshRegistry.open(redis, config.REDIS_PREFIX, refreshOptions);
   const closers: (() => Promise<void>)[] = [];
-  const handOver: LinkSink = sink ?? { linkImported: async () => undefined };
+  let webhookUrl: string | undefined;
 
   if (config.WORKER_ROLES.includes('import')) {
+    const sink: LinkSink = refreshHandOver(registry);
     const imports = startImportWorker({
       redis,
       prefix: config.REDIS_PREFIX,
       api: importApiFromClient(client),
       ledger: new MigrationLedger(redis, config.REDIS_PREFIX),
-      sink: handOver,
+      sink,
       logger,
       ratePerMinute: config.IMPORT_RATE_PER_MIN,
       concurrency: config.IMPORT_CONCURRENCY,
@@ -32,8 +40,29 @@ export async function startWorker(config: WorkerConfig, redis: Redis, logger: Lo
     closers.push(() => imports.close());
   }
 
+  if (config.WORKER_ROLES.includes('refresh')) {
+    const refresh = await startRefresh({ ...refreshOptions, redisUrl: config.REDIS_URL, prefix: config.REDIS_PREFIX, client, logger });
+    closers.push(() => refresh.close());
+  }
+
+  if (config.WORKER_ROLES.includes('webhooks')) {
+    const receiver = await startWebhookReceiver({
+      port: config.WEBHOOK_PORT,
+      host: config.WEBHOOK_HOST,
+      redis,
+      prefix: config.REDIS_PREFIX,
+      registry,
+      fetchJwks: jwksFromClient(client),
+      logger,
+    });
+    webhookUrl = receiver.url;
+    closers.push(() => receiver.close());
+  }
+
   let closing: Promise<void> | undefined;
   return {
+    registry,
+    ...(webhookUrl && { webhookUrl }),
     close: () =>
       (closing ??= (async () => {
         await Promise.all(closers.map((c) => c()));
