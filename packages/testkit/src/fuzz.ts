@@ -1,3 +1,6 @@
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { connect as netConnect } from 'node:net';
+
 /**
  * Seeded fuzzing for tests: a tiny PRNG and mutation helpers for JSON documents, text and bytes.
  * Deterministic so a failure in CI reproduces locally: every suite logs its seed and `FUZZ_SEED=<n>` replays it.
@@ -199,4 +202,123 @@ export function trackUnhandledRejections(): { readonly reasons: unknown[]; stop(
   };
   process.on('unhandledRejection', onRejection);
   return { reasons, stop: () => process.off('unhandledRejection', onRejection) };
+}
+
+// ---------- HTTP fuzzing ----------
+
+export interface RawResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+  /** The body parsed as JSON, or undefined when it is not JSON. */
+  json: unknown;
+}
+
+export interface RawRequest {
+  method: string;
+  path: string;
+  headers?: Record<string, string | string[]>;
+  body?: Buffer | string;
+}
+
+/**
+ * One HTTP request sent as given (any method, path, header bytes, body), unlike fetch which normalises and
+ * refuses much of what a fuzzer wants to send. Rejects only on a network error or after `timeoutMs`.
+ */
+export function sendRaw(baseUrl: string, req: RawRequest, timeoutMs = 10_000): Promise<RawResponse> {
+  const url = new URL(baseUrl);
+  const headers: Record<string, string | string[]> = { ...req.headers };
+  const named = (h: string) => Object.keys(headers).some((k) => k.toLowerCase() === h);
+  // Node sends a GET/DELETE body unframed unless told its length: that would be a broken request, not a fuzz case.
+  if (req.body !== undefined && !named('content-length') && !named('transfer-encoding')) headers['content-length'] = String(Buffer.byteLength(req.body));
+  return new Promise((resolve, reject) => {
+    const r = httpRequest(
+      { host: url.hostname, port: url.port, method: req.method, path: req.path, headers, agent: false, timeout: timeoutMs, insecureHTTPParser: true },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const body = Buffer.concat(chunks);
+          let json: unknown;
+          try {
+            json = body.length ? JSON.parse(body.toString('utf8')) : undefined;
+          } catch {
+            json = undefined;
+          }
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json });
+        });
+        res.on('error', reject);
+      },
+    );
+    r.on('timeout', () => r.destroy(new Error(`${req.method} ${req.path.slice(0, 80)} got no answer within ${timeoutMs} ms`)));
+    r.on('error', reject);
+    r.end(req.body);
+  });
+}
+
+/** Bytes written straight to the socket (a broken request line, bad framing); resolves with what came back. */
+export function sendRawSocket(baseUrl: string, bytes: Buffer | string, timeoutMs = 5_000): Promise<string> {
+  const url = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const socket = netConnect(Number(url.port), url.hostname, () => socket.end(bytes));
+    socket.setTimeout(timeoutMs, () => socket.destroy());
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+    socket.on('error', (e: NodeJS.ErrnoException) => (e.code === 'ECONNRESET' || e.code === 'EPIPE' ? undefined : reject(e)));
+  });
+}
+
+export const FUZZ_METHODS: readonly string[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'PROPFIND', 'PURGE', 'SEARCH'];
+
+/** Content types a client could send by mistake or on purpose (and none at all: undefined). */
+export const FUZZ_CONTENT_TYPES: readonly (string | undefined)[] = [
+  undefined, 'application/json', 'application/json; charset=utf-8', 'application/json; charset=latin1', 'APPLICATION/JSON', 'application/json;;;',
+  'text/plain', 'text/html', 'application/xml', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/octet-stream',
+  'application/merge-patch+json', 'application/vnd.api+json', '*/*', '', ';', 'json', 'application/', '\u00e9/\u00e9',
+];
+
+/** Request paths a scanner or a broken client sends: traversal, encodings, control bytes, very long. */
+export function randomPath(rng: FuzzRng, known: readonly string[] = []): string {
+  const pieces = ['', '..', '%2e%2e', '%00', '%ff', '%', '%zz', '~', 'a', 'links', 'users', '_sandbox', '.well-known', 'admin', 'api', '%F0%9F%98%80', ';', ',', '*', '?', '#'];
+  switch (rng.int(0, 5)) {
+    case 0:
+      return rng.pick(known.length ? known : ['/']) + rng.pick(['', '/', '?', '?a=1&a=2', '?%', '/%00', '/..', '.json', '?x=' + 'y'.repeat(3000)]);
+    case 1:
+      return '/' + Array.from({ length: rng.int(1, 6) }, () => rng.pick(pieces)).join('/');
+    case 2:
+      return '/' + 'a/'.repeat(rng.int(100, 2000));
+    case 3:
+      return '/' + percentEncodeBytes(rng.pick(NASTY_STRINGS));
+    case 4:
+      return '//' + randomText(rng, rng.int(1, 30)).replace(/ /g, '%20');
+    default:
+      return '/' + randomText(rng, rng.int(0, 40)).replace(/ /g, '+');
+  }
+}
+
+/** Every UTF-8 byte as %XX (encodeURIComponent throws on a lone surrogate; its bytes here are U+FFFD's). */
+export function percentEncodeBytes(s: string): string {
+  return [...Buffer.from(s, 'utf8')].map((b) => `%${b.toString(16).padStart(2, '0').toUpperCase()}`).join('');
+}
+
+/** Bodies that are not the JSON an endpoint wants: broken, wrong type, bombs, binary, huge. */
+export function malformedBodies(rng: FuzzRng, valid: unknown = { a: 1 }): Buffer[] {
+  const text = JSON.stringify(valid);
+  return [
+    '', ' ', '{', '}', '{"a":', '[1,2', '"unterminated', 'nul', 'NaN', 'Infinity', '{"a":1,}', "{'a':1}", '{"a":1}{"b":2}', '\uFEFF' + text,
+    'null', 'true', '0', '-1', '"string"', '[]', '[{}]', '{}', '{"__proto__":{"polluted":1}}', '{"constructor":{"prototype":{"x":1}}}',
+    nestingBomb(10_000), '{"a":'.repeat(5_000) + '1' + '}'.repeat(5_000), truncate(rng, text), text.replace(/"/g, "'"),
+    JSON.stringify(randomJson(rng)), '\u0000\u0001\u0002', 'a=1&b=2', '<xml/>',
+  ].map((s): Buffer => Buffer.from(s)).concat([rng.bytes(rng.int(1, 2048)), Buffer.from([0xff, 0xfe, 0x7b, 0x7d]), Buffer.from([0xc3, 0x28, 0x7b, 0x7d]), mutateBytes(rng, Buffer.from(text), 3, [])]);
+}
+
+/** Authorization header values that are missing, malformed, forged or absurd. */
+export function garbageAuthHeaders(rng: FuzzRng): (string | undefined)[] {
+  return [
+    undefined, '', ' ', 'Bearer', 'Bearer ', 'Bearer  ', 'bearer x', 'Bearer ' + 'x'.repeat(16_000), 'Bearer a b', 'Token abc', 'Basic', 'Basic ', 'Basic !!!!',
+    'Basic ' + Buffer.from('no-colon').toString('base64'), 'Basic ' + Buffer.from(':').toString('base64'), 'Basic ' + Buffer.from('%E0%A4%A:%zz').toString('base64'),
+    'Basic ' + Buffer.from('user:' + 'p'.repeat(10_000)).toString('base64'), 'Basic ' + rng.bytes(24).toString('base64'), 'Basic ' + Buffer.from([0xff, 0x3a, 0xfe]).toString('base64'),
+    'Basic ====', 'Digest username="x"', 'Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.', '\u00ff\u00fe', randomText(rng, 20),
+  ];
 }
