@@ -26,6 +26,8 @@ export const workerEnvSchema = commonEnvSchema
     IMPORT_SETTLE_MS: envInt(0).default(30_000),
     IMPORT_BACKOFF_BASE_MS: envInt(1).default(2000),
     IMPORT_BACKOFF_MAX_MS: envInt(1).default(300_000),
+    /** Refresh jobs held by a worker that died go to another after about this long. */
+    REFRESH_LOCK_MS: envInt(1000).default(30_000),
     OPS_PORT: envInt(0).default(9464),
     OPS_HOST: z.string().default('0.0.0.0'),
     WEBHOOK_PORT: envInt(0).default(8788),

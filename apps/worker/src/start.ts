@@ -41,7 +41,10 @@ export async function startWorker(config: WorkerConfig, redis: Redis, logger: Lo
   }
 
   if (config.WORKER_ROLES.includes('refresh')) {
-    const refresh = await startRefresh({ ...refreshOptions, redisUrl: config.REDIS_URL, prefix: config.REDIS_PREFIX, client, logger });
+    const refresh = await startRefresh({
+      ...refreshOptions, redisUrl: config.REDIS_URL, prefix: config.REDIS_PREFIX, client, logger,
+      lockDurationMs: config.REFRESH_LOCK_MS, stalledIntervalMs: config.REFRESH_LOCK_MS,
+    });
     closers.push(() => refresh.close());
   }
 

@@ -14,11 +14,11 @@ import { planImport } from '@mk/shared';
 export class RetryLaterError extends Error {}
 export class CredentialsRefusedError extends Error {}
 
-export interface ProcessorDeps extends ImportDeps {
+export interface ImportProcessorDeps extends ImportDeps {
   logger: Logger;
 }
 
-export async function processImportJob(deps: ProcessorDeps, job: Pick<Job, 'data' | 'attemptsMade' | 'opts' | 'id'>): Promise<{ imported: number; failed: number }> {
+export async function processImportJob(deps: ImportProcessorDeps, job: Pick<Job, 'data' | 'attemptsMade' | 'opts' | 'id'>): Promise<{ imported: number; failed: number }> {
   const parsed = importJobSchema.safeParse(job.data);
   if (!parsed.success) return rejectPayload(deps, job, parsed.error);
   const payload: ImportJob = parsed.data;
@@ -80,7 +80,7 @@ export async function processImportJob(deps: ProcessorDeps, job: Pick<Job, 'data
  * A payload that fails its schema can never succeed: its connections are failed with the reason (so the run
  * still finishes and the report says why) and the job is not retried.
  */
-async function rejectPayload(deps: ProcessorDeps, job: Pick<Job, 'data' | 'id'>, error: ZodError): Promise<never> {
+async function rejectPayload(deps: ImportProcessorDeps, job: Pick<Job, 'data' | 'id'>, error: ZodError): Promise<never> {
   const issue = error.issues[0];
   const reason = `invalid import job payload: ${issue ? `${issue.path.join('.')}: ${issue.message}` : 'unreadable'}`;
   const data = (job.data ?? {}) as { runId?: unknown; sourceUserId?: unknown; connections?: { connectionId?: unknown }[] };

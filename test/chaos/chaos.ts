@@ -1,0 +1,264 @@
+/**
+ * Proof under fire: a migration of ≥ 2,000 connections and then a refresh period against the sandbox, with several
+ * worker processes, while workers are SIGKILLed at random moments, Redis (AOF on) is killed and restarted twice, the
+ * producer is killed and re-run, and the sandbox injects 5xx, dropped connections, timeouts, committed-then-failed
+ * imports and 429 bursts. At the end: imported, duplicates, lost, failed-with-reason, quota violations, stuck jobs.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Queue } from 'bullmq';
+import { QUEUES, createRedis, type Redis } from '@mk/shared';
+import { MigrationLedger } from '@mk/ledger';
+import { fixtures } from '@mk/converters';
+import { plan } from '@mk/producer';
+import { RefreshRegistry } from '@mk/worker';
+import { startSandbox, type RunningSandbox } from '@mk/sandbox';
+import { createFuzzRng, freePort, startApp, startPrivateRedis, type AppProcess, type PrivateRedis } from '@mk/testkit';
+
+export interface ChaosOptions {
+  users: number;
+  workers: number;
+  /** Import calls per minute, the same on both sides. */
+  importRatePerMinute: number;
+  /** Simulated refresh period after the imports, in real seconds (TIME_SCALE 3600: one second is an hour). */
+  refreshSeconds: number;
+  /** Mean seconds between two worker kills. */
+  killEverySeconds: number;
+  seed: number;
+  log?: (line: string) => void;
+}
+
+export const SHORT: ChaosOptions = { users: 1400, workers: 3, importRatePerMinute: 30_000, refreshSeconds: 20, killEverySeconds: 4, seed: 1 };
+export const LONG: ChaosOptions = { users: 20_000, workers: 4, importRatePerMinute: 6_000, refreshSeconds: 600, killEverySeconds: 20, seed: 1 };
+
+export interface ChaosResult {
+  connectionsExpected: number;
+  imported: number;
+  failedWithReason: number;
+  failedWithoutReason: number;
+  lost: number;
+  duplicateLinks: number;
+  duplicateTransactions: number;
+  quotaViolations: number;
+  stuckJobs: number;
+  linksRefreshed: number;
+  linksReconnected: number;
+  workerKills: number;
+  redisRestarts: number;
+  producerKills: number;
+  faultsInjected: Record<string, number>;
+  webhooks: { delivered: number; failedAttempts: number; abandoned: number };
+  seconds: number;
+}
+
+const TIME_SCALE = 3600;
+const PREFIX = '{chaos}';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
+  const log = opts.log ?? (() => undefined);
+  const random = createFuzzRng(opts.seed);
+  const rng = () => random.next();
+  const started = Date.now();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mk-chaos-'));
+  const processes: AppProcess[] = [];
+  let redisServer: PrivateRedis | undefined;
+  let sandbox: RunningSandbox | undefined;
+  let redis: Redis | undefined;
+  try {
+    const dump = path.join(dir, 'dump.ndjson.gz');
+    await fixtures.writeDumpFile(dump, { users: opts.users, format: 'mixed', txPerAccount: 6, heavyShare: 0.002, badShare: 0.005, seed: opts.seed, gzip: true });
+    const expected = await plan(dump, { ratePerMinute: opts.importRatePerMinute });
+    log(`dump: ${expected.users} users, ${expected.connections} connections (${expected.oversizedConnections} over 1 MB), ${expected.rejects} bad records`);
+
+    redisServer = await startPrivateRedis({ aof: true });
+    redis = createRedis(redisServer.url, 'worker');
+    const webhookPort = await freePort();
+    sandbox = await startSandbox({
+      latency: { baseMs: 20, perKbMs: 0.05, maxMs: 300 },
+      importRatePerMinute: opts.importRatePerMinute,
+      timeScale: TIME_SCALE,
+      seed: opts.seed,
+      logLevel: 'silent',
+      refreshCompletionDelayMs: 50,
+      // Real seconds between redeliveries, as MoneyKit spaces them (the sandbox divides by the time scale).
+      webhookRetryDelaysMs: [1, 2, 5, 10, 20].map((s) => s * 1000 * TIME_SCALE),
+      webhookUrl: `http://127.0.0.1:${webhookPort}/webhooks/moneykit`,
+    });
+    sandbox.state.faults.set({ error5xxRate: 0.03, dropRate: 0.03, timeoutRate: 0.02, timeoutMs: 1500, commitThenFailRate: 0.05 });
+
+    const env = {
+      REDIS_URL: redisServer.url, REDIS_PREFIX: PREFIX, LOG_LEVEL: 'error', TIME_SCALE: String(TIME_SCALE),
+      MONEYKIT_BASE_URL: sandbox.url, MONEYKIT_CLIENT_ID: sandbox.clientId, MONEYKIT_CLIENT_SECRET: sandbox.clientSecret,
+      MONEYKIT_IMPORT_TIMEOUT_MS: '1000', MONEYKIT_TIMEOUT_MS: '1000', IMPORT_SETTLE_MS: '2500',
+      IMPORT_RATE_PER_MIN: String(opts.importRatePerMinute), IMPORT_CONCURRENCY: '16', IMPORT_LOCK_MS: '3000', REFRESH_LOCK_MS: '3000',
+      IMPORT_BACKOFF_BASE_MS: '100', IMPORT_BACKOFF_MAX_MS: '2000', REFRESH_PRODUCTS: 'accounts,transactions,identity',
+      OPS_PORT: '0',
+    };
+    const workers: AppProcess[] = [];
+    const startWorkerProcess = () => {
+      const w = startApp('apps/worker/src/main.ts', { ...env, WORKER_ROLES: 'import,refresh', WEBHOOK_PORT: '0' });
+      processes.push(w);
+      workers.push(w);
+    };
+    // The webhook receiver runs apart and is not killed: MoneyKit's own redelivery (2 hours) covers its restarts.
+    processes.push(startApp('apps/worker/src/main.ts', { ...env, WORKER_ROLES: 'webhooks', WEBHOOK_PORT: String(webhookPort), WEBHOOK_HOST: '127.0.0.1' }));
+    for (let i = 0; i < opts.workers; i++) startWorkerProcess();
+
+    const producerArgs = ['run', dump, '--run', 'chaos', '--rejects', path.join(dir, 'rejects.ndjson')];
+    const producerEnv = { ...env, PRODUCER_MAX_WAITING: '200' };
+    let producerKills = 0;
+    let workerKills = 0;
+    let redisRestarts = 0;
+    const ledger = new MigrationLedger(redis, PREFIX);
+    const counts = () => ledger.counts('chaos').catch(() => undefined);
+
+    // Producer: killed once part-way, then re-run (again after each Redis restart, which fails it fast).
+    let producer = startApp('apps/producer/src/main.ts', producerEnv, producerArgs);
+    processes.push(producer);
+    await sleep(1500 + rng() * 1500);
+    await producer.kill('SIGKILL');
+    producerKills++;
+    log('producer killed');
+
+    const restartRedisAt = new Set([0.3, 0.6]);
+    let producerDone = false;
+    let nextKill = Date.now() + opts.killEverySeconds * 1000 * (0.5 + rng());
+    for (;;) {
+      // A producer that finished enqueueing exits 4 (in progress); killed, or failed fast on a Redis restart, it runs again.
+      if (!producerDone && (producer.child.exitCode !== null || producer.child.signalCode !== null)) {
+        if (producer.child.exitCode === 4) producerDone = true;
+        else {
+          producer = startApp('apps/producer/src/main.ts', producerEnv, producerArgs);
+          processes.push(producer);
+        }
+      }
+      const c = await counts();
+      const settled = c ? c.imported + c.failed : 0;
+      const progress = settled / expected.connections;
+      for (const at of [...restartRedisAt]) {
+        if (progress >= at) {
+          restartRedisAt.delete(at);
+          await redisServer.restart();
+          redisRestarts++;
+          log(`redis restarted at ${Math.round(progress * 100)}% imported`);
+        }
+      }
+      if (Date.now() >= nextKill) {
+        const victim = workers.splice(Math.floor(rng() * workers.length), 1)[0]!;
+        await victim.kill('SIGKILL');
+        workerKills++;
+        startWorkerProcess();
+        nextKill = Date.now() + opts.killEverySeconds * 1000 * (0.5 + rng());
+      }
+      if (rng() < 0.05) sandbox.state.faults.set({ ...sandbox.state.faults.current, rateLimitBurst: 5, rateLimitBurstRetryAfterSeconds: 1 });
+      if (producerDone && c && settled === expected.connections && c.pending + c.importing + c.linked === 0) break;
+      if (Date.now() - started > 30 * 60_000) throw new Error(`chaos run did not settle: ${JSON.stringify(c)}`);
+      await sleep(250);
+    }
+    log(`imports settled after ${Math.round((Date.now() - started) / 1000)} s`);
+
+    // Refresh period: every end user reconnects; the pipeline keeps refreshing under the same chaos.
+    const linkIds: string[] = [];
+    for await (const r of ledger.scan('chaos')) if (r.linkId) linkIds.push(r.linkId);
+    for (const id of linkIds) sandbox.state.reconnect(id);
+    const refreshUntil = Date.now() + opts.refreshSeconds * 1000;
+    nextKill = Date.now() + opts.killEverySeconds * 1000 * (0.5 + rng());
+    while (Date.now() < refreshUntil) {
+      if (Date.now() >= nextKill) {
+        const victim = workers.splice(Math.floor(rng() * workers.length), 1)[0]!;
+        await victim.kill('SIGKILL');
+        workerKills++;
+        startWorkerProcess();
+        nextKill = Date.now() + opts.killEverySeconds * 1000 * (0.5 + rng());
+      }
+      await sleep(250);
+    }
+    sandbox.state.faults.set({});
+    // Jobs a killed worker held come back after the lock expires: give them that long before counting.
+    const reconnected = new Set(linkIds);
+    for (let i = 0; i < 40; i++) {
+      const calls = sandbox.state.counters().refreshCalls;
+      if ([...reconnected].every((id) => (calls[id]?.transactions ?? 0) > 0)) break;
+      await sleep(250);
+    }
+
+    // Settle: whatever is queued finishes (or is reported) before the books are closed.
+    const importQueue = new Queue(QUEUES.import, { connection: redis, prefix: PREFIX });
+    let stuckJobs = 0;
+    for (let i = 0; i < 40; i++) {
+      const j = await importQueue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+      stuckJobs = Object.values(j).reduce((a: number, b) => a + Number(b), 0);
+      if (stuckJobs === 0) break;
+      await sleep(250);
+    }
+    await importQueue.close();
+
+    let failedWithReason = 0;
+    let failedWithoutReason = 0;
+    for await (const r of ledger.scan('chaos')) {
+      if (r.state !== 'failed') continue;
+      if (r.lastError?.message) failedWithReason++;
+      else failedWithoutReason++;
+    }
+    const final = (await ledger.counts('chaos'))!;
+    const sb = sandbox.state.counters();
+    const notRefreshed = linkIds.filter((id) => !((sb.refreshCalls[id]?.transactions ?? 0) > 0));
+    const linksRefreshed = linkIds.length - notRefreshed.length;
+    if (notRefreshed.length) {
+      const registry = await RefreshRegistry.open(redis, PREFIX, { timeScale: TIME_SCALE });
+      for (const id of notRefreshed.slice(0, 3)) log(`not refreshed: ${id} ${JSON.stringify(await registry.get(id))} sandbox ${JSON.stringify(sandbox.state.links.get(id)?.state)}`);
+      log(`registry: ${JSON.stringify(await registry.stats())}`);
+    }
+    return {
+      connectionsExpected: expected.connections,
+      imported: final.imported,
+      failedWithReason,
+      failedWithoutReason,
+      lost: expected.connections - final.imported - final.failed,
+      duplicateLinks: sb.duplicateLinks,
+      duplicateTransactions: sb.duplicateTransactions,
+      quotaViolations: sb.quotaViolationsAttempted,
+      stuckJobs,
+      linksRefreshed,
+      linksReconnected: linkIds.length,
+      workerKills,
+      redisRestarts,
+      producerKills,
+      faultsInjected: { ...sb.faultsInjected },
+      webhooks: { ...sb.webhooks },
+      seconds: Math.round((Date.now() - started) / 1000),
+    };
+  } finally {
+    await Promise.all(processes.map((p) => p.kill('SIGKILL')));
+    redis?.disconnect();
+    await sandbox?.close();
+    await redisServer?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The goals: what must be zero is zero. */
+export function verdict(r: ChaosResult): string[] {
+  const problems: string[] = [];
+  if (r.duplicateLinks) problems.push(`${r.duplicateLinks} duplicate links`);
+  if (r.duplicateTransactions) problems.push(`${r.duplicateTransactions} duplicate transactions`);
+  if (r.lost) problems.push(`${r.lost} connections lost`);
+  if (r.failedWithoutReason) problems.push(`${r.failedWithoutReason} failures without a reason`);
+  if (r.quotaViolations) problems.push(`${r.quotaViolations} refresh quota violations`);
+  if (r.stuckJobs) problems.push(`${r.stuckJobs} import jobs stuck`);
+  if (r.linksRefreshed < r.linksReconnected) problems.push(`${r.linksReconnected - r.linksRefreshed} reconnected links never refreshed`);
+  return problems;
+}
+
+export function formatResult(r: ChaosResult): string {
+  return [
+    `connections expected ${r.connectionsExpected}: imported ${r.imported}, failed with reason ${r.failedWithReason}, lost ${r.lost}`,
+    `duplicates: links ${r.duplicateLinks}, transactions ${r.duplicateTransactions} (counted by the sandbox)`,
+    `refresh: ${r.linksRefreshed}/${r.linksReconnected} reconnected links refreshed, quota violations ${r.quotaViolations}`,
+    `stuck import jobs ${r.stuckJobs}; webhooks delivered ${r.webhooks.delivered}, failed attempts ${r.webhooks.failedAttempts}, abandoned ${r.webhooks.abandoned}`,
+    `chaos: ${r.workerKills} worker SIGKILLs, ${r.redisRestarts} Redis restarts, ${r.producerKills} producer kills, faults ${JSON.stringify(r.faultsInjected)}`,
+    `took ${r.seconds} s`,
+  ].join('\n');
+}

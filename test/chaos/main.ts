@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+/**
+ * `pnpm chaos` (short form, a few minutes) or `pnpm chaos --long` (20,000 users, 10 minutes of refresh chaos).
+ * Options: --users N --workers N --rate N (imports/min) --refresh-seconds N --kill-every N --seed N
+ */
+import { parseArgs } from 'node:util';
+import { LONG, SHORT, formatResult, runChaos, verdict } from './chaos';
+
+const { values } = parseArgs({
+  options: {
+    long: { type: 'boolean', default: false },
+    users: { type: 'string' }, workers: { type: 'string' }, rate: { type: 'string' },
+    'refresh-seconds': { type: 'string' }, 'kill-every': { type: 'string' }, seed: { type: 'string' },
+  },
+});
+const base = values.long ? LONG : SHORT;
+const num = (v: string | undefined, fallback: number) => (v === undefined ? fallback : Number(v));
+const opts = {
+  users: num(values.users, base.users),
+  workers: num(values.workers, base.workers),
+  importRatePerMinute: num(values.rate, base.importRatePerMinute),
+  refreshSeconds: num(values['refresh-seconds'], base.refreshSeconds),
+  killEverySeconds: num(values['kill-every'], base.killEverySeconds),
+  seed: num(values.seed, base.seed),
+  log: (line: string) => process.stderr.write(`chaos: ${line}\n`),
+};
+
+runChaos(opts).then(
+  (result) => {
+    process.stdout.write(`${formatResult(result)}\n`);
+    const problems = verdict(result);
+    process.stdout.write(problems.length ? `FAILED: ${problems.join('; ')}\n` : 'OK: 0 duplicates, 0 lost, 0 quota violations, 0 stuck\n');
+    process.exit(problems.length ? 1 : 0);
+  },
+  (err) => {
+    process.stderr.write(`chaos run failed: ${(err as Error).stack}\n`);
+    process.exit(1);
+  },
+);
