@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonEnvSchema, envInt, moneykitEnvSchema, refreshQuotaEnvSchema, loadConfig } from '@mk/shared';
+import { commonEnvSchema, envInt, moneykitEnvSchema, redisUrlSchema, refreshQuotaEnvSchema, loadConfig } from '@mk/shared';
 
 export const WORKER_ROLES = ['import', 'refresh', 'webhooks'] as const;
 export type WorkerRole = (typeof WORKER_ROLES)[number];
@@ -11,7 +11,7 @@ export const workerEnvSchema = commonEnvSchema
   .merge(moneykitEnvSchema)
   .merge(refreshQuotaEnvSchema)
   .extend({
-    REDIS_URL: z.string().url({ message: 'must be the redis:// URL of the Redis holding the queues' }),
+    REDIS_URL: redisUrlSchema,
     /** Which parts this process runs, comma-separated: import, refresh, webhooks. */
     WORKER_ROLES: z
       .string()

@@ -10,13 +10,19 @@ export const envBool = z
   .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
   .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes');
 export const envInt = (min = 0) => z.coerce.number().int().min(min);
-export const envNumber = (min = 0) => z.coerce.number().min(min);
+export const envNumber = (min = 0) => z.coerce.number().finite().min(min);
+
+/** redis:// or rediss:// (TLS), with an optional password and database number. */
+export const redisUrlSchema = z
+  .string()
+  .url()
+  .refine((u) => /^rediss?:\/\//.test(u), 'must start with redis:// or rediss://');
 
 /** Settings every app shares. */
 export const commonEnvSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  REDIS_URL: z.string().url().optional(),
+  REDIS_URL: redisUrlSchema.optional(),
   REDIS_PREFIX: z.string().min(1).default('{mk}'),
   /** Rehearsals and tests: divide every quota window, cadence and delay by this factor. */
   TIME_SCALE: envNumber(0.000001).default(1),

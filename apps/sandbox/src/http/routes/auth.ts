@@ -13,7 +13,17 @@ function basicCredentials(header: string | undefined): { id?: string; secret?: s
   const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   if (colon < 0) return {};
-  return { id: decodeURIComponent(decoded.slice(0, colon)), secret: decodeURIComponent(decoded.slice(colon + 1)) };
+  // Credentials are form-encoded before base64 (RFC 6749 §2.3.1); a malformed escape is a wrong credential, not a crash.
+  const decode = (s: string) => {
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      return undefined;
+    }
+  };
+  const id = decode(decoded.slice(0, colon));
+  const secret = decode(decoded.slice(colon + 1));
+  return id === undefined || secret === undefined ? {} : { id, secret };
 }
 
 export function authRoutes(app: FastifyInstance, state: SandboxState, tokens: TokenStore): void {
