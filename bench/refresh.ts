@@ -4,7 +4,8 @@
  *  - Redis memory per scheduled link × product, at 100,000 and 1,000,000 links × 4 products;
  *  - refreshes dispatched per second and how late they go out, against a zero-latency sandbox, with two worker
  *    processes per design at the same concurrency.
- *   node --import tsx bench/refresh.ts [--quick] [--links 100000,1000000] [--dispatch-links 20000] [--seconds 20]
+ *   node --import tsx bench/refresh.ts [--quick] [--links 100000,1000000] [--dispatch-links 25000] [--seconds 20]
+ * (--links '' skips the memory part)
  * Writes bench/out/refresh.json ({ title, figures, notes }).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -298,7 +299,7 @@ export async function run(opts: RefreshBenchOptions = {}): Promise<BenchResult> 
 if (require.main === module) {
   const { values: v } = parseArgs({ options: { quick: { type: 'boolean', default: false }, links: { type: 'string' }, 'dispatch-links': { type: 'string' }, seconds: { type: 'string' } } });
   const opts: RefreshBenchOptions = { quick: v.quick! };
-  if (v.links) opts.links = v.links.split(',').map((s) => Number(s.replace(/_/g, '')));
+  if (v.links !== undefined) opts.links = v.links.split(',').filter(Boolean).map((s) => Number(s.replace(/_/g, '')));
   if (v['dispatch-links']) opts.dispatchLinks = Number(v['dispatch-links']);
   if (v.seconds) opts.seconds = Number(v.seconds);
   run(opts)

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import {
+  ConfigError,
   DEFAULT_REFRESH_QUOTAS,
   PRODUCTS,
   envInt,
@@ -144,7 +145,7 @@ export function refreshOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Ref
     try {
       return parseQuotaTable(spec, base);
     } catch (err) {
-      throw new Error(`${name}: ${(err as Error).message}`);
+      throw new ConfigError(name, (err as Error).message);
     }
   };
   const quotas = table('REFRESH_QUOTAS', cfg.REFRESH_QUOTAS, DEFAULT_REFRESH_QUOTAS);
