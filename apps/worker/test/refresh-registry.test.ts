@@ -181,3 +181,23 @@ describe('RefreshRegistry', () => {
     expect((await reg.takeDue()).map((x) => x.products)).toEqual([['accounts', 'identity']]);
   });
 });
+
+describe('state-change webhooks that arrive before the registration', () => {
+  it('decide how the link starts: reconnected → active and due at once, deleted → removed', async () => {
+    const p = prefix();
+    const reg = await RefreshRegistry.open(redis, p, { ...opts, firstDueSpreadMs: 60_000 });
+    const t = Date.now();
+    expect(await reg.linkAction('early-r', 'resume', 'none', t)).toBe('unknown');
+    expect(await reg.linkAction('early-x', 'remove', 'deleted', t)).toBe('unknown');
+    expect(await reg.register([
+      { linkId: 'early-r', parked: { reason: 'auth_expired' } },
+      { linkId: 'early-x', parked: { reason: 'auth_expired' } },
+      { linkId: 'plain', parked: { reason: 'auth_expired' } },
+    ])).toEqual({ added: 2, updated: 0, unchanged: 0, removed: 1 });
+    expect(await reg.get('early-r')).toMatchObject({ mode: 'active' });
+    expect((await reg.takeDue()).map((d) => d.linkId)).toEqual(['early-r']);
+    expect(await reg.get('early-x')).toMatchObject({ mode: 'removed', removed: { reason: 'deleted' }, products: [] });
+    expect(await reg.get('plain')).toMatchObject({ mode: 'parked' });
+    expect(await reg.stats()).toMatchObject({ registered: 2, parked: 1, removed: 1 });
+  });
+});

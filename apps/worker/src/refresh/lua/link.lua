@@ -8,16 +8,18 @@ local cfg = parse_timing(ARGV[3])
 local action, reason, event_at = ARGV[4], ARGV[5], ARGV[6]
 local now = now_ms()
 local v = redis.call('HGET', sk, link)
+local marks = { resume = 'r', park = 'p', remove = 'x' }
+
+if event_at ~= '' then
+  -- webhooks are retried and may arrive out of order: an older state change never undoes a newer one.
+  -- Kept as <action><reason><time>, also for a link not registered yet (its registration starts from it).
+  local seen = redis.call('HGET', wk, link)
+  if seen and dec_time(string.sub(seen, 3)) > tonumber(event_at) then return 'stale' end
+  if marks[action] then redis.call('HSET', wk, link, marks[action] .. reason .. enc_time(tonumber(event_at))) end
+end
 if not v then return 'unknown' end
 local st = decode(v)
 if st.mode == 'x' then return 'removed' end
-
-if event_at ~= '' then
-  -- webhooks are retried and may arrive out of order: an older state change never undoes a newer one
-  local seen = redis.call('HGET', wk, link)
-  if seen and dec_time(seen) > tonumber(event_at) then return 'stale' end
-  redis.call('HSET', wk, link, enc_time(tonumber(event_at)))
-end
 
 local result = st.mode
 if action == 'park' then
@@ -39,7 +41,6 @@ elseif action == 'remove' then
   set_mode(meta, st, 'x')
   st.reason = reason
   redis.call('ZREM', ik, link)
-  redis.call('HDEL', wk, link)
   result = 'removed'
 elseif action == 'product' then
   local p = st.by[ARGV[7]]

@@ -5,7 +5,7 @@ local now = now_ms()
 local added, updated, unchanged, removed = 0, 0, 0, 0
 for i = 3, #ARGV, 5 do
   local link, bucket, prods, park, offset = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4])
-  local sk, ik = base .. 's:' .. bucket, base .. 'd:' .. bucket
+  local sk, ik, wk = base .. 's:' .. bucket, base .. 'd:' .. bucket, base .. 'w:' .. bucket
   local explicit = string.sub(prods, 1, 1) == '!'
   if explicit then prods = string.sub(prods, 2) end
   local v = redis.call('HGET', sk, link)
@@ -17,15 +17,30 @@ for i = 3, #ARGV, 5 do
       st.list[#st.list + 1] = p
       st.by[c] = p
     end
+    -- a state-change webhook that arrived before the registration (e.g. a retried import) decides
+    local seen = redis.call('HGET', wk, link)
+    if seen then
+      local mark, why = string.sub(seen, 1, 1), string.sub(seen, 2, 2)
+      if mark == 'r' then st.mode, st.reason, offset = '.', '0', 0 end
+      if mark == 'p' then st.mode, st.reason = 'p', why end
+      if mark == 'x' then st.mode, st.reason, st.list, st.by = 'x', why, {}, {} end
+    end
     redis.call('HSET', sk, link, encode(st))
-    redis.call('HINCRBY', meta, 'links', 1)
-    if st.mode == 'p' then
+    if st.mode == 'x' then
+      redis.call('HINCRBY', meta, 'removed', 1)
+      removed = removed + 1
+    else
+      redis.call('HINCRBY', meta, 'links', 1)
+    end
+    if st.mode == 'x' then
+      -- deleted before we ever saw it: a tombstone, nothing to schedule
+    elseif st.mode == 'p' then
       redis.call('HINCRBY', meta, 'parked', 1)
     else
       redis.call('ZADD', ik, now + offset, link)
       touch_top(top, ik, bucket)
     end
-    added = added + 1
+    if st.mode ~= 'x' then added = added + 1 end
   else
     local st = decode(v)
     if st.mode == 'x' then
