@@ -2,6 +2,7 @@
  * Runs every bench in turn and writes the report: bench/REPORT.md (committed) and bench/out/report.json.
  *   pnpm bench [--quick] [--only producer,imports,worker-overhead,refresh] [--size-gb 1] [--rate 600] [--seconds 90] [--jobs 5000]
  * --quick is a smoke test (~2 min): its report goes to bench/out/REPORT-quick.md, leaving the committed one alone.
+ * --report PATH writes the markdown elsewhere (its JSON goes to bench/out/<name>.json), e.g. for a long form.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -108,7 +109,7 @@ async function main(): Promise<number> {
   const { values: v } = parseArgs({
     options: {
       quick: { type: 'boolean', default: false }, only: { type: 'string' }, 'size-gb': { type: 'string' },
-      rate: { type: 'string' }, seconds: { type: 'string' }, jobs: { type: 'string' },
+      rate: { type: 'string' }, seconds: { type: 'string' }, jobs: { type: 'string' }, report: { type: 'string' },
     },
   });
   const o: RunOptions = {
@@ -138,9 +139,10 @@ async function main(): Promise<number> {
 
   const report = { date: new Date().toISOString(), command: ['pnpm bench', ...process.argv.slice(2)].join(' '), machine: machine(), entries };
   mkdirSync(OUT_DIR, { recursive: true });
-  const mdPath = o.quick ? path.join(OUT_DIR, 'REPORT-quick.md') : path.join(__dirname, 'REPORT.md');
+  const mdPath = v.report ? path.resolve(v.report) : o.quick ? path.join(OUT_DIR, 'REPORT-quick.md') : path.join(__dirname, 'REPORT.md');
+  const jsonName = v.report ? `${path.basename(v.report, '.md').toLowerCase()}.json` : o.quick ? 'report-quick.json' : 'report.json';
   writeFileSync(mdPath, `${markdown(report)}\n`);
-  writeFileSync(path.join(OUT_DIR, o.quick ? 'report-quick.json' : 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(path.join(OUT_DIR, jsonName), `${JSON.stringify(report, null, 2)}\n`);
   say('run', `wrote ${path.relative(process.cwd(), mdPath)}`);
   return entries.some((e) => e.error) ? 1 : 0;
 }
