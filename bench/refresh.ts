@@ -19,7 +19,7 @@ import { startSandbox, type RunningSandbox } from '@mk/sandbox';
 import { jobId, type ImportLinkRequest, type Product, type Redis } from '@mk/shared';
 import { startPrivateRedis, type PrivateRedis } from '@mk/testkit';
 import { RefreshRegistry } from '../apps/worker/src/refresh';
-import { encodeLink } from '../apps/worker/src/refresh/state';
+import { encodeLink, encodeTime } from '../apps/worker/src/refresh/state';
 import { markdownTable, type Figure } from './lib/report';
 
 const ROOT = path.join(__dirname, '..');
@@ -89,7 +89,10 @@ async function measureOurs(n: number): Promise<MemoryFigure> {
       const pipe = redis.pipeline();
       for (const id of ids.slice(i, i + 10_000)) {
         const products = PRODUCTS4.map((product) => ({ product, status: 'completed' as const, refAt: now - Math.floor(Math.random() * 3_600_000) }));
-        pipe.hset(registry.keys.state(registry.bucketOf(id)), id, encodeLink({ mode: 'active', reason: 'none', products }));
+        const b = registry.bucketOf(id);
+        pipe.hset(registry.keys.state(b), id, encodeLink({ mode: 'active', reason: 'none', products }));
+        // each imported link was resumed by a link.state_changed webhook: its order mark stays
+        pipe.hset(registry.keys.webhookOrder(b), id, `r0${encodeTime(now - Math.floor(Math.random() * 86_400_000))}`);
       }
       await pipe.exec();
     }
@@ -97,7 +100,9 @@ async function measureOurs(n: number): Promise<MemoryFigure> {
     let nonListpack = 0;
     for (let b = 0; b < registry.buckets; b += 64) {
       const pipe = redis.pipeline();
-      for (let k = b; k < Math.min(registry.buckets, b + 64); k++) pipe.object('ENCODING', registry.keys.state(k)).object('ENCODING', registry.keys.index(k));
+      for (let k = b; k < Math.min(registry.buckets, b + 64); k++) {
+        pipe.object('ENCODING', registry.keys.state(k)).object('ENCODING', registry.keys.index(k)).object('ENCODING', registry.keys.webhookOrder(k));
+      }
       for (const [, enc] of (await pipe.exec()) ?? []) if (enc !== null && enc !== 'listpack') nonListpack += 1;
     }
     return { links: n, bytesPerLinkProduct: (after - before) / (n * PRODUCTS4.length), totalMb: (after - before) / 1e6, nonListpackBuckets: nonListpack, buckets: registry.buckets };
@@ -137,6 +142,8 @@ async function measureNaivePerJob(jobs: number): Promise<number> {
 // ---- dispatch -------------------------------------------------------------------------------------------
 
 interface Lag {
+  /** CPU of the worker processes over the measured window, ms. */
+  cpuMs: number;
   count: number;
   meanMs: number;
   p50Ms: number;
@@ -144,6 +151,7 @@ interface Lag {
   maxMs: number;
 }
 interface DispatchFigure {
+  productRefreshes: number;
   productRefreshesPerSec: number;
   callsPerSec: number;
   lag: Lag;
@@ -172,7 +180,7 @@ async function stopAndCollectLag(procs: { child: ChildProcess; output: () => str
   const lags = procs.map((p) => JSON.parse(/lag (\{.*\})/.exec(p.output())![1]!) as Lag);
   const count = lags.reduce((s, l) => s + l.count, 0);
   const weighted = (k: 'meanMs' | 'p50Ms') => (count ? lags.reduce((s, l) => s + l[k] * l.count, 0) / count : 0);
-  return { count, meanMs: weighted('meanMs'), p50Ms: weighted('p50Ms'), p99Ms: Math.max(...lags.map((l) => l.p99Ms)), maxMs: Math.max(...lags.map((l) => l.maxMs)) };
+  return { cpuMs: lags.reduce((s, l) => s + l.cpuMs, 0), count, meanMs: weighted('meanMs'), p50Ms: weighted('p50Ms'), p99Ms: Math.max(...lags.map((l) => l.p99Ms)), maxMs: Math.max(...lags.map((l) => l.maxMs)) };
 }
 
 function createLinks(sb: RunningSandbox, n: number, from: number): string[] {
@@ -236,7 +244,7 @@ async function dispatchRun(kind: 'ours' | 'naive', sb: RunningSandbox, timeScale
     const refreshed = productRefreshes(sb) - refreshed0;
     const calls = registry ? (await registry.stats()).accepted - accepted0 : refreshed;
     const lag = await stopAndCollectLag(procs.splice(0));
-    return { productRefreshesPerSec: refreshed / elapsed, callsPerSec: calls / elapsed, lag, offeredProductRefreshesPerSec: (links * products.length) / (cadenceMs / 1000) };
+    return { productRefreshes: refreshed, productRefreshesPerSec: refreshed / elapsed, callsPerSec: calls / elapsed, lag, offeredProductRefreshesPerSec: (links * products.length) / (cadenceMs / 1000) };
   } finally {
     for (const p of procs) p.child.kill('SIGKILL');
     redis.disconnect();
@@ -264,7 +272,7 @@ export async function run(opts: RefreshBenchOptions = {}): Promise<BenchResult> 
     figures.push({ name: `Redis bytes per link × product, ${n.toLocaleString('en-US')} links × 4`, unit: 'B', value: m.bytesPerLinkProduct, baseline: naivePerJob, baselineName, higherIsBetter: false });
     figures.push({ name: `Redis total, ${n.toLocaleString('en-US')} links × 4`, unit: 'MB', value: m.totalMb, baseline: (naivePerJob * n * 4) / 1e6, baselineName, higherIsBetter: false });
     notes.push(
-      `${n.toLocaleString('en-US')} links: ${m.buckets.toLocaleString('en-US')} buckets, ${m.nonListpackBuckets} of ${(2 * m.buckets).toLocaleString('en-US')} bucket keys not listpack-encoded; state as after the first refresh (every product has a time).`,
+      `${n.toLocaleString('en-US')} links: ${m.buckets.toLocaleString('en-US')} buckets, ${m.nonListpackBuckets} of ${(3 * m.buckets).toLocaleString('en-US')} bucket keys not listpack-encoded; state as after the first refresh (every product has a time, every link has its reconnect webhook's order mark).`,
     );
   }
 
@@ -279,6 +287,14 @@ export async function run(opts: RefreshBenchOptions = {}): Promise<BenchResult> 
     const baselineName = 'one delayed job per link × product, same processes and concurrency';
     figures.push({ name: 'product refreshes/s (offered ' + Math.round(ours.offeredProductRefreshesPerSec).toLocaleString('en-US') + '/s)', unit: '/s', value: ours.productRefreshesPerSec, baseline: naive.productRefreshesPerSec, baselineName, higherIsBetter: true });
     figures.push({ name: 'refresh calls/s (ours: products due together in one call)', unit: '/s', value: ours.callsPerSec, baseline: naive.callsPerSec, baselineName, higherIsBetter: true });
+    figures.push({
+      name: 'worker CPU per product refresh (all worker processes)',
+      unit: 'ms',
+      value: ours.lag.cpuMs / ours.productRefreshes,
+      baseline: naive.lag.cpuMs / naive.productRefreshes,
+      baselineName,
+      higherIsBetter: false,
+    });
     figures.push({ name: 'lag behind due time, p50', unit: 'ms', value: ours.lag.p50Ms, baseline: naive.lag.p50Ms, baselineName, higherIsBetter: false });
     figures.push({ name: 'lag behind due time, p99', unit: 'ms', value: ours.lag.p99Ms, baseline: naive.lag.p99Ms, baselineName, higherIsBetter: false });
     figures.push({ name: 'lag behind due time, max', unit: 'ms', value: ours.lag.maxMs, baseline: naive.lag.maxMs, baselineName, higherIsBetter: false });

@@ -6,7 +6,7 @@
  *   <prefix>:refresh:due         zset   bucket number → earliest due time in that bucket (ms)
  *   <prefix>:refresh:d:<bucket>  zset   link id → next due time (ms): the due index, listpack-sized
  *   <prefix>:refresh:s:<bucket>  hash   link id → packed state (state.ts): products, quota times, parked
- *   <prefix>:refresh:w:<bucket>  hash   link id → time of the last state-change webhook applied
+ *   <prefix>:refresh:w:<bucket>  hash   link id → last state-change webhook applied: <action><reason><time>
  *   <prefix>:refresh:429         zset   link id → time of its last 429 (tells per-link from app-wide)
  *   <prefix>:refresh:events      stream notable events (parked, removed, stopped, failed) for ops
  *   <prefix>:webhook:seen:<key>  string webhook idempotency keys already processed
