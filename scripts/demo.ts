@@ -107,8 +107,7 @@ async function main(): Promise<void> {
     redis,
     prefix: PREFIX,
     auth: { mode: 'credentials', users: [{ username: 'admin', password, role: 'admin' }] },
-    ...createSources(redis, PREFIX),
-    refresh: worker.registry,
+    ...(await createSources(redis, PREFIX, env)),
     logger,
   });
   await dashboard.listen({ port: Number(process.env.DASHBOARD_PORT ?? 0), host: '127.0.0.1' });

@@ -38,7 +38,7 @@ async function main(): Promise<void> {
   const check = await checkRedisServer(redis);
   for (const problem of check.problems) logger.warn({ redisVersion: check.version }, `Redis configuration: ${problem}`);
 
-  const sources = createSources(redis, config.REDIS_PREFIX);
+  const sources = await createSources(redis, config.REDIS_PREFIX);
   const app = await createDashboard({ redis, prefix: config.REDIS_PREFIX, auth, ...sources, logger });
   await app.listen({ port: config.DASHBOARD_PORT, host: config.DASHBOARD_HOST });
   logger.info({ host: config.DASHBOARD_HOST, port: config.DASHBOARD_PORT, auth: auth.mode }, 'dashboard listening');

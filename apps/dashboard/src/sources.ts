@@ -1,9 +1,10 @@
 /**
  * Where the dashboard's status comes from: the wiring of the Redis-backed sources, in one place.
- * Runs: the migration ledger (@mk/ledger). Refresh: the refresh registry, plugged in when it exists.
+ * Runs: the migration ledger (@mk/ledger). Refresh: the refresh registry of the workers (@mk/worker).
  */
 import type { Redis } from '@mk/shared';
 import { MigrationLedger, type RunMeta } from '@mk/ledger';
+import { RefreshRegistry, refreshOptionsFromEnv } from '@mk/worker';
 import type { RefreshStatusSource, RunFailure, RunSnapshot, RunStatusSource } from './status/types';
 
 const RECENT = 50;
@@ -67,10 +68,12 @@ export class LedgerRunSource implements RunStatusSource {
 
 export interface DashboardSources {
   runs: RunStatusSource;
-  /** Absent until the refresh registry is wired in; the pages then say the pipeline status is unavailable. */
+  /** Without it the pages say the pipeline status is unavailable. */
   refresh?: RefreshStatusSource;
 }
 
-export function createSources(redis: Redis, prefix: string): DashboardSources {
-  return { runs: new LedgerRunSource(new MigrationLedger(redis, prefix)) };
+/** Runs from the ledger; refresh health from the registry the workers share (its timing from the same env). */
+export async function createSources(redis: Redis, prefix: string, env: NodeJS.ProcessEnv = process.env): Promise<DashboardSources> {
+  const refresh = await RefreshRegistry.open(redis, prefix, refreshOptionsFromEnv(env));
+  return { runs: new LedgerRunSource(new MigrationLedger(redis, prefix)), refresh };
 }
