@@ -4,7 +4,7 @@ import { SignJWT, exportJWK, generateKeyPair, type JWK, type KeyLike } from 'jos
 import { startPrivateRedis, type PrivateRedis } from '@mk/testkit';
 import { createLogger, type Redis } from '@mk/shared';
 import { RefreshRegistry } from '../src/refresh/registry';
-import { startWebhookReceiver, type RunningWebhookReceiver } from '../src/webhooks';
+import { startWebhookReceiver, webhookOptionsFromEnv, type RunningWebhookReceiver } from '../src/webhooks';
 
 interface TestKey {
   kid: string;
@@ -161,5 +161,15 @@ describe('webhook receiver', () => {
     expect(await post(invalid, await sign(invalid, current))).toMatchObject({ status: 400, body: { error: 'invalid_event' } });
     const unknownEvent = JSON.stringify({ ...stateChanged('mk_valid', 'connected'), webhook_event: 'link.something_new' });
     expect(await post(unknownEvent, await sign(unknownEvent, current))).toEqual({ status: 200, body: { status: 'ignored', event: 'link.something_new' } });
+  });
+});
+
+describe('webhook settings', () => {
+  it('come from the environment with documented defaults, and a bad one is named', () => {
+    expect(webhookOptionsFromEnv({})).toEqual({
+      port: 8788, host: '0.0.0.0', path: '/webhooks/moneykit', leewayMs: 300_000, bodyLimit: 65_536, minJwksRefetchMs: 30_000, dedupeTtlMs: 10_800_000,
+    });
+    expect(webhookOptionsFromEnv({ WEBHOOK_IAT_LEEWAY_SECONDS: '120', WEBHOOK_ISSUER: 'moneykit' })).toMatchObject({ leewayMs: 120_000, issuer: 'moneykit' });
+    expect(() => webhookOptionsFromEnv({ WEBHOOK_DEDUPE_TTL_SECONDS: '60' })).toThrow(/WEBHOOK_DEDUPE_TTL_SECONDS/);
   });
 });
