@@ -1,9 +1,15 @@
 #!/usr/bin/env node
-// Runs the whole jest suite and ends with the totals on a line of their own: "N passed, N failed".
+// Runs the type checks and the whole jest suite, and ends with the totals on a line of their own:
+// "N passed, N failed". Suites named *.serial.test.ts start several processes each (workers, producer, chaos)
+// and measure timing; they run one at a time after the others so they never starve each other on small machines.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+
+const SERIAL = '\\.serial\\.test\\.ts$';
+const extra = process.argv.slice(2);
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mk-jest-'));
 
 // Type errors count as a failure but do not hide the test totals.
 const typecheck = spawnSync('pnpm', ['exec', 'turbo', 'run', 'typecheck', '--output-logs=errors-only'], {
@@ -11,24 +17,31 @@ const typecheck = spawnSync('pnpm', ['exec', 'turbo', 'run', 'typecheck', '--out
   env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1', DO_NOT_TRACK: '1' },
 });
 
-const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mk-jest-')), 'results.json');
-const jest = spawnSync('pnpm', ['exec', 'jest', '--json', `--outputFile=${out}`, ...process.argv.slice(2)], { stdio: 'inherit' });
-let passed = 0;
-let failed = 0;
-let skipped = 0;
-try {
-  const results = JSON.parse(fs.readFileSync(out, 'utf8'));
-  passed = results.numPassedTests;
-  failed = results.numFailedTests;
-  skipped = results.numPendingTests + (results.numTodoTests ?? 0);
-  // A suite that fails to load has no tests counted: count it as a failure.
-  failed += results.testResults.filter((s) => s.status === 'failed' && s.assertionResults.length === 0).length;
-} catch {
-  failed += 1;
+function jest(name, args) {
+  const out = path.join(tmp, `${name}.json`);
+  const run = spawnSync('pnpm', ['exec', 'jest', '--json', '--passWithNoTests', `--outputFile=${out}`, ...args, ...extra], { stdio: 'inherit' });
+  const totals = { passed: 0, failed: 0, skipped: 0, ok: run.status === 0 };
+  try {
+    const results = JSON.parse(fs.readFileSync(out, 'utf8'));
+    totals.passed = results.numPassedTests;
+    totals.failed = results.numFailedTests;
+    totals.skipped = results.numPendingTests + (results.numTodoTests ?? 0);
+    // A suite that fails to load has no tests counted: count it as a failure.
+    totals.failed += results.testResults.filter((s) => s.status === 'failed' && s.assertionResults.length === 0).length;
+  } catch {
+    totals.failed += 1;
+  }
+  return totals;
 }
+
+const parallel = jest('parallel', ['--testPathIgnorePatterns', SERIAL]);
+const serial = jest('serial', ['--runInBand', '--testPathPattern', SERIAL]);
+const passed = parallel.passed + serial.passed;
+let failed = parallel.failed + serial.failed;
+const skipped = parallel.skipped + serial.skipped;
 if (typecheck.status !== 0) {
   console.error('typecheck failed');
   failed += 1;
 }
 console.log(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
-process.exit(jest.status === 0 && typecheck.status === 0 && failed === 0 ? 0 : 1);
+process.exit(parallel.ok && serial.ok && typecheck.status === 0 && failed === 0 ? 0 : 1);

@@ -31,7 +31,7 @@ afterAll(async () => {
 });
 
 function startWorkerProcess(extra: Record<string, string> = {}): AppProcess {
-  const w = startApp('apps/worker/src/main.ts', {
+  const w = startApp('apps/worker/src/main.ts', { LOG_LEVEL: process.env.WORKER_LOG_LEVEL ?? 'warn',
     REDIS_URL: redisServer.url, REDIS_PREFIX: PREFIX, WORKER_ROLES: 'import', OPS_PORT: '0', WEBHOOK_PORT: '0',
     MONEYKIT_BASE_URL: sandbox.url, MONEYKIT_CLIENT_ID: sandbox.clientId, MONEYKIT_CLIENT_SECRET: sandbox.clientSecret,
     MONEYKIT_IMPORT_TIMEOUT_MS: '1000', IMPORT_SETTLE_MS: '300', IMPORT_BACKOFF_BASE_MS: '50', IMPORT_BACKOFF_MAX_MS: '500', IMPORT_CONCURRENCY: '8', ...extra,
@@ -64,7 +64,9 @@ async function settled(runId: string, total: number, timeoutMs: number) {
       const jobs = await queue.getJobCounts();
       const failed = (await queue.getFailed()).map((j) => j.failedReason);
       await queue.close();
-      throw new Error(`not settled: ${JSON.stringify(c)} jobs ${JSON.stringify(jobs)} ${JSON.stringify(failed)}\n${workers.map((w) => w.output()).join('\n')}`);
+      const stuck = [];
+      for await (const r of ledger.scan(runId)) if (r.state !== 'imported' && r.state !== 'failed') stuck.push(r);
+      throw new Error(`not settled at ${Date.now()}: ${JSON.stringify(stuck.slice(0, 5))} ${JSON.stringify(c)} jobs ${JSON.stringify(jobs)} ${JSON.stringify(failed)}\n${workers.map((w) => w.output().split('\n').slice(-25).join('\n')).join('\n-----\n')}`);
     }
     await new Promise((r) => setTimeout(r, 200));
   }
