@@ -30,8 +30,6 @@ export const workerEnvSchema = commonEnvSchema
     REFRESH_LOCK_MS: envInt(1000).default(30_000),
     OPS_PORT: envInt(0).default(9464),
     OPS_HOST: z.string().default('0.0.0.0'),
-    WEBHOOK_PORT: envInt(0).default(8788),
-    WEBHOOK_HOST: z.string().default('0.0.0.0'),
   });
 export type WorkerConfig = z.infer<typeof workerEnvSchema>;
 

@@ -5,7 +5,7 @@ import type { WorkerConfig } from './config';
 import { createMoneyKitClient } from './moneykit';
 import { importApiFromClient, startImportWorker, type LinkSink } from './import';
 import { RefreshRegistry, refreshOptionsFromEnv, startRefresh } from './refresh';
-import { jwksFromClient, startWebhookReceiver } from './webhooks';
+import { jwksFromClient, startWebhookReceiver, webhookOptionsFromEnv } from './webhooks';
 import { refreshHandOver } from './hand-over';
 
 export interface RunningWorker {
@@ -50,8 +50,7 @@ export async function startWorker(config: WorkerConfig, redis: Redis, logger: Lo
 
   if (config.WORKER_ROLES.includes('webhooks')) {
     const receiver = await startWebhookReceiver({
-      port: config.WEBHOOK_PORT,
-      host: config.WEBHOOK_HOST,
+      ...webhookOptionsFromEnv(env),
       redis,
       prefix: config.REDIS_PREFIX,
       registry,
