@@ -28,7 +28,8 @@ import { retryAfterMsFromHeaders, type HeaderBag } from './retry-after';
 
 /** Transport failures where the request provably never reached the server. */
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
-const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'ECONNABORTED', 'ESOCKETTIMEDOUT']);
+// ERR_CANCELED: the transport's wall-clock deadline aborted the call.
+const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'ECONNABORTED', 'ESOCKETTIMEDOUT', 'ERR_CANCELED']);
 const SERVER_MESSAGE_MAX = 160;
 
 /** Client-side codes, for failures that carry no MoneyKit error_code. */

@@ -29,6 +29,9 @@ export interface HttpResponse {
   body: unknown;
 }
 
+/** How long past its timeout a call may run before it is aborted outright. */
+export const HARD_DEADLINE_GRACE_MS = 1000;
+
 export class Transport {
   private readonly httpAgent: http.Agent;
   private readonly httpsAgent: https.Agent;
@@ -56,6 +59,9 @@ export class Transport {
       method: req.method,
       url: req.path,
       timeout: req.timeoutMs,
+      // axios's timeout is a socket idle timer: a request still waiting for a socket, or one trickling bytes, can
+      // outlive it. A wall-clock deadline bounds every call whatever the socket does.
+      signal: AbortSignal.timeout(req.timeoutMs + HARD_DEADLINE_GRACE_MS),
       headers: req.headers,
       ...(req.data !== undefined && { data: req.data }),
     });
