@@ -94,7 +94,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       MONEYKIT_IMPORT_TIMEOUT_MS: '1000', MONEYKIT_TIMEOUT_MS: '1000', IMPORT_SETTLE_MS: '2500',
       IMPORT_RATE_PER_MIN: String(opts.importRatePerMinute), IMPORT_CONCURRENCY: '16', IMPORT_LOCK_MS: '3000', REFRESH_LOCK_MS: '3000',
       // A refresh whose outcome we never learn blocks its product this long (it may still reach MoneyKit): above the 1 s client timeout.
-      REFRESH_IN_FLIGHT_MS: '2500',
+      REFRESH_IN_FLIGHT_MS: '5000',
       IMPORT_BACKOFF_BASE_MS: '100', IMPORT_BACKOFF_MAX_MS: '2000', REFRESH_PRODUCTS: 'accounts,transactions,identity',
       OPS_PORT: '0',
     };

@@ -16,7 +16,9 @@ let sandbox: RunningSandbox;
 let redis: IORedis;
 let workers: AppProcess[] = [];
 
-beforeAll(async () => {
+// Each test gets its own Redis: a worker's `stalled-check` key outlives it (for its stalledInterval) and would
+// hold back the next test's stalled-job recovery on a shared one.
+beforeEach(async () => {
   redisServer = await startPrivateRedis();
   redis = new IORedis(redisServer.url, { maxRetriesPerRequest: null });
 });
@@ -24,8 +26,6 @@ afterEach(async () => {
   await Promise.all(workers.map((w) => w.kill('SIGKILL')));
   workers = [];
   await sandbox?.close();
-});
-afterAll(async () => {
   redis.disconnect();
   await redisServer.stop();
 });
@@ -66,7 +66,14 @@ async function settled(runId: string, total: number, timeoutMs: number) {
       await queue.close();
       const stuck = [];
       for await (const r of ledger.scan(runId)) if (r.state !== 'imported' && r.state !== 'failed') stuck.push(r);
-      throw new Error(`not settled at ${Date.now()}: ${JSON.stringify(stuck.slice(0, 5))} ${JSON.stringify(c)} jobs ${JSON.stringify(jobs)} ${JSON.stringify(failed)}\n${workers.map((w) => w.output().split('\n').slice(-25).join('\n')).join('\n-----\n')}`);
+      const qk = `${PREFIX}:${QUEUES.import}`;
+      const active = await redis.lrange(`${qk}:active`, 0, -1);
+      const locks = await Promise.all(active.map(async (id) => `${id} lock=${await redis.get(`${qk}:${id}:lock`)} pttl=${await redis.pttl(`${qk}:${id}:lock`)} stc=${await redis.hget(`${qk}:${id}`, 'stc')} ats=${await redis.hget(`${qk}:${id}`, 'ats')}`));
+      const stalledSet = await redis.smembers(`${qk}:stalled`);
+      const check = await redis.pttl(`${qk}:stalled-check`);
+      const diag = `active ${locks.join(' | ')}\nstalled set ${stalledSet.join(',')} stalled-check pttl ${check}`;
+      const clients = [diag, ...String(await redis.client('LIST')).split('\n')].map((l) => l.replace(/ (fd|laddr|qbuf|qbuf-free|argv-mem|multi-mem|obl|oll|omem|tot-mem|events|user|redir|resp|rbs|rbp|ssub|sub|psub|watch|lib-name|lib-ver)=\S*/g, ''));
+      throw new Error(`not settled at ${Date.now()}: clients ${clients.join('\n')}\n${JSON.stringify(stuck.slice(0, 5))} ${JSON.stringify(c)} jobs ${JSON.stringify(jobs)} ${JSON.stringify(failed)}\n${workers.map((w) => w.output().split('\n').slice(-25).join('\n')).join('\n-----\n')}`);
     }
     await new Promise((r) => setTimeout(r, 200));
   }
