@@ -1,6 +1,6 @@
 /**
  * Runs every bench in turn and writes the report: bench/REPORT.md (committed) and bench/out/report.json.
- *   pnpm bench [--quick] [--only producer,imports,worker-overhead,refresh] [--size-gb 1] [--rate 600] [--seconds 90] [--jobs 5000]
+ *   pnpm bench [--quick] [--only producer,imports,worker-overhead,refresh] [--size-gb 1] [--rate 600] [--seconds 120] [--jobs 5000]
  * --quick is a smoke test (~2 min): its report goes to bench/out/REPORT-quick.md, leaving the committed one alone.
  * --report PATH writes the markdown elsewhere (its JSON goes to bench/out/<name>.json), e.g. for a long form.
  */
