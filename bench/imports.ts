@@ -23,7 +23,7 @@ export interface ImportsBenchOptions {
   quick?: boolean;
   /** Import calls per minute, configured alike in the sandbox and the worker (default 600). */
   rate?: number;
-  /** Measured window, after the warm-up; whole minutes compare fairly (default 120; --quick 30). */
+  /** Measured window, after the warm-up; whole minutes compare fairly (default 120; --quick 20). */
   seconds?: number;
   /** Not measured: tokens, connections, the first jobs (default 30; --quick 5). */
   warmupSeconds?: number;
@@ -127,7 +127,7 @@ async function measureNaive(dump: string, s: Settings): Promise<Measured> {
 export async function run(opts: ImportsBenchOptions = {}): Promise<BenchResult> {
   const s: Settings = {
     rate: opts.rate ?? 600,
-    seconds: opts.seconds ?? (opts.quick ? 30 : 120),
+    seconds: opts.seconds ?? (opts.quick ? 20 : 120),
     warmupSeconds: opts.warmupSeconds ?? (opts.quick ? 5 : 30),
     concurrency: opts.concurrency ?? 16,
   };
