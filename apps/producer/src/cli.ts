@@ -14,6 +14,8 @@ import { enqueueRun } from './commands/run';
 import { retryFailed } from './commands/retry';
 import { exitCodeOf, formatStatus, openOutput, runStatus, writeReport } from './commands/report';
 import { progressReporter } from './progress';
+import { formatLinkState, formatRefreshStats } from './commands/refresh';
+import { RefreshRegistry, refreshOptionsFromEnv } from '@mk/worker';
 
 interface Io {
   out: (s: string) => void;
@@ -70,6 +72,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     return EXIT.error;
   }
   const logger = createLogger('producer', { level: config.LOG_LEVEL });
+  /** The refresh registry the workers share (its timing from the same env: TIME_SCALE, REFRESH_*). */
+  const openRegistry = (redis: Redis) => RefreshRegistry.open(redis, config.REDIS_PREFIX, refreshOptionsFromEnv(env));
   const program = new Command('mk-migrate')
     .description('Migrate users from another aggregator to MoneyKit: plan, run, status, report, retry.')
     .exitOverride()
@@ -135,13 +139,38 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     .addOption(new Option('--format <format>', 'csv or json').choices(['csv', 'json']).default('csv'))
     .option('--out <file>', 'write to a file instead of stdout')
     .action(async (runId: string, o: { format: 'csv' | 'json'; out?: string }) => {
-      await withRedis(config, async ({ ledger }) => {
+      await withRedis(config, async ({ redis, ledger }) => {
         const status = await runStatus(ledger, runId);
         const out = openOutput(o.out);
-        const rows = await writeReport(ledger, runId, o.format, out);
+        const rows = await writeReport(ledger, runId, o.format, out, await openRegistry(redis));
         await out.done();
         if (o.out) io.err(`${rows} rows written to ${o.out}`);
         exitCode = exitCodeOf(status);
+      });
+    });
+
+  program
+    .command('links')
+    .description("refresh state of links: products, last refreshed, next due, parked and why")
+    .argument('<link...>', 'MoneyKit link ids')
+    .option('--json', 'print as JSON')
+    .action(async (linkIds: string[], o: { json?: boolean }) => {
+      await withRedis(config, async ({ redis }) => {
+        const registry = await openRegistry(redis);
+        const states = await Promise.all(linkIds.map((id) => registry.get(id)));
+        io.out(o.json ? JSON.stringify(states, null, 2) : linkIds.map((id, i) => formatLinkState(id, states[i]!)).join('\n'));
+        if (states.some((s) => s === null)) exitCode = EXIT.partial;
+      });
+    });
+
+  program
+    .command('refresh')
+    .description("the refresh pipeline's health: links active and parked, due, overdue, quota deferrals")
+    .option('--json', 'print as JSON')
+    .action(async (o: { json?: boolean }) => {
+      await withRedis(config, async ({ redis }) => {
+        const stats = await (await openRegistry(redis)).stats();
+        io.out(o.json ? JSON.stringify(stats, null, 2) : formatRefreshStats(stats));
       });
     });
 

@@ -1,7 +1,9 @@
 /** `status` and `report`: the ledger as a table, CSV or JSON, and the exit code that sums the run up. */
 import fs from 'node:fs';
 import type { ConnectionRecord, ConnectionState, MigrationLedger, RunMeta } from '@mk/ledger';
+import type { RefreshRegistry } from '@mk/worker';
 import { EXIT, type ExitCode } from '../exit-codes';
+import { refreshColumns } from './refresh';
 
 export interface RunStatus {
   run: RunMeta;
@@ -45,9 +47,12 @@ export function formatStatus(s: RunStatus): string {
 export const REPORT_COLUMNS = [
   'source_user_id', 'source_connection_id', 'link_id', 'outcome', 'adopted', 'accounts', 'transactions',
   'transactions_imported', 'attempts', 'error_class', 'error_code', 'error', 'dump_line',
+  'refresh', 'refresh_reason', 'next_refresh_at',
 ] as const;
+type ReportRow = Record<(typeof REPORT_COLUMNS)[number], string | number | boolean>;
+const REFRESH_BATCH = 500;
 
-export function reportRow(r: ConnectionRecord): Record<(typeof REPORT_COLUMNS)[number], string | number | boolean> {
+export function reportRow(r: ConnectionRecord, refresh = { refresh: '', refresh_reason: '', next_refresh_at: '' }): ReportRow {
   return {
     source_user_id: r.sourceUserId,
     source_connection_id: r.connectionId,
@@ -62,6 +67,7 @@ export function reportRow(r: ConnectionRecord): Record<(typeof REPORT_COLUMNS)[n
     error_code: r.lastError?.code ?? '',
     error: r.state === 'imported' ? '' : (r.lastError?.message ?? ''),
     dump_line: r.line ?? '',
+    ...refresh,
   };
 }
 
@@ -70,18 +76,39 @@ const csvCell = (v: string | number | boolean) => {
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 };
 
-/** Streams the report (CSV or NDJSON-free JSON array) to a file or stdout: flat memory for a million rows. */
-export async function writeReport(ledger: MigrationLedger, runId: string, format: 'csv' | 'json', out: NodeJS.WritableStream): Promise<number> {
+/**
+ * Streams the report (CSV, or a JSON array) to a file or stdout: flat memory for a million rows. With the refresh
+ * registry, each imported link's refresh state (active / parked and why / removed, next refresh) is added.
+ */
+export async function writeReport(
+  ledger: MigrationLedger,
+  runId: string,
+  format: 'csv' | 'json',
+  out: NodeJS.WritableStream,
+  registry?: RefreshRegistry,
+): Promise<number> {
   const write = (s: string) => new Promise<void>((resolve) => (out.write(s) ? resolve() : out.once('drain', resolve)));
   let rows = 0;
+  const flush = async (batch: ConnectionRecord[]) => {
+    const refresh = registry ? await refreshColumns(registry, batch.map((r) => r.linkId)) : [];
+    for (const [i, record] of batch.entries()) {
+      const row = reportRow(record, refresh[i]);
+      if (format === 'csv') await write(`${REPORT_COLUMNS.map((c) => csvCell(row[c])).join(',')}\n`);
+      else await write(`${rows ? ',' : ''}\n${JSON.stringify(row)}`);
+      rows++;
+    }
+  };
   if (format === 'csv') await write(`${REPORT_COLUMNS.join(',')}\n`);
   else await write('[');
+  let batch: ConnectionRecord[] = [];
   for await (const record of ledger.scan(runId)) {
-    const row = reportRow(record);
-    if (format === 'csv') await write(`${REPORT_COLUMNS.map((c) => csvCell(row[c])).join(',')}\n`);
-    else await write(`${rows ? ',' : ''}\n${JSON.stringify(row)}`);
-    rows++;
+    batch.push(record);
+    if (batch.length >= REFRESH_BATCH) {
+      await flush(batch);
+      batch = [];
+    }
   }
+  await flush(batch);
   if (format === 'json') await write('\n]\n');
   return rows;
 }
