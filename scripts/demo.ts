@@ -52,7 +52,8 @@ async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<
 
 async function main(): Promise<void> {
   const exitWhenDone = process.argv.includes('--exit') || !process.stdin.isTTY;
-  const logger = createLogger('demo', { level: process.env.LOG_LEVEL ?? 'warn' });
+  const logLevel = process.env.LOG_LEVEL ?? 'warn';
+  const logger = createLogger('demo', { level: logLevel });
   const closers: (() => Promise<unknown> | void)[] = [];
   const shutdown = async () => {
     for (const close of closers.reverse()) await close();
@@ -76,7 +77,7 @@ async function main(): Promise<void> {
     importRatePerMinute: IMPORT_RATE_PER_MIN,
     timeScale: TIME_SCALE,
     refreshCompletionDelayMs: 100,
-    logLevel: 'warn',
+    logLevel,
   });
   closers.push(() => sandbox.close());
   say(`  ${sandbox.url} (import limit ${IMPORT_RATE_PER_MIN}/min, an hour of quota lasts ${3600 / TIME_SCALE} s)`);
@@ -85,7 +86,7 @@ async function main(): Promise<void> {
   const env = {
     REDIS_URL: redisUrl,
     REDIS_PREFIX: PREFIX,
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: logLevel,
     MONEYKIT_BASE_URL: sandbox.url,
     MONEYKIT_CLIENT_ID: sandbox.clientId,
     MONEYKIT_CLIENT_SECRET: sandbox.clientSecret,
@@ -117,7 +118,7 @@ async function main(): Promise<void> {
 
   const dump = await buildDump();
   const runId = `demo-${new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-')}`;
-  const producerEnv = { REDIS_URL: redisUrl, REDIS_PREFIX: PREFIX, LOG_LEVEL: 'warn', IMPORT_RATE_PER_MIN: String(IMPORT_RATE_PER_MIN) };
+  const producerEnv = { REDIS_URL: redisUrl, REDIS_PREFIX: PREFIX, LOG_LEVEL: logLevel, IMPORT_RATE_PER_MIN: String(IMPORT_RATE_PER_MIN) };
   const io = { out: (s: string) => say(s.replace(/^/gm, '  ')), err: (s: string) => say(s.replace(/^/gm, '  ')) };
 
   step(`Plan (dry run) of ${path.relative(ROOT, dump)}`);
