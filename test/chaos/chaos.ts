@@ -126,7 +126,17 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
 
     const restartRedisAt = new Set([0.3, 0.6]);
     let producerDone = false;
-    let nextKill = Date.now() + opts.killEverySeconds * 1000 * (0.5 + rng());
+    const nextKillTime = () => Date.now() + opts.killEverySeconds * 1000 * (0.5 + rng());
+    let nextKill = nextKillTime();
+    /** At random moments, SIGKILL one worker and start another in its place. */
+    const maybeKillAWorker = async () => {
+      if (Date.now() < nextKill) return;
+      const victim = workers.splice(Math.floor(rng() * workers.length), 1)[0]!;
+      await victim.kill('SIGKILL');
+      workerKills++;
+      startWorkerProcess();
+      nextKill = nextKillTime();
+    };
     for (;;) {
       // A producer that finished enqueueing exits 4 (in progress); killed, or failed fast on a Redis restart, it runs again.
       if (!producerDone && (producer.child.exitCode !== null || producer.child.signalCode !== null)) {
@@ -147,13 +157,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
           log(`redis restarted at ${Math.round(progress * 100)}% imported`);
         }
       }
-      if (Date.now() >= nextKill) {
-        const victim = workers.splice(Math.floor(rng() * workers.length), 1)[0]!;
-        await victim.kill('SIGKILL');
-        workerKills++;
-        startWorkerProcess();
-        nextKill = Date.now() + opts.killEverySeconds * 1000 * (0.5 + rng());
-      }
+      await maybeKillAWorker();
       if (rng() < 0.05) sandbox.state.faults.set({ ...sandbox.state.faults.current, rateLimitBurst: 5, rateLimitBurstRetryAfterSeconds: 1 });
       if (producerDone && c && settled === expected.connections && c.pending + c.importing + c.linked === 0) break;
       if (Date.now() - started > 30 * 60_000) throw new Error(`chaos run did not settle: ${JSON.stringify(c)}`);
@@ -166,15 +170,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     for await (const r of ledger.scan('chaos')) if (r.linkId) linkIds.push(r.linkId);
     for (const id of linkIds) sandbox.state.reconnect(id);
     const refreshUntil = Date.now() + opts.refreshSeconds * 1000;
-    nextKill = Date.now() + opts.killEverySeconds * 1000 * (0.5 + rng());
+    nextKill = nextKillTime();
     while (Date.now() < refreshUntil) {
-      if (Date.now() >= nextKill) {
-        const victim = workers.splice(Math.floor(rng() * workers.length), 1)[0]!;
-        await victim.kill('SIGKILL');
-        workerKills++;
-        startWorkerProcess();
-        nextKill = Date.now() + opts.killEverySeconds * 1000 * (0.5 + rng());
-      }
+      await maybeKillAWorker();
       await sleep(250);
     }
     sandbox.state.faults.set({});
