@@ -4,7 +4,8 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Queue } from 'bullmq';
-import { ConfigError, QUEUES, createLogger, createRedis, waitReady, checkRedisServer, type Redis } from '@mk/shared';
+import { z } from 'zod';
+import { ConfigError, PRODUCTS, QUEUES, createLogger, createRedis, productSchema, waitReady, checkRedisServer, type Product, type Redis } from '@mk/shared';
 import { MigrationLedger } from '@mk/ledger';
 import { SOURCE_FORMATS, type SourceFormat, type PendingPolicy } from '@mk/converters';
 import { loadProducerConfig, requireRedisUrl, type ProducerConfig } from './config';
@@ -26,6 +27,12 @@ const positiveInt = (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive whole number');
   return n;
+};
+
+const productList = (v: string) => {
+  const parsed = z.array(productSchema).min(1).safeParse(v.split(',').map((p) => p.trim()).filter(Boolean));
+  if (!parsed.success) throw new InvalidArgumentError(`must be products from ${PRODUCTS.join(', ')}, comma-separated`);
+  return parsed.data;
 };
 
 const formatOption = () => new Option('--format <format>', 'source format (detected per record when omitted)').choices([...SOURCE_FORMATS]);
@@ -102,8 +109,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     .addOption(pendingOption())
     .option('--rejects <file>', 'rejected records file (default <run>.rejects.ndjson)')
     .option('--max-waiting <n>', 'import jobs allowed to wait in the queue', positiveInt)
+    .option('--refresh-products <list>', 'products to keep fresh for this run\'s links, e.g. accounts,transactions (default: the workers\' REFRESH_PRODUCTS)', productList)
     .option('--wait', 'wait until every connection is imported or failed, then exit with the outcome')
-    .action(async (dump: string, o: { run: string; format?: SourceFormat; pending: PendingPolicy; rejects?: string; maxWaiting?: number; wait?: boolean }) => {
+    .action(async (dump: string, o: { run: string; format?: SourceFormat; pending: PendingPolicy; rejects?: string; maxWaiting?: number; refreshProducts?: Product[]; wait?: boolean }) => {
       await withRedis(config, async ({ redis, ledger, queue }) => {
         const check = await checkRedisServer(redis);
         check.problems.forEach((p) => io.err(`warning: ${p}`));
@@ -111,6 +119,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
         const progress = await enqueueRun(queue, ledger, {
           runId: o.run, dump, rejectsPath: o.rejects ?? `${o.run}.rejects.ndjson`, maxWaiting: o.maxWaiting ?? config.PRODUCER_MAX_WAITING,
           ...(o.format && { format: o.format }), pending: o.pending, onProgress: (p) => bar.update(p), logger,
+          ...(o.refreshProducts && { refreshProducts: o.refreshProducts }),
         }).finally(() => bar.stop());
         io.out(`run ${o.run}: read ${progress.users} users, enqueued ${progress.enqueued}, already done ${progress.skipped}, rejected ${progress.rejects}`);
         exitCode = o.wait ? await waitForRun(ledger, o.run, io) : EXIT.inProgress;

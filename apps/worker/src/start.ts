@@ -22,12 +22,13 @@ export async function startWorker(config: WorkerConfig, redis: Redis, logger: Lo
   let webhookUrl: string | undefined;
 
   if (config.WORKER_ROLES.includes('import')) {
-    const sink: LinkSink = refreshHandOver(registry);
+    const ledger = new MigrationLedger(redis, config.REDIS_PREFIX);
+    const sink: LinkSink = refreshHandOver(registry, ledger);
     const imports = startImportWorker({
       redis,
       prefix: config.REDIS_PREFIX,
       api: importApiFromClient(client),
-      ledger: new MigrationLedger(redis, config.REDIS_PREFIX),
+      ledger,
       sink,
       logger,
       ratePerMinute: config.IMPORT_RATE_PER_MIN,

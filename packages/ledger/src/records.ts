@@ -39,6 +39,7 @@ export interface RunMeta {
   dump?: string;
   format?: string;
   pendingPolicy?: string;
+  /** Products the run's links are refreshed for (comma-separated); unset = the workers' REFRESH_PRODUCTS. */
   products?: string;
   status: 'enqueuing' | 'enqueued' | 'retrying';
   usersSeen: number;

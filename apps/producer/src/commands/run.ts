@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import type { Queue } from 'bullmq';
-import { IMPORT_JOB_OPTIONS, jobId, type ImportJob, type Logger } from '@mk/shared';
+import { IMPORT_JOB_OPTIONS, jobId, type ImportJob, type Logger, type Product } from '@mk/shared';
 import type { MigrationLedger } from '@mk/ledger';
 import type { ConvertOptions } from '@mk/converters';
 import { usersOf, type DumpUser } from '../dump-source';
@@ -18,6 +18,8 @@ export interface RunOptions extends ConvertOptions {
   maxWaiting: number;
   /** Only these users (for `retry`); undefined = everyone. */
   onlyUsers?: Set<string>;
+  /** Products this run's links are refreshed for; default: the workers' REFRESH_PRODUCTS. */
+  refreshProducts?: Product[];
   /** Distinguishes a retry round's jobs from the first round's (job ids are never reused by BullMQ). */
   round?: number;
   onProgress?: (p: RunProgress) => void;
@@ -41,7 +43,10 @@ async function waitForRoom(queue: Queue, maxWaiting: number): Promise<void> {
 
 export async function enqueueRun(queue: Queue, ledger: MigrationLedger, opts: RunOptions): Promise<RunProgress> {
   const { runId } = opts;
-  await ledger.openRun(runId, { dump: path.resolve(opts.dump), ...(opts.format && { format: opts.format }), pendingPolicy: opts.pending ?? 'skip', rejectsFile: path.resolve(opts.rejectsPath) });
+  await ledger.openRun(runId, {
+    dump: path.resolve(opts.dump), ...(opts.format && { format: opts.format }), pendingPolicy: opts.pending ?? 'skip', rejectsFile: path.resolve(opts.rejectsPath),
+    ...(opts.refreshProducts && { products: opts.refreshProducts.join(',') }),
+  });
   await ledger.updateRun(runId, { status: opts.round ? 'retrying' : 'enqueuing' });
   const rejects = new RejectsWriter(opts.rejectsPath);
   const progress: RunProgress = { bytes: 0, users: 0, enqueued: 0, skipped: 0, rejects: 0 };
