@@ -5,11 +5,9 @@
  */
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { ZodError } from 'zod';
-import { importJobSchema, type ImportJob } from '@mk/shared';
-import type { Logger } from '@mk/shared';
+import { importJobSchema, planImport, type ImportJob, type Logger } from '@mk/shared';
 import { judge } from './failures';
 import { importConnection, type ImportDeps } from './import-connection';
-import { planImport } from '@mk/shared';
 
 export class RetryLaterError extends Error {}
 export class CredentialsRefusedError extends Error {}
