@@ -119,4 +119,24 @@ describe('worker processes', () => {
     expect(c.duplicateTransactions).toBe(0);
     expect(c.liveLinks).toBe(total);
   }, 120_000);
+
+  it('finish their in-flight imports on SIGTERM and exit cleanly, leaving the rest queued for the next worker', async () => {
+    sandbox = await startSandbox({ latency: { baseMs: 400, perKbMs: 0, maxMs: 400 }, importRatePerMinute: 1_000_000, logLevel: 'silent' });
+    const runId = 'sigterm';
+    const total = await enqueue(runId, importJobs(runId, 60));
+    const worker = startWorkerProcess({ IMPORT_RATE_PER_MIN: '100000', IMPORT_CONCURRENCY: '4' });
+    const ledger = new MigrationLedger(redis, PREFIX);
+    for (let i = 0; i < 300 && (await ledger.counts(runId)).imported < 4; i++) await new Promise((r) => setTimeout(r, 50));
+    expect((await ledger.counts(runId)).importing).toBeGreaterThan(0); // caught with calls in flight
+    expect(await worker.kill('SIGTERM')).toBe(0);
+    const after = await ledger.counts(runId);
+    expect(after.importing).toBe(0); // every call it had started was finished and recorded
+    expect(after.imported).toBeLessThan(total);
+    const queue = new Queue(QUEUES.import, { connection: redis, prefix: PREFIX });
+    expect(await queue.getActiveCount()).toBe(0); // nothing left locked by the stopped worker
+    await queue.close();
+    startWorkerProcess({ IMPORT_RATE_PER_MIN: '100000' });
+    expect(await settled(runId, total, 60_000)).toMatchObject({ imported: total, failed: 0 });
+    expect(sandbox.state.counters().duplicateLinks).toBe(0);
+  }, 90_000);
 });
