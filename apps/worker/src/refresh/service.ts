@@ -73,6 +73,9 @@ export async function startRefresh(opts: RefreshServiceOptions): Promise<Running
       // queue.rateLimit() (app-wide 429) only holds the queue when the worker has a limiter
       limiter: { max: 1_000_000, duration: 1000 },
       ...(opts.lockDurationMs !== undefined && { lockDuration: opts.lockDurationMs }),
+      // A worker killed mid-job is routine (deploys, scale-in): its job runs again elsewhere, which the atomic claim
+      // makes safe. BullMQ's default (1) would fail the job instead and leave the link to wait for its lease.
+      maxStalledCount: 5,
       ...(opts.stalledIntervalMs !== undefined && { stalledInterval: opts.stalledIntervalMs }),
     });
     worker.on('error', (err) => logger.error({ err }, 'refresh worker error'));
