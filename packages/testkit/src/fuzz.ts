@@ -1,48 +1,34 @@
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect as netConnect } from 'node:net';
+import { fixtures } from '@mk/converters';
+
+type Rng = fixtures.Rng;
 
 /**
  * Seeded fuzzing for tests: a tiny PRNG and mutation helpers for JSON documents, text and bytes.
  * Deterministic so a failure in CI reproduces locally: every suite logs its seed and `FUZZ_SEED=<n>` replays it.
  */
 
-export interface FuzzRng {
+/** The dump generator's seeded PRNG (mulberry32), plus what fuzzing needs on top. */
+export interface FuzzRng extends Rng {
   readonly seed: number;
-  /** [0, 1) */
-  next(): number;
-  /** Inclusive on both ends. */
-  int(min: number, max: number): number;
-  pick<T>(items: readonly T[]): T;
-  chance(p: number): boolean;
   bytes(n: number): Buffer;
   shuffle<T>(items: T[]): T[];
 }
 
-/** mulberry32: 32-bit state, good enough spread for fuzzing, and trivially reproducible. */
 export function createFuzzRng(seed: number): FuzzRng {
-  let s = seed >>> 0;
-  const next = (): number => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (min: number, max: number): number => min + Math.floor(next() * (max - min + 1));
+  const rng = fixtures.createRng(seed);
   return {
+    ...rng,
     seed,
-    next,
-    int,
-    pick: (items) => items[Math.floor(next() * items.length)]!,
-    chance: (p) => next() < p,
     bytes: (n) => {
       const b = Buffer.alloc(n);
-      for (let i = 0; i < n; i++) b[i] = int(0, 255);
+      for (let i = 0; i < n; i++) b[i] = rng.int(0, 255);
       return b;
     },
     shuffle: (items) => {
       for (let i = items.length - 1; i > 0; i--) {
-        const j = int(0, i);
+        const j = rng.int(0, i);
         [items[i], items[j]] = [items[j]!, items[i]!];
       }
       return items;
