@@ -3,7 +3,8 @@ import { join } from 'path';
 import { importLinkRequestSchema } from '@mk/shared';
 import { convertRecord, parseJsonPreservingNumbers, RecordError, type ConvertOptions } from '../src';
 
-export const SAMPLES = '/work/shared/reference/samples';
+/** Public sample files, kept in the repository (samples/README.md names their sources and licences). */
+export const SAMPLES = join(__dirname, 'samples');
 
 export function sample<T = Record<string, any>>(name: string): T {
   return JSON.parse(readFileSync(join(SAMPLES, name), 'utf8')) as T;

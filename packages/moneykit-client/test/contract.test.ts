@@ -1,6 +1,6 @@
 /**
  * Contract tests: every request the client sends — path, method, headers, body — must validate against the
- * MoneyKit contract (shared/reference/moneykit-contract.openapi.json) through @mk/testkit's validateRequest.
+ * MoneyKit contract (packages/testkit/contract/moneykit-contract.openapi.json) through @mk/testkit's validateRequest.
  * Bodies are captured on the wire by a scripted server. The contract's objects allow extra keys; a strict copy
  * (additionalProperties: false) also proves the client sends nothing the contract does not name.
  */

@@ -1,6 +1,6 @@
 /**
  * MoneyKit API shapes (API version 2023-02-18), as zod schemas: validated at the HTTP boundary,
- * trusted inside. Source: ../shared/reference/moneykit-contract.openapi.json.
+ * trusted inside. Source: packages/testkit/contract/moneykit-contract.openapi.json.
  */
 import { z } from 'zod';
 import { productSchema } from './products';

@@ -1,6 +1,6 @@
 /**
- * Contract checks against ../shared/reference/moneykit-contract.openapi.json (OpenAPI 3.1: its schemas are
- * JSON Schema 2020-12). Used by the sandbox's and the client's tests: what passes here is what MoneyKit
+ * Contract checks against the project's own MoneyKit contract, `../contract/moneykit-contract.openapi.json`
+ * (OpenAPI 3.1: its schemas are JSON Schema 2020-12). Used by the sandbox's and the client's tests: what passes here is what MoneyKit
  * documents. The path can be a template (`/links/{id}/products`) or a concrete path (`/links/mk_x/products`).
  */
 import fs from 'node:fs';
@@ -35,13 +35,9 @@ const FALLBACK_ERROR = {
   properties: { error_code: { type: 'string', minLength: 1 }, error_message: { type: 'string' }, documentation_url: { type: 'string' } },
 };
 
+/** The contract lives in this package: a fresh clone tests itself against it. */
 export function contractPath(): string {
-  if (process.env.MONEYKIT_CONTRACT_PATH) return process.env.MONEYKIT_CONTRACT_PATH;
-  for (let dir = __dirname; ; dir = path.dirname(dir)) {
-    const candidate = path.join(dir, 'shared', 'reference', CONTRACT_FILE);
-    if (fs.existsSync(candidate)) return candidate;
-    if (path.dirname(dir) === dir) throw new Error(`${CONTRACT_FILE} not found above ${__dirname}: set MONEYKIT_CONTRACT_PATH`);
-  }
+  return path.join(__dirname, '..', 'contract', CONTRACT_FILE);
 }
 
 /** `#/components/schemas/X` → `mk-contract#/$defs/X`, so every schema resolves against one registered root. */
