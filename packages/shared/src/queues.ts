@@ -16,6 +16,11 @@ export const keys = (prefix: string = DEFAULT_PREFIX) => ({
   prefix,
   runs: `${prefix}:runs`,
   run: (runId: string) => `${prefix}:run:${runId}`,
+  /**
+   * Why a queue is paused, when a process paused it (hash: by, reason, at ms). Absent while the queue is paused
+   * means an operator paused it (Bull Board, CLI). Whoever resumes the queue deletes it.
+   */
+  queuePause: (queue: QueueName) => `${prefix}:pause:${queue}`,
 });
 
 /**
