@@ -5,7 +5,7 @@ import { MigrationLedger } from '@mk/ledger';
 import { MoneyKitClient } from '@mk/moneykit-client';
 import { startSandbox, type RunningSandbox } from '@mk/sandbox';
 import { startPrivateRedis, type PrivateRedis } from '@mk/testkit';
-import { importApiFromClient, startImportWorker, type ImportedLink } from '../src/import';
+import { ImportRateLimiter, importApiFromClient, importConnection, processImportJob, startImportWorker, type ImportedLink } from '../src/import';
 import { importJobs } from './support/users';
 
 const PREFIX = '{t}';
@@ -96,6 +96,26 @@ describe('import worker against the sandbox', () => {
     expect(new Set(handedOver.map((l) => l.linkId))).toEqual(linkIds);
     expect(handedOver.every((l) => !l.connected && l.grantedProducts.includes('transactions'))).toBe(true);
   }, 120_000);
+
+  it('a worker that lost its job and goes on working is fenced out: no second import call, nothing undone', async () => {
+    sandbox = await startSandbox({ latency: 'none', importRatePerMinute: 1_000_000, logLevel: 'silent' });
+    client = new MoneyKitClient({ baseUrl: sandbox.url, clientId: sandbox.clientId, clientSecret: sandbox.clientSecret });
+    const runId = 'zombie';
+    const ledger = new MigrationLedger(redis, PREFIX);
+    const [job] = importJobs(runId, 1);
+    const [stale] = await ledger.register(runId, job!.sourceUserId, job!.line, job!.connections.map((c) => ({ connectionId: c.connectionId, accounts: 1, transactions: 3, batchesTotal: 0 })));
+    const deps = {
+      api: importApiFromClient(client), ledger, logger, limiter: new ImportRateLimiter(redis, PREFIX, 1_000_000), settleMs: 0,
+      sink: { linkImported: async () => undefined },
+    };
+    const attempt = { data: job, attemptsMade: 0, opts: { attempts: 8 }, id: 'zombie-job' };
+    // the job's new owner imports the connection while the first worker is stalled
+    expect(await processImportJob(deps, attempt)).toEqual({ imported: 1, failed: 0 });
+    // the stalled worker wakes up holding the record as it read it before
+    await expect(importConnection(deps, stale!, job!.connections[0]!)).rejects.toThrow(/changed by another worker/);
+    expect(sandbox.state.counters().importCalls).toBe(1);
+    expect(await ledger.get(runId, job!.sourceUserId, job!.connections[0]!.connectionId)).toMatchObject({ state: 'imported' });
+  });
 
   it('fails the connections of a job whose payload is invalid, with the reason, without retrying', async () => {
     sandbox = await startSandbox({ latency: 'none', importRatePerMinute: 1_000_000, logLevel: 'silent' });

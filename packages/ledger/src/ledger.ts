@@ -15,6 +15,8 @@ const RECENT_REJECTS = 1000;
 
 export const connectionField = (sourceUserId: string, connectionId: string) => `${sourceUserId}${FIELD_SEP}${connectionId}`;
 
+export type RecordPatch = { [K in keyof ConnectionRecord]?: ConnectionRecord[K] | null };
+
 export interface NewConnection {
   connectionId: string;
   accounts: number;
@@ -25,6 +27,13 @@ export interface NewConnection {
 export class LedgerStateError extends Error {
   constructor(readonly state: string) {
     super(`ledger record is in state ${state}`);
+  }
+}
+
+/** A fenced change found the record changed by someone else since it was read: that worker no longer owns it. */
+export class LedgerConflictError extends Error {
+  constructor(readonly state: string) {
+    super(`ledger record was changed by another worker (now ${state})`);
   }
 }
 
@@ -114,8 +123,8 @@ export class MigrationLedger {
    */
   async transition(
     record: Pick<ConnectionRecord, 'runId' | 'sourceUserId' | 'connectionId'>,
-    patch: { [K in keyof ConnectionRecord]?: ConnectionRecord[K] | null },
-    opts: { countAttempt?: boolean; expect?: ConnectionState[] } = {},
+    patch: RecordPatch,
+    opts: { countAttempt?: boolean; expect?: ConnectionState[]; fromRev?: number } = {},
   ): Promise<ConnectionRecord> {
     const { runId } = record;
     try {
@@ -123,14 +132,23 @@ export class MigrationLedger {
         TRANSITION, 4,
         this.key(runId, 'conns'), this.key(runId, 'counts'), this.key(runId, 'links'), this.key(runId, 'rate'),
         connectionField(record.sourceUserId, record.connectionId), JSON.stringify(patch), Date.now(),
-        opts.countAttempt ? '1' : '0', opts.expect ? `,${opts.expect.join(',')},` : '',
+        opts.countAttempt ? '1' : '0', opts.expect ? `,${opts.expect.join(',')},` : '', opts.fromRev ?? '',
       )) as string;
       return JSON.parse(raw) as ConnectionRecord;
     } catch (err) {
       const message = (err as Error).message;
       if (message.startsWith('LEDGER_STATE ')) throw new LedgerStateError(message.slice('LEDGER_STATE '.length));
+      if (message.startsWith('LEDGER_CONFLICT ')) throw new LedgerConflictError(message.slice('LEDGER_CONFLICT '.length));
       throw err;
     }
+  }
+
+  /**
+   * A worker's change: applied only if the record is exactly as this worker last read or wrote it (LedgerConflictError
+   * otherwise). Returns the new record, to pass to the next change.
+   */
+  transitionFrom(record: ConnectionRecord, patch: RecordPatch, opts: { countAttempt?: boolean } = {}): Promise<ConnectionRecord> {
+    return this.transition(record, patch, { ...opts, fromRev: record.rev ?? 0 });
   }
 
   /** Which connection of this run owns a link (so reconciliation never adopts a sibling's link). */

@@ -31,6 +31,11 @@ export interface ConnectionRecord {
   /** When the last non-idempotent call (import or batch) was sent: its effect is looked for only after it settled. */
   sentAt?: number;
   updatedAt: number;
+  /**
+   * Bumped by every change. A worker's changes are fenced on it (MigrationLedger.transitionFrom): a worker that lost
+   * its job (lock expired while it was starved) and goes on working cannot overwrite what the job's new owner wrote.
+   */
+  rev?: number;
 }
 
 export interface RunMeta {

@@ -14,16 +14,22 @@ return added
 
 /**
  * KEYS: conns, counts, links (link_id → field), rate (minute → imported).
- * ARGV: field, patch json (null removes a key), now ms, '1' to count an attempt, expected states ('' = any, else ',a,b,').
- * Returns the new record json, or an error reply when the record is missing or not in an expected state.
+ * ARGV: field, patch json (null removes a key), now ms, '1' to count an attempt, expected states ('' = any, else ',a,b,'),
+ *       expected rev ('' = unfenced).
+ * Returns the new record json, or an error reply when the record is missing, not in an expected state, or changed
+ * since the expected rev.
  */
 export const TRANSITION = `
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if not cur then return redis.error_reply('LEDGER_NO_RECORD') end
 local rec = cjson.decode(cur)
+if ARGV[6] ~= '' and (rec.rev or 0) ~= tonumber(ARGV[6]) then
+  return redis.error_reply('LEDGER_CONFLICT ' .. rec.state)
+end
 if ARGV[5] ~= '' and not string.find(ARGV[5], ',' .. rec.state .. ',', 1, true) then
   return redis.error_reply('LEDGER_STATE ' .. rec.state)
 end
+rec.rev = (rec.rev or 0) + 1
 local old = rec.state
 local patch = cjson.decode(ARGV[2])
 for k, v in pairs(patch) do

@@ -1,6 +1,6 @@
 import IORedis from 'ioredis';
 import { startPrivateRedis, type PrivateRedis } from '@mk/testkit';
-import { LedgerStateError, MigrationLedger } from '@mk/ledger';
+import { LedgerConflictError, LedgerStateError, MigrationLedger } from '@mk/ledger';
 
 let server: PrivateRedis;
 let redis: IORedis;
@@ -49,6 +49,19 @@ describe('MigrationLedger', () => {
     const [rec] = await ledger.register('r4', 'u1', 1, [conn('c1')]);
     await ledger.transition(rec!, { state: 'imported', linkId: 'mk_2' });
     await expect(ledger.transition(rec!, { state: 'importing' }, { expect: ['pending', 'importing'] })).rejects.toBeInstanceOf(LedgerStateError);
+  });
+
+  it('fences a worker\'s changes: a change from a record someone else changed since is refused and writes nothing', async () => {
+    const [read] = await ledger.register('r6', 'u1', 1, [conn('c1')]);
+    // worker A took the connection, then lost its job; worker B finished it
+    const a = await ledger.transitionFrom(read!, { state: 'importing', uncertain: true }, { countAttempt: true });
+    const b = await ledger.transitionFrom(a, { state: 'imported', linkId: 'mk_b', uncertain: null });
+    expect(b.rev).toBe(a.rev! + 1);
+    // A, still running on its stale copy, cannot undo it
+    await expect(ledger.transitionFrom(a, { state: 'importing', uncertain: true })).rejects.toBeInstanceOf(LedgerConflictError);
+    await expect(ledger.transitionFrom(read!, { state: 'failed' })).rejects.toBeInstanceOf(LedgerConflictError);
+    expect(await ledger.get('r6', 'u1', 'c1')).toMatchObject({ state: 'imported', linkId: 'mk_b', rev: b.rev });
+    expect(await ledger.counts('r6')).toMatchObject({ pending: 0, importing: 0, imported: 1, failed: 0 });
   });
 
   it('streams every record of a large run', async () => {

@@ -76,7 +76,7 @@ export async function importConnection(deps: ImportDeps, record: ConnectionRecor
     if (earlier) {
       link = earlier;
       // The earlier attempt's body held the first transactions; nothing of the batches went yet.
-      record = await ledger.transition(record, {
+      record = await ledger.transitionFrom(record, {
         state: 'linked', linkId: earlier.link_id, adopted: true, uncertain: null, batchesDone: 0, batchInFlight: null,
         transactionsImported: plan.importBody.transactions.length, batchesTotal: plan.batches.length,
       });
@@ -86,16 +86,16 @@ export async function importConnection(deps: ImportDeps, record: ConnectionRecor
 
   if (record.state === 'pending' || record.state === 'importing') {
     link = await limited(deps, async () => {
-      record = await ledger.transition(record, { state: 'importing', uncertain: true, sentAt: Date.now() }, { countAttempt: true });
+      record = await ledger.transitionFrom(record, { state: 'importing', uncertain: true, sentAt: Date.now() }, { countAttempt: true });
       try {
         return await api.importLink(plan.importBody);
       } catch (err) {
         // Known not to have reached MoneyKit: the next attempt may import without looking first.
-        if (isMoneyKitError(err) && !err.mayHaveTakenEffect) record = await ledger.transition(record, { uncertain: false });
+        if (isMoneyKitError(err) && !err.mayHaveTakenEffect) record = await ledger.transitionFrom(record, { uncertain: false });
         throw err;
       }
     });
-    record = await ledger.transition(record, {
+    record = await ledger.transitionFrom(record, {
       state: 'linked', linkId: link.link_id, uncertain: null, lastError: null, batchesDone: 0, batchInFlight: null,
       transactionsImported: plan.importBody.transactions.length, batchesTotal: plan.batches.length,
     });
@@ -105,14 +105,14 @@ export async function importConnection(deps: ImportDeps, record: ConnectionRecor
   for (let i = record.batchesDone; i < plan.batches.length; i++) {
     const batch = plan.batches[i]!;
     if (record.batchInFlight === i && (await settle(deps, record.sentAt), await batchLanded(api, linkId, batch))) {
-      record = await ledger.transition(record, { batchesDone: i + 1, batchInFlight: null, transactionsImported: record.transactionsImported + batch.length });
+      record = await ledger.transitionFrom(record, { batchesDone: i + 1, batchInFlight: null, transactionsImported: record.transactionsImported + batch.length });
       continue;
     }
     link = await limited(deps, async () => {
-      record = await ledger.transition(record, { batchInFlight: i, sentAt: Date.now() });
+      record = await ledger.transitionFrom(record, { batchInFlight: i, sentAt: Date.now() });
       return api.importTransactions(linkId, { transactions: batch });
     });
-    record = await ledger.transition(record, { batchesDone: i + 1, batchInFlight: null, transactionsImported: record.transactionsImported + batch.length });
+    record = await ledger.transitionFrom(record, { batchesDone: i + 1, batchInFlight: null, transactionsImported: record.transactionsImported + batch.length });
   }
 
   // Hand over before marking done: a crash in between only repeats an idempotent hand-over.
@@ -124,7 +124,7 @@ export async function importConnection(deps: ImportDeps, record: ConnectionRecor
     connected: link?.state === 'connected',
     ...(link?.error_code ? { linkErrorCode: link.error_code } : {}),
   });
-  record = await ledger.transition(record, { state: 'imported', lastError: null });
+  record = await ledger.transitionFrom(record, { state: 'imported', lastError: null });
   if (!record.adopted) recordImport('imported');
   return record;
 }

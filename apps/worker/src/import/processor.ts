@@ -6,6 +6,7 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { ZodError } from 'zod';
 import { importJobSchema, planImport, type ImportJob, type Logger } from '@mk/shared';
+import { LedgerConflictError } from '@mk/ledger';
 import { judge } from './failures';
 import { importConnection, type ImportDeps } from './import-connection';
 
@@ -52,22 +53,33 @@ export async function processImportJob(deps: ImportProcessorDeps, job: Pick<Job,
       if (done.state === 'imported') imported++;
       else if (done.state === 'failed') failed++;
     } catch (err) {
-      const verdict = judge(err);
-      const log = { runId: payload.runId, connectionId: connection.connectionId, jobId: job.id, failure: verdict.failure };
-      const current = (await ledger.get(payload.runId, payload.sourceUserId, connection.connectionId)) ?? record;
-      if (verdict.action === 'fail' || lastAttempt) {
-        await ledger.transition(current, { state: 'failed', lastError: verdict.failure });
-        deps.logger.warn(log, 'connection failed');
-        failed++;
-        continue;
+      try {
+        const verdict = judge(err);
+        const log = { runId: payload.runId, connectionId: connection.connectionId, jobId: job.id, failure: verdict.failure };
+        const current = (await ledger.get(payload.runId, payload.sourceUserId, connection.connectionId)) ?? record;
+        // Finished meanwhile by a worker that took the job over: never undo it.
+        if (current.state === 'imported' || current.state === 'failed') continue;
+        if (err instanceof LedgerConflictError) throw err;
+        if (verdict.action === 'fail' || lastAttempt) {
+          await ledger.transitionFrom(current, { state: 'failed', lastError: verdict.failure });
+          deps.logger.warn(log, 'connection failed');
+          failed++;
+          continue;
+        }
+        await ledger.transitionFrom(current, { lastError: verdict.failure });
+        if (verdict.action === 'stop') {
+          deps.logger.error(log, 'MoneyKit refused our credentials: fix MONEYKIT_CLIENT_ID / MONEYKIT_CLIENT_SECRET');
+          throw new CredentialsRefusedError(verdict.failure.message);
+        }
+        deps.logger.info(log, 'connection will be retried');
+        retryLater = verdict.failure.message;
+      } catch (conflict) {
+        if (!(conflict instanceof LedgerConflictError)) throw conflict;
+        // Two workers on one connection: one lost the job's lock while starved and went on. The one fenced out
+        // writes nothing and retries later from what the ledger then says (the other may die half-way).
+        deps.logger.warn({ runId: payload.runId, connectionId: connection.connectionId, jobId: job.id }, 'connection changed by another worker: retrying later');
+        retryLater = conflict.message;
       }
-      await ledger.transition(current, { lastError: verdict.failure });
-      if (verdict.action === 'stop') {
-        deps.logger.error(log, 'MoneyKit refused our credentials: fix MONEYKIT_CLIENT_ID / MONEYKIT_CLIENT_SECRET');
-        throw new CredentialsRefusedError(verdict.failure.message);
-      }
-      deps.logger.info(log, 'connection will be retried');
-      retryLater = verdict.failure.message;
     }
   }
   if (retryLater) throw new RetryLaterError(retryLater);
