@@ -167,9 +167,11 @@ describe('webhook receiver', () => {
 describe('webhook settings', () => {
   it('come from the environment with documented defaults, and a bad one is named', () => {
     expect(webhookOptionsFromEnv({})).toEqual({
-      port: 8788, host: '0.0.0.0', path: '/webhooks/moneykit', leewayMs: 300_000, bodyLimit: 65_536, minJwksRefetchMs: 30_000, dedupeTtlMs: 10_800_000,
+      port: 8788, host: '0.0.0.0', path: '/webhooks/moneykit', leewayMs: 300_000, bodyLimit: 65_536, minJwksRefetchMs: 30_000, dedupeTtlMs: 10_800_000, processingLeaseMs: 5_000,
     });
     expect(webhookOptionsFromEnv({ WEBHOOK_IAT_LEEWAY_SECONDS: '120', WEBHOOK_ISSUER: 'moneykit' })).toMatchObject({ leewayMs: 120_000, issuer: 'moneykit' });
     expect(() => webhookOptionsFromEnv({ WEBHOOK_DEDUPE_TTL_SECONDS: '60' })).toThrow(/WEBHOOK_DEDUPE_TTL_SECONDS/);
+    expect(webhookOptionsFromEnv({ WEBHOOK_PROCESSING_LEASE_SECONDS: '2' })).toMatchObject({ processingLeaseMs: 2000 });
+    expect(() => webhookOptionsFromEnv({ WEBHOOK_PROCESSING_LEASE_SECONDS: '0' })).toThrow(/WEBHOOK_PROCESSING_LEASE_SECONDS/);
   });
 });

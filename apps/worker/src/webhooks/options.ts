@@ -1,7 +1,7 @@
 /** Environment settings of the webhook receiver (documented in .env.example by the lead). */
 import { z } from 'zod';
 import { envInt, loadConfig } from '@mk/shared';
-import { DEFAULT_DEDUPE_TTL_MS } from './dedupe';
+import { DEFAULT_DEDUPE_TTL_MS, DEFAULT_PROCESSING_LEASE_MS } from './dedupe';
 import { DEFAULT_WEBHOOK_BODY_LIMIT, DEFAULT_WEBHOOK_PATH } from './route';
 
 export const webhookEnvSchema = z.object({
@@ -15,6 +15,11 @@ export const webhookEnvSchema = z.object({
   WEBHOOK_JWKS_REFETCH_SECONDS: envInt(1).default(30),
   /** How long idempotency keys are remembered, seconds (≥ MoneyKit's 2 h of retries). */
   WEBHOOK_DEDUPE_TTL_SECONDS: envInt(7200).default(DEFAULT_DEDUPE_TTL_MS / 1000),
+  /**
+   * How long a delivery being applied holds its key, seconds: a receiver killed mid-apply delays that event's
+   * retries this long. Longer than any apply, shorter than MoneyKit's gaps between redeliveries.
+   */
+  WEBHOOK_PROCESSING_LEASE_SECONDS: envInt(1).max(300).default(DEFAULT_PROCESSING_LEASE_MS / 1000),
   /** When set, the signature's iss must equal it. */
   WEBHOOK_ISSUER: z.string().min(1).optional(),
 });
@@ -30,6 +35,7 @@ export function webhookOptionsFromEnv(env: NodeJS.ProcessEnv = process.env) {
     bodyLimit: cfg.WEBHOOK_BODY_LIMIT_BYTES,
     minJwksRefetchMs: cfg.WEBHOOK_JWKS_REFETCH_SECONDS * 1000,
     dedupeTtlMs: cfg.WEBHOOK_DEDUPE_TTL_SECONDS * 1000,
+    processingLeaseMs: cfg.WEBHOOK_PROCESSING_LEASE_SECONDS * 1000,
     ...(cfg.WEBHOOK_ISSUER !== undefined && { issuer: cfg.WEBHOOK_ISSUER }),
   };
 }

@@ -3,7 +3,7 @@ import { DEFAULT_PREFIX, createLogger, createRedis, type Logger, type Redis } fr
 import Fastify, { type FastifyInstance } from 'fastify';
 import { refreshKeys } from '../refresh/keys';
 import { RefreshRegistry, type RegistryOptions } from '../refresh/registry';
-import { WebhookDedupe, DEFAULT_DEDUPE_TTL_MS } from './dedupe';
+import { WebhookDedupe, DEFAULT_DEDUPE_TTL_MS, DEFAULT_PROCESSING_LEASE_MS } from './dedupe';
 import { DEFAULT_WEBHOOK_BODY_LIMIT, DEFAULT_WEBHOOK_PATH, registerWebhookRoute } from './route';
 import { WebhookVerifier, jwksFromUrl, type Jwks } from './verify';
 
@@ -25,6 +25,8 @@ export interface WebhookReceiverOptions {
   path?: string;
   bodyLimit?: number;
   dedupeTtlMs?: number;
+  /** How long a delivery being applied holds its idempotency key (dedupe.ts). */
+  processingLeaseMs?: number;
   logger?: Logger;
 }
 
@@ -34,6 +36,8 @@ export interface RunningWebhookReceiver {
   app: FastifyInstance;
   registry: RefreshRegistry;
   verifier: WebhookVerifier;
+  /** Where each delivery stands (`state(idempotencyKey)`: 'done' once its event was applied). */
+  dedupe: WebhookDedupe;
   close(): Promise<void>;
 }
 
@@ -52,7 +56,12 @@ export async function startWebhookReceiver(opts: WebhookReceiverOptions): Promis
     ...(opts.minJwksRefetchMs !== undefined && { minRefetchIntervalMs: opts.minJwksRefetchMs }),
     ...(opts.issuer !== undefined && { issuer: opts.issuer }),
   });
-  const dedupe = new WebhookDedupe(registry.redis, refreshKeys(registry.prefix).webhookSeen, opts.dedupeTtlMs ?? DEFAULT_DEDUPE_TTL_MS);
+  const dedupe = new WebhookDedupe(
+    registry.redis,
+    refreshKeys(registry.prefix).webhookSeen,
+    opts.dedupeTtlMs ?? DEFAULT_DEDUPE_TTL_MS,
+    opts.processingLeaseMs ?? DEFAULT_PROCESSING_LEASE_MS,
+  );
   const app = Fastify({ logger: false, forceCloseConnections: true });
   await registerWebhookRoute(app, {
     verifier,
@@ -72,6 +81,7 @@ export async function startWebhookReceiver(opts: WebhookReceiverOptions): Promis
     app,
     registry,
     verifier,
+    dedupe,
     async close() {
       if (closed) return;
       closed = true;

@@ -1,13 +1,15 @@
 /**
  * The webhook route: raw body in, signature verified on the exact bytes, then parsed, deduplicated and
  * applied. Answers: 200 processed / duplicate / ignored; 400 malformed; 401 bad signature; 413 too big;
- * 415 not JSON; 503 when we could not process it (MoneyKit retries).
+ * 415 not JSON; 503 when we could not process it, or another delivery of the same event is being applied
+ * (`in_progress`, with Retry-After): MoneyKit retries, and only a delivery that was applied is ever a duplicate
+ * (dedupe.ts). 200 is sent only after the event is applied, so a receiver killed mid-request loses nothing.
  */
 import { WEBHOOK_SIGNATURE_HEADER, webhookBodySchema, type Logger } from '@mk/shared';
 import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { RefreshRegistry } from '../refresh/registry';
 import type { WebhookDedupe } from './dedupe';
-import { applyWebhook } from './handle';
+import { applyWebhook, type WebhookEffect } from './handle';
 import { WebhookSignatureError, type WebhookVerifier } from './verify';
 
 export const DEFAULT_WEBHOOK_PATH = '/webhooks/moneykit';
@@ -76,16 +78,23 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRouteOptions> = async (sco
     }
 
     const key = event.data.webhook_idempotency_key;
-    if (!(await dedupe.claim(key))) return reply.code(200).send({ status: 'duplicate' });
+    const claim = await dedupe.claim(key);
+    if (claim.kind === 'done') return reply.code(200).send({ status: 'duplicate' });
+    if (claim.kind === 'busy') {
+      reply.header('retry-after', String(Math.max(1, Math.ceil(claim.retryAfterMs / 1000))));
+      return problem(reply, 503, 'in_progress', 'this delivery is being processed; retry later');
+    }
+    let effect: WebhookEffect;
     try {
-      const effect = await applyWebhook(event.data, registry);
-      await dedupe.done(key);
-      logger?.debug({ event: event.data.webhook_event, linkId: event.data.link_id, effect }, 'webhook applied');
-      return reply.code(200).send({ status: 'processed', effect });
+      effect = await applyWebhook(event.data, registry);
     } catch (err) {
-      await dedupe.release(key).catch(() => undefined);
+      await dedupe.release(key, claim).catch(() => undefined);
       throw err;
     }
+    // Applied: 200 even if the mark fails, so MoneyKit stops (only a replay after the lease could apply it again).
+    await dedupe.done(key).catch((err: unknown) => logger?.warn({ err, linkId: event.data.link_id }, 'webhook applied but not marked done'));
+    logger?.debug({ event: event.data.webhook_event, linkId: event.data.link_id, effect }, 'webhook applied');
+    return reply.code(200).send({ status: 'processed', effect });
   });
 };
 

@@ -1,0 +1,62 @@
+/** Signed MoneyKit deliveries for the webhook tests: a test signing key, its JWK, and events in MoneyKit's shape. */
+import { createHash, randomUUID } from 'node:crypto';
+import { SignJWT, exportJWK, generateKeyPair, type JWK, type KeyLike } from 'jose';
+
+export interface TestKey {
+  kid: string;
+  privateKey: KeyLike;
+  jwk: JWK;
+}
+
+export async function newKey(): Promise<TestKey> {
+  const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
+  const kid = randomUUID();
+  return { kid, privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' } };
+}
+
+/** A fresh MoneyKit-Signature for `body` (each redelivery is signed anew; the body stays the same). */
+export function sign(body: string, key: TestKey): Promise<string> {
+  const sha = createHash('sha256').update(body, 'utf8').digest('hex');
+  return new SignJWT({ request_body_sha256: sha }).setProtectedHeader({ alg: 'ES256', kid: key.kid }).setIssuer('moneykit').setIssuedAt().sign(key.privateKey);
+}
+
+export const stateChanged = (linkId: string, state: string, extra: Record<string, unknown> = {}) => ({
+  webhook_idempotency_key: randomUUID(),
+  webhook_timestamp: new Date().toISOString(),
+  webhook_major_version: 1,
+  webhook_minor_version: 0,
+  link_id: linkId,
+  link_tags: [],
+  webhook_event: 'link.state_changed',
+  state,
+  error: null,
+  error_message: null,
+  ...extra,
+});
+
+export const productRefresh = (linkId: string, product = 'accounts', state = 'completed') => ({
+  webhook_idempotency_key: randomUUID(),
+  webhook_timestamp: new Date().toISOString(),
+  webhook_major_version: 1,
+  webhook_minor_version: 0,
+  link_id: linkId,
+  link_tags: [],
+  webhook_event: 'link.product_refresh',
+  product,
+  state,
+  state_changed_at: new Date().toISOString(),
+  error_message: null,
+});
+
+export interface Answer {
+  status: number;
+  body: Record<string, unknown>;
+  retryAfter: string | null;
+}
+
+/** Delivers `event` to `url` as MoneyKit does: the JSON body, freshly signed. */
+export async function deliver(url: string, event: object, key: TestKey): Promise<Answer> {
+  const body = JSON.stringify(event);
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'moneykit-signature': await sign(body, key) }, body });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown>, retryAfter: res.headers.get('retry-after') };
+}
