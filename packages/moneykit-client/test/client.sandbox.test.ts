@@ -243,6 +243,21 @@ describe('access tokens against the sandbox', () => {
     expect(seen.filter((i) => i.endpoint === 'auth_token')).toHaveLength(2);
   });
 
+  it('a sandbox restarted on the same port forgets our token: one fresh token, the calls go through', async () => {
+    const first = await sandbox();
+    const seen: ResponseInfo[] = [];
+    const c = clientOf(first, { onResponse: (i) => seen.push(i) });
+    await c.importLink(anImportRequest(nextUser()));
+    await first.close();
+    const again = await sandbox({ port: first.port });
+    const users = Array.from({ length: 6 }, () => nextUser());
+    await Promise.all(users.map((u) => c.importLink(anImportRequest(u))));
+    expect(again.state.counters()).toMatchObject({ liveLinks: 6, duplicateLinks: 0, tokensIssued: 1 });
+    const refused = seen.filter((i) => i.status === 401);
+    expect(refused).toHaveLength(6); // "Invalid access token", each retried once with the one fresh token
+    expect(seen.filter((i) => i.endpoint === 'auth_token')).toHaveLength(2);
+  });
+
   it('20 concurrent first calls share one token request', async () => {
     const c = clientOf(sb);
     const before = sb.state.counters().tokensIssued;
