@@ -18,6 +18,8 @@ export interface ImportApi extends LinkLookup {
   importTransactions(linkId: string, body: { transactions: ImportTransaction[] }): Promise<Link>;
   /** Our transaction ids (`original_id`) already on the link, among `candidates`. */
   landedTransactionIds(linkId: string, candidates: string[]): Promise<Set<string>>;
+  /** Resolves when MoneyKit gives us a token: how a queue paused for refused credentials learns they work again. */
+  verifyCredentials?(): Promise<void>;
 }
 
 export interface ImportDeps {

@@ -10,6 +10,7 @@ export function importApiFromClient(client: MoneyKitClient): ImportApi {
     importTransactions: (linkId, body) => client.importTransactions(linkId, body),
     getUserLinks: (customerUserId) => client.getUserLinks(customerUserId),
     getLinkAccounts: async (linkId) => (await client.getLinkAccounts(linkId)).accounts,
+    verifyCredentials: () => client.verifyCredentials(),
     async landedTransactionIds(linkId, candidates) {
       const wanted = new Set(candidates);
       const found = new Set<string>();
