@@ -29,13 +29,16 @@ export async function startWorker(config: WorkerConfig, redis: Redis, logger: Lo
   try {
     // The receiver first: a WEBHOOK_PORT already taken fails the start before any job is taken.
     if (config.WORKER_ROLES.includes('webhooks')) {
+      const webhookOptions = webhookOptionsFromEnv(env);
       const receiver = await startWebhookReceiver({
-        ...webhookOptionsFromEnv(env),
+        ...webhookOptions,
         redis,
         prefix: config.REDIS_PREFIX,
         registry,
         fetchJwks: jwksFromClient(client),
         logger,
+      }).catch((err: Error) => {
+        throw new Error(`WEBHOOK_PORT ${webhookOptions.port} cannot be listened on (${webhookOptions.host}): ${err.message}`);
       });
       webhookUrl = receiver.url;
       closers.push(() => receiver.close());
