@@ -126,9 +126,15 @@ export class MoneyKitClient {
     return this.call({ endpoint: 'get_link_accounts', id: linkId, schema: linkAccountsSchema });
   }
 
-  /** One page of the link's transactions; `original_id` is the transaction_id we imported. */
-  getLinkTransactions(linkId: string, page: { page: number; size: number }): Promise<LinkTransactionsPage> {
-    return this.call({ endpoint: 'get_link_transactions', id: linkId, query: { page: String(page.page), size: String(page.size) }, schema: linkTransactionsPageSchema });
+  /**
+   * One page of the link's transactions; `original_id` is the transaction_id we imported. MoneyKit answers only
+   * the last 90 days unless `startDate`/`endDate` (YYYY-MM-DD) say otherwise.
+   */
+  getLinkTransactions(linkId: string, page: { page: number; size: number; startDate?: string; endDate?: string }): Promise<LinkTransactionsPage> {
+    const query: Record<string, string> = { page: String(page.page), size: String(page.size) };
+    if (page.startDate) query.start_date = page.startDate;
+    if (page.endDate) query.end_date = page.endDate;
+    return this.call({ endpoint: 'get_link_transactions', id: linkId, query, schema: linkTransactionsPageSchema });
   }
 
   async deleteLink(linkId: string): Promise<void> {

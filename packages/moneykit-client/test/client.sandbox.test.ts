@@ -63,6 +63,10 @@ describe('a link through its life', () => {
     const page = await client.getLinkTransactions(link.link_id, { page: 2, size: 5 });
     expect(page).toMatchObject({ total: 7, page: 2, size: 5 });
     expect(page.transactions).toHaveLength(2);
+    const all = await client.getLinkTransactions(link.link_id, { page: 1, size: 50 });
+    const day = String(all.transactions[0]!.date).slice(0, 10);
+    const sameDay = all.transactions.filter((t) => String(t.date).slice(0, 10) === day).length;
+    expect((await client.getLinkTransactions(link.link_id, { page: 1, size: 50, startDate: day, endDate: day })).total).toBe(sameDay);
 
     sb.state.reconnect(link.link_id);
     const refreshed = await client.refreshProducts(link.link_id, ['accounts', 'transactions']);
