@@ -141,6 +141,19 @@ describe('credentials', () => {
     expect(await redis.exists(MARK('{refused}'))).toBe(0);
   }, 90_000);
 
+  it('a worker started while the mark stands (the one that paused died) probes and resumes it', async () => {
+    const sb = await sandbox();
+    const prefix = '{orphan}';
+    const paused = new Queue(QUEUES.import, { connection: redis, prefix });
+    await paused.pause();
+    await redis.hset(MARK(prefix), { by: 'worker gone:1', reason: CREDENTIALS_REFUSED, at: Date.now() - 60_000 });
+    await paused.close();
+    const { ledger, total, done } = await run(prefix, 'orphan', 6, sb.url);
+    await until('the run to finish', done);
+    expect(await ledger.counts('orphan')).toMatchObject({ imported: total, failed: 0 });
+    expect(await redis.exists(MARK(prefix))).toBe(0);
+  }, 60_000);
+
   it("an operator's own pause (no mark) is never undone by the probe", async () => {
     const sb = await sandbox();
     const prefix = '{operator}';

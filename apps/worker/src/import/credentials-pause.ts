@@ -31,8 +31,6 @@ export interface CredentialsPauseOptions {
 
 export const DEFAULT_PROBE = { baseMs: 1_000, maxMs: 60_000, pollMs: 1_000 } as const;
 
-/** A mark this old on a queue that runs was left by someone who resumed it by hand: it is removed. */
-const STALE_MARK_MS = 10_000;
 /** A process that claimed the resume and died: after this long another may claim it. */
 const CLAIM_TTL_MS = 30_000;
 
@@ -83,8 +81,9 @@ export function startCredentialsPause(opts: CredentialsPauseOptions): Credential
         logger.error({ failure }, 'MoneyKit refused our credentials while an operator has the import queue paused: left as it is');
         return;
       }
+      // Paused first, marked second: a running queue with a mark can only mean someone resumed it since.
       await queue.pause();
-      await redis.hset(mark, { by, reason: CREDENTIALS_REFUSED, at: Date.now() });
+      await redis.multi().hset(mark, { by, reason: CREDENTIALS_REFUSED, at: Date.now() }).hdel(mark, 'resuming_at', 'resuming_by').exec();
       logger.error(
         { failure },
         'MoneyKit refused our credentials: import queue paused; it resumes by itself once the token endpoint accepts MONEYKIT_CLIENT_ID / MONEYKIT_CLIENT_SECRET',
@@ -99,8 +98,8 @@ export function startCredentialsPause(opts: CredentialsPauseOptions): Credential
         return;
       }
       if (!(await queue.isPaused())) {
-        // Resumed by hand (Bull Board), or by a probe of ours that has not deleted the mark yet.
-        if (Date.now() - Number(seen) > STALE_MARK_MS && Number(await redis.eval(DELETE_IF_AT, 1, mark, seen)) === 1) {
+        // Resumed by hand (Bull Board), or by a probe that has not deleted the mark yet: the pause is over.
+        if (Number(await redis.eval(DELETE_IF_AT, 1, mark, seen)) === 1) {
           logger.info('the import queue was resumed by someone else: its credentials pause mark is removed');
         }
         nextProbeAt = undefined;
