@@ -1,12 +1,15 @@
 /**
- * Starts the dashboard from the environment (.env.example lists every variable). Exits 2 on a configuration
- * error, 1 when Redis cannot be reached; a Redis that answers but is misconfigured (eviction, no AOF) is logged
- * as a warning, because the dashboard only reads while workers and producers refuse to run on it.
+ * Starts the dashboard from the environment (.env.example lists every variable). Exits 1 ("could not run", as
+ * every app) on a configuration error or when Redis does not answer within REDIS_CONNECT_TIMEOUT_MS; a Redis
+ * that answers but is misconfigured (eviction, no AOF) is logged as a warning, because the dashboard only reads.
  */
-import { checkRedisServer, ConfigError, createLogger, createRedis, loadConfig, waitReady } from '@mk/shared';
+import { checkRedisServer, ConfigError, connectRedis, createLogger, loadConfig, RedisUnreachableError } from '@mk/shared';
 import { createDashboard } from './app';
 import { dashboardEnvSchema, resolveAuth } from './config';
 import { createSources } from './sources';
+
+/** "Could not run", the same code in every app (README). */
+const EXIT_COULD_NOT_RUN = 1;
 
 async function main(): Promise<void> {
   const logger = createLogger('dashboard');
@@ -18,7 +21,7 @@ async function main(): Promise<void> {
   } catch (err) {
     if (err instanceof ConfigError) {
       logger.fatal(err.message);
-      process.exit(2);
+      process.exit(EXIT_COULD_NOT_RUN);
     }
     throw err;
   }
@@ -27,13 +30,13 @@ async function main(): Promise<void> {
     logger.info('DASHBOARD_SESSION_SECRET is not set: sessions end when this process restarts and are not shared between replicas');
   }
 
-  const redis = createRedis(config.REDIS_URL, 'worker');
+  let redis;
   try {
-    await waitReady(redis, 10_000);
-  } catch {
-    logger.fatal({ redis: redactUrl(config.REDIS_URL) }, 'Redis is not reachable: check REDIS_URL, the network and the Redis password');
-    redis.disconnect();
-    process.exit(1);
+    redis = await connectRedis(config.REDIS_URL, 'worker', { timeoutMs: config.REDIS_CONNECT_TIMEOUT_MS });
+  } catch (err) {
+    if (!(err instanceof RedisUnreachableError)) throw err;
+    logger.fatal({ redis: err.url, timeoutMs: err.timeoutMs }, err.message);
+    process.exit(EXIT_COULD_NOT_RUN);
   }
   const check = await checkRedisServer(redis);
   for (const problem of check.problems) logger.warn({ redisVersion: check.version }, `Redis configuration: ${problem}`);
@@ -56,18 +59,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
 }
 
-/** The Redis URL without its password, for logs. */
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(unparseable)';
-  }
-}
-
 main().catch((err) => {
   createLogger('dashboard').fatal({ err }, 'dashboard failed to start');
-  process.exit(1);
+  process.exit(EXIT_COULD_NOT_RUN);
 });

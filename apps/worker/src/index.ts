@@ -3,4 +3,4 @@ export * from './refresh';
 export * from './webhooks';
 export { startWorker, type RunningWorker } from './start';
 export { refreshHandOver } from './hand-over';
-export { loadWorkerConfig, workerEnvSchema, type WorkerConfig } from './config';
+export { loadWorkerConfig, loadWorkerSettings, workerEnvSchema, MAX_IMPORT_RATE_PER_MIN, type WorkerConfig, type WorkerSettings } from './config';

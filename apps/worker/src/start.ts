@@ -21,55 +21,65 @@ export async function startWorker(config: WorkerConfig, redis: Redis, logger: Lo
   const closers: (() => Promise<void>)[] = [];
   let webhookUrl: string | undefined;
 
-  if (config.WORKER_ROLES.includes('import')) {
-    const ledger = new MigrationLedger(redis, config.REDIS_PREFIX);
-    const sink: LinkSink = refreshHandOver(registry, ledger);
-    const imports = startImportWorker({
-      redis,
-      prefix: config.REDIS_PREFIX,
-      api: importApiFromClient(client),
-      ledger,
-      sink,
-      logger,
-      ratePerMinute: config.IMPORT_RATE_PER_MIN,
-      concurrency: config.IMPORT_CONCURRENCY,
-      backoffBaseMs: config.IMPORT_BACKOFF_BASE_MS,
-      backoffMaxMs: config.IMPORT_BACKOFF_MAX_MS,
-      lockDurationMs: config.IMPORT_LOCK_MS,
-      settleMs: config.IMPORT_SETTLE_MS,
-    });
-    closers.push(() => imports.close());
-  }
+  const closeAll = async () => {
+    await Promise.all(closers.map((c) => c()));
+    client.close();
+  };
 
-  if (config.WORKER_ROLES.includes('refresh')) {
-    const refresh = await startRefresh({
-      ...refreshOptions, redisUrl: config.REDIS_URL, prefix: config.REDIS_PREFIX, client, logger,
-      lockDurationMs: config.REFRESH_LOCK_MS, stalledIntervalMs: config.REFRESH_LOCK_MS,
-    });
-    closers.push(() => refresh.close());
-  }
+  try {
+    // The receiver first: a WEBHOOK_PORT already taken fails the start before any job is taken.
+    if (config.WORKER_ROLES.includes('webhooks')) {
+      const webhookOptions = webhookOptionsFromEnv(env);
+      const receiver = await startWebhookReceiver({
+        ...webhookOptions,
+        redis,
+        prefix: config.REDIS_PREFIX,
+        registry,
+        fetchJwks: jwksFromClient(client),
+        logger,
+      }).catch((err: Error) => {
+        throw new Error(`WEBHOOK_PORT ${webhookOptions.port} cannot be listened on (${webhookOptions.host}): ${err.message}`);
+      });
+      webhookUrl = receiver.url;
+      closers.push(() => receiver.close());
+    }
 
-  if (config.WORKER_ROLES.includes('webhooks')) {
-    const receiver = await startWebhookReceiver({
-      ...webhookOptionsFromEnv(env),
-      redis,
-      prefix: config.REDIS_PREFIX,
-      registry,
-      fetchJwks: jwksFromClient(client),
-      logger,
-    });
-    webhookUrl = receiver.url;
-    closers.push(() => receiver.close());
+    if (config.WORKER_ROLES.includes('import')) {
+      const ledger = new MigrationLedger(redis, config.REDIS_PREFIX);
+      const sink: LinkSink = refreshHandOver(registry, ledger);
+      const imports = startImportWorker({
+        redis,
+        prefix: config.REDIS_PREFIX,
+        api: importApiFromClient(client),
+        ledger,
+        sink,
+        logger,
+        ratePerMinute: config.IMPORT_RATE_PER_MIN,
+        concurrency: config.IMPORT_CONCURRENCY,
+        backoffBaseMs: config.IMPORT_BACKOFF_BASE_MS,
+        backoffMaxMs: config.IMPORT_BACKOFF_MAX_MS,
+        lockDurationMs: config.IMPORT_LOCK_MS,
+        settleMs: config.IMPORT_SETTLE_MS,
+      });
+      closers.push(() => imports.close());
+    }
+
+    if (config.WORKER_ROLES.includes('refresh')) {
+      const refresh = await startRefresh({
+        ...refreshOptions, redisUrl: config.REDIS_URL, prefix: config.REDIS_PREFIX, client, logger,
+        lockDurationMs: config.REFRESH_LOCK_MS, stalledIntervalMs: config.REFRESH_LOCK_MS,
+      });
+      closers.push(() => refresh.close());
+    }
+  } catch (err) {
+    await closeAll();
+    throw err;
   }
 
   let closing: Promise<void> | undefined;
   return {
     registry,
     ...(webhookUrl && { webhookUrl }),
-    close: () =>
-      (closing ??= (async () => {
-        await Promise.all(closers.map((c) => c()));
-        client.close();
-      })()),
+    close: () => (closing ??= closeAll()),
   };
 }

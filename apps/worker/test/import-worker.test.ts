@@ -1,6 +1,6 @@
 import IORedis from 'ioredis';
 import { Queue } from 'bullmq';
-import { IMPORT_JOB_OPTIONS, QUEUES, createLogger, jobId, planImport } from '@mk/shared';
+import { IMPORT_JOB_OPTIONS, QUEUES, createLogger, jobId, keys, planImport } from '@mk/shared';
 import { MigrationLedger } from '@mk/ledger';
 import { MoneyKitClient } from '@mk/moneykit-client';
 import { startSandbox, type RunningSandbox } from '@mk/sandbox';
@@ -157,6 +157,8 @@ describe('import worker against the sandbox', () => {
     expect(counts.failed).toBe(0); // nothing is given up: fix the credentials, resume the queue
     const [first] = await ledger.getMany(runId, 'u0', ['item-0-0']);
     expect(first?.lastError).toMatchObject({ errorClass: 'auth' });
+    expect(await redis.hget(keys(PREFIX).queuePause(QUEUES.import), 'reason')).toBe('credentials_refused');
+    await redis.del(keys(PREFIX).queuePause(QUEUES.import));
     await queue.resume();
     await queue.obliterate({ force: true });
     await queue.close();

@@ -104,7 +104,7 @@ describe('worker processes', () => {
     sandbox.state.faults.set({ commitThenFailRate: 0.05, error5xxRate: 0.03, dropRate: 0.03 });
     const runId = 'sigkill';
     const total = await enqueue(runId, importJobs(runId, 150, { heavyEvery: 50 }));
-    const env = { IMPORT_RATE_PER_MIN: '100000', IMPORT_LOCK_MS: '2000' };
+    const env = { IMPORT_RATE_PER_MIN: '60000', IMPORT_LOCK_MS: '2000' };
     const victim = startWorkerProcess(env);
     startWorkerProcess(env);
     const ledger = new MigrationLedger(redis, PREFIX);
@@ -124,7 +124,7 @@ describe('worker processes', () => {
     sandbox = await startSandbox({ latency: { baseMs: 400, perKbMs: 0, maxMs: 400 }, importRatePerMinute: 1_000_000, logLevel: 'silent' });
     const runId = 'sigterm';
     const total = await enqueue(runId, importJobs(runId, 60));
-    const worker = startWorkerProcess({ IMPORT_RATE_PER_MIN: '100000', IMPORT_CONCURRENCY: '4' });
+    const worker = startWorkerProcess({ IMPORT_RATE_PER_MIN: '60000', IMPORT_CONCURRENCY: '4' });
     const ledger = new MigrationLedger(redis, PREFIX);
     for (let i = 0; i < 300 && (await ledger.counts(runId)).imported < 4; i++) await new Promise((r) => setTimeout(r, 50));
     expect((await ledger.counts(runId)).importing).toBeGreaterThan(0); // caught with calls in flight
@@ -135,7 +135,7 @@ describe('worker processes', () => {
     const queue = new Queue(QUEUES.import, { connection: redis, prefix: PREFIX });
     expect(await queue.getActiveCount()).toBe(0); // nothing left locked by the stopped worker
     await queue.close();
-    startWorkerProcess({ IMPORT_RATE_PER_MIN: '100000' });
+    startWorkerProcess({ IMPORT_RATE_PER_MIN: '60000' });
     expect(await settled(runId, total, 60_000)).toMatchObject({ imported: total, failed: 0 });
     expect(sandbox.state.counters().duplicateLinks).toBe(0);
   }, 90_000);

@@ -9,6 +9,7 @@
  * | 401 api_error.auth.expired_access_token         | retryable       | false                   |
  * | 401 link_error.unauthorized_access              | terminal        | false                   |
  * | other 401                                       | auth            | false                   |
+ * (a 401 of an API call is classified only after the client's one retry with a fresh token: see isRefusedTokenError)
  * | 422 link_error.bad_state                        | needs_reconnect | false                   |
  * | other 4xx (400 403 404 410 413 422 …)           | terminal        | false                   |
  * | 5xx                                             | retryable       | true unless GET         |
@@ -157,4 +158,12 @@ export function payloadTooLarge(endpoint: EndpointName, bytes: number): MoneyKit
 
 export function isExpiredTokenError(error: unknown): boolean {
   return error instanceof MoneyKitError && error.status === 401 && error.code === ERROR_CODES.expiredToken;
+}
+
+/**
+ * A 401 of an API call (not of the token endpoint): the token was refused, whatever the code says. The client
+ * fetches one fresh token and retries once before the failure counts.
+ */
+export function isRefusedTokenError(error: unknown): error is MoneyKitError {
+  return error instanceof MoneyKitError && error.status === 401 && error.endpoint !== 'auth_token';
 }

@@ -1,7 +1,8 @@
 /**
  * The typed MoneyKit client. Each method is one API call: it measures and sends the exact body, authorizes
- * with a shared cached token (one transparent retry when the server says the token expired), validates the
- * response against the contract, and throws only MoneyKitError.
+ * with a shared cached token (any 401 of an API call gets one fresh token and one retry: the token may have
+ * expired, or a restarted server may have forgotten it), validates the response against the contract, and
+ * throws only MoneyKitError.
  */
 import { z } from 'zod';
 import {
@@ -20,7 +21,7 @@ import {
   type RefreshProductsRequest,
 } from '@mk/shared';
 import { serializeBody, type SerializedBody } from './body';
-import { classifyHttpFailure, classifyInvalidSuccess, classifyTransportFailure, isExpiredTokenError, payloadTooLarge } from './classify';
+import { classifyHttpFailure, classifyInvalidSuccess, classifyTransportFailure, isRefusedTokenError, payloadTooLarge } from './classify';
 import { ENDPOINTS, endpointPath, type EndpointName } from './endpoints';
 import { isMoneyKitError, MoneyKitError } from './errors';
 import { TokenCache } from './token-cache';
@@ -125,9 +126,15 @@ export class MoneyKitClient {
     return this.call({ endpoint: 'get_link_accounts', id: linkId, schema: linkAccountsSchema });
   }
 
-  /** One page of the link's transactions; `original_id` is the transaction_id we imported. */
-  getLinkTransactions(linkId: string, page: { page: number; size: number }): Promise<LinkTransactionsPage> {
-    return this.call({ endpoint: 'get_link_transactions', id: linkId, query: { page: String(page.page), size: String(page.size) }, schema: linkTransactionsPageSchema });
+  /**
+   * One page of the link's transactions; `original_id` is the transaction_id we imported. MoneyKit answers only
+   * the last 90 days unless `startDate`/`endDate` (YYYY-MM-DD) say otherwise.
+   */
+  getLinkTransactions(linkId: string, page: { page: number; size: number; startDate?: string; endDate?: string }): Promise<LinkTransactionsPage> {
+    const query: Record<string, string> = { page: String(page.page), size: String(page.size) };
+    if (page.startDate) query.start_date = page.startDate;
+    if (page.endDate) query.end_date = page.endDate;
+    return this.call({ endpoint: 'get_link_transactions', id: linkId, query, schema: linkTransactionsPageSchema });
   }
 
   async deleteLink(linkId: string): Promise<void> {
@@ -153,10 +160,19 @@ export class MoneyKitClient {
     try {
       return await this.authorized(spec, path, body, token);
     } catch (err) {
-      if (!isExpiredTokenError(err)) throw err;
-      this.options.logger?.info({ endpoint: spec.endpoint }, 'MoneyKit access token expired: renewing and retrying once');
+      // Expired, or forgotten by a server that restarted: only a fresh token tells a refused credential apart.
+      if (!isRefusedTokenError(err)) throw err;
+      this.options.logger?.info({ endpoint: spec.endpoint, code: err.code }, 'MoneyKit refused our access token: fetching a fresh one and retrying once');
       return this.authorized(spec, path, body, await this.tokens.renew(token));
     }
+  }
+
+  /**
+   * Asks the token endpoint for a fresh token (kept for the calls that follow): resolves when MoneyKit accepts
+   * our credentials, throws the classified failure (`auth` when it refuses them) otherwise.
+   */
+  async verifyCredentials(): Promise<void> {
+    await this.tokens.refresh();
   }
 
   private authorized<S extends z.ZodTypeAny>(spec: CallSpec<S>, path: string, body: SerializedBody | undefined, token: string): Promise<z.infer<S>> {

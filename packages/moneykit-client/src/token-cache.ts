@@ -31,12 +31,18 @@ export class TokenCache {
   }
 
   /**
-   * The server called `rejected` expired: forget it and get another. When a concurrent caller already
+   * The server refused `rejected` (expired, or unknown to it): forget it and get another. When a concurrent caller already
    * replaced it, that newer token is returned without a new fetch.
    */
   async renew(rejected: string): Promise<string> {
     if (this.current?.value === rejected) this.current = undefined;
     return this.get();
+  }
+
+  /** A fresh token from the server now, whatever is cached (joins a fetch already in flight). */
+  async refresh(): Promise<string> {
+    if (!this.inFlight) this.current = undefined;
+    return (await this.fetchOnce()).value;
   }
 
   private fetchOnce(): Promise<CachedToken> {

@@ -143,10 +143,55 @@ describe('access tokens', () => {
     expect(dumped).not.toMatch(/DO-NOT-LEAK|client_secret=/);
   });
 
-  it('a 401 unauthorized on an API call is auth', async () => {
+  it('a 401 unauthorized that a fresh token does not cure is auth, after exactly one retry', async () => {
     server.handle((_req, res) => sendJson(res, 401, apiError(ERROR_CODES.unauthorized)));
     expect(await failure(client().getLink('l1'))).toMatchObject({ errorClass: 'auth', status: 401, endpoint: 'get_link' });
-    expect(server.requests).toHaveLength(1);
+    expect(server.requests).toHaveLength(2);
+    expect(server.tokenRequests).toHaveLength(2);
+    expect(server.requests.map((r) => r.headers.authorization)).toEqual(['Bearer token-1-SECRET', 'Bearer token-2-SECRET']);
+  });
+
+  it('a server that forgot our token (restarted) gets one fresh token for all concurrent callers, and every call passes', async () => {
+    const c = client();
+    await c.getLink('l1');
+    server.forgetIssuedTokens();
+    server.tokenDelayMs = 30;
+    const results = await Promise.all([
+      ...Array.from({ length: 8 }, (_, i) => c.getLink(`l${i}`)),
+      ...Array.from({ length: 4 }, () => c.importLink(anImportRequest())),
+    ]);
+    expect(results).toHaveLength(12);
+    expect(server.tokenRequests).toHaveLength(2);
+    const retried = server.requests.slice(1).filter((r) => r.headers.authorization === 'Bearer token-2-SECRET');
+    expect(retried).toHaveLength(12);
+  });
+
+  it('a 401 of the token endpoint is never retried', async () => {
+    const c = client({ clientSecret: 'wrong-secret' });
+    expect(await failure(c.importLink(anImportRequest()))).toMatchObject({ errorClass: 'auth', endpoint: 'auth_token' });
+    expect(server.tokenRequests).toHaveLength(1);
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it("a 401 link_error.unauthorized_access (another app's link) is retried once, then terminal", async () => {
+    server.handle((_req, res) => sendJson(res, 401, apiError(ERROR_CODES.unauthorizedLinkAccess)));
+    expect(await failure(client().getLink('l1'))).toMatchObject({ errorClass: 'terminal', status: 401, code: ERROR_CODES.unauthorizedLinkAccess });
+    expect(server.requests).toHaveLength(2);
+  });
+
+  it('verifyCredentials asks the token endpoint even with a token cached, and keeps the fresh token', async () => {
+    const c = client();
+    await c.getLink('l1');
+    await c.verifyCredentials();
+    expect(server.tokenRequests).toHaveLength(2);
+    await c.getLink('l2');
+    expect(server.requests.at(-1)!.headers.authorization).toBe('Bearer token-2-SECRET');
+    server.credentials = { id: CLIENT_ID, secret: 'rotated' };
+    expect(await failure(c.verifyCredentials())).toMatchObject({ errorClass: 'auth', endpoint: 'auth_token', status: 401 });
+    server.credentials = { id: CLIENT_ID, secret: CLIENT_SECRET };
+    await expect(c.verifyCredentials()).resolves.toBeUndefined();
+    await c.getLink('l3');
+    expect(server.requests.at(-1)!.headers.authorization).toBe('Bearer token-3-SECRET');
   });
 });
 
@@ -336,6 +381,12 @@ describe('createClientFromEnv', () => {
   it('names the missing setting', () => {
     expect(() => createClientFromEnv(env)).toThrow(ConfigError);
     expect(() => createClientFromEnv(env)).toThrow(/MONEYKIT_BASE_URL/);
-    expect(() => createClientFromEnv({ ...env, MONEYKIT_BASE_URL: 'http://x' }, { clientId: 'id' })).toThrow(/MONEYKIT_CLIENT_SECRET/);
+    expect(() => createClientFromEnv({ ...env, MONEYKIT_BASE_URL: 'http://x', MONEYKIT_CLIENT_ID: 'id' })).toThrow(/MONEYKIT_CLIENT_SECRET/);
+  });
+
+  it('never sends the fallback credentials to a MONEYKIT_BASE_URL of its own', () => {
+    const fallbacks = { baseUrl: 'http://127.0.0.1:8787', clientId: 'sandbox-id', clientSecret: 'sandbox-secret' };
+    expect(() => createClientFromEnv({ ...env, MONEYKIT_BASE_URL: 'https://api.example.com' }, fallbacks)).toThrow(/MONEYKIT_CLIENT_ID is missing \(MONEYKIT_BASE_URL is set\)/);
+    expect(() => createClientFromEnv({ ...env, MONEYKIT_BASE_URL: 'https://api.example.com', MONEYKIT_CLIENT_ID: 'mine' }, fallbacks)).toThrow(/MONEYKIT_CLIENT_SECRET/);
   });
 });

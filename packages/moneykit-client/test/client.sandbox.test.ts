@@ -63,6 +63,10 @@ describe('a link through its life', () => {
     const page = await client.getLinkTransactions(link.link_id, { page: 2, size: 5 });
     expect(page).toMatchObject({ total: 7, page: 2, size: 5 });
     expect(page.transactions).toHaveLength(2);
+    const all = await client.getLinkTransactions(link.link_id, { page: 1, size: 50 });
+    const day = String(all.transactions[0]!.date).slice(0, 10);
+    const sameDay = all.transactions.filter((t) => String(t.date).slice(0, 10) === day).length;
+    expect((await client.getLinkTransactions(link.link_id, { page: 1, size: 50, startDate: day, endDate: day })).total).toBe(sameDay);
 
     sb.state.reconnect(link.link_id);
     const refreshed = await client.refreshProducts(link.link_id, ['accounts', 'transactions']);
@@ -240,6 +244,21 @@ describe('access tokens against the sandbox', () => {
     await Promise.all(Array.from({ length: 5 }, () => c.importLink(anImportRequest(user))));
     expect(Object.keys(await c.getUserLinks(user))).toHaveLength(6);
     expect(sb.state.counters().duplicateLinks).toBe(5); // same user imported six times: the sandbox counts it, nothing lost
+    expect(seen.filter((i) => i.endpoint === 'auth_token')).toHaveLength(2);
+  });
+
+  it('a sandbox restarted on the same port forgets our token: one fresh token, the calls go through', async () => {
+    const first = await sandbox();
+    const seen: ResponseInfo[] = [];
+    const c = clientOf(first, { onResponse: (i) => seen.push(i) });
+    await c.importLink(anImportRequest(nextUser()));
+    await first.close();
+    const again = await sandbox({ port: first.port });
+    const users = Array.from({ length: 6 }, () => nextUser());
+    await Promise.all(users.map((u) => c.importLink(anImportRequest(u))));
+    expect(again.state.counters()).toMatchObject({ liveLinks: 6, duplicateLinks: 0, tokensIssued: 1 });
+    const refused = seen.filter((i) => i.status === 401);
+    expect(refused).toHaveLength(6); // "Invalid access token", each retried once with the one fresh token
     expect(seen.filter((i) => i.endpoint === 'auth_token')).toHaveLength(2);
   });
 

@@ -60,6 +60,19 @@ describe('TokenCache', () => {
     expect(fetchToken).toHaveBeenCalledTimes(2);
   });
 
+  it('refresh() fetches even with a good token cached, joins a fetch in flight, and keeps what it got', async () => {
+    const { cache, fetchToken, gate, release } = setup();
+    expect(await cache.get()).toBe('t1');
+    expect(await cache.refresh()).toBe('t2');
+    expect(await cache.get()).toBe('t2');
+    gate();
+    const both = Promise.all([cache.refresh(), cache.refresh(), cache.get()]);
+    await new Promise((r) => setImmediate(r));
+    release();
+    expect(await both).toEqual(['t3', 't3', 't3']);
+    expect(fetchToken).toHaveBeenCalledTimes(3);
+  });
+
   it('a failed fetch is shared by its waiters and not cached', async () => {
     let fail = true;
     const cache = new TokenCache(async () => {

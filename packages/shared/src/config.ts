@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { ConfigError } from './errors';
 import { parseQuotaTable } from './products';
+import { DEFAULT_REDIS_CONNECT_TIMEOUT_MS } from './redis';
 
 export const envBool = z
   .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
@@ -18,24 +19,51 @@ export const redisUrlSchema = z
   .url()
   .refine((u) => /^rediss?:\/\//.test(u), 'must start with redis:// or rediss://');
 
+/** http:// or https:// only: a MoneyKit base URL with another scheme is a typo, not an upstream. */
+export const httpUrlSchema = z
+  .string()
+  .url()
+  .refine((u) => /^https?:\/\//i.test(u), 'must start with http:// or https://');
+
+/** A TCP port to listen on; 0 = any free port. */
+export const envPort = () => envInt(0).max(65_535);
+
 /** Settings every app shares. */
 export const commonEnvSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   REDIS_URL: redisUrlSchema.optional(),
   REDIS_PREFIX: z.string().min(1).default('{mk}'),
+  /** At start, how long to wait for Redis before saying so and exiting 1. */
+  REDIS_CONNECT_TIMEOUT_MS: envInt(100).max(600_000).default(DEFAULT_REDIS_CONNECT_TIMEOUT_MS),
   /** Rehearsals and tests: divide every quota window, cadence and delay by this factor. */
   TIME_SCALE: envNumber(0.000001).default(1),
 });
 
 export const moneykitEnvSchema = z.object({
-  MONEYKIT_BASE_URL: z.string().url().optional(),
+  MONEYKIT_BASE_URL: httpUrlSchema.optional(),
   MONEYKIT_CLIENT_ID: z.string().min(1).optional(),
   MONEYKIT_CLIENT_SECRET: z.string().min(1).optional(),
   /** Read timeout of /links/import and /import/transactions (the API takes up to ~10 s). */
-  MONEYKIT_IMPORT_TIMEOUT_MS: envInt(1000).default(90_000),
-  MONEYKIT_TIMEOUT_MS: envInt(100).default(30_000),
+  MONEYKIT_IMPORT_TIMEOUT_MS: envInt(1000).max(600_000).default(90_000),
+  MONEYKIT_TIMEOUT_MS: envInt(100).max(600_000).default(30_000),
 });
+
+/**
+ * MoneyKit settings come all three or not at all: a base URL without its own credentials would be sent the
+ * sandbox's defaults, and real credentials without a base URL would go to the sandbox. Throws a ConfigError
+ * naming the missing setting.
+ */
+export function requireCompleteMoneykitSettings(env: Pick<z.infer<typeof moneykitEnvSchema>, 'MONEYKIT_BASE_URL' | 'MONEYKIT_CLIENT_ID' | 'MONEYKIT_CLIENT_SECRET'>): void {
+  const given = (['MONEYKIT_BASE_URL', 'MONEYKIT_CLIENT_ID', 'MONEYKIT_CLIENT_SECRET'] as const).filter((k) => env[k] !== undefined);
+  if (given.length === 0 || given.length === 3) return;
+  const missing = (['MONEYKIT_BASE_URL', 'MONEYKIT_CLIENT_ID', 'MONEYKIT_CLIENT_SECRET'] as const).find((k) => env[k] === undefined)!;
+  const why =
+    missing === 'MONEYKIT_BASE_URL'
+      ? 'MoneyKit credentials without a base URL would be sent to the sandbox'
+      : 'the sandbox\'s default credentials are never sent to another URL';
+  throw new ConfigError(missing, `is missing: ${given.join(' and ')} ${given.length === 1 ? 'is' : 'are'} set, and ${why}`);
+}
 
 export const refreshQuotaEnvSchema = z.object({
   /** Overrides of the per-link refresh quota table, e.g. `transactions=86400,identity=86400`. */

@@ -18,16 +18,88 @@ export function createRedis(url: string, role: RedisRole, extra: RedisOptions = 
   return redis;
 }
 
-/** Waits for a fail-fast connection to be ready (enableOfflineQueue: false rejects commands before that). */
-export async function waitReady(redis: Redis, timeoutMs = 5000): Promise<void> {
+/** How long a process waits for Redis at start before it says so and stops (REDIS_CONNECT_TIMEOUT_MS). */
+export const DEFAULT_REDIS_CONNECT_TIMEOUT_MS = 10_000;
+
+/** The Redis URL with its password masked, for logs and messages. */
+export function redactRedisUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}
+
+/** Redis did not answer within the start-up deadline. `url` is already redacted. */
+export class RedisUnreachableError extends Error {
+  constructor(
+    readonly url: string,
+    readonly timeoutMs: number,
+    readonly lastError?: string,
+  ) {
+    super(`Redis at ${url} is not reachable within ${timeoutMs} ms${lastError ? ` (${lastError})` : ''}: check REDIS_URL, the network and the Redis password`);
+    this.name = 'RedisUnreachableError';
+  }
+}
+
+/**
+ * Waits for a connection to be ready. A worker connection retries forever and a fail-fast one rejects commands
+ * until then: either way, at start, this is what turns "no Redis" into an error instead of a silent hang.
+ */
+export async function waitReady(redis: Redis, timeoutMs = DEFAULT_REDIS_CONNECT_TIMEOUT_MS): Promise<void> {
   if (redis.status === 'ready') return;
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`Redis not reachable within ${timeoutMs} ms`)), timeoutMs);
-    redis.once('ready', () => {
-      clearTimeout(timer);
-      resolve();
+  let lastError: string | undefined;
+  const onError = (err: Error) => (lastError = scrubUrlPassword(err.message));
+  redis.on('error', onError);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const fail = () => reject(new RedisUnreachableError(redactRedisUrl(redisUrlOf(redis)), timeoutMs, lastError));
+      const timer = setTimeout(fail, timeoutMs);
+      const settle = (ok: boolean) => {
+        clearTimeout(timer);
+        redis.off('ready', onReady);
+        redis.off('end', onEnd);
+        if (ok) resolve();
+        else fail();
+      };
+      const onReady = () => settle(true);
+      // The retry strategy gave up: it will never be ready.
+      const onEnd = () => settle(false);
+      redis.once('ready', onReady);
+      redis.once('end', onEnd);
     });
-  });
+  } finally {
+    redis.off('error', onError);
+  }
+}
+
+/**
+ * Opens a connection (see createRedis) and waits until Redis answers, at most `timeoutMs`; on failure the
+ * connection is closed and a RedisUnreachableError names the (redacted) URL. Every app's start-up uses it.
+ */
+export async function connectRedis(url: string, role: RedisRole, opts: { timeoutMs?: number } & RedisOptions = {}): Promise<Redis> {
+  const { timeoutMs, ...extra } = opts;
+  const redis = createRedis(url, role, extra);
+  try {
+    await waitReady(redis, timeoutMs);
+    return redis;
+  } catch (err) {
+    redis.disconnect();
+    if (err instanceof RedisUnreachableError) throw new RedisUnreachableError(redactRedisUrl(url), err.timeoutMs, err.lastError);
+    throw err;
+  }
+}
+
+function redisUrlOf(redis: Redis): string {
+  const { host, port, db, password, tls } = redis.options;
+  return `${tls ? 'rediss' : 'redis'}://${password ? ':***@' : ''}${host ?? '127.0.0.1'}:${port ?? 6379}/${db ?? 0}`;
+}
+
+/** ioredis messages quote addresses, never passwords; a URL in one would, so it is masked anyway. */
+function scrubUrlPassword(message: string): string {
+  return message.replace(/(rediss?:\/\/[^:@/\s]*:)[^@\s]*@/gi, '$1***@');
 }
 
 export interface RedisServerCheck {

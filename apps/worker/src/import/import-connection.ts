@@ -1,7 +1,9 @@
 /**
  * Imports one source connection exactly once, resumable at every step. The ledger is written before each
  * non-idempotent call (`importing`, `batchInFlight`) and after it, so whatever instant a worker dies at, the
- * next attempt knows whether to look before it leaps.
+ * next attempt knows whether to look before it leaps. And it always looks before an import call: MoneyKit
+ * keeps what the ledger may have lost (Redis restarted without AOF, restored from an older snapshot), so a link
+ * an earlier attempt created is adopted, never created twice.
  */
 import type { Link, ImportConnection, ImportTransaction, Product } from '@mk/shared';
 import { planImport, PRODUCTS } from '@mk/shared';
@@ -16,8 +18,10 @@ import type { ImportRateLimiter } from './rate-limiter';
 export interface ImportApi extends LinkLookup {
   importLink(request: ImportConnection['request']): Promise<Link>;
   importTransactions(linkId: string, body: { transactions: ImportTransaction[] }): Promise<Link>;
-  /** Our transaction ids (`original_id`) already on the link, among `candidates`. */
-  landedTransactionIds(linkId: string, candidates: string[]): Promise<Set<string>>;
+  /** Our transaction ids (`original_id`) already on the link, among `candidates` (dated within `window`, YYYY-MM-DD). */
+  landedTransactionIds(linkId: string, candidates: string[], window: { startDate: string; endDate: string }): Promise<Set<string>>;
+  /** Resolves when MoneyKit gives us a token: how a queue paused for refused credentials learns they work again. */
+  verifyCredentials?(): Promise<void>;
 }
 
 export interface ImportDeps {
@@ -41,6 +45,34 @@ export const DEFAULT_SETTLE_MS = 30_000;
 async function settle(deps: ImportDeps, since: number | undefined): Promise<void> {
   const waitMs = (since ?? 0) + (deps.settleMs ?? DEFAULT_SETTLE_MS) - Date.now();
   if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
+}
+
+/** A failed read is tried again in place this many times, after 100, 200, 400 ms…: it changes nothing upstream. */
+const READ_RETRIES = 3;
+const READ_RETRY_BASE_MS = 100;
+
+/**
+ * A read (the look-ups before an import, the checks of a lost batch): never under the import limiter, whose
+ * slots are for imports only. A 429 (MoneyKit's read limits) waits its Retry-After; a network error or 5xx is
+ * retried in place a few times. Neither costs the job an attempt, so the extra look-up before every import
+ * does not make a flaky network exhaust attempts any sooner.
+ */
+async function read<T>(deps: ImportDeps, call: () => Promise<T>): Promise<T> {
+  const max429s = deps.max429s ?? 100;
+  for (let limited = 0, failed = 0; ; ) {
+    try {
+      return await call();
+    } catch (err) {
+      if (!isMoneyKitError(err)) throw err;
+      if (err.errorClass === 'rate_limited' && limited++ < max429s) {
+        await new Promise((r) => setTimeout(r, err.retryAfterMs ?? 1000));
+      } else if (err.errorClass === 'retryable' && failed < READ_RETRIES) {
+        await new Promise((r) => setTimeout(r, READ_RETRY_BASE_MS * 2 ** failed++));
+      } else {
+        throw err;
+      }
+    }
+  }
 }
 
 /** Sends one import call under the shared rate limit; a 429 holds every worker back and costs no attempt. */
@@ -67,18 +99,23 @@ export async function importConnection(deps: ImportDeps, record: ConnectionRecor
   const field = connectionField(record.sourceUserId, record.connectionId);
   let link: Link | undefined;
 
-  // `uncertain` is set together with `importing` and cleared once the outcome is known; it survives a
-  // failed → pending re-drive, so a retried connection still looks before it imports.
-  if (record.uncertain === true && (record.state === 'pending' || record.state === 'importing')) {
-    await settle(deps, record.sentAt);
+  // Look before every import call, not only after one whose outcome is unknown: the ledger may have lost what an
+  // earlier attempt created (Redis without AOF restarted, a restore), MoneyKit has not. One read per import.
+  if (record.state === 'pending' || record.state === 'importing') {
+    // `uncertain` is set together with `importing` and cleared once the outcome is known; it survives a
+    // failed → pending re-drive. Such a call may still be running upstream: let it settle before looking.
+    if (record.uncertain === true) await settle(deps, record.sentAt);
     const owner = async (linkId: string) => ((await ledger.linkOwner(record.runId, linkId)) ?? field) !== field;
-    const earlier = await findEarlierLink(api, request, owner);
+    const earlier = await read(deps, () => findEarlierLink(api, request, owner));
     if (earlier) {
       link = earlier;
-      // The earlier attempt's body held the first transactions; nothing of the batches went yet.
+      // After an unknown import none of the batches went; after a lost ledger any number may have: MoneyKit
+      // says which (a read per batch, and only heavy users have batches).
+      const batchesDone = await landedBatches(deps, earlier.link_id, plan.batches);
+      const batchTransactions = plan.batches.slice(0, batchesDone).reduce((n, b) => n + b.length, 0);
       record = await ledger.transitionFrom(record, {
-        state: 'linked', linkId: earlier.link_id, adopted: true, uncertain: null, batchesDone: 0, batchInFlight: null,
-        transactionsImported: plan.importBody.transactions.length, batchesTotal: plan.batches.length,
+        state: 'linked', linkId: earlier.link_id, adopted: true, uncertain: null, batchesDone, batchInFlight: null,
+        transactionsImported: plan.importBody.transactions.length + batchTransactions, batchesTotal: plan.batches.length,
       });
       recordImport('adopted');
     }
@@ -90,7 +127,7 @@ export async function importConnection(deps: ImportDeps, record: ConnectionRecor
       try {
         return await api.importLink(plan.importBody);
       } catch (err) {
-        // Known not to have reached MoneyKit: the next attempt may import without looking first.
+        // Known not to have reached MoneyKit: the next attempt need not wait for it to settle before looking.
         if (isMoneyKitError(err) && !err.mayHaveTakenEffect) record = await ledger.transitionFrom(record, { uncertain: false });
         throw err;
       }
@@ -104,7 +141,7 @@ export async function importConnection(deps: ImportDeps, record: ConnectionRecor
   const linkId = record.linkId!;
   for (let i = record.batchesDone; i < plan.batches.length; i++) {
     const batch = plan.batches[i]!;
-    if (record.batchInFlight === i && (await settle(deps, record.sentAt), await batchLanded(api, linkId, batch))) {
+    if (record.batchInFlight === i && (await settle(deps, record.sentAt), await batchLanded(deps, linkId, batch))) {
       record = await ledger.transitionFrom(record, { batchesDone: i + 1, batchInFlight: null, transactionsImported: record.transactionsImported + batch.length });
       continue;
     }
@@ -130,9 +167,21 @@ export async function importConnection(deps: ImportDeps, record: ConnectionRecor
 }
 
 /** Did a batch whose response was lost land? Its transactions carry our ids, so we ask for them back. */
-async function batchLanded(api: ImportApi, linkId: string, batch: ImportTransaction[]): Promise<boolean> {
+async function batchLanded(deps: ImportDeps, linkId: string, batch: ImportTransaction[]): Promise<boolean> {
   const ids = batch.map((t) => t.transaction_id).filter((id): id is string => Boolean(id));
   if (ids.length === 0) return false;
-  const landed = await api.landedTransactionIds(linkId, [ids[0]!, ids[ids.length - 1]!]);
+  const days = batch.map((t) => t.date.slice(0, 10)).sort();
+  const window = { startDate: days[0]!, endDate: days[days.length - 1]! };
+  const landed = await read(deps, () => deps.api.landedTransactionIds(linkId, [ids[0]!, ids[ids.length - 1]!], window));
   return landed.size > 0;
+}
+
+/**
+ * How many of an adopted link's batches already landed. Batches go one after the other, each only once the one
+ * before it is known to have landed, so the first one missing ends the count.
+ */
+async function landedBatches(deps: ImportDeps, linkId: string, batches: ImportTransaction[][]): Promise<number> {
+  let done = 0;
+  while (done < batches.length && (await batchLanded(deps, linkId, batches[done]!))) done++;
+  return done;
 }

@@ -1,3 +1,4 @@
+export * from './credentials-pause';
 export * from './import-connection';
 export * from './link-sink';
 export * from './moneykit-api';

@@ -10,11 +10,13 @@ export function importApiFromClient(client: MoneyKitClient): ImportApi {
     importTransactions: (linkId, body) => client.importTransactions(linkId, body),
     getUserLinks: (customerUserId) => client.getUserLinks(customerUserId),
     getLinkAccounts: async (linkId) => (await client.getLinkAccounts(linkId)).accounts,
-    async landedTransactionIds(linkId, candidates) {
+    verifyCredentials: () => client.verifyCredentials(),
+    async landedTransactionIds(linkId, candidates, window) {
       const wanted = new Set(candidates);
       const found = new Set<string>();
       for (let page = 1; ; page++) {
-        const res = await client.getLinkTransactions(linkId, { page, size: PAGE_SIZE });
+        // The window matters: without one MoneyKit lists only the last 90 days.
+        const res = await client.getLinkTransactions(linkId, { page, size: PAGE_SIZE, ...window });
         for (const t of res.transactions) if (t.original_id && wanted.has(t.original_id)) found.add(t.original_id);
         if (found.size === wanted.size || page * PAGE_SIZE >= res.total || res.transactions.length === 0) return found;
       }

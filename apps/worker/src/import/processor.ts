@@ -5,13 +5,17 @@
  */
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { ZodError } from 'zod';
-import { importJobSchema, planImport, type ImportJob, type Logger } from '@mk/shared';
+import { importJobSchema, planImport, type FailureInfo, type ImportJob, type Logger } from '@mk/shared';
 import { LedgerConflictError } from '@mk/ledger';
 import { judge } from './failures';
 import { importConnection, type ImportDeps } from './import-connection';
 
 export class RetryLaterError extends Error {}
-export class CredentialsRefusedError extends Error {}
+export class CredentialsRefusedError extends Error {
+  constructor(readonly failure: FailureInfo) {
+    super(failure.message);
+  }
+}
 
 export interface ImportProcessorDeps extends ImportDeps {
   logger: Logger;
@@ -69,7 +73,7 @@ export async function processImportJob(deps: ImportProcessorDeps, job: Pick<Job,
         await ledger.transitionFrom(current, { lastError: verdict.failure });
         if (verdict.action === 'stop') {
           deps.logger.error(log, 'MoneyKit refused our credentials: fix MONEYKIT_CLIENT_ID / MONEYKIT_CLIENT_SECRET');
-          throw new CredentialsRefusedError(verdict.failure.message);
+          throw new CredentialsRefusedError(verdict.failure);
         }
         deps.logger.info(log, 'connection will be retried');
         retryLater = verdict.failure.message;

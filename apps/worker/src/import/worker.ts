@@ -1,6 +1,7 @@
 /**
  * The BullMQ side of imports: the worker process's queue consumer. Retries are bounded with exponential backoff
- * and jitter; a refused credential pauses the queue instead of burning every user's attempts.
+ * and jitter; a refused credential pauses the queue instead of burning every user's attempts, and the queue
+ * resumes by itself once MoneyKit accepts the credentials again (credentials-pause.ts).
  */
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -10,6 +11,7 @@ import { CredentialsRefusedError, processImportJob } from './processor';
 import type { ImportApi } from './import-connection';
 import type { LinkSink } from './link-sink';
 import { ImportRateLimiter } from './rate-limiter';
+import { startCredentialsPause, type CredentialsPauseOptions } from './credentials-pause';
 
 export interface ImportWorkerOptions {
   /** A worker-role connection (maxRetriesPerRequest: null). */
@@ -29,6 +31,8 @@ export interface ImportWorkerOptions {
   lockDurationMs?: number;
   /** See ImportDeps.settleMs. */
   settleMs?: number;
+  /** Backoff of those probes (tests shorten it). */
+  credentialsProbe?: Pick<CredentialsPauseOptions, 'probeBaseMs' | 'probeMaxMs' | 'pollMs'>;
 }
 
 export function exponentialJitter(attemptsMade: number, baseMs: number, maxMs: number): number {
@@ -60,11 +64,11 @@ export function startImportWorker(opts: ImportWorkerOptions): ImportWorker {
     },
   });
   const queue = new Queue(QUEUES.import, { connection: opts.redis, prefix: opts.prefix });
+  const credentials = startCredentialsPause({
+    redis: opts.redis, prefix: opts.prefix, queue, logger: opts.logger, ...(opts.api.verifyCredentials && { verifyCredentials: () => opts.api.verifyCredentials!() }), ...opts.credentialsProbe,
+  });
   worker.on('failed', (job, err) => {
-    if (err instanceof CredentialsRefusedError) {
-      opts.logger.fatal({ jobId: job?.id }, 'pausing the import queue until credentials are fixed; resume it from the dashboard');
-      void queue.pause();
-    }
+    if (err instanceof CredentialsRefusedError) void credentials.pause(err.failure);
   });
   worker.on('error', (err) => opts.logger.error({ err }, 'import worker error'));
 
@@ -74,6 +78,7 @@ export function startImportWorker(opts: ImportWorkerOptions): ImportWorker {
     close() {
       closing ??= (async () => {
         await worker.close();
+        await credentials.close();
         await queue.close();
       })();
       return closing;

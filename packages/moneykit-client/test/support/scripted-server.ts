@@ -55,6 +55,10 @@ export interface ScriptedServer {
   connections: number;
   /** Tokens from now on answered with 401 expired_access_token. */
   expireIssuedTokens(): void;
+  /** Tokens from now on unknown (401 unauthorized), as after a server restart. */
+  forgetIssuedTokens(): void;
+  /** Credentials the token endpoint accepts (default CLIENT_ID / CLIENT_SECRET). */
+  credentials: { id: string; secret: string };
   tokenDelayMs: number;
   tokenExpiresIn: number;
   handle(handler: Handler): void;
@@ -65,6 +69,7 @@ export async function startScriptedServer(): Promise<ScriptedServer> {
   let handler: Handler = (_req, res) => sendJson(res, 200, aLink());
   const issued: string[] = [];
   const expired = new Set<string>();
+  const forgotten = new Set<string>();
 
   const state: ScriptedServer = {
     url: '',
@@ -74,6 +79,8 @@ export async function startScriptedServer(): Promise<ScriptedServer> {
     tokenDelayMs: 0,
     tokenExpiresIn: 3600,
     expireIssuedTokens: () => issued.forEach((t) => expired.add(t)),
+    forgetIssuedTokens: () => issued.forEach((t) => forgotten.add(t)),
+    credentials: { id: CLIENT_ID, secret: CLIENT_SECRET },
     handle: (h) => (handler = h),
     close: () =>
       new Promise<void>((resolve) => {
@@ -92,7 +99,7 @@ export async function startScriptedServer(): Promise<ScriptedServer> {
       state.tokenRequests.push(recorded);
       if (state.tokenDelayMs) await new Promise((r) => setTimeout(r, state.tokenDelayMs));
       const form = new URLSearchParams(recorded.body);
-      if (form.get('client_id') !== CLIENT_ID || form.get('client_secret') !== CLIENT_SECRET) {
+      if (form.get('client_id') !== state.credentials.id || form.get('client_secret') !== state.credentials.secret) {
         return sendJson(res, 401, apiError(ERROR_CODES.unauthorized));
       }
       const token = `token-${issued.length + 1}-SECRET`;
@@ -103,7 +110,7 @@ export async function startScriptedServer(): Promise<ScriptedServer> {
     state.requests.push(recorded);
     const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
     if (recorded.url !== '/.well-known/jwks.json') {
-      if (!bearer || !issued.includes(bearer)) return sendJson(res, 401, apiError(ERROR_CODES.unauthorized));
+      if (!bearer || !issued.includes(bearer) || forgotten.has(bearer)) return sendJson(res, 401, apiError(ERROR_CODES.unauthorized));
       if (expired.has(bearer)) return sendJson(res, 401, apiError(ERROR_CODES.expiredToken));
     }
     await handler(recorded, res);

@@ -1,0 +1,151 @@
+/**
+ * Refused credentials pause the import queue instead of burning every user's attempts, and the pause undoes
+ * itself: it is marked as ours in `keys(prefix).queuePause(QUEUES.import)` (by, reason, at ms), and while the
+ * mark stands every import worker process probes the token endpoint with backoff; the first whose probe gets a
+ * token resumes the queue and deletes the mark. A worker that starts while the mark stands (the one that paused
+ * died) takes the probing over. A queue paused without the mark is an operator's, and is never resumed here.
+ */
+import os from 'node:os';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { QUEUES, keys, type FailureInfo, type Logger } from '@mk/shared';
+
+/** The `reason` field of the mark when refused credentials paused the queue. */
+export const CREDENTIALS_REFUSED = 'credentials_refused';
+
+export interface CredentialsPauseOptions {
+  redis: Redis;
+  prefix: string;
+  /** The import queue. */
+  queue: Queue;
+  logger: Logger;
+  /** Resolves when MoneyKit gives us a token (MoneyKitClient.verifyCredentials). Without it nothing is probed:
+   * the pause is marked and stays until someone resumes the queue. */
+  verifyCredentials?: () => Promise<void>;
+  /** First probe this long after the pause, then doubling up to maxMs. */
+  probeBaseMs?: number;
+  probeMaxMs?: number;
+  /** How often the mark and the queue are looked at. */
+  pollMs?: number;
+}
+
+export const DEFAULT_PROBE = { baseMs: 1_000, maxMs: 60_000, pollMs: 1_000 } as const;
+
+/** A process that claimed the resume and died: after this long another may claim it. */
+const CLAIM_TTL_MS = 30_000;
+
+// KEYS: mark, queue meta. 1 when the queue is paused with no mark of ours: an operator's pause.
+const OPERATOR_PAUSED = `
+return (redis.call('HEXISTS', KEYS[2], 'paused') == 1 and redis.call('EXISTS', KEYS[1]) == 0) and 1 or 0
+`;
+// KEYS: mark. ARGV: who. 1 = this process resumes the queue; 0 = another does, or the mark is gone.
+const CLAIM = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local claimed = tonumber(redis.call('HGET', KEYS[1], 'resuming_at') or '0')
+if now - claimed < ${CLAIM_TTL_MS} then return 0 end
+redis.call('HSET', KEYS[1], 'resuming_at', now, 'resuming_by', ARGV[1])
+return 1
+`;
+// KEYS: mark. ARGV: the `at` seen. Deletes the mark only if nobody re-marked it since.
+const DELETE_IF_AT = `
+if redis.call('HGET', KEYS[1], 'at') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+export interface CredentialsPause {
+  /** Called when a job met refused credentials: pauses the queue (unless an operator already did) and marks it. */
+  pause(failure: FailureInfo): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function startCredentialsPause(opts: CredentialsPauseOptions): CredentialsPause {
+  const { redis, queue, logger } = opts;
+  const baseMs = opts.probeBaseMs ?? DEFAULT_PROBE.baseMs;
+  const maxMs = opts.probeMaxMs ?? DEFAULT_PROBE.maxMs;
+  const mark = keys(opts.prefix).queuePause(QUEUES.import);
+  const meta = queue.keys.meta!;
+  const by = `worker ${os.hostname()}:${process.pid}`;
+  let delayMs = baseMs;
+  let nextProbeAt: number | undefined;
+  let lastResumedAt = 0;
+  let closed = false;
+  // Pausing and probing never interleave within one process.
+  let serial: Promise<void> = Promise.resolve();
+  const inTurn = (step: () => Promise<void>) => (serial = serial.then(step).catch((err) => logger.warn({ err }, 'credentials pause: step failed, will try again')));
+
+  const pause = (failure: FailureInfo) =>
+    inTurn(async () => {
+      if (Number(await redis.eval(OPERATOR_PAUSED, 2, mark, meta)) === 1) {
+        logger.error({ failure }, 'MoneyKit refused our credentials while an operator has the import queue paused: left as it is');
+        return;
+      }
+      // Paused first, marked second: a running queue with a mark can only mean someone resumed it since.
+      await queue.pause();
+      await redis.multi().hset(mark, { by, reason: CREDENTIALS_REFUSED, at: Date.now() }).hdel(mark, 'resuming_at', 'resuming_by').exec();
+      logger.error(
+        { failure },
+        'MoneyKit refused our credentials: import queue paused; it resumes by itself once the token endpoint accepts MONEYKIT_CLIENT_ID / MONEYKIT_CLIENT_SECRET',
+      );
+    });
+
+  const tick = () =>
+    inTurn(async () => {
+      const seen = await redis.hget(mark, 'at');
+      if (seen === null) {
+        nextProbeAt = undefined;
+        return;
+      }
+      if (!(await queue.isPaused())) {
+        // Resumed by hand (Bull Board), or by a probe that has not deleted the mark yet: the pause is over.
+        if (Number(await redis.eval(DELETE_IF_AT, 1, mark, seen)) === 1) {
+          logger.info('the import queue was resumed by someone else: its credentials pause mark is removed');
+        }
+        nextProbeAt = undefined;
+        return;
+      }
+      if (!opts.verifyCredentials) return;
+      if (nextProbeAt === undefined) {
+        // A resume that was paused again soon after keeps backing off: the token works but the API still refuses.
+        if (Date.now() - lastResumedAt > maxMs) delayMs = baseMs;
+        nextProbeAt = Date.now() + delayMs;
+      }
+      if (Date.now() < nextProbeAt) return;
+      try {
+        await opts.verifyCredentials();
+      } catch (err) {
+        delayMs = Math.min(maxMs, delayMs * 2);
+        nextProbeAt = Date.now() + delayMs;
+        logger.warn({ err, nextProbeInMs: delayMs }, 'MoneyKit still refuses our credentials: the import queue stays paused');
+        return;
+      }
+      nextProbeAt = undefined;
+      delayMs = Math.min(maxMs, delayMs * 2);
+      if (Number(await redis.eval(CLAIM, 1, mark, by)) !== 1) return;
+      await queue.resume();
+      await redis.del(mark);
+      lastResumedAt = Date.now();
+      logger.warn('MoneyKit accepts our credentials again: import queue resumed');
+    });
+
+  // One look at a time: a probe that hangs until its timeout must not queue up a look per poll.
+  let looking = false;
+  const look = () => {
+    if (closed || looking) return;
+    looking = true;
+    void tick().finally(() => (looking = false));
+  };
+  const timer = setInterval(look, opts.pollMs ?? DEFAULT_PROBE.pollMs);
+  timer.unref();
+  look();
+
+  return {
+    pause: (failure) => (closed ? Promise.resolve() : pause(failure)),
+    async close() {
+      closed = true;
+      clearInterval(timer);
+      await serial;
+    },
+  };
+}
