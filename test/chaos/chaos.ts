@@ -50,9 +50,13 @@ export interface ChaosResult {
   faultsInjected: Record<string, number>;
   webhooks: { delivered: number; failedAttempts: number; abandoned: number };
   seconds: number;
+  /** Of a few links that were reconnected but never refreshed: every step both sides saw, in time order. */
+  lostLinkStories: string[];
 }
 
 const TIME_SCALE = 3600;
+/** Share of links whose every refresh step is kept (REFRESH_TRACE_SAMPLE), so a failure can tell their story. */
+const TRACE_SAMPLE = 0.25;
 const PREFIX = '{chaos}';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -81,6 +85,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       timeScale: TIME_SCALE,
       seed: opts.seed,
       logLevel: 'silent',
+      linkHistory: true,
       refreshCompletionDelayMs: 50,
       // Real seconds between redeliveries, as MoneyKit spaces them (the sandbox divides by the time scale).
       webhookRetryDelaysMs: [1, 2, 5, 10, 20].map((s) => s * 1000 * TIME_SCALE),
@@ -95,6 +100,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       IMPORT_RATE_PER_MIN: String(opts.importRatePerMinute), IMPORT_CONCURRENCY: '16', IMPORT_LOCK_MS: '3000', REFRESH_LOCK_MS: '3000',
       // A refresh whose outcome we never learn blocks its product this long (it may still reach MoneyKit): above the 1 s client timeout.
       REFRESH_IN_FLIGHT_MS: '5000',
+      REFRESH_TRACE_SAMPLE: String(TRACE_SAMPLE),
       IMPORT_BACKOFF_BASE_MS: '100', IMPORT_BACKOFF_MAX_MS: '2000', REFRESH_PRODUCTS: 'accounts,transactions,identity',
       OPS_PORT: '0',
     };
@@ -168,6 +174,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     // Refresh period: every end user reconnects; the pipeline keeps refreshing under the same chaos.
     const linkIds: string[] = [];
     for await (const r of ledger.scan('chaos')) if (r.linkId) linkIds.push(r.linkId);
+    const reconnectedAt = Date.now();
     for (const id of linkIds) sandbox.state.reconnect(id);
     const refreshUntil = Date.now() + opts.refreshSeconds * 1000;
     nextKill = nextKillTime();
@@ -206,9 +213,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     const sb = sandbox.state.counters();
     const notRefreshed = linkIds.filter((id) => !((sb.refreshCalls[id]?.transactions ?? 0) > 0));
     const linksRefreshed = linkIds.length - notRefreshed.length;
+    const lostLinkStories: string[] = [];
     if (notRefreshed.length) {
-      const registry = await RefreshRegistry.open(redis, PREFIX, { timeScale: TIME_SCALE });
-      for (const id of notRefreshed.slice(0, 3)) log(`not refreshed: ${id} ${JSON.stringify(await registry.get(id))} sandbox ${JSON.stringify(sandbox.state.links.get(id)?.state)}`);
+      const registry = await RefreshRegistry.open(redis, PREFIX, { timeScale: TIME_SCALE, traceSample: TRACE_SAMPLE });
+      for (const id of notRefreshed.filter((l) => registry.trace.traced(l)).slice(0, 3)) lostLinkStories.push(await linkStory(registry, sandbox, id, reconnectedAt));
       log(`registry: ${JSON.stringify(await registry.stats())}`);
     }
     return {
@@ -229,6 +237,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       faultsInjected: { ...sb.faultsInjected },
       webhooks: { ...sb.webhooks },
       seconds: Math.round((Date.now() - started) / 1000),
+      lostLinkStories,
     };
   } finally {
     await Promise.all(processes.map((p) => p.kill('SIGKILL')));
@@ -237,6 +246,14 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     await redisServer?.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Our side (the registry's trace) and MoneyKit's side (the sandbox's history) of one link, merged in time order. */
+async function linkStory(registry: RefreshRegistry, sandbox: RunningSandbox, linkId: string, since: number): Promise<string> {
+  const ours = (await registry.trace.story(linkId)).map((e) => ({ at: e.at, line: `worker ${e.by}: ${e.step} ${e.detail}` }));
+  const theirs = sandbox.state.history(linkId).map((e) => ({ at: e.at, line: `sandbox: ${e.what}` }));
+  const lines = [...ours, ...theirs].sort((a, b) => a.at - b.at).map((e) => `  ${((e.at - since) / 1000).toFixed(3).padStart(8)} s  ${e.line}`);
+  return [`${linkId} (times from the reconnects), now ${JSON.stringify(await registry.get(linkId))}`, ...lines].join('\n');
 }
 
 /** The goals: what must be zero is zero. */
@@ -260,5 +277,6 @@ export function formatResult(r: ChaosResult): string {
     `stuck import jobs ${r.stuckJobs}; webhooks delivered ${r.webhooks.delivered}, failed attempts ${r.webhooks.failedAttempts}, abandoned ${r.webhooks.abandoned}`,
     `chaos: ${r.workerKills} worker SIGKILLs, ${r.redisRestarts} Redis restarts, ${r.producerKills} producer kills, faults ${JSON.stringify(r.faultsInjected)}`,
     `took ${r.seconds} s`,
+    ...(r.lostLinkStories.length ? ['stories of links reconnected but never refreshed:', ...r.lostLinkStories] : []),
   ].join('\n');
 }

@@ -45,6 +45,8 @@ export interface SandboxOptions {
   seed?: number;
   /** Faults active from the start (same shape as PUT /_sandbox/faults). */
   faults?: Partial<FaultSettings>;
+  /** Keep what happened to each link (calls, answers, webhook deliveries) for `state.history(linkId)`: tests' diagnostics. */
+  linkHistory?: boolean;
   /** Log level of the sandbox logger; default 'warn' under NODE_ENV=test, else LOG_LEVEL or 'info'. */
   logLevel?: string;
   logger?: Logger;

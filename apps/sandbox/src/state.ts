@@ -3,6 +3,7 @@
  * surface) and in-process tests go through these same methods.
  */
 import { windowMs, type ImportLinkRequest, type ImportTransaction, type LinkErrorCode, type Logger, type Product } from '@mk/shared';
+import { LinkHistory, type LinkHistoryEntry } from './domain/history';
 import { LinkStore, type LinkRecord } from './domain/links';
 import { availableProducts, renderLink } from './domain/render';
 import { FaultInjector, type FaultCounts, type FaultEndpoint, type FaultSettings, type FaultSettingsInput } from './faults/faults';
@@ -53,6 +54,7 @@ export class SandboxState {
   readonly links = new LinkStore();
   readonly faults: FaultInjector;
   readonly webhooks: WebhookDispatcher;
+  readonly linkHistory: LinkHistory;
   private webhookUrl: string | null;
   private importArrivals = new SlidingWindow(MINUTE_MS);
   private importAdmitted = new SlidingWindow(MINUTE_MS);
@@ -70,7 +72,15 @@ export class SandboxState {
     if (options.faults) this.faults.set(options.faults);
     this.webhookUrl = options.webhookUrl ?? null;
     const retryDelays = options.webhookRetryDelaysMs.map((ms) => Math.max(10, ms / options.timeScale));
-    this.webhooks = new WebhookDispatcher(signer, timers, retryDelays, logger);
+    this.linkHistory = new LinkHistory(options.linkHistory === true);
+    this.webhooks = new WebhookDispatcher(signer, timers, retryDelays, logger, (d) =>
+      this.linkHistory.note(d.linkId, `webhook ${d.event}${d.detail ? ` ${d.detail}` : ''} attempt ${d.attempt} → ${d.status ?? d.error ?? '?'}`),
+    );
+  }
+
+  /** What the sandbox saw of a link (empty unless started with `linkHistory`). */
+  history(linkId: string): LinkHistoryEntry[] {
+    return this.linkHistory.of(linkId);
   }
 
   // ---- auth -------------------------------------------------------------------------------------------
@@ -99,6 +109,7 @@ export class SandboxState {
 
   importLink(req: ImportLinkRequest): LinkRecord {
     const { link, duplicate } = this.links.create(req, this.options.grantedProducts);
+    this.linkHistory.note(link.id, `imported${duplicate ? ' (A DUPLICATE)' : ''}`);
     this.c.linksCreated += 1;
     this.c.transactionsImported += req.transactions.length;
     if (duplicate) {
@@ -154,12 +165,16 @@ export class SandboxState {
     const link = this.requireLink(id);
     if (link.state !== 'connected') {
       this.c.badStateRefreshes += 1;
+      this.linkHistory.note(id, `refresh ${requested.join('+')} → 422 bad_state`, now);
       throw problems.badState(link.errorCode ?? link.state);
     }
     const products = [...new Set(requested)];
     const allowed = new Set(availableProducts(link));
     const forbidden = products.filter((p) => !allowed.has(p));
-    if (forbidden.length > 0) throw problems.forbidden(forbidden);
+    if (forbidden.length > 0) {
+      this.linkHistory.note(id, `refresh ${products.join('+')} → 403 ${forbidden.join('+')}`, now);
+      throw problems.forbidden(forbidden);
+    }
 
     let waitMs = 0;
     for (const product of products) {
@@ -173,10 +188,12 @@ export class SandboxState {
     }
     if (waitMs > 0) {
       this.c.quotaViolationsAttempted += 1;
+      this.linkHistory.note(id, `refresh ${products.join('+')} → 429 QUOTA VIOLATION (${waitMs} ms early)`, now);
       throw rateLimited(waitMs, 'Refresh quota exceeded for this link and product');
     }
 
     const attemptedAt = new Date(now);
+    this.linkHistory.note(id, `refresh ${products.join('+')} → 202`, now);
     for (const product of products) {
       link.lastRefreshAcceptedAt.set(product, now);
       const status = link.products.get(product) ?? {};
@@ -206,6 +223,7 @@ export class SandboxState {
     const link = this.requireLink(id);
     link.state = 'connected';
     link.errorCode = null;
+    this.linkHistory.note(id, 'reconnected by its user');
     this.emit(link, () => linkStateChanged(link));
     return link;
   }
@@ -279,6 +297,7 @@ export class SandboxState {
     this.links.clear();
     this.faults.reset();
     this.webhooks.reset();
+    this.linkHistory.clear();
     this.importArrivals.clear();
     this.importAdmitted.clear();
     this.tokenCalls.clear();

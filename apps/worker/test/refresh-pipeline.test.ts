@@ -22,7 +22,7 @@ let receiver: RunningWebhookReceiver;
 beforeAll(async () => {
   redis = await startPrivateRedis();
   sb = await startRefreshSandbox({ timeScale: SCALE });
-  client = clientFor(sb);
+  client = clientFor(sb, 1500); // a call lasts at most 2.5 s (timeout + grace): inside the 3 s in-flight window
   refresh = await startRefresh({
     redisUrl: redis.url,
     prefix: '{rp}',

@@ -25,7 +25,8 @@ const PREFIX = '{quota}';
 const WORKER_OPTIONS = {
   timeScale: SCALE,
   quotaGuardMs: 25,
-  inFlightMs: 2000,
+  // a call lasts at most MONEYKIT_TIMEOUT_MS + 1 s grace (2 s): the claim must outlive it, with a window to send in
+  inFlightMs: 3000,
   leaseMs: 5000,
   firstDueSpreadMs: 2000,
   jitterFraction: 0.02,

@@ -37,6 +37,7 @@ const SERVER_MESSAGE_MAX = 160;
 export const CLIENT_CODES = {
   invalidResponse: 'client.invalid_response',
   unexpectedStatus: 'client.unexpected_status',
+  sendWindowPassed: 'client.send_window_passed',
 } as const;
 
 export interface HttpFailure {
@@ -145,6 +146,17 @@ export function classifyTransportFailure(endpoint: EndpointName, error: unknown)
   });
 }
 
+/** Not sent: the caller's deadline for sending it had passed (a claim gone stale while this process stalled). */
+export function sendWindowPassed(endpoint: EndpointName, lateMs: number): MoneyKitError {
+  return new MoneyKitError({
+    endpoint,
+    code: CLIENT_CODES.sendWindowPassed,
+    errorClass: 'retryable',
+    mayHaveTakenEffect: false,
+    message: `MoneyKit ${endpoint} not sent: ${lateMs} ms past the moment it had to go out by`,
+  });
+}
+
 /** Refused before sending: MoneyKit would reject it and the same body can never pass. */
 export function payloadTooLarge(endpoint: EndpointName, bytes: number): MoneyKitError {
   return new MoneyKitError({
@@ -154,6 +166,11 @@ export function payloadTooLarge(endpoint: EndpointName, bytes: number): MoneyKit
     mayHaveTakenEffect: false,
     message: `MoneyKit ${endpoint} body is ${bytes} bytes, over the ${MAX_REQUEST_BYTES}-byte limit: not sent`,
   });
+}
+
+/** No answer came back in time: the congestion signal (the refresh pipeline backs off on it). */
+export function isTimeoutError(error: unknown): boolean {
+  return error instanceof MoneyKitError && error.status === undefined && error.code !== undefined && TIMEOUT_CODES.has(error.code);
 }
 
 export function isExpiredTokenError(error: unknown): boolean {

@@ -21,11 +21,11 @@ import {
   type RefreshProductsRequest,
 } from '@mk/shared';
 import { serializeBody, type SerializedBody } from './body';
-import { classifyHttpFailure, classifyInvalidSuccess, classifyTransportFailure, isRefusedTokenError, payloadTooLarge } from './classify';
+import { classifyHttpFailure, classifyInvalidSuccess, classifyTransportFailure, sendWindowPassed, isRefusedTokenError, payloadTooLarge } from './classify';
 import { ENDPOINTS, endpointPath, type EndpointName } from './endpoints';
 import { isMoneyKitError, MoneyKitError } from './errors';
 import { TokenCache } from './token-cache';
-import { Transport, type HttpRequest } from './transport';
+import { HARD_DEADLINE_GRACE_MS, Transport, type HttpRequest } from './transport';
 
 export const DEFAULT_IMPORT_TIMEOUT_MS = 90_000;
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -80,6 +80,8 @@ interface CallSpec<S extends z.ZodTypeAny> {
   query?: Record<string, string>;
   body?: unknown;
   schema: S;
+  /** No exchange starts after this (epoch ms). */
+  sendBy?: number;
 }
 
 export class MoneyKitClient {
@@ -105,10 +107,18 @@ export class MoneyKitClient {
     return this.call({ endpoint: 'import_transactions', id: linkId, body: request, schema: linkSchema });
   }
 
-  /** POST /links/{id}/products: 202, the refresh itself runs asynchronously. */
-  refreshProducts(linkId: string, products: Product[]): Promise<Link> {
+  /**
+   * POST /links/{id}/products: 202, the refresh itself runs asynchronously. With `sendBy` (epoch ms) no exchange of
+   * it — the retry after a refused token included — starts later than that (CLIENT_CODES.sendWindowPassed instead).
+   */
+  refreshProducts(linkId: string, products: Product[], opts: { sendBy?: number } = {}): Promise<Link> {
     const body: RefreshProductsRequest = { products };
-    return this.call({ endpoint: 'refresh_products', id: linkId, body, schema: linkSchema });
+    return this.call({ endpoint: 'refresh_products', id: linkId, body, schema: linkSchema, ...(opts.sendBy !== undefined && { sendBy: opts.sendBy }) });
+  }
+
+  /** The longest one exchange with this endpoint can last: its timeout plus the transport's hard-deadline grace. */
+  maxExchangeMs(endpoint: EndpointName): number {
+    return (ENDPOINTS[endpoint].slow ? this.importTimeoutMs : this.timeoutMs) + HARD_DEADLINE_GRACE_MS;
   }
 
   getLink(linkId: string): Promise<Link> {
@@ -176,6 +186,8 @@ export class MoneyKitClient {
   }
 
   private authorized<S extends z.ZodTypeAny>(spec: CallSpec<S>, path: string, body: SerializedBody | undefined, token: string): Promise<z.infer<S>> {
+    const late = spec.sendBy === undefined ? 0 : Date.now() - spec.sendBy;
+    if (late > 0) return Promise.reject(sendWindowPassed(spec.endpoint, late));
     const headers: Record<string, string> = { Authorization: `Bearer ${token}` };
     if (body) headers['Content-Type'] = 'application/json';
     return this.exchange(spec.endpoint, { path, headers, ...(body && { data: body.json }) }, spec.schema);

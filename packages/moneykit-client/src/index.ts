@@ -4,7 +4,7 @@ export { MoneyKitError, isMoneyKitError } from './errors';
 export type { MoneyKitErrorFields } from './errors';
 export { serializeBody } from './body';
 export type { SerializedBody } from './body';
-export { classifyHttpFailure, classifyInvalidSuccess, classifyTransportFailure, payloadTooLarge, isExpiredTokenError, isRefusedTokenError, CLIENT_CODES } from './classify';
+export { classifyHttpFailure, classifyInvalidSuccess, classifyTransportFailure, payloadTooLarge, sendWindowPassed, isExpiredTokenError, isTimeoutError, isRefusedTokenError, CLIENT_CODES } from './classify';
 export { parseRetryAfter, retryAfterMsFromHeaders, DEFAULT_RETRY_AFTER_MS, SANDBOX_RETRY_AFTER_MS_HEADER } from './retry-after';
 export { ENDPOINTS, endpointPath } from './endpoints';
 export type { EndpointName } from './endpoints';

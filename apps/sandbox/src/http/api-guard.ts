@@ -20,6 +20,8 @@ export function apiGuard(state: SandboxState, tokens: TokenStore) {
     if (isImport) state.recordImportArrival(endpoint);
 
     const fault = state.faults.before(endpoint);
+    const linkId = (request.params as { id?: string } | undefined)?.id;
+    if (linkId && fault.kind !== 'none') state.linkHistory.note(linkId, `${endpoint}: injected ${fault.kind}`);
     switch (fault.kind) {
       case 'rateLimitBurst':
         throw rateLimited(fault.retryAfterSeconds * 1000);

@@ -48,6 +48,8 @@ export class WebhookDispatcher {
     private readonly timers: Timers,
     private readonly retryDelaysMs: number[],
     private readonly logger: Logger,
+    /** Told of every delivery attempt once it is answered (the sandbox's per-link history). */
+    private readonly onDelivery: (record: DeliveryRecord & { detail?: string }) => void = () => undefined,
   ) {}
 
   /** Fire and forget: the API answer never waits for the receiver. */
@@ -164,6 +166,7 @@ export class WebhookDispatcher {
       this.logger.info({ event: payload.webhook_event, linkId: payload.link_id, attempt, status: record.status, error: record.error }, 'webhook delivery failed');
     }
     this.remember(record);
+    this.onDelivery({ ...record, detail: eventDetail(payload) });
     return ok;
   }
 
@@ -182,4 +185,9 @@ export class WebhookDispatcher {
     this.log.push(record);
     if (this.log.length > LOG_SIZE) this.log.splice(0, this.log.length - LOG_SIZE);
   }
+}
+
+function eventDetail(payload: WebhookPayload): string {
+  const p = payload as { state?: string; product?: string };
+  return [p.product, p.state].filter(Boolean).join(' ');
 }

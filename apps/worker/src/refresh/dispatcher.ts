@@ -46,6 +46,7 @@ export function startDispatcher(registry: RefreshRegistry, queue: Queue, logger:
       })),
     );
     dispatched += due.length;
+    for (const d of due) if (registry.trace.traced(d.linkId)) await registry.trace.note(d.linkId, 'queued', refreshJobId(d));
     return due.length;
   }
 

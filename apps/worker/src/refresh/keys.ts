@@ -9,7 +9,8 @@
  *   <prefix>:refresh:w:<bucket>  hash   link id → last state-change webhook applied: <action><reason><time>
  *   <prefix>:refresh:429         zset   link id → time of its last 429 (tells per-link from app-wide)
  *   <prefix>:refresh:events      stream notable events (parked, removed, stopped, failed) for ops
- *   <prefix>:webhook:seen:<key>  string webhook idempotency keys already processed
+ *   <prefix>:refresh:trace:<link> list  the last steps of a traced link (trace.ts; only with traceSample > 0)
+ *   <prefix>:webhook:seen:<key>  string a webhook delivery's fate: processing:<token> (short lease) or done
  */
 import { DEFAULT_PREFIX } from '@mk/shared';
 
@@ -30,6 +31,7 @@ export function refreshKeys(prefix: string = DEFAULT_PREFIX) {
     webhookOrder: (bucket: number) => `${base}w:${bucket}`,
     recent429: `${base}429`,
     events: `${base}events`,
+    trace: (linkId: string) => `${base}trace:${linkId}`,
     webhookSeen: (idempotencyKey: string) => `${prefix}:webhook:seen:${idempotencyKey}`,
   };
 }

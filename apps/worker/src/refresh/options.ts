@@ -45,8 +45,15 @@ export interface RefreshOptions {
   jitterFraction: number;
   /** Newly registered active links get their first due time spread over this many real ms (0 = due now). */
   firstDueSpreadMs: number;
-  /** A dispatched link is re-dispatched after this long if its job never settles (lost job), real ms. */
+  /**
+   * A dispatched link is dispatched again after this long unless its job settled it first, real ms. It only has to
+   * cover the hand-over into the queue (a process killed between taking links and adding their jobs loses them for
+   * this long): while the link's job still exists, the repeated add is a no-op (same job id), and a job that
+   * settles plans the next due time itself.
+   */
   leaseMs: number;
+  /** A link whose call failed every attempt without reaching MoneyKit is tried again after this long, real ms. */
+  retryLaterMs: number;
   /** Links moved into the queue per dispatcher round. */
   dispatchBatch: number;
   /** Pause between dispatcher rounds when nothing is due, real ms. */
@@ -62,6 +69,8 @@ export interface RefreshOptions {
   appRateLimitWindowMs: number;
   /** A link due longer than this ago counts as overdue in stats(), real ms. Default: one minute, scaled. */
   overdueMs: number;
+  /** Share of links (0..1, picked by a hash of the link id) whose every step is kept for `mk-migrate links` (trace.ts). */
+  traceSample: number;
 }
 
 const HOUR_MS = 3_600_000;
@@ -80,7 +89,8 @@ export function resolveRefreshOptions(partial: Partial<RefreshOptions> = {}): Re
     groupFraction: 0.1,
     jitterFraction: 0.02,
     firstDueSpreadMs: Math.min(HOUR_MS, windowMs(3600, timeScale)),
-    leaseMs: 300_000,
+    leaseMs: 30_000,
+    retryLaterMs: 60_000,
     dispatchBatch: 500,
     dispatchIdleMs: 100,
     concurrency: 50,
@@ -89,6 +99,7 @@ export function resolveRefreshOptions(partial: Partial<RefreshOptions> = {}): Re
     appRateLimitLinks: 3,
     appRateLimitWindowMs: 10_000,
     overdueMs: windowMs(60, timeScale),
+    traceSample: 0,
     ...defined,
   };
   if (options.defaultProducts.length === 0) throw new Error('defaultProducts must name at least one product');
@@ -137,6 +148,8 @@ export const refreshEnvSchema = z.object({
   REFRESH_IN_FLIGHT_MS: envInt(1).optional(),
   REFRESH_DISPATCH_BATCH: envInt(1).optional(),
   REFRESH_ATTEMPTS: envInt(1).optional(),
+  REFRESH_LEASE_MS: envInt(1000).max(3_600_000).optional(),
+  REFRESH_TRACE_SAMPLE: envNumber(0).max(1).optional(),
 });
 
 export function refreshOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): RefreshOptions {
@@ -160,5 +173,7 @@ export function refreshOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Ref
     inFlightMs: cfg.REFRESH_IN_FLIGHT_MS,
     dispatchBatch: cfg.REFRESH_DISPATCH_BATCH,
     attempts: cfg.REFRESH_ATTEMPTS,
+    leaseMs: cfg.REFRESH_LEASE_MS,
+    traceSample: cfg.REFRESH_TRACE_SAMPLE,
   });
 }

@@ -3,14 +3,15 @@
  * Failures are decided in outcome.ts and acted on here, in one switch.
  */
 import { RateLimitError, type Job, type Queue } from 'bullmq';
-import { refreshJobSchema, type Logger, type Product } from '@mk/shared';
-import { isMoneyKitError, MoneyKitError, type MoneyKitClient } from '@mk/moneykit-client';
+import { ConfigError, refreshJobSchema, type Logger, type Product } from '@mk/shared';
+import { isMoneyKitError, isTimeoutError, MoneyKitError, type MoneyKitClient } from '@mk/moneykit-client';
+import { CongestionLimit, type CallSignal } from './congestion';
 import { LagTracker } from './lag';
 import { decideRefreshOutcome } from './outcome';
 import type { Claim, RefreshRegistry } from './registry';
 
 type Claimed = Extract<Claim, { kind: 'claimed' }>;
-export type RefreshClient = Pick<MoneyKitClient, 'refreshProducts'>;
+export type RefreshClient = Pick<MoneyKitClient, 'refreshProducts' | 'maxExchangeMs'>;
 
 export interface RefreshResult {
   outcome: 'accepted' | 'skipped' | 'deferred' | 'settled';
@@ -25,6 +26,24 @@ export interface ProcessorDeps {
   lag?: LagTracker;
   /** Pause of the whole queue when MoneyKit refuses our credentials. */
   authPauseMs?: number;
+  /** Calls in flight in this process, backed off on timeouts (default: one permit per job, no back-off). */
+  congestion?: CongestionLimit;
+}
+
+/**
+ * How long after its claim a call may still be sent: a claim counts as a refresh at `claim + inFlightMs`, so the call
+ * must be over (answered, or given up on) by then with the quota guard to spare. A process that stalled longer
+ * between claim and send gives the claim back unsent and claims again.
+ */
+export function sendWindowMs(inFlightMs: number, callDeadlineMs: number, quotaGuardMs: number): number {
+  return inFlightMs - callDeadlineMs - quotaGuardMs;
+}
+
+const MAX_RECLAIMS = 3;
+
+function signalOf(answer: MoneyKitError | 'accepted'): CallSignal {
+  if (answer === 'accepted') return 'answered';
+  return isTimeoutError(answer) ? 'timedOut' : 'other';
 }
 
 /** The part of a claim that concerns one product (for probing a multi-product 403 product by product). */
@@ -36,15 +55,25 @@ function narrow(claim: Claimed, product: Product): Claimed {
 export function createRefreshProcessor(deps: ProcessorDeps) {
   const { registry, client, queue, logger } = deps;
   const opts = registry.options;
+  const callMs = client.maxExchangeMs('refresh_products');
+  const window = sendWindowMs(opts.inFlightMs, callMs, opts.quotaGuardMs);
+  if (window <= 0) throw new ConfigError('REFRESH_IN_FLIGHT_MS', `(${opts.inFlightMs} ms) must exceed the longest refresh call (${callMs} ms: MONEYKIT_TIMEOUT_MS and the transport's grace) plus REFRESH_QUOTA_GUARD_MS (${opts.quotaGuardMs} ms)`);
+  const congestion = deps.congestion ?? new CongestionLimit({ max: Number.MAX_SAFE_INTEGER, cooldownMs: callMs });
 
   async function call(claim: Claimed): Promise<MoneyKitError | 'accepted'> {
+    const { trace } = registry;
     try {
-      const link = await client.refreshProducts(claim.linkId, claim.products);
+      await trace.note(claim.linkId, 'sent', claim.products.join('+'));
+      const link = await client.refreshProducts(claim.linkId, claim.products, { sendBy: claim.askedAt + window });
+      await trace.note(claim.linkId, 'answer', '202 accepted');
       const granted = Object.keys(link.products) as Product[];
       await registry.settle(claim, { action: 'accepted', granted });
       return 'accepted';
     } catch (err) {
-      if (isMoneyKitError(err)) return err;
+      if (isMoneyKitError(err)) {
+        await trace.note(claim.linkId, 'answer', `${err.errorClass}${err.status ? ` ${err.status}` : ''} ${err.code ?? ''}${err.mayHaveTakenEffect ? ' (may have taken effect)' : ''}`);
+        return err;
+      }
       // not a MoneyKit answer (a bug, Redis gone while settling): the call may have gone out
       await registry.settle(claim, { action: 'uncertain', answered: false }).catch(() => undefined);
       throw err;
@@ -58,7 +87,7 @@ export function createRefreshProcessor(deps: ProcessorDeps) {
       lastAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1),
       ...(recent429Links !== undefined && { recent429Links }),
       appRateLimitLinks: opts.appRateLimitLinks,
-      retryLaterMs: opts.leaseMs,
+      retryLaterMs: opts.retryLaterMs,
       authPauseMs: deps.authPauseMs ?? 60_000,
     });
     const log = { linkId: claim.linkId, products: claim.products, errorClass: err.errorClass, status: err.status, code: err.code };
@@ -90,19 +119,38 @@ export function createRefreshProcessor(deps: ProcessorDeps) {
     }
   }
 
+  /** The quota gate, re-asked when the claim grew too old to send (this process stalled in between). */
+  async function claimFresh(data: { linkId: string; products: Product[] }): Promise<Claim> {
+    for (let i = 0; ; i++) {
+      const claim = await registry.claim(data.linkId, data.products);
+      if (claim.kind === 'gone' || claim.products.length === 0 || Date.now() - claim.askedAt < window) return claim;
+      await registry.settle(claim, { action: 'rollback' });
+      await registry.count('staleClaims');
+      logger.warn({ linkId: data.linkId, ageMs: Date.now() - claim.askedAt, windowMs: window }, 'refresh claim too old to send (process stalled): claimed again');
+      if (i + 1 >= MAX_RECLAIMS) throw new Error(`refresh claim of ${data.linkId} went stale ${MAX_RECLAIMS} times: this process is starved`);
+    }
+  }
+
   return async function processRefresh(job: Job): Promise<RefreshResult> {
     const data = refreshJobSchema.parse(job.data);
-    const claim = await registry.claim(data.linkId, data.products);
-    if (claim.kind === 'gone') return { outcome: 'skipped', products: [] };
-    if (claim.products.length === 0) {
-      // a duplicate or early job: the quota says not yet; plan the link from its state
-      await registry.reschedule(data.linkId);
-      return { outcome: 'deferred', products: [] };
+    await congestion.acquire();
+    let signal: CallSignal = 'other';
+    try {
+      const claim = await claimFresh(data);
+      if (claim.kind === 'gone') return { outcome: 'skipped', products: [] };
+      if (claim.products.length === 0) {
+        // a duplicate or early job: the quota says not yet; plan the link from its state
+        await registry.reschedule(data.linkId);
+        return { outcome: 'deferred', products: [] };
+      }
+      deps.lag?.record(Date.now() - data.dueAt);
+      const answer = await call(claim);
+      signal = signalOf(answer);
+      if (answer === 'accepted') return { outcome: 'accepted', products: claim.products };
+      await act(claim, answer, job);
+      return { outcome: 'settled', products: claim.products };
+    } finally {
+      congestion.release(signal);
     }
-    deps.lag?.record(Date.now() - data.dueAt);
-    const answer = await call(claim);
-    if (answer === 'accepted') return { outcome: 'accepted', products: claim.products };
-    await act(claim, answer, job);
-    return { outcome: 'settled', products: claim.products };
   };
 }

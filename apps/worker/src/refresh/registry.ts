@@ -7,6 +7,7 @@ import type { Product, Redis } from '@mk/shared';
 import { DEFAULT_BUCKETS, bucketOf, refreshKeys, type RefreshKeys } from './keys';
 import { productTimings, resolveRefreshOptions, type ProductTiming, type RefreshOptions } from './options';
 import { refreshScripts, type RefreshScripts } from './scripts';
+import { RefreshTrace } from './trace';
 import {
   PRODUCT_CODES,
   STOPPED_STATUSES,
@@ -89,12 +90,16 @@ export interface RefreshStats {
   authFailures: number;
   retries: number;
   resumed: number;
+  /** Claims given back unsent because the process stalled too long between claim and send (then claimed afresh). */
+  staleClaims: number;
+  /** Refresh jobs that failed for good (an unexpected error, or killed workers too often); the link is re-dispatched. */
+  jobsFailed: number;
   buckets: number;
 }
 
 const COUNTERS = [
   'dispatched', 'accepted', 'quotaDeferrals', 'groupDeferrals', 'uncertain', 'forbidden', 'notGranted', 'parkedByRefresh',
-  'removedByRefresh', 'rateLimitedLink', 'rateLimitedApp', 'authFailures', 'retries', 'resumed',
+  'removedByRefresh', 'rateLimitedLink', 'rateLimitedApp', 'authFailures', 'retries', 'resumed', 'staleClaims', 'jobsFailed',
 ] as const;
 export type RefreshCounter = (typeof COUNTERS)[number];
 
@@ -121,6 +126,8 @@ export type Claim =
       dueTimes: number[];
       /** Earliest moment a product left out by the quota may be claimed, ms. */
       deferredUntil?: number;
+      /** Local clock just before the claim was asked for: its age bounds how late the call may still go out. */
+      askedAt: number;
     };
 
 /** What became of a refresh call (decided in outcome.ts). */
@@ -142,6 +149,7 @@ export interface RegistryOptions extends Partial<RefreshOptions> {
   buckets?: number;
 }
 
+const MODE_NAMES: Record<string, LinkMode> = { '.': 'active', p: 'parked', x: 'removed' };
 const REGISTER_CHUNK = 500;
 const EVENTS_MAXLEN = 10_000;
 
@@ -157,6 +165,7 @@ export class RefreshRegistry {
   readonly keys: RefreshKeys;
   readonly options: RefreshOptions;
   readonly timings: Record<Product, ProductTiming>;
+  readonly trace: RefreshTrace;
   private readonly timing: string;
   private readonly scripts: RefreshScripts;
 
@@ -171,6 +180,7 @@ export class RefreshRegistry {
     this.timings = productTimings(options);
     this.timing = timingArg(this.timings);
     this.scripts = refreshScripts(redis);
+    this.trace = new RefreshTrace(redis, this.keys.trace, options.traceSample);
   }
 
   /** Opens (creating if needed) the registry under `prefix`; every process agrees on the bucket count. */
@@ -207,6 +217,9 @@ export class RefreshRegistry {
       total.removed += removed!;
     }
     for (const [runId, count] of runs) await this.redis.hincrby(this.keys.meta, `run:${runId}`, count);
+    for (const link of links) {
+      if (this.trace.traced(link.linkId)) await this.trace.note(link.linkId, 'registered', `${(link.products ?? this.options.defaultProducts).join('+')}${link.parked ? `, parked: ${link.parked.reason}` : ''}`);
+    }
     return total;
   }
 
@@ -240,6 +253,7 @@ export class RefreshRegistry {
       linkId, b, this.timing, action, reasonCode(reason), eventAt === undefined ? '' : Math.round(eventAt), '', '',
     )) as LinkActionResult;
     if (result === 'parked' || (result === 'removed' && action === 'remove')) await this.event(result, linkId, { reason });
+    await this.trace.note(linkId, eventAt === undefined ? 'action' : 'webhook', `${action}${reason !== 'none' ? ` (${reason})` : ''} → ${result}`);
     return result;
   }
 
@@ -323,12 +337,14 @@ export class RefreshRegistry {
     for (let i = 0; i < flat.length; i += 4) {
       out.push({ linkId: flat[i]!, bucket: Number(flat[i + 1]), products: productsOf(flat[i + 2]!), dueAt: Number(flat[i + 3]) });
     }
+    for (const d of out) if (this.trace.traced(d.linkId)) await this.trace.note(d.linkId, 'dispatched', `${d.products.join('+')}, due since ${new Date(d.dueAt).toISOString()}`);
     return out;
   }
 
   /** The quota gate: atomically claims those of `products` whose window has passed. */
   async claim(linkId: string, products: Product[]): Promise<Claim> {
     const b = this.bucketOf(linkId);
+    const askedAt = Date.now();
     const res = (await this.scripts.mkRefreshClaim(this.keys.state(b), this.keys.meta, linkId, this.timing, codesOf(products), this.options.inFlightMs)) as string[];
     if (res[0] === 'gone') {
       const mode = ({ p: 'parked', x: 'removed', '.': 'active' } as const)[res[1]?.[0] as 'p' | 'x' | '.'] ?? 'unknown';
@@ -343,12 +359,17 @@ export class RefreshRegistry {
       token: Number(token),
       previous,
       dueTimes: dues ? dues.split(',').map(Number) : [],
+      askedAt,
     };
     if (later) claim.deferredUntil = Number(later);
+    if (this.trace.traced(linkId)) {
+      const deferred = claim.deferredUntil ? `; quota holds the rest until ${new Date(claim.deferredUntil).toISOString()}` : '';
+      await this.trace.note(linkId, claim.products.length ? 'claimed' : 'deferred', `${claim.products.join('+') || 'nothing claimable'}${deferred}`);
+    }
     return claim;
   }
 
-  async settle(claim: Extract<Claim, { kind: 'claimed' }>, s: Settlement): Promise<string> {
+  async settle(claim: Extract<Claim, { kind: 'claimed' }>, s: Settlement): Promise<{ mode: string; nextDueAt?: number }> {
     const arg = (() => {
       switch (s.action) {
         case 'accepted':
@@ -367,18 +388,23 @@ export class RefreshRegistry {
       }
     })();
     const b = claim.bucket;
-    const result = (await this.scripts.mkRefreshSettle(
+    const [mode, due] = (await this.scripts.mkRefreshSettle(
       this.keys.state(b), this.keys.index(b), this.keys.top, this.keys.meta,
       claim.linkId, b, this.timing, codesOf(claim.products), claim.token, claim.previous, s.action, arg, Math.random(), this.options.jitterFraction,
-    )) as string;
+    )) as [string, string];
     if (s.action === 'park' || s.action === 'remove') await this.event(s.action === 'park' ? 'parked' : 'removed', claim.linkId, { reason: s.reason });
     if (s.action === 'stop') await this.event('stopped', claim.linkId, { products: s.products.join('+'), reason: s.why });
+    const result = { mode: MODE_NAMES[mode] ?? mode, ...(due && { nextDueAt: Number(due) }) };
+    if (this.trace.traced(claim.linkId)) {
+      const next = result.nextDueAt === undefined ? 'not scheduled' : `next due ${new Date(result.nextDueAt).toISOString()}`;
+      await this.trace.note(claim.linkId, 'settled', `${s.action}${arg && s.action !== 'accepted' ? ` ${arg}` : ''} → ${next}`);
+    }
     return result;
   }
 
   /** Plans the link again from its state (a claim that got nothing, a job for a link that changed). */
   async reschedule(linkId: string, notBefore?: number): Promise<void> {
-    const claim: Extract<Claim, { kind: 'claimed' }> = { kind: 'claimed', linkId, bucket: this.bucketOf(linkId), products: [], token: 0, previous: '', dueTimes: [] };
+    const claim: Extract<Claim, { kind: 'claimed' }> = { kind: 'claimed', linkId, bucket: this.bucketOf(linkId), products: [], token: 0, previous: '', dueTimes: [], askedAt: Date.now() };
     const [sec, usec] = notBefore === undefined ? ['0', '0'] : await this.redis.time();
     const now = Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
     await this.settle(claim, notBefore === undefined ? { action: 'rollback' } : { action: 'later', delayMs: notBefore - now });

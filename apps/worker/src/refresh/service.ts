@@ -6,6 +6,7 @@ import { Queue, Worker, type JobsOptions } from 'bullmq';
 import { DEFAULT_PREFIX, QUEUES, createLogger, createRedis, type Logger, type Redis } from '@mk/shared';
 import { startDispatcher, type Dispatcher } from './dispatcher';
 import { LagTracker } from './lag';
+import { CongestionLimit } from './congestion';
 import { createRefreshProcessor, type RefreshClient } from './processor';
 import { RefreshRegistry, type RegistryOptions } from './registry';
 
@@ -38,9 +39,10 @@ export function refreshJobOptions(registry: RefreshRegistry): JobsOptions {
   return {
     attempts: registry.options.attempts,
     backoff: { type: 'exponential', delay: registry.options.backoffMs },
-    // the same job id comes back every cycle: a kept job would swallow the next one
+    // The same job id comes back every cycle: a kept job, finished or failed, would swallow the next one and leave
+    // its link unrefreshed. The registry is the record; a job that fails for good is counted and logged there.
     removeOnComplete: true,
-    removeOnFail: { age: 3600, count: 1000 },
+    removeOnFail: true,
   };
 }
 
@@ -65,7 +67,8 @@ export async function startRefresh(opts: RefreshServiceOptions): Promise<Running
 
   let worker: Worker | undefined;
   if (opts.process !== false) {
-    const processor = createRefreshProcessor({ registry, client: opts.client, queue, logger, lag, ...(opts.authPauseMs !== undefined && { authPauseMs: opts.authPauseMs }) });
+    const congestion = new CongestionLimit({ max: registry.options.concurrency, cooldownMs: opts.client.maxExchangeMs('refresh_products') });
+    const processor = createRefreshProcessor({ registry, client: opts.client, queue, logger, lag, congestion, ...(opts.authPauseMs !== undefined && { authPauseMs: opts.authPauseMs }) });
     worker = new Worker(QUEUES.refresh, processor, {
       connection: connect(),
       prefix,
@@ -79,7 +82,13 @@ export async function startRefresh(opts: RefreshServiceOptions): Promise<Running
       ...(opts.stalledIntervalMs !== undefined && { stalledInterval: opts.stalledIntervalMs }),
     });
     worker.on('error', (err) => logger.error({ err }, 'refresh worker error'));
-    worker.on('failed', (job, err) => logger.debug({ jobId: job?.id, err }, 'refresh job attempt failed'));
+    worker.on('failed', (job, err) => {
+      const final = job !== undefined && (job.attemptsMade >= (job.opts.attempts ?? 1) || /stalled/i.test(err.message));
+      if (!final) return logger.debug({ jobId: job?.id, err }, 'refresh job attempt failed');
+      // its lease brings the link back; say so where ops look
+      logger.warn({ jobId: job.id, err }, 'refresh job failed for good: its link is dispatched again when its lease ends');
+      void registry.count('jobsFailed').catch(() => undefined);
+    });
   }
   const dispatcher = opts.dispatch === false ? undefined : startDispatcher(registry, queue, logger);
 

@@ -1,6 +1,7 @@
 -- Records the outcome of one refresh call and plans the link's next one.
 -- KEYS: state hash, due index of the bucket, top, meta
 -- ARGV: link, bucket, timing, claimed codes, token, previous entries, action, arg, rand (0..1), jitterFraction
+-- Returns {mode, next due ms ('' when not scheduled)}.
 -- actions: accepted (arg: granted codes or '*'), uncertain (arg: 'answered' | 'silent'), rollback, retry,
 --          later (arg: delay ms), park (arg: reason code), remove (arg: reason code),
 --          stop (arg: codes, then status char after ':' e.g. 'it:x')
@@ -11,9 +12,9 @@ local claimed, token, action, arg = ARGV[4], tonumber(ARGV[5]), ARGV[7], ARGV[8]
 local rand, jitter = tonumber(ARGV[9]), tonumber(ARGV[10])
 local now = now_ms()
 local v = redis.call('HGET', sk, link)
-if not v then return 'gone' end
+if not v then return { 'gone', '' } end
 local st = decode(v)
-if st.mode == 'x' then return 'removed' end
+if st.mode == 'x' then return { 'removed', '' } end
 
 local prev = {}
 for e in string.gmatch(ARGV[6], '[^,]+') do prev[#prev + 1] = e end
@@ -70,7 +71,7 @@ elseif action == 'retry' then
   -- the job retries itself: keep the lease so the dispatcher leaves the link alone meanwhile
   restore()
   redis.call('HSET', sk, link, encode(st))
-  return st.mode
+  return { st.mode, '' }
 elseif action == 'later' then
   restore()
   later = now + tonumber(arg)
@@ -98,6 +99,7 @@ else
 end
 
 redis.call('HSET', sk, link, encode(st))
+local next_due = ''
 if st.mode ~= '.' then
   redis.call('ZREM', ik, link)
 else
@@ -105,10 +107,11 @@ else
   if later and (not due or later > due) then due = later end
   if due then
     if due < now then due = now end
-    redis.call('ZADD', ik, math.floor(due + rand * jitter * interval), link)
+    next_due = math.floor(due + rand * jitter * interval)
+    redis.call('ZADD', ik, next_due, link)
   else
     redis.call('ZREM', ik, link)
   end
 end
 touch_top(top, ik, bucket)
-return st.mode
+return { st.mode, tostring(next_due) }
