@@ -134,7 +134,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
           ...(o.refreshProducts && { refreshProducts: o.refreshProducts }),
         }).finally(() => bar.stop());
         const duplicates = progress.duplicateConnections ? ` (${progress.duplicateConnections} duplicate connections)` : '';
-        io.out(`run ${o.run}: read ${progress.users} users, enqueued ${progress.enqueued}, already done ${progress.skipped}, rejected ${progress.rejects}${duplicates}`);
+        const queued = progress.alreadyQueued ? `, already queued ${progress.alreadyQueued}` : '';
+        io.out(`run ${o.run}: read ${progress.users} users, enqueued ${progress.enqueued}${queued}, already done ${progress.skipped}, rejected ${progress.rejects}${duplicates}`);
         exitCode = o.wait ? await waitForRun(ledger, queue, o.run, io) : EXIT.inProgress;
         if (o.wait) io.out(formatStatus(await runStatus(ledger, o.run, queue)));
       });

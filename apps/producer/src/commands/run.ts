@@ -36,6 +36,8 @@ export interface RunProgress {
   users: number;
   enqueued: number;
   skipped: number;
+  /** Lines whose job, enqueued by an earlier pass, is still queued or running: left to it. */
+  alreadyQueued: number;
   rejects: number;
   /** Connections rejected because an earlier line of the dump already holds them (counted in `rejects` too). */
   duplicateConnections: number;
@@ -54,12 +56,12 @@ async function waitForRoom(queue: Queue, maxWaiting: number): Promise<void> {
  * recorded, run + user. Otherwise a re-run reuses the recorded id (a failed job is retried, a missing one re-added)
  * and a retry round takes its own.
  */
-async function jobIdFor(queue: Queue, run: RunMeta, user: DumpUser, known: (ConnectionRecord | undefined)[], round?: number): Promise<string> {
+async function jobIdFor(queue: Queue, run: RunMeta, user: DumpUser, known: (ConnectionRecord | undefined)[], round?: number): Promise<{ id: string; live: boolean }> {
   const open = known.filter(isOpen) as ConnectionRecord[];
   const recorded = open.find((r) => r.job)?.job;
   const legacy = open.some((r) => !r.job) ? [jobId(run.runId, user.sourceUserId), ...(run.retryRounds ? [jobId(run.runId, user.sourceUserId, `retry${run.retryRounds}`)] : [])] : [];
-  for (const id of [...(recorded ? [recorded] : []), ...legacy]) if (await jobWillRun(queue, id)) return id;
-  return !round && recorded ? recorded : importJobId(run.runId, user.sourceUserId, user.line, round);
+  for (const id of [...(recorded ? [recorded] : []), ...legacy]) if (await jobWillRun(queue, id)) return { id, live: true };
+  return { id: !round && recorded ? recorded : importJobId(run.runId, user.sourceUserId, user.line, round), live: false };
 }
 
 export async function enqueueRun(queue: Queue, ledger: MigrationLedger, opts: RunOptions): Promise<RunProgress> {
@@ -77,7 +79,7 @@ export async function enqueueRun(queue: Queue, ledger: MigrationLedger, opts: Ru
   const beating = setInterval(() => void beat().catch(() => undefined), PRODUCER_BEAT_MS);
   beating.unref();
   const rejects = new RejectsWriter(opts.rejectsPath);
-  const progress: RunProgress = { bytes: 0, users: 0, enqueued: 0, skipped: 0, rejects: 0, duplicateConnections: 0 };
+  const progress: RunProgress = { bytes: 0, users: 0, enqueued: 0, skipped: 0, alreadyQueued: 0, rejects: 0, duplicateConnections: 0 };
   let connections = 0;
   let roomChecked = 0;
   const recentRejects: RejectRecord[] = [];
@@ -116,12 +118,16 @@ export async function enqueueRun(queue: Queue, ledger: MigrationLedger, opts: Ru
       const keptKnown = keep.map((i) => known[i]);
       connections += user.connections.length;
 
-      const id = await jobIdFor(queue, run, user, keptKnown, opts.round);
+      const { id, live } = await jobIdFor(queue, run, user, keptKnown, opts.round);
       const records = await ledger.register(runId, user.sourceUserId, user.line, user.connections.map((c) => ({
         connectionId: c.connectionId, accounts: c.request.accounts.length, transactions: c.request.transactions.length, batchesTotal: c.batches,
       })), { job: id });
       if (records.every((r) => r.state === 'imported' || r.state === 'failed')) {
         progress.skipped++;
+        continue;
+      }
+      if (live) {
+        progress.alreadyQueued++;
         continue;
       }
       // Checking the queue length on every add would double the Redis round trips; every few adds bounds it as well.
