@@ -141,7 +141,7 @@ describe('one user, many lines', () => {
       expect(waitErr.join('\n')).toMatch(/giving up the wait: stalled: .*pending with no import job/);
 
       // `retry` re-drives connections left without a job, as well as failed ones.
-      const retried = await cli(['retry', 'spread']);
+      const retried = await cli(['retry', 'spread', '--rejects', path.join(dir, 'retry.rejects.ndjson')]);
       expect(retried.out).toContain('0 failed connections re-driven (1 lines enqueued)');
       expect((await runStatus(ledger, 'spread', queue)).state.stalled.map((r) => r.kind)).toEqual(['queue_paused']);
     } finally {

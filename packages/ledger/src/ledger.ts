@@ -201,6 +201,13 @@ export class MigrationLedger {
     } while (cursor !== '0');
   }
 
+  /** Of these, the ones still open with the same job (re-read after their job was found gone: it may have just finished). */
+  async stillOpen(runId: string, connections: OpenConnection[]): Promise<OpenConnection[]> {
+    if (connections.length === 0) return [];
+    const jobs = await this.redis.hmget(this.key(runId, 'open'), ...connections.map((c) => connectionField(c.sourceUserId, c.connectionId)));
+    return connections.filter((c, i) => jobs[i] === c.job);
+  }
+
   /** The producer's heartbeat while it reads the dump (a field of its own: never races the meta's read-modify-write). */
   async beat(runId: string, beat: ProducerBeat): Promise<void> {
     await this.redis.hset(this.key(runId), 'producer', JSON.stringify(beat));

@@ -7,7 +7,7 @@
  * Where CLIENT LIST is refused (some managed Redis), BullMQ answers 1 and we never claim there is no worker.
  */
 import { QUEUES } from '@mk/shared';
-import type { MigrationLedger } from './ledger';
+import type { MigrationLedger, OpenConnection } from './ledger';
 import { countSince, decideRunState, openConnectionsOf, producerDone, throughputOf, UPSTREAM_ERROR_WINDOW_MS, type RunSignals, type RunState } from './run-state';
 import type { RunMeta } from './records';
 
@@ -20,8 +20,11 @@ export interface ImportQueueProbe {
 /** The import queue as every run sees it (read once for a page of runs). */
 export type ImportQueueSignals = NonNullable<RunSignals['importQueue']>;
 
-/** A job in one of these states will still run; any other (missing, completed, failed for good) will not. */
-const LIVE_JOB_STATES = new Set(['waiting', 'wait', 'active', 'delayed', 'prioritized', 'waiting-children', 'paused']);
+/** A job in one of these states will still run; any other (unknown = missing, completed, failed for good) will not. */
+const LIVE_JOB_STATES: ReadonlySet<string> = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
+
+/** Will this import job still run? */
+export const jobWillRun = async (queue: Pick<ImportQueueProbe, 'getJobState'>, jobId: string) => LIVE_JOB_STATES.has(await queue.getJobState(jobId));
 const JOB_STATE_BATCH = 200;
 
 export async function probeImportQueue(ledger: MigrationLedger, queue: ImportQueueProbe): Promise<ImportQueueSignals> {
@@ -37,9 +40,11 @@ export async function probeImportQueue(ledger: MigrationLedger, queue: ImportQue
 /**
  * Open connections of a run whose job will never run them: no job id recorded is not counted (records a worker
  * registered itself, or written before job ids were recorded); a recorded job that is gone or failed is.
+ * A worker settles a job's connections before BullMQ removes the completed job, so a connection still open after
+ * its job was seen gone is truly without one: candidates are re-read once at the end.
  */
-export async function connectionsWithoutJob(ledger: MigrationLedger, runId: string, queue: Pick<ImportQueueProbe, 'getJobState'>): Promise<{ sourceUserId: string; connectionId: string; job: string }[]> {
-  const byJob = new Map<string, { sourceUserId: string; connectionId: string; job: string }[]>();
+export async function connectionsWithoutJob(ledger: MigrationLedger, runId: string, queue: Pick<ImportQueueProbe, 'getJobState'>): Promise<OpenConnection[]> {
+  const byJob = new Map<string, OpenConnection[]>();
   for await (const c of ledger.openConnections(runId)) {
     if (!c.job) continue;
     const list = byJob.get(c.job) ?? [];
@@ -47,15 +52,15 @@ export async function connectionsWithoutJob(ledger: MigrationLedger, runId: stri
     byJob.set(c.job, list);
   }
   const ids = [...byJob.keys()];
-  const orphans: { sourceUserId: string; connectionId: string; job: string }[] = [];
+  const orphans: OpenConnection[] = [];
   for (let i = 0; i < ids.length; i += JOB_STATE_BATCH) {
     const batch = ids.slice(i, i + JOB_STATE_BATCH);
-    const states = await Promise.all(batch.map((id) => queue.getJobState(id)));
+    const live = await Promise.all(batch.map((id) => jobWillRun(queue, id)));
     batch.forEach((id, j) => {
-      if (!LIVE_JOB_STATES.has(states[j]!)) orphans.push(...byJob.get(id)!);
+      if (!live[j]) orphans.push(...byJob.get(id)!);
     });
   }
-  return orphans;
+  return ledger.stillOpen(runId, orphans);
 }
 
 export interface ReadSignalsOptions {
