@@ -17,6 +17,8 @@ export interface SpreadDump {
   usersOnSeveralLines: number;
   /** Distinct connections (what must be imported, once each). */
   connections: number;
+  /** Per source user (MoneyKit's customer user id is the source user id): its distinct connections. */
+  records: { customerUserId: string; items: number }[];
   /** The repeats, with the 1-based lines of both occurrences (connection ids as the Plaid converter names them). */
   duplicates: { line: number; firstLine: number; userId: string; connectionId: string }[];
 }
@@ -41,6 +43,7 @@ export function spreadDump(opts: { users: number; seed: number; txPerAccount?: n
     users: records.length,
     usersOnSeveralLines: records.filter((r) => r.items.length > 1).length,
     connections: records.reduce((n, r) => n + r.items.length, 0),
+    records: records.map((r) => ({ customerUserId: r.user.id, items: r.items.length })),
     duplicates: [
       { line: lineOf(mixed), firstLine: lineOf(head[records.indexOf(three)]!), userId: three.user.id, connectionId: `plaid:${three.items[0]!.item.item_id}` },
       { line: ordered.lastIndexOf(copied) + 1, firstLine: ordered.indexOf(copied) + 1, userId: copied.user.id, connectionId: `plaid:${copied.items[0]!.item.item_id}` },
