@@ -143,7 +143,7 @@ export async function enqueueRun(queue: Queue, ledger: MigrationLedger, opts: Ru
       }
     }
   } catch (err) {
-    await beat(`stopped: ${(err as Error).message}`).catch(() => undefined);
+    await beat((err as Error).message).catch(() => undefined);
     throw err;
   } finally {
     clearInterval(beating);
