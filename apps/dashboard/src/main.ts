@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   for (const problem of check.problems) logger.warn({ redisVersion: check.version }, `Redis configuration: ${problem}`);
 
   const sources = await createSources(redis, config.REDIS_PREFIX);
-  const app = await createDashboard({ redis, prefix: config.REDIS_PREFIX, auth, ...sources, logger });
+  const app = await createDashboard({ redis, prefix: config.REDIS_PREFIX, auth, runs: sources.runs, ...(sources.refresh && { refresh: sources.refresh }), logger });
   await app.listen({ port: config.DASHBOARD_PORT, host: config.DASHBOARD_HOST });
   logger.info({ host: config.DASHBOARD_HOST, port: config.DASHBOARD_PORT, auth: auth.mode }, 'dashboard listening');
 
@@ -52,6 +52,7 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'dashboard stopping');
     await app.close();
+    await sources.close();
     await redis.quit().catch(() => redis.disconnect());
     process.exit(0);
   };

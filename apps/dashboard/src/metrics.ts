@@ -5,6 +5,8 @@
 import type { Queue } from 'bullmq';
 import { Gauge, Registry } from 'prom-client';
 import { registry as processRegistry } from '@mk/telemetry';
+import { RUN_STATES, STALL_KINDS } from '@mk/ledger';
+import { runProgress } from './status/progress';
 import type { RefreshStatusSource, RunStatusSource } from './status/types';
 
 /** BullMQ job states exported per queue (BullMQ 6 keeps a paused queue's jobs in wait: see mk_queue_paused). */
@@ -27,7 +29,10 @@ export function createDashboardMetrics(opts: DashboardMetricsOptions): () => Pro
   const queuePaused = gauge('mk_queue_paused', '1 when the queue is paused', ['queue']);
   const ledger = gauge('mk_ledger_connections', 'Source connections per migration run and ledger state', ['run', 'state']);
   const rejects = gauge('mk_run_rejects', 'Dump records rejected by the producer, per run', ['run']);
-  const throughput = gauge('mk_run_throughput_per_minute', 'Connections imported per minute (recent average), per run', ['run']);
+  const throughput = gauge('mk_run_throughput_per_minute', 'Connections imported per minute over the last 60 s (since start when younger), per run', ['run']);
+  const runState = gauge('mk_run_state', `A run's state: 1 for the current one of ${RUN_STATES.join(', ')}`, ['run', 'state']);
+  const runStalled = gauge('mk_run_stalled', `Why a run is stalled: 1 per reason of ${STALL_KINDS.join(', ')}`, ['run', 'reason']);
+  const runEta = gauge('mk_run_eta_seconds', 'Seconds left at the current throughput (absent while stalled or when nothing moves)', ['run']);
   const runParked = gauge('mk_run_parked_links', 'Links of a run parked until the end user reconnects', ['run']);
   const refreshLinks = gauge('mk_refresh_links', 'Refresh pipeline: registered, due, overdue and parked links', ['state']);
   const deferrals = gauge('mk_refresh_quota_deferrals', 'Refreshes postponed by a closed per-link quota window (as recorded in Redis)', []);
@@ -41,7 +46,7 @@ export function createDashboardMetrics(opts: DashboardMetricsOptions): () => Pro
       opts.runs.listRuns(),
       opts.refresh?.stats(),
     ]);
-    for (const g of [queueJobs, queuePaused, ledger, rejects, throughput, runParked, refreshLinks, deferrals]) g.reset();
+    for (const g of [queueJobs, queuePaused, ledger, rejects, throughput, runState, runStalled, runEta, runParked, refreshLinks, deferrals]) g.reset();
 
     for (const { q, counts, paused } of queueCounts) {
       for (const state of QUEUE_STATES) queueJobs.set({ queue: q.name, state }, counts[state] ?? 0);
@@ -51,6 +56,10 @@ export function createDashboardMetrics(opts: DashboardMetricsOptions): () => Pro
       for (const [state, n] of Object.entries(run.counts)) ledger.set({ run: run.runId, state }, n);
       rejects.set({ run: run.runId }, run.rejects);
       throughput.set({ run: run.runId }, run.throughputPerMin);
+      const progress = runProgress(run);
+      for (const state of RUN_STATES) runState.set({ run: run.runId, state }, state === progress.state ? 1 : 0);
+      for (const reason of STALL_KINDS) runStalled.set({ run: run.runId, reason }, progress.stalled.some((r) => r.kind === reason) ? 1 : 0);
+      if (progress.etaSeconds !== null) runEta.set({ run: run.runId }, progress.etaSeconds);
       if (run.parkedLinks !== undefined) runParked.set({ run: run.runId }, run.parkedLinks);
     }
     if (refresh) {

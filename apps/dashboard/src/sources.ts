@@ -2,8 +2,9 @@
  * Where the dashboard's status comes from: the wiring of the Redis-backed sources, in one place.
  * Runs: the migration ledger (@mk/ledger). Refresh: the refresh registry of the workers (@mk/worker).
  */
-import type { Redis } from '@mk/shared';
-import { MigrationLedger, type RunMeta } from '@mk/ledger';
+import { Queue } from 'bullmq';
+import { QUEUES, type Redis } from '@mk/shared';
+import { MigrationLedger, probeImportQueue, readRunSignals, type ImportQueueProbe, type ImportQueueSignals, type RunMeta } from '@mk/ledger';
 import { RefreshRegistry, refreshOptionsFromEnv } from '@mk/worker';
 import type { RefreshStatusSource, RunFailure, RunSnapshot, RunStatusSource } from './status/types';
 
@@ -15,36 +16,33 @@ const RECENT = 50;
 const FAILURE_SCAN_LIMIT = 20_000;
 
 export class LedgerRunSource implements RunStatusSource {
-  constructor(private readonly ledger: MigrationLedger) {}
+  /** With the import queue, runs also know whether it is paused, has workers, and holds their jobs. */
+  constructor(
+    private readonly ledger: MigrationLedger,
+    private readonly queue?: ImportQueueProbe,
+  ) {}
 
   async listRuns(): Promise<RunSnapshot[]> {
-    const runs = await this.ledger.listRuns();
-    return Promise.all(runs.map((meta) => this.snapshot(meta, false)));
+    const [runs, queueSignals] = await Promise.all([this.ledger.listRuns(), this.probeQueue()]);
+    return Promise.all(runs.map((meta) => this.snapshot(meta, false, queueSignals)));
   }
 
   async getRun(runId: string): Promise<RunSnapshot | undefined> {
     const meta = await this.ledger.getRun(runId);
-    return meta && this.snapshot(meta, true);
+    return meta && this.snapshot(meta, true, await this.probeQueue());
   }
 
-  private async snapshot(meta: RunMeta, detail: boolean): Promise<RunSnapshot> {
-    const [counts, throughputPerMin, recentRejects] = await Promise.all([
-      this.ledger.counts(meta.runId),
-      this.ledger.importedPerMinute(meta.runId),
+  private probeQueue(): Promise<ImportQueueSignals | undefined> {
+    return this.queue ? probeImportQueue(this.ledger, this.queue) : Promise.resolve(undefined);
+  }
+
+  private async snapshot(meta: RunMeta, detail: boolean, queueSignals: ImportQueueSignals | undefined): Promise<RunSnapshot> {
+    const [signals, recentRejects] = await Promise.all([
+      readRunSignals(this.ledger, meta, { ...(this.queue && { queue: this.queue }), ...(queueSignals && { queueSignals }) }),
       detail ? this.ledger.recentRejects(meta.runId, RECENT) : Promise.resolve([]),
     ]);
-    const recentFailures = detail && counts.failed > 0 ? await this.failures(meta.runId) : [];
-    return {
-      runId: meta.runId,
-      createdAt: meta.createdAt,
-      status: meta.status,
-      dump: meta.dump,
-      counts,
-      rejects: meta.rejects,
-      throughputPerMin,
-      recentFailures,
-      recentRejects,
-    };
+    const recentFailures = detail && (signals.counts.failed ?? 0) > 0 ? await this.failures(meta.runId) : [];
+    return { ...signals, runId: meta.runId, ...(meta.dump && { dump: meta.dump }), recentFailures, recentRejects };
   }
 
   private async failures(runId: string): Promise<RunFailure[]> {
@@ -70,10 +68,13 @@ export interface DashboardSources {
   runs: RunStatusSource;
   /** Without it the pages say the pipeline status is unavailable. */
   refresh?: RefreshStatusSource;
+  /** Closes what the sources opened (not the Redis connection). */
+  close(): Promise<void>;
 }
 
-/** Runs from the ledger; refresh health from the registry the workers share (its timing from the same env). */
+/** Runs from the ledger and the import queue; refresh health from the registry the workers share (its timing from the same env). */
 export async function createSources(redis: Redis, prefix: string, env: NodeJS.ProcessEnv = process.env): Promise<DashboardSources> {
   const refresh = await RefreshRegistry.open(redis, prefix, refreshOptionsFromEnv(env));
-  return { runs: new LedgerRunSource(new MigrationLedger(redis, prefix)), refresh };
+  const imports = new Queue(QUEUES.import, { connection: redis, prefix });
+  return { runs: new LedgerRunSource(new MigrationLedger(redis, prefix), imports), refresh, close: () => imports.close() };
 }

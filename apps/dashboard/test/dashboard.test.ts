@@ -25,7 +25,8 @@ describe('dashboard', () => {
   let base: string;
   const runs = new InMemoryRunSource([
     sampleRun(),
-    sampleRun({ runId: 'mx-small', createdAt: Date.UTC(2026, 10, 21), counts: { imported: 5 }, throughputPerMin: 0, recentFailures: [], recentRejects: [] }),
+    sampleRun({ runId: 'mx-small', createdAt: Date.UTC(2026, 10, 21), counts: { imported: 5 }, rejects: 0, throughputPerMin: 0, recentFailures: [], recentRejects: [] }),
+    sampleRun({ runId: 'stalled-run', createdAt: Date.UTC(2026, 10, 22), throughputPerMin: 0, importQueue: { paused: true, pausedBy: { by: 'worker host-a/9', reason: 'MoneyKit refused our credentials' }, workers: 2 } }),
   ]);
   const get = (path: string, opts: RequestOptions = {}) => request(base, path, opts);
 
@@ -153,7 +154,7 @@ describe('dashboard', () => {
   it('serves run status as JSON with throughput and the ETA at the current rate', async () => {
     const headers = { authorization: basicAuth(VIEWER) };
     const list = (await get('/api/runs', { headers })).json();
-    expect(list.runs.map((r: { runId: string }) => r.runId)).toEqual(['mx-small', 'plaid-2026-11-20']);
+    expect(list.runs.map((r: { runId: string }) => r.runId)).toEqual(['stalled-run', 'mx-small', 'plaid-2026-11-20']);
 
     const run = (await get('/api/runs/plaid-2026-11-20', { headers })).json();
     expect(run).toMatchObject({ runId: 'plaid-2026-11-20', total: 4000, imported: 2780, failed: 20, remaining: 1200, rejects: 7, parkedLinks: 2780 });
@@ -161,7 +162,12 @@ describe('dashboard', () => {
     expect(run.recentFailures).toHaveLength(2);
     expect(run.recentFailures[0]).toEqual(expect.objectContaining({ sourceUserId: 'user-0042', connectionId: 'item-9', errorClass: 'terminal' }));
 
-    expect((await get('/api/runs/mx-small', { headers })).json()).toMatchObject({ remaining: 0, etaSeconds: null, percentDone: 100 });
+    expect(run).toMatchObject({ state: 'running', stateLabel: 'running', stalled: [], summary: 'running' });
+    expect((await get('/api/runs/mx-small', { headers })).json()).toMatchObject({ remaining: 0, etaSeconds: null, percentDone: 100, state: 'completed' });
+    const stalled = (await get('/api/runs/stalled-run', { headers })).json();
+    expect(stalled).toMatchObject({ state: 'stalled', etaSeconds: null, stalled: [{ kind: 'queue_paused', by: 'worker host-a/9', reason: 'MoneyKit refused our credentials' }] });
+    expect(stalled.summary).toBe('stalled: import queue paused by worker host-a/9 (MoneyKit refused our credentials)');
+    expect((await get('/api/runs', { headers })).json().runs.find((r: { runId: string }) => r.runId === 'stalled-run').summary).toBe(stalled.summary);
     expect((await get('/api/runs/nope', { headers })).status).toBe(404);
     expect((await get('/api/refresh', { headers })).json()).toEqual(sampleRefresh);
   });
@@ -172,6 +178,13 @@ describe('dashboard', () => {
     expect(list.headers.get('content-type')).toContain('text/html');
     expect(list.body).toContain('Refresh pipeline');
     expect(list.body).toContain('2,731'); // parked links
+
+    expect(list.body).toContain('class="pill bad state-stalled"');
+    expect(list.body).toContain('stalled: import queue paused by worker host-a/9 (MoneyKit refused our credentials)');
+    expect(list.body).toContain('>completed</span>');
+    const stalledPage = await get('/runs/stalled-run', { headers });
+    expect(stalledPage.body).toContain('<strong>stalled: import queue paused by worker host-a/9 (MoneyKit refused our credentials)</strong>');
+    expect(stalledPage.body).toContain('No expected end while stalled.');
 
     const detail = await get('/runs/plaid-2026-11-20', { headers });
     expect(detail.status).toBe(200);

@@ -52,7 +52,7 @@ describe('dashboard /metrics', () => {
     recordImport('imported');
     recordQuotaDeferral();
 
-    const runs = new InMemoryRunSource([sampleRun()]);
+    const runs = new InMemoryRunSource([sampleRun(), sampleRun({ runId: 'stalled-run', importQueue: { paused: false, workers: 0 } })]);
     app = await createDashboard({ redis, prefix: PREFIX, auth: { mode: 'none' }, runs, refresh: new InMemoryRefreshSource(sampleRefresh) });
     await app.listen({ port: 0, host: '127.0.0.1' });
   });
@@ -88,7 +88,7 @@ describe('dashboard /metrics', () => {
   });
 
   it('exports the ledger per run and the refresh pipeline health', async () => {
-    const { samples } = await scrape();
+    const { samples, types } = await scrape();
     const run = 'plaid-2026-11-20';
     for (const [state, n] of Object.entries(sampleRun().counts)) {
       expect(find(samples, 'mk_ledger_connections', { run, state })?.value).toBe(n);
@@ -96,6 +96,16 @@ describe('dashboard /metrics', () => {
     expect(find(samples, 'mk_run_rejects', { run })?.value).toBe(7);
     expect(find(samples, 'mk_run_throughput_per_minute', { run })?.value).toBe(59.5);
     expect(find(samples, 'mk_run_parked_links', { run })?.value).toBe(2780);
+    expect(types.get('mk_run_state')).toBe('gauge');
+    for (const state of ['running', 'stalled', 'completed', 'completed_with_failures']) {
+      expect(find(samples, 'mk_run_state', { run, state })?.value).toBe(state === 'running' ? 1 : 0);
+    }
+    expect(find(samples, 'mk_run_eta_seconds', { run })?.value).toBe(Math.ceil((1200 / 59.5) * 60));
+    const stalledRun = 'stalled-run';
+    expect(find(samples, 'mk_run_state', { run: stalledRun, state: 'stalled' })?.value).toBe(1);
+    expect(find(samples, 'mk_run_stalled', { run: stalledRun, reason: 'no_worker' })?.value).toBe(1);
+    expect(find(samples, 'mk_run_stalled', { run: stalledRun, reason: 'queue_paused' })?.value).toBe(0);
+    expect(find(samples, 'mk_run_eta_seconds', { run: stalledRun })).toBeUndefined();
     expect(find(samples, 'mk_refresh_links', { state: 'registered' })?.value).toBe(sampleRefresh.registered);
     expect(find(samples, 'mk_refresh_links', { state: 'due' })?.value).toBe(sampleRefresh.dueNow);
     expect(find(samples, 'mk_refresh_links', { state: 'overdue' })?.value).toBe(sampleRefresh.overdue);

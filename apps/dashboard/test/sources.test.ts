@@ -1,4 +1,5 @@
-import { createRedis, type Redis } from '@mk/shared';
+import { Queue } from 'bullmq';
+import { createRedis, keys, QUEUES, type Redis } from '@mk/shared';
 import { startPrivateRedis, type PrivateRedis } from '@mk/testkit';
 import { MigrationLedger } from '@mk/ledger';
 import { LedgerRunSource, runProgress } from '@mk/dashboard';
@@ -49,8 +50,34 @@ describe('LedgerRunSource (the migration ledger as the dashboard sees it)', () =
       recentRejects: [{ line: 4, sourceId: 'user-4', reason: 'no accounts' }],
       recentFailures: [{ sourceUserId: 'user-2', connectionId: 'item-a', reason: 'institution not supported', errorClass: 'terminal' }],
     });
-    expect(run!.throughputPerMin).toBeCloseTo(2 / 10); // two imported this minute, averaged over ten
-    expect(runProgress(run!)).toMatchObject({ total: 5, remaining: 2, etaSeconds: 600 });
+    // Two imported since the run started a moment ago: the rate is over the time elapsed, not a fixed ten minutes.
+    expect(run!.throughputPerMin).toBeGreaterThan(2);
+    expect(runProgress(run!)).toMatchObject({ total: 5, remaining: 2, state: 'running', etaSeconds: Math.ceil((2 / run!.throughputPerMin) * 60) });
     expect(await source.getRun('missing')).toBeUndefined();
+  });
+
+  it('with the import queue, says the same stalled state and why as the CLI: paused, by whom, no worker, no job', async () => {
+    const queue = new Queue(QUEUES.import, { connection: redis, prefix: PREFIX });
+    try {
+      await ledger.openRun('run-q', { status: 'enqueued' });
+      await ledger.register('run-q', 'user-1', 1, [conn('item-a')], { job: 'run-q-user-1-L1' });
+      await queue.add('import', {}, { jobId: 'run-q-user-1-L1' });
+      const source = new LedgerRunSource(ledger, queue);
+      const view = async () => runProgress((await source.getRun('run-q'))!);
+      expect(await view()).toMatchObject({ state: 'stalled', stalled: [{ kind: 'no_worker' }], etaSeconds: null });
+
+      await queue.pause();
+      await redis.hset(keys(PREFIX).queuePause(QUEUES.import), { by: 'worker host-b/7', reason: 'MoneyKit refused our credentials' });
+      expect((await view()).summary).toBe('stalled: import queue paused by worker host-b/7 (MoneyKit refused our credentials); no import worker alive: start one (pnpm worker)');
+      await redis.del(keys(PREFIX).queuePause(QUEUES.import));
+      await queue.resume();
+
+      await (await queue.getJob('run-q-user-1-L1'))!.remove();
+      expect((await view()).stalled).toEqual([{ kind: 'no_worker' }, { kind: 'connections_without_job', connections: 1 }]);
+      const listed = (await source.listRuns()).find((r) => r.runId === 'run-q')!;
+      expect(runProgress(listed).stateLabel).toBe('stalled');
+    } finally {
+      await queue.close();
+    }
   });
 });

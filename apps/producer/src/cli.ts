@@ -6,7 +6,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { Queue } from 'bullmq';
 import { z } from 'zod';
 import { ConfigError, PRODUCTS, QUEUES, createLogger, createRedis, productSchema, waitReady, checkRedisServer, type Product, type Redis } from '@mk/shared';
-import { MigrationLedger } from '@mk/ledger';
+import { MigrationLedger, NEEDS_PRODUCER } from '@mk/ledger';
 import { SOURCE_FORMATS, type SourceFormat, type PendingPolicy } from '@mk/converters';
 import { loadProducerConfig, requireRedisUrl, type ProducerConfig } from './config';
 import { EXIT, type ExitCode } from './exit-codes';
@@ -53,19 +53,31 @@ async function withRedis<T>(config: ProducerConfig, fn: (ctx: { redis: Redis; le
   }
 }
 
-/** Polls the ledger until no connection is left to import. */
-async function waitForRun(ledger: MigrationLedger, runId: string, io: Io, timeoutMs = Infinity): Promise<ExitCode> {
+const WAIT_POLL_MS = 1000;
+
+/**
+ * Polls the run's state until it is completed, or stalled for a reason only a new `run` can clear (connections
+ * with no import job): nothing would ever end that wait. Through the other stalls (queue paused, no worker,
+ * MoneyKit unreachable: an operator or MoneyKit clears them) it keeps waiting and says why, once per change.
+ */
+async function waitForRun(ledger: MigrationLedger, queue: Queue, runId: string, io: Io, timeoutMs = Infinity): Promise<ExitCode> {
   const started = Date.now();
   let lastLine = '';
   for (;;) {
-    const status = await runStatus(ledger, runId);
-    const code = exitCodeOf(status);
-    if (code !== EXIT.inProgress) return code;
-    const line = `waiting: imported ${status.counts.imported}/${status.total}, failed ${status.counts.failed}`;
+    const status = await runStatus(ledger, runId, queue);
+    const { state } = status;
+    if (state.state === 'completed' || state.state === 'completed_with_failures') return exitCodeOf(status);
+    if (state.stalled.some((r) => NEEDS_PRODUCER.includes(r.kind))) {
+      io.err(`giving up the wait: ${state.summary}`);
+      return EXIT.stalled;
+    }
+    const line = state.state === 'stalled'
+      ? `waiting, ${state.summary}`
+      : `waiting: imported ${status.counts.imported}/${status.total}, failed ${status.counts.failed}, ${state.throughputPerMin.toFixed(1)}/min`;
     if (line !== lastLine) io.err(line);
     lastLine = line;
-    if (Date.now() - started > timeoutMs) return EXIT.inProgress;
-    await new Promise((r) => setTimeout(r, 500));
+    if (Date.now() - started > timeoutMs) return exitCodeOf(status);
+    await new Promise((r) => setTimeout(r, WAIT_POLL_MS));
   }
 }
 
@@ -102,7 +114,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
 
   program
     .command('run')
-    .description('enqueue one import job per source user; run it again to resume after a crash')
+    .description('enqueue one import job per dump line; run it again to resume after a crash')
     .argument('<dump>', 'NDJSON dump, gzipped or not; - for stdin')
     .requiredOption('--run <id>', 'run id: the same id resumes the same migration')
     .addOption(formatOption())
@@ -110,7 +122,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     .option('--rejects <file>', 'rejected records file (default <run>.rejects.ndjson)')
     .option('--max-waiting <n>', 'import jobs allowed to wait in the queue', positiveInt)
     .option('--refresh-products <list>', 'products to keep fresh for this run\'s links, e.g. accounts,transactions (default: the workers\' REFRESH_PRODUCTS)', productList)
-    .option('--wait', 'wait until every connection is imported or failed, then exit with the outcome')
+    .option('--wait', 'wait until every connection is imported or failed, then exit with the outcome (5 when stalled with connections no job will import)')
     .action(async (dump: string, o: { run: string; format?: SourceFormat; pending: PendingPolicy; rejects?: string; maxWaiting?: number; refreshProducts?: Product[]; wait?: boolean }) => {
       await withRedis(config, async ({ redis, ledger, queue }) => {
         const check = await checkRedisServer(redis);
@@ -121,21 +133,23 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
           ...(o.format && { format: o.format }), pending: o.pending, onProgress: (p) => bar.update(p), logger,
           ...(o.refreshProducts && { refreshProducts: o.refreshProducts }),
         }).finally(() => bar.stop());
-        io.out(`run ${o.run}: read ${progress.users} users, enqueued ${progress.enqueued}, already done ${progress.skipped}, rejected ${progress.rejects}`);
-        exitCode = o.wait ? await waitForRun(ledger, o.run, io) : EXIT.inProgress;
-        if (o.wait) io.out(formatStatus(await runStatus(ledger, o.run)));
+        const duplicates = progress.duplicateConnections ? ` (${progress.duplicateConnections} duplicate connections)` : '';
+        const queued = progress.alreadyQueued ? `, already queued ${progress.alreadyQueued}` : '';
+        io.out(`run ${o.run}: read ${progress.users} users, enqueued ${progress.enqueued}${queued}, already done ${progress.skipped}, rejected ${progress.rejects}${duplicates}`);
+        exitCode = o.wait ? await waitForRun(ledger, queue, o.run, io) : EXIT.inProgress;
+        if (o.wait) io.out(formatStatus(await runStatus(ledger, o.run, queue)));
       });
     });
 
   program
     .command('status')
-    .description("a run's progress: counts by state, throughput, ETA")
+    .description("a run's state (running, stalled and why, completed, completed with failures), counts, throughput, ETA")
     .argument('[run]', 'run id (all runs when omitted)')
     .option('--json', 'print as JSON')
     .action(async (runId: string | undefined, o: { json?: boolean }) => {
-      await withRedis(config, async ({ ledger }) => {
+      await withRedis(config, async ({ ledger, queue }) => {
         const ids = runId ? [runId] : (await ledger.listRuns()).map((r) => r.runId);
-        const statuses = await Promise.all(ids.map((id) => runStatus(ledger, id)));
+        const statuses = await Promise.all(ids.map((id) => runStatus(ledger, id, queue)));
         io.out(o.json ? JSON.stringify(statuses, null, 2) : statuses.map(formatStatus).join('\n\n') || 'no runs yet');
         if (runId) exitCode = exitCodeOf(statuses[0]!);
       });
@@ -148,8 +162,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     .addOption(new Option('--format <format>', 'csv or json').choices(['csv', 'json']).default('csv'))
     .option('--out <file>', 'write to a file instead of stdout')
     .action(async (runId: string, o: { format: 'csv' | 'json'; out?: string }) => {
-      await withRedis(config, async ({ redis, ledger }) => {
-        const status = await runStatus(ledger, runId);
+      await withRedis(config, async ({ redis, ledger, queue }) => {
+        const status = await runStatus(ledger, runId, queue);
         const out = openOutput(o.out);
         const rows = await writeReport(ledger, runId, o.format, out, await openRegistry(redis));
         await out.done();
@@ -196,8 +210,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
         const progress = await retryFailed(queue, ledger, {
           runId, ...(o.dump && { dump: o.dump }), rejectsPath: o.rejects ?? `${runId}.retry.rejects.ndjson`, maxWaiting: config.PRODUCER_MAX_WAITING, pending: o.pending, logger,
         });
-        io.out(`run ${runId}: ${progress.connectionsReset} failed connections re-driven (${progress.enqueued} users enqueued)`);
-        exitCode = o.wait ? await waitForRun(ledger, runId, io) : EXIT.inProgress;
+        const waiting = progress.waitingForTheirJob ? `; ${progress.waitingForTheirJob} left for their job, still running, to finish first` : '';
+        io.out(`run ${runId}: ${progress.connectionsReset} failed connections re-driven (${progress.enqueued} lines enqueued)${waiting}`);
+        exitCode = o.wait ? await waitForRun(ledger, queue, runId, io) : EXIT.inProgress;
       });
     });
 

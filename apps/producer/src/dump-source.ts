@@ -19,6 +19,15 @@ export type DumpItem =
   | { ok: true; user: DumpUser; inputBytes: number; rejects: RejectRecord[] }
   | { ok: false; line: number; bytes: number; inputBytes: number; reject: RejectRecord };
 
+/** A connection read again at another line: rejected at the later line, naming both (the first occurrence is kept). */
+export function duplicateConnection(user: Pick<DumpUser, 'line' | 'sourceUserId'>, connectionId: string, firstLine: number): RejectRecord {
+  return {
+    line: user.line,
+    sourceId: connectionId,
+    reason: `duplicate connection ${connectionId} of source user ${user.sourceUserId}: first read at line ${firstLine} (kept), again at line ${user.line}`,
+  };
+}
+
 /** Streams users from a dump; connections that can never fit the 1 MB rule are rejected, the rest go on. */
 export async function* usersOf(dump: string, opts: ConvertOptions): AsyncGenerator<DumpItem> {
   for await (const item of readDump(dump, opts)) {

@@ -10,5 +10,10 @@ export const EXIT = {
   failure: 3,
   /** Not finished yet (status/report while jobs are still running). */
   inProgress: 4,
+  /**
+   * Stalled: nothing moves until someone acts, and the reason is printed (import queue paused, no worker alive,
+   * MoneyKit unreachable, connections with no import job, producer stopped mid-dump).
+   */
+  stalled: 5,
 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

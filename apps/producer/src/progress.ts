@@ -11,7 +11,7 @@ export function progressReporter(dump: string): { update(p: RunProgress): void; 
       update(p) {
         if (Date.now() - last < 5000) return;
         last = Date.now();
-        process.stderr.write(`read ${(p.bytes / 1e6).toFixed(1)} MB, users ${p.users}, enqueued ${p.enqueued}, already done ${p.skipped}, rejects ${p.rejects}\n`);
+        process.stderr.write(`read ${(p.bytes / 1e6).toFixed(1)} MB, users ${p.users}, enqueued ${p.enqueued}, already queued ${p.alreadyQueued}, already done ${p.skipped}, rejects ${p.rejects}\n`);
       },
       stop() {},
     };

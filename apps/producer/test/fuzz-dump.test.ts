@@ -181,8 +181,30 @@ async function runCases(name: string, cases: Case[], rng: FuzzRng, opts: ReadDum
   const rejectLines = new Set(rows.map((r) => r.line));
   for (const e of entries) if (!e.result.ok) expect(rejectLines.has(e.line)).toBe(true);
   // Counts add up: users + lines refused whole (by the reader, or by plan's 1 MB check) = non-blank lines.
-  expect(summary.users + entries.filter(refusedWhole).length).toBe(nonBlank);
+  expect(summary.userRecords + entries.filter(refusedWhole).length + repeatedLines(entries)).toBe(nonBlank);
   return { entries, ok, rejected };
+}
+
+/** Lines every importable connection of which an earlier line already holds (rejected as duplicates). */
+function repeatedLines(entries: DumpEntry[]): number {
+  const seen = new Set<string>();
+  let repeated = 0;
+  for (const e of entries) {
+    if (!e.result.ok || refusedWhole(e)) continue;
+    const { user } = e.result;
+    const importable = user.connections.filter((c) => {
+      try {
+        planImport(c.request);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    const fields = importable.map((c) => `${user.sourceUserId}\t${c.connectionId}`);
+    if (fields.every((f) => seen.has(f))) repeated++;
+    fields.forEach((f) => seen.add(f));
+  }
+  return repeated;
 }
 
 /** A line nothing comes of: refused by the reader, or every connection of it can never fit the 1 MB rule. */
@@ -417,7 +439,7 @@ describe(`dump fuzzing (seed ${SEED})`, () => {
     const gz = path.join(dir, 'messy.ndjson.gz');
     fs.writeFileSync(gz, gzipSync(fs.readFileSync(messy)));
     expect((await collect(gz)).map((e) => [e.line, e.result])).toEqual(b.map((e) => [e.line, e.result]));
-    expect((await plan(messy, { ratePerMinute: 60 })).users).toBe(lines.length);
+    expect((await plan(messy, { ratePerMinute: 60 })).userRecords).toBe(lines.length);
   });
 
   it('reports a line over the limit and goes on; at the default 64 MB limit too', async () => {
@@ -447,7 +469,7 @@ describe(`dump fuzzing (seed ${SEED})`, () => {
     const rejectsPath = path.join(dir, 'huge-line.rejects.ndjson');
     const code = await withinMs(main(['plan', huge, '--json', '--rejects', rejectsPath], { LOG_LEVEL: 'silent' }, { out: (s) => printed.push(s), err: () => undefined }), 30_000, 'plan of a 65 MB line');
     expect(code).toBe(EXIT.partial);
-    expect(JSON.parse(printed.join('\n'))).toMatchObject({ users: 2, rejects: 1 });
+    expect(JSON.parse(printed.join('\n'))).toMatchObject({ userRecords: 2, rejects: 1 });
     expect(JSON.parse(fs.readFileSync(rejectsPath, 'utf8'))).toMatchObject({ line: 2, reason: expect.stringMatching(/over the 67108864-byte limit/) });
     fs.rmSync(huge);
   });
@@ -610,7 +632,7 @@ describe('run: fuzzed dump enqueued into a private Redis (no worker)', () => {
     expect(m).not.toBeNull();
     const [read, enqueued, done, rejected] = m!.slice(1).map(Number) as [number, number, number, number];
     expect(done).toBe(0);
-    expect(read).toBe(expected.users);
+    expect(read).toBe(expected.userRecords);
 
     const queue = new Queue(QUEUES.import, { connection: redis, prefix: '{fuzz}' });
     try {
@@ -625,12 +647,15 @@ describe('run: fuzzed dump enqueued into a private Redis (no worker)', () => {
         }
       }
       expect(problems).toEqual([]);
-      // The only users read but not enqueued are repeats of a user already read.
+      // Every line read is enqueued; the repeated line's connections are all rejected, naming the line kept.
       const rows = fs.readFileSync(rejectsPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { line: number; reason: string });
       expect(rows).toHaveLength(rejected);
-      const duplicates = rows.filter((r) => r.reason.startsWith('duplicate source user'));
+      const duplicates = rows.filter((r) => r.reason.startsWith('duplicate connection'));
+      expect(duplicates.length).toBe(expected.duplicateConnections);
       expect(duplicates.length).toBeGreaterThanOrEqual(1);
-      expect(enqueued + duplicates.length).toBe(read);
+      for (const d of duplicates) expect(d.reason).toMatch(new RegExp(`first read at line \\d+ \\(kept\\), again at line ${d.line}$`));
+      const duplicateLines = new Set(duplicates.map((d) => d.line));
+      expect(enqueued).toBe(read);
       // Every line the reader refused is in the rejects file, at its line, with a reason.
       const rejectLines = new Set(rows.map((r) => r.line));
       for (const e of entries) if (!e.result.ok) expect(rejectLines.has(e.line)).toBe(true);
@@ -639,9 +664,10 @@ describe('run: fuzzed dump enqueued into a private Redis (no worker)', () => {
       const queuedLines = new Set(jobs.map((j) => (j.data as ImportJob).line));
       expect(queuedLines.size).toBe(enqueued);
       const converted = entries.filter((e) => e.result.ok);
-      expect(queuedLines.size + duplicates.length + converted.filter(refusedWhole).length).toBe(converted.length);
+      expect(queuedLines.size + duplicateLines.size + converted.filter(refusedWhole).length).toBe(converted.length);
       // Counts add up: users read + lines refused whole = non-blank lines.
-      expect(read + entries.filter(refusedWhole).length).toBe(nonBlank);
+      expect(read + entries.filter(refusedWhole).length + duplicateLines.size).toBe(nonBlank);
+      expect(repeatedLines(entries)).toBe(duplicateLines.size);
     } finally {
       await queue.close();
     }

@@ -11,9 +11,10 @@ import { MigrationLedger } from '@mk/ledger';
 import { MoneyKitClient } from '@mk/moneykit-client';
 import { fixtures } from '@mk/converters';
 import { startSandbox, type RunningSandbox } from '@mk/sandbox';
-import { startApp, startPrivateRedis, type PrivateRedis } from '@mk/testkit';
+import { startApp, startPrivateRedis, type AppProcess, type PrivateRedis } from '@mk/testkit';
 import { importApiFromClient, startImportWorker, type ImportWorker } from '../../worker/src/import';
 import { EXIT, main, plan } from '../src';
+import { spreadDump } from './support/spread-dump';
 
 const PREFIX = '{mig}';
 let redisServer: PrivateRedis;
@@ -21,6 +22,7 @@ let redis: IORedis;
 let sandbox: RunningSandbox;
 let client: MoneyKitClient;
 let worker: ImportWorker;
+let workerProcess: AppProcess | undefined;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mk-mig-'));
 const logger = createLogger('test', { level: 'silent' });
 
@@ -35,6 +37,8 @@ afterAll(async () => {
 });
 afterEach(async () => {
   await worker?.close();
+  await workerProcess?.kill('SIGKILL');
+  workerProcess = undefined;
   client?.close();
   await sandbox?.close();
 });
@@ -124,6 +128,46 @@ describe('migration end to end', () => {
     expect(sandbox.state.counters().linksCreated).toBe(c.linksCreated);
     expect((await ledger.getRun('resume'))?.usersSkipped).toBe(expected.users);
   }, 120_000);
+
+  it('imports a user spread over several lines exactly once per connection, with a worker process; retry re-drives what failed', async () => {
+    const spread = spreadDump({ users: 60, seed: 8 });
+    const dump = path.join(dir, 'spread.ndjson');
+    fs.writeFileSync(dump, spread.lines.join('\n') + '\n');
+    const expected = await plan(dump, { ratePerMinute: 60 });
+    expect(expected).toMatchObject({ connections: spread.connections, usersOnSeveralLines: spread.usersOnSeveralLines, duplicateConnections: 2 });
+
+    // MoneyKit answers every call with a 500: each connection fails once its attempts are spent.
+    await startStack({ error5xxRate: 1 });
+    workerProcess = startApp('apps/worker/src/main.ts', {
+      ...env(), LOG_LEVEL: 'error', WORKER_ROLES: 'import', OPS_PORT: '0', WEBHOOK_PORT: '0',
+      MONEYKIT_BASE_URL: sandbox.url, MONEYKIT_CLIENT_ID: sandbox.clientId, MONEYKIT_CLIENT_SECRET: sandbox.clientSecret,
+      MONEYKIT_IMPORT_TIMEOUT_MS: '1000', IMPORT_RATE_PER_MIN: '100000', IMPORT_SETTLE_MS: '50', IMPORT_BACKOFF_BASE_MS: '20', IMPORT_BACKOFF_MAX_MS: '100', IMPORT_CONCURRENCY: '16',
+    });
+    const rejects = path.join(dir, 'spread.rejects.ndjson');
+    const err: string[] = [];
+    const io = { out: () => undefined, err: (line: string) => err.push(line) };
+    expect(await main(['run', dump, '--run', 'spread', '--rejects', rejects, '--wait'], env(), io)).toBe(EXIT.failure); // nothing imported
+    const ledger = new MigrationLedger(redis, PREFIX);
+    expect(await ledger.counts('spread')).toMatchObject({ failed: spread.connections, imported: 0, pending: 0, importing: 0, linked: 0 });
+    // Every failed attempt the worker recorded was counted by the ledger, for "MoneyKit unreachable: N errors".
+    const errors = [...(await ledger.activity('spread')).errors.values()].reduce((a, b) => a + b, 0);
+    expect(errors).toBeGreaterThanOrEqual(spread.connections * 8);
+    expect(sandbox.state.counters().liveLinks).toBe(0);
+
+    // MoneyKit is back: retry --wait brings every connection in, each once.
+    sandbox.state.faults.set({ error5xxRate: 0 });
+    const code = await main(['retry', 'spread', '--rejects', path.join(dir, 'spread.retry.rejects.ndjson'), '--wait'], env(), io);
+    expect(code).toBe(EXIT.partial); // the two duplicate connections stay rejected
+    expect(await ledger.counts('spread')).toMatchObject({ imported: spread.connections, failed: 0, pending: 0, importing: 0, linked: 0 });
+    const c = sandbox.state.counters();
+    expect(c.duplicateLinks).toBe(0);
+    expect(c.liveLinks).toBe(spread.connections);
+    for (const r of spread.records) expect(c.linksByCustomerUser[r.customerUserId] ?? 0).toBe(r.items);
+
+    const out: string[] = [];
+    expect(await main(['status', 'spread'], env(), { out: (l) => out.push(l), err: () => undefined })).toBe(EXIT.partial);
+    expect(out.join('\n')).toContain('run spread: completed with failures: 2 records rejected');
+  }, 180_000);
 
   it('plans a dump without Redis, and stops at start on a bad setting, naming it', async () => {
     const dump = path.join(dir, 'plan.ndjson');

@@ -1,2 +1,4 @@
 export * from './records';
 export * from './ledger';
+export * from './run-state';
+export * from './run-signals';

@@ -1,13 +1,14 @@
 /**
  * The migration ledger: per run, every source connection's state, link_id, counts, attempts and last error.
  * It is the record of a migration (the queue is only transport): resume, retry, status and report read it.
- * Redis layout under the prefix: run:<id> (meta hash), run:<id>:conns (field user⇥connection → record json),
- * run:<id>:counts (state → n), run:<id>:links (link_id → field), run:<id>:rate (minute → imported),
- * run:<id>:rejects (recent rejects, capped), runs (zset of run ids by creation).
+ * Redis layout under the prefix: run:<id> (hash: meta, producer beat), run:<id>:conns (field user⇥connection →
+ * record json), run:<id>:counts (state → n), run:<id>:links (link_id → field), run:<id>:rate (minute → imported,
+ * last → ms), run:<id>:errors (minute → retryable errors, last, lastAt), run:<id>:open (field → job id, open records
+ * only: bounded by what is queued), run:<id>:rejects (recent rejects, capped), runs (zset of run ids by creation).
  */
 import type { Redis } from 'ioredis';
-import { DEFAULT_PREFIX } from '@mk/shared';
-import { CONNECTION_STATES, type ConnectionRecord, type ConnectionState, type RejectEntry, type RunMeta } from './records';
+import { DEFAULT_PREFIX, keys, type QueueName } from '@mk/shared';
+import { CONNECTION_STATES, type ConnectionRecord, type ConnectionState, type ProducerBeat, type QueuePause, type RejectEntry, type RunMeta } from './records';
 import { REGISTER, TRANSITION } from './scripts';
 
 const FIELD_SEP = '\t';
@@ -16,6 +17,25 @@ const RECENT_REJECTS = 1000;
 export const connectionField = (sourceUserId: string, connectionId: string) => `${sourceUserId}${FIELD_SEP}${connectionId}`;
 
 export type RecordPatch = { [K in keyof ConnectionRecord]?: ConnectionRecord[K] | null };
+
+/** Per-minute counts (minute index → n) of a run's recent imports and retryable errors, and the latest of each. */
+export interface RunActivity {
+  imported: Map<number, number>;
+  lastImportAt?: number;
+  errors: Map<number, number>;
+  lastError?: string;
+  lastErrorAt?: number;
+}
+
+/** An open connection and the job recorded as carrying it ('' when none was recorded). */
+export interface OpenConnection {
+  sourceUserId: string;
+  connectionId: string;
+  job: string;
+}
+
+/** Minutes of activity read for status: the 5-minute error window plus the minute it starts in. */
+const ACTIVITY_MINUTES = 6;
 
 export interface NewConnection {
   connectionId: string;
@@ -91,17 +111,21 @@ export class MigrationLedger {
 
   // ---- connections ----
 
-  /** Adds the user's connections as pending unless already known; returns every record as it now stands. */
-  async register(runId: string, sourceUserId: string, line: number | undefined, connections: NewConnection[]): Promise<ConnectionRecord[]> {
+  /**
+   * Adds the user's connections as pending unless already known; returns every record as it now stands. With
+   * `job`, the records still open are recorded as carried by that import job (written before the job is added: a
+   * crash in between leaves records whose job does not exist, which `status` reports and a re-run fixes).
+   */
+  async register(runId: string, sourceUserId: string, line: number | undefined, connections: NewConnection[], opts: { job?: string } = {}): Promise<ConnectionRecord[]> {
     const now = Date.now();
     const pairs = connections.map((c) => {
       const record: ConnectionRecord = {
-        runId, sourceUserId, connectionId: c.connectionId, line, state: 'pending', accounts: c.accounts,
+        runId, sourceUserId, connectionId: c.connectionId, line, state: 'pending', ...(opts.job && { job: opts.job }), accounts: c.accounts,
         transactions: c.transactions, transactionsImported: 0, batchesTotal: c.batchesTotal, batchesDone: 0, attempts: 0, updatedAt: now,
       };
       return [connectionField(sourceUserId, c.connectionId), JSON.stringify(record)];
     });
-    await this.redis.eval(REGISTER, 2, this.key(runId, 'conns'), this.key(runId, 'counts'), JSON.stringify(pairs));
+    await this.redis.eval(REGISTER, 3, this.key(runId, 'conns'), this.key(runId, 'counts'), this.key(runId, 'open'), JSON.stringify(pairs), opts.job ?? '');
     const found = await this.getMany(runId, sourceUserId, connections.map((c) => c.connectionId));
     return found.map((r) => r!);
   }
@@ -129,8 +153,8 @@ export class MigrationLedger {
     const { runId } = record;
     try {
       const raw = (await this.redis.eval(
-        TRANSITION, 4,
-        this.key(runId, 'conns'), this.key(runId, 'counts'), this.key(runId, 'links'), this.key(runId, 'rate'),
+        TRANSITION, 6,
+        this.key(runId, 'conns'), this.key(runId, 'counts'), this.key(runId, 'links'), this.key(runId, 'rate'), this.key(runId, 'open'), this.key(runId, 'errors'),
         connectionField(record.sourceUserId, record.connectionId), JSON.stringify(patch), Date.now(),
         opts.countAttempt ? '1' : '0', opts.expect ? `,${opts.expect.join(',')},` : '', opts.fromRev ?? '',
       )) as string;
@@ -161,13 +185,62 @@ export class MigrationLedger {
     return Object.fromEntries(CONNECTION_STATES.map((s) => [s, Number(raw[s] ?? 0)])) as Record<ConnectionState, number>;
   }
 
-  /** Connections imported per minute over the last `minutes` (for throughput and ETA). */
-  async importedPerMinute(runId: string, minutes = 10): Promise<number> {
-    const now = Math.floor(Date.now() / 60000);
-    const fields = Array.from({ length: minutes }, (_, i) => String(now - i));
-    const values = await this.redis.hmget(this.key(runId, 'rate'), ...fields);
-    const total = values.reduce((sum, v) => sum + Number(v ?? 0), 0);
-    return total / minutes;
+  /** The run's imports and retryable errors of the last few minutes, per minute, for throughput and stall detection. */
+  async activity(runId: string, now = Date.now()): Promise<RunActivity> {
+    const minute = Math.floor(now / 60_000);
+    const minutes = Array.from({ length: ACTIVITY_MINUTES }, (_, i) => minute - i);
+    const fields = [...minutes.map(String), 'last'];
+    const [rate, errors] = await Promise.all([
+      this.redis.hmget(this.key(runId, 'rate'), ...fields),
+      this.redis.hmget(this.key(runId, 'errors'), ...fields, 'lastAt'),
+    ]);
+    const buckets = (values: (string | null)[]) => new Map(minutes.map((m, i) => [m, Number(values[i] ?? 0)]));
+    const lastImport = rate[ACTIVITY_MINUTES];
+    const [lastError, lastErrorAt] = [errors[ACTIVITY_MINUTES], errors[ACTIVITY_MINUTES + 1]];
+    return {
+      imported: buckets(rate),
+      errors: buckets(errors),
+      ...(lastImport && { lastImportAt: Number(lastImport) }),
+      ...(lastErrorAt && { lastError: lastError ?? '', lastErrorAt: Number(lastErrorAt) }),
+    };
+  }
+
+  /** Records still open (pending, importing, linked) and the job each was enqueued with; few: bounded by the queue. */
+  async *openConnections(runId: string, batch = 1000): AsyncGenerator<OpenConnection> {
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.redis.hscan(this.key(runId, 'open'), cursor, 'COUNT', batch);
+      cursor = next;
+      for (let i = 0; i < flat.length; i += 2) {
+        const field = flat[i]!;
+        const sep = field.indexOf(FIELD_SEP);
+        yield { sourceUserId: field.slice(0, sep), connectionId: field.slice(sep + 1), job: flat[i + 1]! };
+      }
+    } while (cursor !== '0');
+  }
+
+  /** Of these, the ones still open with the same job (re-read after their job was found gone: it may have just finished). */
+  async stillOpen(runId: string, connections: OpenConnection[]): Promise<OpenConnection[]> {
+    if (connections.length === 0) return [];
+    const jobs = await this.redis.hmget(this.key(runId, 'open'), ...connections.map((c) => connectionField(c.sourceUserId, c.connectionId)));
+    return connections.filter((c, i) => jobs[i] === c.job);
+  }
+
+  /** The producer's heartbeat while it reads the dump (a field of its own: never races the meta's read-modify-write). */
+  async beat(runId: string, beat: ProducerBeat): Promise<void> {
+    await this.redis.hset(this.key(runId), 'producer', JSON.stringify(beat));
+  }
+
+  async producerBeat(runId: string): Promise<ProducerBeat | undefined> {
+    const raw = await this.redis.hget(this.key(runId), 'producer');
+    return raw ? (JSON.parse(raw) as ProducerBeat) : undefined;
+  }
+
+  /** Why a process paused `queue`, when one did (undefined: not paused by a process, maybe by an operator). */
+  async queuePause(queue: QueueName): Promise<QueuePause | undefined> {
+    const raw = await this.redis.hgetall(keys(this.prefix).queuePause(queue));
+    if (!raw.by) return undefined;
+    return { by: raw.by, ...(raw.reason && { reason: raw.reason }), ...(raw.at && Number.isFinite(Number(raw.at)) && { at: Number(raw.at) }) };
   }
 
   /** Every record of a run, streamed (HSCAN): memory stays flat for a million connections. */

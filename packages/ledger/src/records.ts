@@ -7,6 +7,8 @@ import type { FailureInfo } from '@mk/shared';
  */
 export const CONNECTION_STATES = ['pending', 'importing', 'linked', 'imported', 'failed'] as const;
 export type ConnectionState = (typeof CONNECTION_STATES)[number];
+/** States that still need the import worker. */
+export const OPEN_STATES = ['pending', 'importing', 'linked'] as const satisfies readonly ConnectionState[];
 
 export interface ConnectionRecord {
   runId: string;
@@ -14,6 +16,8 @@ export interface ConnectionRecord {
   connectionId: string;
   line?: number;
   state: ConnectionState;
+  /** Id of the import job that carries it (set by the producer when it enqueues): how `status` knows it has one. */
+  job?: string;
   linkId?: string;
   /** The link was found by reconciliation (an earlier attempt's lost response), not created by the last call. */
   adopted?: boolean;
@@ -56,7 +60,27 @@ export interface RunMeta {
   /** Last dump line fully handled by the producer: a re-run may skip what precedes it. */
   lastLine: number;
   retryRounds?: number;
+  /** Input bytes read so far and the dump's size (0 when unknown, e.g. stdin): project the total while enqueuing. */
+  bytesRead?: number;
+  bytesTotal?: number;
   updatedAt: number;
+}
+
+/** What the producer says while it reads the dump, every few seconds (kept beside the meta, not in it). */
+export interface ProducerBeat {
+  /** Epoch ms of the last beat. */
+  at: number;
+  /** Dump line reached. */
+  line: number;
+  /** Set when the producer gave up (unreadable dump, Redis lost): why. */
+  stopped?: string;
+}
+
+/** Why a process paused a queue: the hash `keys(prefix).queuePause(queue)` (absent = an operator paused it). */
+export interface QueuePause {
+  by: string;
+  reason?: string;
+  at?: number;
 }
 
 export interface RejectEntry {

@@ -1,23 +1,40 @@
 /** Lua: each ledger change is one atomic step, so a worker killed at any instant leaves records and counts in step. */
 
-/** KEYS: conns, counts. ARGV: json array of [field, record json]. Adds records that do not exist yet. */
+/**
+ * KEYS: conns, counts, open (field → job id of every open record).
+ * ARGV: json array of [field, record json], job id ('' = none).
+ * Adds records that do not exist yet. With a job id, an existing record still open is moved to that job (a resumed
+ * or retried line is carried by the job enqueued now); settled records are left as they are.
+ */
 export const REGISTER = `
+local job = ARGV[2]
 local added = 0
 for _, pair in ipairs(cjson.decode(ARGV[1])) do
   if redis.call('HSETNX', KEYS[1], pair[1], pair[2]) == 1 then
     redis.call('HINCRBY', KEYS[2], 'pending', 1)
+    redis.call('HSET', KEYS[3], pair[1], job)
     added = added + 1
+  elseif job ~= '' then
+    local rec = cjson.decode(redis.call('HGET', KEYS[1], pair[1]))
+    if (rec.state == 'pending' or rec.state == 'importing' or rec.state == 'linked') and rec.job ~= job then
+      rec.job = job
+      redis.call('HSET', KEYS[1], pair[1], cjson.encode(rec))
+      redis.call('HSET', KEYS[3], pair[1], job)
+    end
   end
 end
 return added
 `;
 
 /**
- * KEYS: conns, counts, links (link_id → field), rate (minute → imported).
+ * KEYS: conns, counts, links (link_id → field), rate (minute → imported; 'last' = ms of the last import),
+ * open (field → job id), errors (minute → retryable errors; 'last', 'lastAt' = the latest one's message and ms).
  * ARGV: field, patch json (null removes a key), now ms, '1' to count an attempt, expected states ('' = any, else ',a,b,'),
  *       expected rev ('' = unfenced).
  * Returns the new record json, or an error reply when the record is missing, not in an expected state, or changed
  * since the expected rev.
+ * Every failed attempt the worker records (a patch with a retryable lastError) is counted here, so status can say
+ * "MoneyKit unreachable: N errors in the last 5 min" without the worker doing anything more.
  */
 export const TRANSITION = `
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
@@ -36,15 +53,26 @@ for k, v in pairs(patch) do
   if v == cjson.null then rec[k] = nil else rec[k] = v end
 end
 if ARGV[4] == '1' then rec.attempts = (rec.attempts or 0) + 1 end
-rec.updatedAt = tonumber(ARGV[3])
+local now = tonumber(ARGV[3])
+local minute = tostring(math.floor(now / 60000))
+rec.updatedAt = now
 local enc = cjson.encode(rec)
 redis.call('HSET', KEYS[1], ARGV[1], enc)
 if old ~= rec.state then
   redis.call('HINCRBY', KEYS[2], old, -1)
   redis.call('HINCRBY', KEYS[2], rec.state, 1)
+  local open = rec.state == 'pending' or rec.state == 'importing' or rec.state == 'linked'
+  local was_open = old == 'pending' or old == 'importing' or old == 'linked'
+  if open and not was_open then redis.call('HSET', KEYS[5], ARGV[1], rec.job or '') end
+  if not open then redis.call('HDEL', KEYS[5], ARGV[1]) end
   if rec.state == 'imported' then
-    redis.call('HINCRBY', KEYS[4], tostring(math.floor(tonumber(ARGV[3]) / 60000)), 1)
+    redis.call('HINCRBY', KEYS[4], minute, 1)
+    redis.call('HSET', KEYS[4], 'last', ARGV[3])
   end
+end
+if type(patch.lastError) == 'table' and patch.lastError.errorClass == 'retryable' then
+  redis.call('HINCRBY', KEYS[6], minute, 1)
+  redis.call('HSET', KEYS[6], 'last', tostring(patch.lastError.message or ''), 'lastAt', ARGV[3])
 end
 if type(patch.linkId) == 'string' then redis.call('HSET', KEYS[3], patch.linkId, ARGV[1]) end
 return enc

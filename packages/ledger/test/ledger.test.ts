@@ -42,7 +42,55 @@ describe('MigrationLedger', () => {
     expect(done.uncertain).toBeUndefined();
     expect(await ledger.counts('r3')).toMatchObject({ pending: 0, importing: 0, imported: 1 });
     expect(await ledger.linkOwner('r3', 'mk_1')).toBe('u1\tc1');
-    expect(await ledger.importedPerMinute('r3', 1)).toBe(1);
+    const activity = await ledger.activity('r3');
+    expect([...activity.imported.values()].reduce((a, b) => a + b, 0)).toBe(1);
+    expect(activity.lastImportAt).toBe(done.updatedAt);
+  });
+
+  it('counts retryable errors per minute (what a worker records on a failed attempt), not terminal ones', async () => {
+    const [a, b] = await ledger.register('r7', 'u1', 1, [conn('c1'), conn('c2')]);
+    await ledger.transition(a!, { lastError: { errorClass: 'retryable', status: 503, message: 'MoneyKit import answered HTTP 503' } });
+    await ledger.transition(a!, { state: 'importing', lastError: { errorClass: 'retryable', message: 'connect ECONNREFUSED' } });
+    await ledger.transition(b!, { state: 'failed', lastError: { errorClass: 'terminal', status: 400, message: 'bad request' } });
+    const activity = await ledger.activity('r7');
+    expect([...activity.errors.values()].reduce((x, y) => x + y, 0)).toBe(2);
+    expect(activity.lastError).toBe('connect ECONNREFUSED');
+    expect(activity.lastErrorAt).toBeGreaterThan(0);
+  });
+
+  it('keeps the open records and their job: registered with it, moved to a new job, dropped once settled, back on a retry', async () => {
+    const open = async (runId: string) => {
+      const list = [];
+      for await (const c of ledger.openConnections(runId)) list.push(c);
+      return list.sort((x, y) => x.connectionId.localeCompare(y.connectionId));
+    };
+    const [a, b] = await ledger.register('r8', 'u1', 4, [conn('c1'), conn('c2')], { job: 'r8-u1-4' });
+    expect(a!.job).toBe('r8-u1-4');
+    expect(await open('r8')).toEqual([
+      { sourceUserId: 'u1', connectionId: 'c1', job: 'r8-u1-4' },
+      { sourceUserId: 'u1', connectionId: 'c2', job: 'r8-u1-4' },
+    ]);
+    await ledger.transition(a!, { state: 'imported', linkId: 'mk_8' });
+    await ledger.transition(b!, { state: 'failed', lastError: { errorClass: 'terminal', message: 'no' } });
+    expect(await open('r8')).toEqual([]);
+    // retry: failed → pending, then registered again with the retry round's job
+    await ledger.transition(b!, { state: 'pending' }, { expect: ['failed'] });
+    expect(await open('r8')).toEqual([{ sourceUserId: 'u1', connectionId: 'c2', job: 'r8-u1-4' }]);
+    const again = await ledger.register('r8', 'u1', 4, [conn('c1'), conn('c2')], { job: 'r8-u1-4-retry1' });
+    expect(again.map((r) => [r.state, r.job])).toEqual([['imported', 'r8-u1-4'], ['pending', 'r8-u1-4-retry1']]);
+    expect(await open('r8')).toEqual([{ sourceUserId: 'u1', connectionId: 'c2', job: 'r8-u1-4-retry1' }]);
+    expect((await ledger.counts('r8')).pending).toBe(1);
+  });
+
+  it('keeps the producer beat beside the meta, and reads why a process paused a queue', async () => {
+    await ledger.openRun('r9');
+    await ledger.beat('r9', { at: 1000, line: 42 });
+    await ledger.updateRun('r9', { status: 'enqueued' });
+    expect(await ledger.producerBeat('r9')).toEqual({ at: 1000, line: 42 });
+    expect((await ledger.getRun('r9'))!.status).toBe('enqueued');
+    expect(await ledger.queuePause('mk-import')).toBeUndefined();
+    await redis.hset('{test}:pause:mk-import', { by: 'worker-1', reason: 'credentials refused', at: '1700000000000' });
+    expect(await ledger.queuePause('mk-import')).toEqual({ by: 'worker-1', reason: 'credentials refused', at: 1700000000000 });
   });
 
   it('refuses a transition from an unexpected state', async () => {

@@ -32,6 +32,16 @@ export function jobId(...parts: string[]): string {
   return parts.map(escapeIdPart).join('-');
 }
 
+/**
+ * The import job of one dump line: run + source user + line (+ retry round). Not run + user: a user's connections
+ * may be spread over several lines (a dump written one line per Plaid item), and BullMQ would silently drop the
+ * second line's job as a duplicate of the first. The line is stable across re-runs of the same dump, so a re-run
+ * finds the job it enqueued before instead of adding a second one; the payload stays one line's connections.
+ */
+export function importJobId(runId: string, sourceUserId: string, line: number, round?: number): string {
+  return jobId(runId, sourceUserId, `L${line}`, ...(round ? [`retry${round}`] : []));
+}
+
 const SAFE_ID_BYTE = /[A-Za-z0-9_.@+=]/;
 
 function escapeIdPart(part: string): string {

@@ -1,4 +1,4 @@
-import { jobId } from '@mk/shared';
+import { importJobId, jobId } from '@mk/shared';
 
 describe('jobId', () => {
   it('keeps plain ids readable', () => {
@@ -10,5 +10,14 @@ describe('jobId', () => {
     const ids = cases.map((parts) => jobId('run', ...parts));
     expect(new Set(ids).size).toBe(ids.length);
     for (const id of ids) expect(id).not.toMatch(/[:\s]/);
+  });
+});
+
+describe('importJobId', () => {
+  it('gives each dump line of a user its own job, and each retry round its own', () => {
+    expect(importJobId('run1', 'user_42', 7)).toBe('run1-user_42-L7');
+    expect(importJobId('run1', 'user_42', 7, 2)).toBe('run1-user_42-L7-retry2');
+    const ids = [importJobId('r', 'u', 1), importJobId('r', 'u', 2), importJobId('r', 'u-L1', 1), importJobId('r', 'u', 1, 1), jobId('r', 'u')];
+    expect(new Set(ids).size).toBe(ids.length);
   });
 });

@@ -1,9 +1,11 @@
 /**
  * What the dashboard reads about migrations and the refresh pipeline. The dashboard only reads through these
  * two interfaces; `sources.ts` wires the Redis-backed implementations (ledger, refresh registry) in.
- * Sources report facts; derived figures (totals, remaining, ETA) are computed once, in progress.ts.
+ * Sources report facts; derived figures (totals, remaining, ETA, the run's state) are computed once, in progress.ts,
+ * by the same function (@mk/ledger's decideRunState) the CLI uses.
  */
 import type { ErrorClass } from '@mk/shared';
+import type { RunSignals } from '@mk/ledger';
 
 export interface RunFailure {
   sourceUserId: string;
@@ -22,19 +24,14 @@ export interface RunReject {
   reason: string;
 }
 
-export interface RunSnapshot {
+/**
+ * A run's facts: the ledger's and the import queue's signals (RunSignals: producer phase, counts, rejects,
+ * throughput over the time elapsed, queue paused and by whom, workers, upstream errors, connections with no job),
+ * plus what the pages list.
+ */
+export interface RunSnapshot extends RunSignals {
   runId: string;
-  /** Epoch ms. */
-  createdAt: number;
-  /** The producer's view of the run: still enqueuing, fully enqueued, or re-driving failures. */
-  status?: string;
   dump?: string;
-  /** Connections by ledger state (pending, importing, linked, imported, failed, …). */
-  counts: Record<string, number>;
-  /** Records the producer rejected (never queued). */
-  rejects: number;
-  /** Connections imported per minute, averaged over the last few minutes. */
-  throughputPerMin: number;
   /** Links of this run waiting for the end user to reconnect before refreshes resume, when the source knows. */
   parkedLinks?: number;
   /** Most recent first, a bounded list. */

@@ -7,6 +7,19 @@ import { page, type PageContext } from './layout';
 
 const STATE_ORDER = ['pending', 'importing', 'linked', 'imported', 'failed'];
 
+const STATE_TONE: Record<RunView['state'], '' | 'warn' | 'bad' | 'ok'> = { running: '', stalled: 'bad', completed: 'ok', completed_with_failures: 'warn' };
+
+/** The run's state as every view names it (the same words as `mk-migrate status`). */
+function statePill(run: RunView): Html {
+  return html`<span class="pill ${STATE_TONE[run.state]} state-${run.state}" title="${run.summary}">${run.stateLabel}</span>`;
+}
+
+/** Why a run is stalled, or how it completed; nothing for a run that is simply running. */
+function stateDetail(run: RunView): Html | '' {
+  if (run.state === 'running' || run.state === 'completed') return '';
+  return html`<p class="state-detail ${STATE_TONE[run.state]}"><strong>${run.summary}</strong></p>`;
+}
+
 function card(label: string, value: string, tone: '' | 'ok' | 'warn' | 'bad' = ''): Html {
   return html`<div class="card ${tone}"><div class="label">${label}</div><div class="value">${value}</div></div>`;
 }
@@ -30,12 +43,13 @@ ${card('Quota deferrals', fmtInt(stats.quotaDeferrals))}</div>`;
 export function runsPage(ctx: PageContext, runs: RunView[], refresh: RefreshStats | undefined): string {
   const rows = runs.map(
     (run) => html`<tr>
-<td><a href="/runs/${encodeURIComponent(run.runId)}" class="mono">${run.runId}</a><br><span class="pill">${run.status ?? 'unknown'}</span></td>
+<td><a href="/runs/${encodeURIComponent(run.runId)}" class="mono">${run.runId}</a><br>${statePill(run)}</td>
 <td>${fmtTime(run.createdAt)}</td>
 <td>${progressBar(run)}<small>${fmtPercent(run.percentDone)}</small></td>
 <td class="num">${fmtInt(run.imported)}</td><td class="num">${fmtInt(run.failed)}</td>
 <td class="num">${fmtInt(run.remaining)}</td><td class="num">${fmtInt(run.rejects)}</td>
-<td class="num">${fmtRate(run.throughputPerMin)}</td><td class="num">${fmtDuration(run.etaSeconds)}</td></tr>`,
+<td class="num">${fmtRate(run.throughputPerMin)}</td><td class="num">${fmtDuration(run.etaSeconds)}</td></tr>
+${run.state === 'stalled' ? html`<tr class="stalled"><td colspan="9"><small>${run.summary}</small></td></tr>` : ''}`,
   );
   const table = runs.length
     ? html`<table><thead><tr><th>Run</th><th>Started</th><th>Progress</th><th class="num">Imported</th><th class="num">Failed</th>
@@ -62,14 +76,15 @@ ${run.recentRejects.map((r) => html`<tr><td class="num">${fmtInt(r.line)}</td><t
 </tbody></table>`
     : html`<div class="empty">No rejected record.</div>`;
   return page(`Run ${run.runId}`, { ...ctx, active: 'runs' }, html`<p class="sub"><a href="/runs">← All runs</a></p>
-<h1>Run <span class="mono">${run.runId}</span> <span class="pill">${run.status ?? 'unknown'}</span></h1>
-<p class="sub">Started ${fmtTime(run.createdAt)}${run.dump ? html` from <code>${run.dump}</code>` : ''}.
+<h1>Run <span class="mono">${run.runId}</span> ${statePill(run)}</h1>
+${stateDetail(run)}
+<p class="sub">Started ${fmtTime(run.createdAt)}${run.dump ? html` from <code>${run.dump}</code>` : ''}; producer ${run.status ?? 'unknown'}.
 ${fmtInt(run.imported + run.failed)} of ${fmtInt(run.total)} connections settled (${fmtPercent(run.percentDone)}).</p>
 ${progressBar(run, true)}
 <div class="cards">
 ${card('Imported', fmtInt(run.imported), 'ok')}
 ${card('Failed', fmtInt(run.failed), run.failed > 0 ? 'bad' : '')}
-${card('Remaining', fmtInt(run.remaining))}
+${card('Remaining', `${run.remainingEstimated && run.remaining > 0 ? '~' : ''}${fmtInt(run.remaining)}`)}
 ${card('Rejected records', fmtInt(run.rejects), run.rejects > 0 ? 'warn' : '')}
 ${card('Throughput', fmtRate(run.throughputPerMin))}
 ${card('ETA', fmtDuration(run.etaSeconds))}
@@ -80,7 +95,7 @@ ${run.parkedLinks === undefined ? '' : card('Parked links', fmtInt(run.parkedLin
 <tbody><tr>${states.map((s) => html`<td class="num">${fmtInt(run.counts[s] ?? 0)}</td>`)}</tr></tbody></table>
 <h2>Recent failures</h2>${failures}
 <h2>Rejected records</h2>${rejects}
-<footer>Expected end ${fmtTime(run.etaAt)} at the current rate. JSON: <a href="/api/runs/${encodeURIComponent(run.runId)}">/api/runs/${run.runId}</a></footer>`);
+<footer>${run.state === 'stalled' ? 'No expected end while stalled.' : html`Expected end ${fmtTime(run.etaAt)} at the current rate (last 60 s).`} JSON: <a href="/api/runs/${encodeURIComponent(run.runId)}">/api/runs/${run.runId}</a></footer>`);
 }
 
 export function notFoundPage(ctx: PageContext, what: string): string {

@@ -1,6 +1,6 @@
 /** `status` and `report`: the ledger as a table, CSV or JSON, and the exit code that sums the run up. */
 import fs from 'node:fs';
-import type { ConnectionRecord, ConnectionState, MigrationLedger, RunMeta } from '@mk/ledger';
+import { fmtDuration, readRunState, THROUGHPUT_WINDOW_MS, type ConnectionRecord, type ConnectionState, type ImportQueueProbe, type MigrationLedger, type RunMeta, type RunState } from '@mk/ledger';
 import type { RefreshRegistry } from '@mk/worker';
 import { EXIT, type ExitCode } from '../exit-codes';
 import { refreshColumns } from './refresh';
@@ -9,36 +9,47 @@ export interface RunStatus {
   run: RunMeta;
   counts: Record<ConnectionState, number>;
   total: number;
-  importedPerMinute: number;
-  /** Hours left at the recent rate; undefined when nothing moved lately. */
-  etaHours?: number;
+  /** running, stalled (and why), completed, completed with failures; throughput, remaining, ETA: decided in @mk/ledger. */
+  state: RunState;
+  /** Epoch ms the status was read. */
+  at: number;
 }
 
-export async function runStatus(ledger: MigrationLedger, runId: string): Promise<RunStatus> {
+/** With the import queue, the queue's side is known too (paused, workers, jobs); without it only the ledger's. */
+export async function runStatus(ledger: MigrationLedger, runId: string, queue?: ImportQueueProbe): Promise<RunStatus> {
   const run = await ledger.getRun(runId);
-  if (!run) throw new Error(`run ${runId} does not exist (see \`runs\`)`);
-  const counts = await ledger.counts(runId);
+  if (!run) throw new Error(`run ${runId} does not exist (see \`status\` without a run id)`);
+  const at = Date.now();
+  const { signals, state } = await readRunState(ledger, run, { ...(queue && { queue }), now: at });
+  const counts = signals.counts as Record<ConnectionState, number>;
   const total = Object.values(counts).reduce((a, b) => a + b, 0);
-  const importedPerMinute = await ledger.importedPerMinute(runId);
-  const left = counts.pending + counts.importing + counts.linked;
-  return { run, counts, total, importedPerMinute, ...(importedPerMinute > 0 && { etaHours: left / importedPerMinute / 60 }) };
+  return { run, counts, total, state, at };
 }
 
+/** 0 all imported, 2 finished with failures or rejects, 3 nothing imported, 4 still running, 5 stalled. */
 export function exitCodeOf(status: RunStatus): ExitCode {
-  const { counts, run } = status;
-  if (run.status !== 'enqueued' || counts.pending + counts.importing + counts.linked > 0) return EXIT.inProgress;
-  if (counts.imported === 0) return EXIT.failure;
-  if (counts.failed > 0 || run.rejects > 0) return EXIT.partial;
-  return EXIT.success;
+  switch (status.state.state) {
+    case 'running':
+      return EXIT.inProgress;
+    case 'stalled':
+      return EXIT.stalled;
+    case 'completed':
+    case 'completed_with_failures':
+      if (status.counts.imported === 0) return EXIT.failure;
+      return status.state.state === 'completed' ? EXIT.success : EXIT.partial;
+  }
 }
 
 export function formatStatus(s: RunStatus): string {
   const c = s.counts;
+  const { state } = s;
+  const window = s.at - s.run.createdAt < THROUGHPUT_WINDOW_MS ? 'since start' : 'last 60 s';
+  const eta = state.etaSeconds !== null ? `, ETA ${fmtDuration(state.etaSeconds)}` : state.state === 'stalled' ? ', no ETA while stalled' : '';
   const lines = [
-    `run ${s.run.runId} (${s.run.status})${s.run.dump ? ` from ${s.run.dump}` : ''}`,
-    `  users read ${s.run.usersSeen}, enqueued ${s.run.usersEnqueued}, already done ${s.run.usersSkipped}, rejected records ${s.run.rejects}`,
+    `run ${s.run.runId}: ${state.summary}`,
+    `  producer ${s.run.status}${s.run.dump ? ` from ${s.run.dump}` : ''}: records read ${s.run.usersSeen}, enqueued ${s.run.usersEnqueued}, already done ${s.run.usersSkipped}, rejected ${s.run.rejects}`,
     `  connections ${s.total}: imported ${c.imported}, failed ${c.failed}, pending ${c.pending}, importing ${c.importing}, transactions left ${c.linked}`,
-    `  throughput ${s.importedPerMinute.toFixed(1)}/min${s.etaHours !== undefined ? `, ETA ${s.etaHours.toFixed(2)} h` : ''}`,
+    `  throughput ${state.throughputPerMin.toFixed(1)}/min (${window}), remaining ${state.remainingEstimated && state.remaining > 0 ? '~' : ''}${state.remaining}${eta}`,
   ];
   if (s.run.rejectsFile && s.run.rejects > 0) lines.push(`  rejects: ${s.run.rejectsFile}`);
   return lines.join('\n');

@@ -1,14 +1,17 @@
 /**
- * `run`: enqueue one import job per source user. Safe to run again after a crash or over a partly migrated
- * dump: the ledger says who is done, the job id (run + user) says who is queued, so nobody is skipped or doubled.
+ * `run`: enqueue one import job per dump line. Safe to run again after a crash or over a partly migrated dump: the
+ * ledger says who is done, the job id (run + user + line) says what is queued, so nobody is skipped or doubled.
+ * A user's connections may be spread over several lines: each line is its own job. A connection read again at
+ * another line is rejected (the first occurrence is kept), so no connection is ever carried by two jobs.
  * Backpressure keeps at most `maxWaiting` jobs queued, so Redis memory stays bounded whatever the dump's size.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Queue } from 'bullmq';
-import { IMPORT_JOB_OPTIONS, jobId, type ImportJob, type Logger, type Product } from '@mk/shared';
-import type { MigrationLedger } from '@mk/ledger';
+import { IMPORT_JOB_OPTIONS, importJobId, jobId, type ImportJob, type Logger, type Product } from '@mk/shared';
+import { OPEN_STATES, PRODUCER_BEAT_MS, jobWillRun, type ConnectionRecord, type MigrationLedger, type RunMeta } from '@mk/ledger';
 import type { ConvertOptions } from '@mk/converters';
-import { usersOf, type DumpUser } from '../dump-source';
+import { duplicateConnection, usersOf, type DumpUser } from '../dump-source';
 import { RejectsWriter, type RejectRecord } from '../dump';
 
 export interface RunOptions extends ConvertOptions {
@@ -29,27 +32,54 @@ export interface RunOptions extends ConvertOptions {
 export interface RunProgress {
   /** Input bytes read (compressed bytes for a gzipped dump), against the file's size. */
   bytes: number;
+  /** Dump lines read that hold a user with something to import (a user spread over three lines counts three). */
   users: number;
   enqueued: number;
   skipped: number;
+  /** Lines whose job, enqueued by an earlier pass, is still queued or running: left to it. */
+  alreadyQueued: number;
   rejects: number;
+  /** Connections rejected because an earlier line of the dump already holds them (counted in `rejects` too). */
+  duplicateConnections: number;
 }
 
+const isOpen = (r: ConnectionRecord | undefined) => r !== undefined && (OPEN_STATES as readonly string[]).includes(r.state);
 const BACKPRESSURE_POLL_MS = 200;
 
 async function waitForRoom(queue: Queue, maxWaiting: number): Promise<void> {
   while ((await queue.count()) >= maxWaiting) await new Promise((r) => setTimeout(r, BACKPRESSURE_POLL_MS));
 }
 
+/**
+ * The job id for one line's connections. A job that still lives and carries some of them keeps them (a re-run or a
+ * retry round adds nothing beside it): the one recorded on their records, or for records from before job ids were
+ * recorded, run + user. Otherwise a re-run reuses the recorded id (a failed job is retried, a missing one re-added)
+ * and a retry round takes its own.
+ */
+async function jobIdFor(queue: Queue, run: RunMeta, user: DumpUser, known: (ConnectionRecord | undefined)[], round?: number): Promise<{ id: string; live: boolean }> {
+  const open = known.filter(isOpen) as ConnectionRecord[];
+  const recorded = open.find((r) => r.job)?.job;
+  const legacy = open.some((r) => !r.job) ? [jobId(run.runId, user.sourceUserId), ...(run.retryRounds ? [jobId(run.runId, user.sourceUserId, `retry${run.retryRounds}`)] : [])] : [];
+  for (const id of [...(recorded ? [recorded] : []), ...legacy]) if (await jobWillRun(queue, id)) return { id, live: true };
+  return { id: !round && recorded ? recorded : importJobId(run.runId, user.sourceUserId, user.line, round), live: false };
+}
+
 export async function enqueueRun(queue: Queue, ledger: MigrationLedger, opts: RunOptions): Promise<RunProgress> {
   const { runId } = opts;
-  await ledger.openRun(runId, {
+  const run = await ledger.openRun(runId, {
     dump: path.resolve(opts.dump), ...(opts.format && { format: opts.format }), pendingPolicy: opts.pending ?? 'skip', rejectsFile: path.resolve(opts.rejectsPath),
     ...(opts.refreshProducts && { products: opts.refreshProducts.join(',') }),
   });
+  const bytesTotal = opts.dump !== '-' && fs.existsSync(opts.dump) ? fs.statSync(opts.dump).size : 0;
+  let line = 0;
+  const beat = (stopped?: string) => ledger.beat(runId, { at: Date.now(), line, ...(stopped !== undefined && { stopped }) });
+  await beat();
   await ledger.updateRun(runId, { status: opts.round ? 'retrying' : 'enqueuing' });
+  // Says "still reading" even while backpressure holds the loop; a producer that dies stops saying it.
+  const beating = setInterval(() => void beat().catch(() => undefined), PRODUCER_BEAT_MS);
+  beating.unref();
   const rejects = new RejectsWriter(opts.rejectsPath);
-  const progress: RunProgress = { bytes: 0, users: 0, enqueued: 0, skipped: 0, rejects: 0 };
+  const progress: RunProgress = { bytes: 0, users: 0, enqueued: 0, skipped: 0, alreadyQueued: 0, rejects: 0, duplicateConnections: 0 };
   let connections = 0;
   let roomChecked = 0;
   const recentRejects: RejectRecord[] = [];
@@ -62,35 +92,48 @@ export async function enqueueRun(queue: Queue, ledger: MigrationLedger, opts: Ru
   try {
     for await (const item of usersOf(opts.dump, opts)) {
       progress.bytes = item.inputBytes;
+      line = item.ok ? item.user.line : item.line;
       if (!item.ok) {
         await reject(item.reject);
         continue;
       }
       for (const r of item.rejects) await reject(r);
-      const { user } = item;
-      if (opts.onlyUsers && !opts.onlyUsers.has(user.sourceUserId)) continue;
+      if (opts.onlyUsers && !opts.onlyUsers.has(item.user.sourceUserId)) continue;
+
+      // Checked before registering: a connection already read at another line stays with that line's job.
+      const known = await ledger.getMany(runId, item.user.sourceUserId, item.user.connections.map((c) => c.connectionId));
+      const keep: number[] = [];
+      for (const [i, c] of item.user.connections.entries()) {
+        const first = known[i]?.line;
+        if (first === undefined || first === item.user.line) {
+          keep.push(i);
+          continue;
+        }
+        progress.duplicateConnections++;
+        await reject(duplicateConnection(item.user, c.connectionId, first));
+      }
+      if (keep.length === 0) continue;
       progress.users++;
+      const user: DumpUser = keep.length === item.user.connections.length ? item.user : { ...item.user, connections: keep.map((i) => item.user.connections[i]!) };
+      const keptKnown = keep.map((i) => known[i]);
       connections += user.connections.length;
 
-      // Checked before registering: a duplicate's connections must not enter the ledger without a job to import them.
-      const known = await ledger.getMany(runId, user.sourceUserId, user.connections.map((c) => c.connectionId));
-      const sameUserElsewhere = known.find((r) => r?.line !== undefined && r.line !== user.line);
-      if (sameUserElsewhere) {
-        await reject({ line: user.line, sourceId: user.sourceUserId, reason: `duplicate source user: already read at line ${sameUserElsewhere.line}` });
-        continue;
-      }
+      const { id, live } = await jobIdFor(queue, run, user, keptKnown, opts.round);
       const records = await ledger.register(runId, user.sourceUserId, user.line, user.connections.map((c) => ({
         connectionId: c.connectionId, accounts: c.request.accounts.length, transactions: c.request.transactions.length, batchesTotal: c.batches,
-      })));
+      })), { job: id });
       if (records.every((r) => r.state === 'imported' || r.state === 'failed')) {
         progress.skipped++;
         continue;
       }
+      if (live) {
+        progress.alreadyQueued++;
+        continue;
+      }
       // Checking the queue length on every add would double the Redis round trips; every few adds bounds it as well.
       if (roomChecked++ % 20 === 0) await waitForRoom(queue, opts.maxWaiting);
-      const id = jobId(runId, user.sourceUserId, ...(opts.round ? [`retry${opts.round}`] : []));
-      // BullMQ ignores an add whose id exists, even a failed job's: a user left unfinished behind one is retried instead.
-      const existing = known.some(Boolean) ? await queue.getJob(id) : undefined;
+      // BullMQ ignores an add whose id exists, even a failed job's: a line left unfinished behind one is retried instead.
+      const existing = keptKnown.some(Boolean) ? await queue.getJob(id) : undefined;
       if (existing && (await existing.isFailed())) await existing.retry('failed');
       else await queue.add('import', jobPayload(runId, user), { ...IMPORT_JOB_OPTIONS, jobId: id });
       progress.enqueued++;
@@ -99,7 +142,11 @@ export async function enqueueRun(queue: Queue, ledger: MigrationLedger, opts: Ru
         await flushRunMeta();
       }
     }
+  } catch (err) {
+    await beat((err as Error).message).catch(() => undefined);
+    throw err;
   } finally {
+    clearInterval(beating);
     await rejects.close();
   }
   await flushRunMeta();
@@ -112,6 +159,7 @@ export async function enqueueRun(queue: Queue, ledger: MigrationLedger, opts: Ru
     if (opts.round) return; // a retry pass reads only some users: keep the first pass's totals
     await ledger.updateRun(runId, {
       usersSeen: progress.users, usersEnqueued: progress.enqueued, usersSkipped: progress.skipped, connectionsSeen: connections, rejects: progress.rejects,
+      bytesRead: progress.bytes, bytesTotal,
     });
   }
 }
