@@ -64,6 +64,27 @@ describe('RefreshRegistry', () => {
     expect(await reg.get('nope')).toBeNull();
   });
 
+  it('a link taken for dispatch whose job never reached the queue is due again after the hand-over lease; a queued one waits the long lease', async () => {
+    const p = prefix();
+    const reg = await RefreshRegistry.open(redis, p, { ...opts, handOverMs: 300, leaseMs: 60_000 });
+    await reg.register([{ linkId: 'lost' }, { linkId: 'queued' }]);
+    const taken = await reg.takeDue();
+    expect(taken.map((d) => d.linkId).sort()).toEqual(['lost', 'queued']);
+    // the dispatcher died before adding 'lost's job; 'queued's job was added
+    expect(await reg.confirmQueued(taken.filter((d) => d.linkId === 'queued'))).toBe(1);
+    expect(await reg.takeDue()).toEqual([]);
+    await sleep(400);
+    expect((await reg.takeDue()).map((d) => d.linkId)).toEqual(['lost']);
+    expect((await reg.get('queued'))!.scheduledAt).toBeGreaterThan(Date.now() + 50_000);
+    // a confirmation that comes after the link changed (its job settled it) changes nothing
+    const [again] = await reg.takeDue().then(async (x) => (x.length ? x : (await sleep(400), reg.takeDue())));
+    const claim = await reg.claim(again!.linkId, again!.products);
+    await reg.settle(claim as Extract<typeof claim, { kind: 'claimed' }>, { action: 'accepted' });
+    const settled = (await reg.get('lost'))!.scheduledAt;
+    expect(await reg.confirmQueued([again!])).toBe(0);
+    expect((await reg.get('lost'))!.scheduledAt).toBe(settled);
+  });
+
   it('keeps the bucket count a registry was created with', async () => {
     const p = prefix();
     await RefreshRegistry.open(redis, p, { buckets: 8 });
@@ -75,7 +96,7 @@ describe('RefreshRegistry', () => {
     const reg = await RefreshRegistry.open(redis, p, opts);
     await reg.register([{ linkId: 'a', products: ['accounts', 'transactions', 'identity'] }, { linkId: 'b', parked: { reason: 'auth_expired' } }]);
     const due = await reg.takeDue();
-    expect(due).toEqual([{ linkId: 'a', bucket: reg.bucketOf('a'), products: ['accounts', 'identity', 'transactions'], dueAt: expect.any(Number) }]);
+    expect(due).toEqual([{ linkId: 'a', bucket: reg.bucketOf('a'), products: ['accounts', 'identity', 'transactions'], dueAt: expect.any(Number), handOverUntil: expect.any(Number) }]);
     // leased: not handed out twice
     expect(await reg.takeDue()).toEqual([]);
 

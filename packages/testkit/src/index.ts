@@ -3,3 +3,4 @@ export * from './redis-server';
 export * from './processes';
 export * from './contract';
 export * from './fuzz';
+export * from './cpu-load';

@@ -1,7 +1,8 @@
 /**
- * Moves due links from the due index into the refresh queue. Safe to run in every worker process at once:
- * the dispatch script hands each due link to exactly one caller and leases it, so a job lost between the
- * script and addBulk (which is not atomic) only delays that link by the lease.
+ * Moves due links from the due index into the refresh queue. Safe to run in every worker process at once: the
+ * dispatch script hands each due link to exactly one caller under a short hand-over lease, so a process killed
+ * between the script and addBulk (which is not atomic) delays those links by that lease only; once the jobs are
+ * queued the lease is extended (a repeated dispatch of a queued link is a no-op: same job id).
  */
 import type { Queue } from 'bullmq';
 import { jobId, type Logger, type RefreshJob } from '@mk/shared';
@@ -45,6 +46,7 @@ export function startDispatcher(registry: RefreshRegistry, queue: Queue, logger:
         opts: { jobId: refreshJobId(d) },
       })),
     );
+    await registry.confirmQueued(due);
     dispatched += due.length;
     for (const d of due) if (registry.trace.traced(d.linkId)) await registry.trace.note(d.linkId, 'queued', refreshJobId(d));
     return due.length;

@@ -46,10 +46,14 @@ export interface RefreshOptions {
   /** Newly registered active links get their first due time spread over this many real ms (0 = due now). */
   firstDueSpreadMs: number;
   /**
-   * A dispatched link is dispatched again after this long unless its job settled it first, real ms. It only has to
-   * cover the hand-over into the queue (a process killed between taking links and adding their jobs loses them for
-   * this long): while the link's job still exists, the repeated add is a no-op (same job id), and a job that
-   * settles plans the next due time itself.
+   * A link taken from the due index is due again after this long unless its job was seen in the queue (then
+   * `leaseMs`) or it settled first, real ms: a process killed between taking links and adding their jobs costs them
+   * this much delay, nothing more.
+   */
+  handOverMs: number;
+  /**
+   * A queued link is dispatched again after this long unless its job settled it first, real ms. A safety net only:
+   * while the link's job exists the repeated add is a no-op (same job id), and a settled job plans the next due time.
    */
   leaseMs: number;
   /** A link whose call failed every attempt without reaching MoneyKit is tried again after this long, real ms. */
@@ -89,7 +93,8 @@ export function resolveRefreshOptions(partial: Partial<RefreshOptions> = {}): Re
     groupFraction: 0.1,
     jitterFraction: 0.02,
     firstDueSpreadMs: Math.min(HOUR_MS, windowMs(3600, timeScale)),
-    leaseMs: 30_000,
+    handOverMs: 5_000,
+    leaseMs: 300_000,
     retryLaterMs: 60_000,
     dispatchBatch: 500,
     dispatchIdleMs: 100,

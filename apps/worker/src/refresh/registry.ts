@@ -109,6 +109,8 @@ export interface DueLink {
   products: Product[];
   /** When the link became due (its score in the due index), ms. */
   dueAt: number;
+  /** End of its hand-over lease (its score until confirmQueued), ms. */
+  handOverUntil: number;
 }
 
 export type Claim =
@@ -330,15 +332,25 @@ export class RefreshRegistry {
     return stats;
   }
 
-  /** Moves up to `batch` due links out of the due index (leased for leaseMs). Safe to call from many processes. */
+  /**
+   * Moves up to `batch` due links out of the due index, leased for the hand-over (handOverMs): once their jobs are
+   * queued, confirmQueued() extends the lease. Safe to call from many processes.
+   */
   async takeDue(batch = this.options.dispatchBatch): Promise<DueLink[]> {
-    const flat = (await this.scripts.mkRefreshDispatch(this.keys.top, this.keys.meta, this.keys.base, this.timing, batch, this.options.leaseMs)) as string[];
+    const flat = (await this.scripts.mkRefreshDispatch(this.keys.top, this.keys.meta, this.keys.base, this.timing, batch, this.options.handOverMs)) as string[];
     const out: DueLink[] = [];
-    for (let i = 0; i < flat.length; i += 4) {
-      out.push({ linkId: flat[i]!, bucket: Number(flat[i + 1]), products: productsOf(flat[i + 2]!), dueAt: Number(flat[i + 3]) });
+    for (let i = 0; i < flat.length; i += 5) {
+      out.push({ linkId: flat[i]!, bucket: Number(flat[i + 1]), products: productsOf(flat[i + 2]!), dueAt: Number(flat[i + 3]), handOverUntil: Number(flat[i + 4]) });
     }
     for (const d of out) if (this.trace.traced(d.linkId)) await this.trace.note(d.linkId, 'dispatched', `${d.products.join('+')}, due since ${new Date(d.dueAt).toISOString()}`);
     return out;
+  }
+
+  /** The jobs of these links are in the queue: their hand-over lease becomes the long one (leaseMs). */
+  async confirmQueued(links: DueLink[]): Promise<number> {
+    if (links.length === 0) return 0;
+    const args = links.flatMap((d) => [d.linkId, d.bucket, d.handOverUntil]);
+    return Number(await this.scripts.mkRefreshConfirm(this.keys.top, this.keys.base, this.options.leaseMs, ...args));
   }
 
   /** The quota gate: atomically claims those of `products` whose window has passed. */

@@ -7,6 +7,7 @@ import { STATE_EPOCH_MS } from './state';
 const SCRIPTS = {
   mkRefreshRegister: { file: 'register.lua', keys: 2 },
   mkRefreshDispatch: { file: 'dispatch.lua', keys: 2 },
+  mkRefreshConfirm: { file: 'confirm.lua', keys: 1 },
   mkRefreshClaim: { file: 'claim.lua', keys: 2 },
   mkRefreshSettle: { file: 'settle.lua', keys: 4 },
   mkRefreshLink: { file: 'link.lua', keys: 5 },

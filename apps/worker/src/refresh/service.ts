@@ -85,9 +85,10 @@ export async function startRefresh(opts: RefreshServiceOptions): Promise<Running
     worker.on('failed', (job, err) => {
       const final = job !== undefined && (job.attemptsMade >= (job.opts.attempts ?? 1) || /stalled/i.test(err.message));
       if (!final) return logger.debug({ jobId: job?.id, err }, 'refresh job attempt failed');
-      // its lease brings the link back; say so where ops look
-      logger.warn({ jobId: job.id, err }, 'refresh job failed for good: its link is dispatched again when its lease ends');
-      void registry.count('jobsFailed').catch(() => undefined);
+      // plan the link again from its state at once, rather than when its lease ends
+      logger.warn({ jobId: job.id, err }, 'refresh job failed for good: its link is planned again');
+      const linkId = (job.data as { linkId?: unknown }).linkId;
+      void Promise.all([registry.count('jobsFailed'), typeof linkId === 'string' ? registry.reschedule(linkId) : undefined]).catch(() => undefined);
     });
   }
   const dispatcher = opts.dispatch === false ? undefined : startDispatcher(registry, queue, logger);

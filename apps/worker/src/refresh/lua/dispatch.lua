@@ -1,6 +1,7 @@
--- Moves due links out of the due index: each is leased (re-due after leaseMs unless settled first) and
--- returned with the products due together. KEYS: top, meta. ARGV: base, timing, batch, leaseMs
--- Returns a flat list: link, bucket, product codes, due-at ms, ...
+-- Moves due links out of the due index: each is leased for the hand-over (re-due after handOverMs unless confirm.lua
+-- saw its job queued, or it settled first) and returned with the products due together.
+-- KEYS: top, meta. ARGV: base, timing, batch, handOverMs
+-- Returns a flat list: link, bucket, product codes, due-at ms, hand-over lease end ms, ...
 local top, meta, base = KEYS[1], KEYS[2], ARGV[1]
 local cfg = parse_timing(ARGV[2])
 local batch, lease = tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -47,6 +48,7 @@ for _, bucket in ipairs(buckets) do
           out[#out + 1] = bucket
           out[#out + 1] = codes
           out[#out + 1] = tostring(score)
+          out[#out + 1] = tostring(now + lease)
           n = n + 1
         end
       end
