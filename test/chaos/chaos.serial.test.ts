@@ -1,12 +1,18 @@
+import { loadRequested } from '@mk/testkit';
 import { SHORT, formatResult, runChaos, verdict } from './chaos';
 
-describe('fault-injection suite (short form)', () => {
-  it('migrates ≥ 2,000 connections and refreshes them while workers, Redis and the producer are killed: 0 duplicates, 0 lost, 0 quota violations, 0 stuck', async () => {
-    const result = await runChaos(SHORT);
+// MK_TEST_CPU_LOAD=1 (the runner's second pass): the same suite with every core kept busy by other processes.
+const cpuLoad = loadRequested();
+
+describe(`fault-injection suite (short form${cpuLoad ? ', every core kept busy' : ''})`, () => {
+  it('migrates ≥ 2,000 connections and refreshes them while workers, Redis, the webhook receiver and the producer are killed and Redis loses its data: 0 duplicates, 0 lost, 0 quota violations, 0 stuck', async () => {
+    const result = await runChaos({ ...SHORT, cpuLoad });
     process.stdout.write(`${formatResult(result)}\n`);
     expect(result.connectionsExpected).toBeGreaterThanOrEqual(2000);
     expect(result.workerKills).toBeGreaterThanOrEqual(2);
     expect(result.redisRestarts).toBe(2);
+    expect(result.redisWipes).toBe(1);
+    expect(result.webhookReceiverKills).toBe(2);
     expect(result.producerKills).toBeGreaterThanOrEqual(1);
     expect(verdict(result)).toEqual([]);
   }, 15 * 60_000);

@@ -2,7 +2,10 @@
  * Proof under fire: a migration of ≥ 2,000 connections and then a refresh period against the sandbox, with several
  * worker processes, while workers are SIGKILLed at random moments, Redis (AOF on) is killed and restarted twice, the
  * producer is killed and re-run, and the sandbox injects 5xx, dropped connections, timeouts, committed-then-failed
- * imports and 429 bursts. At the end: imported, duplicates, lost, failed-with-reason, quota violations, stuck jobs.
+ * imports and 429 bursts. Then Redis loses everything (restarted without its data) and the producer is re-run: every
+ * link is found again at MoneyKit, none created twice. In the refresh period the webhook receiver is SIGKILLed
+ * mid-delivery too. At the end: imported, duplicates, lost, failed-with-reason, quota violations, stuck jobs, and
+ * every reconnect applied and refreshed. `cpuLoad` runs it all with every core kept busy by other processes.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -14,7 +17,7 @@ import { fixtures } from '@mk/converters';
 import { plan } from '@mk/producer';
 import { RefreshRegistry } from '@mk/worker';
 import { startSandbox, type RunningSandbox } from '@mk/sandbox';
-import { createFuzzRng, freePort, startApp, startPrivateRedis, type AppProcess, type PrivateRedis } from '@mk/testkit';
+import { createFuzzRng, freePort, startApp, startCpuLoad, startPrivateRedis, trackSlowdown, type AppProcess, type CpuLoad, type PrivateRedis } from '@mk/testkit';
 
 export interface ChaosOptions {
   users: number;
@@ -26,6 +29,8 @@ export interface ChaosOptions {
   /** Mean seconds between two worker kills. */
   killEverySeconds: number;
   seed: number;
+  /** Keep every core busy with other processes all along (the loaded run of `npm test`). */
+  cpuLoad?: boolean;
   log?: (line: string) => void;
 }
 
@@ -44,9 +49,16 @@ export interface ChaosResult {
   stuckJobs: number;
   linksRefreshed: number;
   linksReconnected: number;
+  /** Reconnected links the registry still holds parked: a `connected` webhook that was never applied. */
+  reconnectsNotApplied: number;
   workerKills: number;
   redisRestarts: number;
+  /** Restarts of Redis with all its data gone (then the producer is re-run). */
+  redisWipes: number;
+  webhookReceiverKills: number;
   producerKills: number;
+  /** Worst measured slowdown of the test process (1 = a core to itself); the final wait stretched by it. */
+  slowdown: number;
   faultsInjected: Record<string, number>;
   webhooks: { delivered: number; failedAttempts: number; abandoned: number };
   seconds: number;
@@ -67,6 +79,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   const started = Date.now();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mk-chaos-'));
   const processes: AppProcess[] = [];
+  const load: CpuLoad | undefined = opts.cpuLoad ? startCpuLoad() : undefined;
+  const slowdown = trackSlowdown();
   let redisServer: PrivateRedis | undefined;
   let sandbox: RunningSandbox | undefined;
   let redis: Redis | undefined;
@@ -110,8 +124,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       processes.push(w);
       workers.push(w);
     };
-    // The webhook receiver runs apart and is not killed: MoneyKit's own redelivery (2 hours) covers its restarts.
-    processes.push(startApp('apps/worker/src/main.ts', { ...env, WORKER_ROLES: 'webhooks', WEBHOOK_PORT: String(webhookPort), WEBHOOK_HOST: '127.0.0.1' }));
+    // The webhook receiver runs apart; it is SIGKILLed in the refresh period, mid-delivery, and MoneyKit's redelivery covers it.
+    const startReceiver = () => {
+      const r = startApp('apps/worker/src/main.ts', { ...env, WORKER_ROLES: 'webhooks', WEBHOOK_PORT: String(webhookPort), WEBHOOK_HOST: '127.0.0.1' });
+      processes.push(r);
+      return r;
+    };
+    let receiver = startReceiver();
     for (let i = 0; i < opts.workers; i++) startWorkerProcess();
 
     const producerArgs = ['run', dump, '--run', 'chaos', '--rejects', path.join(dir, 'rejects.ndjson')];
@@ -171,25 +190,61 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     }
     log(`imports settled after ${Math.round((Date.now() - started) / 1000)} s`);
 
-    // Refresh period: every end user reconnects; the pipeline keeps refreshing under the same chaos.
+    // Redis loses everything (no AOF, a lost disk): queue, ledger, registry gone. The operator re-runs the producer;
+    // MoneyKit still holds every link, and each is found again (GET /users/{id}/links) instead of imported twice.
+    await redisServer.restartEmpty();
+    const redisWipes = 1;
+    log('redis restarted without its data; producer re-run');
+    await runToCompletion(() => {
+      const p = startApp('apps/producer/src/main.ts', producerEnv, producerArgs);
+      processes.push(p);
+      return p;
+    }, async () => {
+      const c = await counts();
+      return c !== undefined && c.imported + c.failed === expected.connections && c.pending + c.importing + c.linked === 0;
+    }, async () => {
+      await maybeKillAWorker();
+    });
+    log(`re-run after the wipe settled after ${Math.round((Date.now() - started) / 1000)} s`);
+
+    // Refresh period: every end user reconnects; the pipeline keeps refreshing under the same chaos, and the webhook
+    // receiver is killed twice while the reconnect webhooks are being delivered.
     const linkIds: string[] = [];
     for await (const r of ledger.scan('chaos')) if (r.linkId) linkIds.push(r.linkId);
     const reconnectedAt = Date.now();
     for (const id of linkIds) sandbox.state.reconnect(id);
     const refreshUntil = Date.now() + opts.refreshSeconds * 1000;
+    const receiverKillsAt = [reconnectedAt + 1500, reconnectedAt + 5000];
+    let webhookReceiverKills = 0;
     nextKill = nextKillTime();
     while (Date.now() < refreshUntil) {
       await maybeKillAWorker();
+      if (receiverKillsAt.length && Date.now() >= receiverKillsAt[0]!) {
+        receiverKillsAt.shift();
+        await receiver.kill('SIGKILL');
+        webhookReceiverKills++;
+        await sleep(500 + rng() * 1000);
+        receiver = startReceiver();
+      }
       await sleep(250);
     }
     sandbox.state.faults.set({});
-    // Jobs a killed worker held come back after the lock expires: give them that long before counting.
+    // The chaos stops; every reconnected link must now be refreshed. Refreshes held back by the chaos (a dead
+    // worker's claims, calls that timed out, redeliveries of webhooks the killed receiver missed) come through within
+    // about a minute on a quiet machine; the wait stretches with the measured slowdown.
+    const registry = await RefreshRegistry.open(redis, PREFIX, { timeScale: TIME_SCALE, traceSample: TRACE_SAMPLE });
     const reconnected = new Set(linkIds);
-    for (let i = 0; i < 40; i++) {
+    const waitUntil = Date.now() + 60_000 * slowdown.worst;
+    let notApplied: string[] = [];
+    for (;;) {
       const calls = sandbox.state.counters().refreshCalls;
-      if ([...reconnected].every((id) => (calls[id]?.transactions ?? 0) > 0)) break;
-      await sleep(250);
+      for (const id of [...reconnected]) if ((calls[id]?.transactions ?? 0) > 0) reconnected.delete(id);
+      if (reconnected.size === 0 || Date.now() > waitUntil) break;
+      await sleep(500);
     }
+    const states = await Promise.all(linkIds.map((id) => registry.get(id)));
+    notApplied = linkIds.filter((id, i) => states[i]?.mode !== 'active');
+    log(`refresh settled after ${Math.round((Date.now() - reconnectedAt) / 1000)} s (slowdown ×${slowdown.worst.toFixed(2)})`);
 
     // Settle: whatever is queued finishes (or is reported) before the books are closed.
     const importQueue = new Queue(QUEUES.import, { connection: redis, prefix: PREFIX });
@@ -214,11 +269,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     const notRefreshed = linkIds.filter((id) => !((sb.refreshCalls[id]?.transactions ?? 0) > 0));
     const linksRefreshed = linkIds.length - notRefreshed.length;
     const lostLinkStories: string[] = [];
-    if (notRefreshed.length) {
-      const registry = await RefreshRegistry.open(redis, PREFIX, { timeScale: TIME_SCALE, traceSample: TRACE_SAMPLE });
-      for (const id of notRefreshed.filter((l) => registry.trace.traced(l)).slice(0, 3)) lostLinkStories.push(await linkStory(registry, sandbox, id, reconnectedAt));
-      log(`registry: ${JSON.stringify(await registry.stats())}`);
-    }
+    const explain = [...new Set([...notRefreshed, ...notApplied, ...Object.keys(sb.quotaViolations)])].filter((l) => registry.trace.traced(l));
+    for (const id of explain.slice(0, 4)) lostLinkStories.push(await linkStory(registry, sandbox, id, reconnectedAt));
+    if (explain.length) log(`registry: ${JSON.stringify(await registry.stats())}`);
     return {
       connectionsExpected: expected.connections,
       imported: final.imported,
@@ -231,20 +284,46 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       stuckJobs,
       linksRefreshed,
       linksReconnected: linkIds.length,
+      reconnectsNotApplied: notApplied.length,
       workerKills,
       redisRestarts,
+      redisWipes,
+      webhookReceiverKills,
       producerKills,
+      slowdown: Number(slowdown.worst.toFixed(2)),
       faultsInjected: { ...sb.faultsInjected },
       webhooks: { ...sb.webhooks },
       seconds: Math.round((Date.now() - started) / 1000),
       lostLinkStories,
     };
   } finally {
+    slowdown.stop();
+    await load?.stop();
     await Promise.all(processes.map((p) => p.kill('SIGKILL')));
     redis?.disconnect();
     await sandbox?.close();
     await redisServer?.stop();
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Starts `start()` (a producer run) and keeps re-running it if it dies, until `done()`; `tick` runs the chaos meanwhile.
+ * A producer that finished enqueueing exits 4 (in progress) or 0.
+ */
+async function runToCompletion(start: () => AppProcess, done: () => Promise<boolean>, tick: () => Promise<void>, limitMs = 30 * 60_000): Promise<void> {
+  const until = Date.now() + limitMs;
+  let p = start();
+  let enqueued = false;
+  for (;;) {
+    if (!enqueued && (p.child.exitCode !== null || p.child.signalCode !== null)) {
+      if (p.child.exitCode === 4 || p.child.exitCode === 0) enqueued = true;
+      else p = start();
+    }
+    if (enqueued && (await done())) return;
+    if (Date.now() > until) throw new Error('producer re-run did not settle');
+    await tick();
+    await sleep(250);
   }
 }
 
@@ -266,6 +345,7 @@ export function verdict(r: ChaosResult): string[] {
   if (r.quotaViolations) problems.push(`${r.quotaViolations} refresh quota violations`);
   if (r.stuckJobs) problems.push(`${r.stuckJobs} import jobs stuck`);
   if (r.linksRefreshed < r.linksReconnected) problems.push(`${r.linksReconnected - r.linksRefreshed} reconnected links never refreshed`);
+  if (r.reconnectsNotApplied) problems.push(`${r.reconnectsNotApplied} reconnect webhooks never applied (links still parked)`);
   return problems;
 }
 
@@ -273,10 +353,10 @@ export function formatResult(r: ChaosResult): string {
   return [
     `connections expected ${r.connectionsExpected}: imported ${r.imported}, failed with reason ${r.failedWithReason}, lost ${r.lost}`,
     `duplicates: links ${r.duplicateLinks}, transactions ${r.duplicateTransactions} (counted by the sandbox)`,
-    `refresh: ${r.linksRefreshed}/${r.linksReconnected} reconnected links refreshed, quota violations ${r.quotaViolations}`,
+    `refresh: ${r.linksRefreshed}/${r.linksReconnected} reconnected links refreshed, ${r.reconnectsNotApplied} reconnects not applied, quota violations ${r.quotaViolations}`,
     `stuck import jobs ${r.stuckJobs}; webhooks delivered ${r.webhooks.delivered}, failed attempts ${r.webhooks.failedAttempts}, abandoned ${r.webhooks.abandoned}`,
-    `chaos: ${r.workerKills} worker SIGKILLs, ${r.redisRestarts} Redis restarts, ${r.producerKills} producer kills, faults ${JSON.stringify(r.faultsInjected)}`,
-    `took ${r.seconds} s`,
-    ...(r.lostLinkStories.length ? ['stories of links reconnected but never refreshed:', ...r.lostLinkStories] : []),
+    `chaos: ${r.workerKills} worker SIGKILLs, ${r.redisRestarts} Redis restarts (AOF), ${r.redisWipes} Redis restart with its data gone, ${r.webhookReceiverKills} webhook receiver SIGKILLs, ${r.producerKills} producer kills, faults ${JSON.stringify(r.faultsInjected)}`,
+    `took ${r.seconds} s (worst slowdown ×${r.slowdown})`,
+    ...(r.lostLinkStories.length ? ['stories of links not refreshed, not resumed or refreshed early:', ...r.lostLinkStories] : []),
   ].join('\n');
 }

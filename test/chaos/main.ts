@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `pnpm chaos` (short form, a few minutes) or `pnpm chaos --long` (20,000 users, 10 minutes of refresh chaos).
- * Options: --users N --workers N --rate N (imports/min) --refresh-seconds N --kill-every N --seed N
+ * Options: --users N --workers N --rate N (imports/min) --refresh-seconds N --kill-every N --seed N --cpu-load
  */
 import { parseArgs } from 'node:util';
 import { LONG, SHORT, formatResult, runChaos, verdict } from './chaos';
@@ -9,6 +9,7 @@ import { LONG, SHORT, formatResult, runChaos, verdict } from './chaos';
 const { values } = parseArgs({
   options: {
     long: { type: 'boolean', default: false },
+    'cpu-load': { type: 'boolean', default: false },
     users: { type: 'string' }, workers: { type: 'string' }, rate: { type: 'string' },
     'refresh-seconds': { type: 'string' }, 'kill-every': { type: 'string' }, seed: { type: 'string' },
   },
@@ -22,6 +23,7 @@ const opts = {
   refreshSeconds: num(values['refresh-seconds'], base.refreshSeconds),
   killEverySeconds: num(values['kill-every'], base.killEverySeconds),
   seed: num(values.seed, base.seed),
+  cpuLoad: values['cpu-load'] ?? false,
   log: (line: string) => process.stderr.write(`chaos: ${line}\n`),
 };
 

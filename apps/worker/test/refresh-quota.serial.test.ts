@@ -3,12 +3,14 @@
  * is 2 s, a day 48 s) by three worker processes, one of them SIGKILLed and restarted, with 5xx, dropped
  * connections, timeouts and a burst of app-wide 429s injected. The sandbox must count zero quota violations,
  * and every product must be refreshed within one cadence of when it became due.
- * Longer soak: REFRESH_SOAK_SECONDS=336 runs a simulated week.
+ * Longer soak: REFRESH_SOAK_SECONDS=336 runs a simulated week. MK_TEST_CPU_LOAD=1 (the runner's second pass) runs it
+ * with every core kept busy by other processes: the quota holds all the same; lateness may stretch with the measured
+ * slowdown.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import IORedis from 'ioredis';
-import { startPrivateRedis, type PrivateRedis } from '@mk/testkit';
+import { loadRequested, startCpuLoad, startPrivateRedis, trackSlowdown, type CpuLoad, type PrivateRedis } from '@mk/testkit';
 import type { MoneyKitClient } from '@mk/moneykit-client';
 import type { RunningSandbox } from '@mk/sandbox';
 import type { Product, Redis } from '@mk/shared';
@@ -39,7 +41,7 @@ const WORKER_OPTIONS = {
   stalledIntervalMs: 500,
 };
 
-jest.setTimeout(SOAK_MS + 90_000);
+jest.setTimeout(SOAK_MS + 180_000);
 
 let redisServer: PrivateRedis;
 let redis: Redis;
@@ -47,6 +49,7 @@ let sb: RunningSandbox;
 let client: MoneyKitClient;
 let registry: RefreshRegistry;
 const children = new Map<number, ChildProcess>();
+let load: CpuLoad | undefined;
 
 function spawnWorker(slot: number): Promise<ChildProcess> {
   const entry = path.join(__dirname, 'fixtures', 'refresh-process.ts');
@@ -122,6 +125,7 @@ async function sampleLateness(ids: string[], into: Lateness): Promise<void> {
 }
 
 beforeAll(async () => {
+  if (loadRequested()) load = startCpuLoad();
   redisServer = await startPrivateRedis({ aof: true });
   redis = new IORedis(redisServer.url, { maxRetriesPerRequest: null });
   sb = await startRefreshSandbox({ timeScale: SCALE });
@@ -130,6 +134,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await load?.stop();
   for (const child of children.values()) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   redis.disconnect();
   client.close();
@@ -143,6 +148,7 @@ it('several workers, a SIGKILL and injected faults: zero quota violations, every
   await registry.register(ids.map((linkId) => ({ linkId, products: PRODUCTS })));
 
   await Promise.all([spawnWorker(0), spawnWorker(1), spawnWorker(2)]);
+  const slowdown = trackSlowdown();
   const started = Date.now();
   const lateness: Lateness = { worstMs: { accounts: 0, transactions: 0, identity: 0, account_numbers: 0 } as Record<Product, number>, worstInWindowMs: {}, windows: [], samples: 0, series: [] };
   const stallMs = WORKER_OPTIONS.lockDurationMs + WORKER_OPTIONS.stalledIntervalMs;
@@ -175,6 +181,9 @@ it('several workers, a SIGKILL and injected faults: zero quota violations, every
     await new Promise((r) => setTimeout(r, 500));
   }
 
+  slowdown.stop();
+  // A deadline stretches with how much slower this machine runs than alone; a guarantee never does.
+  const stretch = slowdown.worst;
   const c = await counters(sb);
   const stats = await registry.stats();
   // the run's figures, for whoever reads the test output (worst lateness over time: "<s since start>:<ms>")
@@ -187,6 +196,8 @@ it('several workers, a SIGKILL and injected faults: zero quota violations, every
       accepted: stats.accepted,
       rateLimitedApp: stats.rateLimitedApp,
       uncertain: stats.uncertain,
+      staleClaims: stats.staleClaims,
+      slowdown: Number(stretch.toFixed(2)),
       series: lateness.series.map(([t, w]) => `${((t - started) / 1000).toFixed(1)}:${w}`).join(' '),
     })}\n`,
   );
@@ -196,17 +207,17 @@ it('several workers, a SIGKILL and injected faults: zero quota violations, every
 
   // within one cadence of due: an hour for the hourly products, a day for the daily ones
   expect(lateness.samples).toBeGreaterThan(10);
-  expect(lateness.worstMs.accounts).toBeLessThanOrEqual(HOUR_MS);
-  expect(lateness.worstMs.transactions).toBeLessThanOrEqual(HOUR_MS);
-  expect(lateness.worstMs.identity).toBeLessThanOrEqual(DAY_MS);
-  expect(lateness.worstMs.account_numbers).toBeLessThanOrEqual(DAY_MS);
-  const overWindows = lateness.windows.filter((w) => (lateness.worstInWindowMs[w.name] ?? 0) > HOUR_MS + w.allowanceMs);
+  expect(lateness.worstMs.accounts).toBeLessThanOrEqual(HOUR_MS * stretch);
+  expect(lateness.worstMs.transactions).toBeLessThanOrEqual(HOUR_MS * stretch);
+  expect(lateness.worstMs.identity).toBeLessThanOrEqual(DAY_MS * stretch);
+  expect(lateness.worstMs.account_numbers).toBeLessThanOrEqual(DAY_MS * stretch);
+  const overWindows = lateness.windows.filter((w) => (lateness.worstInWindowMs[w.name] ?? 0) > (HOUR_MS + w.allowanceMs) * stretch);
   expect(overWindows).toEqual([]);
 
   // the sandbox's side: every link refreshed all along (gaps of at most two cadences plus fault holds)
   const hours = SOAK_MS / HOUR_MS;
-  const minHourly = Math.floor(hours / 2.5);
-  const minDaily = Math.floor(hours / 24 / 2);
+  const minHourly = Math.floor(hours / (2.5 * stretch));
+  const minDaily = Math.floor(hours / 24 / (2 * stretch));
   const short = ids.filter((id) => {
     const r = c.refreshCalls[id] ?? {};
     return (r.accounts ?? 0) < minHourly || (r.transactions ?? 0) < minHourly || (r.identity ?? 0) < Math.max(1, minDaily) || (r.account_numbers ?? 0) < Math.max(1, minDaily);

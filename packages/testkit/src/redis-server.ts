@@ -22,6 +22,8 @@ export interface PrivateRedis {
   dir: string;
   /** SIGKILL then start again on the same port and data dir (AOF replays what was written). */
   restart(): Promise<void>;
+  /** SIGKILL, wipe the data dir, start again on the same port: everything it held is gone (no AOF, a lost disk). */
+  restartEmpty(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -81,6 +83,11 @@ export async function startPrivateRedis(opts: PrivateRedisOptions = {}): Promise
     dir,
     async restart() {
       await kill('SIGKILL');
+      await launch();
+    },
+    async restartEmpty() {
+      await kill('SIGKILL');
+      for (const entry of fs.readdirSync(dir)) fs.rmSync(path.join(dir, entry), { recursive: true, force: true });
       await launch();
     },
     async stop() {
