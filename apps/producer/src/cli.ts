@@ -173,14 +173,20 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
 
   program
     .command('links')
-    .description("refresh state of links: products, last refreshed, next due, parked and why")
+    .description("refresh state of links: products, last refreshed, next due, parked and why, and the latest steps of traced links")
     .argument('<link...>', 'MoneyKit link ids')
     .option('--json', 'print as JSON')
     .action(async (linkIds: string[], o: { json?: boolean }) => {
       await withRedis(config, async ({ redis }) => {
         const registry = await openRegistry(redis);
         const states = await Promise.all(linkIds.map((id) => registry.get(id)));
-        io.out(o.json ? JSON.stringify(states, null, 2) : linkIds.map((id, i) => formatLinkState(id, states[i]!)).join('\n'));
+        // a link traced by the workers (REFRESH_TRACE_SAMPLE) keeps its latest steps whatever this process's setting
+        const stories = await Promise.all(linkIds.map((id) => registry.trace.story(id)));
+        io.out(
+          o.json
+            ? JSON.stringify(states.map((st, i) => (st && stories[i]!.length ? { ...st, trace: stories[i] } : st)), null, 2)
+            : linkIds.map((id, i) => formatLinkState(id, states[i]!, stories[i]!)).join('\n'),
+        );
         if (states.some((s) => s === null)) exitCode = EXIT.partial;
       });
     });

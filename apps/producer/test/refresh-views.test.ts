@@ -50,9 +50,19 @@ describe('refresh views of the CLI', () => {
     expect(out).toMatch(/mk_unknown: not registered for refresh/);
   });
 
+  it('tells the latest steps of a link the workers trace', async () => {
+    const traced = await RefreshRegistry.open(redis, PREFIX, { traceSample: 1, firstDueSpreadMs: 0 });
+    await traced.register([{ linkId: 'mk_traced', products: ['accounts'] }]);
+    await traced.linkAction('mk_traced', 'trigger');
+    const { out } = await cli(['links', 'mk_traced']);
+    expect(out).toMatch(/latest steps:\n.*registered accounts.*\n.*action trigger → due/);
+    const { out: json } = await cli(['links', 'mk_traced', '--json']);
+    expect(JSON.parse(json)[0].trace.map((e: { step: string }) => e.step)).toEqual(['registered', 'action']);
+  });
+
   it('sums up the pipeline', async () => {
     const { out } = await cli(['refresh', '--json']);
-    expect(JSON.parse(out)).toMatchObject({ registered: 2, active: 1, parked: 1 });
+    expect(JSON.parse(out)).toMatchObject({ registered: 3, active: 2, parked: 1 });
   });
 
   it('adds each link\'s refresh state to the run report', async () => {

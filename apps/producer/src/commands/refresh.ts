@@ -1,9 +1,9 @@
 /** `links` and `refresh`: what the refresh pipeline knows of a link, and its overall health. */
-import type { LinkRefreshState, RefreshRegistry, RefreshStats } from '@mk/worker';
+import type { LinkRefreshState, RefreshRegistry, RefreshStats, TraceEntry } from '@mk/worker';
 
 const at = (ms: number | undefined) => (ms === undefined ? '—' : new Date(ms).toISOString().replace('.000', ''));
 
-export function formatLinkState(linkId: string, state: LinkRefreshState | null): string {
+export function formatLinkState(linkId: string, state: LinkRefreshState | null, trace: TraceEntry[] = []): string {
   if (!state) return `${linkId}: not registered for refresh`;
   const why = state.parked ? ` (parked: ${state.parked.reason})` : state.removed ? ` (removed: ${state.removed.reason})` : '';
   const lines = [`${linkId}: ${state.mode}${why}, next dispatch ${at(state.scheduledAt)}`];
@@ -12,6 +12,7 @@ export function formatLinkState(linkId: string, state: LinkRefreshState | null):
       `  ${p.product.padEnd(16)} ${p.status}${p.stopped ? ` (${p.stopped})` : ''}  last ${at(p.lastRefreshAt)}  allowed from ${at(p.nextAllowedAt)}  next due ${at(p.nextDueAt)}`,
     );
   }
+  if (trace.length) lines.push('  latest steps:', ...trace.map((e) => `    ${at(e.at)}  ${e.step} ${e.detail}  (pid ${e.by})`));
   return lines.join('\n');
 }
 

@@ -21,4 +21,6 @@ export { createRefreshProcessor, type RefreshClient, type RefreshResult, type Pr
 export { decideRefreshOutcome, type RefreshDecision, type DecisionContext } from './outcome';
 export { refreshKeys, bucketOf, DEFAULT_BUCKETS } from './keys';
 export { LagTracker } from './lag';
+export { RefreshTrace, type TraceEntry, type TraceStep } from './trace';
+export { CongestionLimit, type CallSignal } from './congestion';
 export { REASONS, type Reason, type ProductStatus, type LinkMode } from './state';
