@@ -110,7 +110,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     const env = {
       REDIS_URL: redisServer.url, REDIS_PREFIX: PREFIX, LOG_LEVEL: 'error', TIME_SCALE: String(TIME_SCALE),
       MONEYKIT_BASE_URL: sandbox.url, MONEYKIT_CLIENT_ID: sandbox.clientId, MONEYKIT_CLIENT_SECRET: sandbox.clientSecret,
-      MONEYKIT_IMPORT_TIMEOUT_MS: '1000', MONEYKIT_TIMEOUT_MS: '1000', IMPORT_SETTLE_MS: '2500',
+      // IMPORT_SETTLE_MS: a call we gave up on may still commit up to the injected 1.5 s hold + 0.3 s latency later
+      MONEYKIT_IMPORT_TIMEOUT_MS: '1000', MONEYKIT_TIMEOUT_MS: '1000', IMPORT_SETTLE_MS: '4000',
       IMPORT_RATE_PER_MIN: String(opts.importRatePerMinute), IMPORT_CONCURRENCY: '16', IMPORT_LOCK_MS: '3000', REFRESH_LOCK_MS: '3000',
       // A refresh whose outcome we never learn blocks its product this long (it may still reach MoneyKit): above the 1 s client timeout.
       REFRESH_IN_FLIGHT_MS: '5000',

@@ -101,7 +101,7 @@ describe('status of a steady run', () => {
     const { state } = await readRunState(ledger, (await ledger.getRun('down'))!, { queue, now: Date.now() + 3 * 60_000 });
     expect(state.state).toBe('stalled');
     expect(state.stalled.map((r) => r.kind)).toEqual(['upstream_unreachable']);
-    expect(state.summary).toMatch(/^stalled: MoneyKit unreachable: \d+ errors in the last 5 min, nothing imported yet \(last: MoneyKit import_link answered HTTP 500/);
+    expect(state.summary).toMatch(/^stalled: MoneyKit unreachable: \d+ errors in the last 5 min, nothing imported yet \(last: MoneyKit (get_user_links|import_link) answered HTTP 500/);
     // Now: errors, but the run is young and MoneyKit may come back: still running.
     expect((await runStatus(ledger, 'down', queue)).state.state).toBe('running');
     sandbox.state.faults.set({ error5xxRate: 0 });

@@ -60,7 +60,9 @@ describe('import worker against the sandbox', () => {
     const handedOver: ImportedLink[] = [];
     const worker = startImportWorker({
       redis, prefix: PREFIX, api: importApiFromClient(client), ledger, logger, ratePerMinute: 1_000_000, concurrency: 16,
-      backoffBaseMs: 20, backoffMaxMs: 300, settleMs: 1300, sink: { linkImported: async (l) => void handedOver.push(l) },
+      backoffBaseMs: 20, backoffMaxMs: 300,
+      // a call we gave up on may still commit up to the injected 1.2 s hold later: look only well after that
+      settleMs: 3000, sink: { linkImported: async (l) => void handedOver.push(l) },
     });
     try {
       await until(async () => {
