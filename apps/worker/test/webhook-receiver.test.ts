@@ -1,27 +1,10 @@
-import { createHash, randomUUID } from 'node:crypto';
 import IORedis from 'ioredis';
-import { SignJWT, exportJWK, generateKeyPair, type JWK, type KeyLike } from 'jose';
+import type { JWK } from 'jose';
 import { startPrivateRedis, type PrivateRedis } from '@mk/testkit';
 import { createLogger, type Redis } from '@mk/shared';
 import { RefreshRegistry } from '../src/refresh/registry';
 import { startWebhookReceiver, webhookOptionsFromEnv, type RunningWebhookReceiver } from '../src/webhooks';
-
-interface TestKey {
-  kid: string;
-  privateKey: KeyLike;
-  jwk: JWK;
-}
-async function newKey(): Promise<TestKey> {
-  const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
-  const kid = randomUUID();
-  return { kid, privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' } };
-}
-const sha256 = (body: string) => createHash('sha256').update(body, 'utf8').digest('hex');
-async function sign(body: string, key: TestKey, opts: { kid?: string; iat?: number; hash?: string } = {}) {
-  const jwt = new SignJWT({ request_body_sha256: opts.hash ?? sha256(body) }).setProtectedHeader({ alg: 'ES256', kid: opts.kid ?? key.kid }).setIssuer('moneykit');
-  jwt.setIssuedAt(opts.iat ?? Math.floor(Date.now() / 1000));
-  return jwt.sign(key.privateKey);
-}
+import { newKey, sign, stateChanged, type TestKey } from './support/webhooks';
 
 let server: PrivateRedis;
 let redis: Redis;
@@ -29,18 +12,6 @@ let registry: RefreshRegistry;
 let receiver: RunningWebhookReceiver;
 let served: JWK[];
 let current: TestKey;
-
-const stateChanged = (linkId: string, state: string, extra: Record<string, unknown> = {}) => ({
-  webhook_idempotency_key: randomUUID(),
-  webhook_timestamp: new Date().toISOString(),
-  webhook_major_version: 1,
-  webhook_minor_version: 0,
-  link_id: linkId,
-  link_tags: [],
-  webhook_event: 'link.state_changed',
-  state,
-  ...extra,
-});
 
 async function post(body: string, signature?: string, contentType = 'application/json') {
   const headers: Record<string, string> = { 'content-type': contentType };

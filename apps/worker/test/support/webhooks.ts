@@ -14,10 +14,18 @@ export async function newKey(): Promise<TestKey> {
   return { kid, privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' } };
 }
 
-/** A fresh MoneyKit-Signature for `body` (each redelivery is signed anew; the body stays the same). */
-export function sign(body: string, key: TestKey): Promise<string> {
-  const sha = createHash('sha256').update(body, 'utf8').digest('hex');
-  return new SignJWT({ request_body_sha256: sha }).setProtectedHeader({ alg: 'ES256', kid: key.kid }).setIssuer('moneykit').setIssuedAt().sign(key.privateKey);
+export const sha256 = (body: string) => createHash('sha256').update(body, 'utf8').digest('hex');
+
+/**
+ * A fresh MoneyKit-Signature for `body` (each redelivery is signed anew; the body stays the same). `opts` forge one:
+ * another kid, an old iat, a hash of other bytes.
+ */
+export function sign(body: string, key: TestKey, opts: { kid?: string; iat?: number; hash?: string } = {}): Promise<string> {
+  return new SignJWT({ request_body_sha256: opts.hash ?? sha256(body) })
+    .setProtectedHeader({ alg: 'ES256', kid: opts.kid ?? key.kid })
+    .setIssuer('moneykit')
+    .setIssuedAt(opts.iat ?? Math.floor(Date.now() / 1000))
+    .sign(key.privateKey);
 }
 
 export const stateChanged = (linkId: string, state: string, extra: Record<string, unknown> = {}) => ({
