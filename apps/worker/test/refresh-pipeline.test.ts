@@ -2,7 +2,7 @@
  * The refresh pipeline in one process against the sandbox over HTTP: parked imported links resumed by the
  * signed webhook, and each kind of refusal (403, 404, 410, 422, 429 per link and app-wide).
  */
-import { startPrivateRedis, type PrivateRedis } from '@mk/testkit';
+import { measureSlowdown, startPrivateRedis, type PrivateRedis } from '@mk/testkit';
 import { createLogger } from '@mk/shared';
 import type { MoneyKitClient } from '@mk/moneykit-client';
 import type { RunningSandbox } from '@mk/sandbox';
@@ -67,7 +67,8 @@ it('does not refresh imported links until the sandbox reconnects them, then refr
     const now = await counters(sb);
     return reconnected.every((id) => now.refreshCalls[id]?.accounts && now.refreshCalls[id]?.transactions);
   }, 10_000);
-  expect(Date.now() - reconnectedAt).toBeLessThan(5000);
+  // "within seconds": 5 s on a machine to ourselves, stretched by how much slower this one runs right now
+  expect(Date.now() - reconnectedAt).toBeLessThan(5000 * measureSlowdown());
   c = await counters(sb);
   expect(ids.slice(10).filter((id) => c.refreshCalls[id])).toEqual([]);
   expect(c.badStateRefreshes).toBe(0);
