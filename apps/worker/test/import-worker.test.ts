@@ -5,7 +5,7 @@ import { MigrationLedger } from '@mk/ledger';
 import { MoneyKitClient } from '@mk/moneykit-client';
 import { startSandbox, type RunningSandbox } from '@mk/sandbox';
 import { startPrivateRedis, type PrivateRedis } from '@mk/testkit';
-import { ImportRateLimiter, importApiFromClient, importConnection, processImportJob, startImportWorker, type ImportedLink } from '../src/import';
+import { ImportRateLimiter, failOpenConnections, importApiFromClient, importConnection, processImportJob, startImportWorker, type ImportedLink } from '../src/import';
 import { importJobs } from './support/users';
 
 const PREFIX = '{t}';
@@ -117,6 +117,20 @@ describe('import worker against the sandbox', () => {
     await expect(importConnection(deps, stale!, job!.connections[0]!)).rejects.toThrow(/changed by another worker/);
     expect(sandbox.state.counters().importCalls).toBe(1);
     expect(await ledger.get(runId, job!.sourceUserId, job!.connections[0]!.connectionId)).toMatchObject({ state: 'imported' });
+  });
+
+  it('a job BullMQ abandons (its workers kept dying) leaves none of its connections open: they fail with the reason, for retry', async () => {
+    const runId = 'abandoned';
+    const ledger = new MigrationLedger(redis, PREFIX);
+    const [job] = importJobs(runId, 2).slice(1); // two connections
+    const [first, second] = await ledger.register(runId, job!.sourceUserId, job!.line, job!.connections.map((c) => ({ connectionId: c.connectionId, accounts: 1, transactions: 3, batchesTotal: 0 })));
+    await ledger.transitionFrom(first!, { state: 'imported', linkId: 'mk_done' });
+    await ledger.transitionFrom(second!, { state: 'importing', uncertain: true, sentAt: Date.now() });
+    expect(await failOpenConnections(ledger, job, 'import job abandoned: its worker died 6 times while holding it')).toBe(1);
+    const [a, b] = await ledger.getMany(runId, job!.sourceUserId, job!.connections.map((c) => c.connectionId));
+    expect(a).toMatchObject({ state: 'imported', linkId: 'mk_done' });
+    // still uncertain: the retry that re-drives it looks for its link before importing
+    expect(b).toMatchObject({ state: 'failed', uncertain: true, lastError: { message: expect.stringMatching(/worker died 6 times/) } });
   });
 
   it('fails the connections of a job whose payload is invalid, with the reason, without retrying', async () => {

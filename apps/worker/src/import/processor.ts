@@ -91,6 +91,29 @@ export async function processImportJob(deps: ImportProcessorDeps, job: Pick<Job,
 }
 
 /**
+ * A job that failed for good outside its own processing (its workers died more often than maxStalledCount allows):
+ * its open connections are failed with that reason, so none is left open without a job — the run completes with
+ * failures and `retry` re-drives them (an uncertain one still looks before it imports).
+ */
+export async function failOpenConnections(ledger: ImportProcessorDeps['ledger'], data: unknown, reason: string): Promise<number> {
+  const parsed = importJobSchema.safeParse(data);
+  if (!parsed.success) return 0;
+  const { runId, sourceUserId, connections } = parsed.data;
+  const records = await ledger.getMany(runId, sourceUserId, connections.map((c) => c.connectionId));
+  let failed = 0;
+  for (const record of records) {
+    if (!record || record.state === 'imported' || record.state === 'failed') continue;
+    try {
+      await ledger.transitionFrom(record, { state: 'failed', lastError: { errorClass: 'retryable', message: reason } });
+      failed++;
+    } catch (err) {
+      if (!(err instanceof LedgerConflictError)) throw err; // a worker still on it: its outcome stands
+    }
+  }
+  return failed;
+}
+
+/**
  * A payload that fails its schema can never succeed: its connections are failed with the reason (so the run
  * still finishes and the report says why) and the job is not retried.
  */

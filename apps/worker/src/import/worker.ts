@@ -7,7 +7,7 @@ import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { QUEUES, IMPORT_BACKOFF_TYPE, type Logger } from '@mk/shared';
 import type { MigrationLedger } from '@mk/ledger';
-import { CredentialsRefusedError, processImportJob } from './processor';
+import { CredentialsRefusedError, failOpenConnections, processImportJob } from './processor';
 import type { ImportApi } from './import-connection';
 import type { LinkSink } from './link-sink';
 import { ImportRateLimiter } from './rate-limiter';
@@ -68,7 +68,14 @@ export function startImportWorker(opts: ImportWorkerOptions): ImportWorker {
     redis: opts.redis, prefix: opts.prefix, queue, logger: opts.logger, ...(opts.api.verifyCredentials && { verifyCredentials: () => opts.api.verifyCredentials!() }), ...opts.credentialsProbe,
   });
   worker.on('failed', (job, err) => {
-    if (err instanceof CredentialsRefusedError) void credentials.pause(err.failure);
+    if (err instanceof CredentialsRefusedError) return void credentials.pause(err.failure);
+    // BullMQ gave up on the job without a processing run to record it (its workers kept dying)
+    if (job && /stalled more than allowable limit/.test(err.message)) {
+      const reason = `import job abandoned: its worker died ${job.stalledCounter} times while holding it`;
+      void failOpenConnections(opts.ledger, job.data, reason)
+        .then((n) => n && opts.logger.warn({ jobId: job.id, connections: n }, `${reason}: connections failed, \`retry\` re-drives them`))
+        .catch((e: unknown) => opts.logger.error({ err: e, jobId: job.id }, 'could not record an abandoned import job'));
+    }
   });
   worker.on('error', (err) => opts.logger.error({ err }, 'import worker error'));
 
