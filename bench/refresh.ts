@@ -18,8 +18,8 @@ import IORedis from 'ioredis';
 import { startSandbox, type RunningSandbox } from '@mk/sandbox';
 import { jobId, type ImportLinkRequest, type Product, type Redis } from '@mk/shared';
 import { startPrivateRedis, type PrivateRedis } from '@mk/testkit';
-import { RefreshRegistry } from '../apps/worker/src/refresh';
-import { encodeLink, encodeTime } from '../apps/worker/src/refresh/state';
+import { RefreshRegistry } from '@mk/refresh';
+import { encodeLink, encodeTime } from '@mk/refresh';
 import { markdownTable, type Figure } from './lib/report';
 
 const ROOT = path.join(__dirname, '..');

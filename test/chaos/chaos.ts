@@ -15,7 +15,7 @@ import { QUEUES, createRedis, type Redis } from '@mk/shared';
 import { MigrationLedger } from '@mk/ledger';
 import { fixtures } from '@mk/converters';
 import { plan } from '@mk/producer';
-import { RefreshRegistry } from '@mk/worker';
+import { RefreshRegistry } from '@mk/refresh';
 import { startSandbox, type RunningSandbox } from '@mk/sandbox';
 import { createFuzzRng, freePort, startApp, startCpuLoad, startPrivateRedis, trackSlowdown, type AppProcess, type CpuLoad, type PrivateRedis } from '@mk/testkit';
 

@@ -1,11 +1,11 @@
 /**
  * Where the dashboard's status comes from: the wiring of the Redis-backed sources, in one place.
- * Runs: the migration ledger (@mk/ledger). Refresh: the refresh registry of the workers (@mk/worker).
+ * Runs: the migration ledger (@mk/ledger). Refresh: the refresh registry (@mk/refresh).
  */
 import { Queue } from 'bullmq';
 import { QUEUES, type Redis } from '@mk/shared';
 import { MigrationLedger, probeImportQueue, readRunSignals, type ImportQueueProbe, type ImportQueueSignals, type RunMeta } from '@mk/ledger';
-import { RefreshRegistry, refreshOptionsFromEnv } from '@mk/worker';
+import { RefreshRegistry, refreshOptionsFromEnv } from '@mk/refresh';
 import type { RefreshStatusSource, RunFailure, RunSnapshot, RunStatusSource } from './status/types';
 
 const RECENT = 50;

@@ -16,7 +16,7 @@ import { retryFailed } from './commands/retry';
 import { exitCodeOf, formatStatus, openOutput, runStatus, writeReport } from './commands/report';
 import { progressReporter } from './progress';
 import { formatLinkState, formatRefreshStats } from './commands/refresh';
-import { RefreshRegistry, refreshOptionsFromEnv } from '@mk/worker';
+import { RefreshRegistry, refreshOptionsFromEnv } from '@mk/refresh';
 
 interface Io {
   out: (s: string) => void;

@@ -12,7 +12,7 @@ import { MoneyKitClient } from '@mk/moneykit-client';
 import { fixtures } from '@mk/converters';
 import { startSandbox, type RunningSandbox } from '@mk/sandbox';
 import { startApp, startPrivateRedis, type AppProcess, type PrivateRedis } from '@mk/testkit';
-import { importApiFromClient, startImportWorker, type ImportWorker } from '../../worker/src/import';
+import { importApiFromClient, startImportWorker, type ImportWorker } from '@mk/worker';
 import { EXIT, main, plan } from '../src';
 import { spreadDump } from './support/spread-dump';
 

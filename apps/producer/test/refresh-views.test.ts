@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import IORedis from 'ioredis';
 import { MigrationLedger } from '@mk/ledger';
-import { RefreshRegistry } from '@mk/worker';
+import { RefreshRegistry } from '@mk/refresh';
 import { startPrivateRedis, type PrivateRedis } from '@mk/testkit';
 import { EXIT, main } from '../src';
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { commonEnvSchema, ConfigError, envInt, envPort, moneykitEnvSchema, redisUrlSchema, refreshQuotaEnvSchema, loadConfig, requireCompleteMoneykitSettings } from '@mk/shared';
-import { refreshOptionsFromEnv, type RefreshOptions } from './refresh';
+import { refreshOptionsFromEnv, type RefreshOptions } from '@mk/refresh';
 import { webhookOptionsFromEnv } from './webhooks';
 
 export const WORKER_ROLES = ['import', 'refresh', 'webhooks'] as const;

@@ -5,7 +5,7 @@
  */
 import { PRODUCTS, type Product } from '@mk/shared';
 import type { MigrationLedger } from '@mk/ledger';
-import type { RefreshRegistry } from './refresh';
+import type { RefreshRegistry } from '@mk/refresh';
 import type { LinkSink } from './import';
 
 export function refreshHandOver(registry: RefreshRegistry, ledger: MigrationLedger): LinkSink {

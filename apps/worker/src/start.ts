@@ -4,7 +4,8 @@ import { MigrationLedger } from '@mk/ledger';
 import type { WorkerConfig } from './config';
 import { createMoneyKitClient } from './moneykit';
 import { importApiFromClient, startImportWorker, type LinkSink } from './import';
-import { RefreshRegistry, refreshOptionsFromEnv, startRefresh } from './refresh';
+import { RefreshRegistry, refreshOptionsFromEnv } from '@mk/refresh';
+import { startRefresh } from './refresh';
 import { jwksFromClient, startWebhookReceiver, webhookOptionsFromEnv } from './webhooks';
 import { refreshHandOver } from './hand-over';
 

@@ -12,7 +12,7 @@ import {
   FUZZ_CONTENT_TYPES, FUZZ_METHODS, NASTY_STRINGS, alienValues, createFuzzRng, fuzzSeed, getAt, jsonPaths, malformedBodies, mutateBytes,
   randomPath, sendRaw, sendRawSocket, setAt, startPrivateRedis, trackUnhandledRejections, type PrivateRedis, type RawRequest, type RawResponse,
 } from '@mk/testkit';
-import { RefreshRegistry } from '../src/refresh/registry';
+import { RefreshRegistry } from '@mk/refresh';
 import { DEFAULT_WEBHOOK_BODY_LIMIT, DEFAULT_WEBHOOK_PATH, startWebhookReceiver, type RunningWebhookReceiver } from '../src/webhooks';
 
 const SEED = fuzzSeed(60_603);

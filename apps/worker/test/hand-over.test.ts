@@ -2,7 +2,8 @@
 import IORedis from 'ioredis';
 import { MigrationLedger } from '@mk/ledger';
 import { startPrivateRedis, type PrivateRedis } from '@mk/testkit';
-import { RefreshRegistry, refreshHandOver } from '../src';
+import { RefreshRegistry } from '@mk/refresh';
+import { refreshHandOver } from '../src';
 
 const PREFIX = '{ho}';
 let server: PrivateRedis;

@@ -13,7 +13,7 @@ import { MigrationLedger } from '@mk/ledger';
 import { EXIT, plan } from '@mk/producer';
 import { startSandbox, type RunningSandbox } from '@mk/sandbox';
 import { freePort, startApp, startPrivateRedis, type AppProcess, type PrivateRedis } from '@mk/testkit';
-import { RefreshRegistry } from '../src/refresh';
+import { RefreshRegistry } from '@mk/refresh';
 
 const PREFIX = '{loss}';
 const RUN = 'loss';

@@ -1,7 +1,7 @@
 import { MoneyKitError } from '@mk/moneykit-client';
 import { ConfigError } from '@mk/shared';
 import { decideRefreshOutcome, type DecisionContext } from '../src/refresh/outcome';
-import { productTimings, refreshOptionsFromEnv, resolveRefreshOptions } from '../src/refresh/options';
+import { productTimings, refreshOptionsFromEnv, resolveRefreshOptions } from '@mk/refresh';
 
 const ctx: DecisionContext = { products: ['accounts'], lastAttempt: false, appRateLimitLinks: 3, retryLaterMs: 300_000, authPauseMs: 60_000 };
 const err = (fields: Partial<ConstructorParameters<typeof MoneyKitError>[0]>) =>

@@ -14,7 +14,7 @@ import { loadRequested, startCpuLoad, startPrivateRedis, trackSlowdown, type Cpu
 import type { MoneyKitClient } from '@mk/moneykit-client';
 import type { RunningSandbox } from '@mk/sandbox';
 import type { Product, Redis } from '@mk/shared';
-import { RefreshRegistry } from '../src/refresh';
+import { RefreshRegistry } from '@mk/refresh';
 import { clientFor, control, counters, importLinks, startRefreshSandbox, waitFor } from './fixtures/refresh-helpers';
 
 const SCALE = 1800;

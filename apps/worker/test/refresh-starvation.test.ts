@@ -11,7 +11,7 @@ import IORedis from 'ioredis';
 import type { Job, Queue } from 'bullmq';
 import { CongestionLimit } from '../src/refresh/congestion';
 import { createRefreshProcessor, sendWindowMs, type RefreshClient } from '../src/refresh/processor';
-import { RefreshRegistry } from '../src/refresh/registry';
+import { RefreshRegistry } from '@mk/refresh';
 import { clientFor, control, counters, importLinks, startRefreshSandbox } from './fixtures/refresh-helpers';
 
 const SCALE = 3600;

@@ -6,7 +6,7 @@
 import IORedis from 'ioredis';
 import { startApp, startPrivateRedis, type AppProcess, type PrivateRedis } from '@mk/testkit';
 import { createLogger, type Redis } from '@mk/shared';
-import { RefreshRegistry } from '../src/refresh/registry';
+import { RefreshRegistry } from '@mk/refresh';
 import { applyWebhook, startWebhookReceiver, WebhookDedupe, type RunningWebhookReceiver } from '../src/webhooks';
 import { deliver, newKey, productRefresh, stateChanged, type Answer, type TestKey } from './support/webhooks';
 

@@ -2,7 +2,7 @@ import IORedis from 'ioredis';
 import type { JWK } from 'jose';
 import { startPrivateRedis, type PrivateRedis } from '@mk/testkit';
 import { createLogger, type Redis } from '@mk/shared';
-import { RefreshRegistry } from '../src/refresh/registry';
+import { RefreshRegistry } from '@mk/refresh';
 import { startWebhookReceiver, webhookOptionsFromEnv, type RunningWebhookReceiver } from '../src/webhooks';
 import { newKey, sign, stateChanged, type TestKey } from './support/webhooks';
 

@@ -1,5 +1,5 @@
 /** `links` and `refresh`: what the refresh pipeline knows of a link, and its overall health. */
-import type { LinkRefreshState, RefreshRegistry, RefreshStats, TraceEntry } from '@mk/worker';
+import type { LinkRefreshState, RefreshRegistry, RefreshStats, TraceEntry } from '@mk/refresh';
 
 const at = (ms: number | undefined) => (ms === undefined ? '—' : new Date(ms).toISOString().replace('.000', ''));
 

@@ -1,7 +1,7 @@
 /** `status` and `report`: the ledger as a table, CSV or JSON, and the exit code that sums the run up. */
 import fs from 'node:fs';
 import { fmtDuration, readRunState, THROUGHPUT_WINDOW_MS, type ConnectionRecord, type ConnectionState, type ImportQueueProbe, type MigrationLedger, type RunMeta, type RunState } from '@mk/ledger';
-import type { RefreshRegistry } from '@mk/worker';
+import type { RefreshRegistry } from '@mk/refresh';
 import { EXIT, type ExitCode } from '../exit-codes';
 import { refreshColumns } from './refresh';
 

@@ -6,7 +6,7 @@
  */
 import type { Queue } from 'bullmq';
 import { jobId, type Logger, type RefreshJob } from '@mk/shared';
-import type { DueLink, RefreshRegistry } from './registry';
+import type { DueLink, RefreshRegistry } from '@mk/refresh';
 
 export const REFRESH_JOB_NAME = 'refresh';
 

@@ -24,7 +24,7 @@
  */
 import { ERROR_CODES, type Product } from '@mk/shared';
 import type { MoneyKitError } from '@mk/moneykit-client';
-import type { Settlement } from './registry';
+import type { Settlement } from '@mk/refresh';
 
 export type RefreshDecision =
   | { kind: 'settle'; settlement: Settlement; counter?: 'rateLimitedLink' }

@@ -8,7 +8,7 @@ import { isMoneyKitError, isTimeoutError, MoneyKitError, type MoneyKitClient } f
 import { CongestionLimit, type CallSignal } from './congestion';
 import { LagTracker } from './lag';
 import { decideRefreshOutcome } from './outcome';
-import type { Claim, RefreshRegistry } from './registry';
+import type { Claim, RefreshRegistry } from '@mk/refresh';
 
 type Claimed = Extract<Claim, { kind: 'claimed' }>;
 export type RefreshClient = Pick<MoneyKitClient, 'refreshProducts' | 'maxExchangeMs'>;

@@ -8,7 +8,7 @@ import { startDispatcher, type Dispatcher } from './dispatcher';
 import { LagTracker } from './lag';
 import { CongestionLimit } from './congestion';
 import { createRefreshProcessor, type RefreshClient } from './processor';
-import { RefreshRegistry, type RegistryOptions } from './registry';
+import { RefreshRegistry, type RegistryOptions } from '@mk/refresh';
 
 export interface RefreshServiceOptions extends RegistryOptions {
   redisUrl: string;

@@ -1,6 +1,6 @@
 /** What each MoneyKit webhook does to the refresh schedule. */
 import type { WebhookBody } from '@mk/shared';
-import type { LinkActionResult, RefreshRegistry } from '../refresh/registry';
+import type { LinkActionResult, RefreshRegistry } from '@mk/refresh';
 
 export type WebhookEffect = LinkActionResult | 'ignored';
 

@@ -1,8 +1,8 @@
 /** A stand-alone webhook receiver process part: fastify + the route, over one Redis connection. */
 import { DEFAULT_PREFIX, createLogger, createRedis, type Logger, type Redis } from '@mk/shared';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { refreshKeys } from '../refresh/keys';
-import { RefreshRegistry, type RegistryOptions } from '../refresh/registry';
+import { refreshKeys } from '@mk/refresh';
+import { RefreshRegistry, type RegistryOptions } from '@mk/refresh';
 import { WebhookDedupe, DEFAULT_DEDUPE_TTL_MS, DEFAULT_PROCESSING_LEASE_MS } from './dedupe';
 import { DEFAULT_WEBHOOK_BODY_LIMIT, DEFAULT_WEBHOOK_PATH, registerWebhookRoute } from './route';
 import { WebhookVerifier, jwksFromUrl, type Jwks } from './verify';

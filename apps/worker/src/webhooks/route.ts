@@ -7,7 +7,7 @@
  */
 import { WEBHOOK_SIGNATURE_HEADER, webhookBodySchema, type Logger } from '@mk/shared';
 import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply } from 'fastify';
-import type { RefreshRegistry } from '../refresh/registry';
+import type { RefreshRegistry } from '@mk/refresh';
 import type { WebhookDedupe } from './dedupe';
 import { applyWebhook, type WebhookEffect } from './handle';
 import { WebhookSignatureError, type WebhookVerifier } from './verify';

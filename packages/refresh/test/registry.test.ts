@@ -1,8 +1,8 @@
 import IORedis from 'ioredis';
 import { startPrivateRedis, type PrivateRedis } from '@mk/testkit';
 import type { Redis } from '@mk/shared';
-import { RefreshRegistry, registerLinks } from '../src/refresh/registry';
-import { decodeLink, encodeLink } from '../src/refresh/state';
+import { RefreshRegistry, registerLinks } from '../src/registry';
+import { decodeLink, encodeLink } from '../src/state';
 
 // time scale 3600: an hour of quota is 1 s, a day 24 s
 const SCALE = 3600;

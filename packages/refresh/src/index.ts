@@ -1,0 +1,21 @@
+/** The refresh registry, shared by the worker's refresh processes, the webhook receiver, the CLI and the dashboard. */
+export {
+  RefreshRegistry,
+  registerLinks,
+  type LinkRegistration,
+  type RegisterResult,
+  type LinkRefreshState,
+  type ProductRefreshState,
+  type RefreshStats,
+  type RefreshCounter,
+  type RegistryOptions,
+  type DueLink,
+  type Claim,
+  type Settlement,
+  type LinkAction,
+  type LinkActionResult,
+} from './registry';
+export { resolveRefreshOptions, refreshOptionsFromEnv, refreshEnvSchema, productTimings, DEFAULT_WANTED_PRODUCTS, type RefreshOptions, type ProductTiming } from './options';
+export { refreshKeys, bucketOf, DEFAULT_BUCKETS, type RefreshKeys } from './keys';
+export { RefreshTrace, type TraceEntry, type TraceStep } from './trace';
+export { REASONS, decodeLink, encodeLink, encodeTime, type Reason, type ProductStatus, type LinkMode } from './state';
