@@ -9,7 +9,7 @@
 import type { Redis } from 'ioredis';
 import { DEFAULT_PREFIX, keys, type QueueName } from '@mk/shared';
 import { CONNECTION_STATES, type ConnectionRecord, type ConnectionState, type ProducerBeat, type QueuePause, type RejectEntry, type RunMeta } from './records';
-import { REGISTER, TRANSITION } from './scripts';
+import { ledgerScripts, type RunKeys } from './scripts';
 
 const FIELD_SEP = '\t';
 const RECENT_REJECTS = 1000;
@@ -58,13 +58,22 @@ export class LedgerConflictError extends Error {
 }
 
 export class MigrationLedger {
+  private readonly scripts: ReturnType<typeof ledgerScripts>;
+
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string = DEFAULT_PREFIX,
-  ) {}
+  ) {
+    this.scripts = ledgerScripts(redis);
+  }
 
   private key(runId: string, part?: string) {
     return `${this.prefix}:run:${runId}${part ? `:${part}` : ''}`;
+  }
+
+  private runKeys(runId: string): RunKeys {
+    const k = (part: string) => this.key(runId, part);
+    return { conns: k('conns'), counts: k('counts'), links: k('links'), rate: k('rate'), open: k('open'), errors: k('errors') };
   }
 
   // ---- runs ----
@@ -123,9 +132,9 @@ export class MigrationLedger {
         runId, sourceUserId, connectionId: c.connectionId, line, state: 'pending', ...(opts.job && { job: opts.job }), accounts: c.accounts,
         transactions: c.transactions, transactionsImported: 0, batchesTotal: c.batchesTotal, batchesDone: 0, attempts: 0, updatedAt: now,
       };
-      return [connectionField(sourceUserId, c.connectionId), JSON.stringify(record)];
+      return [connectionField(sourceUserId, c.connectionId), JSON.stringify(record)] as [string, string];
     });
-    await this.redis.eval(REGISTER, 3, this.key(runId, 'conns'), this.key(runId, 'counts'), this.key(runId, 'open'), JSON.stringify(pairs), opts.job ?? '');
+    await this.scripts.register(this.runKeys(runId), pairs, opts.job ?? '');
     const found = await this.getMany(runId, sourceUserId, connections.map((c) => c.connectionId));
     return found.map((r) => r!);
   }
@@ -152,12 +161,10 @@ export class MigrationLedger {
   ): Promise<ConnectionRecord> {
     const { runId } = record;
     try {
-      const raw = (await this.redis.eval(
-        TRANSITION, 6,
-        this.key(runId, 'conns'), this.key(runId, 'counts'), this.key(runId, 'links'), this.key(runId, 'rate'), this.key(runId, 'open'), this.key(runId, 'errors'),
-        connectionField(record.sourceUserId, record.connectionId), JSON.stringify(patch), Date.now(),
-        opts.countAttempt ? '1' : '0', opts.expect ? `,${opts.expect.join(',')},` : '', opts.fromRev ?? '',
-      )) as string;
+      const raw = await this.scripts.transition(this.runKeys(runId), {
+        field: connectionField(record.sourceUserId, record.connectionId), patch: JSON.stringify(patch), now: Date.now(),
+        countAttempt: opts.countAttempt === true, expectStates: opts.expect, fromRev: opts.fromRev,
+      });
       return JSON.parse(raw) as ConnectionRecord;
     } catch (err) {
       const message = (err as Error).message;

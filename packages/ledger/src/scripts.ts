@@ -1,79 +1,41 @@
-/** Lua: each ledger change is one atomic step, so a worker killed at any instant leaves records and counts in step. */
-
 /**
- * KEYS: conns, counts, open (field → job id of every open record).
- * ARGV: json array of [field, record json], job id ('' = none).
- * Adds records that do not exist yet. With a job id, an existing record still open is moved to that job (a resumed
- * or retried line is carried by the job enqueued now); settled records are left as they are.
+ * The ledger's scripts (lua/*.lua): each ledger change is one atomic step, so a worker killed at any instant leaves
+ * records and counts in step. Typed callers; the argument order is the scripts' headers'.
  */
-export const REGISTER = `
-local job = ARGV[2]
-local added = 0
-for _, pair in ipairs(cjson.decode(ARGV[1])) do
-  if redis.call('HSETNX', KEYS[1], pair[1], pair[2]) == 1 then
-    redis.call('HINCRBY', KEYS[2], 'pending', 1)
-    redis.call('HSET', KEYS[3], pair[1], job)
-    added = added + 1
-  elseif job ~= '' then
-    local rec = cjson.decode(redis.call('HGET', KEYS[1], pair[1]))
-    if (rec.state == 'pending' or rec.state == 'importing' or rec.state == 'linked') and rec.job ~= job then
-      rec.job = job
-      redis.call('HSET', KEYS[1], pair[1], cjson.encode(rec))
-      redis.call('HSET', KEYS[3], pair[1], job)
-    end
-  end
-end
-return added
-`;
+import path from 'node:path';
+import type { Redis } from 'ioredis';
+import { scriptSet } from '@mk/shared';
 
-/**
- * KEYS: conns, counts, links (link_id → field), rate (minute → imported; 'last' = ms of the last import),
- * open (field → job id), errors (minute → retryable errors; 'last', 'lastAt' = the latest one's message and ms).
- * ARGV: field, patch json (null removes a key), now ms, '1' to count an attempt, expected states ('' = any, else ',a,b,'),
- *       expected rev ('' = unfenced).
- * Returns the new record json, or an error reply when the record is missing, not in an expected state, or changed
- * since the expected rev.
- * Every failed attempt the worker records (a patch with a retryable lastError) is counted here, so status can say
- * "MoneyKit unreachable: N errors in the last 5 min" without the worker doing anything more.
- */
-export const TRANSITION = `
-local cur = redis.call('HGET', KEYS[1], ARGV[1])
-if not cur then return redis.error_reply('LEDGER_NO_RECORD') end
-local rec = cjson.decode(cur)
-if ARGV[6] ~= '' and (rec.rev or 0) ~= tonumber(ARGV[6]) then
-  return redis.error_reply('LEDGER_CONFLICT ' .. rec.state)
-end
-if ARGV[5] ~= '' and not string.find(ARGV[5], ',' .. rec.state .. ',', 1, true) then
-  return redis.error_reply('LEDGER_STATE ' .. rec.state)
-end
-rec.rev = (rec.rev or 0) + 1
-local old = rec.state
-local patch = cjson.decode(ARGV[2])
-for k, v in pairs(patch) do
-  if v == cjson.null then rec[k] = nil else rec[k] = v end
-end
-if ARGV[4] == '1' then rec.attempts = (rec.attempts or 0) + 1 end
-local now = tonumber(ARGV[3])
-local minute = tostring(math.floor(now / 60000))
-rec.updatedAt = now
-local enc = cjson.encode(rec)
-redis.call('HSET', KEYS[1], ARGV[1], enc)
-if old ~= rec.state then
-  redis.call('HINCRBY', KEYS[2], old, -1)
-  redis.call('HINCRBY', KEYS[2], rec.state, 1)
-  local open = rec.state == 'pending' or rec.state == 'importing' or rec.state == 'linked'
-  local was_open = old == 'pending' or old == 'importing' or old == 'linked'
-  if open and not was_open then redis.call('HSET', KEYS[5], ARGV[1], rec.job or '') end
-  if not open then redis.call('HDEL', KEYS[5], ARGV[1]) end
-  if rec.state == 'imported' then
-    redis.call('HINCRBY', KEYS[4], minute, 1)
-    redis.call('HSET', KEYS[4], 'last', ARGV[3])
-  end
-end
-if type(patch.lastError) == 'table' and patch.lastError.errorClass == 'retryable' then
-  redis.call('HINCRBY', KEYS[6], minute, 1)
-  redis.call('HSET', KEYS[6], 'last', tostring(patch.lastError.message or ''), 'lastAt', ARGV[3])
-end
-if type(patch.linkId) == 'string' then redis.call('HSET', KEYS[3], patch.linkId, ARGV[1]) end
-return enc
-`;
+const SCRIPTS = scriptSet(path.join(__dirname, 'lua'), {
+  mkLedgerRegister: { file: 'register.lua', keys: 3 },
+  mkLedgerTransition: { file: 'transition.lua', keys: 6 },
+});
+
+export interface RunKeys {
+  conns: string;
+  counts: string;
+  links: string;
+  rate: string;
+  open: string;
+  errors: string;
+}
+
+export function ledgerScripts(redis: Redis) {
+  const s = SCRIPTS.on(redis);
+  return {
+    /** Returns how many records were new. */
+    async register(k: RunKeys, pairs: [field: string, record: string][], job: string): Promise<number> {
+      return Number(await s.mkLedgerRegister([k.conns, k.counts, k.open], [JSON.stringify(pairs), job]));
+    },
+    /** Returns the new record json; throws the script's error reply (LEDGER_*) as is. */
+    async transition(
+      k: RunKeys,
+      a: { field: string; patch: string; now: number; countAttempt: boolean; expectStates: string[] | undefined; fromRev: number | undefined },
+    ): Promise<string> {
+      return (await s.mkLedgerTransition(
+        [k.conns, k.counts, k.links, k.rate, k.open, k.errors],
+        [a.field, a.patch, a.now, a.countAttempt ? '1' : '0', a.expectStates ? `,${a.expectStates.join(',')},` : '', a.fromRev ?? ''],
+      )) as string;
+    },
+  };
+}

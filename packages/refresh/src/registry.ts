@@ -6,7 +6,7 @@
 import type { Product, Redis } from '@mk/shared';
 import { DEFAULT_BUCKETS, bucketOf, refreshKeys, type RefreshKeys } from './keys';
 import { productTimings, resolveRefreshOptions, type ProductTiming, type RefreshOptions } from './options';
-import { refreshScripts, type RefreshScripts } from './scripts';
+import { registryScripts, type RegisterEntry, type RegistryScripts } from './scripts';
 import { RefreshTrace } from './trace';
 import {
   PRODUCT_CODES,
@@ -144,7 +144,7 @@ export type Settlement =
   | { action: 'stop'; products: Product[]; why: 'forbidden' | 'notGranted' };
 
 export type LinkAction = 'park' | 'resume' | 'remove' | 'trigger';
-export type LinkActionResult = 'unknown' | 'removed' | 'stale' | 'parked' | 'due' | 'recorded' | 'ignored' | LinkMode | '.' | 'p';
+export type LinkActionResult = 'unknown' | 'removed' | 'stale' | 'parked' | 'due' | 'recorded' | 'ignored' | LinkMode;
 
 export interface RegistryOptions extends Partial<RefreshOptions> {
   /** Bucket count of a new registry; an existing one keeps the count it was created with. */
@@ -152,6 +152,8 @@ export interface RegistryOptions extends Partial<RefreshOptions> {
 }
 
 const MODE_NAMES: Record<string, LinkMode> = { '.': 'active', p: 'parked', x: 'removed' };
+/** link.lua answers a word, or the link's mode char when the action changed nothing. */
+const linkResult = (r: string): LinkActionResult => MODE_NAMES[r] ?? (r as LinkActionResult);
 const REGISTER_CHUNK = 500;
 const EVENTS_MAXLEN = 10_000;
 
@@ -169,7 +171,7 @@ export class RefreshRegistry {
   readonly timings: Record<Product, ProductTiming>;
   readonly trace: RefreshTrace;
   private readonly timing: string;
-  private readonly scripts: RefreshScripts;
+  private readonly scripts: RegistryScripts;
 
   private constructor(
     readonly redis: Redis,
@@ -181,7 +183,7 @@ export class RefreshRegistry {
     this.options = options;
     this.timings = productTimings(options);
     this.timing = timingArg(this.timings);
-    this.scripts = refreshScripts(redis);
+    this.scripts = registryScripts(redis, this.keys, this.timing);
     this.trace = new RefreshTrace(redis, this.keys.trace, options.traceSample);
   }
 
@@ -204,15 +206,17 @@ export class RefreshRegistry {
     const total: RegisterResult = { added: 0, updated: 0, unchanged: 0, removed: 0 };
     const runs = new Map<string, number>();
     for (let i = 0; i < links.length; i += REGISTER_CHUNK) {
-      const args: (string | number)[] = [this.keys.meta, this.keys.top, this.keys.base, this.timing];
+      const entries: RegisterEntry[] = [];
       for (const link of links.slice(i, i + REGISTER_CHUNK)) {
         if (!link.linkId) throw new Error('registerLinks: every link needs a linkId');
         const products = codesOf(link.products ?? this.options.defaultProducts);
-        const spread = Math.floor(Math.random() * this.options.firstDueSpreadMs);
-        args.push(link.linkId, this.bucketOf(link.linkId), `${link.products ? '!' : ''}${products}`, link.parked ? reasonCode(link.parked.reason) : '', spread);
+        entries.push({
+          linkId: link.linkId, bucket: this.bucketOf(link.linkId), codes: `${link.products ? '!' : ''}${products}`,
+          parkReason: link.parked ? reasonCode(link.parked.reason) : '', firstDueOffsetMs: Math.floor(Math.random() * this.options.firstDueSpreadMs),
+        });
         if (link.runId) runs.set(link.runId, (runs.get(link.runId) ?? 0) + 1);
       }
-      const [added, updated, unchanged, removed] = (await this.scripts.mkRefreshRegister(...args)) as number[];
+      const [added, updated, unchanged, removed] = await this.scripts.register(entries);
       total.added += added!;
       total.updated += updated!;
       total.unchanged += unchanged!;
@@ -250,10 +254,7 @@ export class RefreshRegistry {
    */
   async linkAction(linkId: string, action: LinkAction, reason = 'none', eventAt?: number): Promise<LinkActionResult> {
     const b = this.bucketOf(linkId);
-    const result = (await this.scripts.mkRefreshLink(
-      this.keys.state(b), this.keys.index(b), this.keys.top, this.keys.meta, this.keys.webhookOrder(b),
-      linkId, b, this.timing, action, reasonCode(reason), eventAt === undefined ? '' : Math.round(eventAt), '', '',
-    )) as LinkActionResult;
+    const result = linkResult(await this.scripts.link({ bucket: b, linkId, action, reasonCode: reasonCode(reason), ...(eventAt !== undefined && { eventAt }) }));
     if (result === 'parked' || (result === 'removed' && action === 'remove')) await this.event(result, linkId, { reason });
     await this.trace.note(linkId, eventAt === undefined ? 'action' : 'webhook', `${action}${reason !== 'none' ? ` (${reason})` : ''} → ${result}`);
     return result;
@@ -263,10 +264,7 @@ export class RefreshRegistry {
   async recordProductRefresh(linkId: string, product: Product, state: 'pending' | 'in_progress' | 'completed' | 'failed', errorMessage?: string | null): Promise<LinkActionResult> {
     const b = this.bucketOf(linkId);
     const status = state === 'completed' ? 'c' : state === 'failed' ? 'f' : 'q';
-    const result = (await this.scripts.mkRefreshLink(
-      this.keys.state(b), this.keys.index(b), this.keys.top, this.keys.meta, this.keys.webhookOrder(b),
-      linkId, b, this.timing, 'product', '0', '', PRODUCT_CODES[product], status,
-    )) as LinkActionResult;
+    const result = linkResult(await this.scripts.link({ bucket: b, linkId, action: 'product', reasonCode: '0', productCode: PRODUCT_CODES[product], status }));
     if (result === 'recorded') {
       await this.redis.hincrby(this.keys.meta, state === 'failed' ? 'productRefreshFailed' : state === 'completed' ? 'productRefreshCompleted' : 'productRefreshPending', 1);
       if (state === 'failed') await this.event('product_refresh_failed', linkId, { product, message: errorMessage ?? '' });
@@ -337,7 +335,7 @@ export class RefreshRegistry {
    * queued, confirmQueued() extends the lease. Safe to call from many processes.
    */
   async takeDue(batch = this.options.dispatchBatch): Promise<DueLink[]> {
-    const flat = (await this.scripts.mkRefreshDispatch(this.keys.top, this.keys.meta, this.keys.base, this.timing, batch, this.options.handOverMs)) as string[];
+    const flat = await this.scripts.dispatch(batch, this.options.handOverMs);
     const out: DueLink[] = [];
     for (let i = 0; i < flat.length; i += 5) {
       out.push({ linkId: flat[i]!, bucket: Number(flat[i + 1]), products: productsOf(flat[i + 2]!), dueAt: Number(flat[i + 3]), handOverUntil: Number(flat[i + 4]) });
@@ -349,17 +347,16 @@ export class RefreshRegistry {
   /** The jobs of these links are in the queue: their hand-over lease becomes the long one (leaseMs). */
   async confirmQueued(links: DueLink[]): Promise<number> {
     if (links.length === 0) return 0;
-    const args = links.flatMap((d) => [d.linkId, d.bucket, d.handOverUntil]);
-    return Number(await this.scripts.mkRefreshConfirm(this.keys.top, this.keys.base, this.options.leaseMs, ...args));
+    return this.scripts.confirm(this.options.leaseMs, links);
   }
 
   /** The quota gate: atomically claims those of `products` whose window has passed. */
   async claim(linkId: string, products: Product[]): Promise<Claim> {
     const b = this.bucketOf(linkId);
     const askedAt = Date.now();
-    const res = (await this.scripts.mkRefreshClaim(this.keys.state(b), this.keys.meta, linkId, this.timing, codesOf(products), this.options.inFlightMs)) as string[];
+    const res = await this.scripts.claim({ bucket: b, linkId, codes: codesOf(products), inFlightMs: this.options.inFlightMs });
     if (res[0] === 'gone') {
-      const mode = ({ p: 'parked', x: 'removed', '.': 'active' } as const)[res[1]?.[0] as 'p' | 'x' | '.'] ?? 'unknown';
+      const mode = MODE_NAMES[res[1]?.[0] ?? ''] ?? 'unknown';
       return { kind: 'gone', linkId, mode, ...(res[1]?.[1] && { reason: decodeLink(`${res[1]}`).reason }) };
     }
     const [, codes = '', token, previous = '', dues = '', later = ''] = res;
@@ -400,10 +397,10 @@ export class RefreshRegistry {
       }
     })();
     const b = claim.bucket;
-    const [mode, due] = (await this.scripts.mkRefreshSettle(
-      this.keys.state(b), this.keys.index(b), this.keys.top, this.keys.meta,
-      claim.linkId, b, this.timing, codesOf(claim.products), claim.token, claim.previous, s.action, arg, Math.random(), this.options.jitterFraction,
-    )) as [string, string];
+    const [mode, due] = await this.scripts.settle({
+      bucket: b, linkId: claim.linkId, codes: codesOf(claim.products), token: claim.token, previous: claim.previous, action: s.action, arg,
+      jitterFraction: this.options.jitterFraction,
+    });
     if (s.action === 'park' || s.action === 'remove') await this.event(s.action === 'park' ? 'parked' : 'removed', claim.linkId, { reason: s.reason });
     if (s.action === 'stop') await this.event('stopped', claim.linkId, { products: s.products.join('+'), reason: s.why });
     const result = { mode: MODE_NAMES[mode] ?? mode, ...(due && { nextDueAt: Number(due) }) };
@@ -424,7 +421,7 @@ export class RefreshRegistry {
 
   /** Notes a 429 for the link; returns how many distinct links got one within appRateLimitWindowMs. */
   async note429(linkId: string): Promise<number> {
-    return Number(await this.scripts.mkRefresh429(this.keys.recent429, linkId, this.options.appRateLimitWindowMs));
+    return this.scripts.note429(linkId, this.options.appRateLimitWindowMs);
   }
 
   async count(counter: RefreshCounter, by = 1): Promise<void> {

@@ -1,42 +1,79 @@
-/** Loads the Lua scripts (each prefixed with lib.lua) as ioredis commands. */
-import fs from 'node:fs';
+/**
+ * The registry's scripts (lua/*.lua, each prefixed with lua/lib.lua), one typed caller each. Arguments are named
+ * here and put in the order the scripts' headers give; the packed codes (product letters, mode and status chars)
+ * stay between this file, state.ts and the Lua.
+ */
 import path from 'node:path';
-import type { Redis } from '@mk/shared';
+import { readLua, scriptSet, type Redis } from '@mk/shared';
+import type { RefreshKeys } from './keys';
 import { STATE_EPOCH_MS } from './state';
 
-const SCRIPTS = {
-  mkRefreshRegister: { file: 'register.lua', keys: 2 },
-  mkRefreshDispatch: { file: 'dispatch.lua', keys: 2 },
-  mkRefreshConfirm: { file: 'confirm.lua', keys: 1 },
-  mkRefreshClaim: { file: 'claim.lua', keys: 2 },
-  mkRefreshSettle: { file: 'settle.lua', keys: 4 },
-  mkRefreshLink: { file: 'link.lua', keys: 5 },
-  mkRefresh429: { file: 'rate429.lua', keys: 1 },
-} as const;
-export type ScriptName = keyof typeof SCRIPTS;
+const DIR = path.join(__dirname, 'lua');
+const SCRIPTS = scriptSet(
+  DIR,
+  {
+    mkRefreshRegister: { file: 'register.lua', keys: 2 },
+    mkRefreshDispatch: { file: 'dispatch.lua', keys: 2 },
+    mkRefreshConfirm: { file: 'confirm.lua', keys: 1 },
+    mkRefreshClaim: { file: 'claim.lua', keys: 2 },
+    mkRefreshSettle: { file: 'settle.lua', keys: 4 },
+    mkRefreshLink: { file: 'link.lua', keys: 5 },
+    mkRefresh429: { file: 'rate429.lua', keys: 1 },
+  },
+  readLua(DIR, 'lib.lua', { __STATE_EPOCH_MS__: String(STATE_EPOCH_MS) }),
+);
 
-let sources: Record<ScriptName, string> | undefined;
-function loadSources(): Record<ScriptName, string> {
-  if (sources) return sources;
-  const dir = path.join(__dirname, 'lua');
-  const lib = fs.readFileSync(path.join(dir, 'lib.lua'), 'utf8').replace('__STATE_EPOCH_MS__', String(STATE_EPOCH_MS));
-  sources = Object.fromEntries(
-    Object.entries(SCRIPTS).map(([name, s]) => [name, `${lib}\n${fs.readFileSync(path.join(dir, s.file), 'utf8')}`]),
-  ) as Record<ScriptName, string>;
-  return sources;
+/** One link of a registration: bucket, product codes ('!' prefix = given explicitly), park reason code ('' = active). */
+export interface RegisterEntry {
+  linkId: string;
+  bucket: number;
+  codes: string;
+  parkReason: string;
+  firstDueOffsetMs: number;
 }
 
-type ScriptCaller = (...args: (string | number)[]) => Promise<unknown>;
-export type RefreshScripts = Record<ScriptName, ScriptCaller>;
+export type LinkScriptAction = 'park' | 'resume' | 'remove' | 'trigger' | 'product';
 
-/** Defines the commands on `redis` (once per connection) and returns typed callers. */
-export function refreshScripts(redis: Redis): RefreshScripts {
-  const src = loadSources();
-  const commands = redis as unknown as Record<string, ScriptCaller | undefined>;
-  const out = {} as RefreshScripts;
-  for (const [name, s] of Object.entries(SCRIPTS) as [ScriptName, (typeof SCRIPTS)[ScriptName]][]) {
-    if (!commands[name]) redis.defineCommand(name, { numberOfKeys: s.keys, lua: src[name] });
-    out[name] = (...args) => (commands[name] as ScriptCaller).apply(redis, args);
-  }
-  return out;
+export function registryScripts(redis: Redis, keys: RefreshKeys, timing: string) {
+  const s = SCRIPTS.on(redis);
+  return {
+    /** Returns [added, updated, unchanged, removed]. */
+    async register(entries: RegisterEntry[]): Promise<number[]> {
+      const args = entries.flatMap((e) => [e.linkId, e.bucket, e.codes, e.parkReason, e.firstDueOffsetMs]);
+      return (await s.mkRefreshRegister([keys.meta, keys.top], [keys.base, timing, ...args])) as number[];
+    },
+    /** Returns a flat list: link, bucket, product codes, due-at ms, hand-over lease end ms, ... */
+    async dispatch(batch: number, handOverMs: number): Promise<string[]> {
+      return (await s.mkRefreshDispatch([keys.top, keys.meta], [keys.base, timing, batch, handOverMs])) as string[];
+    },
+    /** Returns how many hand-over leases became the long lease. */
+    async confirm(leaseMs: number, links: { linkId: string; bucket: number; handOverUntil: number }[]): Promise<number> {
+      return Number(await s.mkRefreshConfirm([keys.top], [keys.base, leaseMs, ...links.flatMap((d) => [d.linkId, d.bucket, d.handOverUntil])]));
+    },
+    /** Returns {'ok', codes, token, previous, due times, earliest allowed of deferred} or {'gone', mode..reason}. */
+    async claim(a: { bucket: number; linkId: string; codes: string; inFlightMs: number }): Promise<string[]> {
+      return (await s.mkRefreshClaim([keys.state(a.bucket), keys.meta], [a.linkId, timing, a.codes, a.inFlightMs])) as string[];
+    },
+    /** Returns [mode char or 'gone'/'removed', next due ms or '']. */
+    async settle(a: {
+      bucket: number; linkId: string; codes: string; token: number; previous: string; action: string; arg: string; jitterFraction: number;
+    }): Promise<[string, string]> {
+      return (await s.mkRefreshSettle(
+        [keys.state(a.bucket), keys.index(a.bucket), keys.top, keys.meta],
+        [a.linkId, a.bucket, timing, a.codes, a.token, a.previous, a.action, a.arg, Math.random(), a.jitterFraction],
+      )) as [string, string];
+    },
+    /** Returns the action's result word (see link.lua), or a mode char for an action that changed nothing. */
+    async link(a: { bucket: number; linkId: string; action: LinkScriptAction; reasonCode: string; eventAt?: number; productCode?: string; status?: string }): Promise<string> {
+      return (await s.mkRefreshLink(
+        [keys.state(a.bucket), keys.index(a.bucket), keys.top, keys.meta, keys.webhookOrder(a.bucket)],
+        [a.linkId, a.bucket, timing, a.action, a.reasonCode, a.eventAt === undefined ? '' : Math.round(a.eventAt), a.productCode ?? '', a.status ?? ''],
+      )) as string;
+    },
+    /** Returns how many distinct links got a 429 within the window. */
+    async note429(linkId: string, windowMs: number): Promise<number> {
+      return Number(await s.mkRefresh429([keys.recent429], [linkId, windowMs]));
+    },
+  };
 }
+export type RegistryScripts = ReturnType<typeof registryScripts>;

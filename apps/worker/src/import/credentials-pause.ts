@@ -6,9 +6,10 @@
  * died) takes the probing over. A queue paused without the mark is an operator's, and is never resumed here.
  */
 import os from 'node:os';
+import path from 'node:path';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { QUEUES, keys, type FailureInfo, type Logger } from '@mk/shared';
+import { QUEUES, keys, scriptSet, type FailureInfo, type Logger } from '@mk/shared';
 
 /** The `reason` field of the mark when refused credentials paused the queue. */
 export const CREDENTIALS_REFUSED = 'credentials_refused';
@@ -34,25 +35,11 @@ export const DEFAULT_PROBE = { baseMs: 1_000, maxMs: 60_000, pollMs: 1_000 } as 
 /** A process that claimed the resume and died: after this long another may claim it. */
 const CLAIM_TTL_MS = 30_000;
 
-// KEYS: mark, queue meta. 1 when the queue is paused with no mark of ours: an operator's pause.
-const OPERATOR_PAUSED = `
-return (redis.call('HEXISTS', KEYS[2], 'paused') == 1 and redis.call('EXISTS', KEYS[1]) == 0) and 1 or 0
-`;
-// KEYS: mark. ARGV: who. 1 = this process resumes the queue; 0 = another does, or the mark is gone.
-const CLAIM = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local t = redis.call('TIME')
-local now = t[1] * 1000 + math.floor(t[2] / 1000)
-local claimed = tonumber(redis.call('HGET', KEYS[1], 'resuming_at') or '0')
-if now - claimed < ${CLAIM_TTL_MS} then return 0 end
-redis.call('HSET', KEYS[1], 'resuming_at', now, 'resuming_by', ARGV[1])
-return 1
-`;
-// KEYS: mark. ARGV: the `at` seen. Deletes the mark only if nobody re-marked it since.
-const DELETE_IF_AT = `
-if redis.call('HGET', KEYS[1], 'at') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-`;
+const SCRIPTS = scriptSet(path.join(__dirname, 'lua'), {
+  mkPauseOperatorPaused: { file: 'operator-paused.lua', keys: 2 },
+  mkPauseClaimResume: { file: 'claim-resume.lua', keys: 1 },
+  mkPauseDeleteMark: { file: 'delete-mark.lua', keys: 1 },
+});
 
 export interface CredentialsPause {
   /** Called when a job met refused credentials: pauses the queue (unless an operator already did) and marks it. */
@@ -67,6 +54,7 @@ export function startCredentialsPause(opts: CredentialsPauseOptions): Credential
   const mark = keys(opts.prefix).queuePause(QUEUES.import);
   const meta = queue.keys.meta!;
   const by = `worker ${os.hostname()}:${process.pid}`;
+  const scripts = SCRIPTS.on(redis);
   let delayMs = baseMs;
   let nextProbeAt: number | undefined;
   let lastResumedAt = 0;
@@ -77,7 +65,7 @@ export function startCredentialsPause(opts: CredentialsPauseOptions): Credential
 
   const pause = (failure: FailureInfo) =>
     inTurn(async () => {
-      if (Number(await redis.eval(OPERATOR_PAUSED, 2, mark, meta)) === 1) {
+      if (Number(await scripts.mkPauseOperatorPaused([mark, meta], [])) === 1) {
         logger.error({ failure }, 'MoneyKit refused our credentials while an operator has the import queue paused: left as it is');
         return;
       }
@@ -99,7 +87,7 @@ export function startCredentialsPause(opts: CredentialsPauseOptions): Credential
       }
       if (!(await queue.isPaused())) {
         // Resumed by hand (Bull Board), or by a probe that has not deleted the mark yet: the pause is over.
-        if (Number(await redis.eval(DELETE_IF_AT, 1, mark, seen)) === 1) {
+        if (Number(await scripts.mkPauseDeleteMark([mark], [seen])) === 1) {
           logger.info('the import queue was resumed by someone else: its credentials pause mark is removed');
         }
         nextProbeAt = undefined;
@@ -122,7 +110,7 @@ export function startCredentialsPause(opts: CredentialsPauseOptions): Credential
       }
       nextProbeAt = undefined;
       delayMs = Math.min(maxMs, delayMs * 2);
-      if (Number(await redis.eval(CLAIM, 1, mark, by)) !== 1) return;
+      if (Number(await scripts.mkPauseClaimResume([mark], [by, CLAIM_TTL_MS])) !== 1) return;
       await queue.resume();
       await redis.del(mark);
       lastResumedAt = Date.now();

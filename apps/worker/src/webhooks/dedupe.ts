@@ -22,7 +22,8 @@
  * lease that is still ours, so a late failure never erases another receiver's lease or its `done`.
  */
 import { randomUUID } from 'node:crypto';
-import type { Redis } from '@mk/shared';
+import path from 'node:path';
+import { scriptSet, type Redis } from '@mk/shared';
 
 /** Longer than MoneyKit's 2 h of retries. */
 export const DEFAULT_DEDUPE_TTL_MS = 3 * 3_600_000;
@@ -40,31 +41,14 @@ export type DeliveryState = 'unseen' | 'processing' | 'done';
 const DONE = 'done';
 const PROCESSING = 'processing';
 
-// KEYS: seen key; ARGV: token, lease ms. A held lease longer than ours (a claim written before leases existed, or
-// under a longer setting) is cut down to ours, so such a claim cannot park its delivery for hours.
-const CLAIM = `
-local v = redis.call('GET', KEYS[1])
-local lease = tonumber(ARGV[2])
-if not v then
-  redis.call('SET', KEYS[1], '${PROCESSING}:' .. ARGV[1], 'PX', lease)
-  return {'claimed'}
-end
-if v == '${DONE}' then return {'done'} end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 or ttl > lease then
-  redis.call('PEXPIRE', KEYS[1], lease)
-  ttl = lease
-end
-return {'busy', ttl}
-`;
-
-// KEYS: seen key; ARGV: token. Deletes the lease only while it is still this delivery's.
-const RELEASE = `
-if redis.call('GET', KEYS[1]) == '${PROCESSING}:' .. ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-`;
+const SCRIPTS = scriptSet(path.join(__dirname, 'lua'), {
+  mkWebhookClaim: { file: 'claim.lua', keys: 1 },
+  mkWebhookRelease: { file: 'release.lua', keys: 1 },
+});
 
 export class WebhookDedupe {
+  private readonly scripts: ReturnType<typeof SCRIPTS.on>;
+
   constructor(
     private readonly redis: Redis,
     private readonly keyOf: (idempotencyKey: string) => string,
@@ -72,11 +56,12 @@ export class WebhookDedupe {
     readonly leaseMs = DEFAULT_PROCESSING_LEASE_MS,
   ) {
     if (!(leaseMs > 0 && leaseMs < ttlMs)) throw new Error(`webhook processing lease (${leaseMs} ms) must be positive and shorter than the dedupe TTL (${ttlMs} ms)`);
+    this.scripts = SCRIPTS.on(redis);
   }
 
   async claim(idempotencyKey: string): Promise<DedupeClaim> {
     const token = randomUUID();
-    const [kind, ttl] = (await this.redis.eval(CLAIM, 1, this.keyOf(idempotencyKey), token, this.leaseMs)) as [string, number?];
+    const [kind, ttl] = (await this.scripts.mkWebhookClaim([this.keyOf(idempotencyKey)], [token, this.leaseMs, PROCESSING, DONE])) as [string, number?];
     if (kind === 'claimed') return { kind, token };
     if (kind === 'done') return { kind };
     return { kind: 'busy', retryAfterMs: Number(ttl) };
@@ -89,7 +74,7 @@ export class WebhookDedupe {
 
   /** Processing failed (the event may not be applied): MoneyKit's next retry claims the key at once. */
   async release(idempotencyKey: string, claim: Extract<DedupeClaim, { kind: 'claimed' }>): Promise<void> {
-    await this.redis.eval(RELEASE, 1, this.keyOf(idempotencyKey), claim.token);
+    await this.scripts.mkWebhookRelease([this.keyOf(idempotencyKey)], [claim.token, PROCESSING]);
   }
 
   /** Where a delivery stands (for ops and tests: 'done' means its event was applied). */
