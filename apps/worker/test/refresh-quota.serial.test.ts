@@ -27,8 +27,9 @@ const PREFIX = '{quota}';
 const WORKER_OPTIONS = {
   timeScale: SCALE,
   quotaGuardMs: 25,
-  // a call lasts at most MONEYKIT_TIMEOUT_MS + 1 s grace (2 s): the claim must outlive it, with a window to send in
-  inFlightMs: 3000,
+  // a call lasts at most MONEYKIT_TIMEOUT_MS + 1 s grace (2 s): the claim must outlive it, with a window to send in,
+  // and cover the in-process sandbox reading a request late on a saturated machine (the quota design's one assumption)
+  inFlightMs: 8000,
   leaseMs: 5000,
   firstDueSpreadMs: 2000,
   jitterFraction: 0.02,
