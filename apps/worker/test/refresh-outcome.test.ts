@@ -1,11 +1,17 @@
-import { MoneyKitError } from '@mk/moneykit-client';
+import { MoneyKitError, classifyHttpFailure } from '@mk/moneykit-client';
 import { ConfigError } from '@mk/shared';
 import { decideRefreshOutcome, type DecisionContext } from '../src/refresh/outcome';
 import { productTimings, refreshOptionsFromEnv, resolveRefreshOptions } from '@mk/refresh';
 
 const ctx: DecisionContext = { products: ['accounts'], lastAttempt: false, appRateLimitLinks: 3, retryLaterMs: 300_000, authPauseMs: 60_000 };
-const err = (fields: Partial<ConstructorParameters<typeof MoneyKitError>[0]>) =>
-  new MoneyKitError({ errorClass: 'terminal', endpoint: 'refresh_products', message: 'x', mayHaveTakenEffect: false, ...fields });
+/** A failure as the client classifies it (a terminal one from its status, as classify.ts does). */
+const err = (fields: Partial<ConstructorParameters<typeof MoneyKitError>[0]>) => {
+  if ((fields.errorClass ?? 'terminal') === 'terminal') {
+    const body = fields.code ? { error_code: fields.code, error_message: 'x', documentation_url: '' } : undefined;
+    return classifyHttpFailure({ endpoint: 'refresh_products', status: fields.status ?? 400, headers: {}, body });
+  }
+  return new MoneyKitError({ errorClass: 'terminal', endpoint: 'refresh_products', message: 'x', mayHaveTakenEffect: false, ...fields });
+};
 
 describe('decideRefreshOutcome', () => {
   it('a lone 429 delays only the link; 429s from several links pause the queue', () => {

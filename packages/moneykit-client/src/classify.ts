@@ -11,7 +11,7 @@
  * | other 401                                       | auth            | false                   |
  * (a 401 of an API call is classified only after the client's one retry with a fresh token: see isRefusedTokenError)
  * | 422 link_error.bad_state                        | needs_reconnect | false                   |
- * | other 4xx (400 403 404 410 413 422 …)           | terminal        | false                   |
+ * | other 4xx: 403 / 404 / 410 / 413 / the rest     | terminal (forbidden / not_found / gone / too_large / invalid) | false |
  * | 5xx                                             | retryable       | true unless GET         |
  * | 2xx whose body fails its schema                 | retryable       | true unless GET         |
  * | ECONNREFUSED, DNS, unreachable                  | retryable       | false (nothing was sent)|
@@ -24,7 +24,7 @@
  */
 import { apiErrorBodySchema, ERROR_CODES, MAX_REQUEST_BYTES, scrubString, type ApiErrorBody } from '@mk/shared';
 import { ENDPOINTS, type EndpointName } from './endpoints';
-import { MoneyKitError } from './errors';
+import { MoneyKitError, type TerminalKind } from './errors';
 import { retryAfterMsFromHeaders, type HeaderBag } from './retry-after';
 
 /** Transport failures where the request provably never reached the server. */
@@ -88,7 +88,7 @@ export function classifyHttpFailure({ endpoint, status, headers, body, now = Dat
     }
     // The link belongs to another app: nothing about our credentials, and retrying this link will not help.
     if (status === 401 && code === ERROR_CODES.unauthorizedLinkAccess) {
-      return new MoneyKitError({ ...base, errorClass: 'terminal', mayHaveTakenEffect: false, message: head });
+      return new MoneyKitError({ ...base, errorClass: 'terminal', terminal: 'foreign_link', mayHaveTakenEffect: false, message: head });
     }
     if (status === 401) {
       return new MoneyKitError({ ...base, errorClass: 'auth', mayHaveTakenEffect: false, message: `${head} (credentials refused)` });
@@ -103,7 +103,7 @@ export function classifyHttpFailure({ endpoint, status, headers, body, now = Dat
         message: `${head} (link needs reconnecting${linkErrorCode ? `: ${linkErrorCode}` : ''})`,
       });
     }
-    return new MoneyKitError({ ...base, errorClass: 'terminal', mayHaveTakenEffect: false, message: head });
+    return new MoneyKitError({ ...base, errorClass: 'terminal', terminal: terminalKindOf(status, code), mayHaveTakenEffect: false, message: head });
   }
   if (status >= 500) {
     const taken = mutates(endpoint);
@@ -114,7 +114,15 @@ export function classifyHttpFailure({ endpoint, status, headers, body, now = Dat
       message: `${head}${taken ? ' (outcome unknown: the request may have been committed)' : ''}`,
     });
   }
-  return new MoneyKitError({ ...base, code: code ?? CLIENT_CODES.unexpectedStatus, errorClass: 'terminal', mayHaveTakenEffect: false, message: `${head} (unexpected status)` });
+  return new MoneyKitError({ ...base, code: code ?? CLIENT_CODES.unexpectedStatus, errorClass: 'terminal', terminal: 'unexpected', mayHaveTakenEffect: false, message: `${head} (unexpected status)` });
+}
+
+function terminalKindOf(status: number, code: string | undefined): TerminalKind {
+  if (status === 403 || code === ERROR_CODES.forbidden) return 'forbidden';
+  if (status === 404 || code === ERROR_CODES.notFound) return 'not_found';
+  if (status === 410 || code === ERROR_CODES.deleted) return 'gone';
+  if (status === 413 || code === ERROR_CODES.payloadTooLarge) return 'too_large';
+  return 'invalid';
 }
 
 /** A 2xx whose body is not what the contract promises: the server did act, we cannot tell on what. */
@@ -163,6 +171,7 @@ export function payloadTooLarge(endpoint: EndpointName, bytes: number): MoneyKit
     endpoint,
     code: ERROR_CODES.payloadTooLarge,
     errorClass: 'terminal',
+    terminal: 'too_large',
     mayHaveTakenEffect: false,
     message: `MoneyKit ${endpoint} body is ${bytes} bytes, over the ${MAX_REQUEST_BYTES}-byte limit: not sent`,
   });

@@ -7,6 +7,14 @@ import { inspect } from 'node:util';
 import type { ErrorClass, FailureInfo } from '@mk/shared';
 import type { EndpointName } from './endpoints';
 
+/**
+ * Why a terminal failure can never pass as it is, so that callers decide on this and not on raw statuses:
+ * forbidden (403: the user did not grant it), not_found (404), gone (410: deleted), foreign_link (401
+ * link_error.unauthorized_access: another app's link), too_large (over 1 MB, refused locally), invalid (any other
+ * 4xx: the request itself is wrong), unexpected (a status MoneyKit does not use).
+ */
+export type TerminalKind = 'forbidden' | 'not_found' | 'gone' | 'foreign_link' | 'too_large' | 'invalid' | 'unexpected';
+
 export interface MoneyKitErrorFields {
   errorClass: ErrorClass;
   endpoint: EndpointName;
@@ -21,6 +29,8 @@ export interface MoneyKitErrorFields {
   mayHaveTakenEffect: boolean;
   /** needs_reconnect only: the link's own error, e.g. `auth_expired`. */
   linkErrorCode?: string;
+  /** terminal only: what kind of terminal failure. */
+  terminal?: TerminalKind;
 }
 
 export class MoneyKitError extends Error {
@@ -31,6 +41,7 @@ export class MoneyKitError extends Error {
   readonly retryAfterMs?: number;
   readonly mayHaveTakenEffect: boolean;
   readonly linkErrorCode?: string;
+  readonly terminal?: TerminalKind;
 
   constructor(fields: MoneyKitErrorFields) {
     super(fields.message);
@@ -42,6 +53,8 @@ export class MoneyKitError extends Error {
     if (fields.code !== undefined) this.code = fields.code;
     if (fields.retryAfterMs !== undefined) this.retryAfterMs = fields.retryAfterMs;
     if (fields.linkErrorCode !== undefined) this.linkErrorCode = fields.linkErrorCode;
+    if (fields.terminal !== undefined) this.terminal = fields.terminal;
+    if ((fields.errorClass === 'terminal') !== (fields.terminal !== undefined)) throw new Error('a terminal MoneyKitError names its kind, and only a terminal one');
   }
 
   /** The plain form stored in the ledger and reports. */
@@ -62,6 +75,7 @@ export class MoneyKitError extends Error {
       retryAfterMs: this.retryAfterMs,
       mayHaveTakenEffect: this.mayHaveTakenEffect,
       linkErrorCode: this.linkErrorCode,
+      terminal: this.terminal,
       message: this.message,
     };
   }

@@ -1,7 +1,7 @@
 export { MoneyKitClient, jwksSchema, linkAccountsSchema, linkTransactionsPageSchema, DEFAULT_IMPORT_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, DEFAULT_MAX_SOCKETS } from './client';
 export type { MoneyKitClientOptions, ResponseInfo, Jwks, LinkAccounts, LinkTransactionsPage } from './client';
 export { MoneyKitError, isMoneyKitError } from './errors';
-export type { MoneyKitErrorFields } from './errors';
+export type { MoneyKitErrorFields, TerminalKind } from './errors';
 export { serializeBody } from './body';
 export type { SerializedBody } from './body';
 export { classifyHttpFailure, classifyInvalidSuccess, classifyTransportFailure, payloadTooLarge, sendWindowPassed, isExpiredTokenError, isTimeoutError, isRefusedTokenError, CLIENT_CODES } from './classify';

@@ -136,6 +136,18 @@ describe('other classifications', () => {
     expect(err.toFailure()).toEqual({ errorClass: 'terminal', code: ERROR_CODES.payloadTooLarge, message: err.message });
   });
 
+  it('a terminal failure says its kind, so no caller reads raw statuses', () => {
+    expect(http('refresh_products', 403, apiError(ERROR_CODES.forbidden)).terminal).toBe('forbidden');
+    expect(http('refresh_products', 404, apiError(ERROR_CODES.notFound)).terminal).toBe('not_found');
+    expect(http('refresh_products', 410, apiError(ERROR_CODES.deleted)).terminal).toBe('gone');
+    expect(http('refresh_products', 401, apiError(ERROR_CODES.unauthorizedLinkAccess)).terminal).toBe('foreign_link');
+    expect(http('import_link', 413, undefined).terminal).toBe('too_large');
+    expect(payloadTooLarge('import_link', MAX_REQUEST_BYTES + 1).terminal).toBe('too_large');
+    expect(http('import_link', 400, apiError(ERROR_CODES.validationFailed)).terminal).toBe('invalid');
+    expect(http('import_link', 302, undefined).terminal).toBe('unexpected');
+    expect(http('import_link', 500, undefined).terminal).toBeUndefined();
+  });
+
   it('toFailure is plain data that survives JSON', () => {
     const err = http('refresh_products', 404, apiError(ERROR_CODES.notFound));
     const failure = err.toFailure();

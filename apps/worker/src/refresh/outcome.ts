@@ -22,7 +22,7 @@
  * a short window (appRateLimitLinks within appRateLimitWindowMs, counted in Redis across all workers);
  * until then each 429'd link just waits its own Retry-After.
  */
-import { ERROR_CODES, type Product } from '@mk/shared';
+import type { Product } from '@mk/shared';
 import type { MoneyKitError } from '@mk/moneykit-client';
 import type { Settlement } from '@mk/refresh';
 
@@ -56,12 +56,16 @@ export function decideRefreshOutcome(err: MoneyKitError, ctx: DecisionContext): 
     case 'needs_reconnect':
       return { kind: 'settle', settlement: { action: 'park', reason: err.linkErrorCode ?? 'bad_state' } };
     case 'terminal':
-      if (err.status === 403 || err.code === ERROR_CODES.forbidden) {
-        return ctx.products.length > 1 ? { kind: 'probe' } : { kind: 'settle', settlement: { action: 'stop', products: ctx.products, why: 'forbidden' } };
+      switch (err.terminal) {
+        case 'forbidden':
+          return ctx.products.length > 1 ? { kind: 'probe' } : { kind: 'settle', settlement: { action: 'stop', products: ctx.products, why: 'forbidden' } };
+        case 'not_found':
+          return { kind: 'settle', settlement: { action: 'remove', reason: 'not_found' } };
+        case 'gone':
+          return { kind: 'settle', settlement: { action: 'remove', reason: 'deleted' } };
+        default:
+          return { kind: 'settle', settlement: { action: 'park', reason: 'terminal' } };
       }
-      if (err.status === 404 || err.code === ERROR_CODES.notFound) return { kind: 'settle', settlement: { action: 'remove', reason: 'not_found' } };
-      if (err.status === 410 || err.code === ERROR_CODES.deleted) return { kind: 'settle', settlement: { action: 'remove', reason: 'deleted' } };
-      return { kind: 'settle', settlement: { action: 'park', reason: 'terminal' } };
     case 'retryable':
       // it may have refreshed: never resend before the quota window, whatever the retry policy says
       if (err.mayHaveTakenEffect) return { kind: 'settle', settlement: { action: 'uncertain', answered: err.status !== undefined } };
