@@ -273,7 +273,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     const notRefreshed = linkIds.filter((id) => !((sb.refreshCalls[id]?.transactions ?? 0) > 0));
     const linksRefreshed = linkIds.length - notRefreshed.length;
     const lostLinkStories: string[] = [];
-    const explain = [...new Set([...notRefreshed, ...notApplied, ...Object.keys(sb.quotaViolations)])].filter((l) => registry.trace.traced(l));
+    // traced links first (both sides of their story); an untraced one still has the sandbox's side
+    const explain = [...new Set([...notRefreshed, ...notApplied, ...Object.keys(sb.quotaViolations)])].sort((a, b) => Number(registry.trace.traced(b)) - Number(registry.trace.traced(a)));
     for (const id of explain.slice(0, 4)) lostLinkStories.push(await linkStory(registry, sandbox, id, reconnectedAt));
     if (explain.length) log(`registry: ${JSON.stringify(await registry.stats())}`);
     return {
