@@ -11,6 +11,7 @@ import type { ConnectionRecord, MigrationLedger } from '@mk/ledger';
 import { connectionField } from '@mk/ledger';
 import { isMoneyKitError } from '@mk/moneykit-client';
 import { recordImport } from '@mk/telemetry';
+import { decideImportFailure } from './decide';
 import { findEarlierLink, type LinkLookup } from './reconcile';
 import type { LinkSink } from './link-sink';
 import type { ImportRateLimiter } from './rate-limiter';
@@ -63,14 +64,11 @@ async function read<T>(deps: ImportDeps, call: () => Promise<T>): Promise<T> {
     try {
       return await call();
     } catch (err) {
-      if (!isMoneyKitError(err)) throw err;
-      if (err.errorClass === 'rate_limited' && limited++ < max429s) {
-        await new Promise((r) => setTimeout(r, err.retryAfterMs ?? 1000));
-      } else if (err.errorClass === 'retryable' && failed < READ_RETRIES) {
-        await new Promise((r) => setTimeout(r, READ_RETRY_BASE_MS * 2 ** failed++));
-      } else {
-        throw err;
-      }
+      const d = decideImportFailure(err, { lastAttempt: false, holdsLeft: max429s - limited, read: { retriesLeft: READ_RETRIES - failed, delayMs: READ_RETRY_BASE_MS * 2 ** failed } });
+      if (d.kind === 'hold') limited++;
+      else if (d.kind === 'again') failed++;
+      else throw err;
+      await new Promise((r) => setTimeout(r, d.delayMs));
     }
   }
 }
@@ -83,8 +81,9 @@ async function limited<T>(deps: ImportDeps, call: () => Promise<T>): Promise<T> 
     try {
       return await call();
     } catch (err) {
-      if (!isMoneyKitError(err) || err.errorClass !== 'rate_limited' || seen >= max429s) throw err;
-      await deps.limiter.holdFor(err.retryAfterMs ?? 1000);
+      const d = decideImportFailure(err, { lastAttempt: false, holdsLeft: max429s - seen });
+      if (d.kind !== 'hold') throw err;
+      await deps.limiter.holdFor(d.delayMs);
     }
   }
 }

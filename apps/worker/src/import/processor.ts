@@ -6,8 +6,8 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { ZodError } from 'zod';
 import { importJobSchema, planImport, type FailureInfo, type ImportJob, type Logger } from '@mk/shared';
-import { LedgerConflictError } from '@mk/ledger';
-import { judge } from './failures';
+import { LedgerConflictError, type ConnectionRecord } from '@mk/ledger';
+import { decideImportFailure, type ImportDecision } from './decide';
 import { importConnection, type ImportDeps } from './import-connection';
 
 export class RetryLaterError extends Error {}
@@ -57,37 +57,54 @@ export async function processImportJob(deps: ImportProcessorDeps, job: Pick<Job,
       if (done.state === 'imported') imported++;
       else if (done.state === 'failed') failed++;
     } catch (err) {
-      try {
-        const verdict = judge(err);
-        const log = { runId: payload.runId, connectionId: connection.connectionId, jobId: job.id, failure: verdict.failure };
-        const current = (await ledger.get(payload.runId, payload.sourceUserId, connection.connectionId)) ?? record;
-        // Finished meanwhile by a worker that took the job over: never undo it.
-        if (current.state === 'imported' || current.state === 'failed') continue;
-        if (err instanceof LedgerConflictError) throw err;
-        if (verdict.action === 'fail' || lastAttempt) {
-          await ledger.transitionFrom(current, { state: 'failed', lastError: verdict.failure });
-          deps.logger.warn(log, 'connection failed');
-          failed++;
-          continue;
-        }
-        await ledger.transitionFrom(current, { lastError: verdict.failure });
-        if (verdict.action === 'stop') {
-          deps.logger.error(log, 'MoneyKit refused our credentials: fix MONEYKIT_CLIENT_ID / MONEYKIT_CLIENT_SECRET');
-          throw new CredentialsRefusedError(verdict.failure);
-        }
-        deps.logger.info(log, 'connection will be retried');
-        retryLater = verdict.failure.message;
-      } catch (conflict) {
-        if (!(conflict instanceof LedgerConflictError)) throw conflict;
-        // Two workers on one connection: one lost the job's lock while starved and went on. The one fenced out
-        // writes nothing and retries later from what the ledger then says (the other may die half-way).
-        deps.logger.warn({ runId: payload.runId, connectionId: connection.connectionId, jobId: job.id }, 'connection changed by another worker: retrying later');
-        retryLater = conflict.message;
-      }
+      const decision = decideImportFailure(err, { lastAttempt });
+      const log = { runId: payload.runId, connectionId: connection.connectionId, jobId: job.id };
+      const outcome = await recordDecision(deps, decision, payload, connection.connectionId, record, log);
+      if (outcome.failed) failed++;
+      retryLater = outcome.retryLater ?? retryLater;
     }
   }
   if (retryLater) throw new RetryLaterError(retryLater);
   return { imported, failed };
+}
+
+/**
+ * Acts on the decision for one connection: writes its ledger record (fenced: a worker that was taken over writes
+ * nothing and retries later) and says what became of it.
+ */
+async function recordDecision(
+  deps: ImportProcessorDeps, decision: ImportDecision, payload: ImportJob, connectionId: string, read: ConnectionRecord, log: Record<string, unknown>,
+): Promise<{ failed?: true; retryLater?: string }> {
+  const { ledger } = deps;
+  // Two workers on one connection: one lost the job's lock while starved and went on. The one fenced out writes
+  // nothing and retries later from what the ledger then says (the other may die half-way).
+  const yieldToOther = () => {
+    deps.logger.warn(log, 'connection changed by another worker: retrying later');
+    return { retryLater: 'the connection was changed by another worker' };
+  };
+  if (decision.kind === 'yield' || decision.kind === 'hold' || decision.kind === 'again') return yieldToOther();
+  const current = (await ledger.get(payload.runId, payload.sourceUserId, connectionId)) ?? read;
+  // Finished meanwhile by a worker that took the job over: never undo it.
+  if (current.state === 'imported' || current.state === 'failed') return {};
+  try {
+    switch (decision.kind) {
+      case 'fail':
+        await ledger.transitionFrom(current, { state: 'failed', lastError: decision.failure });
+        deps.logger.warn({ ...log, failure: decision.failure }, 'connection failed');
+        return { failed: true };
+      case 'retry':
+        await ledger.transitionFrom(current, { lastError: decision.failure });
+        deps.logger.info({ ...log, failure: decision.failure }, 'connection will be retried');
+        return { retryLater: decision.failure.message };
+      case 'pause':
+        await ledger.transitionFrom(current, { lastError: decision.failure });
+        deps.logger.error({ ...log, failure: decision.failure }, 'MoneyKit refused our credentials: fix MONEYKIT_CLIENT_ID / MONEYKIT_CLIENT_SECRET');
+        throw new CredentialsRefusedError(decision.failure);
+    }
+  } catch (err) {
+    if (err instanceof LedgerConflictError) return yieldToOther();
+    throw err;
+  }
 }
 
 /**
