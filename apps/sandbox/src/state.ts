@@ -278,6 +278,11 @@ export class SandboxState {
     return this.tokens.expireAll();
   }
 
+  /** The app's client secret changes: who holds the old one gets no new token (tokens already issued stay valid). */
+  rotateClientSecret(secret: string): void {
+    this.tokens.rotateSecret(secret);
+  }
+
   counters(): SandboxCounters {
     return {
       ...this.c,

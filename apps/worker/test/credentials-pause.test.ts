@@ -11,7 +11,8 @@ import { MigrationLedger } from '@mk/ledger';
 import { MoneyKitClient } from '@mk/moneykit-client';
 import { startSandbox, type RunningSandbox, type SandboxOptions } from '@mk/sandbox';
 import { startPrivateRedis, type PrivateRedis } from '@mk/testkit';
-import { CREDENTIALS_REFUSED, importApiFromClient, startImportWorker, type ImportWorker } from '../src/import';
+import { CREDENTIALS_REFUSED } from '../src/credentials-pause';
+import { importApiFromClient, startImportWorker, type ImportWorker } from '../src/import';
 import { importJobs } from './support/users';
 
 const SECRET = 'the-secret-of-this-app';

@@ -3,7 +3,7 @@ import { ConfigError } from '@mk/shared';
 import { decideRefreshOutcome, type DecisionContext } from '../src/refresh/outcome';
 import { productTimings, refreshOptionsFromEnv, resolveRefreshOptions } from '@mk/refresh';
 
-const ctx: DecisionContext = { products: ['accounts'], lastAttempt: false, appRateLimitLinks: 3, retryLaterMs: 300_000, authPauseMs: 60_000 };
+const ctx: DecisionContext = { products: ['accounts'], lastAttempt: false, appRateLimitLinks: 3, retryLaterMs: 300_000 };
 /** A failure as the client classifies it (a terminal one from its status, as classify.ts does). */
 const err = (fields: Partial<ConstructorParameters<typeof MoneyKitError>[0]>) => {
   if ((fields.errorClass ?? 'terminal') === 'terminal') {
@@ -34,7 +34,7 @@ describe('decideRefreshOutcome', () => {
     expect(decideRefreshOutcome(err({ errorClass: 'retryable', code: 'ECONNRESET', mayHaveTakenEffect: true }), ctx)).toEqual({ kind: 'settle', settlement: { action: 'uncertain', answered: false } });
     expect(decideRefreshOutcome(err({ errorClass: 'retryable', code: 'ECONNREFUSED' }), ctx)).toEqual({ kind: 'retry' });
     expect(decideRefreshOutcome(err({ errorClass: 'retryable', code: 'ECONNREFUSED' }), { ...ctx, lastAttempt: true })).toEqual({ kind: 'settle', settlement: { action: 'later', delayMs: 300_000 } });
-    expect(decideRefreshOutcome(err({ errorClass: 'auth', status: 401 }), ctx)).toEqual({ kind: 'pause', delayMs: 60_000, counter: 'authFailures' });
+    expect(decideRefreshOutcome(err({ errorClass: 'auth', status: 401 }), ctx)).toEqual({ kind: 'credentials' });
   });
 });
 

@@ -64,7 +64,7 @@ describe('a starved refresh worker', () => {
         };
       },
     });
-    const process = createRefreshProcessor({ registry: slowClaims, client, queue: noQueue, logger });
+    const process = createRefreshProcessor({ registry: slowClaims, client, queue: noQueue, logger, credentialsRefused: async () => undefined });
     expect(await process(job(linkId!, ['accounts']))).toEqual({ outcome: 'accepted', products: ['accounts'] });
     const stats = await reg.stats();
     expect(stats.staleClaims).toBe(1);
@@ -89,7 +89,7 @@ describe('a starved refresh worker', () => {
         return client.refreshProducts(id, products, opts);
       },
     };
-    const process = createRefreshProcessor({ registry: reg, client: stalled, queue: noQueue, logger });
+    const process = createRefreshProcessor({ registry: reg, client: stalled, queue: noQueue, logger, credentialsRefused: async () => undefined });
     await expect(process(job(linkId!, ['accounts']))).rejects.toMatchObject({ code: CLIENT_CODES.sendWindowPassed });
     expect((await counters(sb)).refreshCalls[linkId!]).toBeUndefined();
     // given back, not counted as a refresh: claimable again at once

@@ -11,9 +11,17 @@ export class TokenStore {
 
   constructor(
     private readonly clientId: string,
-    private readonly clientSecret: string,
+    private clientSecret: string,
     private readonly ttlSeconds: number,
   ) {}
+
+  /**
+   * Control surface: the app's secret is rotated (as in MoneyKit's dashboard). Tokens issued before stay valid until
+   * they expire; a client holding the old secret can no longer get a new one.
+   */
+  rotateSecret(secret: string): void {
+    this.clientSecret = secret;
+  }
 
   credentialsValid(clientId: string | undefined, clientSecret: string | undefined): boolean {
     return safeEqual(clientId ?? '', this.clientId) && safeEqual(clientSecret ?? '', this.clientSecret);

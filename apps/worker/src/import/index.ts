@@ -1,4 +1,3 @@
-export * from './credentials-pause';
 export * from './import-connection';
 export * from './link-sink';
 export * from './moneykit-api';

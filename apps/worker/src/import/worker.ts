@@ -11,7 +11,7 @@ import { CredentialsRefusedError, failOpenConnections, processImportJob } from '
 import type { ImportApi } from './import-connection';
 import type { LinkSink } from './link-sink';
 import { ImportRateLimiter } from './rate-limiter';
-import { startCredentialsPause, type CredentialsPauseOptions } from './credentials-pause';
+import { startCredentialsPause, type CredentialsPauseOptions } from '../credentials-pause';
 
 export interface ImportWorkerOptions {
   /** A worker-role connection (maxRetriesPerRequest: null). */

@@ -13,7 +13,7 @@
  * | 422 bad_state (needs_reconnect)          | park the link with its link error until a webhook resumes it|
  * | retryable, may have taken effect         | uncertain: counts as a refresh, again once the quota allows |
  * | retryable, provably not sent             | retry with backoff (bounded), then later                    |
- * | auth (our credentials)                   | pause: the whole queue waits, nothing is spent              |
+ * | auth (our credentials)                   | credentials: the queue pauses until the token endpoint accepts them again (credentials-pause.ts, as for imports), nothing is spent |
  *
  * Telling app-wide from per-link 429s: MoneyKit answers both with api_error.rate_limit_exceeded. Our ledger
  * guarantees we never send a refresh inside a product's quota window, so a per-link 429 is rare and
@@ -29,7 +29,8 @@ import type { Settlement } from '@mk/refresh';
 export type RefreshDecision =
   | { kind: 'settle'; settlement: Settlement; counter?: 'rateLimitedLink' }
   | { kind: 'retry' }
-  | { kind: 'pause'; delayMs: number; counter: 'rateLimitedApp' | 'authFailures' }
+  | { kind: 'pause'; delayMs: number; counter: 'rateLimitedApp' }
+  | { kind: 'credentials' }
   | { kind: 'probe' };
 
 export interface DecisionContext {
@@ -41,7 +42,6 @@ export interface DecisionContext {
   appRateLimitLinks: number;
   /** Delay before a link whose retries ran out is tried again. */
   retryLaterMs: number;
-  authPauseMs: number;
 }
 
 const DEFAULT_RETRY_AFTER_MS = 60_000;
@@ -72,6 +72,6 @@ export function decideRefreshOutcome(err: MoneyKitError, ctx: DecisionContext): 
       if (ctx.lastAttempt) return { kind: 'settle', settlement: { action: 'later', delayMs: ctx.retryLaterMs } };
       return { kind: 'retry' };
     case 'auth':
-      return { kind: 'pause', delayMs: ctx.authPauseMs, counter: 'authFailures' };
+      return { kind: 'credentials' };
   }
 }

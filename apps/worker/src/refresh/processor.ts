@@ -3,7 +3,7 @@
  * Failures are decided in outcome.ts and acted on here, in one switch.
  */
 import { RateLimitError, type Job, type Queue } from 'bullmq';
-import { ConfigError, refreshJobSchema, type Logger, type Product } from '@mk/shared';
+import { ConfigError, refreshJobSchema, type FailureInfo, type Logger, type Product } from '@mk/shared';
 import { isMoneyKitError, isTimeoutError, MoneyKitError, type MoneyKitClient } from '@mk/moneykit-client';
 import { CongestionLimit, type CallSignal } from './congestion';
 import { LagTracker } from './lag';
@@ -11,7 +11,7 @@ import { decideRefreshOutcome } from './outcome';
 import type { Claim, RefreshRegistry } from '@mk/refresh';
 
 type Claimed = Extract<Claim, { kind: 'claimed' }>;
-export type RefreshClient = Pick<MoneyKitClient, 'refreshProducts' | 'maxExchangeMs'>;
+export type RefreshClient = Pick<MoneyKitClient, 'refreshProducts' | 'maxExchangeMs'> & Partial<Pick<MoneyKitClient, 'verifyCredentials'>>;
 
 export interface RefreshResult {
   outcome: 'accepted' | 'skipped' | 'deferred' | 'settled';
@@ -24,8 +24,8 @@ export interface ProcessorDeps {
   queue: Queue;
   logger: Logger;
   lag?: LagTracker;
-  /** Pause of the whole queue when MoneyKit refuses our credentials. */
-  authPauseMs?: number;
+  /** MoneyKit refused our credentials: pause the queue until it accepts them (the credentials pause of this queue). */
+  credentialsRefused: (failure: FailureInfo) => Promise<void>;
   /** Calls in flight in this process, backed off on timeouts (default: one permit per job, no back-off). */
   congestion?: CongestionLimit;
 }
@@ -88,7 +88,6 @@ export function createRefreshProcessor(deps: ProcessorDeps) {
       ...(recent429Links !== undefined && { recent429Links }),
       appRateLimitLinks: opts.appRateLimitLinks,
       retryLaterMs: opts.retryLaterMs,
-      authPauseMs: deps.authPauseMs ?? 60_000,
     });
     const log = { linkId: claim.linkId, products: claim.products, errorClass: err.errorClass, status: err.status, code: err.code };
     switch (decision.kind) {
@@ -105,8 +104,14 @@ export function createRefreshProcessor(deps: ProcessorDeps) {
       case 'pause':
         await registry.settle(claim, { action: 'retry' });
         await registry.count(decision.counter);
-        logger.warn({ ...log, pauseMs: decision.delayMs }, decision.counter === 'rateLimitedApp' ? 'app-wide 429: refresh queue paused' : 'credentials refused: refresh queue paused');
+        logger.warn({ ...log, pauseMs: decision.delayMs }, 'app-wide 429: refresh queue paused');
         await queue.rateLimit(decision.delayMs);
+        throw new RateLimitError();
+      case 'credentials':
+        // nothing was spent: the products go back, the job waits in the paused queue
+        await registry.settle(claim, { action: 'retry' });
+        await registry.count('authFailures');
+        await deps.credentialsRefused(err.toFailure());
         throw new RateLimitError();
       case 'probe':
         // several products refused with one 403 (which one?): that call changed nothing, so each may go alone now

@@ -6,6 +6,7 @@ import { Queue, Worker, type JobsOptions } from 'bullmq';
 import { DEFAULT_PREFIX, QUEUES, createLogger, createRedis, type Logger, type Redis } from '@mk/shared';
 import { startDispatcher, type Dispatcher } from './dispatcher';
 import { LagTracker } from './lag';
+import { startCredentialsPause, type CredentialsPause, type CredentialsPauseOptions } from '../credentials-pause';
 import { CongestionLimit } from './congestion';
 import { createRefreshProcessor, type RefreshClient } from './processor';
 import { RefreshRegistry, type RegistryOptions } from '@mk/refresh';
@@ -22,8 +23,8 @@ export interface RefreshServiceOptions extends RegistryOptions {
   /** BullMQ lock settings: a worker that dies leaves its jobs to others after about this long. */
   lockDurationMs?: number;
   stalledIntervalMs?: number;
-  /** How long the queue pauses when MoneyKit refuses our credentials. */
-  authPauseMs?: number;
+  /** Backoff of the credentials probes (tests shorten it). */
+  credentialsProbe?: Pick<CredentialsPauseOptions, 'probeBaseMs' | 'probeMaxMs' | 'pollMs'>;
 }
 
 export interface RunningRefresh {
@@ -66,9 +67,13 @@ export async function startRefresh(opts: RefreshServiceOptions): Promise<Running
   const lag = new LagTracker();
 
   let worker: Worker | undefined;
+  let credentials: CredentialsPause | undefined;
   if (opts.process !== false) {
     const congestion = new CongestionLimit({ max: registry.options.concurrency, cooldownMs: opts.client.maxExchangeMs('refresh_products') });
-    const processor = createRefreshProcessor({ registry, client: opts.client, queue, logger, lag, congestion, ...(opts.authPauseMs !== undefined && { authPauseMs: opts.authPauseMs }) });
+    const verify = opts.client.verifyCredentials?.bind(opts.client);
+    credentials = startCredentialsPause({ redis: commands, prefix, queue, logger, ...(verify && { verifyCredentials: verify }), ...opts.credentialsProbe });
+    const paused = credentials;
+    const processor = createRefreshProcessor({ registry, client: opts.client, queue, logger, lag, congestion, credentialsRefused: (f) => paused.pause(f) });
     worker = new Worker(QUEUES.refresh, processor, {
       connection: connect(),
       prefix,
@@ -104,6 +109,7 @@ export async function startRefresh(opts: RefreshServiceOptions): Promise<Running
       closing ??= (async () => {
         await dispatcher?.stop();
         await worker?.close();
+        await credentials?.close();
         await queue.close();
         for (const c of connections) c.disconnect();
       })();

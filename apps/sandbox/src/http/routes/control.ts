@@ -13,6 +13,7 @@ type IdParams = { Params: { id: string } };
 
 const productsBody = z.object({ products: z.array(productSchema).min(1) });
 const disconnectBody = z.object({ error_code: z.enum(LINK_ERRORS).default('auth_expired') });
+const credentialsBody = z.object({ client_secret: z.string().min(1) }).strict();
 const webhookBody = z.object({ url: z.string().url().nullable() });
 
 function parse<T extends z.ZodTypeAny>(schema: T, body: unknown): z.infer<T> {
@@ -51,6 +52,12 @@ export function controlRoutes(app: FastifyInstance, state: SandboxState): void {
   });
 
   app.post('/_sandbox/tokens/expire', async () => ({ expired: state.expireTokens() }));
+
+  app.put('/_sandbox/credentials', async (request) => {
+    const { client_secret } = parse(credentialsBody, request.body);
+    state.rotateClientSecret(client_secret);
+    return { rotated: true };
+  });
 
   app.put('/_sandbox/webhook', async (request) => {
     const { url } = parse(webhookBody, request.body);

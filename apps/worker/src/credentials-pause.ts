@@ -1,15 +1,16 @@
 /**
- * Refused credentials pause the import queue instead of burning every user's attempts, and the pause undoes
- * itself: it is marked as ours in `keys(prefix).queuePause(QUEUES.import)` (by, reason, at ms), and while the
- * mark stands every import worker process probes the token endpoint with backoff; the first whose probe gets a
- * token resumes the queue and deletes the mark. A worker that starts while the mark stands (the one that paused
- * died) takes the probing over. A queue paused without the mark is an operator's, and is never resumed here.
+ * Refused credentials pause a queue (imports or refreshes: one policy for both pipelines) instead of burning every
+ * job's attempts, and the pause undoes itself: it is marked as ours in `keys(prefix).queuePause(queue)` (by, reason,
+ * at ms), and while the mark stands every worker process of that queue probes the token endpoint with backoff; the
+ * first whose probe gets a token resumes the queue and deletes the mark. A worker that starts while the mark stands
+ * (the one that paused died) takes the probing over. A queue paused without the mark is an operator's, and is never
+ * resumed here.
  */
 import os from 'node:os';
 import path from 'node:path';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { QUEUES, keys, scriptSet, type FailureInfo, type Logger } from '@mk/shared';
+import { keys, scriptSet, type FailureInfo, type Logger, type QueueName } from '@mk/shared';
 
 /** The `reason` field of the mark when refused credentials paused the queue. */
 export const CREDENTIALS_REFUSED = 'credentials_refused';
@@ -17,7 +18,7 @@ export const CREDENTIALS_REFUSED = 'credentials_refused';
 export interface CredentialsPauseOptions {
   redis: Redis;
   prefix: string;
-  /** The import queue. */
+  /** The queue the refused calls come from (QUEUES.import or QUEUES.refresh). */
   queue: Queue;
   logger: Logger;
   /** Resolves when MoneyKit gives us a token (MoneyKitClient.verifyCredentials). Without it nothing is probed:
@@ -51,7 +52,8 @@ export function startCredentialsPause(opts: CredentialsPauseOptions): Credential
   const { redis, queue, logger } = opts;
   const baseMs = opts.probeBaseMs ?? DEFAULT_PROBE.baseMs;
   const maxMs = opts.probeMaxMs ?? DEFAULT_PROBE.maxMs;
-  const mark = keys(opts.prefix).queuePause(QUEUES.import);
+  const mark = keys(opts.prefix).queuePause(queue.name as QueueName);
+  const which = `${queue.name} queue`;
   const meta = queue.keys.meta!;
   const by = `worker ${os.hostname()}:${process.pid}`;
   const scripts = SCRIPTS.on(redis);
@@ -66,7 +68,7 @@ export function startCredentialsPause(opts: CredentialsPauseOptions): Credential
   const pause = (failure: FailureInfo) =>
     inTurn(async () => {
       if (Number(await scripts.mkPauseOperatorPaused([mark, meta], [])) === 1) {
-        logger.error({ failure }, 'MoneyKit refused our credentials while an operator has the import queue paused: left as it is');
+        logger.error({ failure }, `MoneyKit refused our credentials while an operator has the ${which} paused: left as it is`);
         return;
       }
       // Paused first, marked second: a running queue with a mark can only mean someone resumed it since.
@@ -74,7 +76,7 @@ export function startCredentialsPause(opts: CredentialsPauseOptions): Credential
       await redis.multi().hset(mark, { by, reason: CREDENTIALS_REFUSED, at: Date.now() }).hdel(mark, 'resuming_at', 'resuming_by').exec();
       logger.error(
         { failure },
-        'MoneyKit refused our credentials: import queue paused; it resumes by itself once the token endpoint accepts MONEYKIT_CLIENT_ID / MONEYKIT_CLIENT_SECRET',
+        `MoneyKit refused our credentials: ${which} paused; it resumes by itself once the token endpoint accepts MONEYKIT_CLIENT_ID / MONEYKIT_CLIENT_SECRET`,
       );
     });
 
@@ -88,7 +90,7 @@ export function startCredentialsPause(opts: CredentialsPauseOptions): Credential
       if (!(await queue.isPaused())) {
         // Resumed by hand (Bull Board), or by a probe that has not deleted the mark yet: the pause is over.
         if (Number(await scripts.mkPauseDeleteMark([mark], [seen])) === 1) {
-          logger.info('the import queue was resumed by someone else: its credentials pause mark is removed');
+          logger.info(`the ${which} was resumed by someone else: its credentials pause mark is removed`);
         }
         nextProbeAt = undefined;
         return;
@@ -105,7 +107,7 @@ export function startCredentialsPause(opts: CredentialsPauseOptions): Credential
       } catch (err) {
         delayMs = Math.min(maxMs, delayMs * 2);
         nextProbeAt = Date.now() + delayMs;
-        logger.warn({ err, nextProbeInMs: delayMs }, 'MoneyKit still refuses our credentials: the import queue stays paused');
+        logger.warn({ err, nextProbeInMs: delayMs }, `MoneyKit still refuses our credentials: the ${which} stays paused`);
         return;
       }
       nextProbeAt = undefined;
@@ -114,7 +116,7 @@ export function startCredentialsPause(opts: CredentialsPauseOptions): Credential
       await queue.resume();
       await redis.del(mark);
       lastResumedAt = Date.now();
-      logger.warn('MoneyKit accepts our credentials again: import queue resumed');
+      logger.warn(`MoneyKit accepts our credentials again: ${which} resumed`);
     });
 
   // One look at a time: a probe that hangs until its timeout must not queue up a look per poll.
