@@ -83,7 +83,7 @@ export class MigrationLedger {
     const now = Date.now();
     const fresh: RunMeta = {
       runId, createdAt: now, status: 'enqueuing', usersSeen: 0, usersEnqueued: 0, usersSkipped: 0, connectionsSeen: 0,
-      rejects: 0, lastLine: 0, updatedAt: now, ...init,
+      rejects: 0, updatedAt: now, ...init,
     };
     const created = await this.redis.hsetnx(this.key(runId), 'meta', JSON.stringify(fresh));
     if (created) await this.redis.zadd(`${this.prefix}:runs`, now, runId);

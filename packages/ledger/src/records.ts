@@ -57,8 +57,6 @@ export interface RunMeta {
   connectionsSeen: number;
   rejects: number;
   rejectsFile?: string;
-  /** Last dump line fully handled by the producer: a re-run may skip what precedes it. */
-  lastLine: number;
   retryRounds?: number;
   /** Input bytes read so far and the dump's size (0 when unknown, e.g. stdin): project the total while enqueuing. */
   bytesRead?: number;

@@ -54,9 +54,6 @@ export function reasonCode(reason: string): string {
 export function reasonFromCode(code: string): Reason {
   return REASONS[REASON_DIGITS.indexOf(code)] ?? 'other';
 }
-export function isReason(value: string): value is Reason {
-  return (REASONS as readonly string[]).includes(value);
-}
 
 export const STATUS = {
   idle: '-',

@@ -5,7 +5,7 @@
  * (`in_progress`, with Retry-After): MoneyKit retries, and only a delivery that was applied is ever a duplicate
  * (dedupe.ts). 200 is sent only after the event is applied, so a receiver killed mid-request loses nothing.
  */
-import { WEBHOOK_SIGNATURE_HEADER, webhookBodySchema, type Logger } from '@mk/shared';
+import { WEBHOOK_EVENTS, WEBHOOK_SIGNATURE_HEADER, webhookBodySchema, type Logger } from '@mk/shared';
 import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { RefreshRegistry } from '@mk/refresh';
 import type { WebhookDedupe } from './dedupe';
@@ -71,8 +71,7 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRouteOptions> = async (sco
     if (!event.success) {
       // a genuine event of a kind we do not know: acknowledge, or MoneyKit retries it for hours
       const kind = (json as { webhook_event?: unknown } | null)?.webhook_event;
-      const known = ['link.state_changed', 'link.product_refresh', 'transactions.updates_available'];
-      if (typeof kind === 'string' && !known.includes(kind)) return reply.code(200).send({ status: 'ignored', event: kind });
+      if (typeof kind === 'string' && !(WEBHOOK_EVENTS as readonly string[]).includes(kind)) return reply.code(200).send({ status: 'ignored', event: kind });
       const where = event.error.issues[0];
       return problem(reply, 400, 'invalid_event', `webhook body does not match the event schema${where ? ` at ${where.path.join('.') || '(root)'}: ${where.message}` : ''}`);
     }
