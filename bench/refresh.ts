@@ -221,7 +221,7 @@ async function dispatchRun(kind: 'ours' | 'naive', sb: RunningSandbox, timeScale
         dispatchBatch: 500, dispatchIdleMs: 20, concurrency: CONCURRENCY,
       };
       registry = await RefreshRegistry.open(redis, '{mk}', options);
-      for (let i = 0; i < WORKERS; i++) procs.push(await spawnProcess('apps/worker/test/fixtures/refresh-process.ts', { ...env, REDIS_PREFIX: '{mk}', MONEYKIT_TIMEOUT_MS: '5000', REFRESH_TEST_OPTIONS: JSON.stringify(options) }));
+      for (let i = 0; i < WORKERS; i++) procs.push(await spawnProcess('apps/worker/test/fixtures/refresh-process.ts', { ...env, REDIS_PREFIX: '{mk}', MONEYKIT_TIMEOUT_MS: '2000', REFRESH_TEST_OPTIONS: JSON.stringify(options) }));
       await registry.register(ids.map((linkId) => ({ linkId, products })));
     } else {
       for (let i = 0; i < WORKERS; i++) procs.push(await spawnProcess('apps/worker/test/fixtures/naive-refresh-process.ts', { ...env, REDIS_PREFIX: '{naive}', NAIVE_CADENCE_MS: String(cadenceMs), NAIVE_CONCURRENCY: String(CONCURRENCY) }));
