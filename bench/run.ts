@@ -84,6 +84,8 @@ function machine() {
     os: `${os.type()} ${os.release()}`,
     node: process.version,
     redis,
+    /** How busy the machine was when the run started (1-minute load average): absolute figures move with it, ratios less. */
+    loadAverage: Number(os.loadavg()[0]!.toFixed(2)),
   };
 }
 
@@ -95,7 +97,7 @@ function markdown(report: { date: string; command: string; machine: ReturnType<t
     `Measured ${report.date} with \`${report.command}\`. Every figure sits next to a baseline measured in the same run on the same machine;`,
     'see [README.md](README.md) for what each figure means and for the long forms.',
     '',
-    `Machine: ${m.cores} cores (${m.cpu}), ${m.memoryGb} GB RAM, ${m.os}; Node ${m.node}; Redis ${m.redis}.`,
+    `Machine: ${m.cores} cores (${m.cpu}), ${m.memoryGb} GB RAM, ${m.os}; Node ${m.node}; Redis ${m.redis}; load average ${m.loadAverage} at the start.`,
     '',
   ];
   for (const e of report.entries) {
