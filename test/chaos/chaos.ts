@@ -167,9 +167,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       nextKill = nextKillTime();
     };
     for (;;) {
-      // A producer that finished enqueueing exits 4 (in progress); killed, or failed fast on a Redis restart, it runs again.
+      // A producer that finished enqueueing exits 0 or 4 (still importing); killed, or failed fast on a Redis restart, it runs again.
       if (!producerDone && (producer.child.exitCode !== null || producer.child.signalCode !== null)) {
-        if (producer.child.exitCode === 4) producerDone = true;
+        if (producer.child.exitCode === 4 || producer.child.exitCode === 0) producerDone = true;
         else {
           producer = startApp('apps/producer/src/main.ts', producerEnv, producerArgs);
           processes.push(producer);
