@@ -109,7 +109,7 @@ describe('one user, many lines', () => {
     const worker = new Worker(QUEUES.import, async () => undefined, { connection: workerConnection, prefix: PREFIX });
     try {
       await worker.waitUntilReady();
-      for (let i = 0; i < 100 && (await queue.getWorkersCount()) === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      while ((await queue.getWorkersCount()) === 0) await new Promise((r) => setTimeout(r, 50));
       const paused = await runStatus(ledger, 'spread', queue);
       expect(paused.state.stalled.map((r) => r.kind)).toEqual(['queue_paused']);
       expect(paused.state.summary).toBe('stalled: import queue paused by an operator: resume it in Bull Board');

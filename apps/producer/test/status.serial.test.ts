@@ -42,7 +42,7 @@ afterAll(async () => {
 
 async function workerRunning(): Promise<void> {
   workerProcess ??= startWorker();
-  for (let i = 0; i < 400 && (await queue.getWorkersCount()) === 0; i++) await new Promise((r) => setTimeout(r, 50));
+  while ((await queue.getWorkersCount()) === 0) await new Promise((r) => setTimeout(r, 50)); // however slow the start
 }
 
 function startWorker(): AppProcess {
@@ -96,7 +96,7 @@ describe('status of a steady run', () => {
     sandbox.state.faults.set({ error5xxRate: 1 });
     expect(await main(['run', dump, '--run', 'down', '--rejects', path.join(dir, 'd.ndjson')], env(), { out: () => undefined, err: () => undefined })).toBe(EXIT.inProgress);
     const ledger = new MigrationLedger(redis, PREFIX);
-    for (let i = 0; i < 600 && [...(await ledger.activity('down')).errors.values()].reduce((a, b) => a + b, 0) < 5; i++) await new Promise((r) => setTimeout(r, 50));
+    while ([...(await ledger.activity('down')).errors.values()].reduce((a, b) => a + b, 0) < 5) await new Promise((r) => setTimeout(r, 50));
     // What status will say in three minutes if MoneyKit stays down (the errors just recorded are still in the window).
     const { state } = await readRunState(ledger, (await ledger.getRun('down'))!, { queue, now: Date.now() + 3 * 60_000 });
     expect(state.state).toBe('stalled');
