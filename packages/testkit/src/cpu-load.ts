@@ -15,12 +15,17 @@ export interface CpuLoad {
   stop(): Promise<void>;
 }
 
+// Spins, and ends itself once orphaned (a ppid check every few million turns): a suite that timed out never runs
+// stop(), and a loop left behind would slow every later suite down. The parent's pid comes as an argument: under load
+// the child may start after its parent is gone.
+const BUSY_LOOP = 'const parent = Number(process.argv[1]); for (let i = 0; ; i++) if (i % 5e6 === 0 && process.ppid !== parent) process.exit(0);';
+
 export const loadRequested = (env: NodeJS.ProcessEnv = process.env): boolean => env.MK_TEST_CPU_LOAD === '1';
 
 export function startCpuLoad(cores = os.availableParallelism()): CpuLoad {
   const children: ChildProcess[] = [];
   for (let i = 0; i < cores; i++) {
-    children.push(spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
+    children.push(spawn(process.execPath, ['-e', BUSY_LOOP, String(process.pid)], { stdio: 'ignore' }));
   }
   return {
     children: children.length,
