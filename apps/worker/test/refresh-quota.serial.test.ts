@@ -10,7 +10,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import IORedis from 'ioredis';
-import { loadRequested, startCpuLoad, startPrivateRedis, trackSlowdown, type CpuLoad, type PrivateRedis } from '@mk/testkit';
+import { loadRequested, startCpuLoad, tracked, startPrivateRedis, trackSlowdown, type CpuLoad, type PrivateRedis } from '@mk/testkit';
 import type { MoneyKitClient } from '@mk/moneykit-client';
 import type { RunningSandbox } from '@mk/sandbox';
 import type { Product, Redis } from '@mk/shared';
@@ -54,7 +54,7 @@ let load: CpuLoad | undefined;
 
 function spawnWorker(slot: number): Promise<ChildProcess> {
   const entry = path.join(__dirname, 'fixtures', 'refresh-process.ts');
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+  const child = tracked(spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: path.join(__dirname, '..', '..', '..'),
     env: {
       ...process.env,
@@ -68,7 +68,7 @@ function spawnWorker(slot: number): Promise<ChildProcess> {
       LOG_LEVEL: 'error',
     },
     stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  }));
   children.set(slot, child);
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`worker ${slot} exited with ${code} before it was ready`)));

@@ -9,6 +9,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
+import { tracked } from './children';
 
 export interface CpuLoad {
   readonly children: number;
@@ -25,7 +26,7 @@ export const loadRequested = (env: NodeJS.ProcessEnv = process.env): boolean => 
 export function startCpuLoad(cores = os.availableParallelism()): CpuLoad {
   const children: ChildProcess[] = [];
   for (let i = 0; i < cores; i++) {
-    children.push(spawn(process.execPath, ['-e', BUSY_LOOP, String(process.pid)], { stdio: 'ignore' }));
+    children.push(tracked(spawn(process.execPath, ['-e', BUSY_LOOP, String(process.pid)], { stdio: 'ignore' })));
   }
   return {
     children: children.length,

@@ -1,6 +1,7 @@
 /** App processes for multi-process tests: started with tsx, killed with any signal, their output kept. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { tracked } from './children';
 
 export interface AppProcess {
   child: ChildProcess;
@@ -13,11 +14,13 @@ const ROOT = path.resolve(__dirname, '../../..');
 
 /** Runs `entry` (a path from the repository root, e.g. apps/worker/src/main.ts) with `env` added to ours. */
 export function startApp(entry: string, env: Record<string, string>, args: string[] = []): AppProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry), ...args], {
-    cwd: ROOT,
-    env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = tracked(
+    spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'warn', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));

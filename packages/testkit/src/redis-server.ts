@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import IORedis from 'ioredis';
+import { tracked } from './children';
 import { freePort } from './ports';
 
 export interface PrivateRedisOptions {
@@ -65,7 +66,7 @@ export async function startPrivateRedis(opts: PrivateRedisOptions = {}): Promise
   ];
   let child: ChildProcess;
   const launch = async () => {
-    child = spawn(binary, args, { stdio: 'ignore' });
+    child = tracked(spawn(binary, args, { stdio: 'ignore' }));
     await waitForPing(url, child);
   };
   const kill = async (signal: NodeJS.Signals) => {
