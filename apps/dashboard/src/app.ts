@@ -10,6 +10,7 @@ import { redisReady, registerOpsRoutes } from '@mk/telemetry';
 import { installAuth, type AuthOptions } from './auth/guard';
 import { boardPaths, mountBoards } from './board';
 import { createDashboardMetrics } from './metrics';
+import { registerStaticAssets } from './static';
 import { registerStatusRoutes } from './status/routes';
 import type { RefreshStatusSource, RunStatusSource } from './status/types';
 
@@ -62,6 +63,7 @@ export async function createDashboard(opts: DashboardOptions): Promise<FastifyIn
     ready: redisReady(opts.redis),
     metrics: createDashboardMetrics({ queues, runs: opts.runs, refresh: opts.refresh }),
   });
+  registerStaticAssets(app);
   registerStatusRoutes(app, { runs: opts.runs, refresh: opts.refresh, boardPath: paths.root });
   await mountBoards(app, queues, paths);
   return app;
