@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Queue } from 'bullmq';
 import { z } from 'zod';
-import { ConfigError, PRODUCTS, QUEUES, createLogger, connectRedis, productSchema, checkRedisServer, type Product, type Redis } from '@mk/shared';
+import { ConfigError, wantsHelp, PRODUCTS, QUEUES, createLogger, connectRedis, productSchema, checkRedisServer, type Product, type Redis } from '@mk/shared';
 import { MigrationLedger, NEEDS_PRODUCER } from '@mk/ledger';
 import { SOURCE_FORMATS, type SourceFormat, type PendingPolicy } from '@mk/converters';
 import { loadProducerConfig, requireRedisUrl, type ProducerConfig } from './config';
@@ -96,7 +96,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     config = loadProducerConfig(env);
   } catch (err) {
     io.err((err as Error).message);
-    return EXIT.error;
+    // help needs no setting: show it anyway, after saying what is wrong
+    if (!wantsHelp(argv)) return EXIT.error;
+    config = loadProducerConfig({});
   }
   const logger = createLogger('producer', { level: config.LOG_LEVEL });
   /** The refresh registry the workers share (its timing from the same env: TIME_SCALE, REFRESH_*). */

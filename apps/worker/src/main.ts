@@ -6,15 +6,16 @@
  * then takes jobs; whatever fails on the way is said and the process exits 1.
  * SIGTERM/SIGINT: stop taking jobs, let in-flight ones finish, close connections.
  */
-import { ConfigError, RedisUnreachableError, checkRedisServer, connectRedis, createLogger, type Logger } from '@mk/shared';
+import { ConfigError, RedisUnreachableError, checkRedisServer, connectRedis, createLogger, envUsage, exitOnHelp, type Logger } from '@mk/shared';
 import { startOpsServer, redisReady } from '@mk/telemetry';
-import { loadWorkerSettings } from './config';
+import { loadWorkerSettings, workerEnvSchema } from './config';
 import { startWorker } from './start';
 
 /** "Could not run", the same code in every app (README). */
 const EXIT_COULD_NOT_RUN = 1;
 
 async function main(): Promise<void> {
+  exitOnHelp(envUsage('pnpm worker', 'The import worker, the refresh pipeline and the webhook receiver (WORKER_ROLES picks which), with /healthz, /readyz and /metrics.', workerEnvSchema));
   let settings;
   try {
     settings = loadWorkerSettings();
