@@ -46,6 +46,14 @@ const refreshDuration = new Histogram({
   registers: [registry],
 });
 
+const refreshLag = new Histogram({
+  name: 'mk_refresh_lag_seconds',
+  help: 'How late a refresh call goes out after its due time (claimed products only)',
+  // On time is well under a second; minutes mean the pipeline is falling behind.
+  buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600],
+  registers: [registry],
+});
+
 const apiCalls = new Counter({
   name: 'mk_api_calls_total',
   help: "MoneyKit API calls by endpoint and outcome ('ok' or the error class)",
@@ -121,6 +129,11 @@ function recordUnclassifiedFailure(endpoint: ApiEndpoint, durationMs: number): v
   if (endpoint === 'refresh') refreshDuration.observe(durationMs / 1000);
   else if (IMPORT_ENDPOINTS.has(endpoint)) importDuration.labels(endpoint).observe(durationMs / 1000);
   apiCalls.labels(endpoint, 'unclassified').inc();
+}
+
+/** A refresh about to be sent `lagMs` after it was due. */
+export function recordRefreshLag(lagMs: number): void {
+  refreshLag.observe(Math.max(0, lagMs) / 1000);
 }
 
 export function recordQuotaDeferral(count = 1): void {
