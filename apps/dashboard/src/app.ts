@@ -61,7 +61,7 @@ export async function createDashboard(opts: DashboardOptions): Promise<FastifyIn
   installAuth(app, { auth: opts.auth, adminOnlyPrefix: paths.admin, boardPath: paths.root });
   registerOpsRoutes(app, {
     ready: redisReady(opts.redis),
-    metrics: createDashboardMetrics({ queues, runs: opts.runs, refresh: opts.refresh }),
+    metrics: createDashboardMetrics({ queues, runs: opts.runs, refresh: opts.refresh, redis: opts.redis }),
   });
   registerStaticAssets(app);
   registerStatusRoutes(app, { runs: opts.runs, refresh: opts.refresh, boardPath: paths.root });
