@@ -19,6 +19,7 @@ import { progressReporter } from './progress';
 import { waitReporter } from './wait-reporter';
 import { formatLinkState, formatRefreshStats } from './commands/refresh';
 import { RefreshRegistry, refreshOptionsFromEnv } from '@mk/refresh';
+import { queueTelemetry } from '@mk/telemetry';
 
 interface Io {
   out: (s: string) => void;
@@ -45,7 +46,8 @@ const pendingOption = () => new Option('--pending <policy>', 'pending transactio
 async function withRedis<T>(config: ProducerConfig, fn: (ctx: { redis: Redis; ledger: MigrationLedger; queue: Queue }) => Promise<T>): Promise<T> {
   const redis = await connectRedis(requireRedisUrl(config), 'producer', { timeoutMs: config.REDIS_CONNECT_TIMEOUT_MS });
   try {
-    const queue = new Queue(QUEUES.import, { connection: redis, prefix: config.REDIS_PREFIX });
+    // with tracing on (tracing.ts), each enqueue starts the trace its import continues in the worker
+    const queue = new Queue(QUEUES.import, { connection: redis, prefix: config.REDIS_PREFIX, ...queueTelemetry() });
     try {
       return await fn({ redis, ledger: new MigrationLedger(redis, config.REDIS_PREFIX), queue });
     } finally {

@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+import { ConfigError } from '@mk/shared';
+import { startTracing } from '@mk/telemetry';
 import { main } from './cli';
 
 // A reader that stopped early (`report --format json | head`) is not an error of ours: stop quietly.
@@ -9,6 +11,22 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-main(process.argv.slice(2)).then((code) => {
+async function run(): Promise<number> {
+  let tracing;
+  try {
+    tracing = startTracing('mk-producer');
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    return 1;
+  }
+  try {
+    return await main(process.argv.slice(2));
+  } finally {
+    await tracing.shutdown().catch(() => undefined);
+  }
+}
+
+run().then((code) => {
   process.exitCode = code;
 });

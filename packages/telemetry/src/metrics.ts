@@ -4,6 +4,7 @@
  */
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 import type { ErrorClass } from '@mk/shared';
+import { traceApiCall } from './tracing';
 
 /** MoneyKit endpoints we call, as metric label values (bounded: never a link id or a URL). */
 export const API_ENDPOINTS = [
@@ -104,6 +105,7 @@ export function recordApiCall({ endpoint, status, durationMs, errorClass }: ApiC
   else if (IMPORT_ENDPOINTS.has(endpoint)) importDuration.labels(endpoint).observe(seconds);
   apiCalls.labels(endpoint, errorClass ?? 'ok').inc();
   if (status === 429) rateLimited.labels(endpoint).inc();
+  traceApiCall({ endpoint, status, durationMs, errorClass });
 }
 
 /**

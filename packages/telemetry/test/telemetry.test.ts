@@ -1,4 +1,4 @@
-import { startOpsServer, recordApiCall, recordImport, recordQuotaDeferral, recordRefreshLag, timeApiCall, processMetrics, redisReady } from '@mk/telemetry';
+import { startOpsServer, startTracing, queueTelemetry, recordApiCall, recordImport, recordQuotaDeferral, recordRefreshLag, timeApiCall, processMetrics, redisReady } from '@mk/telemetry';
 import { createRedis } from '@mk/shared';
 import { startPrivateRedis, type PrivateRedis } from '@mk/testkit';
 
@@ -107,5 +107,12 @@ describe('startOpsServer', () => {
       await ops.close();
       await ops.close(); // idempotent
     }
+  });
+
+  it('traces nothing unless asked, and names a bad tracing setting', () => {
+    expect(startTracing('mk-test', {}).enabled).toBe(false);
+    expect(queueTelemetry()).toEqual({});
+    expect(() => startTracing('mk-test', { MK_TRACING: 'yes' })).toThrow(/MK_TRACING/);
+    expect(() => startTracing('mk-test', { OTEL_EXPORTER_OTLP_ENDPOINT: 'not a url' })).toThrow(/OTEL_EXPORTER_OTLP_ENDPOINT/);
   });
 });
