@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { exitOnHelp } from '@mk/shared';
 import { positive, renderResult, say, type BenchResult } from './lib/bench';
 import { OUT_DIR } from './lib/dumps';
 import type { Figure } from './lib/report';
@@ -108,6 +109,16 @@ function markdown(report: { date: string; command: string; machine: ReturnType<t
 }
 
 async function main(): Promise<number> {
+  exitOnHelp(`usage: pnpm bench [options]
+
+Measures every figure next to its baseline in the same run and writes bench/REPORT.md.
+  --quick           a two-minute smoke run
+  --only A,B        only these benchmarks (${benches({ quick: true }).map((b) => b.name).join(', ')})
+  --size-gb N       size of the producer's dump in GB
+  --rate N          imports a minute for the high-rate pass
+  --seconds N       length of the rate passes
+  --jobs N          jobs of the queue benchmarks
+  --report FILE     write the report here (default bench/REPORT.md)`);
   const { values: v } = parseArgs({
     options: {
       quick: { type: 'boolean', default: false }, only: { type: 'string' }, 'size-gb': { type: 'string' },

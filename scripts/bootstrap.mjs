@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Installs what the demo and the tests need on a fresh machine: pnpm, the workspace's packages, redis-server
-// (unless REDIS_URL points at one) and, for the browser test, Debian's chromium. Idempotent and quiet when all is there.
+// (unless REDIS_URL points at one), promtool (Debian's prometheus package) for the alert-rule tests and, for the
+// browser test, Debian's chromium. Idempotent and quiet when all is there.
 import { execSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -35,4 +36,6 @@ const stale = !fs.existsSync(marker) || fs.statSync(lock).mtimeMs > fs.statSync(
 if (stale) run(`pnpm install --frozen-lockfile --reporter=append-only${process.env.CI ? '' : ' --prefer-offline'}`);
 
 if (!process.env.REDIS_URL && !has('redis-server')) aptInstall('redis-server');
+// The test suite checks infra/prometheus with promtool; --browser is what `npm test` passes.
+if (wantBrowser && !has('promtool')) aptInstall('prometheus');
 if (wantBrowser && !fs.existsSync('/usr/bin/chromium')) aptInstall('chromium');

@@ -11,7 +11,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createLogger, createRedis, loadConfig, type Redis } from '@mk/shared';
+import { createLogger, createRedis, exitOnHelp, loadConfig, type Redis } from '@mk/shared';
 import { fixtures } from '@mk/converters';
 import { startSandbox } from '@mk/sandbox';
 import { startPrivateRedis, type PrivateRedis } from '@mk/testkit';
@@ -51,6 +51,12 @@ async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<
 }
 
 async function main(): Promise<void> {
+  exitOnHelp(`usage: npm run demo [-- --exit]
+
+A whole migration of the bundled sample dump (samples/demo-dump.ndjson plus a user over 1 MB, written to
+demo-out/demo-dump.ndjson) against the embedded MoneyKit sandbox, with a private Redis, the worker and the dashboard.
+  --exit    stop once the report is printed (default when not on a terminal); otherwise the dashboard stays up
+            until Ctrl-C. REDIS_URL uses your Redis (keys under their own prefix); LOG_LEVEL sets the logs.`);
   const exitWhenDone = process.argv.includes('--exit') || !process.stdin.isTTY;
   const logLevel = process.env.LOG_LEVEL ?? 'warn';
   const logger = createLogger('demo', { level: logLevel });
@@ -152,13 +158,14 @@ async function main(): Promise<void> {
   say(`  MoneyKit sandbox: ${counters.liveLinks} links, ${counters.duplicateLinks} duplicates, ${counters.transactionsImported} transactions`);
   say(`  mapping source connection → link_id: ${path.relative(ROOT, csv)}`);
   say(`  exit code of the run: ${code} (0 all imported, 2 finished with rejects or failures)`);
-  say(`\n  Dashboard: ${dashboardUrl}/runs/${runId}   (user admin, password ${password})`);
-  say(`  Bull Board: ${dashboardUrl}/board/admin`);
-
   if (exitWhenDone) {
+    // The dashboard stops with everything else: no URL to a page that is gone.
+    say('\n  Stopping (--exit or no terminal); run `npm run demo` on a terminal to keep the dashboard up.');
     await shutdown();
     process.exit(status.counts.failed === 0 && counters.duplicateLinks === 0 ? 0 : 1);
   }
+  say(`\n  Dashboard: ${dashboardUrl}/runs/${runId}   (user admin, password ${password})`);
+  say(`  Bull Board: ${dashboardUrl}/board/admin`);
   say('\n  Ctrl-C to stop.');
   process.on('SIGINT', () => void shutdown().then(() => process.exit(0)));
   process.on('SIGTERM', () => void shutdown().then(() => process.exit(0)));

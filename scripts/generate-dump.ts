@@ -7,6 +7,7 @@ import { parseArgs } from 'util';
 import { createGzip } from 'zlib';
 import { once } from 'events';
 import { fixtures, SOURCE_FORMATS } from '@mk/converters';
+import { exitOnHelp } from '@mk/shared';
 
 const USAGE = `usage: generate-dump --users N [--format ${[...SOURCE_FORMATS, 'mixed'].join('|')}] [--tx-per-account N]
   [--heavy-share 0.01] [--heavy-transactions N] [--bad-share 0.01] [--seed S] [--gzip] [--out PATH]`;
@@ -47,6 +48,18 @@ function parseOptions(): fixtures.DumpOptions & { gzip: boolean; out?: string } 
 }
 
 async function main(): Promise<void> {
+  exitOnHelp(`usage: pnpm generate-dump --users N [options] [--out FILE]
+
+Writes a synthetic dump (NDJSON, one user a line) to FILE or stdout.
+  --users N               users to write (required)
+  --format F              ${[...SOURCE_FORMATS, 'mixed'].join(' | ')} (default mixed)
+  --tx-per-account N      transactions per account (default 40)
+  --heavy-share X         share of users over 1 MB, 0–1
+  --heavy-transactions N  transactions of a heavy user's account (default ${fixtures.HEAVY_TRANSACTIONS})
+  --bad-share X           share of malformed lines added, 0–1
+  --seed S                same seed, same dump (default 1)
+  --gzip                  gzip the output
+  --out FILE              write here instead of stdout`);
   const { gzip, out, ...opts } = parseOptions();
   const o = { gzip, out };
   const started = Date.now();

@@ -4,7 +4,16 @@
  * Options: --users N --workers N --rate N (imports/min) --refresh-seconds N --kill-every N --seed N --cpu-load
  */
 import { parseArgs } from 'node:util';
+import { exitOnHelp } from '@mk/shared';
 import { LONG, SHORT, formatResult, runChaos, verdict } from './chaos';
+
+exitOnHelp(`usage: pnpm chaos [--long] [--cpu-load] [options]
+
+Migrates under fire (workers SIGKILLed, Redis killed, wiped and restarted, producer re-run, injected faults), runs a
+refresh period, then checks every guarantee; exits 0 when all hold.
+  --long               20,000 users and ten minutes of refresh chaos
+  --cpu-load           every core kept busy by other processes meanwhile
+  --users N  --workers N  --rate N (imports/min)  --refresh-seconds N  --kill-every N (s)  --seed N`);
 
 const { values } = parseArgs({
   options: {

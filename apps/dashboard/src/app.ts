@@ -10,6 +10,7 @@ import { redisReady, registerOpsRoutes } from '@mk/telemetry';
 import { installAuth, type AuthOptions } from './auth/guard';
 import { boardPaths, mountBoards } from './board';
 import { createDashboardMetrics } from './metrics';
+import { registerStaticAssets } from './static';
 import { registerStatusRoutes } from './status/routes';
 import type { RefreshStatusSource, RunStatusSource } from './status/types';
 
@@ -60,8 +61,9 @@ export async function createDashboard(opts: DashboardOptions): Promise<FastifyIn
   installAuth(app, { auth: opts.auth, adminOnlyPrefix: paths.admin, boardPath: paths.root });
   registerOpsRoutes(app, {
     ready: redisReady(opts.redis),
-    metrics: createDashboardMetrics({ queues, runs: opts.runs, refresh: opts.refresh }),
+    metrics: createDashboardMetrics({ queues, runs: opts.runs, refresh: opts.refresh, redis: opts.redis }),
   });
+  registerStaticAssets(app);
   registerStatusRoutes(app, { runs: opts.runs, refresh: opts.refresh, boardPath: paths.root });
   await mountBoards(app, queues, paths);
   return app;

@@ -3,7 +3,7 @@
  * every app) on a configuration error or when Redis does not answer within REDIS_CONNECT_TIMEOUT_MS; a Redis
  * that answers but is misconfigured (eviction, no AOF) is logged as a warning, because the dashboard only reads.
  */
-import { checkRedisServer, ConfigError, connectRedis, createLogger, loadConfig, RedisUnreachableError } from '@mk/shared';
+import { checkRedisServer, ConfigError, connectRedis, createLogger, envUsage, exitOnHelp, loadConfig, RedisUnreachableError } from '@mk/shared';
 import { createDashboard } from './app';
 import { dashboardEnvSchema, resolveAuth } from './config';
 import { createSources } from './sources';
@@ -12,6 +12,7 @@ import { createSources } from './sources';
 const EXIT_COULD_NOT_RUN = 1;
 
 async function main(): Promise<void> {
+  exitOnHelp(envUsage('pnpm dashboard', 'The run pages, Bull Board behind a login, /metrics, /healthz and /readyz.', dashboardEnvSchema));
   const logger = createLogger('dashboard');
   let config;
   let auth;

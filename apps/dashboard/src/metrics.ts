@@ -3,6 +3,7 @@
  * worker replica would export the same numbers N times); workers export only their own process counters.
  */
 import type { Queue } from 'bullmq';
+import type { Redis } from '@mk/shared';
 import { Gauge, Registry } from 'prom-client';
 import { registry as processRegistry } from '@mk/telemetry';
 import { RUN_STATES, STALL_KINDS } from '@mk/ledger';
@@ -16,6 +17,8 @@ export interface DashboardMetricsOptions {
   queues: Queue[];
   runs: RunStatusSource;
   refresh?: RefreshStatusSource;
+  /** For Redis's memory use against its maxmemory (the system of record must never fill up: noeviction refuses writes). */
+  redis?: Redis;
   /** Per-run series are exported for the newest runs only, to bound label cardinality. */
   runLimit?: number;
 }
@@ -36,17 +39,25 @@ export function createDashboardMetrics(opts: DashboardMetricsOptions): () => Pro
   const runParked = gauge('mk_run_parked_links', 'Links of a run parked until the end user reconnects', ['run']);
   const refreshLinks = gauge('mk_refresh_links', 'Refresh pipeline: registered, due, overdue and parked links', ['state']);
   const deferrals = gauge('mk_refresh_quota_deferrals', 'Refreshes postponed by a closed per-link quota window (as recorded in Redis)', []);
+  const redisUsed = gauge('mk_redis_used_memory_bytes', "Redis's used_memory (INFO memory)", []);
+  const redisMax = gauge('mk_redis_maxmemory_bytes', "Redis's maxmemory (0: no limit set)", []);
 
   const merged = Registry.merge([processRegistry, own]);
   const runLimit = opts.runLimit ?? 20;
 
   return async () => {
-    const [queueCounts, runs, refresh] = await Promise.all([
+    const [queueCounts, runs, refresh, memory] = await Promise.all([
       Promise.all(opts.queues.map(async (q) => ({ q, counts: await q.getJobCounts(...QUEUE_STATES), paused: await q.isPaused() }))),
       opts.runs.listRuns(),
       opts.refresh?.stats(),
+      opts.redis?.info('memory'),
     ]);
-    for (const g of [queueJobs, queuePaused, ledger, rejects, throughput, runState, runStalled, runEta, runParked, refreshLinks, deferrals]) g.reset();
+    for (const g of [queueJobs, queuePaused, ledger, rejects, throughput, runState, runStalled, runEta, runParked, refreshLinks, deferrals, redisUsed, redisMax]) g.reset();
+    if (memory !== undefined) {
+      const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(memory)?.[1]);
+      if (Number.isFinite(field('used_memory'))) redisUsed.set(field('used_memory'));
+      if (Number.isFinite(field('maxmemory'))) redisMax.set(field('maxmemory'));
+    }
 
     for (const { q, counts, paused } of queueCounts) {
       for (const state of QUEUE_STATES) queueJobs.set({ queue: q.name, state }, counts[state] ?? 0);

@@ -6,7 +6,7 @@ import { Queue } from 'bullmq';
 import { QUEUES, type Redis } from '@mk/shared';
 import { MigrationLedger, probeImportQueue, readRunSignals, type ImportQueueProbe, type ImportQueueSignals, type RunMeta } from '@mk/ledger';
 import { RefreshRegistry, refreshOptionsFromEnv } from '@mk/refresh';
-import type { RefreshStatusSource, RunFailure, RunSnapshot, RunStatusSource } from './status/types';
+import { CHART_MINUTES, type RefreshStatusSource, type RunFailure, type RunSnapshot, type RunStatusSource } from './status/types';
 
 const RECENT = 50;
 /**
@@ -37,12 +37,13 @@ export class LedgerRunSource implements RunStatusSource {
   }
 
   private async snapshot(meta: RunMeta, detail: boolean, queueSignals: ImportQueueSignals | undefined): Promise<RunSnapshot> {
-    const [signals, recentRejects] = await Promise.all([
+    const [signals, recentRejects, history] = await Promise.all([
       readRunSignals(this.ledger, meta, { ...(this.queue && { queue: this.queue }), ...(queueSignals && { queueSignals }) }),
       detail ? this.ledger.recentRejects(meta.runId, RECENT) : Promise.resolve([]),
+      detail ? this.ledger.history(meta.runId, { minutes: CHART_MINUTES, createdAt: meta.createdAt }) : Promise.resolve(undefined),
     ]);
     const recentFailures = detail && (signals.counts.failed ?? 0) > 0 ? await this.failures(meta.runId) : [];
-    return { ...signals, runId: meta.runId, ...(meta.dump && { dump: meta.dump }), recentFailures, recentRejects };
+    return { ...signals, runId: meta.runId, ...(meta.dump && { dump: meta.dump }), recentFailures, recentRejects, ...(history && { history }) };
   }
 
   private async failures(runId: string): Promise<RunFailure[]> {
@@ -76,5 +77,9 @@ export interface DashboardSources {
 export async function createSources(redis: Redis, prefix: string, env: NodeJS.ProcessEnv = process.env): Promise<DashboardSources> {
   const refresh = await RefreshRegistry.open(redis, prefix, refreshOptionsFromEnv(env));
   const imports = new Queue(QUEUES.import, { connection: redis, prefix });
-  return { runs: new LedgerRunSource(new MigrationLedger(redis, prefix), imports), refresh, close: () => imports.close() };
+  return {
+    runs: new LedgerRunSource(new MigrationLedger(redis, prefix), imports),
+    refresh: { stats: () => refresh.stats(), history: (minutes) => refresh.minutes.history(minutes) },
+    close: () => imports.close(),
+  };
 }

@@ -1,6 +1,6 @@
 /**
- * The dashboard in a real browser (headless Chromium): sign-in, the run pages, Bull Board with real queues, and
- * the read-only role. Screenshots go to docs/img when missing or with UPDATE_SCREENSHOTS=1, else to a temp dir.
+ * The dashboard in a real browser (headless Chromium): sign-in, the run pages with their charts and a stalled-run
+ * banner (wide and phone-sized), Bull Board with real queues, and the read-only role. Screenshots go to docs/img when missing or with UPDATE_SCREENSHOTS=1, else to a temp dir.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -8,11 +8,11 @@ import path from 'node:path';
 import { Queue, Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { createRedis, QUEUES, type Redis } from '@mk/shared';
+import { createRedis, keys, QUEUES, type Redis } from '@mk/shared';
 import { startPrivateRedis, type PrivateRedis } from '@mk/testkit';
 import { MigrationLedger } from '@mk/ledger';
 import { createDashboard, LedgerRunSource } from '@mk/dashboard';
-import { InMemoryRefreshSource, sampleRefresh } from './fakes';
+import { InMemoryRefreshSource, sampleRefresh, sampleRefreshHistory } from './fakes';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const PREFIX = '{mk-browser-test}';
@@ -32,7 +32,8 @@ function screenshotPath(name: string): string {
 
 /** A run part-way through: imported, failed with real reasons, in flight, pending; a few rejected records. */
 async function seedLedger(ledger: MigrationLedger): Promise<void> {
-  await ledger.openRun(RUN_ID, { dump: 'plaid-users.ndjson.gz', format: 'plaid', status: 'enqueued', rejects: 3 });
+  // started two hours ago, so its charts have something to show
+  await ledger.openRun(RUN_ID, { dump: 'plaid-users.ndjson.gz', format: 'plaid', status: 'enqueued', rejects: 3, createdAt: Date.now() - 125 * 60_000 });
   await ledger.addRejects(RUN_ID, [
     { line: 118, sourceId: 'user-0118', reason: 'account acc-2: missing iso_currency_code' },
     { line: 907, sourceId: 'user-0907', reason: 'no accounts in connection item-1' },
@@ -52,6 +53,20 @@ async function seedLedger(ledger: MigrationLedger): Promise<void> {
   }
 }
 
+/** Two hours of imports at about the limit, a stretch of 503s and a 429 burst, written as the workers write them. */
+async function seedActivity(redis: Redis): Promise<void> {
+  const now = Math.floor(Date.now() / 60_000);
+  const pipe = redis.pipeline();
+  for (let i = 120; i >= 1; i--) {
+    const minute = String(now - i);
+    const outage = i > 40 && i <= 52;
+    pipe.hincrby(`${PREFIX}:run:${RUN_ID}:rate`, minute, outage ? 3 : 55 + ((i * 7) % 6));
+    if (outage) pipe.hincrby(`${PREFIX}:run:${RUN_ID}:errors`, minute, 18 + (i % 4));
+    if (i > 80 && i <= 84) pipe.hincrby(`${PREFIX}:run:${RUN_ID}:limited`, minute, 9 - (84 - i) * 2);
+  }
+  await pipe.exec();
+}
+
 describe('dashboard in a browser', () => {
   let server: PrivateRedis;
   let redis: Redis;
@@ -65,6 +80,7 @@ describe('dashboard in a browser', () => {
     redis = createRedis(server.url, 'worker');
     const ledger = new MigrationLedger(redis, PREFIX);
     await seedLedger(ledger);
+    await seedActivity(redis);
 
     const imports = new Queue(QUEUES.import, { connection: redis, prefix: PREFIX });
     const refresh = new Queue(QUEUES.refresh, { connection: redis, prefix: PREFIX });
@@ -84,8 +100,8 @@ describe('dashboard in a browser', () => {
       redis,
       prefix: PREFIX,
       auth: { mode: 'credentials', users: [ADMIN, VIEWER] },
-      runs: new LedgerRunSource(ledger),
-      refresh: new InMemoryRefreshSource(sampleRefresh),
+      runs: new LedgerRunSource(ledger, imports),
+      refresh: new InMemoryRefreshSource(sampleRefresh, sampleRefreshHistory(180)),
     });
     await app.listen({ port: 0, host: '127.0.0.1' });
     const address = app.server.address();
@@ -140,9 +156,48 @@ describe('dashboard in a browser', () => {
     expect(body).toContain('84'); // imported
     expect(body).toContain('institution ins_109512 is not supported');
     expect(body).toContain('missing iso_currency_code');
-    await page.screenshot({ path: screenshotPath('run-page.png'), fullPage: true });
+    await page.goto(`${base}/runs`);
+    await context.close();
+  });
 
-    await page.goto(`${base}/board`);
+  it('charts a stalled run and says why, wide and phone-sized, with the charts served by the dashboard itself', async () => {
+    // The queue as a worker leaves it when MoneyKit refuses our credentials: paused, marked with why.
+    const imports = queues[0]!;
+    await imports.pause();
+    await redis.hset(keys(PREFIX).queuePause(QUEUES.import), { by: 'worker import-7f9c:41', reason: 'MoneyKit refused our credentials (401 invalid_client)', at: String(Date.now() - 7 * 60_000) });
+    const external: string[] = [];
+    try {
+      for (const [name, viewport] of [['run-page.png', { width: 1280, height: 800 }], ['run-page-narrow.png', { width: 390, height: 844 }]] as const) {
+        const context = await browser.newContext({ viewport });
+        const page = await context.newPage();
+        page.on('request', (r) => {
+          if (!r.url().startsWith(base)) external.push(r.url());
+        });
+        await signIn(page, ADMIN, `/runs/${RUN_ID}`);
+        await page.waitForSelector('html[data-charts=drawn]');
+        expect(await page.locator('.chart canvas').count()).toBe(2);
+        const banner = page.locator('.banner[role=alert]');
+        await expect(banner.textContent()).resolves.toContain('Paused');
+        await expect(banner.textContent()).resolves.toContain('MoneyKit refused our credentials');
+        // the banner is on screen without scrolling, and the page does not scroll sideways on a phone
+        const box = await banner.boundingBox();
+        expect(box!.y + box!.height).toBeLessThan(viewport.height);
+        expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(viewport.width);
+        await page.screenshot({ path: screenshotPath(name), fullPage: true });
+        await context.close();
+      }
+    } finally {
+      await redis.del(keys(PREFIX).queuePause(QUEUES.import));
+      await imports.resume();
+    }
+    expect(external).toEqual([]);
+  });
+
+  it('shows Bull Board with the queues to an admin', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    await signIn(page, ADMIN, '/board');
+
     await page.waitForURL('**/board/admin/**');
     for (const name of Object.values(QUEUES)) await page.getByText(name, { exact: true }).first().waitFor({ timeout: 15_000 });
     await page.waitForTimeout(300); // let the counters render

@@ -183,7 +183,16 @@ describe('dashboard', () => {
     expect(list.body).toContain('stalled: import queue paused by worker host-a/9 (MoneyKit refused our credentials)');
     expect(list.body).toContain('>completed</span>');
     const stalledPage = await get('/runs/stalled-run', { headers });
-    expect(stalledPage.body).toContain('<strong>stalled: import queue paused by worker host-a/9 (MoneyKit refused our credentials)</strong>');
+    expect(stalledPage.body).toContain('<div class="banner bad state-detail" role="alert" data-stall="queue_paused"><strong>Paused: nothing is imported until the import queue resumes</strong>');
+    expect(stalledPage.body).toContain('<li>import queue paused by worker host-a/9 (MoneyKit refused our credentials)</li>');
+    // charts: our own scripts, the figures in a data block, nothing inline that runs
+    expect(stalledPage.body).toContain('<script src="/static/uplot.js" defer></script><script src="/static/charts.js" defer></script>');
+    expect(stalledPage.body.match(/<script(?![^>]*(src=|type="application\/json"))/g)).toBeNull();
+    for (const asset of ['/static/uplot.js', '/static/charts.js', '/static/uplot.css']) {
+      const res = await get(asset, { headers });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('cache-control')).toBe('public, max-age=3600');
+    }
     expect(stalledPage.body).toContain('No expected end while stalled.');
 
     const detail = await get('/runs/plaid-2026-11-20', { headers });

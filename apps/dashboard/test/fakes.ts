@@ -1,5 +1,5 @@
 /** In-memory status sources: the dashboard's pages and JSON are tested against these. */
-import type { RefreshStats, RefreshStatusSource, RunSnapshot, RunStatusSource } from '@mk/dashboard';
+import type { RefreshHistory, RefreshStats, RefreshStatusSource, RunSnapshot, RunStatusSource } from '@mk/dashboard';
 
 export class InMemoryRunSource implements RunStatusSource {
   readonly runs = new Map<string, RunSnapshot>();
@@ -18,11 +18,32 @@ export class InMemoryRunSource implements RunStatusSource {
 }
 
 export class InMemoryRefreshSource implements RefreshStatusSource {
-  constructor(public current: RefreshStats) {}
+  constructor(
+    public current: RefreshStats,
+    public minutes?: RefreshHistory,
+  ) {}
 
   async stats(): Promise<RefreshStats> {
     return this.current;
   }
+
+  async history(minutes: number): Promise<RefreshHistory> {
+    const h = this.minutes ?? { minutes: [], accepted: [], deferred: [], parked: [] };
+    const from = Math.max(0, h.minutes.length - minutes);
+    return { minutes: h.minutes.slice(from), accepted: h.accepted.slice(from), deferred: h.deferred.slice(from), parked: h.parked.slice(from) };
+  }
+}
+
+/** A refresh pipeline's last `minutes` minutes: a steady accepted rate, quota deferrals in waves, a few parks. */
+export function sampleRefreshHistory(minutes: number, now = Date.now()): RefreshHistory {
+  const last = Math.floor(now / 60_000);
+  const range = Array.from({ length: minutes }, (_, i) => last - minutes + 1 + i);
+  return {
+    minutes: range.map((m) => m * 60_000),
+    accepted: range.map((m, i) => Math.round(40 + 15 * Math.sin(i / 9) + (m % 5))),
+    deferred: range.map((_, i) => (i % 30 < 6 ? 12 - (i % 30) * 2 : 0)),
+    parked: range.map((_, i) => (i % 17 === 0 ? 2 : 0)),
+  };
 }
 
 export function sampleRun(overrides: Partial<RunSnapshot> = {}): RunSnapshot {

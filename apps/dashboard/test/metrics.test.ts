@@ -109,6 +109,8 @@ describe('dashboard /metrics', () => {
     expect(find(samples, 'mk_refresh_links', { state: 'registered' })?.value).toBe(sampleRefresh.registered);
     expect(find(samples, 'mk_refresh_links', { state: 'due' })?.value).toBe(sampleRefresh.dueNow);
     expect(find(samples, 'mk_refresh_links', { state: 'overdue' })?.value).toBe(sampleRefresh.overdue);
+    expect(find(samples, 'mk_redis_used_memory_bytes', {})?.value).toBeGreaterThan(100_000); // a real redis-server's INFO
+    expect(find(samples, 'mk_redis_maxmemory_bytes', {})?.value).toBeGreaterThanOrEqual(0);
     expect(find(samples, 'mk_refresh_links', { state: 'parked' })?.value).toBe(sampleRefresh.parked);
     expect(find(samples, 'mk_refresh_quota_deferrals')?.value).toBe(sampleRefresh.quotaDeferrals);
   });

@@ -2,10 +2,11 @@
  * The producer CLI: plan (dry run), run (enqueue, resumable), status, report, retry. Returns an exit code
  * (see exit-codes.ts) instead of exiting, so tests drive it in-process.
  */
+import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Queue } from 'bullmq';
 import { z } from 'zod';
-import { ConfigError, PRODUCTS, QUEUES, createLogger, connectRedis, productSchema, checkRedisServer, type Product, type Redis } from '@mk/shared';
+import { ConfigError, wantsHelp, PRODUCTS, QUEUES, createLogger, connectRedis, productSchema, checkRedisServer, type Product, type Redis } from '@mk/shared';
 import { MigrationLedger, NEEDS_PRODUCER } from '@mk/ledger';
 import { SOURCE_FORMATS, type SourceFormat, type PendingPolicy } from '@mk/converters';
 import { loadProducerConfig, requireRedisUrl, type ProducerConfig } from './config';
@@ -15,12 +16,16 @@ import { enqueueRun } from './commands/run';
 import { retryFailed } from './commands/retry';
 import { exitCodeOf, formatStatus, openOutput, runStatus, writeReport } from './commands/report';
 import { progressReporter } from './progress';
+import { waitReporter } from './wait-reporter';
 import { formatLinkState, formatRefreshStats } from './commands/refresh';
 import { RefreshRegistry, refreshOptionsFromEnv } from '@mk/refresh';
+import { queueTelemetry } from '@mk/telemetry';
 
 interface Io {
   out: (s: string) => void;
   err: (s: string) => void;
+  /** Raw text for the wait's progress (no newline added); default: `err` line by line, as off a terminal. */
+  progress?: { tty: boolean; write: (s: string) => void };
 }
 
 const positiveInt = (v: string) => {
@@ -41,7 +46,8 @@ const pendingOption = () => new Option('--pending <policy>', 'pending transactio
 async function withRedis<T>(config: ProducerConfig, fn: (ctx: { redis: Redis; ledger: MigrationLedger; queue: Queue }) => Promise<T>): Promise<T> {
   const redis = await connectRedis(requireRedisUrl(config), 'producer', { timeoutMs: config.REDIS_CONNECT_TIMEOUT_MS });
   try {
-    const queue = new Queue(QUEUES.import, { connection: redis, prefix: config.REDIS_PREFIX });
+    // with tracing on (tracing.ts), each enqueue starts the trace its import continues in the worker
+    const queue = new Queue(QUEUES.import, { connection: redis, prefix: config.REDIS_PREFIX, ...queueTelemetry() });
     try {
       return await fn({ redis, ledger: new MigrationLedger(redis, config.REDIS_PREFIX), queue });
     } finally {
@@ -57,37 +63,44 @@ const WAIT_POLL_MS = 1000;
 /**
  * Polls the run's state until it is completed, or stalled for a reason only a new `run` can clear (connections
  * with no import job): nothing would ever end that wait. Through the other stalls (queue paused, no worker,
- * MoneyKit unreachable: an operator or MoneyKit clears them) it keeps waiting and says why, once per change.
+ * MoneyKit unreachable: an operator or MoneyKit clears them) it keeps waiting and says why (wait-reporter.ts).
  */
-async function waitForRun(ledger: MigrationLedger, queue: Queue, runId: string, io: Io, timeoutMs = Infinity): Promise<ExitCode> {
-  const started = Date.now();
-  let lastLine = '';
-  for (;;) {
-    const status = await runStatus(ledger, runId, queue);
-    const { state } = status;
-    if (state.state === 'completed' || state.state === 'completed_with_failures') return exitCodeOf(status);
-    if (state.stalled.some((r) => NEEDS_PRODUCER.includes(r.kind))) {
-      io.err(`giving up the wait: ${state.summary}`);
-      return EXIT.stalled;
+async function waitForRun(ledger: MigrationLedger, queue: Queue, runId: string, io: Io): Promise<ExitCode> {
+  const reporter = waitReporter(io.progress ?? { tty: false, write: (s) => io.err(s.trimEnd()) });
+  try {
+    for (;;) {
+      const status = await runStatus(ledger, runId, queue);
+      const { state } = status;
+      if (state.state === 'completed' || state.state === 'completed_with_failures') return exitCodeOf(status);
+      if (state.stalled.some((r) => NEEDS_PRODUCER.includes(r.kind))) {
+        reporter.stop();
+        io.err(`giving up the wait: ${state.summary}`);
+        return EXIT.stalled;
+      }
+      reporter.update(status);
+      await new Promise((r) => setTimeout(r, WAIT_POLL_MS));
     }
-    const line = state.state === 'stalled'
-      ? `waiting, ${state.summary}`
-      : `waiting: imported ${status.counts.imported}/${status.total}, failed ${status.counts.failed}, ${state.throughputPerMin.toFixed(1)}/min`;
-    if (line !== lastLine) io.err(line);
-    lastLine = line;
-    if (Date.now() - started > timeoutMs) return exitCodeOf(status);
-    await new Promise((r) => setTimeout(r, WAIT_POLL_MS));
+  } finally {
+    reporter.stop();
   }
 }
 
-export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, io: Io = { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(`${s}\n`) }): Promise<ExitCode> {
+const defaultIo: Io = {
+  out: (s) => process.stdout.write(`${s}\n`),
+  err: (s) => process.stderr.write(`${s}\n`),
+  progress: { tty: Boolean(process.stderr.isTTY), write: (s) => process.stderr.write(s) },
+};
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, io: Io = defaultIo): Promise<ExitCode> {
   let exitCode: ExitCode = EXIT.success;
   let config: ProducerConfig;
   try {
     config = loadProducerConfig(env);
   } catch (err) {
     io.err((err as Error).message);
-    return EXIT.error;
+    // help needs no setting: show it anyway, after saying what is wrong
+    if (!wantsHelp(argv)) return EXIT.error;
+    config = loadProducerConfig({});
   }
   const logger = createLogger('producer', { level: config.LOG_LEVEL });
   /** The refresh registry the workers share (its timing from the same env: TIME_SCALE, REFRESH_*). */
@@ -118,24 +131,28 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     .requiredOption('--run <id>', 'run id: the same id resumes the same migration')
     .addOption(formatOption())
     .addOption(pendingOption())
-    .option('--rejects <file>', 'rejected records file (default <run>.rejects.ndjson)')
+    .option('--rejects <file>', 'rejected records file (default <out-dir>/<run>.rejects.ndjson, written only when a record is rejected)')
+    .option('--out-dir <dir>', 'folder of the rejects file (default PRODUCER_OUT_DIR: ./mk-out)')
     .option('--max-waiting <n>', 'import jobs allowed to wait in the queue', positiveInt)
     .option('--refresh-products <list>', 'products to keep fresh for this run\'s links, e.g. accounts,transactions (default: the workers\' REFRESH_PRODUCTS)', productList)
-    .option('--wait', 'wait until every connection is imported or failed, then exit with the outcome (5 when stalled with connections no job will import)')
-    .action(async (dump: string, o: { run: string; format?: SourceFormat; pending: PendingPolicy; rejects?: string; maxWaiting?: number; refreshProducts?: Product[]; wait?: boolean }) => {
+    .option('--wait', 'wait until every connection is imported or failed, then exit with the outcome (5 when stalled with connections no job will import); without it, exit 0 once enqueued')
+    .action(async (dump: string, o: { run: string; format?: SourceFormat; pending: PendingPolicy; rejects?: string; outDir?: string; maxWaiting?: number; refreshProducts?: Product[]; wait?: boolean }) => {
       await withRedis(config, async ({ redis, ledger, queue }) => {
         const check = await checkRedisServer(redis);
         check.problems.forEach((p) => io.err(`warning: ${p}`));
         const bar = progressReporter(dump);
+        const rejectsPath = o.rejects ?? path.join(o.outDir ?? config.PRODUCER_OUT_DIR, `${o.run}.rejects.ndjson`);
         const progress = await enqueueRun(queue, ledger, {
-          runId: o.run, dump, rejectsPath: o.rejects ?? `${o.run}.rejects.ndjson`, maxWaiting: o.maxWaiting ?? config.PRODUCER_MAX_WAITING,
+          runId: o.run, dump, rejectsPath, maxWaiting: o.maxWaiting ?? config.PRODUCER_MAX_WAITING,
           ...(o.format && { format: o.format }), pending: o.pending, onProgress: (p) => bar.update(p), logger,
           ...(o.refreshProducts && { refreshProducts: o.refreshProducts }),
         }).finally(() => bar.stop());
         const duplicates = progress.duplicateConnections ? ` (${progress.duplicateConnections} duplicate connections)` : '';
         const queued = progress.alreadyQueued ? `, already queued ${progress.alreadyQueued}` : '';
         io.out(`run ${o.run}: read ${progress.users} users, enqueued ${progress.enqueued}${queued}, already done ${progress.skipped}, rejected ${progress.rejects}${duplicates}`);
-        exitCode = o.wait ? await waitForRun(ledger, queue, o.run, io) : EXIT.inProgress;
+        if (progress.rejects > 0) io.err(`rejected records: ${rejectsPath}`);
+        // Enqueued is what `run` alone is asked to do; --wait asks for the outcome.
+        exitCode = o.wait ? await waitForRun(ledger, queue, o.run, io) : EXIT.success;
         if (o.wait) io.out(formatStatus(await runStatus(ledger, o.run, queue)));
       });
     });
@@ -156,7 +173,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
 
   program
     .command('report')
-    .description('per source connection: MoneyKit link_id, outcome, counts, errors (CSV or JSON)')
+    .description('per source connection: MoneyKit link_id, outcome, counts, errors (CSV or JSON); exits 0 once written, whatever the run\'s state (`status` tells that)')
     .argument('<run>', 'run id')
     .addOption(new Option('--format <format>', 'csv or json').choices(['csv', 'json']).default('csv'))
     .option('--out <file>', 'write to a file instead of stdout')
@@ -166,8 +183,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
         const out = openOutput(o.out);
         const rows = await writeReport(ledger, runId, o.format, out, await openRegistry(redis));
         await out.done();
-        if (o.out) io.err(`${rows} rows written to ${o.out}`);
-        exitCode = exitCodeOf(status);
+        if (o.out) io.err(`${rows} rows written to ${o.out} (run ${status.state.summary})`);
+        exitCode = EXIT.success;
       });
     });
 
@@ -208,16 +225,17 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     .argument('<run>', 'run id')
     .option('--dump <file>', 'the dump (default: the one the run was started from)')
     .addOption(pendingOption())
-    .option('--rejects <file>', 'rejected records file of this pass')
-    .option('--wait', 'wait until done, then exit with the outcome')
-    .action(async (runId: string, o: { dump?: string; pending: PendingPolicy; rejects?: string; wait?: boolean }) => {
+    .option('--rejects <file>', 'rejected records file of this pass (default <out-dir>/<run>.retry.rejects.ndjson, written only when a record is rejected)')
+    .option('--out-dir <dir>', 'folder of the rejects file (default PRODUCER_OUT_DIR: ./mk-out)')
+    .option('--wait', 'wait until done, then exit with the outcome; without it, exit 0 once re-driven')
+    .action(async (runId: string, o: { dump?: string; pending: PendingPolicy; rejects?: string; outDir?: string; wait?: boolean }) => {
       await withRedis(config, async ({ ledger, queue }) => {
         const progress = await retryFailed(queue, ledger, {
-          runId, ...(o.dump && { dump: o.dump }), rejectsPath: o.rejects ?? `${runId}.retry.rejects.ndjson`, maxWaiting: config.PRODUCER_MAX_WAITING, pending: o.pending, logger,
+          runId, ...(o.dump && { dump: o.dump }), rejectsPath: o.rejects ?? path.join(o.outDir ?? config.PRODUCER_OUT_DIR, `${runId}.retry.rejects.ndjson`), maxWaiting: config.PRODUCER_MAX_WAITING, pending: o.pending, logger,
         });
         const waiting = progress.waitingForTheirJob ? `; ${progress.waitingForTheirJob} left for their job, still running, to finish first` : '';
         io.out(`run ${runId}: ${progress.connectionsReset} failed connections re-driven (${progress.enqueued} lines enqueued)${waiting}`);
-        exitCode = o.wait ? await waitForRun(ledger, queue, runId, io) : EXIT.inProgress;
+        exitCode = o.wait ? await waitForRun(ledger, queue, runId, io) : EXIT.success;
       });
     });
 

@@ -6,6 +6,8 @@ export const producerEnvSchema = commonEnvSchema.extend({
   PRODUCER_MAX_WAITING: envInt(1).default(2000),
   /** The configured import rate, for plan estimates. */
   IMPORT_RATE_PER_MIN: envInt(1).default(60),
+  /** Where `run` and `retry` write their rejects files unless --rejects names one (--out-dir overrides it). */
+  PRODUCER_OUT_DIR: z.string().trim().min(1).default('mk-out'),
 });
 export type ProducerConfig = z.infer<typeof producerEnvSchema>;
 

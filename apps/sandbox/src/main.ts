@@ -2,7 +2,7 @@
  * Runs the sandbox as a process (the demo, docker-compose, rehearsals). Every setting comes from the
  * environment and is validated once; a bad value stops it with a message naming the variable.
  */
-import { commonEnvSchema, createLogger, envInt, loadConfig, productSchema, refreshQuotaEnvSchema } from '@mk/shared';
+import { commonEnvSchema, createLogger, envInt, envUsage, exitOnHelp, loadConfig, productSchema, refreshQuotaEnvSchema } from '@mk/shared';
 import { z } from 'zod';
 import { DEFAULT_GRANTED_PRODUCTS, DEFAULT_OPTIONS } from './options';
 import { startSandbox } from './server';
@@ -40,6 +40,7 @@ const sandboxEnvSchema = commonEnvSchema.merge(refreshQuotaEnvSchema).extend({
 });
 
 async function main(): Promise<void> {
+  exitOnHelp(envUsage('pnpm sandbox', 'A MoneyKit API emulator with realistic latency, limits and fault injection (apps/sandbox/README.md).', sandboxEnvSchema));
   const env = loadConfig(sandboxEnvSchema);
   const logger = createLogger('sandbox', { level: env.LOG_LEVEL });
   const sandbox = await startSandbox({

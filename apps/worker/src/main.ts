@@ -6,18 +6,21 @@
  * then takes jobs; whatever fails on the way is said and the process exits 1.
  * SIGTERM/SIGINT: stop taking jobs, let in-flight ones finish, close connections.
  */
-import { ConfigError, RedisUnreachableError, checkRedisServer, connectRedis, createLogger, type Logger } from '@mk/shared';
-import { startOpsServer, redisReady } from '@mk/telemetry';
-import { loadWorkerSettings } from './config';
+import { ConfigError, RedisUnreachableError, checkRedisServer, connectRedis, createLogger, envUsage, exitOnHelp, type Logger } from '@mk/shared';
+import { startOpsServer, redisReady, startTracing } from '@mk/telemetry';
+import { loadWorkerSettings, workerEnvSchema } from './config';
 import { startWorker } from './start';
 
 /** "Could not run", the same code in every app (README). */
 const EXIT_COULD_NOT_RUN = 1;
 
 async function main(): Promise<void> {
+  exitOnHelp(envUsage('pnpm worker', 'The import worker, the refresh pipeline and the webhook receiver (WORKER_ROLES picks which), with /healthz, /readyz and /metrics.', workerEnvSchema));
   let settings;
+  let tracing;
   try {
     settings = loadWorkerSettings();
+    tracing = startTracing('mk-worker');
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
@@ -54,6 +57,7 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'stopping: finishing in-flight jobs');
     await worker.close();
     await ops.close();
+    await tracing.shutdown().catch(() => undefined);
     redis.disconnect();
     logger.info('stopped');
     process.exit(0);

@@ -3,7 +3,7 @@
  * It is the record of a migration (the queue is only transport): resume, retry, status and report read it.
  * Redis layout under the prefix: run:<id> (hash: meta, producer beat), run:<id>:conns (field user⇥connection →
  * record json), run:<id>:counts (state → n), run:<id>:links (link_id → field), run:<id>:rate (minute → imported,
- * last → ms), run:<id>:errors (minute → retryable errors, last, lastAt), run:<id>:open (field → job id, open records
+ * last → ms), run:<id>:errors (minute → retryable errors, last, lastAt), run:<id>:limited (minute → MoneyKit 429s), run:<id>:open (field → job id, open records
  * only: bounded by what is queued), run:<id>:rejects (recent rejects, capped), runs (zset of run ids by creation).
  */
 import type { Redis } from 'ioredis';
@@ -25,6 +25,17 @@ export interface RunActivity {
   errors: Map<number, number>;
   lastError?: string;
   lastErrorAt?: number;
+}
+
+/** A run's activity minute by minute, oldest first, for the run page's charts (arrays of equal length). */
+export interface RunHistory {
+  /** Epoch ms of each minute's start. */
+  minutes: number[];
+  imported: number[];
+  /** Retryable errors recorded by the workers. */
+  errors: number[];
+  /** MoneyKit answers with HTTP 429 (they cost no attempt, so they are not errors). */
+  rateLimited: number[];
 }
 
 /** An open connection and the job recorded as carrying it ('' when none was recorded). */
@@ -210,6 +221,22 @@ export class MigrationLedger {
       ...(lastImport && { lastImportAt: Number(lastImport) }),
       ...(lastErrorAt && { lastError: lastError ?? '', lastErrorAt: Number(lastErrorAt) }),
     };
+  }
+
+  /** A 429 from MoneyKit while importing this run's connections, counted in the minute it came. */
+  async noteRateLimited(runId: string, now = Date.now()): Promise<void> {
+    await this.redis.hincrby(this.key(runId, 'limited'), String(Math.floor(now / 60_000)), 1);
+  }
+
+  /** The last `minutes` minutes of the run's activity (never before the minute it was opened). */
+  async history(runId: string, opts: { minutes: number; createdAt?: number; now?: number }): Promise<RunHistory> {
+    const last = Math.floor((opts.now ?? Date.now()) / 60_000);
+    const first = Math.max(last - opts.minutes + 1, opts.createdAt === undefined ? -Infinity : Math.floor(opts.createdAt / 60_000));
+    const minutes = Array.from({ length: last - first + 1 }, (_, i) => first + i);
+    const fields = minutes.map(String);
+    const read = (part: string) => this.redis.hmget(this.key(runId, part), ...fields).then((values) => values.map((v) => Number(v ?? 0)));
+    const [imported, errors, rateLimited] = await Promise.all([read('rate'), read('errors'), read('limited')]);
+    return { minutes: minutes.map((m) => m * 60_000), imported, errors, rateLimited };
   }
 
   /** Records still open (pending, importing, linked) and the job each was enqueued with; few: bounded by the queue. */

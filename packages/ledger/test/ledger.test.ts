@@ -123,4 +123,21 @@ describe('MigrationLedger', () => {
     await ledger.addRejects('r6', [{ line: 4, sourceId: 'x', reason: 'bad amount' }]);
     expect(await ledger.recentRejects('r6')).toEqual([{ line: 4, sourceId: 'x', reason: 'bad amount' }]);
   });
+
+  it('keeps imports, retryable errors and 429s minute by minute for the run page, from the minute the run opened', async () => {
+    const now = Date.UTC(2026, 11, 1, 12, 30, 20);
+    await ledger.openRun('r-history', { createdAt: now - 3 * 60_000 });
+    const [record] = await ledger.register('r-history', 'u1', 1, [conn('c1')]);
+    await ledger.transition(record!, { lastError: { errorClass: 'retryable', status: 503, message: '503 Service Unavailable' } });
+    await ledger.transition(record!, { state: 'imported', linkId: 'mk_1' });
+    await ledger.noteRateLimited('r-history', now - 2 * 60_000);
+    await ledger.noteRateLimited('r-history', now - 2 * 60_000 + 5_000);
+    const history = await ledger.history('r-history', { minutes: 60, createdAt: now - 3 * 60_000, now });
+    expect(history.minutes).toEqual([3, 2, 1, 0].map((ago) => (Math.floor(now / 60_000) - ago) * 60_000));
+    expect(history.rateLimited).toEqual([0, 2, 0, 0]);
+    // the transitions were written at the real clock's minute: the last minutes of a window ending now
+    const live = await ledger.history('r-history', { minutes: 2 });
+    expect(live.imported.reduce((a, b) => a + b, 0)).toBe(1);
+    expect(live.errors.reduce((a, b) => a + b, 0)).toBe(1);
+  });
 });

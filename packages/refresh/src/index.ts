@@ -17,5 +17,6 @@ export {
 } from './registry';
 export { resolveRefreshOptions, refreshOptionsFromEnv, refreshEnvSchema, productTimings, DEFAULT_WANTED_PRODUCTS, type RefreshOptions, type ProductTiming } from './options';
 export { refreshKeys, bucketOf, DEFAULT_BUCKETS, type RefreshKeys } from './keys';
+export { RefreshMinutes, MINUTE_EVENTS, type MinuteEvent, type RefreshHistory } from './minutes';
 export { RefreshTrace, type TraceEntry, type TraceStep } from './trace';
 export { REASONS, decodeLink, encodeLink, encodeTime, type Reason, type ProductStatus, type LinkMode } from './state';

@@ -8,6 +8,7 @@
  *   <prefix>:refresh:s:<bucket>  hash   link id → packed state (state.ts): products, quota times, parked
  *   <prefix>:refresh:w:<bucket>  hash   link id → last state-change webhook applied: <action><reason><time>
  *   <prefix>:refresh:429         zset   link id → time of its last 429 (tells per-link from app-wide)
+ *   <prefix>:refresh:m:<minute>  hash   accepted, deferred, parked in that minute (minutes.ts; expires)
  *   <prefix>:refresh:events      stream notable events (parked, removed, stopped, failed) for ops
  *   <prefix>:refresh:trace:<link> list  the last steps of a traced link (trace.ts; only with traceSample > 0)
  *   <prefix>:webhook:seen:<key>  string a webhook delivery's fate: processing:<token> (short lease) or done
@@ -30,6 +31,7 @@ export function refreshKeys(prefix: string = DEFAULT_PREFIX) {
     index: (bucket: number) => `${base}d:${bucket}`,
     webhookOrder: (bucket: number) => `${base}w:${bucket}`,
     recent429: `${base}429`,
+    minute: (minute: number) => `${base}m:${minute}`,
     events: `${base}events`,
     trace: (linkId: string) => `${base}trace:${linkId}`,
     webhookSeen: (idempotencyKey: string) => `${prefix}:webhook:seen:${idempotencyKey}`,

@@ -7,6 +7,7 @@ import type { Product, Redis } from '@mk/shared';
 import { DEFAULT_BUCKETS, bucketOf, refreshKeys, type RefreshKeys } from './keys';
 import { productTimings, resolveRefreshOptions, type ProductTiming, type RefreshOptions } from './options';
 import { registryScripts, type RegisterEntry, type RegistryScripts } from './scripts';
+import { RefreshMinutes } from './minutes';
 import { RefreshTrace } from './trace';
 import {
   PRODUCT_CODES,
@@ -170,6 +171,8 @@ export class RefreshRegistry {
   readonly options: RefreshOptions;
   readonly timings: Record<Product, ProductTiming>;
   readonly trace: RefreshTrace;
+  /** Accepted, deferred and parked per minute, for the dashboard's charts. */
+  readonly minutes: RefreshMinutes;
   private readonly timing: string;
   private readonly scripts: RegistryScripts;
 
@@ -185,6 +188,7 @@ export class RefreshRegistry {
     this.timing = timingArg(this.timings);
     this.scripts = registryScripts(redis, this.keys, this.timing);
     this.trace = new RefreshTrace(redis, this.keys.trace, options.traceSample);
+    this.minutes = new RefreshMinutes(redis, this.keys.minute);
   }
 
   /** Opens (creating if needed) the registry under `prefix`; every process agrees on the bucket count. */
@@ -370,7 +374,10 @@ export class RefreshRegistry {
       dueTimes: dues ? dues.split(',').map(Number) : [],
       askedAt,
     };
-    if (later) claim.deferredUntil = Number(later);
+    if (later) {
+      claim.deferredUntil = Number(later);
+      await this.minutes.note('deferred', products.length - claim.products.length);
+    }
     if (this.trace.traced(linkId)) {
       const deferred = claim.deferredUntil ? `; quota holds the rest until ${new Date(claim.deferredUntil).toISOString()}` : '';
       await this.trace.note(linkId, claim.products.length ? 'claimed' : 'deferred', `${claim.products.join('+') || 'nothing claimable'}${deferred}`);
@@ -401,6 +408,7 @@ export class RefreshRegistry {
       bucket: b, linkId: claim.linkId, codes: codesOf(claim.products), token: claim.token, previous: claim.previous, action: s.action, arg,
       jitterFraction: this.options.jitterFraction,
     });
+    if (s.action === 'accepted' || s.action === 'park') await this.minutes.note(s.action === 'park' ? 'parked' : 'accepted');
     if (s.action === 'park' || s.action === 'remove') await this.event(s.action === 'park' ? 'parked' : 'removed', claim.linkId, { reason: s.reason });
     if (s.action === 'stop') await this.event('stopped', claim.linkId, { products: s.products.join('+'), reason: s.why });
     const result = { mode: MODE_NAMES[mode] ?? mode, ...(due && { nextDueAt: Number(due) }) };

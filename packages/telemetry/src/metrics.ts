@@ -4,6 +4,7 @@
  */
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 import type { ErrorClass } from '@mk/shared';
+import { traceApiCall } from './tracing';
 
 /** MoneyKit endpoints we call, as metric label values (bounded: never a link id or a URL). */
 export const API_ENDPOINTS = [
@@ -43,6 +44,14 @@ const refreshDuration = new Histogram({
   name: 'mk_refresh_request_duration_seconds',
   help: 'Latency of POST /links/{id}/products',
   buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  registers: [registry],
+});
+
+const refreshLag = new Histogram({
+  name: 'mk_refresh_lag_seconds',
+  help: 'How late a refresh call goes out after its due time (claimed products only)',
+  // On time is well under a second; minutes mean the pipeline is falling behind.
+  buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600],
   registers: [registry],
 });
 
@@ -96,6 +105,7 @@ export function recordApiCall({ endpoint, status, durationMs, errorClass }: ApiC
   else if (IMPORT_ENDPOINTS.has(endpoint)) importDuration.labels(endpoint).observe(seconds);
   apiCalls.labels(endpoint, errorClass ?? 'ok').inc();
   if (status === 429) rateLimited.labels(endpoint).inc();
+  traceApiCall({ endpoint, status, durationMs, errorClass });
 }
 
 /**
@@ -121,6 +131,11 @@ function recordUnclassifiedFailure(endpoint: ApiEndpoint, durationMs: number): v
   if (endpoint === 'refresh') refreshDuration.observe(durationMs / 1000);
   else if (IMPORT_ENDPOINTS.has(endpoint)) importDuration.labels(endpoint).observe(durationMs / 1000);
   apiCalls.labels(endpoint, 'unclassified').inc();
+}
+
+/** A refresh about to be sent `lagMs` after it was due. */
+export function recordRefreshLag(lagMs: number): void {
+  refreshLag.observe(Math.max(0, lagMs) / 1000);
 }
 
 export function recordQuotaDeferral(count = 1): void {

@@ -1,4 +1,4 @@
-import { startOpsServer, recordApiCall, recordImport, recordQuotaDeferral, timeApiCall, processMetrics, redisReady } from '@mk/telemetry';
+import { startOpsServer, startTracing, queueTelemetry, recordApiCall, recordImport, recordQuotaDeferral, recordRefreshLag, timeApiCall, processMetrics, redisReady } from '@mk/telemetry';
 import { createRedis } from '@mk/shared';
 import { startPrivateRedis, type PrivateRedis } from '@mk/testkit';
 
@@ -17,8 +17,14 @@ describe('@mk/telemetry metrics', () => {
     recordImport('imported');
     recordImport('adopted');
     recordQuotaDeferral(3);
+    recordRefreshLag(80);
+    recordRefreshLag(4_000);
+    recordRefreshLag(-5); // a clock a little ahead: on time
 
     const text = await processMetrics();
+    expect(sample(text, 'mk_refresh_lag_seconds_count')).toBe(3);
+    expect(sample(text, 'mk_refresh_lag_seconds_bucket{le="0.1"}')).toBe(2);
+    expect(sample(text, 'mk_refresh_lag_seconds_bucket{le="5"}')).toBe(3);
     expect(sample(text, 'mk_api_calls_total{endpoint="import",outcome="ok"}')).toBe(1);
     expect(sample(text, 'mk_api_calls_total{endpoint="import",outcome="rate_limited"}')).toBe(1);
     expect(sample(text, 'mk_api_calls_total{endpoint="refresh",outcome="needs_reconnect"}')).toBe(1);
@@ -101,5 +107,12 @@ describe('startOpsServer', () => {
       await ops.close();
       await ops.close(); // idempotent
     }
+  });
+
+  it('traces nothing unless asked, and names a bad tracing setting', () => {
+    expect(startTracing('mk-test', {}).enabled).toBe(false);
+    expect(queueTelemetry()).toEqual({});
+    expect(() => startTracing('mk-test', { MK_TRACING: 'yes' })).toThrow(/MK_TRACING/);
+    expect(() => startTracing('mk-test', { OTEL_EXPORTER_OTLP_ENDPOINT: 'not a url' })).toThrow(/OTEL_EXPORTER_OTLP_ENDPOINT/);
   });
 });

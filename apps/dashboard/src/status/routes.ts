@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Principal } from '../auth/credentials';
 import { notFoundPage, runPage, runsPage } from '../views/runs';
 import { runView } from './progress';
-import type { RefreshStatusSource, RunStatusSource } from './types';
+import { CHART_MINUTES, type RefreshStatusSource, type RunStatusSource } from './types';
 
 export interface StatusRoutesOptions {
   runs: RunStatusSource;
@@ -26,7 +26,8 @@ export function registerStatusRoutes(app: FastifyInstance, opts: StatusRoutesOpt
   app.get<{ Params: { id: string } }>('/runs/:id', async (req, reply) => {
     const run = await runs.getRun(req.params.id);
     if (!run) return reply.code(404).type('text/html').send(notFoundPage(ctx(req.principal), `There is no run "${req.params.id}".`));
-    return reply.type('text/html').send(runPage(ctx(req.principal), runView(run)));
+    const refreshHistory = await refresh?.history?.(run.history?.minutes.length || CHART_MINUTES);
+    return reply.type('text/html').send(runPage(ctx(req.principal), runView(run), refreshHistory));
   });
 
   app.get('/api/runs', async () => {

@@ -5,7 +5,13 @@
  * by the same function (@mk/ledger's decideRunState) the CLI uses.
  */
 import type { ErrorClass } from '@mk/shared';
-import type { RunSignals } from '@mk/ledger';
+import type { RunHistory, RunSignals } from '@mk/ledger';
+import type { RefreshHistory } from '@mk/refresh';
+
+export type { RunHistory, RefreshHistory };
+
+/** The run page's charts cover this many minutes (one point each). */
+export const CHART_MINUTES = 180;
 
 export interface RunFailure {
   sourceUserId: string;
@@ -37,6 +43,8 @@ export interface RunSnapshot extends RunSignals {
   /** Most recent first, a bounded list. */
   recentFailures: RunFailure[];
   recentRejects: RunReject[];
+  /** Imports, errors and 429s minute by minute (the detail view only). */
+  history?: RunHistory;
 }
 
 export interface RunStatusSource {
@@ -60,4 +68,6 @@ export interface RefreshStats {
 
 export interface RefreshStatusSource {
   stats(): Promise<RefreshStats>;
+  /** Accepted, deferred and parked minute by minute, oldest first; without it the run page draws no refresh chart. */
+  history?(minutes: number): Promise<RefreshHistory>;
 }

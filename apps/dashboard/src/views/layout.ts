@@ -43,7 +43,22 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-
 .login button { margin-top:20px; width:100%; padding:10px; border:0; border-radius:6px; background:var(--accent); color:#fff; font-size:15px; cursor:pointer; }
 .error { background:#fdecec; color:var(--bad); padding:8px 10px; border-radius:6px; margin-top:12px; font-size:14px; }
 footer { color:var(--muted); font-size:12px; margin-top:32px; }
+.banner { border-radius:8px; padding:12px 16px; margin:12px 0 18px; border:1px solid; }
+.banner.bad { background:#fdecec; border-color:#f3b4b4; color:#8a1f1f; } .banner.warn { background:#fdf4e3; border-color:#f0d29a; color:#7a4f0c; }
+.banner strong { display:block; font-size:16px; margin-bottom:2px; } .banner ul { margin:4px 0 0; padding-left:20px; }
+.charts { display:grid; grid-template-columns:repeat(auto-fit,minmax(320px,1fr)); gap:12px; }
+.chart-box { margin:0; background:var(--card); border:1px solid var(--line); border-radius:8px; padding:12px 14px; min-width:0; }
+.chart-box figcaption { font-weight:600; margin-bottom:6px; } .chart-box figcaption small { display:block; font-weight:400; color:var(--muted); }
+.chart { min-height:220px; width:100%; overflow:hidden; }
+@media (max-width:600px) { main { padding:14px; } header { padding:0 12px; gap:12px; } header .who span { display:none; }
+  .table-wrap { overflow-x:auto; } }
 `;
+
+/** Extra files a page loads (all served by the dashboard itself). */
+export interface PageAssets {
+  styles: string[];
+  scripts: string[];
+}
 
 export interface PageContext {
   principal?: Principal;
@@ -51,16 +66,16 @@ export interface PageContext {
   active?: 'runs' | 'board';
 }
 
-export function page(title: string, ctx: PageContext, body: Html): string {
+export function page(title: string, ctx: PageContext, body: Html, assets: PageAssets = { styles: [], scripts: [] }): string {
   const who = ctx.principal
     ? html`<div class="who"><span>${ctx.principal.username} · ${ctx.principal.role}</span>
         <form method="post" action="/logout"><button type="submit">Sign out</button></form></div>`
     : '';
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title} · MoneyKit migration</title><style>${new Html(STYLE)}</style></head>
+<title>${title} · MoneyKit migration</title>${assets.styles.map((href) => html`<link rel="stylesheet" href="${href}">`)}<style>${new Html(STYLE)}</style></head>
 <body><header><span class="brand">MoneyKit migration</span>
 <nav><a href="/runs" class="${ctx.active === 'runs' ? 'active' : ''}">Runs</a>
 <a href="${ctx.boardPath}" class="${ctx.active === 'board' ? 'active' : ''}">Queues</a></nav>${who}</header>
-<main>${body}</main></body></html>`.value;
+<main>${body}</main>${assets.scripts.map((src) => html`<script src="${src}" defer></script>`)}</body></html>`.value;
 }

@@ -1,8 +1,10 @@
 /** The run pages: every migration run at a glance, and one run in detail. Server-rendered, no script. */
-import type { RefreshStats } from '../status/types';
+import { describeStall } from '@mk/ledger';
+import type { RefreshHistory, RefreshStats } from '../status/types';
 import type { RunView } from '../status/progress';
 import { fmtDuration, fmtInt, fmtPercent, fmtRate, fmtTime } from './format';
 import { html, type Html } from './html';
+import { CHART_ASSETS, runCharts } from './charts';
 import { page, type PageContext } from './layout';
 
 const STATE_ORDER = ['pending', 'importing', 'linked', 'imported', 'failed'];
@@ -14,10 +16,17 @@ function statePill(run: RunView): Html {
   return html`<span class="pill ${STATE_TONE[run.state]} state-${run.state}" title="${run.summary}">${run.stateLabel}</span>`;
 }
 
-/** Why a run is stalled, or how it completed; nothing for a run that is simply running. */
+/**
+ * A banner for a run that does not move (paused, stalled) with every reason and what clears it; how a run completed
+ * with failures; nothing for a run that is simply running.
+ */
 function stateDetail(run: RunView): Html | '' {
   if (run.state === 'running' || run.state === 'completed') return '';
-  return html`<p class="state-detail ${STATE_TONE[run.state]}"><strong>${run.summary}</strong></p>`;
+  if (run.state === 'completed_with_failures') return html`<p class="state-detail warn"><strong>${run.summary}</strong></p>`;
+  const paused = run.stalled.some((r) => r.kind === 'queue_paused');
+  const title = paused ? 'Paused: nothing is imported until the import queue resumes' : 'Stalled: nothing is imported until this is fixed';
+  return html`<div class="banner bad state-detail" role="alert" data-stall="${run.stalled.map((r) => r.kind).join(' ')}"><strong>${title}</strong>
+<ul>${run.stalled.map((r) => html`<li>${describeStall(r)}</li>`)}</ul></div>`;
 }
 
 function card(label: string, value: string, tone: '' | 'ok' | 'warn' | 'bad' = ''): Html {
@@ -61,7 +70,7 @@ ${run.state === 'stalled' ? html`<tr class="stalled"><td colspan="9"><small>${ru
 ${table}${refreshSection(refresh)}`);
 }
 
-export function runPage(ctx: PageContext, run: RunView): string {
+export function runPage(ctx: PageContext, run: RunView, refreshHistory?: RefreshHistory): string {
   const states = [...STATE_ORDER, ...Object.keys(run.counts).filter((s) => !STATE_ORDER.includes(s))];
   const failures = run.recentFailures.length
     ? html`<table><thead><tr><th>Source user</th><th>Connection</th><th>Class</th><th>Reason</th><th>Last attempt</th></tr></thead><tbody>
@@ -90,12 +99,13 @@ ${card('Throughput', fmtRate(run.throughputPerMin))}
 ${card('ETA', fmtDuration(run.etaSeconds))}
 ${run.parkedLinks === undefined ? '' : card('Parked links', fmtInt(run.parkedLinks), run.parkedLinks > 0 ? 'warn' : '')}
 </div>
+${runCharts(run.history, refreshHistory)}
 <h2>Connections by state</h2>
-<table><thead><tr>${states.map((s) => html`<th class="num">${s}</th>`)}</tr></thead>
-<tbody><tr>${states.map((s) => html`<td class="num">${fmtInt(run.counts[s] ?? 0)}</td>`)}</tr></tbody></table>
-<h2>Recent failures</h2>${failures}
-<h2>Rejected records</h2>${rejects}
-<footer>${run.state === 'stalled' ? 'No expected end while stalled.' : html`Expected end ${fmtTime(run.etaAt)} at the current rate (last 60 s).`} JSON: <a href="/api/runs/${encodeURIComponent(run.runId)}">/api/runs/${run.runId}</a></footer>`);
+<div class="table-wrap"><table><thead><tr>${states.map((s) => html`<th class="num">${s}</th>`)}</tr></thead>
+<tbody><tr>${states.map((s) => html`<td class="num">${fmtInt(run.counts[s] ?? 0)}</td>`)}</tr></tbody></table></div>
+<h2>Recent failures</h2><div class="table-wrap">${failures}</div>
+<h2>Rejected records</h2><div class="table-wrap">${rejects}</div>
+<footer>${run.state === 'stalled' ? 'No expected end while stalled.' : html`Expected end ${fmtTime(run.etaAt)} at the current rate (last 60 s).`} JSON: <a href="/api/runs/${encodeURIComponent(run.runId)}">/api/runs/${run.runId}</a></footer>`, CHART_ASSETS);
 }
 
 export function notFoundPage(ctx: PageContext, what: string): string {

@@ -1,6 +1,10 @@
-/** Rejected records as NDJSON (`{"line":12,"sourceId":"u-1","reason":"..."}`): the file a migration fixes and replays. */
-import { once } from 'events';
-import { createWriteStream, type WriteStream } from 'fs';
+/**
+ * Rejected records as NDJSON (`{"line":12,"sourceId":"u-1","reason":"..."}`): the file a migration fixes and replays.
+ * The file (and its folder) is created at the first reject: a clean dump leaves none behind.
+ */
+import { once } from 'node:events';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import path from 'node:path';
 
 export interface RejectRecord {
   line: number;
@@ -9,12 +13,19 @@ export interface RejectRecord {
 }
 
 export class RejectsWriter {
-  private readonly out: WriteStream;
+  private out: WriteStream | undefined;
   private closed = false;
   count = 0;
 
-  constructor(readonly path: string, opts: { append?: boolean } = {}) {
-    this.out = createWriteStream(path, { flags: opts.append ? 'a' : 'w' });
+  constructor(
+    readonly path: string,
+    private readonly opts: { append?: boolean } = {},
+  ) {}
+
+  private open(): WriteStream {
+    mkdirSync(path.dirname(this.path), { recursive: true });
+    this.out = createWriteStream(this.path, { flags: this.opts.append ? 'a' : 'w' });
+    return this.out;
   }
 
   /** Resolves at once unless the file is behind, then when it has drained. */
@@ -22,13 +33,15 @@ export class RejectsWriter {
     if (this.closed) throw new Error('RejectsWriter is closed');
     this.count++;
     const row = reject.sourceId === undefined ? { line: reject.line, reason: reject.reason } : { line: reject.line, sourceId: reject.sourceId, reason: reject.reason };
-    if (!this.out.write(JSON.stringify(row) + '\n')) await once(this.out, 'drain');
+    const out = this.out ?? this.open();
+    if (!out.write(JSON.stringify(row) + '\n')) await once(out, 'drain');
   }
 
   /** Flushes and closes; safe to call twice. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (!this.out) return;
     this.out.end();
     await once(this.out, 'close');
   }

@@ -48,6 +48,9 @@ async function settle(deps: ImportDeps, since: number | undefined): Promise<void
   if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
 }
 
+/** For the run page's 429 chart: a Redis hiccup here must not fail the import. */
+const noteRateLimited = (deps: ImportDeps, runId: string) => deps.ledger.noteRateLimited(runId).catch(() => undefined);
+
 /** A failed read is tried again in place this many times, after 100, 200, 400 ms…: it changes nothing upstream. */
 const READ_RETRIES = 3;
 const READ_RETRY_BASE_MS = 100;
@@ -58,15 +61,17 @@ const READ_RETRY_BASE_MS = 100;
  * retried in place a few times. Neither costs the job an attempt, so the extra look-up before every import
  * does not make a flaky network exhaust attempts any sooner.
  */
-async function read<T>(deps: ImportDeps, call: () => Promise<T>): Promise<T> {
+async function read<T>(deps: ImportDeps, runId: string, call: () => Promise<T>): Promise<T> {
   const max429s = deps.max429s ?? 100;
   for (let limited = 0, failed = 0; ; ) {
     try {
       return await call();
     } catch (err) {
       const d = decideImportFailure(err, { lastAttempt: false, holdsLeft: max429s - limited, read: { retriesLeft: READ_RETRIES - failed, delayMs: READ_RETRY_BASE_MS * 2 ** failed } });
-      if (d.kind === 'hold') limited++;
-      else if (d.kind === 'again') failed++;
+      if (d.kind === 'hold') {
+        limited++;
+        await noteRateLimited(deps, runId);
+      } else if (d.kind === 'again') failed++;
       else throw err;
       await new Promise((r) => setTimeout(r, d.delayMs));
     }
@@ -74,7 +79,7 @@ async function read<T>(deps: ImportDeps, call: () => Promise<T>): Promise<T> {
 }
 
 /** Sends one import call under the shared rate limit; a 429 holds every worker back and costs no attempt. */
-async function limited<T>(deps: ImportDeps, call: () => Promise<T>): Promise<T> {
+async function limited<T>(deps: ImportDeps, runId: string, call: () => Promise<T>): Promise<T> {
   const max429s = deps.max429s ?? 100;
   for (let seen = 0; ; seen++) {
     await deps.limiter.acquire();
@@ -83,6 +88,7 @@ async function limited<T>(deps: ImportDeps, call: () => Promise<T>): Promise<T> 
     } catch (err) {
       const d = decideImportFailure(err, { lastAttempt: false, holdsLeft: max429s - seen });
       if (d.kind !== 'hold') throw err;
+      await noteRateLimited(deps, runId);
       await deps.limiter.holdFor(d.delayMs);
     }
   }
@@ -105,12 +111,12 @@ export async function importConnection(deps: ImportDeps, record: ConnectionRecor
     // failed → pending re-drive. Such a call may still be running upstream: let it settle before looking.
     if (record.uncertain === true) await settle(deps, record.sentAt);
     const owner = async (linkId: string) => ((await ledger.linkOwner(record.runId, linkId)) ?? field) !== field;
-    const earlier = await read(deps, () => findEarlierLink(api, request, owner));
+    const earlier = await read(deps, record.runId, () => findEarlierLink(api, request, owner));
     if (earlier) {
       link = earlier;
       // After an unknown import none of the batches went; after a lost ledger any number may have: MoneyKit
       // says which (a read per batch, and only heavy users have batches).
-      const batchesDone = await landedBatches(deps, earlier.link_id, plan.batches);
+      const batchesDone = await landedBatches(deps, record.runId, earlier.link_id, plan.batches);
       const batchTransactions = plan.batches.slice(0, batchesDone).reduce((n, b) => n + b.length, 0);
       record = await ledger.transitionFrom(record, {
         state: 'linked', linkId: earlier.link_id, adopted: true, uncertain: null, batchesDone, batchInFlight: null,
@@ -121,7 +127,7 @@ export async function importConnection(deps: ImportDeps, record: ConnectionRecor
   }
 
   if (record.state === 'pending' || record.state === 'importing') {
-    link = await limited(deps, async () => {
+    link = await limited(deps, record.runId, async () => {
       record = await ledger.transitionFrom(record, { state: 'importing', uncertain: true, sentAt: Date.now() }, { countAttempt: true });
       try {
         return await api.importLink(plan.importBody);
@@ -140,11 +146,11 @@ export async function importConnection(deps: ImportDeps, record: ConnectionRecor
   const linkId = record.linkId!;
   for (let i = record.batchesDone; i < plan.batches.length; i++) {
     const batch = plan.batches[i]!;
-    if (record.batchInFlight === i && (await settle(deps, record.sentAt), await batchLanded(deps, linkId, batch))) {
+    if (record.batchInFlight === i && (await settle(deps, record.sentAt), await batchLanded(deps, record.runId, linkId, batch))) {
       record = await ledger.transitionFrom(record, { batchesDone: i + 1, batchInFlight: null, transactionsImported: record.transactionsImported + batch.length });
       continue;
     }
-    link = await limited(deps, async () => {
+    link = await limited(deps, record.runId, async () => {
       record = await ledger.transitionFrom(record, { batchInFlight: i, sentAt: Date.now() });
       return api.importTransactions(linkId, { transactions: batch });
     });
@@ -166,12 +172,12 @@ export async function importConnection(deps: ImportDeps, record: ConnectionRecor
 }
 
 /** Did a batch whose response was lost land? Its transactions carry our ids, so we ask for them back. */
-async function batchLanded(deps: ImportDeps, linkId: string, batch: ImportTransaction[]): Promise<boolean> {
+async function batchLanded(deps: ImportDeps, runId: string, linkId: string, batch: ImportTransaction[]): Promise<boolean> {
   const ids = batch.map((t) => t.transaction_id).filter((id): id is string => Boolean(id));
   if (ids.length === 0) return false;
   const days = batch.map((t) => t.date.slice(0, 10)).sort();
   const window = { startDate: days[0]!, endDate: days[days.length - 1]! };
-  const landed = await read(deps, () => deps.api.landedTransactionIds(linkId, [ids[0]!, ids[ids.length - 1]!], window));
+  const landed = await read(deps, runId, () => deps.api.landedTransactionIds(linkId, [ids[0]!, ids[ids.length - 1]!], window));
   return landed.size > 0;
 }
 
@@ -179,8 +185,8 @@ async function batchLanded(deps: ImportDeps, linkId: string, batch: ImportTransa
  * How many of an adopted link's batches already landed. Batches go one after the other, each only once the one
  * before it is known to have landed, so the first one missing ends the count.
  */
-async function landedBatches(deps: ImportDeps, linkId: string, batches: ImportTransaction[][]): Promise<number> {
+async function landedBatches(deps: ImportDeps, runId: string, linkId: string, batches: ImportTransaction[][]): Promise<number> {
   let done = 0;
-  while (done < batches.length && (await batchLanded(deps, linkId, batches[done]!))) done++;
+  while (done < batches.length && (await batchLanded(deps, runId, linkId, batches[done]!))) done++;
   return done;
 }

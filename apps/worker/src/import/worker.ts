@@ -7,6 +7,7 @@ import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { QUEUES, IMPORT_BACKOFF_TYPE, type Logger } from '@mk/shared';
 import type { MigrationLedger } from '@mk/ledger';
+import { queueTelemetry } from '@mk/telemetry';
 import { CredentialsRefusedError, failOpenConnections, processImportJob } from './processor';
 import type { ImportApi } from './import-connection';
 import type { LinkSink } from './link-sink';
@@ -52,6 +53,8 @@ export function startImportWorker(opts: ImportWorkerOptions): ImportWorker {
   const maxMs = opts.backoffMaxMs ?? 5 * 60_000;
   const lockDuration = opts.lockDurationMs ?? 30_000;
   const worker = new Worker(QUEUES.import, (job: Job) => processImportJob(deps, job), {
+    // with tracing on, the job's processing continues the trace of the producer's enqueue
+    ...queueTelemetry(),
     connection: opts.redis,
     prefix: opts.prefix,
     concurrency: opts.concurrency,
@@ -63,7 +66,7 @@ export function startImportWorker(opts: ImportWorkerOptions): ImportWorker {
       backoffStrategy: (attemptsMade: number, type?: string) => (type === IMPORT_BACKOFF_TYPE ? exponentialJitter(attemptsMade, baseMs, maxMs) : baseMs),
     },
   });
-  const queue = new Queue(QUEUES.import, { connection: opts.redis, prefix: opts.prefix });
+  const queue = new Queue(QUEUES.import, { connection: opts.redis, prefix: opts.prefix, ...queueTelemetry() });
   const credentials = startCredentialsPause({
     redis: opts.redis, prefix: opts.prefix, queue, logger: opts.logger, ...(opts.api.verifyCredentials && { verifyCredentials: () => opts.api.verifyCredentials!() }), ...opts.credentialsProbe,
   });

@@ -5,6 +5,7 @@
 import { RateLimitError, type Job, type Queue } from 'bullmq';
 import { ConfigError, refreshJobSchema, type FailureInfo, type Logger, type Product } from '@mk/shared';
 import { isMoneyKitError, isTimeoutError, MoneyKitError, type MoneyKitClient } from '@mk/moneykit-client';
+import { recordRefreshLag } from '@mk/telemetry';
 import { CongestionLimit, type CallSignal } from './congestion';
 import { LagTracker } from './lag';
 import { decideRefreshOutcome } from './outcome';
@@ -148,7 +149,9 @@ export function createRefreshProcessor(deps: ProcessorDeps) {
         await registry.reschedule(data.linkId);
         return { outcome: 'deferred', products: [] };
       }
-      deps.lag?.record(Date.now() - data.dueAt);
+      const lagMs = Date.now() - data.dueAt;
+      deps.lag?.record(lagMs);
+      recordRefreshLag(lagMs);
       const answer = await call(claim);
       signal = signalOf(answer);
       if (answer === 'accepted') return { outcome: 'accepted', products: claim.products };

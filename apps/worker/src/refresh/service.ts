@@ -10,6 +10,7 @@ import { startCredentialsPause, type CredentialsPause, type CredentialsPauseOpti
 import { CongestionLimit } from './congestion';
 import { createRefreshProcessor, type RefreshClient } from './processor';
 import { RefreshRegistry, type RegistryOptions } from '@mk/refresh';
+import { queueTelemetry } from '@mk/telemetry';
 
 export interface RefreshServiceOptions extends RegistryOptions {
   redisUrl: string;
@@ -63,6 +64,7 @@ export async function startRefresh(opts: RefreshServiceOptions): Promise<Running
     connection: connect(),
     prefix,
     defaultJobOptions: refreshJobOptions(registry),
+    ...queueTelemetry(),
   });
   const lag = new LagTracker();
 
@@ -75,6 +77,8 @@ export async function startRefresh(opts: RefreshServiceOptions): Promise<Running
     const paused = credentials;
     const processor = createRefreshProcessor({ registry, client: opts.client, queue, logger, lag, congestion, credentialsRefused: (f) => paused.pause(f) });
     worker = new Worker(QUEUES.refresh, processor, {
+      // with tracing on, a refresh's trace runs from its dispatch to the MoneyKit call
+      ...queueTelemetry(),
       connection: connect(),
       prefix,
       concurrency: registry.options.concurrency,
