@@ -7,7 +7,7 @@ import { Queue } from 'bullmq';
 import { z } from 'zod';
 import { ConfigError, PRODUCTS, QUEUES, createLogger, connectRedis, productSchema, checkRedisServer, type Product, type Redis } from '@mk/shared';
 import { MigrationLedger, NEEDS_PRODUCER } from '@mk/ledger';
-import { SOURCE_FORMATS, type SourceFormat, type PendingPolicy } from '@mk/converters';
+import { BAD_ROW_POLICIES, SOURCE_FORMATS, type BadRowPolicy, type SourceFormat, type PendingPolicy } from '@mk/converters';
 import { loadProducerConfig, requireRedisUrl, type ProducerConfig } from './config';
 import { EXIT, type ExitCode } from './exit-codes';
 import { plan, formatPlan } from './commands/plan';
@@ -36,6 +36,11 @@ const productList = (v: string) => {
 };
 
 const formatOption = () => new Option('--format <format>', 'source format (detected per record when omitted)').choices([...SOURCE_FORMATS]);
+const badRowOption = () =>
+  new Option('--on-bad-row <policy>', 'an unreadable account or transaction row: skip it (reported in the rejects file) or reject its whole user').choices([...BAD_ROW_POLICIES]).default('skip');
+const strictOption = () => new Option('--strict', 'reject the whole user for one unreadable row (same as --on-bad-row reject)');
+/** `--strict` wins over `--on-bad-row`. */
+const badRowPolicy = (o: { onBadRow: BadRowPolicy; strict?: boolean }): BadRowPolicy => (o.strict ? 'reject' : o.onBadRow);
 const pendingOption = () => new Option('--pending <policy>', 'pending transactions: skip (default) or include').choices(['skip', 'include']).default('skip');
 
 async function withRedis<T>(config: ProducerConfig, fn: (ctx: { redis: Redis; ledger: MigrationLedger; queue: Queue }) => Promise<T>): Promise<T> {
@@ -103,10 +108,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     .argument('<dump>', 'NDJSON dump, gzipped or not; - for stdin')
     .addOption(formatOption())
     .addOption(pendingOption())
+    .addOption(badRowOption())
+    .addOption(strictOption())
     .option('--rejects <file>', 'write rejected records here')
     .option('--json', 'print the plan as JSON')
-    .action(async (dump: string, o: { format?: SourceFormat; pending: PendingPolicy; rejects?: string; json?: boolean }) => {
-      const summary = await plan(dump, { ...(o.format && { format: o.format }), pending: o.pending, ratePerMinute: config.IMPORT_RATE_PER_MIN, ...(o.rejects && { rejectsPath: o.rejects }) });
+    .action(async (dump: string, o: { format?: SourceFormat; pending: PendingPolicy; onBadRow: BadRowPolicy; strict?: boolean; rejects?: string; json?: boolean }) => {
+      const summary = await plan(dump, { ...(o.format && { format: o.format }), pending: o.pending, onBadRow: badRowPolicy(o), ratePerMinute: config.IMPORT_RATE_PER_MIN, ...(o.rejects && { rejectsPath: o.rejects }) });
       io.out(o.json ? JSON.stringify(summary, null, 2) : formatPlan(summary));
       exitCode = summary.rejects > 0 ? EXIT.partial : EXIT.success;
     });
@@ -118,18 +125,20 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     .requiredOption('--run <id>', 'run id: the same id resumes the same migration')
     .addOption(formatOption())
     .addOption(pendingOption())
+    .addOption(badRowOption())
+    .addOption(strictOption())
     .option('--rejects <file>', 'rejected records file (default <run>.rejects.ndjson)')
     .option('--max-waiting <n>', 'import jobs allowed to wait in the queue', positiveInt)
     .option('--refresh-products <list>', 'products to keep fresh for this run\'s links, e.g. accounts,transactions (default: the workers\' REFRESH_PRODUCTS)', productList)
     .option('--wait', 'wait until every connection is imported or failed, then exit with the outcome (5 when stalled with connections no job will import)')
-    .action(async (dump: string, o: { run: string; format?: SourceFormat; pending: PendingPolicy; rejects?: string; maxWaiting?: number; refreshProducts?: Product[]; wait?: boolean }) => {
+    .action(async (dump: string, o: { run: string; format?: SourceFormat; pending: PendingPolicy; onBadRow: BadRowPolicy; strict?: boolean; rejects?: string; maxWaiting?: number; refreshProducts?: Product[]; wait?: boolean }) => {
       await withRedis(config, async ({ redis, ledger, queue }) => {
         const check = await checkRedisServer(redis);
         check.problems.forEach((p) => io.err(`warning: ${p}`));
         const bar = progressReporter(dump);
         const progress = await enqueueRun(queue, ledger, {
           runId: o.run, dump, rejectsPath: o.rejects ?? `${o.run}.rejects.ndjson`, maxWaiting: o.maxWaiting ?? config.PRODUCER_MAX_WAITING,
-          ...(o.format && { format: o.format }), pending: o.pending, onProgress: (p) => bar.update(p), logger,
+          ...(o.format && { format: o.format }), pending: o.pending, onBadRow: badRowPolicy(o), onProgress: (p) => bar.update(p), logger,
           ...(o.refreshProducts && { refreshProducts: o.refreshProducts }),
         }).finally(() => bar.stop());
         const duplicates = progress.duplicateConnections ? ` (${progress.duplicateConnections} duplicate connections)` : '';
@@ -208,12 +217,14 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     .argument('<run>', 'run id')
     .option('--dump <file>', 'the dump (default: the one the run was started from)')
     .addOption(pendingOption())
+    .addOption(badRowOption())
+    .addOption(strictOption())
     .option('--rejects <file>', 'rejected records file of this pass')
     .option('--wait', 'wait until done, then exit with the outcome')
-    .action(async (runId: string, o: { dump?: string; pending: PendingPolicy; rejects?: string; wait?: boolean }) => {
+    .action(async (runId: string, o: { dump?: string; pending: PendingPolicy; onBadRow: BadRowPolicy; strict?: boolean; rejects?: string; wait?: boolean }) => {
       await withRedis(config, async ({ ledger, queue }) => {
         const progress = await retryFailed(queue, ledger, {
-          runId, ...(o.dump && { dump: o.dump }), rejectsPath: o.rejects ?? `${runId}.retry.rejects.ndjson`, maxWaiting: config.PRODUCER_MAX_WAITING, pending: o.pending, logger,
+          runId, ...(o.dump && { dump: o.dump }), rejectsPath: o.rejects ?? `${runId}.retry.rejects.ndjson`, maxWaiting: config.PRODUCER_MAX_WAITING, pending: o.pending, onBadRow: badRowPolicy(o), logger,
         });
         const waiting = progress.waitingForTheirJob ? `; ${progress.waitingForTheirJob} left for their job, still running, to finish first` : '';
         io.out(`run ${runId}: ${progress.connectionsReset} failed connections re-driven (${progress.enqueued} lines enqueued)${waiting}`);

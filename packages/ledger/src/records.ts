@@ -26,6 +26,8 @@ export interface ConnectionRecord {
   transactionsImported: number;
   batchesTotal: number;
   batchesDone: number;
+  /** Unreadable rows of it the producer left out (each in the rejects file); absent = none. */
+  rowsSkipped?: number;
   /** A batch call whose outcome is unknown: check what landed before sending it again. */
   batchInFlight?: number;
   attempts: number;
@@ -56,6 +58,8 @@ export interface RunMeta {
   usersSkipped: number;
   connectionsSeen: number;
   rejects: number;
+  /** Of `rejects`, unreadable rows left out of users that were imported without them. */
+  rowsSkipped?: number;
   rejectsFile?: string;
   retryRounds?: number;
   /** Input bytes read so far and the dump's size (0 when unknown, e.g. stdin): project the total while enqueuing. */

@@ -24,6 +24,8 @@ export interface PlanSummary {
   transactions: number;
   pendingSkipped: number;
   rejects: number;
+  /** Of `rejects`: unreadable rows left out of users imported without them (`--on-bad-row skip`). */
+  rowsSkipped: number;
   /** Connections whose import body exceeds 1 MB, and the extra calls their transactions take. */
   oversizedConnections: number;
   transactionBatches: number;
@@ -37,7 +39,7 @@ export interface PlanSummary {
 
 export async function plan(dump: string, opts: ConvertOptions & { ratePerMinute: number; rejectsPath?: string }): Promise<PlanSummary> {
   const s: PlanSummary = {
-    users: 0, userRecords: 0, usersOnSeveralLines: 0, duplicateConnections: 0, connections: 0, accounts: 0, transactions: 0, pendingSkipped: 0, rejects: 0, oversizedConnections: 0,
+    users: 0, userRecords: 0, usersOnSeveralLines: 0, duplicateConnections: 0, connections: 0, accounts: 0, transactions: 0, pendingSkipped: 0, rejects: 0, rowsSkipped: 0, oversizedConnections: 0,
     transactionBatches: 0, apiCalls: 0, unknownAccountTypes: 0, unknownCategories: 0, estimatedHours: 0,
     ratePerMinute: opts.ratePerMinute, dumpBytes: 0,
   };
@@ -89,6 +91,7 @@ export async function plan(dump: string, opts: ConvertOptions & { ratePerMinute:
       s.transactionBatches += c.batches;
     }
     s.pendingSkipped += user.pendingSkipped;
+    s.rowsSkipped += user.rowsSkipped;
     user.unknownAccountTypes.forEach((t) => unknownTypes.add(t));
     user.unknownCategories.forEach((c) => unknownCategories.add(c));
   }
@@ -105,7 +108,7 @@ export function formatPlan(s: PlanSummary): string {
   return [
     `users ${s.users}, connections ${s.connections}, accounts ${s.accounts}, transactions ${s.transactions}`,
     `users spread over several lines ${s.usersOnSeveralLines} (${s.userRecords} lines, one import job each); duplicate connections rejected ${s.duplicateConnections}`,
-    `rejected records/connections ${s.rejects}; pending rows skipped ${s.pendingSkipped}`,
+    `rejected records/connections/rows ${s.rejects} (unreadable rows left out of imported users ${s.rowsSkipped}); pending rows skipped ${s.pendingSkipped}`,
     `unknown account types ${s.unknownAccountTypes}, unknown categories ${s.unknownCategories} (imported as free text)`,
     `over 1 MB: ${s.oversizedConnections} connections → ${s.transactionBatches} extra /import/transactions calls of ≤ 1 MB`,
     `API calls ${s.apiCalls} at ${s.ratePerMinute}/min → about ${duration}`,

@@ -39,6 +39,8 @@ export interface RunProgress {
   /** Lines whose job, enqueued by an earlier pass, is still queued or running: left to it. */
   alreadyQueued: number;
   rejects: number;
+  /** Of `rejects`: unreadable rows left out of users imported without them. */
+  rowsSkipped: number;
   /** Connections rejected because an earlier line of the dump already holds them (counted in `rejects` too). */
   duplicateConnections: number;
 }
@@ -79,7 +81,7 @@ export async function enqueueRun(queue: Queue, ledger: MigrationLedger, opts: Ru
   const beating = setInterval(() => void beat().catch(() => undefined), PRODUCER_BEAT_MS);
   beating.unref();
   const rejects = new RejectsWriter(opts.rejectsPath);
-  const progress: RunProgress = { bytes: 0, users: 0, enqueued: 0, skipped: 0, alreadyQueued: 0, rejects: 0, duplicateConnections: 0 };
+  const progress: RunProgress = { bytes: 0, users: 0, enqueued: 0, skipped: 0, alreadyQueued: 0, rejects: 0, rowsSkipped: 0, duplicateConnections: 0 };
   let connections = 0;
   let roomChecked = 0;
   const recentRejects: RejectRecord[] = [];
@@ -98,6 +100,7 @@ export async function enqueueRun(queue: Queue, ledger: MigrationLedger, opts: Ru
         continue;
       }
       for (const r of item.rejects) await reject(r);
+      progress.rowsSkipped += item.user.rowsSkipped;
       if (opts.onlyUsers && !opts.onlyUsers.has(item.user.sourceUserId)) continue;
 
       // Checked before registering: a connection already read at another line stays with that line's job.
@@ -120,7 +123,7 @@ export async function enqueueRun(queue: Queue, ledger: MigrationLedger, opts: Ru
 
       const { id, live } = await jobIdFor(queue, run, user, keptKnown, opts.round);
       const records = await ledger.register(runId, user.sourceUserId, user.line, user.connections.map((c) => ({
-        connectionId: c.connectionId, accounts: c.request.accounts.length, transactions: c.request.transactions.length, batchesTotal: c.batches,
+        connectionId: c.connectionId, accounts: c.request.accounts.length, transactions: c.request.transactions.length, batchesTotal: c.batches, rowsSkipped: c.rowsSkipped,
       })), { job: id });
       if (records.every((r) => r.state === 'imported' || r.state === 'failed')) {
         progress.skipped++;
@@ -158,7 +161,7 @@ export async function enqueueRun(queue: Queue, ledger: MigrationLedger, opts: Ru
     await ledger.addRejects(runId, recentRejects.splice(0));
     if (opts.round) return; // a retry pass reads only some users: keep the first pass's totals
     await ledger.updateRun(runId, {
-      usersSeen: progress.users, usersEnqueued: progress.enqueued, usersSkipped: progress.skipped, connectionsSeen: connections, rejects: progress.rejects,
+      usersSeen: progress.users, usersEnqueued: progress.enqueued, usersSkipped: progress.skipped, connectionsSeen: connections, rejects: progress.rejects, rowsSkipped: progress.rowsSkipped,
       bytesRead: progress.bytes, bytesTotal,
     });
   }

@@ -3,7 +3,7 @@
  * A bad line becomes a rejected result naming its line and reason; reading goes on. Only an unreadable
  * input (missing file, corrupt gzip) ends the iteration, with a DumpReadError saying where.
  */
-import { DEFAULT_MAX_DEPTH, JsonInputError, RecordError, convertRecord, parseJsonPreservingNumbers, sourceIdOf, type ConvertedUser, type PendingPolicy, type SourceFormat } from '@mk/converters';
+import { DEFAULT_MAX_DEPTH, JsonInputError, RecordError, convertRecord, parseJsonPreservingNumbers, sourceIdOf, type BadRowPolicy, type ConvertedUser, type PendingPolicy, type SourceFormat } from '@mk/converters';
 import { splitLines } from './lines';
 import { DumpReadError, openInput, type DumpSource } from './open-input';
 
@@ -13,6 +13,7 @@ export interface ReadDumpOptions {
   /** Force one format for every record instead of detecting it per record. */
   format?: SourceFormat;
   pending?: PendingPolicy;
+  onBadRow?: BadRowPolicy;
   /** Longest accepted line (bytes); longer lines are skipped and rejected without being buffered. */
   maxLineBytes?: number;
   /** Deepest accepted JSON nesting. */
@@ -53,7 +54,7 @@ export function convertLine(text: string, opts: ReadDumpOptions = {}): DumpResul
     throw e;
   }
   try {
-    const { format, ...user } = convertRecord(record, { format: opts.format, pending: opts.pending });
+    const { format, ...user } = convertRecord(record, { format: opts.format, pending: opts.pending, onBadRow: opts.onBadRow });
     return { ok: true, user, format };
   } catch (e) {
     if (e instanceof RecordError) return e.sourceId === undefined ? { ok: false, reason: e.reason } : { ok: false, reason: e.reason, sourceId: e.sourceId };

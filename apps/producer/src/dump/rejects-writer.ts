@@ -5,6 +5,9 @@ import { createWriteStream, type WriteStream } from 'fs';
 export interface RejectRecord {
   line: number;
   sourceId?: string;
+  /** A skipped row's connection and field (`--on-bad-row skip`). */
+  connection?: string;
+  field?: string;
   reason: string;
 }
 
@@ -21,7 +24,13 @@ export class RejectsWriter {
   async write(reject: RejectRecord): Promise<void> {
     if (this.closed) throw new Error('RejectsWriter is closed');
     this.count++;
-    const row = reject.sourceId === undefined ? { line: reject.line, reason: reject.reason } : { line: reject.line, sourceId: reject.sourceId, reason: reject.reason };
+    const row = {
+      line: reject.line,
+      ...(reject.sourceId !== undefined && { sourceId: reject.sourceId }),
+      ...(reject.connection !== undefined && { connection: reject.connection }),
+      ...(reject.field !== undefined && { field: reject.field }),
+      reason: reject.reason,
+    };
     if (!this.out.write(JSON.stringify(row) + '\n')) await once(this.out, 'drain');
   }
 

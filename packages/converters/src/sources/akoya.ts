@@ -31,14 +31,15 @@ function unwrap(v: unknown, suffix: 'Account' | 'Transaction', path: string): { 
 
 export function convertAkoya(record: Json, opts: ConvertOptions): ConvertedUser {
   const contact = readUserContact(record.user, 'user');
-  const user = new UserBuilder(contact.id, customerUser(contact, 'user'), opts.pending ?? 'skip');
+  const user = new UserBuilder(contact.id, customerUser(contact, 'user'), opts);
   arr(record.providers, 'providers').forEach((raw, i) => {
     const p = `providers[${i}]`;
     const entry = obj(raw, p);
     const providerId = id(entry.providerId, `${p}.providerId`);
     const conn = user.connection({ connectionId: `akoya:${contact.id}:${providerId}`, provider: 'akoya', institutionId: `akoya.${providerId}` }, p);
 
-    optArr(entry.accounts, `${p}.accounts`).forEach((rawAccount, j) => {
+    optArr(entry.accounts, `${p}.accounts`).forEach((rawAccount, j) => user.row((at) => {
+      at.connectionId = conn.connectionId;
       const { item: a, family, path: ap } = unwrap(rawAccount, 'Account', `${p}.accounts[${j}]`);
       const accountId = id(a.accountId, `${ap}.accountId`);
       const accountType = optStr(a.accountType, `${ap}.accountType`);
@@ -61,9 +62,10 @@ export function convertAkoya(record: Json, opts: ConvertOptions): ConvertedUser 
       const asOf = optDateTime(a.balanceAsOf, `${ap}.balanceAsOf`);
       if (asOf) account.balances.balance_date = asOf;
       conn.account(account, ap);
-    });
+    }));
 
-    optArr(entry.transactions, `${p}.transactions`).forEach((rawTx, k) => {
+    optArr(entry.transactions, `${p}.transactions`).forEach((rawTx, k) => user.row((at) => {
+      at.connectionId = conn.connectionId;
       const { item: t, path: tp } = unwrap(rawTx, 'Transaction', `${p}.transactions[${k}]`);
       const dcm = optStr(t.debitCreditMemo, `${tp}.debitCreditMemo`);
       const value = decimal(t.amount, `${tp}.amount`);
@@ -71,7 +73,7 @@ export function convertAkoya(record: Json, opts: ConvertOptions): ConvertedUser 
       if (dcm === 'DEBIT') amount = negateDecimal(absDecimal(value));
       else if (dcm === 'CREDIT') amount = absDecimal(value);
       else if (dcm === undefined || dcm === 'MEMO') amount = value;
-      else fail(`${tp}.debitCreditMemo`, `'${dcm.slice(0, 20)}' is not DEBIT, CREDIT or MEMO`);
+      else fail(`${tp}.debitCreditMemo`, 'is not DEBIT, CREDIT or MEMO');
       const dateField = t.postedTimestamp != null ? 'postedTimestamp' : 'transactionTimestamp';
       const mcc = optId(t.merchantCategoryCode ?? t.mcc ?? t.sicCode, `${tp}.merchantCategoryCode`);
       const category = mccCategory(mcc);
@@ -89,7 +91,7 @@ export function convertAkoya(record: Json, opts: ConvertOptions): ConvertedUser 
         },
         tp,
       );
-    });
+    }));
     conn.finish();
   });
   return user.finish();

@@ -25,7 +25,7 @@ export function convertYodlee(record: Json, opts: ConvertOptions): ConvertedUser
   const u = obj(record.user, 'user');
   const userId = u.loginName !== undefined && u.loginName !== null ? id(u.loginName, 'user.loginName') : id(u.id, 'user.id');
   const contact = { id: userId, email: optStr(u.email, 'user.email'), phone: optStr(u.phone, 'user.phone'), phoneCountry: optStr(u.phone_country, 'user.phone_country') };
-  const user = new UserBuilder(userId, customerUser(contact, 'user'), opts.pending ?? 'skip');
+  const user = new UserBuilder(userId, customerUser(contact, 'user'), opts);
 
   const providerAccounts = new Map<string, ConnectionBuilder>();
   arr(record.providerAccount, 'providerAccount').forEach((raw, i) => {
@@ -37,11 +37,12 @@ export function convertYodlee(record: Json, opts: ConvertOptions): ConvertedUser
   });
 
   const accountConn = new Map<string, ConnectionBuilder>();
-  optArr(record.account, 'account').forEach((raw, j) => {
+  optArr(record.account, 'account').forEach((raw, j) => user.row((at) => {
     const ap = `account[${j}]`;
     const a = obj(raw, ap);
     const paId = id(a.providerAccountId, `${ap}.providerAccountId`);
     const conn = providerAccounts.get(paId) ?? fail(`${ap}.providerAccountId`, `'${paId}' is not a providerAccount of this user`);
+    at.connectionId = conn.connectionId;
     const accountId = id(a.id, `${ap}.id`);
     const container = str(a.CONTAINER, `${ap}.CONTAINER`);
     const accountType = optStr(a.accountType, `${ap}.accountType`);
@@ -66,13 +67,14 @@ export function convertYodlee(record: Json, opts: ConvertOptions): ConvertedUser
     if (updated) account.balances.balance_date = updated;
     conn.account(account, ap);
     accountConn.set(accountId, conn);
-  });
+  }));
 
-  optArr(record.transaction, 'transaction').forEach((raw, k) => {
+  optArr(record.transaction, 'transaction').forEach((raw, k) => user.row((at) => {
     const tp = `transaction[${k}]`;
     const t = obj(raw, tp);
     const accountId = id(t.accountId, `${tp}.accountId`);
     const conn = accountConn.get(accountId) ?? fail(`${tp}.accountId`, `'${accountId}' is not an account of this user`);
+    at.connectionId = conn.connectionId;
     const container = str(t.CONTAINER, `${tp}.CONTAINER`);
     const m = obj(t.amount, `${tp}.amount`);
     const unsigned = absDecimal(decimal(m.amount, `${tp}.amount.amount`));
@@ -80,7 +82,7 @@ export function convertYodlee(record: Json, opts: ConvertOptions): ConvertedUser
     let amount: string;
     if (baseType === 'CREDIT') amount = unsigned;
     else if (baseType === 'DEBIT') amount = negateDecimal(unsigned);
-    else fail(`${tp}.baseType`, `'${baseType.slice(0, 20)}' is not CREDIT or DEBIT`);
+    else fail(`${tp}.baseType`, 'is not CREDIT or DEBIT');
     const dateField = t.postDate != null ? 'postDate' : 'date';
     const d = isObject(t.description) ? t.description : undefined;
     const description = d
@@ -100,7 +102,7 @@ export function convertYodlee(record: Json, opts: ConvertOptions): ConvertedUser
       },
       tp,
     );
-  });
+  }));
   for (const conn of providerAccounts.values()) conn.finish();
   return user.finish();
 }
