@@ -53,9 +53,12 @@ export function convertAkoya(record: Json, opts: ConvertOptions): ConvertedUser 
       if (mask) account.mask = mask;
       const currency = isObject(a.currency) ? optStr(a.currency.currencyCode, `${ap}.currency.currencyCode`) : optStr(a.currency, `${ap}.currency`);
       if (currency) account.balances.currency = currency;
-      const current = optBalance(a.currentBalance ?? a.principalBalance, `${ap}.${a.currentBalance != null ? 'currentBalance' : 'principalBalance'}`);
+      // Investment accounts carry their balance as `currentValue` (FDX InvestmentAccount) or `marketValue`.
+      const currentField = ['currentBalance', 'principalBalance', 'currentValue', 'marketValue'].find((f) => a[f] != null) ?? 'currentBalance';
+      const current = optBalance(a[currentField], `${ap}.${currentField}`);
       if (current !== undefined) account.balances.current = current;
-      const available = optBalance(a.availableBalance ?? a.availableCredit, `${ap}.availableBalance`);
+      const availableField = ['availableBalance', 'availableCredit', 'availableCashBalance'].find((f) => a[f] != null) ?? 'availableBalance';
+      const available = optBalance(a[availableField], `${ap}.${availableField}`);
       if (available !== undefined) account.balances.available = available;
       const limit = optBalance(a.creditLine, `${ap}.creditLine`);
       if (limit !== undefined) account.balances.limit = limit;

@@ -42,7 +42,8 @@ export function convertFinicity(record: Json, opts: ConvertOptions): ConvertedUs
     const nickname = optStr(a.accountNickname, `${ap}.accountNickname`);
     const account: ImportAccount = { account_id: accountId, name: name ?? nickname ?? '', type: mapped.type, balances: {} };
     if (nickname && nickname !== account.name) account.nickname = nickname;
-    const mask = lastFour(a.accountNumberDisplay) ?? lastFour(a.realAccountNumberLast4);
+    // Some institutions give no display mask, only a partly masked `number` ("xxxxxx1234").
+    const mask = lastFour(a.accountNumberDisplay) ?? lastFour(a.realAccountNumberLast4) ?? lastFour(a.number);
     if (mask) account.mask = mask;
     const currency = optStr(a.currency, `${ap}.currency`);
     if (currency) account.balances.currency = currency;

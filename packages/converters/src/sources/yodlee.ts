@@ -4,6 +4,12 @@
  * (a leading "source": "yodlee" is allowed). Accounts join provider accounts on `providerAccountId`,
  * transactions join accounts on `accountId`. Transaction ids are unique only with the CONTAINER, so the
  * imported id is `<CONTAINER>:<id>`. The sign comes from `baseType` (CREDIT +, DEBIT −).
+ *
+ * Variants read as well (public examples they come from in packages/converters/README.md, "Real-world variants"):
+ *   - older response shape: a date as an object `{ "date": "2014-02-05", "format": "yyyy-MM-dd" }`, or a date-time
+ *     with an offset `2014-02-01T00:00:00-0800` (the date as written);
+ *   - older response shape: `category` as an object `{ "categoryName": "Restaurants/Dining" }`;
+ *   - category names with punctuation (`Restaurants/Dining`, `Service Charges/Fees`): each part is tried.
  */
 import type { ImportAccount } from '@mk/shared';
 import { yodleeAccountType } from '../account-types';
@@ -83,19 +89,20 @@ export function convertYodlee(record: Json, opts: ConvertOptions): ConvertedUser
     if (baseType === 'CREDIT') amount = unsigned;
     else if (baseType === 'DEBIT') amount = negateDecimal(unsigned);
     else fail(`${tp}.baseType`, 'is not CREDIT or DEBIT');
-    const dateField = t.postDate != null ? 'postDate' : 'date';
+    const dateField = t.postDate != null ? 'postDate' : t.date != null ? 'date' : 'transactionDate';
     const d = isObject(t.description) ? t.description : undefined;
     const description = d
       ? optStr(d.simple, `${tp}.description.simple`) ?? optStr(d.original, `${tp}.description.original`) ?? optStr(d.consumer, `${tp}.description.consumer`)
       : optStr(t.description, `${tp}.description`);
-    const category = yodleeCategory(optStr(t.categoryType, `${tp}.categoryType`), optStr(t.category, `${tp}.category`));
+    const categoryName = isObject(t.category) ? optStr(t.category.categoryName, `${tp}.category.categoryName`) : optStr(t.category, `${tp}.category`);
+    const category = yodleeCategory(optStr(t.categoryType, `${tp}.categoryType`), categoryName);
     if (category && !category.known) user.unknownCategory(category.raw);
     conn.transaction(
       {
         account_id: accountId,
         transaction_id: `${container}:${id(t.id, `${tp}.id`)}`,
         amount,
-        date: isoDate(t[dateField], `${tp}.${dateField}`),
+        date: yodleeDate(t[dateField], `${tp}.${dateField}`),
         description,
         type: category?.type,
         pending: t.status === 'PENDING',
@@ -107,6 +114,11 @@ export function convertYodlee(record: Json, opts: ConvertOptions): ConvertedUser
   return user.finish();
 }
 
+/** A date as text, or as the older shape's object `{ date, format }` (`format` is always yyyy-MM-dd in Yodlee's examples). */
+function yodleeDate(v: unknown, path: string): string {
+  return isObject(v) ? isoDate(v.date, `${path}.date`) : isoDate(v, path);
+}
+
 /** The first present Yodlee Money object `{ amount, currency }` among `fields`. */
 function money(a: Json, fields: string[], path: string): { amount: number; currency?: string } | undefined {
   for (const f of fields) {
@@ -115,7 +127,7 @@ function money(a: Json, fields: string[], path: string): { amount: number; curre
     const m = obj(v, `${path}.${f}`);
     const amount = optBalance(m.amount, `${path}.${f}.amount`);
     if (amount === undefined) continue;
-    const currency = optStr(m.currency, `${path}.${f}.currency`);
+    const currency = optStr(m.currency, `${path}.${f}.currency`) ?? optStr(m.currencyCode, `${path}.${f}.currencyCode`); // older shape: currencyCode
     return currency ? { amount, currency } : { amount };
   }
   return undefined;
