@@ -530,13 +530,17 @@ describe('whole-file errors', () => {
     expect(await main(['plan', path.join(dir, 'nope.ndjson')], { LOG_LEVEL: 'silent' }, io)).toBe(EXIT.error);
     expect(err.pop()).toMatch(/cannot read dump '.*nope\.ndjson'/);
     expect(await main(['plan', dir], { LOG_LEVEL: 'silent' }, io)).toBe(EXIT.error);
-    expect(err.pop()).toMatch(/cannot read dump/);
+    expect(err.pop()).toMatch(/is a folder, expected an NDJSON dump file/);
     const empty = path.join(dir, 'empty.ndjson');
     fs.writeFileSync(empty, '');
-    expect((await readAll(empty)).entries).toEqual([]);
+    const plain = await readAll(empty);
+    expect(plain.entries).toEqual([]);
+    expect(String(plain.error)).toMatch(/is empty/);
     const emptyGz = path.join(dir, 'empty.ndjson.gz');
     fs.writeFileSync(emptyGz, gzipSync(''));
-    expect(await readAll(emptyGz)).toEqual({ entries: [] });
+    const gz = await readAll(emptyGz);
+    expect(gz.entries).toEqual([]);
+    expect(String(gz.error)).toMatch(/is empty/);
   });
 
   it('stops at start with a message naming the bad setting, whatever garbage it holds', async () => {

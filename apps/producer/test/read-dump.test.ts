@@ -98,9 +98,9 @@ describe('readDump', () => {
     await expect(collect(garbage)).rejects.toThrow(/cannot read dump after line 0: gzip data is corrupt or truncated/);
   });
 
-  it('says so when the file does not exist, and reads an empty file as empty', async () => {
+  it('says so when the file does not exist or is empty', async () => {
     await expect(collect(join(dir, 'missing.ndjson'))).rejects.toThrow(/cannot read dump '.*missing\.ndjson': ENOENT/);
-    expect(await collect(file('empty.ndjson', ''))).toEqual([]);
+    await expect(collect(file('empty.ndjson', ''))).rejects.toThrow(/is empty \(no line with a record\)/);
   });
 
   it('reads the committed demo dump: ~40 users, ~60 connections, a few bad records', async () => {

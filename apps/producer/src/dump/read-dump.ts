@@ -5,7 +5,8 @@
  */
 import { DEFAULT_MAX_DEPTH, JsonInputError, RecordError, convertRecord, parseJsonPreservingNumbers, sourceIdOf, type BadRowPolicy, type ConvertedUser, type PendingPolicy, type SourceFormat } from '@mk/converters';
 import { splitLines } from './lines';
-import { DumpReadError, openInput, type DumpSource } from './open-input';
+import { DumpReadError, describeSource, openInput, type DumpSource } from './open-input';
+import { emptyInput, wrongInput } from './wrong-input';
 
 export const DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024;
 
@@ -69,12 +70,19 @@ export async function* readDump(source: DumpSource, opts: ReadDumpOptions = {}):
   const maxLineBytes = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   const skipUntil = opts.startAfterLine ?? 0;
   const input = await openInput(source);
+  const where = `dump ${describeSource(source)}`;
   let lastLine = 0;
+  /** The first record line waits for the next one: alone, a JSON array or an unclosed document is the whole input. */
+  let first: { entry: () => DumpEntry; text: string } | undefined;
+  let records = 0;
   try {
     for await (const raw of splitLines(input.stream, maxLineBytes)) {
       lastLine = raw.line;
       if (raw.line <= skipUntil) continue;
       if ('tooLong' in raw) {
+        records++;
+        if (first) yield first.entry();
+        first = undefined;
         yield { line: raw.line, bytes: raw.bytes, inputBytes: input.inputBytes(), result: { ok: false, reason: `line is ${raw.bytes} bytes, over the ${maxLineBytes}-byte limit` } };
         continue;
       }
@@ -82,8 +90,26 @@ export async function* readDump(source: DumpSource, opts: ReadDumpOptions = {}):
       if (raw.line === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
       if (text.charCodeAt(text.length - 1) === 13) text = text.slice(0, -1);
       if (text.length === 0 || isBlank(text)) continue;
-      yield { line: raw.line, bytes: raw.bytes, inputBytes: input.inputBytes(), result: convertLine(text, opts) };
+      const entry = (line = raw.line, bytes = raw.bytes, t = text): DumpEntry => ({ line, bytes, inputBytes: input.inputBytes(), result: convertLine(t, opts) });
+      if (skipUntil === 0 && ++records <= 2) {
+        if (records === 1) {
+          const wrong = wrongInput(where, text, false);
+          if (wrong) throw wrong;
+          const { line, bytes } = raw;
+          first = { entry: () => entry(line, bytes, text), text };
+          continue;
+        }
+        if (first) yield first.entry();
+        first = undefined;
+      }
+      yield entry();
     }
+    if (first) {
+      const wrong = wrongInput(where, first.text, true);
+      if (wrong) throw wrong;
+      yield first.entry();
+    }
+    if (skipUntil === 0 && records === 0) throw emptyInput(where);
   } catch (e) {
     if (e instanceof DumpReadError) throw e;
     const what = input.gzip ? 'gzip data is corrupt or truncated' : 'read failed';
