@@ -10,6 +10,7 @@ import { MigrationLedger, NEEDS_PRODUCER } from '@mk/ledger';
 import { BAD_ROW_POLICIES, SOURCE_FORMATS, type BadRowPolicy, type SourceFormat, type PendingPolicy } from '@mk/converters';
 import { loadProducerConfig, requireRedisUrl, type ProducerConfig } from './config';
 import { EXIT, type ExitCode } from './exit-codes';
+import { INPUT_LAYOUTS, type InputLayout } from './dump';
 import { plan, formatPlan } from './commands/plan';
 import { enqueueRun } from './commands/run';
 import { retryFailed } from './commands/retry';
@@ -36,6 +37,8 @@ const productList = (v: string) => {
 };
 
 const formatOption = () => new Option('--format <format>', 'source format (detected per record when omitted)').choices([...SOURCE_FORMATS]);
+const layoutOption = () =>
+  new Option('--layout <layout>', 'ndjson: a dump file or stdin; responses: a folder of saved API responses, <dir>/<source>/<user>/[<connection>/]<endpoint>[.<page>].json').choices([...INPUT_LAYOUTS]).default('ndjson');
 const badRowOption = () =>
   new Option('--on-bad-row <policy>', 'an unreadable account or transaction row: skip it (reported in the rejects file) or reject its whole user').choices([...BAD_ROW_POLICIES]).default('skip');
 const strictOption = () => new Option('--strict', 'reject the whole user for one unreadable row (same as --on-bad-row reject)');
@@ -105,15 +108,16 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
   program
     .command('plan')
     .description('dry run: read and convert the dump, enqueue nothing, print what a run would do')
-    .argument('<dump>', 'NDJSON dump, gzipped or not; - for stdin')
+    .argument('<dump>', 'NDJSON dump, gzipped or not; - for stdin; or a folder with --layout responses')
+    .addOption(layoutOption())
     .addOption(formatOption())
     .addOption(pendingOption())
     .addOption(badRowOption())
     .addOption(strictOption())
     .option('--rejects <file>', 'write rejected records here')
     .option('--json', 'print the plan as JSON')
-    .action(async (dump: string, o: { format?: SourceFormat; pending: PendingPolicy; onBadRow: BadRowPolicy; strict?: boolean; rejects?: string; json?: boolean }) => {
-      const summary = await plan(dump, { ...(o.format && { format: o.format }), pending: o.pending, onBadRow: badRowPolicy(o), ratePerMinute: config.IMPORT_RATE_PER_MIN, ...(o.rejects && { rejectsPath: o.rejects }) });
+    .action(async (dump: string, o: { layout: InputLayout; format?: SourceFormat; pending: PendingPolicy; onBadRow: BadRowPolicy; strict?: boolean; rejects?: string; json?: boolean }) => {
+      const summary = await plan(dump, { layout: o.layout, ...(o.format && { format: o.format }), pending: o.pending, onBadRow: badRowPolicy(o), ratePerMinute: config.IMPORT_RATE_PER_MIN, ...(o.rejects && { rejectsPath: o.rejects }) });
       io.out(o.json ? JSON.stringify(summary, null, 2) : formatPlan(summary));
       exitCode = summary.rejects > 0 ? EXIT.partial : EXIT.success;
     });
@@ -121,8 +125,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
   program
     .command('run')
     .description('enqueue one import job per dump line; run it again to resume after a crash')
-    .argument('<dump>', 'NDJSON dump, gzipped or not; - for stdin')
+    .argument('<dump>', 'NDJSON dump, gzipped or not; - for stdin; or a folder with --layout responses')
     .requiredOption('--run <id>', 'run id: the same id resumes the same migration')
+    .addOption(layoutOption())
     .addOption(formatOption())
     .addOption(pendingOption())
     .addOption(badRowOption())
@@ -131,13 +136,13 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     .option('--max-waiting <n>', 'import jobs allowed to wait in the queue', positiveInt)
     .option('--refresh-products <list>', 'products to keep fresh for this run\'s links, e.g. accounts,transactions (default: the workers\' REFRESH_PRODUCTS)', productList)
     .option('--wait', 'wait until every connection is imported or failed, then exit with the outcome (5 when stalled with connections no job will import)')
-    .action(async (dump: string, o: { run: string; format?: SourceFormat; pending: PendingPolicy; onBadRow: BadRowPolicy; strict?: boolean; rejects?: string; maxWaiting?: number; refreshProducts?: Product[]; wait?: boolean }) => {
+    .action(async (dump: string, o: { run: string; layout: InputLayout; format?: SourceFormat; pending: PendingPolicy; onBadRow: BadRowPolicy; strict?: boolean; rejects?: string; maxWaiting?: number; refreshProducts?: Product[]; wait?: boolean }) => {
       await withRedis(config, async ({ redis, ledger, queue }) => {
         const check = await checkRedisServer(redis);
         check.problems.forEach((p) => io.err(`warning: ${p}`));
         const bar = progressReporter(dump);
         const progress = await enqueueRun(queue, ledger, {
-          runId: o.run, dump, rejectsPath: o.rejects ?? `${o.run}.rejects.ndjson`, maxWaiting: o.maxWaiting ?? config.PRODUCER_MAX_WAITING,
+          runId: o.run, dump, layout: o.layout, rejectsPath: o.rejects ?? `${o.run}.rejects.ndjson`, maxWaiting: o.maxWaiting ?? config.PRODUCER_MAX_WAITING,
           ...(o.format && { format: o.format }), pending: o.pending, onBadRow: badRowPolicy(o), onProgress: (p) => bar.update(p), logger,
           ...(o.refreshProducts && { refreshProducts: o.refreshProducts }),
         }).finally(() => bar.stop());

@@ -1,7 +1,7 @@
 /** What every command reading a dump needs: the records, each checked against the 1 MB rule. */
 import { planImport, type ImportConnection } from '@mk/shared';
 import type { ConvertOptions } from '@mk/converters';
-import { readDump, type RejectRecord } from './dump';
+import { readDump, type InputLayout, type RejectRecord } from './dump';
 
 export interface DumpUser {
   line: number;
@@ -31,7 +31,7 @@ export function duplicateConnection(user: Pick<DumpUser, 'line' | 'sourceUserId'
 }
 
 /** Streams users from a dump; connections that can never fit the 1 MB rule are rejected, the rest go on. */
-export async function* usersOf(dump: string, opts: ConvertOptions): AsyncGenerator<DumpItem> {
+export async function* usersOf(dump: string, opts: ConvertOptions & { layout?: InputLayout }): AsyncGenerator<DumpItem> {
   for await (const item of readDump(dump, opts)) {
     const { line, bytes, inputBytes, result } = item;
     if (!result.ok) {

@@ -48,6 +48,8 @@ export interface RunMeta {
   runId: string;
   createdAt: number;
   dump?: string;
+  /** 'responses' when the run reads a folder of saved API responses; absent = an NDJSON dump. */
+  layout?: string;
   format?: string;
   pendingPolicy?: string;
   /** Products the run's links are refreshed for (comma-separated); unset = the workers' REFRESH_PRODUCTS. */

@@ -5,6 +5,7 @@
  * million users with 1.2 million connections); a run asks the ledger instead.
  */
 import type { ConvertOptions } from '@mk/converters';
+import type { InputLayout } from '../dump';
 import { connectionField } from '@mk/ledger';
 import { duplicateConnection, usersOf } from '../dump-source';
 import { RejectsWriter } from '../dump';
@@ -37,7 +38,7 @@ export interface PlanSummary {
   dumpBytes: number;
 }
 
-export async function plan(dump: string, opts: ConvertOptions & { ratePerMinute: number; rejectsPath?: string }): Promise<PlanSummary> {
+export async function plan(dump: string, opts: ConvertOptions & { layout?: InputLayout; ratePerMinute: number; rejectsPath?: string }): Promise<PlanSummary> {
   const s: PlanSummary = {
     users: 0, userRecords: 0, usersOnSeveralLines: 0, duplicateConnections: 0, connections: 0, accounts: 0, transactions: 0, pendingSkipped: 0, rejects: 0, rowsSkipped: 0, oversizedConnections: 0,
     transactionBatches: 0, apiCalls: 0, unknownAccountTypes: 0, unknownCategories: 0, estimatedHours: 0,

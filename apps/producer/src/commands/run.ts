@@ -12,10 +12,12 @@ import { IMPORT_JOB_OPTIONS, importJobId, jobId, type ImportJob, type Logger, ty
 import { OPEN_STATES, PRODUCER_BEAT_MS, jobWillRun, type ConnectionRecord, type MigrationLedger, type RunMeta } from '@mk/ledger';
 import type { ConvertOptions } from '@mk/converters';
 import { duplicateConnection, usersOf, type DumpUser } from '../dump-source';
-import { RejectsWriter, type RejectRecord } from '../dump';
+import { RejectsWriter, type InputLayout, type RejectRecord } from '../dump';
 
 export interface RunOptions extends ConvertOptions {
   runId: string;
+  /** An NDJSON dump (default) or a folder of saved API responses. */
+  layout?: InputLayout;
   dump: string;
   rejectsPath: string;
   maxWaiting: number;
@@ -69,10 +71,10 @@ async function jobIdFor(queue: Queue, run: RunMeta, user: DumpUser, known: (Conn
 export async function enqueueRun(queue: Queue, ledger: MigrationLedger, opts: RunOptions): Promise<RunProgress> {
   const { runId } = opts;
   const run = await ledger.openRun(runId, {
-    dump: path.resolve(opts.dump), ...(opts.format && { format: opts.format }), pendingPolicy: opts.pending ?? 'skip', rejectsFile: path.resolve(opts.rejectsPath),
+    dump: path.resolve(opts.dump), ...(opts.layout && opts.layout !== 'ndjson' && { layout: opts.layout }), ...(opts.format && { format: opts.format }), pendingPolicy: opts.pending ?? 'skip', rejectsFile: path.resolve(opts.rejectsPath),
     ...(opts.refreshProducts && { products: opts.refreshProducts.join(',') }),
   });
-  const bytesTotal = opts.dump !== '-' && fs.existsSync(opts.dump) ? fs.statSync(opts.dump).size : 0;
+  const bytesTotal = opts.dump !== '-' && fs.statSync(opts.dump, { throwIfNoEntry: false })?.isFile() ? fs.statSync(opts.dump).size : 0;
   let line = 0;
   const beat = (stopped?: string) => ledger.beat(runId, { at: Date.now(), line, ...(stopped !== undefined && { stopped }) });
   await beat();

@@ -7,14 +7,20 @@ import { DEFAULT_MAX_DEPTH, JsonInputError, RecordError, convertRecord, parseJso
 import { splitLines } from './lines';
 import { DumpReadError, describeSource, openInput, type DumpSource } from './open-input';
 import { emptyInput, wrongInput } from './wrong-input';
+import { readResponsesFolder } from './responses-folder';
 
 export const DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024;
+
+/** How the input is laid out: an NDJSON dump, or a folder of saved API responses (responses-folder.ts). */
+export const INPUT_LAYOUTS = ['ndjson', 'responses'] as const;
+export type InputLayout = (typeof INPUT_LAYOUTS)[number];
 
 export interface ReadDumpOptions {
   /** Force one format for every record instead of detecting it per record. */
   format?: SourceFormat;
   pending?: PendingPolicy;
   onBadRow?: BadRowPolicy;
+  layout?: InputLayout;
   /** Longest accepted line (bytes); longer lines are skipped and rejected without being buffered. */
   maxLineBytes?: number;
   /** Deepest accepted JSON nesting. */
@@ -54,6 +60,11 @@ export function convertLine(text: string, opts: ReadDumpOptions = {}): DumpResul
     if (e instanceof JsonInputError) return { ok: false, reason: e.reason };
     throw e;
   }
+  return convertParsed(record, opts);
+}
+
+/** Converts one parsed record; never throws for bad content. */
+export function convertParsed(record: unknown, opts: ReadDumpOptions = {}): DumpResult {
   try {
     const { format, ...user } = convertRecord(record, { format: opts.format, pending: opts.pending, onBadRow: opts.onBadRow });
     return { ok: true, user, format };
@@ -67,6 +78,11 @@ export function convertLine(text: string, opts: ReadDumpOptions = {}): DumpResul
 }
 
 export async function* readDump(source: DumpSource, opts: ReadDumpOptions = {}): AsyncGenerator<DumpEntry> {
+  if (opts.layout === 'responses') {
+    if (typeof source !== 'string' || source === '-') throw new DumpReadError('--layout responses reads a folder: give its path, not stdin');
+    yield* readResponsesFolder(source, opts);
+    return;
+  }
   const maxLineBytes = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   const skipUntil = opts.startAfterLine ?? 0;
   const input = await openInput(source);
