@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Installs what the demo and the tests need on a fresh machine: pnpm, the workspace's packages, redis-server
+// Installs what the demo and the tests need on a fresh machine: pnpm, the workspace's packages, redis-server, postgresql
 // (unless REDIS_URL points at one) and, for the browser test, Debian's chromium. Idempotent and quiet when all is there.
 import { execSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -35,4 +35,7 @@ const stale = !fs.existsSync(marker) || fs.statSync(lock).mtimeMs > fs.statSync(
 if (stale) run(`pnpm install --frozen-lockfile --reporter=append-only${process.env.CI ? '' : ' --prefer-offline'}`);
 
 if (!process.env.REDIS_URL && !has('redis-server')) aptInstall('redis-server');
+// The PostgreSQL source's tests start their own server (packages/testkit/src/postgres-server.ts).
+const hasPostgres = has('initdb') || (fs.existsSync('/usr/lib/postgresql') && fs.readdirSync('/usr/lib/postgresql').some((v) => fs.existsSync(`/usr/lib/postgresql/${v}/bin/initdb`)));
+if (!hasPostgres) aptInstall('postgresql');
 if (wantBrowser && !fs.existsSync('/usr/bin/chromium')) aptInstall('chromium');
