@@ -10,7 +10,8 @@ import { MigrationLedger, NEEDS_PRODUCER } from '@mk/ledger';
 import { BAD_ROW_POLICIES, SOURCE_FORMATS, type BadRowPolicy, type SourceFormat, type PendingPolicy } from '@mk/converters';
 import { loadProducerConfig, requireRedisUrl, type ProducerConfig } from './config';
 import { EXIT, type ExitCode } from './exit-codes';
-import { INPUT_LAYOUTS, type InputLayout } from './dump';
+import { INPUT_LAYOUTS, redactUrl, type InputLayout } from './dump';
+import { writeReportToPostgres } from './commands/report-postgres';
 import { plan, formatPlan } from './commands/plan';
 import { enqueueRun } from './commands/run';
 import { retryFailed } from './commands/retry';
@@ -39,6 +40,17 @@ const productList = (v: string) => {
 const formatOption = () => new Option('--format <format>', 'source format (detected per record when omitted)').choices([...SOURCE_FORMATS]);
 const layoutOption = () =>
   new Option('--layout <layout>', 'ndjson: a dump file or stdin; responses: a folder of saved API responses, <dir>/<source>/<user>/[<connection>/]<endpoint>[.<page>].json').choices([...INPUT_LAYOUTS]).default('ndjson');
+/** The input: a dump (file, stdin, folder) or `--from postgres://… --query …`, never both. */
+function inputOf(dump: string | undefined, o: { from?: string; query?: string }): { dump: string; query?: string } {
+  if (o.from !== undefined) {
+    if (dump !== undefined) throw new InvalidArgumentError('give a dump or --from, not both');
+    if (!o.query) throw new InvalidArgumentError('--from needs --query "select … as record from …"');
+    return { dump: o.from, query: o.query };
+  }
+  if (o.query !== undefined) throw new InvalidArgumentError('--query goes with --from postgres://…');
+  if (dump === undefined) throw new InvalidArgumentError('missing the dump: a file, - for stdin, a folder with --layout responses, or --from postgres://… --query …');
+  return { dump };
+}
 const badRowOption = () =>
   new Option('--on-bad-row <policy>', 'an unreadable account or transaction row: skip it (reported in the rejects file) or reject its whole user').choices([...BAD_ROW_POLICIES]).default('skip');
 const strictOption = () => new Option('--strict', 'reject the whole user for one unreadable row (same as --on-bad-row reject)');
@@ -108,16 +120,19 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
   program
     .command('plan')
     .description('dry run: read and convert the dump, enqueue nothing, print what a run would do')
-    .argument('<dump>', 'NDJSON dump, gzipped or not; - for stdin; or a folder with --layout responses')
+    .argument('[dump]', 'NDJSON dump, gzipped or not; - for stdin; or a folder with --layout responses')
     .addOption(layoutOption())
+    .option('--from <url>', 'read the records from PostgreSQL (postgres://…) instead of a dump, with --query')
+    .option('--query <sql>', 'with --from: select … as record from …, one record per row (ORDER BY something stable to resume)')
     .addOption(formatOption())
     .addOption(pendingOption())
     .addOption(badRowOption())
     .addOption(strictOption())
     .option('--rejects <file>', 'write rejected records here')
     .option('--json', 'print the plan as JSON')
-    .action(async (dump: string, o: { layout: InputLayout; format?: SourceFormat; pending: PendingPolicy; onBadRow: BadRowPolicy; strict?: boolean; rejects?: string; json?: boolean }) => {
-      const summary = await plan(dump, { layout: o.layout, ...(o.format && { format: o.format }), pending: o.pending, onBadRow: badRowPolicy(o), ratePerMinute: config.IMPORT_RATE_PER_MIN, ...(o.rejects && { rejectsPath: o.rejects }) });
+    .action(async (dumpArg: string | undefined, o: { layout: InputLayout; from?: string; query?: string; format?: SourceFormat; pending: PendingPolicy; onBadRow: BadRowPolicy; strict?: boolean; rejects?: string; json?: boolean }) => {
+      const { dump, query } = inputOf(dumpArg, o);
+      const summary = await plan(dump, { layout: o.layout, ...(query !== undefined && { query }), ...(o.format && { format: o.format }), pending: o.pending, onBadRow: badRowPolicy(o), ratePerMinute: config.IMPORT_RATE_PER_MIN, ...(o.rejects && { rejectsPath: o.rejects }) });
       io.out(o.json ? JSON.stringify(summary, null, 2) : formatPlan(summary));
       exitCode = summary.rejects > 0 ? EXIT.partial : EXIT.success;
     });
@@ -125,9 +140,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
   program
     .command('run')
     .description('enqueue one import job per dump line; run it again to resume after a crash')
-    .argument('<dump>', 'NDJSON dump, gzipped or not; - for stdin; or a folder with --layout responses')
+    .argument('[dump]', 'NDJSON dump, gzipped or not; - for stdin; or a folder with --layout responses')
     .requiredOption('--run <id>', 'run id: the same id resumes the same migration')
     .addOption(layoutOption())
+    .option('--from <url>', 'read the records from PostgreSQL (postgres://…) instead of a dump, with --query')
+    .option('--query <sql>', 'with --from: select … as record from …, one record per row (ORDER BY something stable to resume)')
     .addOption(formatOption())
     .addOption(pendingOption())
     .addOption(badRowOption())
@@ -136,13 +153,14 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     .option('--max-waiting <n>', 'import jobs allowed to wait in the queue', positiveInt)
     .option('--refresh-products <list>', 'products to keep fresh for this run\'s links, e.g. accounts,transactions (default: the workers\' REFRESH_PRODUCTS)', productList)
     .option('--wait', 'wait until every connection is imported or failed, then exit with the outcome (5 when stalled with connections no job will import)')
-    .action(async (dump: string, o: { run: string; layout: InputLayout; format?: SourceFormat; pending: PendingPolicy; onBadRow: BadRowPolicy; strict?: boolean; rejects?: string; maxWaiting?: number; refreshProducts?: Product[]; wait?: boolean }) => {
+    .action(async (dumpArg: string | undefined, o: { run: string; layout: InputLayout; from?: string; query?: string; format?: SourceFormat; pending: PendingPolicy; onBadRow: BadRowPolicy; strict?: boolean; rejects?: string; maxWaiting?: number; refreshProducts?: Product[]; wait?: boolean }) => {
+      const { dump, query } = inputOf(dumpArg, o);
       await withRedis(config, async ({ redis, ledger, queue }) => {
         const check = await checkRedisServer(redis);
         check.problems.forEach((p) => io.err(`warning: ${p}`));
         const bar = progressReporter(dump);
         const progress = await enqueueRun(queue, ledger, {
-          runId: o.run, dump, layout: o.layout, rejectsPath: o.rejects ?? `${o.run}.rejects.ndjson`, maxWaiting: o.maxWaiting ?? config.PRODUCER_MAX_WAITING,
+          runId: o.run, dump, layout: o.layout, ...(query !== undefined && { query }), rejectsPath: o.rejects ?? `${o.run}.rejects.ndjson`, maxWaiting: o.maxWaiting ?? config.PRODUCER_MAX_WAITING,
           ...(o.format && { format: o.format }), pending: o.pending, onBadRow: badRowPolicy(o), onProgress: (p) => bar.update(p), logger,
           ...(o.refreshProducts && { refreshProducts: o.refreshProducts }),
         }).finally(() => bar.stop());
@@ -174,9 +192,18 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     .argument('<run>', 'run id')
     .addOption(new Option('--format <format>', 'csv or json').choices(['csv', 'json']).default('csv'))
     .option('--out <file>', 'write to a file instead of stdout')
-    .action(async (runId: string, o: { format: 'csv' | 'json'; out?: string }) => {
+    .option('--to <url>', 'upsert the mapping into PostgreSQL (postgres://…) instead, with --table')
+    .option('--table <name>', 'with --to: the table (created when missing), e.g. migration_links')
+    .action(async (runId: string, o: { format: 'csv' | 'json'; out?: string; to?: string; table?: string }) => {
       await withRedis(config, async ({ redis, ledger, queue }) => {
         const status = await runStatus(ledger, runId, queue);
+        if (o.to !== undefined) {
+          if (!o.table) throw new InvalidArgumentError('--to needs --table, e.g. --table migration_links');
+          const rows = await writeReportToPostgres(ledger, runId, o.to, o.table);
+          io.err(`${rows} rows upserted into ${o.table} at ${redactUrl(o.to)}`);
+          exitCode = exitCodeOf(status);
+          return;
+        }
         const out = openOutput(o.out);
         const rows = await writeReport(ledger, runId, o.format, out, await openRegistry(redis));
         await out.done();

@@ -31,7 +31,7 @@ export function duplicateConnection(user: Pick<DumpUser, 'line' | 'sourceUserId'
 }
 
 /** Streams users from a dump; connections that can never fit the 1 MB rule are rejected, the rest go on. */
-export async function* usersOf(dump: string, opts: ConvertOptions & { layout?: InputLayout }): AsyncGenerator<DumpItem> {
+export async function* usersOf(dump: string, opts: ConvertOptions & { layout?: InputLayout; query?: string }): AsyncGenerator<DumpItem> {
   for await (const item of readDump(dump, opts)) {
     const { line, bytes, inputBytes, result } = item;
     if (!result.ok) {

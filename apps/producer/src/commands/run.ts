@@ -12,12 +12,14 @@ import { IMPORT_JOB_OPTIONS, importJobId, jobId, type ImportJob, type Logger, ty
 import { OPEN_STATES, PRODUCER_BEAT_MS, jobWillRun, type ConnectionRecord, type MigrationLedger, type RunMeta } from '@mk/ledger';
 import type { ConvertOptions } from '@mk/converters';
 import { duplicateConnection, usersOf, type DumpUser } from '../dump-source';
-import { RejectsWriter, type InputLayout, type RejectRecord } from '../dump';
+import { RejectsWriter, redactUrl, type InputLayout, type RejectRecord } from '../dump';
 
 export interface RunOptions extends ConvertOptions {
   runId: string;
   /** An NDJSON dump (default) or a folder of saved API responses. */
   layout?: InputLayout;
+  /** With a postgres:// `dump`: the query whose `record` column holds one record per row. */
+  query?: string;
   dump: string;
   rejectsPath: string;
   maxWaiting: number;
@@ -71,7 +73,7 @@ async function jobIdFor(queue: Queue, run: RunMeta, user: DumpUser, known: (Conn
 export async function enqueueRun(queue: Queue, ledger: MigrationLedger, opts: RunOptions): Promise<RunProgress> {
   const { runId } = opts;
   const run = await ledger.openRun(runId, {
-    dump: path.resolve(opts.dump), ...(opts.layout && opts.layout !== 'ndjson' && { layout: opts.layout }), ...(opts.format && { format: opts.format }), pendingPolicy: opts.pending ?? 'skip', rejectsFile: path.resolve(opts.rejectsPath),
+    dump: opts.query !== undefined ? redactUrl(opts.dump) : path.resolve(opts.dump), ...(opts.layout && opts.layout !== 'ndjson' && { layout: opts.layout }), ...(opts.format && { format: opts.format }), pendingPolicy: opts.pending ?? 'skip', rejectsFile: path.resolve(opts.rejectsPath),
     ...(opts.refreshProducts && { products: opts.refreshProducts.join(',') }),
   });
   const bytesTotal = opts.dump !== '-' && fs.statSync(opts.dump, { throwIfNoEntry: false })?.isFile() ? fs.statSync(opts.dump).size : 0;
@@ -82,7 +84,7 @@ export async function enqueueRun(queue: Queue, ledger: MigrationLedger, opts: Ru
   // Says "still reading" even while backpressure holds the loop; a producer that dies stops saying it.
   const beating = setInterval(() => void beat().catch(() => undefined), PRODUCER_BEAT_MS);
   beating.unref();
-  const rejects = new RejectsWriter(opts.rejectsPath);
+  const rejects = new RejectsWriter(opts.rejectsPath, { position: opts.query !== undefined ? 'row' : 'line' });
   const progress: RunProgress = { bytes: 0, users: 0, enqueued: 0, skipped: 0, alreadyQueued: 0, rejects: 0, rowsSkipped: 0, duplicateConnections: 0 };
   let connections = 0;
   let roomChecked = 0;

@@ -2,3 +2,4 @@ export { readDump, convertLine, convertParsed, DEFAULT_MAX_LINE_BYTES, INPUT_LAY
 export { RejectsWriter, type RejectRecord } from './rejects-writer';
 export { DumpReadError, openInput, type DumpSource, type OpenedInput } from './open-input';
 export { splitLines, type RawLine } from './lines';
+export { readPostgres, redactUrl, isPostgresUrl } from './postgres-source';

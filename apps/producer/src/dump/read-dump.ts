@@ -8,6 +8,7 @@ import { splitLines } from './lines';
 import { DumpReadError, describeSource, openInput, type DumpSource } from './open-input';
 import { emptyInput, wrongInput } from './wrong-input';
 import { readResponsesFolder } from './responses-folder';
+import { readPostgres } from './postgres-source';
 
 export const DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024;
 
@@ -21,6 +22,8 @@ export interface ReadDumpOptions {
   pending?: PendingPolicy;
   onBadRow?: BadRowPolicy;
   layout?: InputLayout;
+  /** With a postgres:// source: the query whose `record` column holds one record per row. */
+  query?: string;
   /** Longest accepted line (bytes); longer lines are skipped and rejected without being buffered. */
   maxLineBytes?: number;
   /** Deepest accepted JSON nesting. */
@@ -78,6 +81,11 @@ export function convertParsed(record: unknown, opts: ReadDumpOptions = {}): Dump
 }
 
 export async function* readDump(source: DumpSource, opts: ReadDumpOptions = {}): AsyncGenerator<DumpEntry> {
+  if (opts.query !== undefined) {
+    if (typeof source !== 'string') throw new DumpReadError('--query reads from a postgres:// URL (--from)');
+    yield* readPostgres(source, opts.query, opts);
+    return;
+  }
   if (opts.layout === 'responses') {
     if (typeof source !== 'string' || source === '-') throw new DumpReadError('--layout responses reads a folder: give its path, not stdin');
     yield* readResponsesFolder(source, opts);

@@ -16,8 +16,12 @@ export class RejectsWriter {
   private closed = false;
   count = 0;
 
-  constructor(readonly path: string, opts: { append?: boolean } = {}) {
+  /** `row` when the input is a PostgreSQL query: the row number stands where a dump's line number does. */
+  private readonly position: 'line' | 'row';
+
+  constructor(readonly path: string, opts: { append?: boolean; position?: 'line' | 'row' } = {}) {
     this.out = createWriteStream(path, { flags: opts.append ? 'a' : 'w' });
+    this.position = opts.position ?? 'line';
   }
 
   /** Resolves at once unless the file is behind, then when it has drained. */
@@ -25,7 +29,7 @@ export class RejectsWriter {
     if (this.closed) throw new Error('RejectsWriter is closed');
     this.count++;
     const row = {
-      line: reject.line,
+      [this.position]: reject.line,
       ...(reject.sourceId !== undefined && { sourceId: reject.sourceId }),
       ...(reject.connection !== undefined && { connection: reject.connection }),
       ...(reject.field !== undefined && { field: reject.field }),
