@@ -5,3 +5,4 @@ export * from './contract';
 export * from './fuzz';
 export * from './cpu-load';
 export * from './postgres-server';
+export * from './postgres-fixtures';

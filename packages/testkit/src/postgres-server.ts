@@ -81,7 +81,13 @@ export async function startPrivatePostgres(opts: { timeoutMs?: number } = {}): P
   ]);
   const child = spawn(cmd, args, { stdio: 'ignore' });
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
-  const stopOnExit = () => child.kill('SIGKILL');
+  const stopOnExit = () => {
+    try {
+      process.kill(Number(fs.readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]), 'SIGKILL');
+    } catch {
+      child.kill('SIGKILL');
+    }
+  };
   process.once('exit', stopOnExit);
   await waitForServer(url, child, opts.timeoutMs);
   return {
@@ -91,8 +97,13 @@ export async function startPrivatePostgres(opts: { timeoutMs?: number } = {}): P
       process.off('exit', stopOnExit);
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGINT'); // fast shutdown; runuser passes it on
+        // Fast shutdown, sent to the postmaster itself: runuser does not pass SIGINT on.
+        const pid = Number(fs.readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+        if (Number.isInteger(pid) && pid > 0) process.kill(pid, 'SIGINT');
+        else child.kill('SIGINT');
+        const late = setTimeout(() => (pid > 0 ? process.kill(pid, 'SIGKILL') : child.kill('SIGKILL')), 10_000);
         await exited;
+        clearTimeout(late);
       }
       fs.rmSync(root, { recursive: true, force: true });
     },
