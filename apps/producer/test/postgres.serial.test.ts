@@ -14,7 +14,7 @@ import { createLogger } from '@mk/shared';
 import { MigrationLedger } from '@mk/ledger';
 import { MoneyKitClient } from '@mk/moneykit-client';
 import { startSandbox, type RunningSandbox } from '@mk/sandbox';
-import { postgresAvailable, startPrivatePostgres, startPrivateRedis, type PrivatePostgres, type PrivateRedis } from '@mk/testkit';
+import { createPlaidUsersTable, postgresAvailable, startPrivatePostgres, startPrivateRedis, type PrivatePostgres, type PrivateRedis } from '@mk/testkit';
 import { importApiFromClient, startImportWorker, type ImportWorker } from '@mk/worker';
 import { EXIT, main } from '../src';
 
@@ -40,18 +40,7 @@ describePg('PostgreSQL source', () => {
     sql = new Client({ connectionString: pg.url });
     await sql.connect();
     // One Plaid user per row, built on the server so the test does not hold the table in memory either.
-    await sql.query(`create table users as
-      select i as id, case when i % ${NOT_A_RECORD_EVERY} = 0 then to_jsonb('not a record'::text) else jsonb_build_object(
-        'source', 'plaid', 'user', jsonb_build_object('id', 'user-' || lpad(i::text, 7, '0'), 'email', 'u' || i || '@example.com'),
-        'items', jsonb_build_array(jsonb_build_object(
-          'item', jsonb_build_object('item_id', 'item-' || i, 'institution_id', 'ins_3'),
-          'accounts', jsonb_build_array(jsonb_build_object('account_id', 'a-' || i, 'name', 'Checking', 'type', 'depository', 'subtype', 'checking',
-            'balances', jsonb_build_object('current', 110.25, 'iso_currency_code', 'USD'))),
-          'transactions', jsonb_build_array(
-            jsonb_build_object('transaction_id', 't1-' || i, 'account_id', 'a-' || i, 'amount', 12.34, 'date', '2025-06-01', 'name', 'Shop', 'pending', false),
-            jsonb_build_object('transaction_id', 't2-' || i, 'account_id', 'a-' || i, 'amount', case when i % ${BAD_ROW_EVERY} = 0 then to_jsonb('x'::text) else to_jsonb(-2500.5) end,
-              'date', '2025-06-02', 'name', 'Payroll', 'pending', false))))) end as record
-      from generate_series(1, ${USERS}) as i`);
+    await createPlaidUsersTable(sql, 'users', USERS, { badRowEvery: BAD_ROW_EVERY, notARecordEvery: NOT_A_RECORD_EVERY });
   }, 120_000);
 
   afterAll(async () => {
@@ -62,6 +51,7 @@ describePg('PostgreSQL source', () => {
   });
 
   it(`plans ${USERS.toLocaleString('en-US')} users from a query with flat memory; rejects carry row numbers`, async () => {
+    const started = Date.now();
     const rejects = path.join(dir, 'plan.rejects.ndjson');
     const out: string[] = [];
     const before = process.memoryUsage().rss;
@@ -80,6 +70,7 @@ describePg('PostgreSQL source', () => {
     expect(rows.find((r) => r.row === BAD_ROW_EVERY)).toMatchObject({ field: 'items[0].transactions[1].amount', reason: 'items[0].transactions[1].amount: a string of 1 characters is not a decimal' });
     // plan keeps ~100 B per user and connection id (documented in plan.ts); a reader that buffered the result would hold the whole table
     expect(peak - before).toBeLessThan(250 * 1024 * 1024);
+    process.stderr.write(`plan of ${USERS} rows: ${((Date.now() - started) / 1000).toFixed(1)} s, RSS growth ${((peak - before) / 1e6).toFixed(0)} MB\n`);
   }, 180_000);
 
   it('runs a slice from the query, then upserts the mapping with report --to postgres (twice, idempotently)', async () => {
