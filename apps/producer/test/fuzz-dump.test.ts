@@ -16,7 +16,7 @@ import { SOURCE_FORMATS, absDecimal, fixtures, type SourceFormat } from '@mk/con
 import { QUEUES, importJobSchema, planImport, type ImportJob } from '@mk/shared';
 import {
   NASTY_STRINGS, REMOVE, alienValues, createFuzzRng, fuzzSeed, getAt, jsonPaths, mutateBytes, nestingBomb, randomJson, setAt,
-  startPrivateRedis, trackUnhandledRejections, truncate, withinMs, type FuzzRng, type JsonPath, type PrivateRedis,
+  measureSlowdown, startPrivateRedis, trackUnhandledRejections, truncate, withinMs, type FuzzRng, type JsonPath, type PrivateRedis,
 } from '@mk/testkit';
 import { DumpReadError, readDump, type DumpEntry, type DumpResult, type ReadDumpOptions } from '../src/dump';
 import { EXIT, main, plan } from '../src';
@@ -138,7 +138,9 @@ async function collect(source: string, opts?: ReadDumpOptions): Promise<DumpEntr
 async function runCases(name: string, cases: Case[], rng: FuzzRng, opts: ReadDumpOptions = {}): Promise<{ entries: DumpEntry[]; ok: number; rejected: number }> {
   const { file, lineOf, nonBlank } = writeCases(name, cases, rng);
   // Strict unless a case says otherwise: what is checked here is which records are refused and why.
-  const entries = await withinMs(collect(file, { onBadRow: 'reject', ...opts }), 30_000, `reading ${name}`);
+  // A hang guard, not a speed claim: it stretches with how busy the machine is right now.
+  const deadlineMs = 30_000 * Math.max(1, measureSlowdown());
+  const entries = await withinMs(collect(file, { onBadRow: 'reject', ...opts }), deadlineMs, `reading ${name}`);
   // One entry per non-blank line, in order, at the line the case was written to.
   expect(entries.map((e) => e.line)).toEqual(lineOf);
 
@@ -172,7 +174,7 @@ async function runCases(name: string, cases: Case[], rng: FuzzRng, opts: ReadDum
 
   // plan over the same file: every line is a user or a reject, and the rejects file says which and why.
   const rejectsPath = path.join(dir, `${name}.rejects.ndjson`);
-  const summary = await withinMs(plan(file, { ratePerMinute: 60, rejectsPath, onBadRow: 'reject', ...(opts.pending && { pending: opts.pending }) }), 30_000, `planning ${name}`);
+  const summary = await withinMs(plan(file, { ratePerMinute: 60, rejectsPath, onBadRow: 'reject', ...(opts.pending && { pending: opts.pending }) }), deadlineMs, `planning ${name}`);
   const rows = fs.readFileSync(rejectsPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { line: number; reason: string; sourceId?: string });
   expect(rows).toHaveLength(summary.rejects);
   for (const row of rows) {
