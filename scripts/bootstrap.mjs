@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Installs what the demo and the tests need on a fresh machine: pnpm, the workspace's packages, redis-server
-// (unless REDIS_URL points at one), promtool (Debian's prometheus package) for the alert-rule tests and, for the
-// browser test, Debian's chromium. Idempotent and quiet when all is there.
+// (unless REDIS_URL points at one), postgresql for the PostgreSQL source's tests, promtool (Debian's prometheus
+// package) for the alert-rule tests and, for the browser test, Debian's chromium. Idempotent and quiet when all is there.
 import { execSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -38,4 +38,7 @@ if (stale) run(`pnpm install --frozen-lockfile --reporter=append-only${process.e
 if (!process.env.REDIS_URL && !has('redis-server')) aptInstall('redis-server');
 // The test suite checks infra/prometheus with promtool; --browser is what `npm test` passes.
 if (wantBrowser && !has('promtool')) aptInstall('prometheus');
+// The PostgreSQL source's tests start their own server (packages/testkit/src/postgres-server.ts).
+const hasPostgres = has('initdb') || (fs.existsSync('/usr/lib/postgresql') && fs.readdirSync('/usr/lib/postgresql').some((v) => fs.existsSync(`/usr/lib/postgresql/${v}/bin/initdb`)));
+if (!hasPostgres) aptInstall('postgresql');
 if (wantBrowser && !fs.existsSync('/usr/bin/chromium')) aptInstall('chromium');

@@ -8,9 +8,11 @@ import { Queue } from 'bullmq';
 import { z } from 'zod';
 import { ConfigError, wantsHelp, PRODUCTS, QUEUES, createLogger, connectRedis, productSchema, checkRedisServer, type Product, type Redis } from '@mk/shared';
 import { MigrationLedger, NEEDS_PRODUCER } from '@mk/ledger';
-import { SOURCE_FORMATS, type SourceFormat, type PendingPolicy } from '@mk/converters';
+import { BAD_ROW_POLICIES, SOURCE_FORMATS, type BadRowPolicy, type SourceFormat, type PendingPolicy } from '@mk/converters';
 import { loadProducerConfig, requireRedisUrl, type ProducerConfig } from './config';
 import { EXIT, type ExitCode } from './exit-codes';
+import { INPUT_LAYOUTS, redactUrl, type InputLayout } from './dump';
+import { writeReportToPostgres } from './commands/report-postgres';
 import { plan, formatPlan } from './commands/plan';
 import { enqueueRun } from './commands/run';
 import { retryFailed } from './commands/retry';
@@ -41,6 +43,24 @@ const productList = (v: string) => {
 };
 
 const formatOption = () => new Option('--format <format>', 'source format (detected per record when omitted)').choices([...SOURCE_FORMATS]);
+const layoutOption = () =>
+  new Option('--layout <layout>', 'ndjson: a dump file or stdin; responses: a folder of saved API responses, <dir>/<source>/<user>/[<connection>/]<endpoint>[.<page>].json').choices([...INPUT_LAYOUTS]).default('ndjson');
+/** The input: a dump (file, stdin, folder) or `--from postgres://… --query …`, never both. */
+function inputOf(dump: string | undefined, o: { from?: string; query?: string }): { dump: string; query?: string } {
+  if (o.from !== undefined) {
+    if (dump !== undefined) throw new InvalidArgumentError('give a dump or --from, not both');
+    if (!o.query) throw new InvalidArgumentError('--from needs --query "select … as record from …"');
+    return { dump: o.from, query: o.query };
+  }
+  if (o.query !== undefined) throw new InvalidArgumentError('--query goes with --from postgres://…');
+  if (dump === undefined) throw new InvalidArgumentError('missing the dump: a file, - for stdin, a folder with --layout responses, or --from postgres://… --query …');
+  return { dump };
+}
+const badRowOption = () =>
+  new Option('--on-bad-row <policy>', 'an unreadable account or transaction row: skip it (reported in the rejects file) or reject its whole user').choices([...BAD_ROW_POLICIES]).default('skip');
+const strictOption = () => new Option('--strict', 'reject the whole user for one unreadable row (same as --on-bad-row reject)');
+/** `--strict` wins over `--on-bad-row`. */
+const badRowPolicy = (o: { onBadRow: BadRowPolicy; strict?: boolean }): BadRowPolicy => (o.strict ? 'reject' : o.onBadRow);
 const pendingOption = () => new Option('--pending <policy>', 'pending transactions: skip (default) or include').choices(['skip', 'include']).default('skip');
 
 async function withRedis<T>(config: ProducerConfig, fn: (ctx: { redis: Redis; ledger: MigrationLedger; queue: Queue }) => Promise<T>): Promise<T> {
@@ -113,13 +133,19 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
   program
     .command('plan')
     .description('dry run: read and convert the dump, enqueue nothing, print what a run would do')
-    .argument('<dump>', 'NDJSON dump, gzipped or not; - for stdin')
+    .argument('[dump]', 'NDJSON dump, gzipped or not; - for stdin; or a folder with --layout responses')
+    .addOption(layoutOption())
+    .option('--from <url>', 'read the records from PostgreSQL (postgres://…) instead of a dump, with --query')
+    .option('--query <sql>', 'with --from: select … as record from …, one record per row (ORDER BY something stable to resume)')
     .addOption(formatOption())
     .addOption(pendingOption())
+    .addOption(badRowOption())
+    .addOption(strictOption())
     .option('--rejects <file>', 'write rejected records here')
     .option('--json', 'print the plan as JSON')
-    .action(async (dump: string, o: { format?: SourceFormat; pending: PendingPolicy; rejects?: string; json?: boolean }) => {
-      const summary = await plan(dump, { ...(o.format && { format: o.format }), pending: o.pending, ratePerMinute: config.IMPORT_RATE_PER_MIN, ...(o.rejects && { rejectsPath: o.rejects }) });
+    .action(async (dumpArg: string | undefined, o: { layout: InputLayout; from?: string; query?: string; format?: SourceFormat; pending: PendingPolicy; onBadRow: BadRowPolicy; strict?: boolean; rejects?: string; json?: boolean }) => {
+      const { dump, query } = inputOf(dumpArg, o);
+      const summary = await plan(dump, { layout: o.layout, ...(query !== undefined && { query }), ...(o.format && { format: o.format }), pending: o.pending, onBadRow: badRowPolicy(o), ratePerMinute: config.IMPORT_RATE_PER_MIN, ...(o.rejects && { rejectsPath: o.rejects }) });
       io.out(o.json ? JSON.stringify(summary, null, 2) : formatPlan(summary));
       exitCode = summary.rejects > 0 ? EXIT.partial : EXIT.success;
     });
@@ -127,24 +153,30 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
   program
     .command('run')
     .description('enqueue one import job per dump line; run it again to resume after a crash')
-    .argument('<dump>', 'NDJSON dump, gzipped or not; - for stdin')
+    .argument('[dump]', 'NDJSON dump, gzipped or not; - for stdin; or a folder with --layout responses')
     .requiredOption('--run <id>', 'run id: the same id resumes the same migration')
+    .addOption(layoutOption())
+    .option('--from <url>', 'read the records from PostgreSQL (postgres://…) instead of a dump, with --query')
+    .option('--query <sql>', 'with --from: select … as record from …, one record per row (ORDER BY something stable to resume)')
     .addOption(formatOption())
     .addOption(pendingOption())
+    .addOption(badRowOption())
+    .addOption(strictOption())
     .option('--rejects <file>', 'rejected records file (default <out-dir>/<run>.rejects.ndjson, written only when a record is rejected)')
     .option('--out-dir <dir>', 'folder of the rejects file (default PRODUCER_OUT_DIR: ./mk-out)')
     .option('--max-waiting <n>', 'import jobs allowed to wait in the queue', positiveInt)
     .option('--refresh-products <list>', 'products to keep fresh for this run\'s links, e.g. accounts,transactions (default: the workers\' REFRESH_PRODUCTS)', productList)
     .option('--wait', 'wait until every connection is imported or failed, then exit with the outcome (5 when stalled with connections no job will import); without it, exit 0 once enqueued')
-    .action(async (dump: string, o: { run: string; format?: SourceFormat; pending: PendingPolicy; rejects?: string; outDir?: string; maxWaiting?: number; refreshProducts?: Product[]; wait?: boolean }) => {
+    .action(async (dumpArg: string | undefined, o: { run: string; layout: InputLayout; from?: string; query?: string; format?: SourceFormat; pending: PendingPolicy; onBadRow: BadRowPolicy; strict?: boolean; rejects?: string; outDir?: string; maxWaiting?: number; refreshProducts?: Product[]; wait?: boolean }) => {
+      const { dump, query } = inputOf(dumpArg, o);
       await withRedis(config, async ({ redis, ledger, queue }) => {
         const check = await checkRedisServer(redis);
         check.problems.forEach((p) => io.err(`warning: ${p}`));
         const bar = progressReporter(dump);
         const rejectsPath = o.rejects ?? path.join(o.outDir ?? config.PRODUCER_OUT_DIR, `${o.run}.rejects.ndjson`);
         const progress = await enqueueRun(queue, ledger, {
-          runId: o.run, dump, rejectsPath, maxWaiting: o.maxWaiting ?? config.PRODUCER_MAX_WAITING,
-          ...(o.format && { format: o.format }), pending: o.pending, onProgress: (p) => bar.update(p), logger,
+          runId: o.run, dump, layout: o.layout, ...(query !== undefined && { query }), rejectsPath, maxWaiting: o.maxWaiting ?? config.PRODUCER_MAX_WAITING,
+          ...(o.format && { format: o.format }), pending: o.pending, onBadRow: badRowPolicy(o), onProgress: (p) => bar.update(p), logger,
           ...(o.refreshProducts && { refreshProducts: o.refreshProducts }),
         }).finally(() => bar.stop());
         const duplicates = progress.duplicateConnections ? ` (${progress.duplicateConnections} duplicate connections)` : '';
@@ -177,9 +209,18 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     .argument('<run>', 'run id')
     .addOption(new Option('--format <format>', 'csv or json').choices(['csv', 'json']).default('csv'))
     .option('--out <file>', 'write to a file instead of stdout')
-    .action(async (runId: string, o: { format: 'csv' | 'json'; out?: string }) => {
+    .option('--to <url>', 'upsert the mapping into PostgreSQL (postgres://…) instead, with --table')
+    .option('--table <name>', 'with --to: the table (created when missing), e.g. migration_links')
+    .action(async (runId: string, o: { format: 'csv' | 'json'; out?: string; to?: string; table?: string }) => {
       await withRedis(config, async ({ redis, ledger, queue }) => {
         const status = await runStatus(ledger, runId, queue);
+        if (o.to !== undefined) {
+          if (!o.table) throw new InvalidArgumentError('--to needs --table, e.g. --table migration_links');
+          const rows = await writeReportToPostgres(ledger, runId, o.to, o.table);
+          io.err(`${rows} rows upserted into ${o.table} at ${redactUrl(o.to)}`);
+          exitCode = exitCodeOf(status);
+          return;
+        }
         const out = openOutput(o.out);
         const rows = await writeReport(ledger, runId, o.format, out, await openRegistry(redis));
         await out.done();
@@ -225,13 +266,15 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     .argument('<run>', 'run id')
     .option('--dump <file>', 'the dump (default: the one the run was started from)')
     .addOption(pendingOption())
+    .addOption(badRowOption())
+    .addOption(strictOption())
     .option('--rejects <file>', 'rejected records file of this pass (default <out-dir>/<run>.retry.rejects.ndjson, written only when a record is rejected)')
     .option('--out-dir <dir>', 'folder of the rejects file (default PRODUCER_OUT_DIR: ./mk-out)')
     .option('--wait', 'wait until done, then exit with the outcome; without it, exit 0 once re-driven')
-    .action(async (runId: string, o: { dump?: string; pending: PendingPolicy; rejects?: string; outDir?: string; wait?: boolean }) => {
+    .action(async (runId: string, o: { dump?: string; pending: PendingPolicy; onBadRow: BadRowPolicy; strict?: boolean; rejects?: string; outDir?: string; wait?: boolean }) => {
       await withRedis(config, async ({ ledger, queue }) => {
         const progress = await retryFailed(queue, ledger, {
-          runId, ...(o.dump && { dump: o.dump }), rejectsPath: o.rejects ?? path.join(o.outDir ?? config.PRODUCER_OUT_DIR, `${runId}.retry.rejects.ndjson`), maxWaiting: config.PRODUCER_MAX_WAITING, pending: o.pending, logger,
+          runId, ...(o.dump && { dump: o.dump }), rejectsPath: o.rejects ?? path.join(o.outDir ?? config.PRODUCER_OUT_DIR, `${runId}.retry.rejects.ndjson`), maxWaiting: config.PRODUCER_MAX_WAITING, pending: o.pending, onBadRow: badRowPolicy(o), logger,
         });
         const waiting = progress.waitingForTheirJob ? `; ${progress.waitingForTheirJob} left for their job, still running, to finish first` : '';
         io.out(`run ${runId}: ${progress.connectionsReset} failed connections re-driven (${progress.enqueued} lines enqueued)${waiting}`);

@@ -1,18 +1,20 @@
 /** What every command reading a dump needs: the records, each checked against the 1 MB rule. */
 import { planImport, type ImportConnection } from '@mk/shared';
 import type { ConvertOptions } from '@mk/converters';
-import { readDump, type RejectRecord } from './dump';
+import { readDump, type InputLayout, type RejectRecord } from './dump';
 
 export interface DumpUser {
   line: number;
   bytes: number;
   sourceUserId: string;
-  connections: (ImportConnection & { batches: number })[];
+  /** `rowsSkipped`: unreadable rows left out of the connection (each one also in `rejects`). */
+  connections: (ImportConnection & { batches: number; rowsSkipped: number })[];
   accounts: number;
   transactions: number;
   unknownAccountTypes: string[];
   unknownCategories: string[];
   pendingSkipped: number;
+  rowsSkipped: number;
 }
 
 export type DumpItem =
@@ -29,7 +31,7 @@ export function duplicateConnection(user: Pick<DumpUser, 'line' | 'sourceUserId'
 }
 
 /** Streams users from a dump; connections that can never fit the 1 MB rule are rejected, the rest go on. */
-export async function* usersOf(dump: string, opts: ConvertOptions): AsyncGenerator<DumpItem> {
+export async function* usersOf(dump: string, opts: ConvertOptions & { layout?: InputLayout; query?: string }): AsyncGenerator<DumpItem> {
   for await (const item of readDump(dump, opts)) {
     const { line, bytes, inputBytes, result } = item;
     if (!result.ok) {
@@ -38,10 +40,15 @@ export async function* usersOf(dump: string, opts: ConvertOptions): AsyncGenerat
     }
     const { user } = result;
     const rejects: RejectRecord[] = user.stats.skippedConnections.map((s) => ({ line, sourceId: s.connectionId, reason: s.reason }));
+    const rowsSkipped = new Map<string, number>();
+    for (const row of user.stats.badRows) {
+      rejects.push({ line, sourceId: user.sourceUserId, ...(row.connectionId !== undefined && { connection: row.connectionId }), field: row.field, reason: row.reason });
+      if (row.connectionId !== undefined) rowsSkipped.set(row.connectionId, (rowsSkipped.get(row.connectionId) ?? 0) + 1);
+    }
     const connections: DumpUser['connections'] = [];
     for (const c of user.connections) {
       try {
-        connections.push({ ...c, batches: planImport(c.request).batches.length });
+        connections.push({ ...c, batches: planImport(c.request).batches.length, rowsSkipped: rowsSkipped.get(c.connectionId) ?? 0 });
       } catch (err) {
         rejects.push({ line, sourceId: c.connectionId, reason: (err as Error).message });
       }
@@ -64,6 +71,7 @@ export async function* usersOf(dump: string, opts: ConvertOptions): AsyncGenerat
         unknownAccountTypes: user.stats.unknownAccountTypes,
         unknownCategories: user.stats.unknownCategories,
         pendingSkipped: user.stats.pendingSkipped,
+        rowsSkipped: user.stats.badRows.length,
       },
     };
   }

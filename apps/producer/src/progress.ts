@@ -4,7 +4,7 @@ import cliProgress from 'cli-progress';
 import type { RunProgress } from './commands/run';
 
 export function progressReporter(dump: string): { update(p: RunProgress): void; stop(): void } {
-  const total = dump !== '-' && fs.existsSync(dump) ? fs.statSync(dump).size : 0;
+  const total = dump !== '-' && fs.statSync(dump, { throwIfNoEntry: false })?.isFile() ? fs.statSync(dump).size : 0;
   if (!process.stderr.isTTY || total === 0) {
     let last = 0;
     return {

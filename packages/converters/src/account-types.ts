@@ -152,6 +152,11 @@ const AKOYA: Table = {
   '401k': 'investment.401k', '403b': 'investment.403b', '529': 'investment.529', ira: 'investment.ira',
   roth: 'investment.roth_ira', rothira: 'investment.roth_ira', brokerageproduct: 'investment.brokerage',
   taxable: 'investment.brokerage', annuity: 'investment.annuity', hsa: 'depository.hsa',
+  // Spellings beyond FDX's enum seen in Akoya's and FDX's published examples (README, "Real-world variants").
+  brokerage: 'investment.brokerage', individual: 'investment.brokerage', joint: 'investment.brokerage',
+  rollover: 'investment.ira', rolloverira: 'investment.ira', sepira: 'investment.ira', simpleira: 'investment.ira',
+  '401a': 'investment.401a', '457b': 'investment.457b', keogh: 'investment.keogh', '529plan': 'investment.529',
+  commercialloan: 'liability.business_loan', homeequity: 'liability.home_equity', heloc: 'liability.home_equity',
 };
 const AKOYA_FAMILY: Table = {
   deposit: 'depository.other', loan: 'liability.loan', loc: 'liability.line_of_credit',

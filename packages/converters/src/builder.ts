@@ -4,7 +4,7 @@
  */
 import type { CustomerUser, ImportAccount, ImportLinkRequest, ImportTransaction, Provider } from '@mk/shared';
 import { fail } from './read';
-import type { ConvertedUser, ConvertStats, PendingPolicy } from './types';
+import { RecordError, type BadRowPolicy, type ConvertOptions, type ConvertedUser, type ConvertStats, type PendingPolicy } from './types';
 
 const PHONE_COUNTRIES = new Set(['US', 'GB', 'CA']);
 
@@ -36,6 +36,11 @@ export interface ConnectionInput {
   institutionId: string;
 }
 
+/** What a row reader learns before it fails: the connection its row belongs to, for the report. */
+export interface RowContext {
+  connectionId?: string;
+}
+
 /** A transaction as a source converter reads it, before the shared rules apply. */
 export interface SourceTransaction extends ImportTransaction {
   pending: boolean;
@@ -49,17 +54,40 @@ export class UserBuilder {
     unknownAccountTypes: [],
     unknownCategories: [],
     skippedConnections: [],
+    badRows: [],
   };
   private readonly unknownTypes = new Set<string>();
   private readonly unknownCats = new Set<string>();
   private readonly connections: ConvertedUser['connections'] = [];
   private readonly connectionIds = new Set<string>();
 
+  private readonly pending: PendingPolicy;
+  private readonly badRowPolicy: BadRowPolicy;
+
   constructor(
     readonly sourceUserId: string,
     private readonly customer: CustomerUser,
-    private readonly pending: PendingPolicy,
-  ) {}
+    opts: ConvertOptions,
+  ) {
+    this.pending = opts.pending ?? 'skip';
+    this.badRowPolicy = opts.onBadRow ?? 'skip';
+  }
+
+  /**
+   * Reads one account or transaction row. Under the 'skip' policy a row that cannot be read is left out and
+   * reported (where and why); under 'reject' its error rejects the whole user. A reader adds its row last, so a
+   * failing one adds nothing.
+   */
+  row(read: (at: RowContext) => void): void {
+    const at: RowContext = {};
+    if (this.badRowPolicy === 'reject') return read(at);
+    try {
+      read(at);
+    } catch (e) {
+      if (!(e instanceof RecordError)) throw e;
+      this.stats.badRows.push({ ...(at.connectionId !== undefined && { connectionId: at.connectionId }), field: e.field ?? '', reason: e.reason });
+    }
+  }
 
   unknownAccountType(raw: string): void {
     this.unknownTypes.add(raw);
@@ -102,7 +130,10 @@ export class UserBuilder {
   finish(): ConvertedUser {
     if (this.connections.length === 0) {
       const why = this.stats.skippedConnections.length ? 'no connection has any account' : 'no connections';
-      fail('', `user '${this.sourceUserId}' has nothing to import: ${why}`);
+      // Its skipped rows are why, and would be lost with the user: the first one is named.
+      const first = this.stats.badRows[0];
+      const rows = first ? ` (${this.stats.badRows.length} unreadable rows skipped, the first ${first.reason})` : '';
+      throw new RecordError(`user '${this.sourceUserId}' has nothing to import: ${why}${rows}`, undefined, first?.field);
     }
     this.stats.unknownAccountTypes = [...this.unknownTypes];
     this.stats.unknownCategories = [...this.unknownCats];
@@ -121,6 +152,10 @@ export class ConnectionBuilder {
     private readonly user: UserBuilder,
     private readonly input: ConnectionInput,
   ) {}
+
+  get connectionId(): string {
+    return this.input.connectionId;
+  }
 
   account(a: ImportAccount, path: string): void {
     if (this.accountIds.has(a.account_id)) fail(path, `duplicate account id '${a.account_id}' in connection '${this.input.connectionId}'`);

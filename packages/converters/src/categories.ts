@@ -81,6 +81,9 @@ const YODLEE: Record<string, string> = {
   transfers: 'transfer', travel: 'travel', uncategorized: 'uncategorized', utilities: 'rent_and_utilities', wages_paid: 'general_services',
   business_miscellaneous: 'general_services', consulting: 'general_services', healthcare: 'medical', personal_care: 'personal_care',
   interest: 'income', credit_card_payment: 'loan_payments', atm_cash: 'transfer',
+  // parts of slash names in Yodlee's category list ("Cable/Satellite/Telecom", "Entertainment/Recreation")
+  cable: 'rent_and_utilities', telecom: 'rent_and_utilities', dining: 'food_and_drink', automotive: 'transportation',
+  fuel: 'transportation', recreation: 'entertainment', mortgage: 'loan_payments', office_expenses: 'general_merchandise',
 };
 const YODLEE_TYPE: Record<string, string> = { income: 'income', transfer: 'transfer', expense: 'other', deferred_compensation: 'income', uncategorize: 'uncategorized' };
 
@@ -88,7 +91,8 @@ const YODLEE_TYPE: Record<string, string> = { income: 'income', transfer: 'trans
 export function yodleeCategory(categoryType: string | undefined, category: string | undefined): MappedCategory | undefined {
   if (!category) return categoryType ? { type: YODLEE_TYPE[lowerSnake(categoryType)] ?? lowerSnake(categoryType), known: lowerSnake(categoryType) in YODLEE_TYPE, raw: categoryType } : undefined;
   const sub = lowerSnake(category);
-  const primary = YODLEE[sub];
+  // "Restaurants/Dining", "Cable/Satellite/Telecom": the whole name first, then each part in turn.
+  const primary = YODLEE[sub] ?? category.split('/').map((part) => YODLEE[lowerSnake(part)]).find(Boolean);
   if (primary) return { type: join(primary, sub), known: true, raw: category };
   const byType = categoryType ? YODLEE_TYPE[lowerSnake(categoryType)] : undefined;
   return { type: join(byType ?? sub, sub), known: false, raw: category };

@@ -37,7 +37,7 @@ export function convertRecord(record: unknown, opts: ConvertOptions = {}): Conve
     if (!format) fail('', 'unrecognised record format (no known "source" field or envelope keys)');
     return { ...CONVERTERS[format](record, opts), format };
   } catch (e) {
-    if (e instanceof RecordError && e.sourceId === undefined) throw new RecordError(e.reason, sourceIdOf(record));
+    if (e instanceof RecordError && e.sourceId === undefined) throw new RecordError(e.reason, sourceIdOf(record), e.field);
     throw e;
   }
 }

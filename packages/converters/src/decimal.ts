@@ -16,8 +16,10 @@ export class DecimalError extends Error {
   }
 }
 
+/** What the value is, never the value itself: reasons are stored in Redis and shown on the run page. */
 function describe(value: unknown): string {
-  if (typeof value === 'string') return `'${value.length > 40 ? value.slice(0, 40) + '…' : value}'`;
+  if (typeof value === 'string') return `a string of ${value.length} characters`;
+  if (typeof value === 'number') return 'a number';
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   return typeof value === 'object' ? 'an object' : String(value);

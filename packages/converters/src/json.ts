@@ -104,8 +104,22 @@ export function parseJsonPreservingNumbers(text: string, opts: ParseJsonOptions 
   try {
     return JSON.parse(source);
   } catch (e) {
-    throw new JsonInputError(`invalid JSON: ${(e as Error).message}`);
+    throw new JsonInputError(`invalid JSON: ${describeJsonError((e as Error).message)}`);
   }
+}
+
+/**
+ * JSON.parse's message without the slice of input it may quote (`Unexpected token 'j', "{"email": jane@…" is not
+ * valid JSON`): a reject reason is stored in Redis and shown on the run page, and must never carry a value.
+ */
+function describeJsonError(message: string): string {
+  const at = /at position (\d+)/.exec(message);
+  const what = message
+    .replace(/, (?:\.\.\.)?".*"(?:\.\.\.)? is not valid JSON$/s, '')
+    .replace(/ '.*?'/s, '')
+    .replace(/ in JSON at position \d+.*$/s, '')
+    .replace(/ \(line \d+ column \d+\)/, '');
+  return at ? `${what} at character ${at[1]}` : what;
 }
 
 function quoteSpans(text: string, spans: number[]): string {

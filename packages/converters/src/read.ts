@@ -12,7 +12,7 @@ export function isObject(v: unknown): v is Json {
 }
 
 export function fail(path: string, what: string): never {
-  throw new RecordError(path ? `${path}: ${what}` : what);
+  throw new RecordError(path ? `${path}: ${what}` : what, undefined, path || undefined);
 }
 
 function kind(v: unknown): string {
@@ -108,7 +108,7 @@ export function isCalendarDate(s: string): boolean {
 /** A calendar date from `YYYY-MM-DD` or an ISO date-time: the date as the source wrote it (no time-zone shift). */
 export function isoDate(v: unknown, path: string): string {
   const s = str(v, path);
-  if (!DATE_PREFIX.test(s) || !isCalendarDate(s)) fail(path, `'${s.slice(0, 40)}' is not a YYYY-MM-DD date or ISO date-time`);
+  if (!DATE_PREFIX.test(s) || !isCalendarDate(s)) fail(path, 'is not a YYYY-MM-DD date or ISO date-time');
   return s.slice(0, 10);
 }
 
@@ -116,7 +116,7 @@ export function isoDate(v: unknown, path: string): string {
 export function optDateTime(v: unknown, path: string): string | undefined {
   const s = optStr(v, path)?.trim();
   if (s === undefined) return undefined;
-  if (!DATE_TIME.test(s) || !isCalendarDate(s)) fail(path, `'${s.slice(0, 40)}' is not a YYYY-MM-DD date or ISO date-time`);
+  if (!DATE_TIME.test(s) || !isCalendarDate(s)) fail(path, 'is not a YYYY-MM-DD date or ISO date-time');
   return s;
 }
 
@@ -131,7 +131,7 @@ export function epochDate(v: unknown, path: string): string {
 export function epochIso(v: unknown, path: string): string {
   const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : NaN;
   if (!Number.isInteger(n) || n < MIN_EPOCH_S || n > MAX_EPOCH_S) {
-    fail(path, `${typeof v === 'string' ? `'${v.slice(0, 40)}'` : String(v)} is not a Unix epoch time in seconds`);
+    fail(path, `${kind(v)} that is not a Unix epoch time in seconds (1970–2100)`);
   }
   return new Date(n * 1000).toISOString();
 }

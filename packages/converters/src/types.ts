@@ -9,10 +9,27 @@ export type SourceFormat = (typeof SOURCE_FORMATS)[number];
  */
 export type PendingPolicy = 'skip' | 'include';
 
+/**
+ * What an unreadable account or transaction row costs. Default 'skip': the user is imported without it and the
+ * row is reported (one bad field must not lose a user's whole history); 'reject' (`--strict`) rejects the user.
+ */
+export const BAD_ROW_POLICIES = ['skip', 'reject'] as const;
+export type BadRowPolicy = (typeof BAD_ROW_POLICIES)[number];
+
+/** A row left out under the 'skip' policy. */
+export interface BadRow {
+  /** The connection the row belongs to, when it could be told. */
+  connectionId?: string;
+  /** Path of the field at fault ("transaction[3].postDate"). */
+  field: string;
+  reason: string;
+}
+
 export interface ConvertOptions {
   /** Force a format instead of detecting it per record. */
   format?: SourceFormat;
   pending?: PendingPolicy;
+  onBadRow?: BadRowPolicy;
 }
 
 export interface ConvertStats {
@@ -25,6 +42,8 @@ export interface ConvertStats {
   unknownCategories: string[];
   /** Connections that cannot become a link (no accounts): left out of `connections`, said here. */
   skippedConnections: { connectionId: string; reason: string }[];
+  /** Rows left out under `onBadRow: 'skip'`, each with where and why. */
+  badRows: BadRow[];
 }
 
 export interface ConvertedConnection {
@@ -39,11 +58,13 @@ export interface ConvertedUser {
   stats: ConvertStats;
 }
 
-/** A record that cannot be converted; `reason` says exactly where and why (never contains PII values). */
+/** A record that cannot be converted; `reason` says exactly where and why (never quotes a value). */
 export class RecordError extends Error {
   constructor(
     readonly reason: string,
     readonly sourceId?: string,
+    /** Path of the field at fault ("transaction[3].postDate"), when one is. */
+    readonly field?: string,
   ) {
     super(reason);
     this.name = 'RecordError';

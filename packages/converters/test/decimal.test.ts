@@ -35,7 +35,7 @@ describe('toDecimal', () => {
   );
 
   it('names the offending value', () => {
-    expect(() => toDecimal('abc')).toThrow("'abc' is not a decimal");
+    expect(() => toDecimal('abc')).toThrow('a string of 3 characters is not a decimal');
   });
 
   it('negates without creating -0', () => {

@@ -52,7 +52,7 @@ describe('finicity (public schema examples)', () => {
   });
 
   it.each([
-    [record({ transactions: [tx({ postedDate: 'yesterday' })] }), "transactions[0].postedDate: 'yesterday' is not a Unix epoch time in seconds"],
+    [record({ transactions: [tx({ postedDate: 'yesterday' })] }), 'transactions[0].postedDate: a string that is not a Unix epoch time in seconds (1970–2100)'],
     [record({ transactions: [tx({ accountId: 1 })] }), "transactions[0].accountId: '1' is not an account of this customer"],
     [record({ accounts: [s.CustomerAccount, s.CustomerAccount] }), "accounts[1]: duplicate account id '5011648377' in connection 'finicity:1007302745'"],
   ])('rejects %#', (rec, reason) => {

@@ -47,10 +47,10 @@ describe('dump generator', () => {
     expect(biggest).toBeGreaterThan(MAX_REQUEST_BYTES);
   });
 
-  it.each(fixtures.BAD_KINDS)('malformed kind %s is rejected', (kind) => {
-    expect(() => convertText(fixtures.badLine(kind, 1))).toThrow();
+  it.each(fixtures.BAD_KINDS)('malformed kind %s is rejected under --strict', (kind) => {
+    expect(() => convertText(fixtures.badLine(kind, 1), { onBadRow: 'reject' })).toThrow();
     try {
-      convertText(fixtures.badLine(kind, 1));
+      convertText(fixtures.badLine(kind, 1), { onBadRow: 'reject' });
     } catch (e) {
       // JSON-level problems surface as JsonInputError, the rest as RecordError
       if (!['invalid_json', 'nesting_bomb'].includes(kind)) expect(e).toBeInstanceOf(RecordError);

@@ -24,9 +24,10 @@ export function convert(record: unknown, opts?: ConvertOptions) {
   return convertText(JSON.stringify(record), opts);
 }
 
+/** The error that rejects the whole record (strict: a bad row rejects its user too). */
 export function rejection(record: unknown, opts?: ConvertOptions): RecordError {
   try {
-    convertText(typeof record === 'string' ? record : JSON.stringify(record), opts);
+    convertText(typeof record === 'string' ? record : JSON.stringify(record), { onBadRow: 'reject', ...opts });
   } catch (e) {
     if (e instanceof RecordError) return e;
     throw e;

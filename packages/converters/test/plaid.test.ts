@@ -105,11 +105,11 @@ describe('plaid', () => {
   });
 
   it.each([
-    [record([account()], [tx({ amount: 'abc' })]), "items[0].transactions[0].amount: 'abc' is not a decimal"],
+    [record([account()], [tx({ amount: 'abc' })]), 'items[0].transactions[0].amount: a string of 3 characters is not a decimal'],
     [record([account()], [tx({ amount: null })]), 'items[0].transactions[0].amount: null is not a decimal'],
     [record([account()], [tx({ account_id: 'nope' })]), "items[0].transactions[0]: account 'nope' is not an account of connection 'plaid:item-1'"],
     [record([account(), account()], []), "items[0].accounts[1]: duplicate account id 'acc-chk' in connection 'plaid:item-1'"],
-    [record([account()], [tx({ date: '05/02/2025' })]), "items[0].transactions[0].date: '05/02/2025' is not a YYYY-MM-DD date or ISO date-time"],
+    [record([account()], [tx({ date: '05/02/2025' })]), 'items[0].transactions[0].date: is not a YYYY-MM-DD date or ISO date-time'],
     [record([account()], [], { email: 'x@example.com' }), 'user.id: is missing'],
     [record([account()], [], { id: 'abc' }), 'user: user id must be 4–150 characters for MoneyKit, got 3'],
     [{ source: 'plaid', user: { id: 'user-0001' }, items: {} }, 'items: expected an array, got an object'],

@@ -48,7 +48,7 @@ describe('yodlee (dataExtracts userData element)', () => {
   it.each([
     [record({ transaction: [{ id: 1, CONTAINER: 'bank', accountId: 999, amount: { amount: 1 }, baseType: 'DEBIT', date: '2025-01-01' }] }), "transaction[0].accountId: '999' is not an account of this user"],
     [record({ transaction: [{ id: 1, CONTAINER: 'bank', accountId: 501, amount: 1, baseType: 'DEBIT', date: '2025-01-01' }] }), 'transaction[0].amount: expected an object, got number'],
-    [record({ transaction: [{ id: 1, CONTAINER: 'bank', accountId: 501, amount: { amount: 1 }, baseType: 'UP', date: '2025-01-01' }] }), "transaction[0].baseType: 'UP' is not CREDIT or DEBIT"],
+    [record({ transaction: [{ id: 1, CONTAINER: 'bank', accountId: 501, amount: { amount: 1 }, baseType: 'UP', date: '2025-01-01' }] }), 'transaction[0].baseType: is not CREDIT or DEBIT'],
   ])('rejects %#', (rec, reason) => {
     expect(rejection(rec).reason).toBe(reason);
   });
@@ -89,7 +89,7 @@ describe('akoya (FDX)', () => {
   });
 
   it('rejects an unknown debitCreditMemo', () => {
-    expect(rejection(record([deposit], [dtx({ debitCreditMemo: 'BOTH' })])).reason).toBe("providers[0].transactions[0].depositTransaction.debitCreditMemo: 'BOTH' is not DEBIT, CREDIT or MEMO");
+    expect(rejection(record([deposit], [dtx({ debitCreditMemo: 'BOTH' })])).reason).toBe('providers[0].transactions[0].depositTransaction.debitCreditMemo: is not DEBIT, CREDIT or MEMO');
   });
 });
 
@@ -110,8 +110,8 @@ describe('canonical', () => {
   it.each([
     [request({ institution_id: '' }), 'connections[0].request.institution_id: String must contain at least 1 character(s)'],
     [request({ transactions: [{ account_id: 'zz', amount: '1', date: '2025-01-01' }] }), "connections[0].request.transactions[0].account_id: 'zz' does not match any account of the request"],
-    [request({ transactions: [{ account_id: 'a', amount: 'x', date: '2025-01-01' }] }), "connections[0].request.transactions[0].amount: 'x' is not a decimal"],
-    [request({ transactions: [{ account_id: 'a', amount: '1', date: '2025/01/01' }] }), "connections[0].request.transactions[0].date: '2025/01/01' is not YYYY-MM-DD or an ISO-8601 date-time"],
+    [request({ transactions: [{ account_id: 'a', amount: 'x', date: '2025-01-01' }] }), 'connections[0].request.transactions[0].amount: a string of 1 characters is not a decimal'],
+    [request({ transactions: [{ account_id: 'a', amount: '1', date: '2025/01/01' }] }), 'connections[0].request.transactions[0].date: is not YYYY-MM-DD or an ISO-8601 date-time'],
     [request({ customer_user: { id: 'user-9999' } }), "connections[0].request.customer_user.id: does not match user_id 'user-0100'"],
     [request({ accounts: [{ account_id: 'a', name: 'x', type: 't', balances: {} }, { account_id: 'a', name: 'y', type: 't', balances: {} }] }), 'connections[0].request.accounts[1].account_id: duplicate account_id "a"'],
   ])('rejects %#', (req, reason) => {

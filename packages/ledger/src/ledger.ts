@@ -53,6 +53,8 @@ export interface NewConnection {
   accounts: number;
   transactions: number;
   batchesTotal: number;
+  /** Unreadable rows left out of it (`--on-bad-row skip`). */
+  rowsSkipped?: number;
 }
 
 export class LedgerStateError extends Error {
@@ -142,6 +144,7 @@ export class MigrationLedger {
       const record: ConnectionRecord = {
         runId, sourceUserId, connectionId: c.connectionId, line, state: 'pending', ...(opts.job && { job: opts.job }), accounts: c.accounts,
         transactions: c.transactions, transactionsImported: 0, batchesTotal: c.batchesTotal, batchesDone: 0, attempts: 0, updatedAt: now,
+        ...(c.rowsSkipped && { rowsSkipped: c.rowsSkipped }),
       };
       return [connectionField(sourceUserId, c.connectionId), JSON.stringify(record)] as [string, string];
     });

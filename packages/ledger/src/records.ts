@@ -26,6 +26,8 @@ export interface ConnectionRecord {
   transactionsImported: number;
   batchesTotal: number;
   batchesDone: number;
+  /** Unreadable rows of it the producer left out (each in the rejects file); absent = none. */
+  rowsSkipped?: number;
   /** A batch call whose outcome is unknown: check what landed before sending it again. */
   batchInFlight?: number;
   attempts: number;
@@ -46,6 +48,8 @@ export interface RunMeta {
   runId: string;
   createdAt: number;
   dump?: string;
+  /** 'responses' when the run reads a folder of saved API responses; absent = an NDJSON dump. */
+  layout?: string;
   format?: string;
   pendingPolicy?: string;
   /** Products the run's links are refreshed for (comma-separated); unset = the workers' REFRESH_PRODUCTS. */
@@ -56,6 +60,8 @@ export interface RunMeta {
   usersSkipped: number;
   connectionsSeen: number;
   rejects: number;
+  /** Of `rejects`, unreadable rows left out of users that were imported without them. */
+  rowsSkipped?: number;
   rejectsFile?: string;
   retryRounds?: number;
   /** Input bytes read so far and the dump's size (0 when unknown, e.g. stdin): project the total while enqueuing. */

@@ -5,3 +5,5 @@ export * from './contract';
 export * from './fuzz';
 export * from './cpu-load';
 export * from './children';
+export * from './postgres-server';
+export * from './postgres-fixtures';

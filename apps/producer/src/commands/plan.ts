@@ -5,6 +5,7 @@
  * million users with 1.2 million connections); a run asks the ledger instead.
  */
 import type { ConvertOptions } from '@mk/converters';
+import type { InputLayout } from '../dump';
 import { connectionField } from '@mk/ledger';
 import { duplicateConnection, usersOf } from '../dump-source';
 import { RejectsWriter } from '../dump';
@@ -24,6 +25,8 @@ export interface PlanSummary {
   transactions: number;
   pendingSkipped: number;
   rejects: number;
+  /** Of `rejects`: unreadable rows left out of users imported without them (`--on-bad-row skip`). */
+  rowsSkipped: number;
   /** Connections whose import body exceeds 1 MB, and the extra calls their transactions take. */
   oversizedConnections: number;
   transactionBatches: number;
@@ -35,15 +38,15 @@ export interface PlanSummary {
   dumpBytes: number;
 }
 
-export async function plan(dump: string, opts: ConvertOptions & { ratePerMinute: number; rejectsPath?: string }): Promise<PlanSummary> {
+export async function plan(dump: string, opts: ConvertOptions & { layout?: InputLayout; query?: string; ratePerMinute: number; rejectsPath?: string }): Promise<PlanSummary> {
   const s: PlanSummary = {
-    users: 0, userRecords: 0, usersOnSeveralLines: 0, duplicateConnections: 0, connections: 0, accounts: 0, transactions: 0, pendingSkipped: 0, rejects: 0, oversizedConnections: 0,
+    users: 0, userRecords: 0, usersOnSeveralLines: 0, duplicateConnections: 0, connections: 0, accounts: 0, transactions: 0, pendingSkipped: 0, rejects: 0, rowsSkipped: 0, oversizedConnections: 0,
     transactionBatches: 0, apiCalls: 0, unknownAccountTypes: 0, unknownCategories: 0, estimatedHours: 0,
     ratePerMinute: opts.ratePerMinute, dumpBytes: 0,
   };
   const unknownTypes = new Set<string>();
   const unknownCategories = new Set<string>();
-  const rejects = opts.rejectsPath ? new RejectsWriter(opts.rejectsPath) : undefined;
+  const rejects = opts.rejectsPath ? new RejectsWriter(opts.rejectsPath, { position: opts.query !== undefined ? 'row' : 'line' }) : undefined;
   /** Source user → the first line holding it, or -1 once seen on a second line. */
   const userLines = new Map<string, number>();
   /** user⇥connection → the line that holds it. */
@@ -89,6 +92,7 @@ export async function plan(dump: string, opts: ConvertOptions & { ratePerMinute:
       s.transactionBatches += c.batches;
     }
     s.pendingSkipped += user.pendingSkipped;
+    s.rowsSkipped += user.rowsSkipped;
     user.unknownAccountTypes.forEach((t) => unknownTypes.add(t));
     user.unknownCategories.forEach((c) => unknownCategories.add(c));
   }
@@ -105,7 +109,7 @@ export function formatPlan(s: PlanSummary): string {
   return [
     `users ${s.users}, connections ${s.connections}, accounts ${s.accounts}, transactions ${s.transactions}`,
     `users spread over several lines ${s.usersOnSeveralLines} (${s.userRecords} lines, one import job each); duplicate connections rejected ${s.duplicateConnections}`,
-    `rejected records/connections ${s.rejects}; pending rows skipped ${s.pendingSkipped}`,
+    `rejected records/connections/rows ${s.rejects} (unreadable rows left out of imported users ${s.rowsSkipped}); pending rows skipped ${s.pendingSkipped}`,
     `unknown account types ${s.unknownAccountTypes}, unknown categories ${s.unknownCategories} (imported as free text)`,
     `over 1 MB: ${s.oversizedConnections} connections → ${s.transactionBatches} extra /import/transactions calls of ≤ 1 MB`,
     `API calls ${s.apiCalls} at ${s.ratePerMinute}/min → about ${duration}`,

@@ -47,7 +47,7 @@ export function formatStatus(s: RunStatus): string {
   const eta = state.etaSeconds !== null ? `, ETA ${fmtDuration(state.etaSeconds)}` : state.state === 'stalled' ? ', no ETA while stalled' : '';
   const lines = [
     `run ${s.run.runId}: ${state.summary}`,
-    `  producer ${s.run.status}${s.run.dump ? ` from ${s.run.dump}` : ''}: records read ${s.run.usersSeen}, enqueued ${s.run.usersEnqueued}, already done ${s.run.usersSkipped}, rejected ${s.run.rejects}`,
+    `  producer ${s.run.status}${s.run.dump ? ` from ${s.run.dump}` : ''}: records read ${s.run.usersSeen}, enqueued ${s.run.usersEnqueued}, already done ${s.run.usersSkipped}, rejected ${s.run.rejects}${s.run.rowsSkipped ? ` (of which ${s.run.rowsSkipped} unreadable rows left out of imported users)` : ''}`,
     `  connections ${s.total}: imported ${c.imported}, failed ${c.failed}, pending ${c.pending}, importing ${c.importing}, transactions left ${c.linked}`,
     `  throughput ${state.throughputPerMin.toFixed(1)}/min (${window}), remaining ${state.remainingEstimated && state.remaining > 0 ? '~' : ''}${state.remaining}${eta}`,
   ];
@@ -57,7 +57,7 @@ export function formatStatus(s: RunStatus): string {
 
 export const REPORT_COLUMNS = [
   'source_user_id', 'source_connection_id', 'link_id', 'outcome', 'adopted', 'accounts', 'transactions',
-  'transactions_imported', 'attempts', 'error_class', 'error_code', 'error', 'dump_line',
+  'transactions_imported', 'attempts', 'error_class', 'error_code', 'error', 'dump_line', 'rows_skipped',
   'refresh', 'refresh_reason', 'next_refresh_at',
 ] as const;
 type ReportRow = Record<(typeof REPORT_COLUMNS)[number], string | number | boolean>;
@@ -78,6 +78,7 @@ export function reportRow(r: ConnectionRecord, refresh = { refresh: '', refresh_
     error_code: r.lastError?.code ?? '',
     error: r.state === 'imported' ? '' : (r.lastError?.message ?? ''),
     dump_line: r.line ?? '',
+    rows_skipped: r.rowsSkipped ?? 0,
     ...refresh,
   };
 }

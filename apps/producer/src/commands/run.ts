@@ -12,10 +12,14 @@ import { IMPORT_JOB_OPTIONS, importJobId, jobId, type ImportJob, type Logger, ty
 import { OPEN_STATES, PRODUCER_BEAT_MS, jobWillRun, type ConnectionRecord, type MigrationLedger, type RunMeta } from '@mk/ledger';
 import type { ConvertOptions } from '@mk/converters';
 import { duplicateConnection, usersOf, type DumpUser } from '../dump-source';
-import { RejectsWriter, type RejectRecord } from '../dump';
+import { RejectsWriter, redactUrl, type InputLayout, type RejectRecord } from '../dump';
 
 export interface RunOptions extends ConvertOptions {
   runId: string;
+  /** An NDJSON dump (default) or a folder of saved API responses. */
+  layout?: InputLayout;
+  /** With a postgres:// `dump`: the query whose `record` column holds one record per row. */
+  query?: string;
   dump: string;
   rejectsPath: string;
   maxWaiting: number;
@@ -39,6 +43,8 @@ export interface RunProgress {
   /** Lines whose job, enqueued by an earlier pass, is still queued or running: left to it. */
   alreadyQueued: number;
   rejects: number;
+  /** Of `rejects`: unreadable rows left out of users imported without them. */
+  rowsSkipped: number;
   /** Connections rejected because an earlier line of the dump already holds them (counted in `rejects` too). */
   duplicateConnections: number;
 }
@@ -67,10 +73,10 @@ async function jobIdFor(queue: Queue, run: RunMeta, user: DumpUser, known: (Conn
 export async function enqueueRun(queue: Queue, ledger: MigrationLedger, opts: RunOptions): Promise<RunProgress> {
   const { runId } = opts;
   const run = await ledger.openRun(runId, {
-    dump: path.resolve(opts.dump), ...(opts.format && { format: opts.format }), pendingPolicy: opts.pending ?? 'skip', rejectsFile: path.resolve(opts.rejectsPath),
+    dump: opts.query !== undefined ? redactUrl(opts.dump) : path.resolve(opts.dump), ...(opts.layout && opts.layout !== 'ndjson' && { layout: opts.layout }), ...(opts.format && { format: opts.format }), pendingPolicy: opts.pending ?? 'skip', rejectsFile: path.resolve(opts.rejectsPath),
     ...(opts.refreshProducts && { products: opts.refreshProducts.join(',') }),
   });
-  const bytesTotal = opts.dump !== '-' && fs.existsSync(opts.dump) ? fs.statSync(opts.dump).size : 0;
+  const bytesTotal = opts.dump !== '-' && fs.statSync(opts.dump, { throwIfNoEntry: false })?.isFile() ? fs.statSync(opts.dump).size : 0;
   let line = 0;
   const beat = (stopped?: string) => ledger.beat(runId, { at: Date.now(), line, ...(stopped !== undefined && { stopped }) });
   await beat();
@@ -78,8 +84,8 @@ export async function enqueueRun(queue: Queue, ledger: MigrationLedger, opts: Ru
   // Says "still reading" even while backpressure holds the loop; a producer that dies stops saying it.
   const beating = setInterval(() => void beat().catch(() => undefined), PRODUCER_BEAT_MS);
   beating.unref();
-  const rejects = new RejectsWriter(opts.rejectsPath);
-  const progress: RunProgress = { bytes: 0, users: 0, enqueued: 0, skipped: 0, alreadyQueued: 0, rejects: 0, duplicateConnections: 0 };
+  const rejects = new RejectsWriter(opts.rejectsPath, { position: opts.query !== undefined ? 'row' : 'line' });
+  const progress: RunProgress = { bytes: 0, users: 0, enqueued: 0, skipped: 0, alreadyQueued: 0, rejects: 0, rowsSkipped: 0, duplicateConnections: 0 };
   let connections = 0;
   let roomChecked = 0;
   const recentRejects: RejectRecord[] = [];
@@ -98,6 +104,7 @@ export async function enqueueRun(queue: Queue, ledger: MigrationLedger, opts: Ru
         continue;
       }
       for (const r of item.rejects) await reject(r);
+      progress.rowsSkipped += item.user.rowsSkipped;
       if (opts.onlyUsers && !opts.onlyUsers.has(item.user.sourceUserId)) continue;
 
       // Checked before registering: a connection already read at another line stays with that line's job.
@@ -120,7 +127,7 @@ export async function enqueueRun(queue: Queue, ledger: MigrationLedger, opts: Ru
 
       const { id, live } = await jobIdFor(queue, run, user, keptKnown, opts.round);
       const records = await ledger.register(runId, user.sourceUserId, user.line, user.connections.map((c) => ({
-        connectionId: c.connectionId, accounts: c.request.accounts.length, transactions: c.request.transactions.length, batchesTotal: c.batches,
+        connectionId: c.connectionId, accounts: c.request.accounts.length, transactions: c.request.transactions.length, batchesTotal: c.batches, rowsSkipped: c.rowsSkipped,
       })), { job: id });
       if (records.every((r) => r.state === 'imported' || r.state === 'failed')) {
         progress.skipped++;
@@ -158,7 +165,7 @@ export async function enqueueRun(queue: Queue, ledger: MigrationLedger, opts: Ru
     await ledger.addRejects(runId, recentRejects.splice(0));
     if (opts.round) return; // a retry pass reads only some users: keep the first pass's totals
     await ledger.updateRun(runId, {
-      usersSeen: progress.users, usersEnqueued: progress.enqueued, usersSkipped: progress.skipped, connectionsSeen: connections, rejects: progress.rejects,
+      usersSeen: progress.users, usersEnqueued: progress.enqueued, usersSkipped: progress.skipped, connectionsSeen: connections, rejects: progress.rejects, rowsSkipped: progress.rowsSkipped,
       bytesRead: progress.bytes, bytesTotal,
     });
   }

@@ -2,7 +2,7 @@
  * Opens a dump for streaming: a file path, '-' for stdin, or any Readable. Gzip is recognised by its
  * magic bytes (1f 8b), not by the file name, so `dump.ndjson` that is really gzipped still reads.
  */
-import { createReadStream } from 'fs';
+import { createReadStream, statSync } from 'fs';
 import { PassThrough, Readable, Transform, pipeline } from 'stream';
 import { createGunzip } from 'zlib';
 
@@ -25,7 +25,7 @@ export interface OpenedInput {
 
 const CHUNK_BYTES = 1 << 20;
 
-function describeSource(source: DumpSource): string {
+export function describeSource(source: DumpSource): string {
   return typeof source === 'string' ? (source === '-' ? 'stdin' : `'${source}'`) : 'the input stream';
 }
 
@@ -57,6 +57,9 @@ async function firstChunk(raw: Readable, source: DumpSource): Promise<Buffer | n
 }
 
 export async function openInput(source: DumpSource): Promise<OpenedInput> {
+  if (typeof source === 'string' && source !== '-' && statSync(source, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new DumpReadError(`${describeSource(source)} is a folder, expected an NDJSON dump file; for a folder of saved API responses add --layout responses`);
+  }
   const raw: Readable =
     typeof source !== 'string' ? source : source === '-' ? process.stdin : createReadStream(source, { highWaterMark: CHUNK_BYTES });
   const head = await firstChunk(raw, source);

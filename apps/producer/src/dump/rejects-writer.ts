@@ -9,6 +9,9 @@ import path from 'node:path';
 export interface RejectRecord {
   line: number;
   sourceId?: string;
+  /** A skipped row's connection and field (`--on-bad-row skip`). */
+  connection?: string;
+  field?: string;
   reason: string;
 }
 
@@ -17,10 +20,15 @@ export class RejectsWriter {
   private closed = false;
   count = 0;
 
+  /** `row` when the input is a PostgreSQL query: the row number stands where a dump's line number does. */
+  private readonly position: 'line' | 'row';
+
   constructor(
     readonly path: string,
-    private readonly opts: { append?: boolean } = {},
-  ) {}
+    private readonly opts: { append?: boolean; position?: 'line' | 'row' } = {},
+  ) {
+    this.position = opts.position ?? 'line';
+  }
 
   private open(): WriteStream {
     mkdirSync(path.dirname(this.path), { recursive: true });
@@ -32,7 +40,13 @@ export class RejectsWriter {
   async write(reject: RejectRecord): Promise<void> {
     if (this.closed) throw new Error('RejectsWriter is closed');
     this.count++;
-    const row = reject.sourceId === undefined ? { line: reject.line, reason: reject.reason } : { line: reject.line, sourceId: reject.sourceId, reason: reject.reason };
+    const row = {
+      [this.position]: reject.line,
+      ...(reject.sourceId !== undefined && { sourceId: reject.sourceId }),
+      ...(reject.connection !== undefined && { connection: reject.connection }),
+      ...(reject.field !== undefined && { field: reject.field }),
+      reason: reject.reason,
+    };
     const out = this.out ?? this.open();
     if (!out.write(JSON.stringify(row) + '\n')) await once(out, 'drain');
   }

@@ -31,14 +31,15 @@ function unwrap(v: unknown, suffix: 'Account' | 'Transaction', path: string): { 
 
 export function convertAkoya(record: Json, opts: ConvertOptions): ConvertedUser {
   const contact = readUserContact(record.user, 'user');
-  const user = new UserBuilder(contact.id, customerUser(contact, 'user'), opts.pending ?? 'skip');
+  const user = new UserBuilder(contact.id, customerUser(contact, 'user'), opts);
   arr(record.providers, 'providers').forEach((raw, i) => {
     const p = `providers[${i}]`;
     const entry = obj(raw, p);
     const providerId = id(entry.providerId, `${p}.providerId`);
     const conn = user.connection({ connectionId: `akoya:${contact.id}:${providerId}`, provider: 'akoya', institutionId: `akoya.${providerId}` }, p);
 
-    optArr(entry.accounts, `${p}.accounts`).forEach((rawAccount, j) => {
+    optArr(entry.accounts, `${p}.accounts`).forEach((rawAccount, j) => user.row((at) => {
+      at.connectionId = conn.connectionId;
       const { item: a, family, path: ap } = unwrap(rawAccount, 'Account', `${p}.accounts[${j}]`);
       const accountId = id(a.accountId, `${ap}.accountId`);
       const accountType = optStr(a.accountType, `${ap}.accountType`);
@@ -52,18 +53,22 @@ export function convertAkoya(record: Json, opts: ConvertOptions): ConvertedUser 
       if (mask) account.mask = mask;
       const currency = isObject(a.currency) ? optStr(a.currency.currencyCode, `${ap}.currency.currencyCode`) : optStr(a.currency, `${ap}.currency`);
       if (currency) account.balances.currency = currency;
-      const current = optBalance(a.currentBalance ?? a.principalBalance, `${ap}.${a.currentBalance != null ? 'currentBalance' : 'principalBalance'}`);
+      // Investment accounts carry their balance as `currentValue` (FDX InvestmentAccount) or `marketValue`.
+      const currentField = ['currentBalance', 'principalBalance', 'currentValue', 'marketValue'].find((f) => a[f] != null) ?? 'currentBalance';
+      const current = optBalance(a[currentField], `${ap}.${currentField}`);
       if (current !== undefined) account.balances.current = current;
-      const available = optBalance(a.availableBalance ?? a.availableCredit, `${ap}.availableBalance`);
+      const availableField = ['availableBalance', 'availableCredit', 'availableCashBalance'].find((f) => a[f] != null) ?? 'availableBalance';
+      const available = optBalance(a[availableField], `${ap}.${availableField}`);
       if (available !== undefined) account.balances.available = available;
       const limit = optBalance(a.creditLine, `${ap}.creditLine`);
       if (limit !== undefined) account.balances.limit = limit;
       const asOf = optDateTime(a.balanceAsOf, `${ap}.balanceAsOf`);
       if (asOf) account.balances.balance_date = asOf;
       conn.account(account, ap);
-    });
+    }));
 
-    optArr(entry.transactions, `${p}.transactions`).forEach((rawTx, k) => {
+    optArr(entry.transactions, `${p}.transactions`).forEach((rawTx, k) => user.row((at) => {
+      at.connectionId = conn.connectionId;
       const { item: t, path: tp } = unwrap(rawTx, 'Transaction', `${p}.transactions[${k}]`);
       const dcm = optStr(t.debitCreditMemo, `${tp}.debitCreditMemo`);
       const value = decimal(t.amount, `${tp}.amount`);
@@ -71,7 +76,7 @@ export function convertAkoya(record: Json, opts: ConvertOptions): ConvertedUser 
       if (dcm === 'DEBIT') amount = negateDecimal(absDecimal(value));
       else if (dcm === 'CREDIT') amount = absDecimal(value);
       else if (dcm === undefined || dcm === 'MEMO') amount = value;
-      else fail(`${tp}.debitCreditMemo`, `'${dcm.slice(0, 20)}' is not DEBIT, CREDIT or MEMO`);
+      else fail(`${tp}.debitCreditMemo`, 'is not DEBIT, CREDIT or MEMO');
       const dateField = t.postedTimestamp != null ? 'postedTimestamp' : 'transactionTimestamp';
       const mcc = optId(t.merchantCategoryCode ?? t.mcc ?? t.sicCode, `${tp}.merchantCategoryCode`);
       const category = mccCategory(mcc);
@@ -89,7 +94,7 @@ export function convertAkoya(record: Json, opts: ConvertOptions): ConvertedUser 
         },
         tp,
       );
-    });
+    }));
     conn.finish();
   });
   return user.finish();

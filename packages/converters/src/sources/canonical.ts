@@ -10,7 +10,7 @@ import type { ConvertOptions, ConvertedUser, ConvertStats } from '../types';
 
 export function convertCanonical(record: Json, _opts: ConvertOptions): ConvertedUser {
   const userId = id(record.user_id, 'user_id');
-  const stats: ConvertStats = { accounts: 0, transactions: 0, pendingSkipped: 0, unknownAccountTypes: [], unknownCategories: [], skippedConnections: [] };
+  const stats: ConvertStats = { accounts: 0, transactions: 0, pendingSkipped: 0, unknownAccountTypes: [], unknownCategories: [], skippedConnections: [], badRows: [] };
   const seen = new Set<string>();
   const connections = arr(record.connections, 'connections').map((raw, i) => {
     const p = `connections[${i}]`;
@@ -50,7 +50,7 @@ function transaction(raw: unknown, accountIds: Set<string>, transactionIds: Set<
   const accountId = str(t.account_id, `${path}.account_id`);
   if (!accountIds.has(accountId)) fail(`${path}.account_id`, `'${accountId}' does not match any account of the request`);
   const date = str(t.date, `${path}.date`);
-  if (!DATE.test(date) || !isCalendarDate(date)) fail(`${path}.date`, `'${date.slice(0, 40)}' is not YYYY-MM-DD or an ISO-8601 date-time`);
+  if (!DATE.test(date) || !isCalendarDate(date)) fail(`${path}.date`, 'is not YYYY-MM-DD or an ISO-8601 date-time');
   const out: ImportTransaction = { account_id: accountId, amount: decimal(t.amount, `${path}.amount`), date };
   if (t.transaction_id !== undefined) {
     // Same rule as every other source (builder.ts): a repeated id would import one row twice or hide one.

@@ -19,11 +19,11 @@ export function convertFinicity(record: Json, opts: ConvertOptions): ConvertedUs
   // `username` is the partner's own id for the customer; `id` is Finicity's.
   const userId = c.username !== undefined && c.username !== null ? id(c.username, 'customer.username') : id(c.id, 'customer.id');
   const contact = { id: userId, email: optStr(c.email, 'customer.email'), phone: optStr(c.phone, 'customer.phone'), phoneCountry: optStr(c.phone_country, 'customer.phone_country') };
-  const user = new UserBuilder(userId, customerUser(contact, 'customer'), opts.pending ?? 'skip');
+  const user = new UserBuilder(userId, customerUser(contact, 'customer'), opts);
 
   const logins = new Map<string, ConnectionBuilder>();
   const accountConn = new Map<string, ConnectionBuilder>();
-  arr(record.accounts, 'accounts').forEach((raw, j) => {
+  arr(record.accounts, 'accounts').forEach((raw, j) => user.row((at) => {
     const ap = `accounts[${j}]`;
     const a = obj(raw, ap);
     const loginId = id(a.institutionLoginId, `${ap}.institutionLoginId`);
@@ -33,6 +33,7 @@ export function convertFinicity(record: Json, opts: ConvertOptions): ConvertedUs
       conn = user.connection({ connectionId: `finicity:${loginId}`, provider: 'finicity', institutionId: `finicity.${institution}` }, ap);
       logins.set(loginId, conn);
     }
+    at.connectionId = conn.connectionId;
     const accountId = id(a.id, `${ap}.id`);
     const typeRaw = str(a.type, `${ap}.type`);
     const mapped = finicityAccountType(typeRaw);
@@ -41,7 +42,8 @@ export function convertFinicity(record: Json, opts: ConvertOptions): ConvertedUs
     const nickname = optStr(a.accountNickname, `${ap}.accountNickname`);
     const account: ImportAccount = { account_id: accountId, name: name ?? nickname ?? '', type: mapped.type, balances: {} };
     if (nickname && nickname !== account.name) account.nickname = nickname;
-    const mask = lastFour(a.accountNumberDisplay) ?? lastFour(a.realAccountNumberLast4);
+    // Some institutions give no display mask, only a partly masked `number` ("xxxxxx1234").
+    const mask = lastFour(a.accountNumberDisplay) ?? lastFour(a.realAccountNumberLast4) ?? lastFour(a.number);
     if (mask) account.mask = mask;
     const currency = optStr(a.currency, `${ap}.currency`);
     if (currency) account.balances.currency = currency;
@@ -55,13 +57,14 @@ export function convertFinicity(record: Json, opts: ConvertOptions): ConvertedUs
     if (a.balanceDate !== undefined && a.balanceDate !== null) account.balances.balance_date = epochIso(a.balanceDate, `${ap}.balanceDate`);
     conn.account(account, ap);
     accountConn.set(accountId, conn);
-  });
+  }));
 
-  optArr(record.transactions, 'transactions').forEach((raw, k) => {
+  optArr(record.transactions, 'transactions').forEach((raw, k) => user.row((at) => {
     const tp = `transactions[${k}]`;
     const t = obj(raw, tp);
     const accountId = id(t.accountId, `${tp}.accountId`);
     const conn = accountConn.get(accountId) ?? fail(`${tp}.accountId`, `'${accountId}' is not an account of this customer`);
+    at.connectionId = conn.connectionId;
     const dateField = t.postedDate != null && t.postedDate !== 0 ? 'postedDate' : 'transactionDate';
     const categorization = optObj(t.categorization, `${tp}.categorization`);
     const category = finicityCategory(categorization ? optStr(categorization.category, `${tp}.categorization.category`) : undefined);
@@ -78,7 +81,7 @@ export function convertFinicity(record: Json, opts: ConvertOptions): ConvertedUs
       },
       tp,
     );
-  });
+  }));
   for (const conn of logins.values()) conn.finish();
   return user.finish();
 }

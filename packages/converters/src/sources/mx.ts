@@ -18,7 +18,7 @@ export function convertMx(record: Json, opts: ConvertOptions): ConvertedUser {
   // MX's `id` is the partner's own user id; `guid` is MX's. The company's id is the one to keep.
   const userId = u.id !== undefined && u.id !== null ? id(u.id, 'user.id') : id(u.guid, 'user.guid');
   const contact = { id: userId, email: optStr(u.email, 'user.email'), phone: optStr(u.phone, 'user.phone'), phoneCountry: optStr(u.phone_country, 'user.phone_country') };
-  const user = new UserBuilder(userId, customerUser(contact, 'user'), opts.pending ?? 'skip');
+  const user = new UserBuilder(userId, customerUser(contact, 'user'), opts);
 
   const members = new Map<string, ConnectionBuilder>();
   arr(record.members, 'members').forEach((raw, i) => {
@@ -30,11 +30,12 @@ export function convertMx(record: Json, opts: ConvertOptions): ConvertedUser {
   });
 
   const accountMember = new Map<string, ConnectionBuilder>();
-  optArr(record.accounts, 'accounts').forEach((raw, j) => {
+  optArr(record.accounts, 'accounts').forEach((raw, j) => user.row((at) => {
     const ap = `accounts[${j}]`;
     const a = obj(raw, ap);
     const memberGuid = id(a.member_guid, `${ap}.member_guid`);
     const conn = members.get(memberGuid) ?? fail(`${ap}.member_guid`, `'${memberGuid}' is not a member of this user`);
+    at.connectionId = conn.connectionId;
     const guid = id(a.guid, `${ap}.guid`);
     const typeRaw = str(a.type, `${ap}.type`);
     const subtype = optStr(a.subtype, `${ap}.subtype`);
@@ -58,19 +59,20 @@ export function convertMx(record: Json, opts: ConvertOptions): ConvertedUser {
     if (updated) account.balances.balance_date = updated;
     conn.account(account, ap);
     accountMember.set(guid, conn);
-  });
+  }));
 
-  optArr(record.transactions, 'transactions').forEach((raw, k) => {
+  optArr(record.transactions, 'transactions').forEach((raw, k) => user.row((at) => {
     const tp = `transactions[${k}]`;
     const t = obj(raw, tp);
     const accountGuid = id(t.account_guid, `${tp}.account_guid`);
     const conn = accountMember.get(accountGuid) ?? fail(`${tp}.account_guid`, `'${accountGuid}' is not an account of this user`);
+    at.connectionId = conn.connectionId;
     const direction = str(t.type, `${tp}.type`);
     const unsigned = absDecimal(decimal(t.amount, `${tp}.amount`));
     let amount: string;
     if (direction === 'CREDIT') amount = unsigned;
     else if (direction === 'DEBIT') amount = negateDecimal(unsigned);
-    else fail(`${tp}.type`, `'${direction.slice(0, 20)}' is not CREDIT or DEBIT`);
+    else fail(`${tp}.type`, 'is not CREDIT or DEBIT');
     // MX's own `date` prefers the transaction date; the posted date is `posted_at`.
     const posted = t.posted_at ?? t.date ?? t.transacted_at;
     const category = mxCategory(optStr(t.top_level_category, `${tp}.top_level_category`), optStr(t.category, `${tp}.category`));
@@ -87,7 +89,7 @@ export function convertMx(record: Json, opts: ConvertOptions): ConvertedUser {
       },
       tp,
     );
-  });
+  }));
   for (const conn of members.values()) conn.finish();
   return user.finish();
 }

@@ -16,7 +16,7 @@ import { readUserContact } from './user';
 
 export function convertPlaid(record: Json, opts: ConvertOptions): ConvertedUser {
   const contact = readUserContact(record.user, 'user');
-  const user = new UserBuilder(contact.id, customerUser(contact, 'user'), opts.pending ?? 'skip');
+  const user = new UserBuilder(contact.id, customerUser(contact, 'user'), opts);
   arr(record.items, 'items').forEach((rawItem, i) => {
     const p = `items[${i}]`;
     const entry = obj(rawItem, p);
@@ -25,7 +25,8 @@ export function convertPlaid(record: Json, opts: ConvertOptions): ConvertedUser 
     const institution = id(item.institution_id, `${p}.item.institution_id`);
     const conn = user.connection({ connectionId: `plaid:${itemId}`, provider: 'plaid', institutionId: `plaid.${institution}` }, p);
 
-    optArr(entry.accounts, `${p}.accounts`).forEach((rawAccount, j) => {
+    optArr(entry.accounts, `${p}.accounts`).forEach((rawAccount, j) => user.row((at) => {
+      at.connectionId = conn.connectionId;
       const ap = `${p}.accounts[${j}]`;
       const a = obj(rawAccount, ap);
       const accountId = id(a.account_id, `${ap}.account_id`);
@@ -51,10 +52,11 @@ export function convertPlaid(record: Json, opts: ConvertOptions): ConvertedUser 
       const updated = optDateTime(b.last_updated_datetime, `${ap}.balances.last_updated_datetime`);
       if (updated) account.balances.balance_date = updated;
       conn.account(account, ap);
-    });
+    }));
 
     const txKey = entry.transactions !== undefined ? 'transactions' : 'added';
-    optArr(entry[txKey], `${p}.${txKey}`).forEach((rawTx, k) => {
+    optArr(entry[txKey], `${p}.${txKey}`).forEach((rawTx, k) => user.row((at) => {
+      at.connectionId = conn.connectionId;
       const tp = `${p}.${txKey}[${k}]`;
       const t = obj(rawTx, tp);
       const pfc = optObj(t.personal_finance_category, `${tp}.personal_finance_category`);
@@ -77,7 +79,7 @@ export function convertPlaid(record: Json, opts: ConvertOptions): ConvertedUser 
         },
         tp,
       );
-    });
+    }));
     conn.finish();
   });
   return user.finish();

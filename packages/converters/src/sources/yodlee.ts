@@ -4,6 +4,12 @@
  * (a leading "source": "yodlee" is allowed). Accounts join provider accounts on `providerAccountId`,
  * transactions join accounts on `accountId`. Transaction ids are unique only with the CONTAINER, so the
  * imported id is `<CONTAINER>:<id>`. The sign comes from `baseType` (CREDIT +, DEBIT −).
+ *
+ * Variants read as well (public examples they come from in packages/converters/README.md, "Real-world variants"):
+ *   - older response shape: a date as an object `{ "date": "2014-02-05", "format": "yyyy-MM-dd" }`, or a date-time
+ *     with an offset `2014-02-01T00:00:00-0800` (the date as written);
+ *   - older response shape: `category` as an object `{ "categoryName": "Restaurants/Dining" }`;
+ *   - category names with punctuation (`Restaurants/Dining`, `Service Charges/Fees`): each part is tried.
  */
 import type { ImportAccount } from '@mk/shared';
 import { yodleeAccountType } from '../account-types';
@@ -25,7 +31,7 @@ export function convertYodlee(record: Json, opts: ConvertOptions): ConvertedUser
   const u = obj(record.user, 'user');
   const userId = u.loginName !== undefined && u.loginName !== null ? id(u.loginName, 'user.loginName') : id(u.id, 'user.id');
   const contact = { id: userId, email: optStr(u.email, 'user.email'), phone: optStr(u.phone, 'user.phone'), phoneCountry: optStr(u.phone_country, 'user.phone_country') };
-  const user = new UserBuilder(userId, customerUser(contact, 'user'), opts.pending ?? 'skip');
+  const user = new UserBuilder(userId, customerUser(contact, 'user'), opts);
 
   const providerAccounts = new Map<string, ConnectionBuilder>();
   arr(record.providerAccount, 'providerAccount').forEach((raw, i) => {
@@ -37,11 +43,12 @@ export function convertYodlee(record: Json, opts: ConvertOptions): ConvertedUser
   });
 
   const accountConn = new Map<string, ConnectionBuilder>();
-  optArr(record.account, 'account').forEach((raw, j) => {
+  optArr(record.account, 'account').forEach((raw, j) => user.row((at) => {
     const ap = `account[${j}]`;
     const a = obj(raw, ap);
     const paId = id(a.providerAccountId, `${ap}.providerAccountId`);
     const conn = providerAccounts.get(paId) ?? fail(`${ap}.providerAccountId`, `'${paId}' is not a providerAccount of this user`);
+    at.connectionId = conn.connectionId;
     const accountId = id(a.id, `${ap}.id`);
     const container = str(a.CONTAINER, `${ap}.CONTAINER`);
     const accountType = optStr(a.accountType, `${ap}.accountType`);
@@ -66,13 +73,14 @@ export function convertYodlee(record: Json, opts: ConvertOptions): ConvertedUser
     if (updated) account.balances.balance_date = updated;
     conn.account(account, ap);
     accountConn.set(accountId, conn);
-  });
+  }));
 
-  optArr(record.transaction, 'transaction').forEach((raw, k) => {
+  optArr(record.transaction, 'transaction').forEach((raw, k) => user.row((at) => {
     const tp = `transaction[${k}]`;
     const t = obj(raw, tp);
     const accountId = id(t.accountId, `${tp}.accountId`);
     const conn = accountConn.get(accountId) ?? fail(`${tp}.accountId`, `'${accountId}' is not an account of this user`);
+    at.connectionId = conn.connectionId;
     const container = str(t.CONTAINER, `${tp}.CONTAINER`);
     const m = obj(t.amount, `${tp}.amount`);
     const unsigned = absDecimal(decimal(m.amount, `${tp}.amount.amount`));
@@ -80,29 +88,35 @@ export function convertYodlee(record: Json, opts: ConvertOptions): ConvertedUser
     let amount: string;
     if (baseType === 'CREDIT') amount = unsigned;
     else if (baseType === 'DEBIT') amount = negateDecimal(unsigned);
-    else fail(`${tp}.baseType`, `'${baseType.slice(0, 20)}' is not CREDIT or DEBIT`);
-    const dateField = t.postDate != null ? 'postDate' : 'date';
+    else fail(`${tp}.baseType`, 'is not CREDIT or DEBIT');
+    const dateField = t.postDate != null ? 'postDate' : t.date != null ? 'date' : 'transactionDate';
     const d = isObject(t.description) ? t.description : undefined;
     const description = d
       ? optStr(d.simple, `${tp}.description.simple`) ?? optStr(d.original, `${tp}.description.original`) ?? optStr(d.consumer, `${tp}.description.consumer`)
       : optStr(t.description, `${tp}.description`);
-    const category = yodleeCategory(optStr(t.categoryType, `${tp}.categoryType`), optStr(t.category, `${tp}.category`));
+    const categoryName = isObject(t.category) ? optStr(t.category.categoryName, `${tp}.category.categoryName`) : optStr(t.category, `${tp}.category`);
+    const category = yodleeCategory(optStr(t.categoryType, `${tp}.categoryType`), categoryName);
     if (category && !category.known) user.unknownCategory(category.raw);
     conn.transaction(
       {
         account_id: accountId,
         transaction_id: `${container}:${id(t.id, `${tp}.id`)}`,
         amount,
-        date: isoDate(t[dateField], `${tp}.${dateField}`),
+        date: yodleeDate(t[dateField], `${tp}.${dateField}`),
         description,
         type: category?.type,
         pending: t.status === 'PENDING',
       },
       tp,
     );
-  });
+  }));
   for (const conn of providerAccounts.values()) conn.finish();
   return user.finish();
+}
+
+/** A date as text, or as the older shape's object `{ date, format }` (`format` is always yyyy-MM-dd in Yodlee's examples). */
+function yodleeDate(v: unknown, path: string): string {
+  return isObject(v) ? isoDate(v.date, `${path}.date`) : isoDate(v, path);
 }
 
 /** The first present Yodlee Money object `{ amount, currency }` among `fields`. */
@@ -113,7 +127,7 @@ function money(a: Json, fields: string[], path: string): { amount: number; curre
     const m = obj(v, `${path}.${f}`);
     const amount = optBalance(m.amount, `${path}.${f}.amount`);
     if (amount === undefined) continue;
-    const currency = optStr(m.currency, `${path}.${f}.currency`);
+    const currency = optStr(m.currency, `${path}.${f}.currency`) ?? optStr(m.currencyCode, `${path}.${f}.currencyCode`); // older shape: currencyCode
     return currency ? { amount, currency } : { amount };
   }
   return undefined;
