@@ -11,7 +11,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createLogger, createRedis, loadConfig, type Redis } from '@mk/shared';
+import { createLogger, createRedis, generatePayloadKeys, loadConfig, type Redis } from '@mk/shared';
 import { fixtures } from '@mk/converters';
 import { startSandbox } from '@mk/sandbox';
 import { startPrivateRedis, type PrivateRedis } from '@mk/testkit';
@@ -83,7 +83,10 @@ async function main(): Promise<void> {
   say(`  ${sandbox.url} (import limit ${IMPORT_RATE_PER_MIN}/min, an hour of quota lasts ${3600 / TIME_SCALE} s)`);
 
   step('Worker: imports, refresh pipeline, webhook receiver');
+  // A key for this demo only: the producer seals import payloads with it, the worker opens them.
+  const payloadKeys = process.env.PAYLOAD_KEYS || generatePayloadKeys('demo');
   const env = {
+    PAYLOAD_KEYS: payloadKeys,
     REDIS_URL: redisUrl,
     REDIS_PREFIX: PREFIX,
     LOG_LEVEL: logLevel,
@@ -118,7 +121,7 @@ async function main(): Promise<void> {
 
   const dump = await buildDump();
   const runId = `demo-${new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-')}`;
-  const producerEnv = { REDIS_URL: redisUrl, REDIS_PREFIX: PREFIX, LOG_LEVEL: logLevel, IMPORT_RATE_PER_MIN: String(IMPORT_RATE_PER_MIN) };
+  const producerEnv = { PAYLOAD_KEYS: payloadKeys, REDIS_URL: redisUrl, REDIS_PREFIX: PREFIX, LOG_LEVEL: logLevel, IMPORT_RATE_PER_MIN: String(IMPORT_RATE_PER_MIN) };
   const io = { out: (s: string) => say(s.replace(/^/gm, '  ')), err: (s: string) => say(s.replace(/^/gm, '  ')) };
 
   step(`Plan (dry run) of ${path.relative(ROOT, dump)}`);

@@ -8,3 +8,4 @@ export * from './logger';
 export * from './redis';
 export * from './import-split';
 export * from './lua';
+export * from './payload-seal';

@@ -4,3 +4,4 @@ export * from './processes';
 export * from './contract';
 export * from './fuzz';
 export * from './cpu-load';
+export * from './payload-keys';

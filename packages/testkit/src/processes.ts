@@ -1,6 +1,7 @@
 /** App processes for multi-process tests: started with tsx, killed with any signal, their output kept. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { TEST_PAYLOAD_KEYS } from './payload-keys';
 
 export interface AppProcess {
   child: ChildProcess;
@@ -15,7 +16,7 @@ const ROOT = path.resolve(__dirname, '../../..');
 export function startApp(entry: string, env: Record<string, string>, args: string[] = []): AppProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry), ...args], {
     cwd: ROOT,
-    env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'warn', PAYLOAD_KEYS: TEST_PAYLOAD_KEYS, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
