@@ -4,10 +4,10 @@
  * security headers, the import queue's dangerous Bull Board actions refused, the client address behind a proxy.
  */
 import { Writable } from 'node:stream';
-import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
-import { createLogger, createRedis, QUEUES, type Redis } from '@mk/shared';
-import { startPrivateRedis, type PrivateRedis } from '@mk/testkit';
+import { Queue, UnrecoverableError, Worker } from 'bullmq';
+import { createLogger, createRedis, IMPORT_JOB_OPTIONS, QUEUES, sealImportJob, type ImportJob, type Redis } from '@mk/shared';
+import { startPrivateRedis, testSealer, type PrivateRedis } from '@mk/testkit';
 import { createDashboard, type AuthOptions, type DashboardUser } from '@mk/dashboard';
 import { InMemoryRunSource, sampleRun } from './fakes';
 import { basicAuth, request, type RequestOptions } from './http';
@@ -161,6 +161,54 @@ describe('dashboard security', () => {
     }
     expect(await imports.count()).toBe(1);
     expect(await imports.getRateLimitTtl()).toBeLessThanOrEqual(0);
+    await imports.close();
+  });
+
+  it('shows admins and viewers an import job\'s summary in Bull Board, never its email, phone or account number', async () => {
+    const { get, login, prefix } = await start();
+    const imports = new Queue(QUEUES.import, { connection: redis, prefix });
+    const job = (n: number): ImportJob => ({
+      runId: 'pii-run', sourceUserId: `user-${n}`, line: n,
+      connections: [{
+        connectionId: `item-${n}`,
+        request: {
+          institution_id: 'chase', customer_user: { id: `user-${n}`, email: { address: `jane.doe.${n}@example.com` }, phone: { number: `+1 415 555 01${n}9` } },
+          accounts: [{ account_id: `acc-${n}`, name: 'Checking', account_number: `99887766${n}`, mask: `7${n}31`, type: 'depository.checking', balances: { currency: 'USD', current: 1234.56 } }],
+          transactions: [],
+        } as unknown as ImportJob['connections'][number]['request'],
+      }],
+    });
+    const sealer = testSealer();
+    const add = (n: number) => imports.add('import', sealImportJob(sealer, job(n)), { ...IMPORT_JOB_OPTIONS, jobId: `pii-run-user-${n}-L${n}` });
+    // Job 2 fails (the way a job that ran out of attempts stays in Redis); job 1 waits.
+    await add(2);
+    const workerConnection = redis.duplicate();
+    const failing = new Worker(QUEUES.import, async () => { throw new UnrecoverableError('import refused'); }, { connection: workerConnection, prefix });
+    for (let i = 0; i < 200 && (await imports.getFailedCount()) === 0; i++) await new Promise((r) => setTimeout(r, 25));
+    await failing.close();
+    workerConnection.disconnect();
+    await add(1);
+
+    const secrets = ['jane.doe.1@example.com', 'jane.doe.2@example.com', '+1 415 555 0119', '+1 415 555 0129', '998877661', '998877662', '7131', '7231'];
+    for (const user of [ADMIN, VIEWER]) {
+      const cookie = await login(user);
+      const board = user === ADMIN ? 'admin' : 'viewer';
+      const bodies: string[] = [];
+      for (const status of ['latest', 'waiting', 'failed', 'active']) {
+        const res = await get(`/board/${board}/api/queues?activeQueue=${QUEUES.import}&status=${status}&page=1`, { headers: { cookie } });
+        expect(res.status).toBe(200);
+        bodies.push(res.body);
+      }
+      for (const n of [1, 2]) {
+        const res = await get(`/board/${board}/api/queues/${QUEUES.import}/pii-run-user-${n}-L${n}`, { headers: { cookie } });
+        expect(res.status).toBe(200);
+        bodies.push(res.body);
+        expect(res.json().job.data).toEqual({ runId: 'pii-run', line: n, summary: expect.objectContaining({ connections: 1, accounts: 1, transactions: 0, user: expect.stringMatching(/^[0-9a-f]{16}$/) }) });
+      }
+      const all = bodies.join('\n');
+      expect(secrets.filter((v) => all.includes(v))).toEqual([]);
+      expect(all.includes('v1.test.')).toBe(false); // not even the sealed text
+    }
     await imports.close();
   });
 
