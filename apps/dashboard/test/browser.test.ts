@@ -152,7 +152,7 @@ describe('dashboard in a browser', () => {
     await page.waitForTimeout(300); // let the counters render
     await page.screenshot({ path: screenshotPath('bull-board.png') });
     expect(refused.filter((r) => !/fonts\.googleapis\.com/.test(r))).toEqual([]);
-    expect(await page.evaluate(() => document.querySelectorAll('script[src]').length)).toBeGreaterThan(0);
+    expect(await page.locator('script[src]').count()).toBeGreaterThan(0);
     // The board's own writes carry this origin and pass the cross-site check.
     const put = (u: string) => page.evaluate(async (url) => (await fetch(url, { method: 'PUT' })).status, u);
     expect(await put(`/board/admin/api/queues/${QUEUES.refresh}/pause`)).toBe(200);

@@ -8,8 +8,8 @@ import type { ZodError } from 'zod';
 
 export type OpenedPayload =
   | { ok: true; payload: ImportJob }
-  /** The payload fails its schema: it can never succeed. */
-  | { ok: false; invalid: ZodError }
+  /** The payload (opened, when sealed) fails its schema: it can never succeed. */
+  | { ok: false; invalid: ZodError; plain: unknown }
   /** The payload cannot be opened: a key missing from PAYLOAD_KEYS (`unknownKey`), or altered text. */
   | { ok: false; sealError: PayloadSealError };
 
@@ -25,7 +25,7 @@ export function openImportPayload(sealer: PayloadSealer, data: unknown): OpenedP
     }
   }
   const parsed = importJobSchema.safeParse(plain);
-  if (!parsed.success) return { ok: false, invalid: parsed.error };
+  if (!parsed.success) return { ok: false, invalid: parsed.error, plain };
   if (sealed.success && parsed.data.runId !== sealed.data.runId) {
     return { ok: false, sealError: new PayloadSealError('sealed payload belongs to another run') };
   }

@@ -26,7 +26,7 @@ export interface ImportProcessorDeps extends ImportDeps {
 
 export async function processImportJob(deps: ImportProcessorDeps, job: Pick<Job, 'data' | 'attemptsMade' | 'opts' | 'id'>): Promise<{ imported: number; failed: number }> {
   const opened = openImportPayload(deps.sealer, job.data);
-  if (!opened.ok && 'invalid' in opened) return rejectPayload(deps, job, opened.invalid);
+  if (!opened.ok && 'invalid' in opened) return rejectPayload(deps, { id: job.id, data: opened.plain }, opened.invalid);
   if (!opened.ok) {
     deps.logger.error({ jobId: job.id, reason: opened.sealError.message }, 'import job payload cannot be opened');
     // A key missing from this worker's PAYLOAD_KEYS may be added (the job retries); altered text never opens.
