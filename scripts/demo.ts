@@ -11,7 +11,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createLogger, createRedis, exitOnHelp, loadConfig, type Redis } from '@mk/shared';
+import { createLogger, createRedis, exitOnHelp, generatePayloadKeys, loadConfig, type Redis } from '@mk/shared';
 import { fixtures } from '@mk/converters';
 import { startSandbox } from '@mk/sandbox';
 import { startPrivateRedis, type PrivateRedis } from '@mk/testkit';
@@ -89,7 +89,10 @@ demo-out/demo-dump.ndjson) against the embedded MoneyKit sandbox, with a private
   say(`  ${sandbox.url} (import limit ${IMPORT_RATE_PER_MIN}/min, an hour of quota lasts ${3600 / TIME_SCALE} s)`);
 
   step('Worker: imports, refresh pipeline, webhook receiver');
+  // A key for this demo only: the producer seals import payloads with it, the worker opens them.
+  const payloadKeys = process.env.PAYLOAD_KEYS || generatePayloadKeys('demo');
   const env = {
+    PAYLOAD_KEYS: payloadKeys,
     REDIS_URL: redisUrl,
     REDIS_PREFIX: PREFIX,
     LOG_LEVEL: logLevel,
@@ -124,7 +127,7 @@ demo-out/demo-dump.ndjson) against the embedded MoneyKit sandbox, with a private
 
   const dump = await buildDump();
   const runId = `demo-${new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-')}`;
-  const producerEnv = { REDIS_URL: redisUrl, REDIS_PREFIX: PREFIX, LOG_LEVEL: logLevel, IMPORT_RATE_PER_MIN: String(IMPORT_RATE_PER_MIN) };
+  const producerEnv = { PAYLOAD_KEYS: payloadKeys, REDIS_URL: redisUrl, REDIS_PREFIX: PREFIX, LOG_LEVEL: logLevel, IMPORT_RATE_PER_MIN: String(IMPORT_RATE_PER_MIN) };
   const io = { out: (s: string) => say(s.replace(/^/gm, '  ')), err: (s: string) => say(s.replace(/^/gm, '  ')) };
 
   step(`Plan (dry run) of ${path.relative(ROOT, dump)}`);

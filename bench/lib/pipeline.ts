@@ -5,7 +5,7 @@ import IORedis, { type Redis } from 'ioredis';
 import { QUEUES, createLogger } from '@mk/shared';
 import { MigrationLedger } from '@mk/ledger';
 import { MoneyKitClient } from '@mk/moneykit-client';
-import { startPrivateRedis, type PrivateRedis } from '@mk/testkit';
+import { startPrivateRedis, testSealer, type PrivateRedis } from '@mk/testkit';
 import { enqueueRun } from '@mk/producer';
 import { importApiFromClient, startImportWorker, type ImportWorker } from '../../apps/worker/src/import';
 import { OUT_DIR } from './dumps';
@@ -39,7 +39,7 @@ export async function enqueueDump(redis: Redis, dump: string, runId: string): Pr
   const ledger = new MigrationLedger(redis, PREFIX);
   try {
     const progress = await enqueueRun(queue, ledger, {
-      runId, dump, rejectsPath: path.join(OUT_DIR, `${runId}.rejects.ndjson`), maxWaiting: Number.MAX_SAFE_INTEGER, logger: quietLogger,
+      runId, dump, rejectsPath: path.join(OUT_DIR, `${runId}.rejects.ndjson`), maxWaiting: Number.MAX_SAFE_INTEGER, logger: quietLogger, sealer: testSealer(),
     });
     const counts = await ledger.counts(runId);
     return { users: progress.enqueued, connections: Object.values(counts).reduce((a, b) => a + b, 0) };
@@ -55,6 +55,6 @@ export function clientFor(sandbox: SandboxProcess, concurrency: number): MoneyKi
 export function startWorker(redis: Redis, client: MoneyKitClient, opts: { ratePerMinute: number; concurrency: number }): ImportWorker {
   return startImportWorker({
     redis, prefix: PREFIX, api: importApiFromClient(client), ledger: new MigrationLedger(redis, PREFIX), logger: quietLogger,
-    ratePerMinute: opts.ratePerMinute, concurrency: opts.concurrency, sink: { linkImported: async () => undefined },
+    ratePerMinute: opts.ratePerMinute, concurrency: opts.concurrency, sink: { linkImported: async () => undefined }, sealer: testSealer(),
   });
 }

@@ -9,6 +9,7 @@ import { createLogger, DEFAULT_PREFIX, QUEUES, type Logger, type Redis } from '@
 import { redisReady, registerOpsRoutes } from '@mk/telemetry';
 import { installAuth, type AuthOptions } from './auth/guard';
 import { boardPaths, mountBoards } from './board';
+import { installSecurityHeaders } from './security-headers';
 import { createDashboardMetrics } from './metrics';
 import { registerStaticAssets } from './static';
 import { registerStatusRoutes } from './status/routes';
@@ -27,13 +28,20 @@ export interface DashboardOptions {
   refresh?: RefreshStatusSource;
   /** Where Bull Board lives; the admin board is under `<boardPath>/admin`, the read-only one under `<boardPath>/viewer`. */
   boardPath?: string;
+  /** Which proxies' X-Forwarded-For/-Proto/-Host to believe (Fastify's trustProxy): DASHBOARD_TRUST_PROXY. */
+  trustProxy?: boolean | string[];
   /** For login events and errors; default silent. */
   logger?: Logger;
 }
 
 export async function createDashboard(opts: DashboardOptions): Promise<FastifyInstance> {
   const logger = opts.logger ?? createLogger('dashboard', { level: 'silent' });
-  const app = Fastify({ loggerInstance: logger as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) });
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    // Behind a TLS proxy the client address (and the origin the browser used) come from X-Forwarded-* only when trusted.
+    trustProxy: opts.trustProxy ?? false,
+  });
   const prefix = opts.prefix ?? DEFAULT_PREFIX;
   const queues = (opts.queueNames ?? Object.values(QUEUES)).map((name) => new Queue(name, { connection: opts.redis, prefix }));
   // ioredis reconnects by itself; say so once a minute at most instead of once per attempt (/readyz tells the rest).
@@ -49,16 +57,9 @@ export async function createDashboard(opts: DashboardOptions): Promise<FastifyIn
     await Promise.all(queues.map((q) => q.close()));
   });
 
-  app.addHook('onSend', async (req, reply, payload) => {
-    reply.header('x-content-type-options', 'nosniff');
-    reply.header('x-frame-options', 'DENY');
-    reply.header('referrer-policy', 'same-origin');
-    if (!req.url.startsWith('/static') && !req.url.includes('/static/')) reply.header('cache-control', 'no-store');
-    return payload;
-  });
-
+  await installSecurityHeaders(app, { https: opts.auth.mode === 'credentials' && opts.auth.cookieSecure === true });
   const paths = boardPaths(opts.boardPath ?? '/board');
-  installAuth(app, { auth: opts.auth, adminOnlyPrefix: paths.admin, boardPath: paths.root });
+  await installAuth(app, { auth: opts.auth, redis: opts.redis, prefix, adminOnlyPrefix: paths.admin, boardPath: paths.root });
   registerOpsRoutes(app, {
     ready: redisReady(opts.redis),
     metrics: createDashboardMetrics({ queues, runs: opts.runs, refresh: opts.refresh, redis: opts.redis }),

@@ -5,25 +5,53 @@
 import { z } from 'zod';
 import { commonEnvSchema, ConfigError, envBool, envInt, envNumber } from '@mk/shared';
 import type { DashboardUser } from './auth/credentials';
-import type { AuthOptions } from './auth/guard';
+import { DEFAULT_SESSION_TTL_HOURS, DEFAULT_THROTTLE, type AuthOptions } from './auth/guard';
 
 /** Unset or empty (compose passes `${VAR:-}` through as ''): both mean "not configured". */
 const optional = <T extends z.ZodTypeAny>(schema: T) => z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
+
+/** Trimmed; printable, no ':' (HTTP Basic splits on it) and not blank. */
+const username = z
+  .string()
+  .transform((s) => s.trim())
+  .pipe(z.string().min(1, 'must not be blank').max(64, 'must be at most 64 characters').regex(/^[^\s:\p{Cc}][^:\p{Cc}]*$/u, 'must be printable and contain no ":"'));
+
+/**
+ * Fastify's trustProxy: `false` (default: the TCP peer is the client), `true` (trust every proxy: only when nothing
+ * but the proxy can reach the port), or comma-separated proxy addresses/CIDRs (the safe choice behind a proxy).
+ */
+const trustProxy = z
+  .string()
+  .trim()
+  .default('false')
+  .transform((v, ctx): boolean | string[] => {
+    if (v === 'false' || v === '') return false;
+    if (v === 'true') return true;
+    const list = v.split(',').map((s) => s.trim()).filter(Boolean);
+    if (list.every((a) => /^[0-9a-fA-F.:/]+$/.test(a))) return list;
+    ctx.addIssue({ code: 'custom', message: 'must be false, true or comma-separated proxy addresses/CIDRs' });
+    return z.NEVER;
+  });
 
 export const dashboardEnvSchema = commonEnvSchema.extend({
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
   DASHBOARD_PORT: envInt(0).max(65535).default(3000),
   DASHBOARD_HOST: z.string().min(1).default('127.0.0.1'),
-  DASHBOARD_ADMIN_USER: optional(z.string()),
+  DASHBOARD_ADMIN_USER: optional(username),
   DASHBOARD_ADMIN_PASSWORD: optional(z.string().min(12, 'must be at least 12 characters')),
-  DASHBOARD_VIEWER_USER: optional(z.string()),
+  DASHBOARD_VIEWER_USER: optional(username),
   DASHBOARD_VIEWER_PASSWORD: optional(z.string().min(12, 'must be at least 12 characters')),
   DASHBOARD_DEV_NO_AUTH: envBool.default(false),
-  /** HMAC key of session cookies; every replica needs the same one. Default: random per process. */
-  DASHBOARD_SESSION_SECRET: optional(z.string().min(32, 'must be at least 32 characters')),
-  DASHBOARD_SESSION_TTL_HOURS: envNumber(0.01).default(12),
-  /** Set when the dashboard is served over HTTPS (directly or behind a TLS-terminating proxy). */
+  /** Sessions live in Redis: a replica, a restart and logout all see the same ones. */
+  DASHBOARD_SESSION_TTL_HOURS: envNumber(0.01).default(DEFAULT_SESSION_TTL_HOURS),
+  /** Set when the dashboard is served over HTTPS (directly or behind a TLS-terminating proxy): Secure cookie, HSTS. */
   DASHBOARD_COOKIE_SECURE: envBool.default(false),
+  DASHBOARD_TRUST_PROXY: trustProxy,
+  /** Failed sign-ins (form or Basic) from one address in the window before that address is refused. */
+  DASHBOARD_LOGIN_MAX_FAILURES_PER_ADDRESS: envInt(1).default(DEFAULT_THROTTLE.perAddress),
+  /** Failed sign-ins at one username, from anywhere, before addresses that failed are refused for it. */
+  DASHBOARD_LOGIN_MAX_FAILURES_PER_USER: envInt(1).default(DEFAULT_THROTTLE.perUser),
+  DASHBOARD_LOGIN_WINDOW_SECONDS: envInt(1).default(DEFAULT_THROTTLE.windowSeconds),
 });
 export type DashboardConfig = z.infer<typeof dashboardEnvSchema>;
 
@@ -61,8 +89,12 @@ export function resolveAuth(config: DashboardConfig): AuthOptions {
   return {
     mode: 'credentials',
     users,
-    sessionSecret: config.DASHBOARD_SESSION_SECRET,
     sessionTtlMs: config.DASHBOARD_SESSION_TTL_HOURS * 3600_000,
     cookieSecure: config.DASHBOARD_COOKIE_SECURE,
+    throttle: {
+      perAddress: config.DASHBOARD_LOGIN_MAX_FAILURES_PER_ADDRESS,
+      perUser: config.DASHBOARD_LOGIN_MAX_FAILURES_PER_USER,
+      windowSeconds: config.DASHBOARD_LOGIN_WINDOW_SECONDS,
+    },
   };
 }

@@ -27,9 +27,6 @@ async function main(): Promise<void> {
     throw err;
   }
   if (auth.mode === 'none') logger.warn('DASHBOARD_DEV_NO_AUTH=true: anyone who can reach this port is an admin (loopback only)');
-  if (auth.mode === 'credentials' && !auth.sessionSecret) {
-    logger.info('DASHBOARD_SESSION_SECRET is not set: sessions end when this process restarts and are not shared between replicas');
-  }
 
   let redis;
   try {
@@ -43,7 +40,7 @@ async function main(): Promise<void> {
   for (const problem of check.problems) logger.warn({ redisVersion: check.version }, `Redis configuration: ${problem}`);
 
   const sources = await createSources(redis, config.REDIS_PREFIX);
-  const app = await createDashboard({ redis, prefix: config.REDIS_PREFIX, auth, runs: sources.runs, ...(sources.refresh && { refresh: sources.refresh }), logger });
+  const app = await createDashboard({ redis, prefix: config.REDIS_PREFIX, auth, trustProxy: config.DASHBOARD_TRUST_PROXY, runs: sources.runs, ...(sources.refresh && { refresh: sources.refresh }), logger });
   await app.listen({ port: config.DASHBOARD_PORT, host: config.DASHBOARD_HOST });
   logger.info({ host: config.DASHBOARD_HOST, port: config.DASHBOARD_PORT, auth: auth.mode }, 'dashboard listening');
 

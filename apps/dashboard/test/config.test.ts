@@ -11,9 +11,9 @@ describe('dashboard configuration', () => {
   });
 
   it('treats empty variables (compose passes unset ones as "") as not configured', () => {
-    const empty = { DASHBOARD_ADMIN_USER: '', DASHBOARD_ADMIN_PASSWORD: '', DASHBOARD_VIEWER_USER: '', DASHBOARD_VIEWER_PASSWORD: '', DASHBOARD_SESSION_SECRET: '' };
+    const empty = { DASHBOARD_ADMIN_USER: '', DASHBOARD_ADMIN_PASSWORD: '', DASHBOARD_VIEWER_USER: '', DASHBOARD_VIEWER_PASSWORD: '' };
     expect(() => auth(empty)).toThrow(/DASHBOARD_ADMIN_USER and DASHBOARD_ADMIN_PASSWORD are required/);
-    expect(auth({ ...empty, DASHBOARD_ADMIN_USER: 'ops', DASHBOARD_ADMIN_PASSWORD: strong })).toMatchObject({ mode: 'credentials', sessionSecret: undefined });
+    expect(auth({ ...empty, DASHBOARD_ADMIN_USER: 'ops', DASHBOARD_ADMIN_PASSWORD: strong })).toMatchObject({ mode: 'credentials' });
   });
 
   it('allows no authentication only when asked for, on a loopback host', () => {
@@ -37,6 +37,24 @@ describe('dashboard configuration', () => {
     expect(() => auth({ DASHBOARD_VIEWER_USER: 'support', DASHBOARD_VIEWER_PASSWORD: strong })).toThrow(/viewer account needs an admin/);
     expect(() => auth({ DASHBOARD_ADMIN_USER: 'ops', DASHBOARD_ADMIN_PASSWORD: strong, DASHBOARD_VIEWER_USER: 'ops', DASHBOARD_VIEWER_PASSWORD: strong }))
       .toThrow(/DASHBOARD_VIEWER_USER must differ/);
+  });
+
+  it('trims usernames and refuses blank or unusable ones at start, naming the setting', () => {
+    expect(auth({ DASHBOARD_ADMIN_USER: '  ops ', DASHBOARD_ADMIN_PASSWORD: strong })).toMatchObject({ users: [{ username: 'ops' }] });
+    for (const bad of [' ', '\t', 'a:b', 'a\u0007b']) {
+      expect(() => auth({ DASHBOARD_ADMIN_USER: bad, DASHBOARD_ADMIN_PASSWORD: strong })).toThrow(ConfigError);
+      expect(() => auth({ DASHBOARD_ADMIN_USER: bad, DASHBOARD_ADMIN_PASSWORD: strong })).toThrow(/DASHBOARD_ADMIN_USER/);
+    }
+    expect(() => auth({ DASHBOARD_ADMIN_USER: 'ops', DASHBOARD_ADMIN_PASSWORD: strong, DASHBOARD_VIEWER_USER: ' ', DASHBOARD_VIEWER_PASSWORD: strong }))
+      .toThrow(/DASHBOARD_VIEWER_USER/);
+  });
+
+  it('reads which proxies to trust for the client address', () => {
+    const env = { DASHBOARD_ADMIN_USER: 'ops', DASHBOARD_ADMIN_PASSWORD: strong };
+    expect(loadConfig(dashboardEnvSchema, env).DASHBOARD_TRUST_PROXY).toBe(false);
+    expect(loadConfig(dashboardEnvSchema, { ...env, DASHBOARD_TRUST_PROXY: 'true' }).DASHBOARD_TRUST_PROXY).toBe(true);
+    expect(loadConfig(dashboardEnvSchema, { ...env, DASHBOARD_TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' }).DASHBOARD_TRUST_PROXY).toEqual(['10.0.0.0/8', '127.0.0.1']);
+    expect(() => loadConfig(dashboardEnvSchema, { ...env, DASHBOARD_TRUST_PROXY: 'yes please' })).toThrow(/DASHBOARD_TRUST_PROXY/);
   });
 
   it('never puts a password into the error message', () => {

@@ -9,7 +9,7 @@ import { basicAuth, request, type RequestOptions } from './http';
 const PREFIX = '{mk-dash-test}';
 const ADMIN = { username: 'ops-admin', password: 'admin-password-123', role: 'admin' as const };
 const VIEWER = { username: 'ops-viewer', password: 'viewer-password-123', role: 'viewer' as const };
-const AUTH: AuthOptions = { mode: 'credentials', users: [ADMIN, VIEWER], sessionSecret: 's'.repeat(32) };
+const AUTH: AuthOptions = { mode: 'credentials', users: [ADMIN, VIEWER] };
 
 async function listen(app: FastifyInstance): Promise<string> {
   await app.listen({ port: 0, host: '127.0.0.1' });
@@ -89,9 +89,7 @@ describe('dashboard', () => {
     expect(runsPage.body).toContain('plaid-2026-11-20');
 
     const [name, value] = cookie.split('=') as [string, string];
-    const forged = Buffer.from(JSON.stringify({ u: 'x', r: 'admin', e: Date.now() + 1e6 })).toString('base64url');
-    const tampered = `${name}=${forged}.${decodeURIComponent(value).split('.')[1]}`;
-    expect((await get('/api/runs', { headers: { cookie: tampered } })).status).toBe(401);
+    expect((await get('/api/runs', { headers: { cookie: `${name}=${value.slice(0, -2)}xy` } })).status).toBe(401);
 
     const redirect = await get('/login', { form: { username: ADMIN.username, password: ADMIN.password, next: '//evil.example/x' } });
     expect(redirect.headers.get('location')).toBe('/runs');

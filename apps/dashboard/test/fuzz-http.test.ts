@@ -21,7 +21,9 @@ const PREFIX = '{mk-dash-fuzz}';
 const SECRET = 'f'.repeat(32);
 const ADMIN = { username: 'ops-admin', password: 'admin-password-123', role: 'admin' as const };
 const VIEWER = { username: 'ops-viewer', password: 'viewer-password-123', role: 'viewer' as const };
-const AUTH: AuthOptions = { mode: 'credentials', users: [ADMIN, VIEWER], sessionSecret: SECRET };
+const AUTH: AuthOptions = { mode: 'credentials', users: [ADMIN, VIEWER],
+  // Thousands of wrong credentials from one address: the throttle (security.test.ts) would rightly refuse them all.
+  throttle: { perAddress: 1_000_000, perUser: 1_000_000, windowSeconds: 60 } };
 const basic = (u: { username: string; password: string }) => `Basic ${Buffer.from(`${u.username}:${u.password}`).toString('base64')}`;
 
 const KNOWN_PATHS = [

@@ -11,11 +11,13 @@ export interface RequestOptions {
   headers?: Record<string, string>;
   /** Sent as an HTML form post. */
   form?: Record<string, string>;
+  /** Sent as is (set its content-type in headers). */
+  body?: string;
 }
 
 export async function request(base: string, path: string, opts: RequestOptions = {}): Promise<Reply> {
   const headers = { ...opts.headers };
-  let body: string | undefined;
+  let body: string | undefined = opts.body;
   if (opts.form) {
     body = new URLSearchParams(opts.form).toString();
     headers['content-type'] = 'application/x-www-form-urlencoded';

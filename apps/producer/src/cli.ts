@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Queue } from 'bullmq';
 import { z } from 'zod';
-import { ConfigError, wantsHelp, PRODUCTS, QUEUES, createLogger, connectRedis, productSchema, checkRedisServer, type Product, type Redis } from '@mk/shared';
+import { ConfigError, wantsHelp, PayloadSealer, PRODUCTS, requirePayloadKeys, QUEUES, createLogger, connectRedis, productSchema, checkRedisServer, type Product, type Redis } from '@mk/shared';
 import { MigrationLedger, NEEDS_PRODUCER } from '@mk/ledger';
 import { BAD_ROW_POLICIES, SOURCE_FORMATS, type BadRowPolicy, type SourceFormat, type PendingPolicy } from '@mk/converters';
 import { loadProducerConfig, requireRedisUrl, type ProducerConfig } from './config';
@@ -16,6 +16,7 @@ import { writeReportToPostgres } from './commands/report-postgres';
 import { plan, formatPlan } from './commands/plan';
 import { enqueueRun } from './commands/run';
 import { retryFailed } from './commands/retry';
+import { purgeRun, RunNotFinishedError } from './commands/purge';
 import { exitCodeOf, formatStatus, openOutput, runStatus, writeReport } from './commands/report';
 import { progressReporter } from './progress';
 import { waitReporter } from './wait-reporter';
@@ -80,6 +81,9 @@ async function withRedis<T>(config: ProducerConfig, fn: (ctx: { redis: Redis; le
 
 const WAIT_POLL_MS = 1000;
 
+/** Commands that enqueue imports seal their payloads: without PAYLOAD_KEYS they stop with a ConfigError. */
+const payloadSealer = (config: ProducerConfig) => new PayloadSealer(requirePayloadKeys(config));
+
 /**
  * Polls the run's state until it is completed, or stalled for a reason only a new `run` can clear (connections
  * with no import job): nothing would ever end that wait. Through the other stalls (queue paused, no worker,
@@ -126,7 +130,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
   /** The refresh registry the workers share (its timing from the same env: TIME_SCALE, REFRESH_*). */
   const openRegistry = (redis: Redis) => RefreshRegistry.open(redis, config.REDIS_PREFIX, refreshOptionsFromEnv(env));
   const program = new Command('mk-migrate')
-    .description('Migrate users from another aggregator to MoneyKit: plan, run, status, report, retry.')
+    .description('Migrate users from another aggregator to MoneyKit: plan, run, status, report, retry, purge.')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
 
@@ -177,7 +181,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
         const progress = await enqueueRun(queue, ledger, {
           runId: o.run, dump, layout: o.layout, ...(query !== undefined && { query }), rejectsPath, maxWaiting: o.maxWaiting ?? config.PRODUCER_MAX_WAITING,
           ...(o.format && { format: o.format }), pending: o.pending, onBadRow: badRowPolicy(o), onProgress: (p) => bar.update(p), logger,
-          ...(o.refreshProducts && { refreshProducts: o.refreshProducts }),
+          ...(o.refreshProducts && { refreshProducts: o.refreshProducts }), sealer: payloadSealer(config),
         }).finally(() => bar.stop());
         const duplicates = progress.duplicateConnections ? ` (${progress.duplicateConnections} duplicate connections)` : '';
         const queued = progress.alreadyQueued ? `, already queued ${progress.alreadyQueued}` : '';
@@ -274,11 +278,28 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     .action(async (runId: string, o: { dump?: string; pending: PendingPolicy; onBadRow: BadRowPolicy; strict?: boolean; rejects?: string; outDir?: string; wait?: boolean }) => {
       await withRedis(config, async ({ ledger, queue }) => {
         const progress = await retryFailed(queue, ledger, {
-          runId, ...(o.dump && { dump: o.dump }), rejectsPath: o.rejects ?? path.join(o.outDir ?? config.PRODUCER_OUT_DIR, `${runId}.retry.rejects.ndjson`), maxWaiting: config.PRODUCER_MAX_WAITING, pending: o.pending, onBadRow: badRowPolicy(o), logger,
+          runId, ...(o.dump && { dump: o.dump }), rejectsPath: o.rejects ?? path.join(o.outDir ?? config.PRODUCER_OUT_DIR, `${runId}.retry.rejects.ndjson`), maxWaiting: config.PRODUCER_MAX_WAITING, pending: o.pending, onBadRow: badRowPolicy(o), logger, sealer: payloadSealer(config),
         });
         const waiting = progress.waitingForTheirJob ? `; ${progress.waitingForTheirJob} left for their job, still running, to finish first` : '';
         io.out(`run ${runId}: ${progress.connectionsReset} failed connections re-driven (${progress.enqueued} lines enqueued)${waiting}`);
         exitCode = o.wait ? await waitForRun(ledger, queue, runId, io) : EXIT.success;
+      });
+    });
+
+  program
+    .command('purge')
+    .description("remove a finished run's import jobs and their sealed payloads from Redis; the ledger (mapping, outcomes) stays")
+    .argument('<run>', 'run id')
+    .action(async (runId: string) => {
+      await withRedis(config, async ({ ledger, queue }) => {
+        try {
+          const { removed } = await purgeRun(queue, ledger, runId);
+          io.out(`run ${runId}: ${removed} import jobs and their payloads removed; the ledger is kept`);
+        } catch (err) {
+          if (!(err instanceof RunNotFinishedError)) throw err;
+          io.err(err.message);
+          exitCode = EXIT.inProgress;
+        }
       });
     });
 

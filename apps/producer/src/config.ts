@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { ConfigError, commonEnvSchema, envInt, loadConfig } from '@mk/shared';
+import { ConfigError, commonEnvSchema, envInt, loadConfig, payloadKeysEnvSchema } from '@mk/shared';
 
-export const producerEnvSchema = commonEnvSchema.extend({
+export const producerEnvSchema = commonEnvSchema.merge(payloadKeysEnvSchema).extend({
   /** Import jobs allowed to wait in the queue before the producer pauses: bounds Redis memory. */
   PRODUCER_MAX_WAITING: envInt(1).default(2000),
   /** The configured import rate, for plan estimates. */

@@ -13,10 +13,10 @@ import { gzipSync } from 'node:zlib';
 import { Queue } from 'bullmq';
 import IORedis from 'ioredis';
 import { SOURCE_FORMATS, absDecimal, fixtures, type SourceFormat } from '@mk/converters';
-import { QUEUES, importJobSchema, planImport, type ImportJob } from '@mk/shared';
+import { QUEUES, importJobSchema, planImport, type ImportJob, type SealedImportJob } from '@mk/shared';
 import {
   NASTY_STRINGS, REMOVE, alienValues, createFuzzRng, fuzzSeed, getAt, jsonPaths, mutateBytes, nestingBomb, randomJson, setAt,
-  measureSlowdown, startPrivateRedis, trackUnhandledRejections, truncate, withinMs, type FuzzRng, type JsonPath, type PrivateRedis,
+  measureSlowdown, startPrivateRedis, testSealer, TEST_PAYLOAD_KEYS, trackUnhandledRejections, truncate, withinMs, type FuzzRng, type JsonPath, type PrivateRedis,
 } from '@mk/testkit';
 import { DumpReadError, readDump, type DumpEntry, type DumpResult, type ReadDumpOptions } from '../src/dump';
 import { EXIT, main, plan } from '../src';
@@ -632,7 +632,7 @@ describe('run: fuzzed dump enqueued into a private Redis (no worker)', () => {
     const printed: string[] = [];
     const errors: string[] = [];
     const code = await withinMs(
-      main(['run', dump, '--run', 'fuzz-run', '--rejects', rejectsPath], { REDIS_URL: server.url, REDIS_PREFIX: '{fuzz}', LOG_LEVEL: 'silent' }, { out: (s) => printed.push(s), err: (s) => errors.push(s) }),
+      main(['run', dump, '--run', 'fuzz-run', '--rejects', rejectsPath], { REDIS_URL: server.url, REDIS_PREFIX: '{fuzz}', LOG_LEVEL: 'silent', PAYLOAD_KEYS: TEST_PAYLOAD_KEYS }, { out: (s) => printed.push(s), err: (s) => errors.push(s) }),
       60_000,
       'producer run',
     );
@@ -651,7 +651,9 @@ describe('run: fuzzed dump enqueued into a private Redis (no worker)', () => {
       const problems: string[] = [];
       for (const job of jobs) {
         try {
-          assertGoodPayload(job.data as ImportJob, `job ${job.id}`);
+          // What the worker opens: the sealed payload, under this test's key and the job's run id.
+          const data = job.data as SealedImportJob;
+          assertGoodPayload(testSealer().open(data.sealed, data.runId) as ImportJob, `job ${job.id}`);
         } catch (e) {
           problems.push((e as Error).message);
         }

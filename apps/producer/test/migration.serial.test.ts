@@ -11,7 +11,7 @@ import { MigrationLedger } from '@mk/ledger';
 import { MoneyKitClient } from '@mk/moneykit-client';
 import { fixtures } from '@mk/converters';
 import { startSandbox, type RunningSandbox } from '@mk/sandbox';
-import { startApp, startPrivateRedis, type AppProcess, type PrivateRedis } from '@mk/testkit';
+import { startApp, startPrivateRedis, type AppProcess, type PrivateRedis, testSealer, TEST_PAYLOAD_KEYS } from '@mk/testkit';
 import { importApiFromClient, startImportWorker, type ImportWorker } from '@mk/worker';
 import { EXIT, main, plan } from '../src';
 import { spreadDump } from './support/spread-dump';
@@ -50,7 +50,7 @@ async function startStack(faults: Parameters<RunningSandbox['state']['faults']['
 }
 
 function startWorkerInProcess() {
-  worker = startImportWorker({
+  worker = startImportWorker({ sealer: testSealer(),
     redis, prefix: PREFIX, api: importApiFromClient(client), ledger: new MigrationLedger(redis, PREFIX), logger,
     sink: { linkImported: async () => undefined }, ratePerMinute: 1_000_000, concurrency: 32, backoffBaseMs: 20, backoffMaxMs: 300,
     // a call we gave up on may still commit up to the injected 1.5 s hold later: look only well after that, loaded machine or not
@@ -58,7 +58,7 @@ function startWorkerInProcess() {
   });
 }
 
-const env = () => ({ REDIS_URL: redisServer.url, REDIS_PREFIX: PREFIX, LOG_LEVEL: 'silent' });
+const env = () => ({ REDIS_URL: redisServer.url, REDIS_PREFIX: PREFIX, LOG_LEVEL: 'silent', PAYLOAD_KEYS: TEST_PAYLOAD_KEYS });
 const quiet = { out: () => undefined, err: () => undefined };
 
 describe('migration end to end', () => {

@@ -7,9 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import IORedis from 'ioredis';
 import { Queue, Worker } from 'bullmq';
-import { importJobId, keys, QUEUES, type ImportJob } from '@mk/shared';
+import { importJobId, keys, QUEUES, type ImportJob, type SealedImportJob } from '@mk/shared';
 import { MigrationLedger, readRunState } from '@mk/ledger';
-import { startPrivateRedis, type PrivateRedis } from '@mk/testkit';
+import { startPrivateRedis, type PrivateRedis, TEST_PAYLOAD_KEYS, testSealer } from '@mk/testkit';
 import { EXIT, main, plan, runStatus } from '../src';
 import { spreadDump, type SpreadDump } from './support/spread-dump';
 
@@ -19,7 +19,7 @@ let redis: IORedis;
 let queue: Queue;
 let ledger: MigrationLedger;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mk-spread-'));
-const env = () => ({ REDIS_URL: server.url, REDIS_PREFIX: PREFIX, LOG_LEVEL: 'silent' });
+const env = () => ({ REDIS_URL: server.url, REDIS_PREFIX: PREFIX, LOG_LEVEL: 'silent', PAYLOAD_KEYS: TEST_PAYLOAD_KEYS });
 
 beforeAll(async () => {
   server = await startPrivateRedis();
@@ -40,6 +40,8 @@ function cli(args: string[]) {
   return main(args, env(), { out: (s) => out.push(s), err: (s) => err.push(s) }).then((code) => ({ code, out: out.join('\n'), err: err.join('\n') }));
 }
 
+/** The payload a job carries, opened as the worker opens it. */
+const payloadOf = (job: { data: SealedImportJob }) => testSealer().open(job.data.sealed, job.data.runId) as ImportJob;
 const queuedJobs = async () => queue.getJobs(['wait', 'waiting', 'prioritized', 'delayed', 'active', 'failed'], 0, -1);
 
 describe('one user, many lines', () => {
@@ -78,11 +80,11 @@ describe('one user, many lines', () => {
 
     const jobs = await queuedJobs();
     expect(jobs).toHaveLength(spread.lines.length - 1); // the exact copy of a line has nothing left to import
-    const carried = jobs.flatMap((j) => (j.data as ImportJob).connections.map((c) => `${(j.data as ImportJob).sourceUserId}\t${c.connectionId}`));
+    const carried = jobs.flatMap((j) => payloadOf(j).connections.map((c) => `${payloadOf(j).sourceUserId}\t${c.connectionId}`));
     expect(carried).toHaveLength(spread.connections);
     expect(new Set(carried).size).toBe(spread.connections);
     expect(new Set(jobs.map((j) => j.id)).size).toBe(jobs.length);
-    for (const job of jobs) expect(job.id).toBe(importJobId('spread', (job.data as ImportJob).sourceUserId, (job.data as ImportJob).line!));
+    for (const job of jobs) expect(job.id).toBe(importJobId('spread', payloadOf(job).sourceUserId, payloadOf(job).line!));
 
     expect(await ledger.counts('spread')).toMatchObject({ pending: spread.connections });
     const rows = fs.readFileSync(rejectsPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { line: number; reason: string });
@@ -120,7 +122,7 @@ describe('one user, many lines', () => {
 
       // A job removed by hand: its connections have no job now.
       const [victim] = await queuedJobs();
-      const carried = (victim!.data as ImportJob).connections.length;
+      const carried = payloadOf(victim!).connections.length;
       await victim!.remove();
       const orphaned = await runStatus(ledger, 'spread', queue);
       expect(orphaned.state.stalled).toEqual([{ kind: 'queue_paused', by: 'an operator' }, { kind: 'connections_without_job', connections: carried }]);

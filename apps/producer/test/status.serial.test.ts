@@ -12,7 +12,7 @@ import { QUEUES } from '@mk/shared';
 import { MigrationLedger, readRunState } from '@mk/ledger';
 import { fixtures } from '@mk/converters';
 import { startSandbox, type RunningSandbox } from '@mk/sandbox';
-import { startApp, startPrivateRedis, type AppProcess, type PrivateRedis } from '@mk/testkit';
+import { startApp, startPrivateRedis, type AppProcess, type PrivateRedis, TEST_PAYLOAD_KEYS } from '@mk/testkit';
 import { EXIT, main, plan, runStatus } from '../src';
 
 const PREFIX = '{eta}';
@@ -23,7 +23,7 @@ let queue: Queue;
 let sandbox: RunningSandbox;
 let workerProcess: AppProcess | undefined;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mk-eta-'));
-const env = () => ({ REDIS_URL: redisServer.url, REDIS_PREFIX: PREFIX, LOG_LEVEL: 'silent' });
+const env = () => ({ REDIS_URL: redisServer.url, REDIS_PREFIX: PREFIX, LOG_LEVEL: 'silent', PAYLOAD_KEYS: TEST_PAYLOAD_KEYS });
 
 beforeAll(async () => {
   redisServer = await startPrivateRedis();

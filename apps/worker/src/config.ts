@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonEnvSchema, ConfigError, envInt, envPort, moneykitEnvSchema, redisUrlSchema, refreshQuotaEnvSchema, loadConfig, requireCompleteMoneykitSettings } from '@mk/shared';
+import { commonEnvSchema, ConfigError, envInt, envNumber, envPort, moneykitEnvSchema, payloadKeysEnvSchema, redisUrlSchema, refreshQuotaEnvSchema, loadConfig, requireCompleteMoneykitSettings, requirePayloadKeys } from '@mk/shared';
 import { refreshOptionsFromEnv, type RefreshOptions } from '@mk/refresh';
 import { webhookOptionsFromEnv } from './webhooks';
 
@@ -15,7 +15,10 @@ export const MAX_IMPORT_RATE_PER_MIN = 60_000;
 export const workerEnvSchema = commonEnvSchema
   .merge(moneykitEnvSchema)
   .merge(refreshQuotaEnvSchema)
+  .merge(payloadKeysEnvSchema)
   .extend({
+    /** Failed import jobs, and their sealed payloads, are removed after this many hours (`purge` removes them sooner). */
+    PAYLOAD_FAILED_RETENTION_HOURS: envNumber(0.001).default(168),
     REDIS_URL: redisUrlSchema,
     /** Which parts this process runs, comma-separated: import, refresh, webhooks. */
     WORKER_ROLES: z
@@ -42,6 +45,7 @@ export type WorkerConfig = z.infer<typeof workerEnvSchema>;
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const config = loadConfig(workerEnvSchema, env);
   requireCompleteMoneykitSettings(config);
+  if (config.WORKER_ROLES.includes('import')) requirePayloadKeys(config);
   if (config.IMPORT_BACKOFF_BASE_MS > config.IMPORT_BACKOFF_MAX_MS) {
     throw new ConfigError('IMPORT_BACKOFF_BASE_MS', `(${config.IMPORT_BACKOFF_BASE_MS}) must not exceed IMPORT_BACKOFF_MAX_MS (${config.IMPORT_BACKOFF_MAX_MS})`);
   }

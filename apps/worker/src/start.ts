@@ -1,5 +1,5 @@
 /** Starts the parts of a worker process its roles name; `close()` stops them all, in-flight work first. */
-import type { Logger, Redis } from '@mk/shared';
+import { PayloadSealer, requirePayloadKeys, type Logger, type Redis } from '@mk/shared';
 import { MigrationLedger } from '@mk/ledger';
 import type { WorkerConfig } from './config';
 import { createMoneyKitClient } from './moneykit';
@@ -61,6 +61,8 @@ export async function startWorker(config: WorkerConfig, redis: Redis, logger: Lo
         backoffMaxMs: config.IMPORT_BACKOFF_MAX_MS,
         lockDurationMs: config.IMPORT_LOCK_MS,
         settleMs: config.IMPORT_SETTLE_MS,
+        sealer: new PayloadSealer(requirePayloadKeys(config)),
+        failedRetentionMs: config.PAYLOAD_FAILED_RETENTION_HOURS * 3_600_000,
       });
       closers.push(() => imports.close());
     }

@@ -10,7 +10,7 @@ import { IMPORT_JOB_OPTIONS, QUEUES, createLogger, jobId, keys, planImport } fro
 import { MigrationLedger } from '@mk/ledger';
 import { MoneyKitClient } from '@mk/moneykit-client';
 import { startSandbox, type RunningSandbox, type SandboxOptions } from '@mk/sandbox';
-import { startPrivateRedis, type PrivateRedis } from '@mk/testkit';
+import { startPrivateRedis, type PrivateRedis, testSealer } from '@mk/testkit';
 import { CREDENTIALS_REFUSED } from '../src/credentials-pause';
 import { importApiFromClient, startImportWorker, type ImportWorker } from '../src/import';
 import { importJobs } from './support/users';
@@ -88,7 +88,7 @@ async function run(prefix: string, runId: string, users: number, baseUrl: string
   const total = jobs.reduce((n, j) => n + j.connections.length, 0);
   const { logger, records } = recordingLogger();
   client = new MoneyKitClient({ baseUrl, clientId: 'sandbox-client-id', clientSecret: SECRET, importTimeoutMs: 1000, timeoutMs: 1000, logger });
-  worker = startImportWorker({
+  worker = startImportWorker({ sealer: testSealer(),
     redis, prefix, api: importApiFromClient(client), ledger, logger, ratePerMinute: 60_000, concurrency: 4,
     backoffBaseMs: 50, backoffMaxMs: 1000, settleMs: 200 + (opts.latencyMs ?? 0),
     sink: { linkImported: async () => undefined },

@@ -1,10 +1,10 @@
 import IORedis from 'ioredis';
 import { Queue } from 'bullmq';
-import { IMPORT_JOB_OPTIONS, QUEUES, createLogger, jobId, keys, planImport } from '@mk/shared';
+import { IMPORT_JOB_OPTIONS, QUEUES, createLogger, jobId, keys, planImport, sealImportJob } from '@mk/shared';
 import { MigrationLedger } from '@mk/ledger';
 import { MoneyKitClient } from '@mk/moneykit-client';
 import { startSandbox, type RunningSandbox } from '@mk/sandbox';
-import { startPrivateRedis, type PrivateRedis } from '@mk/testkit';
+import { startPrivateRedis, type PrivateRedis, testSealer } from '@mk/testkit';
 import { ImportRateLimiter, failOpenConnections, importApiFromClient, importConnection, processImportJob, startImportWorker, type ImportedLink } from '../src/import';
 import { importJobs } from './support/users';
 
@@ -58,7 +58,7 @@ describe('import worker against the sandbox', () => {
     await enqueue(runId, jobs, ledger, queue);
 
     const handedOver: ImportedLink[] = [];
-    const worker = startImportWorker({
+    const worker = startImportWorker({ sealer: testSealer(),
       redis, prefix: PREFIX, api: importApiFromClient(client), ledger, logger, ratePerMinute: 1_000_000, concurrency: 16,
       backoffBaseMs: 20, backoffMaxMs: 300,
       // a call we gave up on may still commit up to the injected 1.2 s hold later: look only well after that
@@ -108,9 +108,9 @@ describe('import worker against the sandbox', () => {
     const [stale] = await ledger.register(runId, job!.sourceUserId, job!.line, job!.connections.map((c) => ({ connectionId: c.connectionId, accounts: 1, transactions: 3, batchesTotal: 0 })));
     const deps = {
       api: importApiFromClient(client), ledger, logger, limiter: new ImportRateLimiter(redis, PREFIX, 1_000_000), settleMs: 0,
-      sink: { linkImported: async () => undefined },
+      sink: { linkImported: async () => undefined }, sealer: testSealer(),
     };
-    const attempt = { data: job, attemptsMade: 0, opts: { attempts: 8 }, id: 'zombie-job' };
+    const attempt = { data: sealImportJob(testSealer(), job!), attemptsMade: 0, opts: { attempts: 8 }, id: 'zombie-job' };
     // the job's new owner imports the connection while the first worker is stalled
     expect(await processImportJob(deps, attempt)).toEqual({ imported: 1, failed: 0 });
     // the stalled worker wakes up holding the record as it read it before
@@ -126,7 +126,7 @@ describe('import worker against the sandbox', () => {
     const [first, second] = await ledger.register(runId, job!.sourceUserId, job!.line, job!.connections.map((c) => ({ connectionId: c.connectionId, accounts: 1, transactions: 3, batchesTotal: 0 })));
     await ledger.transitionFrom(first!, { state: 'imported', linkId: 'mk_done' });
     await ledger.transitionFrom(second!, { state: 'importing', uncertain: true, sentAt: Date.now() });
-    expect(await failOpenConnections(ledger, job, 'import job abandoned: its worker died 6 times while holding it')).toBe(1);
+    expect(await failOpenConnections(ledger, testSealer(), sealImportJob(testSealer(), job!), 'import job abandoned: its worker died 6 times while holding it')).toBe(1);
     const [a, b] = await ledger.getMany(runId, job!.sourceUserId, job!.connections.map((c) => c.connectionId));
     expect(a).toMatchObject({ state: 'imported', linkId: 'mk_done' });
     // still uncertain: the retry that re-drives it looks for its link before importing
@@ -142,7 +142,7 @@ describe('import worker against the sandbox', () => {
     const [job] = importJobs(runId, 2).slice(1); // a user with two connections
     (job!.connections[0]!.request as { institution_id: string }).institution_id = '';
     await queue.add('import', job, { ...IMPORT_JOB_OPTIONS, jobId: jobId(runId, job!.sourceUserId) });
-    const worker = startImportWorker({ redis, prefix: PREFIX, api: importApiFromClient(client), ledger, logger, ratePerMinute: 600_000, concurrency: 2, sink: { linkImported: async () => undefined } });
+    const worker = startImportWorker({ sealer: testSealer(), redis, prefix: PREFIX, api: importApiFromClient(client), ledger, logger, ratePerMinute: 600_000, concurrency: 2, sink: { linkImported: async () => undefined } });
     try {
       await until(async () => (await ledger.counts(runId)).failed === 2, 10_000);
     } finally {
@@ -163,7 +163,7 @@ describe('import worker against the sandbox', () => {
     const ledger = new MigrationLedger(redis, PREFIX);
     const queue = new Queue(QUEUES.import, { connection: redis, prefix: PREFIX });
     await enqueue(runId, importJobs(runId, 3), ledger, queue);
-    const worker = startImportWorker({ redis, prefix: PREFIX, api: importApiFromClient(client), ledger, logger, ratePerMinute: 600_000, concurrency: 1, backoffBaseMs: 10, sink: { linkImported: async () => undefined } });
+    const worker = startImportWorker({ sealer: testSealer(), redis, prefix: PREFIX, api: importApiFromClient(client), ledger, logger, ratePerMinute: 600_000, concurrency: 1, backoffBaseMs: 10, sink: { linkImported: async () => undefined } });
     try {
       await until(() => queue.isPaused(), 10_000);
     } finally {

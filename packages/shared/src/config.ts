@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { ConfigError } from './errors';
 import { parseQuotaTable } from './products';
+import { parsePayloadKeys, type PayloadKey } from './payload-seal';
 import { DEFAULT_REDIS_CONNECT_TIMEOUT_MS } from './redis';
 
 export const envBool = z
@@ -79,6 +80,31 @@ export const refreshQuotaEnvSchema = z.object({
       }
     }),
 });
+
+/** Keys of import payloads at rest (payload-seal.ts); the producer seals, the import worker opens. */
+export const payloadKeysEnvSchema = z.object({
+  /** `kid:base64key,...`, 32-byte keys (openssl rand -base64 32); the first seals, all open. */
+  PAYLOAD_KEYS: z
+    .string()
+    .optional()
+    .transform((spec, ctx): PayloadKey[] | undefined => {
+      if (spec === undefined || spec.trim() === '') return undefined;
+      try {
+        return parsePayloadKeys(spec);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
+});
+
+/** The payload keys, or a ConfigError: import payloads are never stored or read in clear. */
+export function requirePayloadKeys(config: { PAYLOAD_KEYS?: PayloadKey[] | undefined }): PayloadKey[] {
+  if (!config.PAYLOAD_KEYS) {
+    throw new ConfigError('PAYLOAD_KEYS', 'is required: kid:base64key (32 bytes, e.g. `k1:$(openssl rand -base64 32)`), the same in the producer and every import worker');
+  }
+  return config.PAYLOAD_KEYS;
+}
 
 /** Parses `env` with `schema`; throws a ConfigError naming the first bad setting. */
 export function loadConfig<S extends z.ZodTypeAny>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {

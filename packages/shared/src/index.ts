@@ -9,3 +9,4 @@ export * from './redis';
 export * from './import-split';
 export * from './lua';
 export * from './cli-help';
+export * from './payload-seal';

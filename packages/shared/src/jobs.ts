@@ -1,4 +1,5 @@
 /** Job payloads: parsed at the worker boundary with these schemas, typed everywhere else. */
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { importLinkRequestSchema } from './moneykit';
 import { productSchema } from './products';
@@ -19,6 +20,46 @@ export const importJobSchema = z.object({
   connections: z.array(importConnectionSchema).min(1),
 });
 export type ImportJob = z.infer<typeof importJobSchema>;
+
+/** What anyone may see of an import job (Bull Board, logs): sizes and a hash of the user id, never the data. */
+export const importJobSummarySchema = z.object({
+  connections: z.number().int().nonnegative(),
+  accounts: z.number().int().nonnegative(),
+  transactions: z.number().int().nonnegative(),
+  /** Size of the sealed payload's plain text. */
+  bytes: z.number().int().nonnegative(),
+  /** sha256 of the source user id, shortened: tells jobs apart without naming the user. */
+  user: z.string(),
+});
+export type ImportJobSummary = z.infer<typeof importJobSummarySchema>;
+
+/** An import job as stored in Redis: the payload (ImportJob) sealed with PAYLOAD_KEYS, beside its summary. */
+export const sealedImportJobSchema = z.object({
+  runId: z.string().min(1),
+  line: z.number().int().nonnegative().optional(),
+  summary: importJobSummarySchema,
+  sealed: z.string().min(1),
+});
+export type SealedImportJob = z.infer<typeof sealedImportJobSchema>;
+
+export const userHash = (sourceUserId: string) => createHash('sha256').update(sourceUserId, 'utf8').digest('hex').slice(0, 16);
+
+/** The job data the producer enqueues: only the worker, holding the key, reads the payload. */
+export function sealImportJob(sealer: { seal(value: unknown, associatedData: string): string }, job: ImportJob): SealedImportJob {
+  const plain = JSON.stringify(job);
+  return {
+    runId: job.runId,
+    ...(job.line !== undefined && { line: job.line }),
+    summary: {
+      connections: job.connections.length,
+      accounts: job.connections.reduce((n, c) => n + c.request.accounts.length, 0),
+      transactions: job.connections.reduce((n, c) => n + c.request.transactions.length, 0),
+      bytes: Buffer.byteLength(plain, 'utf8'),
+      user: userHash(job.sourceUserId),
+    },
+    sealed: sealer.seal(job, job.runId),
+  };
+}
 
 /** Refresh jobs are keyed on link and the products due together. */
 export const refreshJobSchema = z.object({

@@ -61,7 +61,8 @@ export const IMPORT_BACKOFF_TYPE = 'mk-exponential-jitter';
 export const IMPORT_JOB_OPTIONS = {
   attempts: 8,
   backoff: { type: IMPORT_BACKOFF_TYPE },
-  // The ledger is the record: completed jobs need not stay in Redis. Failed ones stay for the dashboard.
+  // The ledger is the record: completed jobs need not stay in Redis. Failed ones stay for the dashboard until
+  // `purge` or the worker's PAYLOAD_FAILED_RETENTION_HOURS sweep removes them with their sealed payloads.
   removeOnComplete: true,
   removeOnFail: false,
 } as const;

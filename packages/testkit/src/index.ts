@@ -7,3 +7,4 @@ export * from './cpu-load';
 export * from './children';
 export * from './postgres-server';
 export * from './postgres-fixtures';
+export * from './payload-keys';

@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { tracked } from './children';
+import { TEST_PAYLOAD_KEYS } from './payload-keys';
 
 export interface AppProcess {
   child: ChildProcess;
@@ -17,7 +18,7 @@ export function startApp(entry: string, env: Record<string, string>, args: strin
   const child = tracked(
     spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry), ...args], {
       cwd: ROOT,
-      env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'warn', ...env },
+      env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'warn', PAYLOAD_KEYS: TEST_PAYLOAD_KEYS, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
   );

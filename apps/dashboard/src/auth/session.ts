@@ -1,81 +1,73 @@
 /**
- * A stateless session: the cookie holds {user, role, expiry} signed with HMAC-SHA256. Nothing is stored
- * server side, so any dashboard replica sharing DASHBOARD_SESSION_SECRET accepts it.
+ * Server-side sessions in Redis. The cookie holds a random token only; Redis holds, under the token's hash (a Redis
+ * reader cannot sign in with what it sees), the user and a scrypt mark of the password the session was opened
+ * with. Logout deletes the session; a password change (new config, restart) makes every older mark stale, so the
+ * sessions opened with the old password end at their next request. Replicas share sessions through Redis.
  */
-import { createHmac, randomBytes } from 'node:crypto';
-import type { Principal, Role } from './credentials';
-import { safeEqual } from './credentials';
+import { createHash, randomBytes, scryptSync } from 'node:crypto';
+import { z } from 'zod';
+import type { Redis } from '@mk/shared';
+import { safeEqual, type DashboardUser, type Principal } from './credentials';
 
 export const SESSION_COOKIE = 'mk_session';
 
-interface SessionPayload {
-  u: string;
-  r: Role;
-  /** Expiry, epoch ms. */
-  e: number;
-}
+const storedSessionSchema = z.object({ u: z.string(), m: z.string() });
 
-export class SessionSigner {
-  private readonly secret: Buffer;
+/** A slow, salted fingerprint of a password: compares sessions to the current password without keeping it. */
+const passwordMark = (user: DashboardUser) =>
+  scryptSync(user.password, `mk-dashboard-session:${user.username}`, 16).toString('base64url');
 
-  constructor(secret: string | undefined, private readonly ttlMs: number) {
-    // Without a configured secret, sessions last as long as this process (a restart signs everyone out).
-    this.secret = secret ? Buffer.from(secret, 'utf8') : randomBytes(32);
+export class SessionStore {
+  private readonly marks: Map<string, string>;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly users: readonly DashboardUser[],
+    private readonly ttlMs: number,
+  ) {
+    this.marks = new Map(users.map((u) => [u.username, passwordMark(u)]));
   }
 
   get maxAgeSeconds(): number {
     return Math.floor(this.ttlMs / 1000);
   }
 
-  sign(principal: Principal, now = Date.now()): string {
-    const payload: SessionPayload = { u: principal.username, r: principal.role, e: now + this.ttlMs };
-    const body = Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url');
-    return `${body}.${this.mac(body)}`;
+  async open(principal: Principal): Promise<string> {
+    const token = randomBytes(32).toString('base64url');
+    const stored = { u: principal.username, m: this.marks.get(principal.username) ?? '' };
+    await this.redis.set(this.key(token), JSON.stringify(stored), 'PX', this.ttlMs);
+    return token;
   }
 
-  verify(token: string | undefined, now = Date.now()): Principal | undefined {
-    if (!token) return undefined;
-    const dot = token.lastIndexOf('.');
-    if (dot <= 0) return undefined;
-    const body = token.slice(0, dot);
-    if (!safeEqual(token.slice(dot + 1), this.mac(body))) return undefined;
-    try {
-      const payload = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as SessionPayload;
-      if (typeof payload.e !== 'number' || payload.e < now) return undefined;
-      if (payload.r !== 'admin' && payload.r !== 'viewer') return undefined;
-      return { username: String(payload.u), role: payload.r };
-    } catch {
+  /** The session's user with their current role, or undefined (unknown, expired, revoked, or opened with an old password). */
+  async read(token: string | undefined): Promise<Principal | undefined> {
+    if (!token || token.length > 128) return undefined;
+    const raw = await this.redis.get(this.key(token));
+    if (!raw) return undefined;
+    const stored = storedSessionSchema.safeParse(safeJson(raw));
+    const user = stored.success ? this.users.find((u) => u.username === stored.data.u) : undefined;
+    const mark = user && this.marks.get(user.username);
+    if (!stored.success || !user || !mark || !safeEqual(mark, stored.data.m)) {
+      await this.revoke(token);
       return undefined;
     }
+    return { username: user.username, role: user.role };
   }
 
-  private mac(body: string): string {
-    return createHmac('sha256', this.secret).update(body).digest('base64url');
+  async revoke(token: string | undefined): Promise<void> {
+    if (token && token.length <= 128) await this.redis.del(this.key(token));
+  }
+
+  private key(token: string): string {
+    return `${this.prefix}:dash:session:${createHash('sha256').update(token).digest('base64url')}`;
   }
 }
 
-export function readCookie(header: string | undefined, name: string): string | undefined {
-  if (!header) return undefined;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) {
-      // A malformed escape is simply not our cookie (no session), never a 500.
-      try {
-        return decodeURIComponent(part.slice(eq + 1).trim());
-      } catch {
-        return undefined;
-      }
-    }
+function safeJson(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return undefined;
   }
-  return undefined;
-}
-
-export function sessionCookie(value: string, opts: { maxAgeSeconds: number; secure: boolean }): string {
-  const attrs = [`${SESSION_COOKIE}=${encodeURIComponent(value)}`, 'Path=/', 'HttpOnly', 'SameSite=Strict', `Max-Age=${opts.maxAgeSeconds}`];
-  if (opts.secure) attrs.push('Secure');
-  return attrs.join('; ');
-}
-
-export function clearedSessionCookie(secure: boolean): string {
-  return sessionCookie('', { maxAgeSeconds: 0, secure });
 }

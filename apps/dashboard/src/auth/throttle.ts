@@ -1,31 +1,59 @@
-/** Slows password guessing: after `maxFailures` failed logins from one address in a window, refuse until it ends. */
-export class LoginThrottle {
-  private readonly failures = new Map<string, { count: number; resetAt: number }>();
+/**
+ * Slows password guessing, for the login form and HTTP Basic alike. Failures are counted in Redis (every replica
+ * sees the same counts) per client address and per username, both keyed by a hash so that neither an address nor
+ * a password typed into the username field is kept in clear.
+ *
+ * - An address with `perAddress` failures in the window is refused outright until the window ends (right password
+ *   included): that address is the guesser.
+ * - A username with `perUser` failures in the window, from any number of addresses, is refused only to addresses
+ *   that failed at least once in the window. An address with a clean record still gets its attempt checked, so an
+ *   attacker guessing from elsewhere never locks the admin out, while each of the attacker's addresses gets one
+ *   guess per window at that username.
+ */
+import { createHash } from 'node:crypto';
+import { RateLimiterRedis, type RateLimiterRes } from 'rate-limiter-flexible';
+import type { Redis } from '@mk/shared';
 
-  constructor(
-    private readonly maxFailures = 10,
-    private readonly windowMs = 15 * 60_000,
-  ) {}
+export interface ThrottleLimits {
+  perAddress: number;
+  perUser: number;
+  windowSeconds: number;
+}
 
-  /** Seconds until this address may try again, or 0. */
-  blockedFor(address: string, now = Date.now()): number {
-    const entry = this.failures.get(address);
-    if (!entry || entry.resetAt <= now) return 0;
-    return entry.count >= this.maxFailures ? Math.ceil((entry.resetAt - now) / 1000) : 0;
+export interface ThrottleVerdict {
+  /** Seconds until this attempt may be made, or 0. */
+  waitSeconds: number;
+  /** Failures of this address in the window (a success resets them). */
+  addressFailures: number;
+}
+
+const hashed = (value: string) => createHash('sha256').update(value, 'utf8').digest('base64url').slice(0, 22);
+const consumed = (res: RateLimiterRes | null) => res?.consumedPoints ?? 0;
+const seconds = (res: RateLimiterRes | null) => Math.max(1, Math.ceil((res?.msBeforeNext ?? 0) / 1000));
+
+export class CredentialThrottle {
+  private readonly byAddress: RateLimiterRedis;
+  private readonly byUser: RateLimiterRedis;
+
+  constructor(redis: Redis, prefix: string, private readonly limits: ThrottleLimits) {
+    const common = { storeClient: redis, duration: limits.windowSeconds };
+    this.byAddress = new RateLimiterRedis({ ...common, keyPrefix: `${prefix}:dash:fail:addr`, points: limits.perAddress });
+    this.byUser = new RateLimiterRedis({ ...common, keyPrefix: `${prefix}:dash:fail:user`, points: limits.perUser });
   }
 
-  fail(address: string, now = Date.now()): void {
-    const entry = this.failures.get(address);
-    if (!entry || entry.resetAt <= now) this.failures.set(address, { count: 1, resetAt: now + this.windowMs });
-    else entry.count += 1;
-    if (this.failures.size > 10_000) this.prune(now);
+  async check(username: string, address: string): Promise<ThrottleVerdict> {
+    const [addr, user] = await Promise.all([this.byAddress.get(hashed(address)), this.byUser.get(hashed(username))]);
+    const addressFailures = consumed(addr);
+    if (addressFailures >= this.limits.perAddress) return { waitSeconds: seconds(addr), addressFailures };
+    if (consumed(user) >= this.limits.perUser && addressFailures > 0) return { waitSeconds: seconds(user), addressFailures };
+    return { waitSeconds: 0, addressFailures };
   }
 
-  succeed(address: string): void {
-    this.failures.delete(address);
+  async failed(username: string, address: string): Promise<void> {
+    await Promise.all([this.byAddress.penalty(hashed(address)), this.byUser.penalty(hashed(username))]);
   }
 
-  private prune(now: number): void {
-    for (const [address, entry] of this.failures) if (entry.resetAt <= now) this.failures.delete(address);
+  async succeeded(address: string): Promise<void> {
+    await this.byAddress.delete(hashed(address));
   }
 }

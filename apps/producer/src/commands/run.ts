@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Queue } from 'bullmq';
-import { IMPORT_JOB_OPTIONS, importJobId, jobId, type ImportJob, type Logger, type Product } from '@mk/shared';
+import { IMPORT_JOB_OPTIONS, importJobId, jobId, sealImportJob, type ImportJob, type Logger, type PayloadSealer, type Product, type SealedImportJob } from '@mk/shared';
 import { OPEN_STATES, PRODUCER_BEAT_MS, jobWillRun, type ConnectionRecord, type MigrationLedger, type RunMeta } from '@mk/ledger';
 import type { ConvertOptions } from '@mk/converters';
 import { duplicateConnection, usersOf, type DumpUser } from '../dump-source';
@@ -31,6 +31,8 @@ export interface RunOptions extends ConvertOptions {
   round?: number;
   onProgress?: (p: RunProgress) => void;
   logger: Logger;
+  /** Seals each job's payload (PAYLOAD_KEYS): Redis never holds a user's data in clear. */
+  sealer: PayloadSealer;
 }
 
 export interface RunProgress {
@@ -142,7 +144,7 @@ export async function enqueueRun(queue: Queue, ledger: MigrationLedger, opts: Ru
       // BullMQ ignores an add whose id exists, even a failed job's: a line left unfinished behind one is retried instead.
       const existing = keptKnown.some(Boolean) ? await queue.getJob(id) : undefined;
       if (existing && (await existing.isFailed())) await existing.retry('failed');
-      else await queue.add('import', jobPayload(runId, user), { ...IMPORT_JOB_OPTIONS, jobId: id });
+      else await queue.add('import', jobPayload(opts.sealer, runId, user), { ...IMPORT_JOB_OPTIONS, jobId: id });
       progress.enqueued++;
       if (progress.users % 500 === 0) {
         opts.onProgress?.(progress);
@@ -171,11 +173,12 @@ export async function enqueueRun(queue: Queue, ledger: MigrationLedger, opts: Ru
   }
 }
 
-function jobPayload(runId: string, user: DumpUser): ImportJob {
-  return {
+function jobPayload(sealer: PayloadSealer, runId: string, user: DumpUser): SealedImportJob {
+  const job: ImportJob = {
     runId,
     sourceUserId: user.sourceUserId,
     line: user.line,
     connections: user.connections.map(({ connectionId, request }) => ({ connectionId, request })),
   };
+  return sealImportJob(sealer, job);
 }

@@ -5,10 +5,11 @@
  */
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { ZodError } from 'zod';
-import { importJobSchema, planImport, type FailureInfo, type ImportJob, type Logger } from '@mk/shared';
+import { planImport, type FailureInfo, type ImportJob, type Logger, type PayloadSealer } from '@mk/shared';
 import { LedgerConflictError, type ConnectionRecord } from '@mk/ledger';
 import { decideImportFailure, type ImportDecision } from './decide';
 import { importConnection, type ImportDeps } from './import-connection';
+import { openImportPayload } from './payload';
 
 export class RetryLaterError extends Error {}
 export class CredentialsRefusedError extends Error {
@@ -19,12 +20,20 @@ export class CredentialsRefusedError extends Error {
 
 export interface ImportProcessorDeps extends ImportDeps {
   logger: Logger;
+  /** Opens the sealed payloads (PAYLOAD_KEYS). */
+  sealer: PayloadSealer;
 }
 
 export async function processImportJob(deps: ImportProcessorDeps, job: Pick<Job, 'data' | 'attemptsMade' | 'opts' | 'id'>): Promise<{ imported: number; failed: number }> {
-  const parsed = importJobSchema.safeParse(job.data);
-  if (!parsed.success) return rejectPayload(deps, job, parsed.error);
-  const payload: ImportJob = parsed.data;
+  const opened = openImportPayload(deps.sealer, job.data);
+  if (!opened.ok && 'invalid' in opened) return rejectPayload(deps, { id: job.id, data: opened.plain }, opened.invalid);
+  if (!opened.ok) {
+    deps.logger.error({ jobId: job.id, reason: opened.sealError.message }, 'import job payload cannot be opened');
+    // A key missing from this worker's PAYLOAD_KEYS may be added (the job retries); altered text never opens.
+    if (opened.sealError.unknownKey) throw new Error(opened.sealError.message);
+    throw new UnrecoverableError(opened.sealError.message);
+  }
+  const payload: ImportJob = opened.payload;
   const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
   const { ledger } = deps;
   const connectionIds = payload.connections.map((c) => c.connectionId);
@@ -112,10 +121,10 @@ async function recordDecision(
  * its open connections are failed with that reason, so none is left open without a job — the run completes with
  * failures and `retry` re-drives them (an uncertain one still looks before it imports).
  */
-export async function failOpenConnections(ledger: ImportProcessorDeps['ledger'], data: unknown, reason: string): Promise<number> {
-  const parsed = importJobSchema.safeParse(data);
-  if (!parsed.success) return 0;
-  const { runId, sourceUserId, connections } = parsed.data;
+export async function failOpenConnections(ledger: ImportProcessorDeps['ledger'], sealer: PayloadSealer, data: unknown, reason: string): Promise<number> {
+  const opened = openImportPayload(sealer, data);
+  if (!opened.ok) return 0;
+  const { runId, sourceUserId, connections } = opened.payload;
   const records = await ledger.getMany(runId, sourceUserId, connections.map((c) => c.connectionId));
   let failed = 0;
   for (const record of records) {

@@ -5,7 +5,7 @@
  */
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { QUEUES, IMPORT_BACKOFF_TYPE, type Logger } from '@mk/shared';
+import { QUEUES, IMPORT_BACKOFF_TYPE, type Logger, type PayloadSealer } from '@mk/shared';
 import type { MigrationLedger } from '@mk/ledger';
 import { queueTelemetry } from '@mk/telemetry';
 import { CredentialsRefusedError, failOpenConnections, processImportJob } from './processor';
@@ -13,6 +13,7 @@ import type { ImportApi } from './import-connection';
 import type { LinkSink } from './link-sink';
 import { ImportRateLimiter } from './rate-limiter';
 import { startCredentialsPause, type CredentialsPauseOptions } from '../credentials-pause';
+import { startFailedJobSweep } from './failed-job-sweep';
 
 export interface ImportWorkerOptions {
   /** A worker-role connection (maxRetriesPerRequest: null). */
@@ -22,6 +23,10 @@ export interface ImportWorkerOptions {
   ledger: MigrationLedger;
   sink: LinkSink;
   logger: Logger;
+  /** Opens the sealed payloads: PAYLOAD_KEYS. */
+  sealer: PayloadSealer;
+  /** Failed jobs (and their sealed payloads) are removed after this long; default: kept until `purge`. */
+  failedRetentionMs?: number;
   /** Calls to /links/import and /import/transactions per minute, across every worker process. */
   ratePerMinute: number;
   /** Jobs in flight in this process: ~10 keep a 60/min limit busy at 10 s per call. */
@@ -48,7 +53,7 @@ export interface ImportWorker {
 
 export function startImportWorker(opts: ImportWorkerOptions): ImportWorker {
   const limiter = new ImportRateLimiter(opts.redis, opts.prefix, opts.ratePerMinute);
-  const deps = { api: opts.api, ledger: opts.ledger, limiter, sink: opts.sink, logger: opts.logger, ...(opts.settleMs !== undefined && { settleMs: opts.settleMs }) };
+  const deps = { api: opts.api, ledger: opts.ledger, limiter, sink: opts.sink, logger: opts.logger, sealer: opts.sealer, ...(opts.settleMs !== undefined && { settleMs: opts.settleMs }) };
   const baseMs = opts.backoffBaseMs ?? 2000;
   const maxMs = opts.backoffMaxMs ?? 5 * 60_000;
   const lockDuration = opts.lockDurationMs ?? 30_000;
@@ -75,18 +80,20 @@ export function startImportWorker(opts: ImportWorkerOptions): ImportWorker {
     // BullMQ gave up on the job without a processing run to record it (its workers kept dying)
     if (job && /stalled more than allowable limit/.test(err.message)) {
       const reason = `import job abandoned: its worker died ${job.stalledCounter} times while holding it`;
-      void failOpenConnections(opts.ledger, job.data, reason)
+      void failOpenConnections(opts.ledger, opts.sealer, job.data, reason)
         .then((n) => n && opts.logger.warn({ jobId: job.id, connections: n }, `${reason}: connections failed, \`retry\` re-drives them`))
         .catch((e: unknown) => opts.logger.error({ err: e, jobId: job.id }, 'could not record an abandoned import job'));
     }
   });
   worker.on('error', (err) => opts.logger.error({ err }, 'import worker error'));
+  const sweep = opts.failedRetentionMs !== undefined ? startFailedJobSweep({ queue, maxAgeMs: opts.failedRetentionMs, logger: opts.logger }) : undefined;
 
   let closing: Promise<void> | undefined;
   return {
     worker,
     close() {
       closing ??= (async () => {
+        sweep?.stop();
         await worker.close();
         await credentials.close();
         await queue.close();
