@@ -11,7 +11,7 @@ import { createLogger } from '@mk/shared';
 import { MigrationLedger } from '@mk/ledger';
 import { MoneyKitClient } from '@mk/moneykit-client';
 import { startSandbox, type RunningSandbox } from '@mk/sandbox';
-import { startPrivateRedis, type PrivateRedis } from '@mk/testkit';
+import { startPrivateRedis, type PrivateRedis, testSealer, TEST_PAYLOAD_KEYS } from '@mk/testkit';
 import { importApiFromClient, startImportWorker, type ImportWorker } from '@mk/worker';
 import { EXIT, main } from '../src';
 import { writeSavedResponses } from './support/saved-responses';
@@ -30,6 +30,7 @@ beforeAll(async () => {
   sandbox = await startSandbox({ latency: 'none', importRatePerMinute: 1_000_000, seed: 5, logLevel: 'silent' });
   client = new MoneyKitClient({ baseUrl: sandbox.url, clientId: sandbox.clientId, clientSecret: sandbox.clientSecret });
   worker = startImportWorker({
+    sealer: testSealer(),
     redis, prefix: PREFIX, api: importApiFromClient(client), ledger: new MigrationLedger(redis, PREFIX), logger: createLogger('test', { level: 'silent' }),
     sink: { linkImported: async () => undefined }, ratePerMinute: 1_000_000, concurrency: 8, backoffBaseMs: 20, backoffMaxMs: 300,
   });
@@ -46,7 +47,7 @@ afterAll(async () => {
 it('imports a folder of saved responses of every source; the links read back hold exactly their transactions', async () => {
   const root = path.join(dir, 'responses');
   const expected = writeSavedResponses(root, 3);
-  const env = { REDIS_URL: redisServer.url, REDIS_PREFIX: PREFIX, LOG_LEVEL: 'silent' };
+  const env = { REDIS_URL: redisServer.url, REDIS_PREFIX: PREFIX, LOG_LEVEL: 'silent', PAYLOAD_KEYS: TEST_PAYLOAD_KEYS };
   const quiet = { out: () => undefined, err: () => undefined };
   expect(await main(['run', root, '--layout', 'responses', '--run', 'saved', '--rejects', path.join(dir, 'rejects.ndjson'), '--wait'], env, quiet)).toBe(EXIT.success);
 
