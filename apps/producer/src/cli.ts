@@ -5,7 +5,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Queue } from 'bullmq';
 import { z } from 'zod';
-import { ConfigError, PRODUCTS, QUEUES, createLogger, connectRedis, productSchema, checkRedisServer, type Product, type Redis } from '@mk/shared';
+import { ConfigError, PRODUCTS, createLogger, importJob, connectRedis, productSchema, checkRedisServer, type Product, type Redis } from '@mk/shared';
 import { MigrationLedger, NEEDS_PRODUCER } from '@mk/ledger';
 import { SOURCE_FORMATS, type SourceFormat, type PendingPolicy } from '@mk/converters';
 import { loadProducerConfig, requireRedisUrl, type ProducerConfig } from './config';
@@ -41,7 +41,7 @@ const pendingOption = () => new Option('--pending <policy>', 'pending transactio
 async function withRedis<T>(config: ProducerConfig, fn: (ctx: { redis: Redis; ledger: MigrationLedger; queue: Queue }) => Promise<T>): Promise<T> {
   const redis = await connectRedis(requireRedisUrl(config), 'producer', { timeoutMs: config.REDIS_CONNECT_TIMEOUT_MS });
   try {
-    const queue = new Queue(QUEUES.import, { connection: redis, prefix: config.REDIS_PREFIX });
+    const queue = new Queue(importJob.queue, { connection: redis, prefix: config.REDIS_PREFIX });
     try {
       return await fn({ redis, ledger: new MigrationLedger(redis, config.REDIS_PREFIX), queue });
     } finally {

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import IORedis from 'ioredis';
 import { Queue, Worker } from 'bullmq';
-import { importJobId, keys, QUEUES, type ImportJob } from '@mk/shared';
+import { importJob, keys, QUEUES, type ImportJob } from '@mk/shared';
 import { MigrationLedger, readRunState } from '@mk/ledger';
 import { startPrivateRedis, type PrivateRedis } from '@mk/testkit';
 import { EXIT, main, plan, runStatus } from '../src';
@@ -82,7 +82,7 @@ describe('one user, many lines', () => {
     expect(carried).toHaveLength(spread.connections);
     expect(new Set(carried).size).toBe(spread.connections);
     expect(new Set(jobs.map((j) => j.id)).size).toBe(jobs.length);
-    for (const job of jobs) expect(job.id).toBe(importJobId('spread', (job.data as ImportJob).sourceUserId, (job.data as ImportJob).line!));
+    for (const job of jobs) expect(job.id).toBe(importJob.id('spread', (job.data as ImportJob).sourceUserId, (job.data as ImportJob).line!));
 
     expect(await ledger.counts('spread')).toMatchObject({ pending: spread.connections });
     const rows = fs.readFileSync(rejectsPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { line: number; reason: string });

@@ -48,6 +48,16 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
   return config;
 }
 
+/** The import worker's timings, from its settings. */
+export function importTimings(config: WorkerConfig) {
+  return {
+    backoffBaseMs: config.IMPORT_BACKOFF_BASE_MS,
+    backoffMaxMs: config.IMPORT_BACKOFF_MAX_MS,
+    lockDurationMs: config.IMPORT_LOCK_MS,
+    upstreamWaitMs: config.IMPORT_SETTLE_MS,
+  };
+}
+
 export interface WorkerSettings {
   config: WorkerConfig;
   refresh: RefreshOptions;

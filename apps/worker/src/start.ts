@@ -1,7 +1,7 @@
 /** Starts the parts of a worker process its roles name; `close()` stops them all, in-flight work first. */
 import type { Logger, Redis } from '@mk/shared';
 import { MigrationLedger } from '@mk/ledger';
-import type { WorkerConfig } from './config';
+import { importTimings, type WorkerConfig } from './config';
 import { createMoneyKitClient } from './moneykit';
 import { importApiFromClient, startImportWorker, type LinkSink } from './import';
 import { RefreshRegistry, refreshOptionsFromEnv } from '@mk/refresh';
@@ -57,10 +57,7 @@ export async function startWorker(config: WorkerConfig, redis: Redis, logger: Lo
         logger,
         ratePerMinute: config.IMPORT_RATE_PER_MIN,
         concurrency: config.IMPORT_CONCURRENCY,
-        backoffBaseMs: config.IMPORT_BACKOFF_BASE_MS,
-        backoffMaxMs: config.IMPORT_BACKOFF_MAX_MS,
-        lockDurationMs: config.IMPORT_LOCK_MS,
-        settleMs: config.IMPORT_SETTLE_MS,
+        ...importTimings(config),
       });
       closers.push(() => imports.close());
     }

@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Queue } from 'bullmq';
-import { IMPORT_JOB_OPTIONS, importJobId, jobId, type ImportJob, type Logger, type Product } from '@mk/shared';
+import { importJob, type ImportJob, type Logger, type Product } from '@mk/shared';
 import { OPEN_STATES, PRODUCER_BEAT_MS, jobWillRun, type ConnectionRecord, type MigrationLedger, type RunMeta } from '@mk/ledger';
 import type { ConvertOptions } from '@mk/converters';
 import { duplicateConnection, usersOf, type DumpUser } from '../dump-source';
@@ -59,9 +59,9 @@ async function waitForRoom(queue: Queue, maxWaiting: number): Promise<void> {
 async function jobIdFor(queue: Queue, run: RunMeta, user: DumpUser, known: (ConnectionRecord | undefined)[], round?: number): Promise<{ id: string; live: boolean }> {
   const open = known.filter(isOpen) as ConnectionRecord[];
   const recorded = open.find((r) => r.job)?.job;
-  const legacy = open.some((r) => !r.job) ? [jobId(run.runId, user.sourceUserId), ...(run.retryRounds ? [jobId(run.runId, user.sourceUserId, `retry${run.retryRounds}`)] : [])] : [];
+  const legacy = open.some((r) => !r.job) ? [importJob.legacyId(run.runId, user.sourceUserId), ...(run.retryRounds ? [importJob.legacyId(run.runId, user.sourceUserId, run.retryRounds)] : [])] : [];
   for (const id of [...(recorded ? [recorded] : []), ...legacy]) if (await jobWillRun(queue, id)) return { id, live: true };
-  return { id: !round && recorded ? recorded : importJobId(run.runId, user.sourceUserId, user.line, round), live: false };
+  return { id: !round && recorded ? recorded : importJob.id(run.runId, user.sourceUserId, user.line, round), live: false };
 }
 
 export async function enqueueRun(queue: Queue, ledger: MigrationLedger, opts: RunOptions): Promise<RunProgress> {
@@ -135,7 +135,7 @@ export async function enqueueRun(queue: Queue, ledger: MigrationLedger, opts: Ru
       // BullMQ ignores an add whose id exists, even a failed job's: a line left unfinished behind one is retried instead.
       const existing = keptKnown.some(Boolean) ? await queue.getJob(id) : undefined;
       if (existing && (await existing.isFailed())) await existing.retry('failed');
-      else await queue.add('import', jobPayload(runId, user), { ...IMPORT_JOB_OPTIONS, jobId: id });
+      else await queue.add(importJob.name, jobPayload(runId, user), { ...importJob.options, jobId: id });
       progress.enqueued++;
       if (progress.users % 500 === 0) {
         opts.onProgress?.(progress);
