@@ -140,7 +140,7 @@ const productListSchema = z
   .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean))
   .pipe(z.array(productSchema).min(1));
 
-/** Environment settings of the refresh pipeline (documented in .env.example by the lead). */
+/** Environment settings of the refresh pipeline (every one documented in .env.example). */
 export const refreshEnvSchema = z.object({
   TIME_SCALE: envNumber(0.000001).default(1),
   REFRESH_QUOTAS: z.string().optional(),

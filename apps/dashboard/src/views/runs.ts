@@ -55,7 +55,7 @@ ${run.state === 'stalled' ? html`<tr class="stalled"><td colspan="9"><small>${ru
     ? html`<table><thead><tr><th>Run</th><th>Started</th><th>Progress</th><th class="num">Imported</th><th class="num">Failed</th>
 <th class="num">Remaining</th><th class="num">Rejects</th><th class="num">Throughput</th><th class="num">ETA</th></tr></thead>
 <tbody>${rows}</tbody></table>`
-    : html`<div class="empty">No migration run yet. Start one with the producer: <code>producer run --dump users.ndjson</code>.</div>`;
+    : html`<div class="empty">No migration run yet. Start one with the producer: <code>pnpm mk-migrate run dump.ndjson.gz --run &lt;name&gt;</code>.</div>`;
   return page('Runs', { ...ctx, active: 'runs' }, html`<h1>Migration runs</h1>
 <p class="sub">Connections from the source aggregator, as the migration ledger records them.</p>
 ${table}${refreshSection(refresh)}`);

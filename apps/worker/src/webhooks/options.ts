@@ -1,4 +1,4 @@
-/** Environment settings of the webhook receiver (documented in .env.example by the lead). */
+/** Environment settings of the webhook receiver (every one documented in .env.example). */
 import { z } from 'zod';
 import { envInt, loadConfig } from '@mk/shared';
 import { DEFAULT_DEDUPE_TTL_MS, DEFAULT_PROCESSING_LEASE_MS } from './dedupe';
