@@ -1,5 +1,5 @@
 /**
- * The producer CLI: plan (dry run), run (enqueue, resumable), status, report, retry. Returns an exit code
+ * The producer CLI: plan (dry run), run (enqueue, resumable), status, runs, report, retry. Returns an exit code
  * (see exit-codes.ts) instead of exiting, so tests drive it in-process.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -14,6 +14,7 @@ import { plan, formatPlan } from './commands/plan';
 import { enqueueRun } from './commands/run';
 import { retryFailed } from './commands/retry';
 import { exitCodeOf, formatStatus, openOutput, runStatus, writeReport } from './commands/report';
+import { formatRuns, listRuns } from './commands/runs';
 import { progressReporter } from './progress';
 import { formatLinkState, formatRefreshStats } from './commands/refresh';
 import { RefreshRegistry, refreshOptionsFromEnv } from '@mk/refresh';
@@ -93,7 +94,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
   /** The refresh registry the workers share (its timing from the same env: TIME_SCALE, REFRESH_*). */
   const openRegistry = (redis: Redis) => RefreshRegistry.open(redis, config.REDIS_PREFIX, refreshOptionsFromEnv(env));
   const program = new Command('mk-migrate')
-    .description('Migrate users from another aggregator to MoneyKit: plan, run, status, report, retry.')
+    .description('Migrate users from another aggregator to MoneyKit: plan, run, status, runs, report, retry.')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
 
@@ -151,6 +152,18 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
         const statuses = await Promise.all(ids.map((id) => runStatus(ledger, id, queue)));
         io.out(o.json ? JSON.stringify(statuses, null, 2) : statuses.map(formatStatus).join('\n\n') || 'no runs yet');
         if (runId) exitCode = exitCodeOf(statuses[0]!);
+      });
+    });
+
+  program
+    .command('runs')
+    .description('every run: state, imported, failed, pending and rejected counts, total, age, last activity')
+    .addOption(new Option('--format <format>', 'table or json').choices(['table', 'json']).default('table'))
+    .action(async (o: { format: 'table' | 'json' }) => {
+      await withRedis(config, async ({ ledger, queue }) => {
+        const now = Date.now();
+        const runs = await listRuns(ledger, queue, now);
+        io.out(o.format === 'json' ? JSON.stringify(runs, null, 2) : formatRuns(runs, now));
       });
     });
 
