@@ -17,7 +17,7 @@ import { exitCodeOf, formatStatus, openOutput, runStatus, writeReport } from './
 import { formatRuns, listRuns } from './commands/runs';
 import { progressReporter } from './progress';
 import { formatLinkState, formatRefreshStats } from './commands/refresh';
-import { RefreshRegistry, refreshOptionsFromEnv } from '@mk/refresh';
+import { RefreshRegistry } from '@mk/refresh';
 
 interface Io {
   out: (s: string) => void;
@@ -91,8 +91,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     return EXIT.error;
   }
   const logger = createLogger('producer', { level: config.LOG_LEVEL });
-  /** The refresh registry the workers share (its timing from the same env: TIME_SCALE, REFRESH_*). */
-  const openRegistry = (redis: Redis) => RefreshRegistry.open(redis, config.REDIS_PREFIX, refreshOptionsFromEnv(env));
+  /** The refresh registry the workers share (its timing from the same settings: TIME_SCALE, REFRESH_*). */
+  const openRegistry = (redis: Redis) => RefreshRegistry.open(redis, config.REDIS_PREFIX, config.refresh);
   const program = new Command('mk-migrate')
     .description('Migrate users from another aggregator to MoneyKit: plan, run, status, runs, report, retry.')
     .exitOverride()

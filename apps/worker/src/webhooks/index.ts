@@ -3,4 +3,4 @@ export { webhookRoutes, registerWebhookRoute, DEFAULT_WEBHOOK_PATH, DEFAULT_WEBH
 export { WebhookVerifier, WebhookSignatureError, jwksFromClient, jwksFromUrl, type Jwks, type SignatureFailure, type WebhookVerifierOptions } from './verify';
 export { WebhookDedupe, DEFAULT_DEDUPE_TTL_MS, DEFAULT_PROCESSING_LEASE_MS, type DedupeClaim, type DeliveryState } from './dedupe';
 export { applyWebhook, type WebhookEffect } from './handle';
-export { webhookEnvSchema, webhookOptionsFromEnv } from './options';
+export { webhookEnvSchema, webhookOptionsFromConfig, webhookOptionsFromEnv, type WebhookEnv } from './options';
