@@ -81,7 +81,8 @@ export interface QueuePause {
   at?: number;
 }
 
-export interface RejectEntry {
+/** A dump record refused before anything was queued (validation, conversion, size): the rejects file's line and the run's list. */
+export interface RejectRecord {
   line: number;
   sourceId?: string;
   reason: string;

@@ -5,7 +5,8 @@
  * by the same function (@mk/ledger's decideRunState) the CLI uses.
  */
 import type { ErrorClass } from '@mk/shared';
-import type { RunSignals } from '@mk/ledger';
+import type { RejectRecord, RunSignals } from '@mk/ledger';
+import type { RefreshStats } from '@mk/refresh';
 
 export interface RunFailure {
   sourceUserId: string;
@@ -15,13 +16,6 @@ export interface RunFailure {
   errorClass?: ErrorClass;
   /** Epoch ms of the last attempt. */
   at?: number;
-}
-
-/** A dump record the producer refused before anything was queued (validation, conversion, size). */
-export interface RunReject {
-  line: number;
-  sourceId?: string;
-  reason: string;
 }
 
 /**
@@ -36,7 +30,7 @@ export interface RunSnapshot extends RunSignals {
   parkedLinks?: number;
   /** Most recent first, a bounded list. */
   recentFailures: RunFailure[];
-  recentRejects: RunReject[];
+  recentRejects: RejectRecord[];
 }
 
 export interface RunStatusSource {
@@ -45,19 +39,9 @@ export interface RunStatusSource {
   getRun(runId: string): Promise<RunSnapshot | undefined>;
 }
 
-export interface RefreshStats {
-  /** Links registered for refresh. */
-  registered: number;
-  /** Link×product entries whose due time has passed. */
-  dueNow: number;
-  /** Due entries late by more than the scheduler's tolerance: the pipeline is falling behind. */
-  overdue: number;
-  /** Links parked until the end user reconnects (link.state_changed webhook). */
-  parked: number;
-  /** Refreshes postponed because a per-link quota window was still closed (cumulative). */
-  quotaDeferrals: number;
-}
+/** What the pages and /metrics show of the refresh registry's stats. */
+export type RefreshHealth = Pick<RefreshStats, 'registered' | 'dueNow' | 'overdue' | 'parked' | 'quotaDeferrals'>;
 
 export interface RefreshStatusSource {
-  stats(): Promise<RefreshStats>;
+  stats(): Promise<RefreshHealth>;
 }

@@ -1,5 +1,5 @@
 /** The run pages: every migration run at a glance, and one run in detail. Server-rendered, no script. */
-import type { RefreshStats } from '../status/types';
+import type { RefreshHealth } from '../status/types';
 import type { RunView } from '../status/progress';
 import { fmtDuration, fmtInt, fmtPercent, fmtRate, fmtTime } from './format';
 import { html, type Html } from './html';
@@ -30,7 +30,7 @@ function progressBar(run: RunView, big = false): Html {
 <span style="width:${share(run.imported)}%"></span><span class="failed" style="width:${share(run.failed)}%"></span></div>`;
 }
 
-export function refreshSection(stats: RefreshStats | undefined): Html {
+export function refreshSection(stats: RefreshHealth | undefined): Html {
   if (!stats) return html`<h2>Refresh pipeline</h2><div class="empty">The refresh pipeline's status is not available to this dashboard.</div>`;
   return html`<h2>Refresh pipeline</h2><div class="cards">
 ${card('Registered links', fmtInt(stats.registered))}
@@ -40,7 +40,7 @@ ${card('Parked (reconnect)', fmtInt(stats.parked))}
 ${card('Quota deferrals', fmtInt(stats.quotaDeferrals))}</div>`;
 }
 
-export function runsPage(ctx: PageContext, runs: RunView[], refresh: RefreshStats | undefined): string {
+export function runsPage(ctx: PageContext, runs: RunView[], refresh: RefreshHealth | undefined): string {
   const rows = runs.map(
     (run) => html`<tr>
 <td><a href="/runs/${encodeURIComponent(run.runId)}" class="mono">${run.runId}</a><br>${statePill(run)}</td>

@@ -9,10 +9,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Queue } from 'bullmq';
 import { importJob, type ImportJob, type Logger, type Product } from '@mk/shared';
-import { OPEN_STATES, PRODUCER_BEAT_MS, jobWillRun, type ConnectionRecord, type MigrationLedger, type RunMeta } from '@mk/ledger';
+import { OPEN_STATES, PRODUCER_BEAT_MS, jobWillRun, type ConnectionRecord, type RejectRecord, type MigrationLedger, type RunMeta } from '@mk/ledger';
 import type { ConvertOptions } from '@mk/converters';
 import { duplicateConnection, usersOf, type DumpUser } from '../dump-source';
-import { RejectsWriter, type RejectRecord } from '../dump';
+import { RejectsWriter } from '../dump';
 
 export interface RunOptions extends ConvertOptions {
   runId: string;
@@ -25,11 +25,11 @@ export interface RunOptions extends ConvertOptions {
   refreshProducts?: Product[];
   /** Distinguishes a retry round's jobs from the first round's (job ids are never reused by BullMQ). */
   round?: number;
-  onProgress?: (p: RunProgress) => void;
+  onProgress?: (p: EnqueueProgress) => void;
   logger: Logger;
 }
 
-export interface RunProgress {
+export interface EnqueueProgress {
   /** Input bytes read (compressed bytes for a gzipped dump), against the file's size. */
   bytes: number;
   /** Dump lines read that hold a user with something to import (a user spread over three lines counts three). */
@@ -64,7 +64,7 @@ async function jobIdFor(queue: Queue, run: RunMeta, user: DumpUser, known: (Conn
   return { id: !round && recorded ? recorded : importJob.id(run.runId, user.sourceUserId, user.line, round), live: false };
 }
 
-export async function enqueueRun(queue: Queue, ledger: MigrationLedger, opts: RunOptions): Promise<RunProgress> {
+export async function enqueueRun(queue: Queue, ledger: MigrationLedger, opts: RunOptions): Promise<EnqueueProgress> {
   const { runId } = opts;
   const run = await ledger.openRun(runId, {
     dump: path.resolve(opts.dump), ...(opts.format && { format: opts.format }), pendingPolicy: opts.pending ?? 'skip', rejectsFile: path.resolve(opts.rejectsPath),
@@ -79,7 +79,7 @@ export async function enqueueRun(queue: Queue, ledger: MigrationLedger, opts: Ru
   const beating = setInterval(() => void beat().catch(() => undefined), PRODUCER_BEAT_MS);
   beating.unref();
   const rejects = new RejectsWriter(opts.rejectsPath);
-  const progress: RunProgress = { bytes: 0, users: 0, enqueued: 0, skipped: 0, alreadyQueued: 0, rejects: 0, duplicateConnections: 0 };
+  const progress: EnqueueProgress = { bytes: 0, users: 0, enqueued: 0, skipped: 0, alreadyQueued: 0, rejects: 0, duplicateConnections: 0 };
   let connections = 0;
   let roomChecked = 0;
   const recentRejects: RejectRecord[] = [];

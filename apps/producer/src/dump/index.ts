@@ -1,4 +1,4 @@
 export { readDump, convertLine, DEFAULT_MAX_LINE_BYTES, type ReadDumpOptions, type DumpEntry, type DumpResult } from './read-dump';
-export { RejectsWriter, type RejectRecord } from './rejects-writer';
+export { RejectsWriter } from './rejects-writer';
 export { DumpReadError, openInput, type DumpSource, type OpenedInput } from './open-input';
 export { splitLines, type RawLine } from './lines';

@@ -1,12 +1,7 @@
 /** Rejected records as NDJSON (`{"line":12,"sourceId":"u-1","reason":"..."}`): the file a migration fixes and replays. */
 import { once } from 'events';
 import { createWriteStream, type WriteStream } from 'fs';
-
-export interface RejectRecord {
-  line: number;
-  sourceId?: string;
-  reason: string;
-}
+import type { RejectRecord } from '@mk/ledger';
 
 export class RejectsWriter {
   private readonly out: WriteStream;
