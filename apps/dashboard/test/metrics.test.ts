@@ -46,9 +46,9 @@ describe('dashboard /metrics', () => {
     await refresh.add('refresh', {}, { jobId: 'link-1-transactions' });
     await refresh.pause();
 
-    recordApiCall({ endpoint: 'import', status: 200, durationMs: 2400 });
-    recordApiCall({ endpoint: 'import', status: 429, durationMs: 12, errorClass: 'rate_limited' });
-    recordApiCall({ endpoint: 'refresh', status: 202, durationMs: 35 });
+    recordApiCall({ endpoint: 'import_link', status: 200, durationMs: 2400 });
+    recordApiCall({ endpoint: 'import_link', status: 429, durationMs: 12, errorClass: 'rate_limited' });
+    recordApiCall({ endpoint: 'refresh_products', status: 202, durationMs: 35 });
     recordImport('imported');
     recordQuotaDeferral();
 
@@ -118,13 +118,13 @@ describe('dashboard /metrics', () => {
     expect(types.get('mk_import_request_duration_seconds')).toBe('histogram');
     expect(types.get('mk_refresh_request_duration_seconds')).toBe('histogram');
     expect(types.get('mk_api_calls_total')).toBe('counter');
-    expect(find(samples, 'mk_import_request_duration_seconds_count', { endpoint: 'import' })?.value).toBe(2);
-    expect(find(samples, 'mk_import_request_duration_seconds_bucket', { endpoint: 'import', le: '3' })?.value).toBe(2);
+    expect(find(samples, 'mk_import_request_duration_seconds_count', { endpoint: 'import_link' })?.value).toBe(2);
+    expect(find(samples, 'mk_import_request_duration_seconds_bucket', { endpoint: 'import_link', le: '3' })?.value).toBe(2);
     expect(find(samples, 'mk_refresh_request_duration_seconds_count')?.value).toBe(1);
-    expect(find(samples, 'mk_api_calls_total', { endpoint: 'import', outcome: 'ok' })?.value).toBe(1);
-    expect(find(samples, 'mk_api_calls_total', { endpoint: 'import', outcome: 'rate_limited' })?.value).toBe(1);
+    expect(find(samples, 'mk_api_calls_total', { endpoint: 'import_link', outcome: 'ok' })?.value).toBe(1);
+    expect(find(samples, 'mk_api_calls_total', { endpoint: 'import_link', outcome: 'rate_limited' })?.value).toBe(1);
     for (const endpoint of API_ENDPOINTS) expect(find(samples, 'mk_api_rate_limited_total', { endpoint })).toBeDefined();
-    expect(find(samples, 'mk_api_rate_limited_total', { endpoint: 'import' })?.value).toBe(1);
+    expect(find(samples, 'mk_api_rate_limited_total', { endpoint: 'import_link' })?.value).toBe(1);
     expect(find(samples, 'mk_refresh_quota_deferrals_total')?.value).toBe(1);
     expect(find(samples, 'mk_imports_total', { outcome: 'imported' })?.value).toBe(1);
     for (const outcome of ['adopted', 'failed']) expect(find(samples, 'mk_imports_total', { outcome })?.value).toBe(0);
