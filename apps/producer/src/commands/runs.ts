@@ -1,5 +1,5 @@
 /** `runs`: every run in the ledger on one line each: its state, counts, total, age and last activity. */
-import { fmtDuration, openConnectionsOf, readRunState, type ImportQueueProbe, type MigrationLedger, type RunStateName } from '@mk/ledger';
+import { connectionsOf, fmtDuration, openConnectionsOf, readRunState, type ImportQueueProbe, type MigrationLedger, type RunStateName } from '@mk/ledger';
 
 export interface RunListEntry {
   runId: string;
@@ -25,7 +25,7 @@ export async function listRuns(ledger: MigrationLedger, queue?: ImportQueueProbe
         state: state.state,
         summary: state.summary,
         counts: { imported: counts.imported ?? 0, failed: counts.failed ?? 0, pending: openConnectionsOf(counts), rejected: run.rejects },
-        total: Object.values(counts).reduce((a, b) => a + b, 0),
+        total: connectionsOf(counts),
         createdAt: run.createdAt,
         lastActivityAt: Math.max(run.updatedAt, signals.producer?.at ?? 0, signals.lastImportAt ?? 0),
       };
