@@ -1,6 +1,6 @@
 import { Queue, Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
-import { createRedis, QUEUES, type Redis } from '@mk/shared';
+import { createRedis, importJob, QUEUES, refreshJob, type Redis } from '@mk/shared';
 import { startPrivateRedis, type PrivateRedis } from '@mk/testkit';
 import { API_ENDPOINTS, recordApiCall, recordImport, recordQuotaDeferral } from '@mk/telemetry';
 import { createDashboard } from '@mk/dashboard';
@@ -22,8 +22,8 @@ describe('dashboard /metrics', () => {
     const refresh = new Queue(QUEUES.refresh, { connection: redis, prefix: PREFIX });
     queues.push(imports, refresh);
     // One job of each kind of outcome: completed, failed, then some waiting and a delayed one.
-    await imports.add('import', { ok: true }, { jobId: 'r1-u1' });
-    await imports.add('import', { ok: false }, { jobId: 'r1-u2' });
+    await imports.add(importJob.name, { ok: true }, { jobId: 'r1-u1' });
+    await imports.add(importJob.name, { ok: false }, { jobId: 'r1-u2' });
     const workerConnection = createRedis(server.url, 'worker');
     const worker = new Worker(
       QUEUES.import,
@@ -40,10 +40,10 @@ describe('dashboard /metrics', () => {
     });
     await worker.close();
     workerConnection.disconnect();
-    await imports.add('import', {}, { jobId: 'r1-u3' });
-    await imports.add('import', {}, { jobId: 'r1-u4' });
-    await imports.add('import', {}, { jobId: 'r1-u5', delay: 3_600_000 });
-    await refresh.add('refresh', {}, { jobId: 'link-1-transactions' });
+    await imports.add(importJob.name, {}, { jobId: 'r1-u3' });
+    await imports.add(importJob.name, {}, { jobId: 'r1-u4' });
+    await imports.add(importJob.name, {}, { jobId: 'r1-u5', delay: 3_600_000 });
+    await refresh.add(refreshJob.name, {}, { jobId: 'link-1-transactions' });
     await refresh.pause();
 
     recordApiCall({ endpoint: 'import_link', status: 200, durationMs: 2400 });

@@ -158,7 +158,7 @@ describe('run state signals from the ledger', () => {
   it('MoneyKit unreachable: retryable errors recorded by the worker and nothing imported for minutes', async () => {
     await ledger.openRun('down', { createdAt: Date.now() - 10 * 60_000, status: 'enqueued' });
     const records = await ledger.register('down', 'u1', 1, [conn('c1'), conn('c2'), conn('c3')], { job: 'down-u1-L1' });
-    await queue.add('import', {}, { jobId: 'down-u1-L1' });
+    await queue.add(importJob.name, {}, { jobId: 'down-u1-L1' });
     for (const r of records) await ledger.transition(r, { lastError: { errorClass: 'retryable', status: 503, message: 'MoneyKit import answered HTTP 503' } });
     const { state } = await readRunState(ledger, (await ledger.getRun('down'))!, { queueSignals: { paused: false, workers: 2 }, queue });
     expect(state.stalled).toEqual([{ kind: 'upstream_unreachable', errors: 3, lastError: 'MoneyKit import answered HTTP 503' }]);
