@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { MigrationLedger } from '@mk/ledger';
-import { IMPORT_JOB_OPTIONS, jobId, type ImportJob } from '@mk/shared';
+import { importJob, jobId, type ImportJob } from '@mk/shared';
 import { usersOf } from '../apps/producer/src/dump-source';
 import { positive, runAsScript, say, sleep, type BenchResult } from './lib/bench';
 import { REALISTIC, cachedDump } from './lib/dumps';
@@ -51,7 +51,7 @@ async function noopJobs(redis: Redis, dump: string, concurrency: number): Promis
     if (!item.ok) continue;
     const { user } = item;
     const data: ImportJob = { runId: 'noop', sourceUserId: user.sourceUserId, line: user.line, connections: user.connections.map(({ connectionId, request }) => ({ connectionId, request })) };
-    chunk.push({ name: 'import', data, opts: { ...IMPORT_JOB_OPTIONS, jobId: jobId('noop', user.sourceUserId) } });
+    chunk.push({ name: importJob.name, data, opts: { ...importJob.options, jobId: jobId('noop', user.sourceUserId) } });
     jobs++;
     if (chunk.length === 100) await queue.addBulk(chunk.splice(0));
   }

@@ -17,7 +17,8 @@ import { startSandbox } from '@mk/sandbox';
 import { startPrivateRedis, type PrivateRedis } from '@mk/testkit';
 import { main as producer, runStatus } from '@mk/producer';
 import { MigrationLedger } from '@mk/ledger';
-import { workerEnvSchema } from '../apps/worker/src/config';
+import { refreshOptionsFromEnv } from '@mk/refresh';
+import { loadWorkerSettings } from '../apps/worker/src/config';
 import { startWorker } from '../apps/worker/src/start';
 import { createDashboard, createSources } from '@mk/dashboard';
 
@@ -106,7 +107,7 @@ demo-out/demo-dump.ndjson) against the embedded MoneyKit sandbox, with a private
     WEBHOOK_PORT: '0',
     WEBHOOK_HOST: '127.0.0.1',
   };
-  const worker = await startWorker(loadConfig(workerEnvSchema, env), redis, logger, env);
+  const worker = await startWorker(loadWorkerSettings(env), redis, logger);
   closers.push(() => worker.close());
   sandbox.state.setWebhookUrl(worker.webhookUrl ?? null);
   say(`  webhooks from the sandbox go to ${worker.webhookUrl} (signed, verified)`);
@@ -117,7 +118,7 @@ demo-out/demo-dump.ndjson) against the embedded MoneyKit sandbox, with a private
     redis,
     prefix: PREFIX,
     auth: { mode: 'credentials', users: [{ username: 'admin', password, role: 'admin' }] },
-    ...(await createSources(redis, PREFIX, env)),
+    ...(await createSources(redis, PREFIX, refreshOptionsFromEnv(env))),
     logger,
   });
   await dashboard.listen({ port: Number(process.env.DASHBOARD_PORT ?? 0), host: '127.0.0.1' });

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs the type checks and the whole jest suite, and ends with the totals on a line of their own:
+// Runs the type checks, the linter and the whole jest suite, and ends with the totals on a line of their own:
 // "N passed, N failed". Suites named *.serial.test.ts start several processes each (workers, producer, chaos);
 // they run one at a time after the others so they never starve each other on small machines. Then the suites
 // whose guarantees must hold on a saturated machine (the quota soak, the chaos short form) run once more with
@@ -19,6 +19,10 @@ const typecheck = spawnSync('pnpm', ['exec', 'turbo', 'run', 'typecheck', '--out
   stdio: 'inherit',
   env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1', DO_NOT_TRACK: '1' },
 });
+
+// Lint errors (eslint.config.mjs: floating promises, non-exhaustive switches, an app importing another app) count
+// as one failure, like type errors.
+const lint = spawnSync('pnpm', ['lint'], { stdio: 'inherit' });
 
 function jest(name, args, env = {}) {
   const out = path.join(tmp, `${name}.json`);
@@ -48,5 +52,9 @@ if (typecheck.status !== 0) {
   console.error('typecheck failed');
   failed += 1;
 }
+if (lint.status !== 0) {
+  console.error('lint failed');
+  failed += 1;
+}
 console.log(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
-process.exit(passes.every((p) => p.ok) && typecheck.status === 0 && failed === 0 ? 0 : 1);
+process.exit(passes.every((p) => p.ok) && typecheck.status === 0 && lint.status === 0 && failed === 0 ? 0 : 1);

@@ -2,12 +2,13 @@
 import path from 'node:path';
 import { Queue } from 'bullmq';
 import IORedis, { type Redis } from 'ioredis';
-import { QUEUES, createLogger } from '@mk/shared';
+import { createLogger, importJob } from '@mk/shared';
 import { MigrationLedger } from '@mk/ledger';
 import { MoneyKitClient } from '@mk/moneykit-client';
 import { startPrivateRedis, testSealer, type PrivateRedis } from '@mk/testkit';
 import { enqueueRun } from '@mk/producer';
 import { importApiFromClient, startImportWorker, type ImportWorker } from '../../apps/worker/src/import';
+import { importTimings, loadWorkerConfig } from '../../apps/worker/src/config';
 import { OUT_DIR } from './dumps';
 import type { SandboxProcess } from './sandbox-process';
 
@@ -35,7 +36,7 @@ export async function startBenchRedis(): Promise<BenchRedis> {
 
 /** Enqueues a whole dump with the producer's `run` path; returns how many users and connections went in. */
 export async function enqueueDump(redis: Redis, dump: string, runId: string): Promise<{ users: number; connections: number }> {
-  const queue = new Queue(QUEUES.import, { connection: redis, prefix: PREFIX });
+  const queue = new Queue(importJob.queue, { connection: redis, prefix: PREFIX });
   const ledger = new MigrationLedger(redis, PREFIX);
   try {
     const progress = await enqueueRun(queue, ledger, {
@@ -55,6 +56,8 @@ export function clientFor(sandbox: SandboxProcess, concurrency: number): MoneyKi
 export function startWorker(redis: Redis, client: MoneyKitClient, opts: { ratePerMinute: number; concurrency: number }): ImportWorker {
   return startImportWorker({
     redis, prefix: PREFIX, api: importApiFromClient(client), ledger: new MigrationLedger(redis, PREFIX), logger: quietLogger,
+    // the worker's defaults, as a deployment without settings would run
+    ...importTimings(loadWorkerConfig({ REDIS_URL: 'redis://127.0.0.1:6379' })),
     ratePerMinute: opts.ratePerMinute, concurrency: opts.concurrency, sink: { linkImported: async () => undefined }, sealer: testSealer(),
   });
 }

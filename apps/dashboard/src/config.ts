@@ -3,7 +3,8 @@
  * development explicitly bound to a loopback address with DASHBOARD_DEV_NO_AUTH=true.
  */
 import { z } from 'zod';
-import { commonEnvSchema, ConfigError, envBool, envInt, envNumber } from '@mk/shared';
+import { commonEnvSchema, ConfigError, envBool, envInt, envNumber, loadConfig, redisUrlSchema } from '@mk/shared';
+import { refreshEnvSchema, refreshOptionsFromConfig, type RefreshOptions } from '@mk/refresh';
 import type { DashboardUser } from './auth/credentials';
 import { DEFAULT_SESSION_TTL_HOURS, DEFAULT_THROTTLE, type AuthOptions } from './auth/guard';
 
@@ -33,8 +34,8 @@ const trustProxy = z
     return z.NEVER;
   });
 
-export const dashboardEnvSchema = commonEnvSchema.extend({
-  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+export const dashboardEnvSchema = commonEnvSchema.merge(refreshEnvSchema).extend({
+  REDIS_URL: redisUrlSchema.default('redis://127.0.0.1:6379'),
   DASHBOARD_PORT: envInt(0).max(65535).default(3000),
   DASHBOARD_HOST: z.string().min(1).default('127.0.0.1'),
   DASHBOARD_ADMIN_USER: optional(username),
@@ -54,6 +55,19 @@ export const dashboardEnvSchema = commonEnvSchema.extend({
   DASHBOARD_LOGIN_WINDOW_SECONDS: envInt(1).default(DEFAULT_THROTTLE.windowSeconds),
 });
 export type DashboardConfig = z.infer<typeof dashboardEnvSchema>;
+
+export interface DashboardSettings {
+  config: DashboardConfig;
+  auth: AuthOptions;
+  /** The refresh registry's options, read like the workers' (TIME_SCALE, REFRESH_*). */
+  refresh: RefreshOptions;
+}
+
+/** Every setting the dashboard reads, validated at start: a bad one throws a ConfigError naming it. */
+export function loadDashboardSettings(env: NodeJS.ProcessEnv = process.env): DashboardSettings {
+  const config = loadConfig(dashboardEnvSchema, env);
+  return { config, auth: resolveAuth(config), refresh: refreshOptionsFromConfig(config) };
+}
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 

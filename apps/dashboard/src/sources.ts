@@ -5,7 +5,7 @@
 import { Queue } from 'bullmq';
 import { QUEUES, type Redis } from '@mk/shared';
 import { MigrationLedger, probeImportQueue, readRunSignals, type ImportQueueProbe, type ImportQueueSignals, type RunMeta } from '@mk/ledger';
-import { RefreshRegistry, refreshOptionsFromEnv } from '@mk/refresh';
+import { RefreshRegistry, type RefreshOptions } from '@mk/refresh';
 import { CHART_MINUTES, type RefreshStatusSource, type RunFailure, type RunSnapshot, type RunStatusSource } from './status/types';
 
 const RECENT = 50;
@@ -73,9 +73,9 @@ export interface DashboardSources {
   close(): Promise<void>;
 }
 
-/** Runs from the ledger and the import queue; refresh health from the registry the workers share (its timing from the same env). */
-export async function createSources(redis: Redis, prefix: string, env: NodeJS.ProcessEnv = process.env): Promise<DashboardSources> {
-  const refresh = await RefreshRegistry.open(redis, prefix, refreshOptionsFromEnv(env));
+/** Runs from the ledger and the import queue; refresh health from the registry the workers share (its timing from the same settings). */
+export async function createSources(redis: Redis, prefix: string, refreshOptions: RefreshOptions): Promise<DashboardSources> {
+  const refresh = await RefreshRegistry.open(redis, prefix, refreshOptions);
   const imports = new Queue(QUEUES.import, { connection: redis, prefix });
   return {
     runs: new LedgerRunSource(new MigrationLedger(redis, prefix), imports),

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Queue, Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { createRedis, keys, QUEUES, type Redis } from '@mk/shared';
+import { createRedis, importJob, keys, QUEUES, refreshJob, type Redis } from '@mk/shared';
 import { startPrivateRedis, type PrivateRedis } from '@mk/testkit';
 import { MigrationLedger } from '@mk/ledger';
 import { createDashboard, LedgerRunSource } from '@mk/dashboard';
@@ -85,7 +85,7 @@ describe('dashboard in a browser', () => {
     const imports = new Queue(QUEUES.import, { connection: redis, prefix: PREFIX });
     const refresh = new Queue(QUEUES.refresh, { connection: redis, prefix: PREFIX });
     queues.push(imports, refresh);
-    await imports.add('import', { runId: RUN_ID, sourceUserId: 'user-0085' }, { jobId: `${RUN_ID}-user-0085` });
+    await imports.add(importJob.name, { runId: RUN_ID, sourceUserId: 'user-0085' }, { jobId: `${RUN_ID}-user-0085` });
     const workerConnection = createRedis(server.url, 'worker');
     const worker = new Worker(QUEUES.import, async () => {
       throw new Error('retries exhausted after 8 attempts (last: 503 Service Unavailable)');
@@ -93,8 +93,8 @@ describe('dashboard in a browser', () => {
     await new Promise((resolve) => worker.once('failed', resolve));
     await worker.close();
     workerConnection.disconnect();
-    for (let u = 92; u < 100; u++) await imports.add('import', { runId: RUN_ID, sourceUserId: `user-00${u}` }, { jobId: `${RUN_ID}-user-00${u}` });
-    await refresh.add('refresh', { linkId: 'mk_link_1', products: ['transactions'] }, { jobId: 'mk_link_1-transactions', delay: 3_600_000 });
+    for (let u = 92; u < 100; u++) await imports.add(importJob.name, { runId: RUN_ID, sourceUserId: `user-00${u}` }, { jobId: `${RUN_ID}-user-00${u}` });
+    await refresh.add(refreshJob.name, { linkId: 'mk_link_1', products: ['transactions'] }, { jobId: 'mk_link_1-transactions', delay: 3_600_000 });
 
     app = await createDashboard({
       redis,

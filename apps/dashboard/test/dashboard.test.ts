@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
-import { createRedis, QUEUES, type Redis } from '@mk/shared';
+import { createRedis, importJob, QUEUES, type Redis } from '@mk/shared';
 import { startPrivateRedis, type PrivateRedis } from '@mk/testkit';
 import { createDashboard, type AuthOptions } from '@mk/dashboard';
 import { InMemoryRefreshSource, InMemoryRunSource, sampleRefresh, sampleRun } from './fakes';
@@ -44,7 +44,7 @@ describe('dashboard', () => {
     server = await startPrivateRedis();
     redis = createRedis(server.url, 'worker');
     queue = new Queue(QUEUES.import, { connection: redis, prefix: PREFIX });
-    await queue.add('import', { n: 1 }, { jobId: 'run1-user-1' });
+    await queue.add(importJob.name, { n: 1 }, { jobId: 'run1-user-1' });
     app = await createDashboard({ redis, prefix: PREFIX, auth: AUTH, runs, refresh: new InMemoryRefreshSource(sampleRefresh) });
     base = await listen(app);
   });

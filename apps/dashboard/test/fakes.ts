@@ -1,5 +1,5 @@
 /** In-memory status sources: the dashboard's pages and JSON are tested against these. */
-import type { RefreshHistory, RefreshStats, RefreshStatusSource, RunSnapshot, RunStatusSource } from '@mk/dashboard';
+import type { RefreshHealth, RefreshHistory, RefreshStatusSource, RunSnapshot, RunStatusSource } from '@mk/dashboard';
 
 export class InMemoryRunSource implements RunStatusSource {
   readonly runs = new Map<string, RunSnapshot>();
@@ -19,11 +19,11 @@ export class InMemoryRunSource implements RunStatusSource {
 
 export class InMemoryRefreshSource implements RefreshStatusSource {
   constructor(
-    public current: RefreshStats,
+    public current: RefreshHealth,
     public minutes?: RefreshHistory,
   ) {}
 
-  async stats(): Promise<RefreshStats> {
+  async stats(): Promise<RefreshHealth> {
     return this.current;
   }
 
@@ -65,4 +65,4 @@ export function sampleRun(overrides: Partial<RunSnapshot> = {}): RunSnapshot {
   };
 }
 
-export const sampleRefresh: RefreshStats = { registered: 2780, dueNow: 12, overdue: 0, parked: 2731, quotaDeferrals: 41 };
+export const sampleRefresh: RefreshHealth = { registered: 2780, dueNow: 12, overdue: 0, parked: 2731, quotaDeferrals: 41 };

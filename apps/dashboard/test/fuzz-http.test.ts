@@ -7,7 +7,7 @@
 import { createHmac } from 'node:crypto';
 import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
-import { createRedis, QUEUES, type Redis } from '@mk/shared';
+import { createRedis, importJob, QUEUES, type Redis } from '@mk/shared';
 import {
   FUZZ_CONTENT_TYPES, FUZZ_METHODS, NASTY_STRINGS, createFuzzRng, fuzzSeed, garbageAuthHeaders, malformedBodies, mutateBytes, percentEncodeBytes,
   randomPath, randomText, sendRaw, sendRawSocket, startPrivateRedis, trackUnhandledRejections, type PrivateRedis, type RawRequest, type RawResponse,
@@ -43,7 +43,7 @@ beforeAll(async () => {
   server = await startPrivateRedis();
   redis = createRedis(server.url, 'worker');
   queue = new Queue(QUEUES.import, { connection: redis, prefix: PREFIX });
-  await queue.add('import', { n: 1 }, { jobId: 'fuzz-1' });
+  await queue.add(importJob.name, { n: 1 }, { jobId: 'fuzz-1' });
   app = await createDashboard({ redis, prefix: PREFIX, auth: AUTH, runs: new InMemoryRunSource([sampleRun()]), refresh: new InMemoryRefreshSource(sampleRefresh) });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();

@@ -3,7 +3,7 @@ export interface Reply {
   status: number;
   headers: Headers;
   body: string;
-  json<T = any>(): T; // eslint-disable-line @typescript-eslint/no-explicit-any
+  json<T = any>(): T;
 }
 
 export interface RequestOptions {

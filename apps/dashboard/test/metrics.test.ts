@@ -1,6 +1,6 @@
 import { Queue, Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
-import { createRedis, QUEUES, type Redis } from '@mk/shared';
+import { createRedis, importJob, QUEUES, refreshJob, type Redis } from '@mk/shared';
 import { startPrivateRedis, type PrivateRedis } from '@mk/testkit';
 import { API_ENDPOINTS, recordApiCall, recordImport, recordQuotaDeferral } from '@mk/telemetry';
 import { createDashboard } from '@mk/dashboard';
@@ -22,8 +22,8 @@ describe('dashboard /metrics', () => {
     const refresh = new Queue(QUEUES.refresh, { connection: redis, prefix: PREFIX });
     queues.push(imports, refresh);
     // One job of each kind of outcome: completed, failed, then some waiting and a delayed one.
-    await imports.add('import', { ok: true }, { jobId: 'r1-u1' });
-    await imports.add('import', { ok: false }, { jobId: 'r1-u2' });
+    await imports.add(importJob.name, { ok: true }, { jobId: 'r1-u1' });
+    await imports.add(importJob.name, { ok: false }, { jobId: 'r1-u2' });
     const workerConnection = createRedis(server.url, 'worker');
     const worker = new Worker(
       QUEUES.import,
@@ -40,15 +40,15 @@ describe('dashboard /metrics', () => {
     });
     await worker.close();
     workerConnection.disconnect();
-    await imports.add('import', {}, { jobId: 'r1-u3' });
-    await imports.add('import', {}, { jobId: 'r1-u4' });
-    await imports.add('import', {}, { jobId: 'r1-u5', delay: 3_600_000 });
-    await refresh.add('refresh', {}, { jobId: 'link-1-transactions' });
+    await imports.add(importJob.name, {}, { jobId: 'r1-u3' });
+    await imports.add(importJob.name, {}, { jobId: 'r1-u4' });
+    await imports.add(importJob.name, {}, { jobId: 'r1-u5', delay: 3_600_000 });
+    await refresh.add(refreshJob.name, {}, { jobId: 'link-1-transactions' });
     await refresh.pause();
 
-    recordApiCall({ endpoint: 'import', status: 200, durationMs: 2400 });
-    recordApiCall({ endpoint: 'import', status: 429, durationMs: 12, errorClass: 'rate_limited' });
-    recordApiCall({ endpoint: 'refresh', status: 202, durationMs: 35 });
+    recordApiCall({ endpoint: 'import_link', status: 200, durationMs: 2400 });
+    recordApiCall({ endpoint: 'import_link', status: 429, durationMs: 12, errorClass: 'rate_limited' });
+    recordApiCall({ endpoint: 'refresh_products', status: 202, durationMs: 35 });
     recordImport('imported');
     recordQuotaDeferral();
 
@@ -120,13 +120,13 @@ describe('dashboard /metrics', () => {
     expect(types.get('mk_import_request_duration_seconds')).toBe('histogram');
     expect(types.get('mk_refresh_request_duration_seconds')).toBe('histogram');
     expect(types.get('mk_api_calls_total')).toBe('counter');
-    expect(find(samples, 'mk_import_request_duration_seconds_count', { endpoint: 'import' })?.value).toBe(2);
-    expect(find(samples, 'mk_import_request_duration_seconds_bucket', { endpoint: 'import', le: '3' })?.value).toBe(2);
+    expect(find(samples, 'mk_import_request_duration_seconds_count', { endpoint: 'import_link' })?.value).toBe(2);
+    expect(find(samples, 'mk_import_request_duration_seconds_bucket', { endpoint: 'import_link', le: '3' })?.value).toBe(2);
     expect(find(samples, 'mk_refresh_request_duration_seconds_count')?.value).toBe(1);
-    expect(find(samples, 'mk_api_calls_total', { endpoint: 'import', outcome: 'ok' })?.value).toBe(1);
-    expect(find(samples, 'mk_api_calls_total', { endpoint: 'import', outcome: 'rate_limited' })?.value).toBe(1);
+    expect(find(samples, 'mk_api_calls_total', { endpoint: 'import_link', outcome: 'ok' })?.value).toBe(1);
+    expect(find(samples, 'mk_api_calls_total', { endpoint: 'import_link', outcome: 'rate_limited' })?.value).toBe(1);
     for (const endpoint of API_ENDPOINTS) expect(find(samples, 'mk_api_rate_limited_total', { endpoint })).toBeDefined();
-    expect(find(samples, 'mk_api_rate_limited_total', { endpoint: 'import' })?.value).toBe(1);
+    expect(find(samples, 'mk_api_rate_limited_total', { endpoint: 'import_link' })?.value).toBe(1);
     expect(find(samples, 'mk_refresh_quota_deferrals_total')?.value).toBe(1);
     expect(find(samples, 'mk_imports_total', { outcome: 'imported' })?.value).toBe(1);
     for (const outcome of ['adopted', 'failed']) expect(find(samples, 'mk_imports_total', { outcome })?.value).toBe(0);

@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import { createRedis, keys, QUEUES, type Redis } from '@mk/shared';
+import { createRedis, importJob, keys, QUEUES, type Redis } from '@mk/shared';
 import { startPrivateRedis, type PrivateRedis } from '@mk/testkit';
 import { MigrationLedger } from '@mk/ledger';
 import { LedgerRunSource, runProgress } from '@mk/dashboard';
@@ -61,7 +61,7 @@ describe('LedgerRunSource (the migration ledger as the dashboard sees it)', () =
     try {
       await ledger.openRun('run-q', { status: 'enqueued' });
       await ledger.register('run-q', 'user-1', 1, [conn('item-a')], { job: 'run-q-user-1-L1' });
-      await queue.add('import', {}, { jobId: 'run-q-user-1-L1' });
+      await queue.add(importJob.name, {}, { jobId: 'run-q-user-1-L1' });
       const source = new LedgerRunSource(ledger, queue);
       const view = async () => runProgress((await source.getRun('run-q'))!);
       expect(await view()).toMatchObject({ state: 'stalled', stalled: [{ kind: 'no_worker' }], etaSeconds: null });

@@ -1,12 +1,12 @@
 /**
- * The producer CLI: plan (dry run), run (enqueue, resumable), status, report, retry. Returns an exit code
+ * The producer CLI: plan (dry run), run (enqueue, resumable), status, runs, report, retry. Returns an exit code
  * (see exit-codes.ts) instead of exiting, so tests drive it in-process.
  */
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Queue } from 'bullmq';
 import { z } from 'zod';
-import { ConfigError, wantsHelp, PayloadSealer, PRODUCTS, requirePayloadKeys, QUEUES, createLogger, connectRedis, productSchema, checkRedisServer, type Product, type Redis } from '@mk/shared';
+import { ConfigError, wantsHelp, PayloadSealer, PRODUCTS, requirePayloadKeys, createLogger, importJob, connectRedis, productSchema, checkRedisServer, type Product, type Redis } from '@mk/shared';
 import { MigrationLedger, NEEDS_PRODUCER } from '@mk/ledger';
 import { BAD_ROW_POLICIES, SOURCE_FORMATS, type BadRowPolicy, type SourceFormat, type PendingPolicy } from '@mk/converters';
 import { loadProducerConfig, requireRedisUrl, type ProducerConfig } from './config';
@@ -18,10 +18,11 @@ import { enqueueRun } from './commands/run';
 import { retryFailed } from './commands/retry';
 import { purgeRun, RunNotFinishedError } from './commands/purge';
 import { exitCodeOf, formatStatus, openOutput, runStatus, writeReport } from './commands/report';
+import { formatRuns, listRuns } from './commands/runs';
 import { progressReporter } from './progress';
 import { waitReporter } from './wait-reporter';
 import { formatLinkState, formatRefreshStats } from './commands/refresh';
-import { RefreshRegistry, refreshOptionsFromEnv } from '@mk/refresh';
+import { RefreshRegistry } from '@mk/refresh';
 import { queueTelemetry } from '@mk/telemetry';
 
 interface Io {
@@ -68,7 +69,7 @@ async function withRedis<T>(config: ProducerConfig, fn: (ctx: { redis: Redis; le
   const redis = await connectRedis(requireRedisUrl(config), 'producer', { timeoutMs: config.REDIS_CONNECT_TIMEOUT_MS });
   try {
     // with tracing on (tracing.ts), each enqueue starts the trace its import continues in the worker
-    const queue = new Queue(QUEUES.import, { connection: redis, prefix: config.REDIS_PREFIX, ...queueTelemetry() });
+    const queue = new Queue(importJob.queue, { connection: redis, prefix: config.REDIS_PREFIX, ...queueTelemetry() });
     try {
       return await fn({ redis, ledger: new MigrationLedger(redis, config.REDIS_PREFIX), queue });
     } finally {
@@ -127,10 +128,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     config = loadProducerConfig({});
   }
   const logger = createLogger('producer', { level: config.LOG_LEVEL });
-  /** The refresh registry the workers share (its timing from the same env: TIME_SCALE, REFRESH_*). */
-  const openRegistry = (redis: Redis) => RefreshRegistry.open(redis, config.REDIS_PREFIX, refreshOptionsFromEnv(env));
+  /** The refresh registry the workers share (its timing from the same settings: TIME_SCALE, REFRESH_*). */
+  const openRegistry = (redis: Redis) => RefreshRegistry.open(redis, config.REDIS_PREFIX, config.refresh);
   const program = new Command('mk-migrate')
-    .description('Migrate users from another aggregator to MoneyKit: plan, run, status, report, retry, purge.')
+    .description('Migrate users from another aggregator to MoneyKit: plan, run, status, runs, report, retry, purge.')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
 
@@ -204,6 +205,18 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
         const statuses = await Promise.all(ids.map((id) => runStatus(ledger, id, queue)));
         io.out(o.json ? JSON.stringify(statuses, null, 2) : statuses.map(formatStatus).join('\n\n') || 'no runs yet');
         if (runId) exitCode = exitCodeOf(statuses[0]!);
+      });
+    });
+
+  program
+    .command('runs')
+    .description('every run: state, imported, failed, pending and rejected counts, total, age, last activity')
+    .addOption(new Option('--format <format>', 'table or json').choices(['table', 'json']).default('table'))
+    .action(async (o: { format: 'table' | 'json' }) => {
+      await withRedis(config, async ({ ledger, queue }) => {
+        const now = Date.now();
+        const runs = await listRuns(ledger, queue, now);
+        io.out(o.format === 'json' ? JSON.stringify(runs, null, 2) : formatRuns(runs, now));
       });
     });
 

@@ -1,17 +1,27 @@
 import { z } from 'zod';
-import { ConfigError, commonEnvSchema, envInt, loadConfig, payloadKeysEnvSchema } from '@mk/shared';
+import { ConfigError, commonEnvSchema, envInt, importEnvSchema, loadConfig, payloadKeysEnvSchema } from '@mk/shared';
+import { refreshEnvSchema, refreshOptionsFromConfig, type RefreshOptions } from '@mk/refresh';
 
-export const producerEnvSchema = commonEnvSchema.merge(payloadKeysEnvSchema).extend({
-  /** Import jobs allowed to wait in the queue before the producer pauses: bounds Redis memory. */
-  PRODUCER_MAX_WAITING: envInt(1).default(2000),
-  /** The configured import rate, for plan estimates. */
-  IMPORT_RATE_PER_MIN: envInt(1).default(60),
-  /** Where `run` and `retry` write their rejects files unless --rejects names one (--out-dir overrides it). */
-  PRODUCER_OUT_DIR: z.string().trim().min(1).default('mk-out'),
-});
-export type ProducerConfig = z.infer<typeof producerEnvSchema>;
+/** The producer's settings: its own, the import rate (for plan estimates) and the refresh section the workers read. */
+export const producerEnvSchema = commonEnvSchema
+  .merge(importEnvSchema)
+  .merge(refreshEnvSchema)
+  .merge(payloadKeysEnvSchema)
+  .extend({
+    /** Import jobs allowed to wait in the queue before the producer pauses: bounds Redis memory. */
+    PRODUCER_MAX_WAITING: envInt(1).default(2000),
+    /** Where `run` and `retry` write their rejects files unless --rejects names one (--out-dir overrides it). */
+    PRODUCER_OUT_DIR: z.string().trim().min(1).default('mk-out'),
+  });
+export type ProducerConfig = z.infer<typeof producerEnvSchema> & {
+  /** The refresh registry's options, resolved at start like the workers' (TIME_SCALE, REFRESH_*). */
+  refresh: RefreshOptions;
+};
 
-export const loadProducerConfig = (env: NodeJS.ProcessEnv = process.env) => loadConfig(producerEnvSchema, env);
+export function loadProducerConfig(env: NodeJS.ProcessEnv = process.env): ProducerConfig {
+  const config = loadConfig(producerEnvSchema, env);
+  return { ...config, refresh: refreshOptionsFromConfig(config) };
+}
 
 /** Commands that touch the queue need Redis; `plan` does not. */
 export function requireRedisUrl(config: ProducerConfig): string {

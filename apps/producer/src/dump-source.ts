@@ -1,7 +1,8 @@
 /** What every command reading a dump needs: the records, each checked against the 1 MB rule. */
 import { planImport, type ImportConnection } from '@mk/shared';
 import type { ConvertOptions } from '@mk/converters';
-import { readDump, type InputLayout, type RejectRecord } from './dump';
+import type { RejectRecord } from '@mk/ledger';
+import { readDump, type InputLayout } from './dump';
 
 export interface DumpUser {
   line: number;

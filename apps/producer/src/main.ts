@@ -2,6 +2,7 @@
 import { ConfigError } from '@mk/shared';
 import { startTracing } from '@mk/telemetry';
 import { main } from './cli';
+import { EXIT } from './exit-codes';
 
 // A reader that stopped early (`report --format json | head`) is not an error of ours: stop quietly.
 for (const stream of [process.stdout, process.stderr]) {
@@ -27,6 +28,12 @@ async function run(): Promise<number> {
   }
 }
 
-run().then((code) => {
-  process.exitCode = code;
-});
+run().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`mk-migrate could not run: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = EXIT.error;
+  },
+);

@@ -1,9 +1,9 @@
 /** A progress bar on a terminal; a line every few seconds in logs otherwise (CI, containers). */
 import fs from 'node:fs';
 import cliProgress from 'cli-progress';
-import type { RunProgress } from './commands/run';
+import type { EnqueueProgress } from './commands/run';
 
-export function progressReporter(dump: string): { update(p: RunProgress): void; stop(): void } {
+export function progressReporter(dump: string): { update(p: EnqueueProgress): void; stop(): void } {
   const total = dump !== '-' && fs.statSync(dump, { throwIfNoEntry: false })?.isFile() ? fs.statSync(dump).size : 0;
   if (!process.stderr.isTTY || total === 0) {
     let last = 0;

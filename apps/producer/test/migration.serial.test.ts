@@ -52,9 +52,9 @@ async function startStack(faults: Parameters<RunningSandbox['state']['faults']['
 function startWorkerInProcess() {
   worker = startImportWorker({ sealer: testSealer(),
     redis, prefix: PREFIX, api: importApiFromClient(client), ledger: new MigrationLedger(redis, PREFIX), logger,
-    sink: { linkImported: async () => undefined }, ratePerMinute: 1_000_000, concurrency: 32, backoffBaseMs: 20, backoffMaxMs: 300,
+    sink: { linkImported: async () => undefined }, ratePerMinute: 1_000_000, concurrency: 32, backoffBaseMs: 20, backoffMaxMs: 300, lockDurationMs: 30_000,
     // a call we gave up on may still commit up to the injected 1.5 s hold later: look only well after that, loaded machine or not
-    settleMs: 3500,
+    upstreamWaitMs: 3500,
   });
 }
 

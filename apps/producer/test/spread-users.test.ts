@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import IORedis from 'ioredis';
 import { Queue, Worker } from 'bullmq';
-import { importJobId, keys, QUEUES, type ImportJob, type SealedImportJob } from '@mk/shared';
+import { importJob, keys, QUEUES, type ImportJob, type SealedImportJob } from '@mk/shared';
 import { MigrationLedger, readRunState } from '@mk/ledger';
 import { startPrivateRedis, type PrivateRedis, TEST_PAYLOAD_KEYS, testSealer } from '@mk/testkit';
 import { EXIT, main, plan, runStatus } from '../src';
@@ -84,7 +84,7 @@ describe('one user, many lines', () => {
     expect(carried).toHaveLength(spread.connections);
     expect(new Set(carried).size).toBe(spread.connections);
     expect(new Set(jobs.map((j) => j.id)).size).toBe(jobs.length);
-    for (const job of jobs) expect(job.id).toBe(importJobId('spread', payloadOf(job).sourceUserId, payloadOf(job).line!));
+    for (const job of jobs) expect(job.id).toBe(importJob.id('spread', payloadOf(job).sourceUserId, payloadOf(job).line!));
 
     expect(await ledger.counts('spread')).toMatchObject({ pending: spread.connections });
     const rows = fs.readFileSync(rejectsPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { line: number; reason: string });
@@ -160,7 +160,7 @@ describe('run state signals from the ledger', () => {
   it('MoneyKit unreachable: retryable errors recorded by the worker and nothing imported for minutes', async () => {
     await ledger.openRun('down', { createdAt: Date.now() - 10 * 60_000, status: 'enqueued' });
     const records = await ledger.register('down', 'u1', 1, [conn('c1'), conn('c2'), conn('c3')], { job: 'down-u1-L1' });
-    await queue.add('import', {}, { jobId: 'down-u1-L1' });
+    await queue.add(importJob.name, {}, { jobId: 'down-u1-L1' });
     for (const r of records) await ledger.transition(r, { lastError: { errorClass: 'retryable', status: 503, message: 'MoneyKit import answered HTTP 503' } });
     const { state } = await readRunState(ledger, (await ledger.getRun('down'))!, { queueSignals: { paused: false, workers: 2 }, queue });
     expect(state.stalled).toEqual([{ kind: 'upstream_unreachable', errors: 3, lastError: 'MoneyKit import answered HTTP 503' }]);

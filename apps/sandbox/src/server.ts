@@ -46,7 +46,7 @@ export function buildApp(state: SandboxState, tokens: TokenStore, signer: Webhoo
   app.decorateRequest('faultDelayMs', 0);
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     request.bodyBytes = Buffer.byteLength(body as string, 'utf8');
-    defaultJson(request, body as string, done);
+    void defaultJson(request, body as string, done);
   });
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)));

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { commonEnvSchema, ConfigError, envInt, envNumber, envPort, moneykitEnvSchema, payloadKeysEnvSchema, redisUrlSchema, refreshQuotaEnvSchema, loadConfig, requireCompleteMoneykitSettings, requirePayloadKeys } from '@mk/shared';
-import { refreshOptionsFromEnv, type RefreshOptions } from '@mk/refresh';
-import { webhookOptionsFromEnv } from './webhooks';
+import { commonEnvSchema, ConfigError, envInt, envNumber, importEnvSchema, envPort, moneykitEnvSchema, payloadKeysEnvSchema, redisUrlSchema, loadConfig, requireCompleteMoneykitSettings, requirePayloadKeys } from '@mk/shared';
+import { refreshEnvSchema, refreshOptionsFromConfig, type RefreshOptions } from '@mk/refresh';
+import { webhookEnvSchema, webhookOptionsFromConfig } from './webhooks/options';
 
 export const WORKER_ROLES = ['import', 'refresh', 'webhooks'] as const;
 export type WorkerRole = (typeof WORKER_ROLES)[number];
@@ -9,12 +9,11 @@ export type WorkerRole = (typeof WORKER_ROLES)[number];
 /** The sandbox's defaults: what the worker talks to when no MoneyKit settings are given. */
 export const SANDBOX_DEFAULTS = { baseUrl: 'http://127.0.0.1:8787', clientId: 'sandbox-client-id', clientSecret: 'sandbox-client-secret' };
 
-/** The import limiter spaces calls by whole milliseconds: 60,000 a minute is the most it can tell apart. */
-export const MAX_IMPORT_RATE_PER_MIN = 60_000;
-
 export const workerEnvSchema = commonEnvSchema
   .merge(moneykitEnvSchema)
-  .merge(refreshQuotaEnvSchema)
+  .merge(importEnvSchema)
+  .merge(refreshEnvSchema)
+  .merge(webhookEnvSchema)
   .merge(payloadKeysEnvSchema)
   .extend({
     /** Failed import jobs, and their sealed payloads, are removed after this many hours (`purge` removes them sooner). */
@@ -26,8 +25,6 @@ export const workerEnvSchema = commonEnvSchema
       .default('import,refresh,webhooks')
       .transform((s) => s.split(',').map((r) => r.trim()).filter(Boolean))
       .pipe(z.array(z.enum(WORKER_ROLES)).min(1)),
-    /** Import calls per minute across every worker process (MoneyKit: 60 per app). */
-    IMPORT_RATE_PER_MIN: envInt(1).max(MAX_IMPORT_RATE_PER_MIN).default(60),
     IMPORT_CONCURRENCY: envInt(1).max(500).default(12),
     IMPORT_LOCK_MS: envInt(1000).max(3_600_000).default(120_000),
     /** Wait after an import with an unknown outcome before looking for the link it may have created. */
@@ -52,10 +49,25 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
   return config;
 }
 
+/** The import worker's timings, from its settings. */
+export function importTimings(config: WorkerConfig) {
+  return {
+    backoffBaseMs: config.IMPORT_BACKOFF_BASE_MS,
+    backoffMaxMs: config.IMPORT_BACKOFF_MAX_MS,
+    lockDurationMs: config.IMPORT_LOCK_MS,
+    upstreamWaitMs: config.IMPORT_SETTLE_MS,
+  };
+}
+
 export interface WorkerSettings {
+  /** Every setting as parsed (redis, moneykit, import, refresh, webhooks, ops variables). */
   config: WorkerConfig;
+  redis: { url: string; prefix: string; connectTimeoutMs: number };
+  import: ReturnType<typeof importTimings> & { ratePerMinute: number; concurrency: number };
   refresh: RefreshOptions;
-  webhooks?: ReturnType<typeof webhookOptionsFromEnv>;
+  /** Only when this process receives webhooks. */
+  webhooks?: ReturnType<typeof webhookOptionsFromConfig>;
+  ops: { host: string; port: number };
 }
 
 /**
@@ -63,8 +75,18 @@ export interface WorkerSettings {
  * or REFRESH_QUOTAS stops it at start with the setting's name, not after it has taken jobs.
  */
 export function loadWorkerSettings(env: NodeJS.ProcessEnv = process.env): WorkerSettings {
-  const config = loadWorkerConfig(env);
-  const refresh = refreshOptionsFromEnv(env);
-  const webhooks = config.WORKER_ROLES.includes('webhooks') ? webhookOptionsFromEnv(env) : undefined;
-  return { config, refresh, ...(webhooks && { webhooks }) };
+  return settingsOf(loadWorkerConfig(env));
+}
+
+/** The sections of parsed settings: one parse, each consumer reads its section. */
+export function settingsOf(config: WorkerConfig): WorkerSettings {
+  const webhooks = config.WORKER_ROLES.includes('webhooks') ? webhookOptionsFromConfig(config) : undefined;
+  return {
+    config,
+    redis: { url: config.REDIS_URL, prefix: config.REDIS_PREFIX, connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT_MS },
+    import: { ...importTimings(config), ratePerMinute: config.IMPORT_RATE_PER_MIN, concurrency: config.IMPORT_CONCURRENCY },
+    refresh: refreshOptionsFromConfig(config),
+    ...(webhooks && { webhooks }),
+    ops: { host: config.OPS_HOST, port: config.OPS_PORT },
+  };
 }

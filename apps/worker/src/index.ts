@@ -3,5 +3,5 @@ export * from './refresh';
 export * from './webhooks';
 export { startWorker, type RunningWorker } from './start';
 export { refreshHandOver } from './hand-over';
-export { loadWorkerConfig, loadWorkerSettings, workerEnvSchema, MAX_IMPORT_RATE_PER_MIN, type WorkerConfig, type WorkerSettings } from './config';
+export { importTimings, loadWorkerConfig, loadWorkerSettings, workerEnvSchema, type WorkerConfig, type WorkerSettings } from './config';
 export * from './credentials-pause';

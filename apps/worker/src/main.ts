@@ -44,7 +44,7 @@ async function main(): Promise<void> {
   const ops = await startOpsServer({ port: config.OPS_PORT, host: config.OPS_HOST, ready: redisReady(redis) }).catch((err: Error) =>
     fatal(logger, { port: config.OPS_PORT, host: config.OPS_HOST }, `OPS_PORT ${config.OPS_PORT} cannot be listened on: ${err.message}`),
   );
-  const worker = await startWorker(config, redis, logger).catch(async (err: Error) => {
+  const worker = await startWorker(settings, redis, logger).catch(async (err: Error) => {
     await ops.close();
     return fatal(logger, { err }, `worker failed to start: ${err.message}`);
   });

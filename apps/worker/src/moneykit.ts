@@ -1,18 +1,8 @@
 /** The worker's MoneyKit client: the sandbox unless MoneyKit settings are given; every call counted in /metrics. */
-import { MoneyKitClient, type EndpointName } from '@mk/moneykit-client';
+import { MoneyKitClient } from '@mk/moneykit-client';
 import type { Logger } from '@mk/shared';
-import { recordApiCall, type ApiEndpoint } from '@mk/telemetry';
+import { recordApiCall } from '@mk/telemetry';
 import { SANDBOX_DEFAULTS, type WorkerConfig } from './config';
-
-const METRIC_ENDPOINT: Partial<Record<EndpointName, ApiEndpoint>> = {
-  auth_token: 'token',
-  import_link: 'import',
-  import_transactions: 'import_transactions',
-  refresh_products: 'refresh',
-  get_link: 'get_link',
-  get_user_links: 'user_links',
-  delete_link: 'delete_link',
-};
 
 export function createMoneyKitClient(config: WorkerConfig, logger: Logger): MoneyKitClient {
   const baseUrl = config.MONEYKIT_BASE_URL ?? SANDBOX_DEFAULTS.baseUrl;
@@ -24,9 +14,7 @@ export function createMoneyKitClient(config: WorkerConfig, logger: Logger): Mone
     importTimeoutMs: config.MONEYKIT_IMPORT_TIMEOUT_MS,
     timeoutMs: config.MONEYKIT_TIMEOUT_MS,
     logger,
-    onResponse: ({ endpoint, status, durationMs, errorClass }) => {
-      const metric = METRIC_ENDPOINT[endpoint];
-      if (metric) recordApiCall({ endpoint: metric, durationMs, ...(status !== undefined && { status }), ...(errorClass && { errorClass }) });
-    },
+    onResponse: ({ endpoint, status, durationMs, errorClass }) =>
+      recordApiCall({ endpoint, durationMs, ...(status !== undefined && { status }), ...(errorClass && { errorClass }) }),
   });
 }

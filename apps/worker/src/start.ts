@@ -1,12 +1,12 @@
 /** Starts the parts of a worker process its roles name; `close()` stops them all, in-flight work first. */
 import { PayloadSealer, requirePayloadKeys, type Logger, type Redis } from '@mk/shared';
 import { MigrationLedger } from '@mk/ledger';
-import type { WorkerConfig } from './config';
+import type { WorkerSettings } from './config';
 import { createMoneyKitClient } from './moneykit';
 import { importApiFromClient, startImportWorker, type LinkSink } from './import';
-import { RefreshRegistry, refreshOptionsFromEnv } from '@mk/refresh';
+import { RefreshRegistry } from '@mk/refresh';
 import { startRefresh } from './refresh';
-import { jwksFromClient, startWebhookReceiver, webhookOptionsFromEnv } from './webhooks';
+import { jwksFromClient, startWebhookReceiver } from './webhooks';
 import { refreshHandOver } from './hand-over';
 
 export interface RunningWorker {
@@ -15,9 +15,9 @@ export interface RunningWorker {
   close(): Promise<void>;
 }
 
-export async function startWorker(config: WorkerConfig, redis: Redis, logger: Logger, env: NodeJS.ProcessEnv = process.env): Promise<RunningWorker> {
+export async function startWorker(settings: WorkerSettings, redis: Redis, logger: Logger): Promise<RunningWorker> {
+  const { config, refresh: refreshOptions } = settings;
   const client = createMoneyKitClient(config, logger);
-  const refreshOptions = refreshOptionsFromEnv(env);
   const registry = await RefreshRegistry.open(redis, config.REDIS_PREFIX, refreshOptions);
   const closers: (() => Promise<void>)[] = [];
   let webhookUrl: string | undefined;
@@ -29,8 +29,8 @@ export async function startWorker(config: WorkerConfig, redis: Redis, logger: Lo
 
   try {
     // The receiver first: a WEBHOOK_PORT already taken fails the start before any job is taken.
-    if (config.WORKER_ROLES.includes('webhooks')) {
-      const webhookOptions = webhookOptionsFromEnv(env);
+    const webhookOptions = settings.webhooks;
+    if (webhookOptions) {
       const receiver = await startWebhookReceiver({
         ...webhookOptions,
         redis,
@@ -55,12 +55,7 @@ export async function startWorker(config: WorkerConfig, redis: Redis, logger: Lo
         ledger,
         sink,
         logger,
-        ratePerMinute: config.IMPORT_RATE_PER_MIN,
-        concurrency: config.IMPORT_CONCURRENCY,
-        backoffBaseMs: config.IMPORT_BACKOFF_BASE_MS,
-        backoffMaxMs: config.IMPORT_BACKOFF_MAX_MS,
-        lockDurationMs: config.IMPORT_LOCK_MS,
-        settleMs: config.IMPORT_SETTLE_MS,
+        ...settings.import,
         sealer: new PayloadSealer(requirePayloadKeys(config)),
         failedRetentionMs: config.PAYLOAD_FAILED_RETENTION_HOURS * 3_600_000,
       });

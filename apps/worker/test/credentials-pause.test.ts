@@ -6,7 +6,7 @@
 import { Writable } from 'node:stream';
 import IORedis from 'ioredis';
 import { Queue } from 'bullmq';
-import { IMPORT_JOB_OPTIONS, QUEUES, createLogger, jobId, keys, planImport } from '@mk/shared';
+import { importJob, QUEUES, createLogger, jobId, keys, planImport } from '@mk/shared';
 import { MigrationLedger } from '@mk/ledger';
 import { MoneyKitClient } from '@mk/moneykit-client';
 import { startSandbox, type RunningSandbox, type SandboxOptions } from '@mk/sandbox';
@@ -84,13 +84,13 @@ async function run(prefix: string, runId: string, users: number, baseUrl: string
       connectionId: c.connectionId, accounts: 1, transactions: c.request.transactions.length, batchesTotal: planImport(c.request).batches.length,
     })));
   }
-  await queue.addBulk(jobs.map((data) => ({ name: 'import', data, opts: { ...IMPORT_JOB_OPTIONS, jobId: jobId(runId, data.sourceUserId) } })));
+  await queue.addBulk(jobs.map((data) => ({ name: importJob.name, data, opts: { ...importJob.options, jobId: jobId(runId, data.sourceUserId) } })));
   const total = jobs.reduce((n, j) => n + j.connections.length, 0);
   const { logger, records } = recordingLogger();
   client = new MoneyKitClient({ baseUrl, clientId: 'sandbox-client-id', clientSecret: SECRET, importTimeoutMs: 1000, timeoutMs: 1000, logger });
   worker = startImportWorker({ sealer: testSealer(),
     redis, prefix, api: importApiFromClient(client), ledger, logger, ratePerMinute: 60_000, concurrency: 4,
-    backoffBaseMs: 50, backoffMaxMs: 1000, settleMs: 200 + (opts.latencyMs ?? 0),
+    backoffBaseMs: 50, backoffMaxMs: 1000, lockDurationMs: 30_000, upstreamWaitMs: 200 + (opts.latencyMs ?? 0),
     sink: { linkImported: async () => undefined },
     credentialsProbe: { probeBaseMs: 100, probeMaxMs: 400, pollMs: 25 },
   });

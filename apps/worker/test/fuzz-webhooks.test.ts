@@ -6,7 +6,8 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import IORedis from 'ioredis';
-import { SignJWT, exportJWK, generateKeyPair, type JWK, type KeyLike } from 'jose';
+import { SignJWT, exportJWK, generateKeyPair, type KeyLike } from 'jose';
+import type { Jwks } from '@mk/moneykit-client';
 import { createLogger, type Redis } from '@mk/shared';
 import {
   FUZZ_CONTENT_TYPES, FUZZ_METHODS, NASTY_STRINGS, alienValues, createFuzzRng, fuzzSeed, getAt, jsonPaths, malformedBodies, mutateBytes,
@@ -22,12 +23,12 @@ const PARKED = 'mk_fuzz_parked';
 interface TestKey {
   kid: string;
   privateKey: KeyLike;
-  jwk: JWK;
+  jwk: Jwks['keys'][number];
 }
 async function newKey(): Promise<TestKey> {
   const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
   const kid = randomUUID();
-  return { kid, privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' } };
+  return { kid, privateKey, jwk: { ...(await exportJWK(publicKey)), kty: 'EC', kid, alg: 'ES256', use: 'sig' } };
 }
 const sha256 = (body: Buffer | string) => createHash('sha256').update(body).digest('hex');
 const b64url = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');

@@ -1,6 +1,6 @@
 import IORedis from 'ioredis';
 import { Queue } from 'bullmq';
-import { IMPORT_JOB_OPTIONS, QUEUES, createLogger, jobId, keys, planImport, sealImportJob } from '@mk/shared';
+import { importJob, QUEUES, createLogger, jobId, keys, planImport, sealImportJob } from '@mk/shared';
 import { MigrationLedger } from '@mk/ledger';
 import { MoneyKitClient } from '@mk/moneykit-client';
 import { startSandbox, type RunningSandbox } from '@mk/sandbox';
@@ -14,6 +14,8 @@ let sandbox: RunningSandbox;
 let redis: IORedis;
 let client: MoneyKitClient;
 const logger = createLogger('test', { level: 'silent' });
+/** The worker's configured defaults (apps/worker/src/config.ts), for the tests that do not shorten them. */
+const IMPORT_TIMINGS = { backoffBaseMs: 2000, backoffMaxMs: 300_000, lockDurationMs: 30_000, upstreamWaitMs: 30_000 };
 
 beforeAll(async () => {
   redisServer = await startPrivateRedis();
@@ -42,7 +44,7 @@ async function enqueue(runId: string, jobs: ReturnType<typeof importJobs>, ledge
       connectionId: c.connectionId, accounts: 1, transactions: c.request.transactions.length, batchesTotal: planImport(c.request).batches.length,
     })));
   }
-  await queue.addBulk(jobs.map((data) => ({ name: 'import', data, opts: { ...IMPORT_JOB_OPTIONS, jobId: jobId(runId, data.sourceUserId) } })));
+  await queue.addBulk(jobs.map((data) => ({ name: importJob.name, data, opts: { ...importJob.options, jobId: jobId(runId, data.sourceUserId) } })));
 }
 
 describe('import worker against the sandbox', () => {
@@ -60,9 +62,9 @@ describe('import worker against the sandbox', () => {
     const handedOver: ImportedLink[] = [];
     const worker = startImportWorker({ sealer: testSealer(),
       redis, prefix: PREFIX, api: importApiFromClient(client), ledger, logger, ratePerMinute: 1_000_000, concurrency: 16,
-      backoffBaseMs: 20, backoffMaxMs: 300,
+      backoffBaseMs: 20, backoffMaxMs: 300, lockDurationMs: 30_000,
       // a call we gave up on may still commit up to the injected 1.2 s hold later: look only well after that
-      settleMs: 3000, sink: { linkImported: async (l) => void handedOver.push(l) },
+      upstreamWaitMs: 3000, sink: { linkImported: async (l) => void handedOver.push(l) },
     });
     try {
       await until(async () => {
@@ -107,7 +109,7 @@ describe('import worker against the sandbox', () => {
     const [job] = importJobs(runId, 1);
     const [stale] = await ledger.register(runId, job!.sourceUserId, job!.line, job!.connections.map((c) => ({ connectionId: c.connectionId, accounts: 1, transactions: 3, batchesTotal: 0 })));
     const deps = {
-      api: importApiFromClient(client), ledger, logger, limiter: new ImportRateLimiter(redis, PREFIX, 1_000_000), settleMs: 0,
+      api: importApiFromClient(client), ledger, logger, limiter: new ImportRateLimiter(redis, PREFIX, 1_000_000), upstreamWaitMs: 0,
       sink: { linkImported: async () => undefined }, sealer: testSealer(),
     };
     const attempt = { data: sealImportJob(testSealer(), job!), attemptsMade: 0, opts: { attempts: 8 }, id: 'zombie-job' };
@@ -141,8 +143,8 @@ describe('import worker against the sandbox', () => {
     const queue = new Queue(QUEUES.import, { connection: redis, prefix: PREFIX });
     const [job] = importJobs(runId, 2).slice(1); // a user with two connections
     (job!.connections[0]!.request as { institution_id: string }).institution_id = '';
-    await queue.add('import', job, { ...IMPORT_JOB_OPTIONS, jobId: jobId(runId, job!.sourceUserId) });
-    const worker = startImportWorker({ sealer: testSealer(), redis, prefix: PREFIX, api: importApiFromClient(client), ledger, logger, ratePerMinute: 600_000, concurrency: 2, sink: { linkImported: async () => undefined } });
+    await queue.add(importJob.name, job, { ...importJob.options, jobId: jobId(runId, job!.sourceUserId) });
+    const worker = startImportWorker({ sealer: testSealer(), redis, prefix: PREFIX, api: importApiFromClient(client), ledger, logger, ratePerMinute: 600_000, concurrency: 2, ...IMPORT_TIMINGS, sink: { linkImported: async () => undefined } });
     try {
       await until(async () => (await ledger.counts(runId)).failed === 2, 10_000);
     } finally {
@@ -163,7 +165,7 @@ describe('import worker against the sandbox', () => {
     const ledger = new MigrationLedger(redis, PREFIX);
     const queue = new Queue(QUEUES.import, { connection: redis, prefix: PREFIX });
     await enqueue(runId, importJobs(runId, 3), ledger, queue);
-    const worker = startImportWorker({ sealer: testSealer(), redis, prefix: PREFIX, api: importApiFromClient(client), ledger, logger, ratePerMinute: 600_000, concurrency: 1, backoffBaseMs: 10, sink: { linkImported: async () => undefined } });
+    const worker = startImportWorker({ sealer: testSealer(), redis, prefix: PREFIX, api: importApiFromClient(client), ledger, logger, ratePerMinute: 600_000, concurrency: 1, ...IMPORT_TIMINGS, backoffBaseMs: 10, sink: { linkImported: async () => undefined } });
     try {
       await until(() => queue.isPaused(), 10_000);
     } finally {

@@ -116,7 +116,7 @@ describe('Redis without AOF restarted mid-run', () => {
     expect(adopted).toBeGreaterThanOrEqual(importedBeforeLoss);
 
     // The look-up before each import: at least one read per connection, and imports no more than one per link.
-    expect(await metric(opsPort, 'mk_api_calls_total', 'endpoint="user_links",outcome="ok"')).toBeGreaterThanOrEqual(expected.connections);
+    expect(await metric(opsPort, 'mk_api_calls_total', 'endpoint="get_user_links",outcome="ok"')).toBeGreaterThanOrEqual(expected.connections);
     expect(c.importCalls).toBe(expected.connections);
   }, 300_000);
 });

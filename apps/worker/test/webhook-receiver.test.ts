@@ -1,5 +1,5 @@
 import IORedis from 'ioredis';
-import type { JWK } from 'jose';
+import type { Jwks } from '@mk/moneykit-client';
 import { startPrivateRedis, type PrivateRedis } from '@mk/testkit';
 import { createLogger, type Redis } from '@mk/shared';
 import { RefreshRegistry } from '@mk/refresh';
@@ -10,7 +10,7 @@ let server: PrivateRedis;
 let redis: Redis;
 let registry: RefreshRegistry;
 let receiver: RunningWebhookReceiver;
-let served: JWK[];
+let served: Jwks['keys'];
 let current: TestKey;
 
 async function post(body: string, signature?: string, contentType = 'application/json') {

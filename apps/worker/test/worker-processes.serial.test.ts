@@ -4,7 +4,7 @@
  */
 import IORedis from 'ioredis';
 import { Queue } from 'bullmq';
-import { IMPORT_JOB_OPTIONS, QUEUES, jobId, planImport, type ImportJob } from '@mk/shared';
+import { importJob, QUEUES, jobId, planImport, type ImportJob } from '@mk/shared';
 import { MigrationLedger } from '@mk/ledger';
 import { startSandbox, type RunningSandbox } from '@mk/sandbox';
 import { startApp, startPrivateRedis, type AppProcess, type PrivateRedis } from '@mk/testkit';
@@ -48,7 +48,7 @@ async function enqueue(runId: string, jobs: ImportJob[]): Promise<number> {
     })));
   }
   const queue = new Queue(QUEUES.import, { connection: redis, prefix: PREFIX });
-  await queue.addBulk(jobs.map((data) => ({ name: 'import', data, opts: { ...IMPORT_JOB_OPTIONS, jobId: jobId(runId, data.sourceUserId) } })));
+  await queue.addBulk(jobs.map((data) => ({ name: importJob.name, data, opts: { ...importJob.options, jobId: jobId(runId, data.sourceUserId) } })));
   await queue.close();
   return jobs.reduce((n, j) => n + j.connections.length, 0);
 }

@@ -83,8 +83,3 @@ export function isZeroDecimal(decimal: string): boolean {
   }
   return true;
 }
-
-/** Balances are JSON numbers in the MoneyKit API: read the exact decimal, then hand over the nearest double. */
-export function toBalanceNumber(value: unknown): number {
-  return Number(toDecimal(value));
-}

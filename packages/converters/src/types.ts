@@ -70,7 +70,3 @@ export class RecordError extends Error {
     this.name = 'RecordError';
   }
 }
-
-export function isRecordError(e: unknown): e is RecordError {
-  return e instanceof RecordError;
-}

@@ -8,7 +8,7 @@
  */
 import type { Redis } from 'ioredis';
 import { DEFAULT_PREFIX, keys, type QueueName } from '@mk/shared';
-import { CONNECTION_STATES, type ConnectionRecord, type ConnectionState, type ProducerBeat, type QueuePause, type RejectEntry, type RunMeta } from './records';
+import { CONNECTION_STATES, type ConnectionRecord, type ConnectionState, type ProducerBeat, type QueuePause, type RejectRecord, type RunMeta } from './records';
 import { ledgerScripts, type RunKeys } from './scripts';
 
 const FIELD_SEP = '\t';
@@ -120,15 +120,15 @@ export class MigrationLedger {
     return runs.filter((r): r is RunMeta => r !== undefined);
   }
 
-  async addRejects(runId: string, rejects: RejectEntry[]): Promise<void> {
+  async addRejects(runId: string, rejects: RejectRecord[]): Promise<void> {
     if (rejects.length === 0) return;
     const key = this.key(runId, 'rejects');
     await this.redis.multi().lpush(key, ...rejects.map((r) => JSON.stringify(r))).ltrim(key, 0, RECENT_REJECTS - 1).exec();
   }
 
-  async recentRejects(runId: string, limit = 100): Promise<RejectEntry[]> {
+  async recentRejects(runId: string, limit = 100): Promise<RejectRecord[]> {
     const raw = await this.redis.lrange(this.key(runId, 'rejects'), 0, limit - 1);
-    return raw.map((r) => JSON.parse(r) as RejectEntry);
+    return raw.map((r) => JSON.parse(r) as RejectRecord);
   }
 
   // ---- connections ----

@@ -87,8 +87,12 @@ export interface QueuePause {
   at?: number;
 }
 
-export interface RejectEntry {
+/** A dump record refused before anything was queued (validation, conversion, size): the rejects file's line and the run's list. */
+export interface RejectRecord {
   line: number;
   sourceId?: string;
+  /** A skipped row's connection and field (`--on-bad-row skip`). */
+  connection?: string;
+  field?: string;
   reason: string;
 }

@@ -78,6 +78,8 @@ export interface RunState {
 
 const n = (counts: Record<string, number>, state: string) => counts[state] ?? 0;
 export const openConnectionsOf = (counts: Record<string, number>) => n(counts, 'pending') + n(counts, 'importing') + n(counts, 'linked');
+/** Connections in the ledger, whatever their state (rejected records are not connections). */
+export const connectionsOf = (counts: Record<string, number>) => Object.values(counts).reduce((sum, c) => sum + c, 0);
 
 function producerStopped(s: Pick<RunSignals, 'status' | 'producer'>, now: number): StallReason | undefined {
   if (s.status === 'enqueued' || !s.producer) return undefined;

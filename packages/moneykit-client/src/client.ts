@@ -10,6 +10,7 @@ import {
   linkSchema,
   MAX_REQUEST_BYTES,
   MONEYKIT_API_VERSION,
+  moneykitEnvSchema,
   userLinksResponseSchema,
   type AccessTokenResponse,
   type ErrorClass,
@@ -27,8 +28,10 @@ import { isMoneyKitError, MoneyKitError } from './errors';
 import { TokenCache } from './token-cache';
 import { HARD_DEADLINE_GRACE_MS, Transport, type HttpRequest } from './transport';
 
-export const DEFAULT_IMPORT_TIMEOUT_MS = 90_000;
-export const DEFAULT_TIMEOUT_MS = 30_000;
+/** The timeouts' defaults are the settings' (MONEYKIT_IMPORT_TIMEOUT_MS, MONEYKIT_TIMEOUT_MS): written once, there. */
+const SETTING_DEFAULTS = moneykitEnvSchema.parse({});
+export const DEFAULT_IMPORT_TIMEOUT_MS = SETTING_DEFAULTS.MONEYKIT_IMPORT_TIMEOUT_MS;
+export const DEFAULT_TIMEOUT_MS = SETTING_DEFAULTS.MONEYKIT_TIMEOUT_MS;
 export const DEFAULT_MAX_SOCKETS = 64;
 
 /** One HTTP exchange, for metrics. `status` is absent when no response came back. */

@@ -15,7 +15,17 @@ export {
   type LinkAction,
   type LinkActionResult,
 } from './registry';
-export { resolveRefreshOptions, refreshOptionsFromEnv, refreshEnvSchema, productTimings, DEFAULT_WANTED_PRODUCTS, type RefreshOptions, type ProductTiming } from './options';
+export {
+  resolveRefreshOptions,
+  refreshOptionsFromConfig,
+  refreshOptionsFromEnv,
+  refreshEnvSchema,
+  refreshSettingsSchema,
+  productTimings,
+  type RefreshEnv,
+  type RefreshOptions,
+  type ProductTiming,
+} from './options';
 export { refreshKeys, bucketOf, DEFAULT_BUCKETS, type RefreshKeys } from './keys';
 export { RefreshMinutes, MINUTE_EVENTS, type MinuteEvent, type RefreshHistory } from './minutes';
 export { RefreshTrace, type TraceEntry, type TraceStep } from './trace';

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import {
   ConfigError,
+  commonEnvSchema,
   DEFAULT_REFRESH_QUOTAS,
   PRODUCTS,
   envInt,
@@ -17,8 +18,6 @@ import {
   type Product,
   type RefreshQuotaTable,
 } from '@mk/shared';
-
-export const DEFAULT_WANTED_PRODUCTS: Product[] = ['accounts', 'transactions'];
 
 export interface RefreshOptions {
   /** Divides every quota window and cadence (rehearsals run hours in seconds); must equal the upstream's. */
@@ -81,30 +80,30 @@ const HOUR_MS = 3_600_000;
 
 export function resolveRefreshOptions(partial: Partial<RefreshOptions> = {}): RefreshOptions {
   const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) as Partial<RefreshOptions>;
-  const timeScale = defined.timeScale ?? 1;
+  const timeScale = defined.timeScale ?? commonEnvSchema.shape.TIME_SCALE.parse(undefined);
   if (!(timeScale > 0)) throw new Error(`timeScale must be > 0, got ${timeScale}`);
   const options: RefreshOptions = {
     timeScale,
     quotas: { ...DEFAULT_REFRESH_QUOTAS, ...defined.quotas },
     cadence: { ...defined.cadence },
-    defaultProducts: defined.defaultProducts ?? DEFAULT_WANTED_PRODUCTS,
-    quotaGuardMs: 1000,
-    inFlightMs: 60_000,
+    defaultProducts: defined.defaultProducts ?? ENV_DEFAULTS.REFRESH_PRODUCTS,
+    quotaGuardMs: ENV_DEFAULTS.REFRESH_QUOTA_GUARD_MS,
+    inFlightMs: ENV_DEFAULTS.REFRESH_IN_FLIGHT_MS,
     groupFraction: 0.1,
     jitterFraction: 0.02,
     firstDueSpreadMs: Math.min(HOUR_MS, windowMs(3600, timeScale)),
     handOverMs: 5_000,
-    leaseMs: 300_000,
+    leaseMs: ENV_DEFAULTS.REFRESH_LEASE_MS,
     retryLaterMs: 60_000,
-    dispatchBatch: 500,
+    dispatchBatch: ENV_DEFAULTS.REFRESH_DISPATCH_BATCH,
     dispatchIdleMs: 100,
-    concurrency: 50,
-    attempts: 5,
+    concurrency: ENV_DEFAULTS.REFRESH_CONCURRENCY,
+    attempts: ENV_DEFAULTS.REFRESH_ATTEMPTS,
     backoffMs: 1000,
     appRateLimitLinks: 3,
     appRateLimitWindowMs: 10_000,
     overdueMs: windowMs(60, timeScale),
-    traceSample: 0,
+    traceSample: ENV_DEFAULTS.REFRESH_TRACE_SAMPLE,
     ...defined,
   };
   if (options.defaultProducts.length === 0) throw new Error('defaultProducts must name at least one product');
@@ -140,25 +139,33 @@ const productListSchema = z
   .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean))
   .pipe(z.array(productSchema).min(1));
 
-/** Environment settings of the refresh pipeline (documented in .env.example by the lead). */
+/**
+ * Environment settings of the refresh pipeline (every one documented in .env.example). Their defaults are written
+ * here only: `resolveRefreshOptions` takes them from this schema.
+ */
 export const refreshEnvSchema = z.object({
-  TIME_SCALE: envNumber(0.000001).default(1),
   REFRESH_QUOTAS: z.string().optional(),
   /** Wanted cadence per product, same form as REFRESH_QUOTAS (seconds), e.g. `transactions=21600`. */
   REFRESH_CADENCE: z.string().optional(),
   /** Products a link wants unless its registration says otherwise, e.g. `accounts,transactions`. */
-  REFRESH_PRODUCTS: productListSchema.optional(),
-  REFRESH_CONCURRENCY: envInt(1).optional(),
-  REFRESH_QUOTA_GUARD_MS: envInt(0).optional(),
-  REFRESH_IN_FLIGHT_MS: envInt(1).optional(),
-  REFRESH_DISPATCH_BATCH: envInt(1).optional(),
-  REFRESH_ATTEMPTS: envInt(1).optional(),
-  REFRESH_LEASE_MS: envInt(1000).max(3_600_000).optional(),
-  REFRESH_TRACE_SAMPLE: envNumber(0).max(1).optional(),
+  REFRESH_PRODUCTS: z.string().default('accounts,transactions').pipe(productListSchema),
+  REFRESH_CONCURRENCY: envInt(1).default(50),
+  REFRESH_QUOTA_GUARD_MS: envInt(0).default(1000),
+  REFRESH_IN_FLIGHT_MS: envInt(1).default(60_000),
+  REFRESH_DISPATCH_BATCH: envInt(1).default(500),
+  REFRESH_ATTEMPTS: envInt(1).default(5),
+  REFRESH_LEASE_MS: envInt(1000).max(3_600_000).default(300_000),
+  REFRESH_TRACE_SAMPLE: envNumber(0).max(1).default(0),
 });
+export type RefreshEnv = z.infer<typeof refreshEnvSchema>;
 
-export function refreshOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): RefreshOptions {
-  const cfg = loadConfig(refreshEnvSchema, env);
+const ENV_DEFAULTS = refreshEnvSchema.parse({});
+
+/** The refresh settings with TIME_SCALE (a common setting), for reading them alone (producer, dashboard, tests). */
+export const refreshSettingsSchema = refreshEnvSchema.extend({ TIME_SCALE: commonEnvSchema.shape.TIME_SCALE });
+
+/** The refresh section of an app's parsed settings, resolved. Throws a ConfigError naming a bad quota table. */
+export function refreshOptionsFromConfig(cfg: RefreshEnv & { TIME_SCALE: number }): RefreshOptions {
   const table = (name: string, spec: string | undefined, base: RefreshQuotaTable) => {
     try {
       return parseQuotaTable(spec, base);
@@ -181,4 +188,9 @@ export function refreshOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Ref
     leaseMs: cfg.REFRESH_LEASE_MS,
     traceSample: cfg.REFRESH_TRACE_SAMPLE,
   });
+}
+
+/** The refresh settings alone, read from `env` (throws a ConfigError naming the first bad one). */
+export function refreshOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): RefreshOptions {
+  return refreshOptionsFromConfig(loadConfig(refreshSettingsSchema, env));
 }

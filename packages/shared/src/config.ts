@@ -66,6 +66,16 @@ export function requireCompleteMoneykitSettings(env: Pick<z.infer<typeof moneyki
   throw new ConfigError(missing, `is missing: ${given.join(' and ')} ${given.length === 1 ? 'is' : 'are'} set, and ${why}`);
 }
 
+/** The import limiter spaces calls by whole milliseconds: 60,000 a minute is the most it can tell apart. */
+export const MAX_IMPORT_RATE_PER_MIN = 60_000;
+
+/** Settings of the import side that more than one app reads (the worker enforces the rate, the producer plans with it). */
+export const importEnvSchema = z.object({
+  /** Import calls per minute across every worker process (MoneyKit: 60 per app). */
+  IMPORT_RATE_PER_MIN: envInt(1).max(MAX_IMPORT_RATE_PER_MIN).default(60),
+});
+
+/** The sandbox's quota table (MoneyKit's own, which the sandbox stands in for); the worker reads REFRESH_QUOTAS with @mk/refresh. */
 export const refreshQuotaEnvSchema = z.object({
   /** Overrides of the per-link refresh quota table, e.g. `transactions=86400,identity=86400`. */
   REFRESH_QUOTAS: z

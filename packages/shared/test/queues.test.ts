@@ -1,4 +1,4 @@
-import { importJobId, jobId } from '@mk/shared';
+import { importJob, jobId } from '@mk/shared';
 
 describe('jobId', () => {
   it('keeps plain ids readable', () => {
@@ -13,11 +13,11 @@ describe('jobId', () => {
   });
 });
 
-describe('importJobId', () => {
+describe('importJob.id', () => {
   it('gives each dump line of a user its own job, and each retry round its own', () => {
-    expect(importJobId('run1', 'user_42', 7)).toBe('run1-user_42-L7');
-    expect(importJobId('run1', 'user_42', 7, 2)).toBe('run1-user_42-L7-retry2');
-    const ids = [importJobId('r', 'u', 1), importJobId('r', 'u', 2), importJobId('r', 'u-L1', 1), importJobId('r', 'u', 1, 1), jobId('r', 'u')];
+    expect(importJob.id('run1', 'user_42', 7)).toBe('run1-user_42-L7');
+    expect(importJob.id('run1', 'user_42', 7, 2)).toBe('run1-user_42-L7-retry2');
+    const ids = [importJob.id('r', 'u', 1), importJob.id('r', 'u', 2), importJob.id('r', 'u-L1', 1), importJob.id('r', 'u', 1, 1), jobId('r', 'u')];
     expect(new Set(ids).size).toBe(ids.length);
   });
 });

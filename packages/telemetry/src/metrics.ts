@@ -5,21 +5,14 @@
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 import type { ErrorClass } from '@mk/shared';
 import { traceApiCall } from './tracing';
+import { ENDPOINTS, type EndpointName } from '@mk/moneykit-client';
 
-/** MoneyKit endpoints we call, as metric label values (bounded: never a link id or a URL). */
-export const API_ENDPOINTS = [
-  'import',
-  'import_transactions',
-  'refresh',
-  'user_links',
-  'get_link',
-  'delete_link',
-  'token',
-] as const;
-export type ApiEndpoint = (typeof API_ENDPOINTS)[number];
+/** MoneyKit endpoints we call, as metric label values: the client's one list of names (bounded: never an id or a URL). */
+export const API_ENDPOINTS = Object.keys(ENDPOINTS) as EndpointName[];
+export type ApiEndpoint = EndpointName;
 
 /** Endpoints whose latency goes to the import histogram. */
-const IMPORT_ENDPOINTS: ReadonlySet<ApiEndpoint> = new Set(['import', 'import_transactions', 'user_links']);
+const IMPORT_ENDPOINTS: ReadonlySet<ApiEndpoint> = new Set<ApiEndpoint>(['import_link', 'import_transactions', 'get_user_links']);
 
 /** 'ok', an ErrorClass, or 'unclassified' for a throw that never went through the client's classifier (a bug). */
 export type ApiOutcome = 'ok' | ErrorClass | 'unclassified';
@@ -101,7 +94,7 @@ export interface ApiCallRecord {
 
 export function recordApiCall({ endpoint, status, durationMs, errorClass }: ApiCallRecord): void {
   const seconds = durationMs / 1000;
-  if (endpoint === 'refresh') refreshDuration.observe(seconds);
+  if (endpoint === 'refresh_products') refreshDuration.observe(seconds);
   else if (IMPORT_ENDPOINTS.has(endpoint)) importDuration.labels(endpoint).observe(seconds);
   apiCalls.labels(endpoint, errorClass ?? 'ok').inc();
   if (status === 429) rateLimited.labels(endpoint).inc();
@@ -128,7 +121,7 @@ export async function timeApiCall<T>(endpoint: ApiEndpoint, call: () => Promise<
 }
 
 function recordUnclassifiedFailure(endpoint: ApiEndpoint, durationMs: number): void {
-  if (endpoint === 'refresh') refreshDuration.observe(durationMs / 1000);
+  if (endpoint === 'refresh_products') refreshDuration.observe(durationMs / 1000);
   else if (IMPORT_ENDPOINTS.has(endpoint)) importDuration.labels(endpoint).observe(durationMs / 1000);
   apiCalls.labels(endpoint, 'unclassified').inc();
 }

@@ -10,10 +10,10 @@ function sample(text: string, series: string): number | undefined {
 
 describe('@mk/telemetry metrics', () => {
   it('records API calls by endpoint and outcome, 429s, latency, imports and quota deferrals', async () => {
-    recordApiCall({ endpoint: 'import', status: 200, durationMs: 1200 });
-    recordApiCall({ endpoint: 'import', status: 429, durationMs: 30, errorClass: 'rate_limited' });
-    recordApiCall({ endpoint: 'refresh', status: 202, durationMs: 40 });
-    recordApiCall({ endpoint: 'refresh', status: 422, durationMs: 20, errorClass: 'needs_reconnect' });
+    recordApiCall({ endpoint: 'import_link', status: 200, durationMs: 1200 });
+    recordApiCall({ endpoint: 'import_link', status: 429, durationMs: 30, errorClass: 'rate_limited' });
+    recordApiCall({ endpoint: 'refresh_products', status: 202, durationMs: 40 });
+    recordApiCall({ endpoint: 'refresh_products', status: 422, durationMs: 20, errorClass: 'needs_reconnect' });
     recordImport('imported');
     recordImport('adopted');
     recordQuotaDeferral(3);
@@ -25,14 +25,14 @@ describe('@mk/telemetry metrics', () => {
     expect(sample(text, 'mk_refresh_lag_seconds_count')).toBe(3);
     expect(sample(text, 'mk_refresh_lag_seconds_bucket{le="0.1"}')).toBe(2);
     expect(sample(text, 'mk_refresh_lag_seconds_bucket{le="5"}')).toBe(3);
-    expect(sample(text, 'mk_api_calls_total{endpoint="import",outcome="ok"}')).toBe(1);
-    expect(sample(text, 'mk_api_calls_total{endpoint="import",outcome="rate_limited"}')).toBe(1);
-    expect(sample(text, 'mk_api_calls_total{endpoint="refresh",outcome="needs_reconnect"}')).toBe(1);
-    expect(sample(text, 'mk_api_rate_limited_total{endpoint="import"}')).toBe(1);
-    expect(sample(text, 'mk_api_rate_limited_total{endpoint="refresh"}')).toBe(0);
-    expect(sample(text, 'mk_import_request_duration_seconds_count{endpoint="import"}')).toBe(2);
-    expect(sample(text, 'mk_import_request_duration_seconds_bucket{le="2",endpoint="import"}')).toBe(2);
-    expect(sample(text, 'mk_import_request_duration_seconds_bucket{le="1",endpoint="import"}')).toBe(1);
+    expect(sample(text, 'mk_api_calls_total{endpoint="import_link",outcome="ok"}')).toBe(1);
+    expect(sample(text, 'mk_api_calls_total{endpoint="import_link",outcome="rate_limited"}')).toBe(1);
+    expect(sample(text, 'mk_api_calls_total{endpoint="refresh_products",outcome="needs_reconnect"}')).toBe(1);
+    expect(sample(text, 'mk_api_rate_limited_total{endpoint="import_link"}')).toBe(1);
+    expect(sample(text, 'mk_api_rate_limited_total{endpoint="refresh_products"}')).toBe(0);
+    expect(sample(text, 'mk_import_request_duration_seconds_count{endpoint="import_link"}')).toBe(2);
+    expect(sample(text, 'mk_import_request_duration_seconds_bucket{le="2",endpoint="import_link"}')).toBe(2);
+    expect(sample(text, 'mk_import_request_duration_seconds_bucket{le="1",endpoint="import_link"}')).toBe(1);
     expect(sample(text, 'mk_refresh_request_duration_seconds_count')).toBe(2);
     expect(sample(text, 'mk_imports_total{outcome="imported"}')).toBe(1);
     expect(sample(text, 'mk_imports_total{outcome="adopted"}')).toBe(1);
@@ -43,16 +43,16 @@ describe('@mk/telemetry metrics', () => {
   });
 
   it('timeApiCall records success, classified failures and unclassified throws, and rethrows unchanged', async () => {
-    await expect(timeApiCall('user_links', async () => 'links')).resolves.toBe('links');
+    await expect(timeApiCall('get_user_links', async () => 'links')).resolves.toBe('links');
     const classified = Object.assign(new Error('upstream 503'), { errorClass: 'retryable', status: 503 });
-    await expect(timeApiCall('user_links', async () => Promise.reject(classified))).rejects.toBe(classified);
-    await expect(timeApiCall('user_links', async () => Promise.reject(new TypeError('bug')))).rejects.toThrow('bug');
+    await expect(timeApiCall('get_user_links', async () => Promise.reject(classified))).rejects.toBe(classified);
+    await expect(timeApiCall('get_user_links', async () => Promise.reject(new TypeError('bug')))).rejects.toThrow('bug');
 
     const text = await processMetrics();
-    expect(sample(text, 'mk_api_calls_total{endpoint="user_links",outcome="ok"}')).toBe(1);
-    expect(sample(text, 'mk_api_calls_total{endpoint="user_links",outcome="retryable"}')).toBe(1);
-    expect(sample(text, 'mk_api_calls_total{endpoint="user_links",outcome="unclassified"}')).toBe(1);
-    expect(sample(text, 'mk_import_request_duration_seconds_count{endpoint="user_links"}')).toBe(3);
+    expect(sample(text, 'mk_api_calls_total{endpoint="get_user_links",outcome="ok"}')).toBe(1);
+    expect(sample(text, 'mk_api_calls_total{endpoint="get_user_links",outcome="retryable"}')).toBe(1);
+    expect(sample(text, 'mk_api_calls_total{endpoint="get_user_links",outcome="unclassified"}')).toBe(1);
+    expect(sample(text, 'mk_import_request_duration_seconds_count{endpoint="get_user_links"}')).toBe(3);
   });
 });
 

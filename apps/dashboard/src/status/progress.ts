@@ -2,7 +2,7 @@
  * Figures derived from a run's facts: totals, remaining work, ETA and the run's state (running, stalled and why,
  * completed, completed with failures), decided by @mk/ledger's decideRunState, as `mk-migrate status` decides them.
  */
-import { decideRunState, runStateLabel, type RunStateName, type StallReason } from '@mk/ledger';
+import { connectionsOf, decideRunState, runStateLabel, type RunStateName, type StallReason } from '@mk/ledger';
 import type { RunSnapshot } from './types';
 
 export interface RunProgress {
@@ -27,7 +27,7 @@ export interface RunProgress {
 }
 
 export function runProgress(run: RunSnapshot, now = Date.now()): RunProgress {
-  const total = Object.values(run.counts).reduce((sum, n) => sum + n, 0);
+  const total = connectionsOf(run.counts);
   const imported = run.counts.imported ?? 0;
   const failed = run.counts.failed ?? 0;
   const percentDone = total === 0 ? 0 : ((imported + failed) / total) * 100;

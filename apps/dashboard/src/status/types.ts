@@ -5,8 +5,8 @@
  * by the same function (@mk/ledger's decideRunState) the CLI uses.
  */
 import type { ErrorClass } from '@mk/shared';
-import type { RunHistory, RunSignals } from '@mk/ledger';
-import type { RefreshHistory } from '@mk/refresh';
+import type { RejectRecord, RunHistory, RunSignals } from '@mk/ledger';
+import type { RefreshHistory, RefreshStats } from '@mk/refresh';
 
 export type { RunHistory, RefreshHistory };
 
@@ -23,13 +23,6 @@ export interface RunFailure {
   at?: number;
 }
 
-/** A dump record the producer refused before anything was queued (validation, conversion, size). */
-export interface RunReject {
-  line: number;
-  sourceId?: string;
-  reason: string;
-}
-
 /**
  * A run's facts: the ledger's and the import queue's signals (RunSignals: producer phase, counts, rejects,
  * throughput over the time elapsed, queue paused and by whom, workers, upstream errors, connections with no job),
@@ -42,7 +35,7 @@ export interface RunSnapshot extends RunSignals {
   parkedLinks?: number;
   /** Most recent first, a bounded list. */
   recentFailures: RunFailure[];
-  recentRejects: RunReject[];
+  recentRejects: RejectRecord[];
   /** Imports, errors and 429s minute by minute (the detail view only). */
   history?: RunHistory;
 }
@@ -53,21 +46,11 @@ export interface RunStatusSource {
   getRun(runId: string): Promise<RunSnapshot | undefined>;
 }
 
-export interface RefreshStats {
-  /** Links registered for refresh. */
-  registered: number;
-  /** Link×product entries whose due time has passed. */
-  dueNow: number;
-  /** Due entries late by more than the scheduler's tolerance: the pipeline is falling behind. */
-  overdue: number;
-  /** Links parked until the end user reconnects (link.state_changed webhook). */
-  parked: number;
-  /** Refreshes postponed because a per-link quota window was still closed (cumulative). */
-  quotaDeferrals: number;
-}
+/** What the pages and /metrics show of the refresh registry's stats. */
+export type RefreshHealth = Pick<RefreshStats, 'registered' | 'dueNow' | 'overdue' | 'parked' | 'quotaDeferrals'>;
 
 export interface RefreshStatusSource {
-  stats(): Promise<RefreshStats>;
+  stats(): Promise<RefreshHealth>;
   /** Accepted, deferred and parked minute by minute, oldest first; without it the run page draws no refresh chart. */
   history?(minutes: number): Promise<RefreshHistory>;
 }

@@ -1,6 +1,6 @@
 /** The run pages: every migration run at a glance, and one run in detail. Server-rendered, no script. */
 import { describeStall } from '@mk/ledger';
-import type { RefreshHistory, RefreshStats } from '../status/types';
+import type { RefreshHealth, RefreshHistory } from '../status/types';
 import type { RunView } from '../status/progress';
 import { fmtDuration, fmtInt, fmtPercent, fmtRate, fmtTime } from './format';
 import { html, type Html } from './html';
@@ -39,7 +39,7 @@ function progressBar(run: RunView, big = false): Html {
 <span style="width:${share(run.imported)}%"></span><span class="failed" style="width:${share(run.failed)}%"></span></div>`;
 }
 
-export function refreshSection(stats: RefreshStats | undefined): Html {
+export function refreshSection(stats: RefreshHealth | undefined): Html {
   if (!stats) return html`<h2>Refresh pipeline</h2><div class="empty">The refresh pipeline's status is not available to this dashboard.</div>`;
   return html`<h2>Refresh pipeline</h2><div class="cards">
 ${card('Registered links', fmtInt(stats.registered))}
@@ -49,7 +49,7 @@ ${card('Parked (reconnect)', fmtInt(stats.parked))}
 ${card('Quota deferrals', fmtInt(stats.quotaDeferrals))}</div>`;
 }
 
-export function runsPage(ctx: PageContext, runs: RunView[], refresh: RefreshStats | undefined): string {
+export function runsPage(ctx: PageContext, runs: RunView[], refresh: RefreshHealth | undefined): string {
   const rows = runs.map(
     (run) => html`<tr>
 <td><a href="/runs/${encodeURIComponent(run.runId)}" class="mono">${run.runId}</a><br>${statePill(run)}</td>
@@ -64,7 +64,7 @@ ${run.state === 'stalled' ? html`<tr class="stalled"><td colspan="9"><small>${ru
     ? html`<table><thead><tr><th>Run</th><th>Started</th><th>Progress</th><th class="num">Imported</th><th class="num">Failed</th>
 <th class="num">Remaining</th><th class="num">Rejects</th><th class="num">Throughput</th><th class="num">ETA</th></tr></thead>
 <tbody>${rows}</tbody></table>`
-    : html`<div class="empty">No migration run yet. Start one with the producer: <code>producer run --dump users.ndjson</code>.</div>`;
+    : html`<div class="empty">No migration run yet. Start one with the producer: <code>pnpm mk-migrate run dump.ndjson.gz --run &lt;name&gt;</code>.</div>`;
   return page('Runs', { ...ctx, active: 'runs' }, html`<h1>Migration runs</h1>
 <p class="sub">Connections from the source aggregator, as the migration ledger records them.</p>
 ${table}${refreshSection(refresh)}`);

@@ -1,6 +1,6 @@
 /** `status` and `report`: the ledger as a table, CSV or JSON, and the exit code that sums the run up. */
 import fs from 'node:fs';
-import { fmtDuration, readRunState, THROUGHPUT_WINDOW_MS, type ConnectionRecord, type ConnectionState, type ImportQueueProbe, type MigrationLedger, type RunMeta, type RunState } from '@mk/ledger';
+import { connectionsOf, fmtDuration, readRunState, THROUGHPUT_WINDOW_MS, type ConnectionRecord, type ConnectionState, type ImportQueueProbe, type MigrationLedger, type RunMeta, type RunState } from '@mk/ledger';
 import type { RefreshRegistry } from '@mk/refresh';
 import { EXIT, type ExitCode } from '../exit-codes';
 import { refreshColumns } from './refresh';
@@ -22,7 +22,7 @@ export async function runStatus(ledger: MigrationLedger, runId: string, queue?: 
   const at = Date.now();
   const { signals, state } = await readRunState(ledger, run, { ...(queue && { queue }), now: at });
   const counts = signals.counts as Record<ConnectionState, number>;
-  const total = Object.values(counts).reduce((a, b) => a + b, 0);
+  const total = connectionsOf(counts);
   return { run, counts, total, state, at };
 }
 

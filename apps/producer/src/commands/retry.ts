@@ -4,13 +4,13 @@
  */
 import type { Queue } from 'bullmq';
 import { connectionsWithoutJob, jobWillRun, type MigrationLedger } from '@mk/ledger';
-import { enqueueRun, type RunOptions, type RunProgress } from './run';
+import { enqueueRun, type RunOptions, type EnqueueProgress } from './run';
 
 export async function retryFailed(
   queue: Queue,
   ledger: MigrationLedger,
   opts: Omit<RunOptions, 'onlyUsers' | 'round' | 'dump'> & { dump?: string },
-): Promise<RunProgress & { connectionsReset: number; waitingForTheirJob: number }> {
+): Promise<EnqueueProgress & { connectionsReset: number; waitingForTheirJob: number }> {
   const run = await ledger.getRun(opts.runId);
   if (!run) throw new Error(`run ${opts.runId} does not exist`);
   const dump = opts.dump ?? run.dump;

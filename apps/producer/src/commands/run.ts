@@ -8,11 +8,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Queue } from 'bullmq';
-import { IMPORT_JOB_OPTIONS, importJobId, jobId, sealImportJob, type ImportJob, type Logger, type PayloadSealer, type Product, type SealedImportJob } from '@mk/shared';
-import { OPEN_STATES, PRODUCER_BEAT_MS, jobWillRun, type ConnectionRecord, type MigrationLedger, type RunMeta } from '@mk/ledger';
+import { importJob, jobId, sealImportJob, type ImportJob, type Logger, type PayloadSealer, type Product, type SealedImportJob } from '@mk/shared';
+import { OPEN_STATES, PRODUCER_BEAT_MS, jobWillRun, type ConnectionRecord, type RejectRecord, type MigrationLedger, type RunMeta } from '@mk/ledger';
 import type { ConvertOptions } from '@mk/converters';
 import { duplicateConnection, usersOf, type DumpUser } from '../dump-source';
-import { RejectsWriter, redactUrl, type InputLayout, type RejectRecord } from '../dump';
+import { RejectsWriter, redactUrl, type InputLayout } from '../dump';
 
 export interface RunOptions extends ConvertOptions {
   runId: string;
@@ -29,13 +29,13 @@ export interface RunOptions extends ConvertOptions {
   refreshProducts?: Product[];
   /** Distinguishes a retry round's jobs from the first round's (job ids are never reused by BullMQ). */
   round?: number;
-  onProgress?: (p: RunProgress) => void;
+  onProgress?: (p: EnqueueProgress) => void;
   logger: Logger;
   /** Seals each job's payload (PAYLOAD_KEYS): Redis never holds a user's data in clear. */
   sealer: PayloadSealer;
 }
 
-export interface RunProgress {
+export interface EnqueueProgress {
   /** Input bytes read (compressed bytes for a gzipped dump), against the file's size. */
   bytes: number;
   /** Dump lines read that hold a user with something to import (a user spread over three lines counts three). */
@@ -67,12 +67,12 @@ async function waitForRoom(queue: Queue, maxWaiting: number): Promise<void> {
 async function jobIdFor(queue: Queue, run: RunMeta, user: DumpUser, known: (ConnectionRecord | undefined)[], round?: number): Promise<{ id: string; live: boolean }> {
   const open = known.filter(isOpen) as ConnectionRecord[];
   const recorded = open.find((r) => r.job)?.job;
-  const legacy = open.some((r) => !r.job) ? [jobId(run.runId, user.sourceUserId), ...(run.retryRounds ? [jobId(run.runId, user.sourceUserId, `retry${run.retryRounds}`)] : [])] : [];
+  const legacy = open.some((r) => !r.job) ? [importJob.legacyId(run.runId, user.sourceUserId), ...(run.retryRounds ? [importJob.legacyId(run.runId, user.sourceUserId, run.retryRounds)] : [])] : [];
   for (const id of [...(recorded ? [recorded] : []), ...legacy]) if (await jobWillRun(queue, id)) return { id, live: true };
-  return { id: !round && recorded ? recorded : importJobId(run.runId, user.sourceUserId, user.line, round), live: false };
+  return { id: !round && recorded ? recorded : importJob.id(run.runId, user.sourceUserId, user.line, round), live: false };
 }
 
-export async function enqueueRun(queue: Queue, ledger: MigrationLedger, opts: RunOptions): Promise<RunProgress> {
+export async function enqueueRun(queue: Queue, ledger: MigrationLedger, opts: RunOptions): Promise<EnqueueProgress> {
   const { runId } = opts;
   const run = await ledger.openRun(runId, {
     dump: opts.query !== undefined ? redactUrl(opts.dump) : path.resolve(opts.dump), ...(opts.layout && opts.layout !== 'ndjson' && { layout: opts.layout }), ...(opts.format && { format: opts.format }), pendingPolicy: opts.pending ?? 'skip', rejectsFile: path.resolve(opts.rejectsPath),
@@ -87,7 +87,7 @@ export async function enqueueRun(queue: Queue, ledger: MigrationLedger, opts: Ru
   const beating = setInterval(() => void beat().catch(() => undefined), PRODUCER_BEAT_MS);
   beating.unref();
   const rejects = new RejectsWriter(opts.rejectsPath, { position: opts.query !== undefined ? 'row' : 'line' });
-  const progress: RunProgress = { bytes: 0, users: 0, enqueued: 0, skipped: 0, alreadyQueued: 0, rejects: 0, rowsSkipped: 0, duplicateConnections: 0 };
+  const progress: EnqueueProgress = { bytes: 0, users: 0, enqueued: 0, skipped: 0, alreadyQueued: 0, rejects: 0, rowsSkipped: 0, duplicateConnections: 0 };
   let connections = 0;
   let roomChecked = 0;
   const recentRejects: RejectRecord[] = [];
@@ -144,7 +144,7 @@ export async function enqueueRun(queue: Queue, ledger: MigrationLedger, opts: Ru
       // BullMQ ignores an add whose id exists, even a failed job's: a line left unfinished behind one is retried instead.
       const existing = keptKnown.some(Boolean) ? await queue.getJob(id) : undefined;
       if (existing && (await existing.isFailed())) await existing.retry('failed');
-      else await queue.add('import', jobPayload(opts.sealer, runId, user), { ...IMPORT_JOB_OPTIONS, jobId: id });
+      else await queue.add(importJob.name, jobPayload(opts.sealer, runId, user), { ...importJob.options, jobId: id });
       progress.enqueued++;
       if (progress.users % 500 === 0) {
         opts.onProgress?.(progress);

@@ -5,15 +5,7 @@
 import { once } from 'node:events';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
-
-export interface RejectRecord {
-  line: number;
-  sourceId?: string;
-  /** A skipped row's connection and field (`--on-bad-row skip`). */
-  connection?: string;
-  field?: string;
-  reason: string;
-}
+import type { RejectRecord } from '@mk/ledger';
 
 export class RejectsWriter {
   private out: WriteStream | undefined;

@@ -16,7 +16,7 @@
  */
 import { ImportTooLargeError, type FailureInfo } from '@mk/shared';
 import { LedgerConflictError } from '@mk/ledger';
-import { isMoneyKitError } from '@mk/moneykit-client';
+import { DEFAULT_RETRY_AFTER_MS, isMoneyKitError } from '@mk/moneykit-client';
 
 export type ImportDecision =
   | { kind: 'hold'; delayMs: number }
@@ -35,9 +35,6 @@ export interface ImportDecisionContext {
   read?: { retriesLeft: number; delayMs: number };
 }
 
-/** When a 429 carries no Retry-After. */
-export const DEFAULT_IMPORT_HOLD_MS = 1000;
-
 export function decideImportFailure(err: unknown, ctx: ImportDecisionContext): ImportDecision {
   if (err instanceof LedgerConflictError) return { kind: 'yield', reason: err.message };
   const failure = isMoneyKitError(err)
@@ -48,7 +45,7 @@ export function decideImportFailure(err: unknown, ctx: ImportDecisionContext): I
   if (!isMoneyKitError(err)) return retry();
   switch (err.errorClass) {
     case 'rate_limited':
-      if ((ctx.holdsLeft ?? 0) > 0) return { kind: 'hold', delayMs: err.retryAfterMs ?? DEFAULT_IMPORT_HOLD_MS };
+      if ((ctx.holdsLeft ?? 0) > 0) return { kind: 'hold', delayMs: err.retryAfterMs ?? DEFAULT_RETRY_AFTER_MS };
       return retry();
     case 'retryable':
       if (ctx.read && ctx.read.retriesLeft > 0) return { kind: 'again', delayMs: ctx.read.delayMs };

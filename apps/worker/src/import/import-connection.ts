@@ -37,14 +37,12 @@ export interface ImportDeps {
    * running on MoneyKit's side (imports take up to ~10 s) and commit later. Looking too early finds nothing and
    * imports a second link.
    */
-  settleMs?: number;
+  upstreamWaitMs: number;
 }
 
-export const DEFAULT_SETTLE_MS = 30_000;
-
-/** Waits until `settleMs` after `since`, so that an earlier call still in flight upstream has finished. */
-async function settle(deps: ImportDeps, since: number | undefined): Promise<void> {
-  const waitMs = (since ?? 0) + (deps.settleMs ?? DEFAULT_SETTLE_MS) - Date.now();
+/** Waits until `upstreamWaitMs` after `since`, so that an earlier call still in flight upstream has finished. */
+async function waitForUpstream(deps: ImportDeps, since: number | undefined): Promise<void> {
+  const waitMs = (since ?? 0) + deps.upstreamWaitMs - Date.now();
   if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
 }
 
@@ -108,8 +106,8 @@ export async function importConnection(deps: ImportDeps, record: ConnectionRecor
   // earlier attempt created (Redis without AOF restarted, a restore), MoneyKit has not. One read per import.
   if (record.state === 'pending' || record.state === 'importing') {
     // `uncertain` is set together with `importing` and cleared once the outcome is known; it survives a
-    // failed → pending re-drive. Such a call may still be running upstream: let it settle before looking.
-    if (record.uncertain === true) await settle(deps, record.sentAt);
+    // failed → pending re-drive. Such a call may still be running upstream: let it finish before looking.
+    if (record.uncertain === true) await waitForUpstream(deps, record.sentAt);
     const owner = async (linkId: string) => ((await ledger.linkOwner(record.runId, linkId)) ?? field) !== field;
     const earlier = await read(deps, record.runId, () => findEarlierLink(api, request, owner));
     if (earlier) {
@@ -132,7 +130,7 @@ export async function importConnection(deps: ImportDeps, record: ConnectionRecor
       try {
         return await api.importLink(plan.importBody);
       } catch (err) {
-        // Known not to have reached MoneyKit: the next attempt need not wait for it to settle before looking.
+        // Known not to have reached MoneyKit: the next attempt need not wait for it before looking.
         if (isMoneyKitError(err) && !err.mayHaveTakenEffect) record = await ledger.transitionFrom(record, { uncertain: false });
         throw err;
       }
@@ -146,7 +144,7 @@ export async function importConnection(deps: ImportDeps, record: ConnectionRecor
   const linkId = record.linkId!;
   for (let i = record.batchesDone; i < plan.batches.length; i++) {
     const batch = plan.batches[i]!;
-    if (record.batchInFlight === i && (await settle(deps, record.sentAt), await batchLanded(deps, record.runId, linkId, batch))) {
+    if (record.batchInFlight === i && (await waitForUpstream(deps, record.sentAt), await batchLanded(deps, record.runId, linkId, batch))) {
       record = await ledger.transitionFrom(record, { batchesDone: i + 1, batchInFlight: null, transactionsImported: record.transactionsImported + batch.length });
       continue;
     }

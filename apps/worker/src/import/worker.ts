@@ -1,11 +1,11 @@
 /**
- * The BullMQ side of imports: the worker process's queue consumer. Retries are bounded with exponential backoff
- * and jitter; a refused credential pauses the queue instead of burning every user's attempts, and the queue
+ * The BullMQ side of imports: the worker process's queue consumer. Retries are bounded with BullMQ's exponential
+ * backoff with jitter, capped at the worker's maximum; a refused credential pauses the queue instead of burning every user's attempts, and the queue
  * resumes by itself once MoneyKit accepts the credentials again (credentials-pause.ts).
  */
-import { Queue, Worker, type Job } from 'bullmq';
+import { Backoffs, Queue, Worker, type BackoffStrategy, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { QUEUES, IMPORT_BACKOFF_TYPE, type Logger, type PayloadSealer } from '@mk/shared';
+import { IMPORT_BACKOFF_TYPE, importJob, routeJobs, type Logger, type PayloadSealer } from '@mk/shared';
 import type { MigrationLedger } from '@mk/ledger';
 import { queueTelemetry } from '@mk/telemetry';
 import { CredentialsRefusedError, failOpenConnections, processImportJob } from './processor';
@@ -31,19 +31,28 @@ export interface ImportWorkerOptions {
   ratePerMinute: number;
   /** Jobs in flight in this process: ~10 keep a 60/min limit busy at 10 s per call. */
   concurrency: number;
-  backoffBaseMs?: number;
-  backoffMaxMs?: number;
+  /** Retry backoff: BullMQ's exponential from the base, with jitter, never above the maximum. */
+  backoffBaseMs: number;
+  backoffMaxMs: number;
   /** BullMQ lock; a job whose worker died is picked up again after about this long. */
-  lockDurationMs?: number;
-  /** See ImportDeps.settleMs. */
-  settleMs?: number;
+  lockDurationMs: number;
+  /** See ImportDeps.upstreamWaitMs (IMPORT_SETTLE_MS). */
+  upstreamWaitMs: number;
   /** Backoff of those probes (tests shorten it). */
   credentialsProbe?: Pick<CredentialsPauseOptions, 'probeBaseMs' | 'probeMaxMs' | 'pollMs'>;
 }
 
-export function exponentialJitter(attemptsMade: number, baseMs: number, maxMs: number): number {
-  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.max(0, attemptsMade - 1));
-  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+/** Share of each retry delay drawn at random, so jobs that failed together do not come back together. */
+const BACKOFF_JITTER = 0.5;
+
+/**
+ * BullMQ's exponential backoff from `baseMs`, jittered; once that would pass `maxMs`, BullMQ's fixed backoff at
+ * `maxMs`, jittered too, so jobs that reach the cap together still come back apart.
+ */
+export function importBackoff(baseMs: number, maxMs: number): BackoffStrategy {
+  const exponential = Backoffs.builtinStrategies.exponential!(baseMs, BACKOFF_JITTER);
+  const atCap = Backoffs.builtinStrategies.fixed!(maxMs, BACKOFF_JITTER);
+  return (attemptsMade, ...rest) => (baseMs * 2 ** Math.max(0, attemptsMade - 1) < maxMs ? exponential : atCap)(attemptsMade, ...rest);
 }
 
 export interface ImportWorker {
@@ -53,11 +62,11 @@ export interface ImportWorker {
 
 export function startImportWorker(opts: ImportWorkerOptions): ImportWorker {
   const limiter = new ImportRateLimiter(opts.redis, opts.prefix, opts.ratePerMinute);
-  const deps = { api: opts.api, ledger: opts.ledger, limiter, sink: opts.sink, logger: opts.logger, sealer: opts.sealer, ...(opts.settleMs !== undefined && { settleMs: opts.settleMs }) };
-  const baseMs = opts.backoffBaseMs ?? 2000;
-  const maxMs = opts.backoffMaxMs ?? 5 * 60_000;
-  const lockDuration = opts.lockDurationMs ?? 30_000;
-  const worker = new Worker(QUEUES.import, (job: Job) => processImportJob(deps, job), {
+  const deps = { api: opts.api, ledger: opts.ledger, limiter, sink: opts.sink, logger: opts.logger, sealer: opts.sealer, upstreamWaitMs: opts.upstreamWaitMs };
+  const { backoffBaseMs: baseMs, lockDurationMs: lockDuration } = opts;
+  const backoff = importBackoff(baseMs, opts.backoffMaxMs);
+  const processor = routeJobs<typeof importJob.queue, Job>(importJob.queue, { [importJob.name]: (job) => processImportJob(deps, job) });
+  const worker = new Worker(importJob.queue, processor, {
     // with tracing on, the job's processing continues the trace of the producer's enqueue
     ...queueTelemetry(),
     connection: opts.redis,
@@ -68,10 +77,10 @@ export function startImportWorker(opts: ImportWorkerOptions): ImportWorker {
     // A worker killed mid-job is normal here (deploys, SIGKILL); the ledger makes re-running safe.
     maxStalledCount: 5,
     settings: {
-      backoffStrategy: (attemptsMade: number, type?: string) => (type === IMPORT_BACKOFF_TYPE ? exponentialJitter(attemptsMade, baseMs, maxMs) : baseMs),
+      backoffStrategy: (attemptsMade, type, ...rest) => (type === IMPORT_BACKOFF_TYPE ? backoff(attemptsMade, type, ...rest) : baseMs),
     },
   });
-  const queue = new Queue(QUEUES.import, { connection: opts.redis, prefix: opts.prefix, ...queueTelemetry() });
+  const queue = new Queue(importJob.queue, { connection: opts.redis, prefix: opts.prefix, ...queueTelemetry() });
   const credentials = startCredentialsPause({
     redis: opts.redis, prefix: opts.prefix, queue, logger: opts.logger, ...(opts.api.verifyCredentials && { verifyCredentials: () => opts.api.verifyCredentials!() }), ...opts.credentialsProbe,
   });

@@ -5,14 +5,8 @@
  * queued the lease is extended (a repeated dispatch of a queued link is a no-op: same job id).
  */
 import type { Queue } from 'bullmq';
-import { jobId, type Logger, type RefreshJob } from '@mk/shared';
-import type { DueLink, RefreshRegistry } from '@mk/refresh';
-
-export const REFRESH_JOB_NAME = 'refresh';
-
-export function refreshJobId(due: Pick<DueLink, 'linkId' | 'products'>): string {
-  return jobId(due.linkId, due.products.join('+'));
-}
+import { refreshJob, type Logger, type RefreshJob } from '@mk/shared';
+import type { RefreshRegistry } from '@mk/refresh';
 
 export interface Dispatcher {
   /** Links moved into the queue since start. */
@@ -41,14 +35,14 @@ export function startDispatcher(registry: RefreshRegistry, queue: Queue, logger:
     if (due.length === 0) return 0;
     await queue.addBulk(
       due.map((d) => ({
-        name: REFRESH_JOB_NAME,
+        name: refreshJob.name,
         data: { linkId: d.linkId, products: d.products, dueAt: d.dueAt } satisfies RefreshJob,
-        opts: { jobId: refreshJobId(d) },
+        opts: { jobId: refreshJob.id(d) },
       })),
     );
     await registry.confirmQueued(due);
     dispatched += due.length;
-    for (const d of due) if (registry.trace.traced(d.linkId)) await registry.trace.note(d.linkId, 'queued', refreshJobId(d));
+    for (const d of due) if (registry.trace.traced(d.linkId)) await registry.trace.note(d.linkId, 'queued', refreshJob.id(d));
     return due.length;
   }
 

@@ -2,8 +2,8 @@
  * The refresh processes of a worker: the dispatcher (due index → queue) and the refresh worker (claim → call →
  * settle). The registry they work on is @mk/refresh.
  */
-export { startRefresh, refreshJobOptions, type RefreshServiceOptions, type RunningRefresh } from './service';
-export { startDispatcher, refreshJobId, REFRESH_JOB_NAME, type Dispatcher } from './dispatcher';
+export { startRefresh, type RefreshServiceOptions, type RunningRefresh } from './service';
+export { startDispatcher, type Dispatcher } from './dispatcher';
 export { createRefreshProcessor, sendWindowMs, type RefreshClient, type RefreshResult, type ProcessorDeps } from './processor';
 export { decideRefreshOutcome, type RefreshDecision, type DecisionContext } from './outcome';
 export { LagTracker } from './lag';

@@ -23,7 +23,7 @@
  * until then each 429'd link just waits its own Retry-After.
  */
 import type { Product } from '@mk/shared';
-import type { MoneyKitError } from '@mk/moneykit-client';
+import { DEFAULT_RETRY_AFTER_MS, type MoneyKitError } from '@mk/moneykit-client';
 import type { Settlement } from '@mk/refresh';
 
 export type RefreshDecision =
@@ -43,8 +43,6 @@ export interface DecisionContext {
   /** Delay before a link whose retries ran out is tried again. */
   retryLaterMs: number;
 }
-
-const DEFAULT_RETRY_AFTER_MS = 60_000;
 
 export function decideRefreshOutcome(err: MoneyKitError, ctx: DecisionContext): RefreshDecision {
   switch (err.errorClass) {

@@ -2,8 +2,8 @@
  * The refresh pipeline of one worker process: the dispatcher loop and the BullMQ refresh worker, over the
  * shared registry. Start it in as many processes as you like.
  */
-import { Queue, Worker, type JobsOptions } from 'bullmq';
-import { DEFAULT_PREFIX, QUEUES, createLogger, createRedis, type Logger, type Redis } from '@mk/shared';
+import { Queue, Worker, type Job } from 'bullmq';
+import { DEFAULT_PREFIX, createLogger, createRedis, refreshJob, routeJobs, type Logger, type Redis } from '@mk/shared';
 import { startDispatcher, type Dispatcher } from './dispatcher';
 import { LagTracker } from './lag';
 import { startCredentialsPause, type CredentialsPause, type CredentialsPauseOptions } from '../credentials-pause';
@@ -37,17 +37,6 @@ export interface RunningRefresh {
   close(): Promise<void>;
 }
 
-export function refreshJobOptions(registry: RefreshRegistry): JobsOptions {
-  return {
-    attempts: registry.options.attempts,
-    backoff: { type: 'exponential', delay: registry.options.backoffMs },
-    // The same job id comes back every cycle: a kept job, finished or failed, would swallow the next one and leave
-    // its link unrefreshed. The registry is the record; a job that fails for good is counted and logged there.
-    removeOnComplete: true,
-    removeOnFail: true,
-  };
-}
-
 export async function startRefresh(opts: RefreshServiceOptions): Promise<RunningRefresh> {
   const logger = opts.logger ?? createLogger('refresh');
   const prefix = opts.prefix ?? DEFAULT_PREFIX;
@@ -60,10 +49,10 @@ export async function startRefresh(opts: RefreshServiceOptions): Promise<Running
   };
   const commands = connect();
   const registry = await RefreshRegistry.open(commands, prefix, opts);
-  const queue = new Queue(QUEUES.refresh, {
+  const queue = new Queue(refreshJob.queue, {
     connection: connect(),
     prefix,
-    defaultJobOptions: refreshJobOptions(registry),
+    defaultJobOptions: refreshJob.options(registry.options),
     ...queueTelemetry(),
   });
   const lag = new LagTracker();
@@ -76,7 +65,7 @@ export async function startRefresh(opts: RefreshServiceOptions): Promise<Running
     credentials = startCredentialsPause({ redis: commands, prefix, queue, logger, ...(verify && { verifyCredentials: verify }), ...opts.credentialsProbe });
     const paused = credentials;
     const processor = createRefreshProcessor({ registry, client: opts.client, queue, logger, lag, congestion, credentialsRefused: (f) => paused.pause(f) });
-    worker = new Worker(QUEUES.refresh, processor, {
+    worker = new Worker(refreshJob.queue, routeJobs<typeof refreshJob.queue, Job>(refreshJob.queue, { [refreshJob.name]: processor }), {
       // with tracing on, a refresh's trace runs from its dispatch to the MoneyKit call
       ...queueTelemetry(),
       connection: connect(),

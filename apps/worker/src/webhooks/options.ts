@@ -1,4 +1,4 @@
-/** Environment settings of the webhook receiver (documented in .env.example by the lead). */
+/** Environment settings of the webhook receiver (every one documented in .env.example). */
 import { z } from 'zod';
 import { envInt, loadConfig } from '@mk/shared';
 import { DEFAULT_DEDUPE_TTL_MS, DEFAULT_PROCESSING_LEASE_MS } from './dedupe';
@@ -24,9 +24,10 @@ export const webhookEnvSchema = z.object({
   WEBHOOK_ISSUER: z.string().min(1).optional(),
 });
 
-/** The receiver options that come from the environment (add redis/registry and a JWKS source). */
-export function webhookOptionsFromEnv(env: NodeJS.ProcessEnv = process.env) {
-  const cfg = loadConfig(webhookEnvSchema, env);
+export type WebhookEnv = z.infer<typeof webhookEnvSchema>;
+
+/** The receiver options from the webhook section of the worker's settings (add redis/registry and a JWKS source). */
+export function webhookOptionsFromConfig(cfg: WebhookEnv) {
   return {
     port: cfg.WEBHOOK_PORT,
     host: cfg.WEBHOOK_HOST,
@@ -39,3 +40,6 @@ export function webhookOptionsFromEnv(env: NodeJS.ProcessEnv = process.env) {
     ...(cfg.WEBHOOK_ISSUER !== undefined && { issuer: cfg.WEBHOOK_ISSUER }),
   };
 }
+
+/** The webhook settings alone, read from `env`. */
+export const webhookOptionsFromEnv = (env: NodeJS.ProcessEnv = process.env) => webhookOptionsFromConfig(loadConfig(webhookEnvSchema, env));

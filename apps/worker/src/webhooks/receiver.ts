@@ -5,7 +5,8 @@ import { refreshKeys } from '@mk/refresh';
 import { RefreshRegistry, type RegistryOptions } from '@mk/refresh';
 import { WebhookDedupe, DEFAULT_DEDUPE_TTL_MS, DEFAULT_PROCESSING_LEASE_MS } from './dedupe';
 import { DEFAULT_WEBHOOK_BODY_LIMIT, DEFAULT_WEBHOOK_PATH, registerWebhookRoute } from './route';
-import { WebhookVerifier, jwksFromUrl, type Jwks } from './verify';
+import type { Jwks } from '@mk/moneykit-client';
+import { WebhookVerifier, jwksFromUrl } from './verify';
 
 export interface WebhookReceiverOptions {
   port: number;

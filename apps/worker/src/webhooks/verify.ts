@@ -6,6 +6,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { decodeProtectedHeader, errors as joseErrors, importJWK, jwtVerify, type JWK, type KeyLike } from 'jose';
+import { jwksSchema, type Jwks } from '@mk/moneykit-client';
 
 export type SignatureFailure = 'missing' | 'malformed' | 'unknown_kid' | 'bad_signature' | 'stale' | 'body_mismatch';
 
@@ -17,10 +18,6 @@ export class WebhookSignatureError extends Error {
     super(message);
     this.name = 'WebhookSignatureError';
   }
-}
-
-export interface Jwks {
-  keys: JWK[];
 }
 
 export interface WebhookVerifierOptions {
@@ -126,8 +123,8 @@ export class WebhookVerifier {
 }
 
 /** The JWKS through the MoneyKit client (same base URL and transport as every other call). */
-export function jwksFromClient(client: { getJwks(): Promise<unknown> }): () => Promise<Jwks> {
-  return async () => (await client.getJwks()) as Jwks;
+export function jwksFromClient(client: { getJwks(): Promise<Jwks> }): () => Promise<Jwks> {
+  return () => client.getJwks();
 }
 
 /** The JWKS fetched directly from `<baseUrl>/.well-known/jwks.json`. */
@@ -136,7 +133,7 @@ export function jwksFromUrl(baseUrl: string, timeoutMs = 5000): () => Promise<Jw
   return async () => {
     const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
     if (!res.ok) throw new Error(`JWKS fetch from ${url} answered HTTP ${res.status}`);
-    const body = (await res.json()) as Jwks;
+    const body = jwksSchema.parse(await res.json());
     if (!Array.isArray(body?.keys)) throw new Error(`JWKS from ${url} has no keys array`);
     return body;
   };

@@ -1,17 +1,18 @@
 /** Signed MoneyKit deliveries for the webhook tests: a test signing key, its JWK, and events in MoneyKit's shape. */
 import { createHash, randomUUID } from 'node:crypto';
-import { SignJWT, exportJWK, generateKeyPair, type JWK, type KeyLike } from 'jose';
+import { SignJWT, exportJWK, generateKeyPair, type KeyLike } from 'jose';
+import type { Jwks } from '@mk/moneykit-client';
 
 export interface TestKey {
   kid: string;
   privateKey: KeyLike;
-  jwk: JWK;
+  jwk: Jwks['keys'][number];
 }
 
 export async function newKey(): Promise<TestKey> {
   const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
   const kid = randomUUID();
-  return { kid, privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' } };
+  return { kid, privateKey, jwk: { ...(await exportJWK(publicKey)), kty: 'EC', kid, alg: 'ES256', use: 'sig' } };
 }
 
 export const sha256 = (body: string) => createHash('sha256').update(body, 'utf8').digest('hex');

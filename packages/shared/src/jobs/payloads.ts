@@ -1,8 +1,8 @@
 /** Job payloads: parsed at the worker boundary with these schemas, typed everywhere else. */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { importLinkRequestSchema } from './moneykit';
-import { productSchema } from './products';
+import { importLinkRequestSchema } from '../moneykit';
+import { productSchema } from '../products';
 
 export const importConnectionSchema = z.object({
   /** Stable id of the source connection (Plaid item, MX member, Yodlee providerAccount, ...). */

@@ -1,0 +1,4 @@
+export * from './payloads';
+export * from './ids';
+export * from './catalog';
+export * from './handlers';

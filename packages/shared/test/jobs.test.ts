@@ -1,0 +1,42 @@
+import { ConfigError, JOBS, QUEUES, UnknownJobError, importJob, refreshJob, routeJobs } from '@mk/shared';
+
+describe('job catalog', () => {
+  it('puts every job on a known queue, under a name unique on that queue', () => {
+    const queues = new Set<string>(Object.values(QUEUES));
+    for (const job of JOBS) expect(queues.has(job.queue)).toBe(true);
+    const keys = JOBS.map((j) => `${j.queue}/${j.name}`);
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+
+  it('validates payloads with the job schema', () => {
+    expect(refreshJob.payload.safeParse({ linkId: 'mk_1', products: ['transactions'], dueAt: 1 }).success).toBe(true);
+    expect(importJob.payload.safeParse({ runId: 'r', sourceUserId: 'u', connections: [] }).success).toBe(false);
+  });
+
+  it('derives the refresh options from the refresh settings', () => {
+    expect(refreshJob.options({ attempts: 3, backoffMs: 250 })).toMatchObject({ attempts: 3, backoff: { type: 'exponential', delay: 250 }, removeOnFail: true });
+    expect(refreshJob.id({ linkId: 'mk_1', products: ['accounts', 'transactions'] })).toBe('mk_1-accounts+transactions');
+  });
+});
+
+describe('routeJobs', () => {
+  it('refuses to build a worker that lacks a handler for a job of its queue, naming the job', () => {
+    const build = () => routeJobs(QUEUES.import, {});
+    expect(build).toThrow(ConfigError);
+    expect(build).toThrow(/job import .*has no handler.*mk-import/);
+  });
+
+  it('sends each job to its handler by name', async () => {
+    const seen: string[] = [];
+    const route = routeJobs<typeof QUEUES.refresh, { name: string; data: string }>(QUEUES.refresh, {
+      refresh: async (job) => void seen.push(job.data),
+    });
+    await route({ name: 'refresh', data: 'a' });
+    expect(seen).toEqual(['a']);
+  });
+
+  it('fails a job whose name its queue does not carry', () => {
+    const route = routeJobs<typeof QUEUES.import, { name: string }>(QUEUES.import, { import: async () => 1 });
+    expect(() => route({ name: 'refresh' })).toThrow(UnknownJobError);
+  });
+});
