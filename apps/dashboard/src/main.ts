@@ -5,7 +5,7 @@
  */
 import { checkRedisServer, ConfigError, connectRedis, createLogger, envUsage, exitOnHelp, RedisUnreachableError } from '@mk/shared';
 import { createDashboard } from './app';
-import { loadDashboardSettings } from './config';
+import { dashboardEnvSchema, loadDashboardSettings } from './config';
 import { createSources } from './sources';
 
 /** "Could not run", the same code in every app (README). */

@@ -6,7 +6,7 @@
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
-import { createLogger, createRedis, IMPORT_JOB_OPTIONS, QUEUES, sealImportJob, type ImportJob, type Redis } from '@mk/shared';
+import { createLogger, createRedis, importJob, QUEUES, sealImportJob, type ImportJob, type Redis } from '@mk/shared';
 import { startPrivateRedis, testSealer, type PrivateRedis } from '@mk/testkit';
 import { createDashboard, type AuthOptions, type DashboardUser } from '@mk/dashboard';
 import { InMemoryRunSource, sampleRun } from './fakes';
@@ -179,7 +179,7 @@ describe('dashboard security', () => {
       }],
     });
     const sealer = testSealer();
-    const add = (n: number) => imports.add('import', sealImportJob(sealer, job(n)), { ...IMPORT_JOB_OPTIONS, jobId: `pii-run-user-${n}-L${n}` });
+    const add = (n: number) => imports.add(importJob.name, sealImportJob(sealer, job(n)), { ...importJob.options, jobId: `pii-run-user-${n}-L${n}` });
     // Job 2 fails (the way a job that ran out of attempts stays in Redis); job 1 waits.
     await add(2);
     const workerConnection = redis.duplicate();

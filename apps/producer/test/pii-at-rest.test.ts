@@ -80,8 +80,8 @@ describe('PII at rest', () => {
     const queue = new Queue(QUEUES.import, { connection: redis, prefix: PREFIX });
     worker = startImportWorker({
       redis, prefix: PREFIX, api: importApiFromClient(client), ledger, logger, sealer: testSealer(),
-      sink: { linkImported: async () => undefined }, ratePerMinute: 600, concurrency: 2,
-    });
+      sink: { linkImported: async () => undefined }, ratePerMinute: 600, concurrency: 2, backoffBaseMs: 20, backoffMaxMs: 300, lockDurationMs: 30_000, upstreamWaitMs: 3500
+  });
     for (let i = 0; i < 600 && (await ledger.counts('pii')).imported < 4; i++) await new Promise((r) => setTimeout(r, 50));
     await queue.pause();
     const counts = await ledger.counts('pii');

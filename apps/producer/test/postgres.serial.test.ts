@@ -79,8 +79,8 @@ describePg('PostgreSQL source', () => {
     const worker: ImportWorker = startImportWorker({
       sealer: testSealer(),
       redis, prefix: PREFIX, api: importApiFromClient(client), ledger: new MigrationLedger(redis, PREFIX), logger: createLogger('test', { level: 'silent' }),
-      sink: { linkImported: async () => undefined }, ratePerMinute: 1_000_000, concurrency: 16, backoffBaseMs: 20, backoffMaxMs: 300,
-    });
+      sink: { linkImported: async () => undefined }, ratePerMinute: 1_000_000, concurrency: 16, backoffBaseMs: 20, backoffMaxMs: 300, lockDurationMs: 30_000, upstreamWaitMs: 3500
+  });
     try {
       const env = { REDIS_URL: redisServer.url, REDIS_PREFIX: PREFIX, LOG_LEVEL: 'silent', PAYLOAD_KEYS: TEST_PAYLOAD_KEYS };
       // The slice ends with two users holding a bad row: row numbers are positions in the result, not ids.

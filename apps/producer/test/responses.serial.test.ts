@@ -32,7 +32,7 @@ beforeAll(async () => {
   worker = startImportWorker({
     sealer: testSealer(),
     redis, prefix: PREFIX, api: importApiFromClient(client), ledger: new MigrationLedger(redis, PREFIX), logger: createLogger('test', { level: 'silent' }),
-    sink: { linkImported: async () => undefined }, ratePerMinute: 1_000_000, concurrency: 8, backoffBaseMs: 20, backoffMaxMs: 300,
+    sink: { linkImported: async () => undefined }, ratePerMinute: 1_000_000, concurrency: 8, backoffBaseMs: 20, backoffMaxMs: 300, lockDurationMs: 30_000, upstreamWaitMs: 3500
   });
 });
 afterAll(async () => {
