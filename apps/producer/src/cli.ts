@@ -234,8 +234,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
         if (o.to !== undefined) {
           if (!o.table) throw new InvalidArgumentError('--to needs --table, e.g. --table migration_links');
           const rows = await writeReportToPostgres(ledger, runId, o.to, o.table);
-          io.err(`${rows} rows upserted into ${o.table} at ${redactUrl(o.to)}`);
-          exitCode = exitCodeOf(status);
+          io.err(`${rows} rows upserted into ${o.table} at ${redactUrl(o.to)} (run ${status.state.summary})`);
+          exitCode = EXIT.success; // written: the run's outcome is status's to tell
           return;
         }
         const out = openOutput(o.out);

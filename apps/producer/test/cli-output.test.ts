@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fixtures } from '@mk/converters';
-import { startApp, startPrivateRedis, type PrivateRedis } from '@mk/testkit';
+import { startApp, startPrivateRedis, type PrivateRedis, TEST_PAYLOAD_KEYS } from '@mk/testkit';
 import { EXIT, main } from '../src';
 import type { RunStatus } from '../src/commands/report';
 import { waitLine, waitReporter, WAIT_LOG_INTERVAL_MS } from '../src/wait-reporter';
@@ -16,7 +16,7 @@ const PREFIX = '{cli-output}';
 const quiet = { out: () => undefined, err: () => undefined };
 let redis: PrivateRedis;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mk-cli-out-'));
-const env = () => ({ REDIS_URL: redis.url, REDIS_PREFIX: PREFIX, LOG_LEVEL: 'silent' });
+const env = () => ({ REDIS_URL: redis.url, REDIS_PREFIX: PREFIX, LOG_LEVEL: 'silent', PAYLOAD_KEYS: TEST_PAYLOAD_KEYS });
 
 beforeAll(async () => {
   redis = await startPrivateRedis();
