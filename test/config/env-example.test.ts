@@ -12,6 +12,7 @@ import { loadProducerConfig, producerEnvSchema } from '../../apps/producer/src/c
 import { dashboardEnvSchema, loadDashboardSettings } from '../../apps/dashboard/src/config';
 import { sandboxEnvSchema } from '../../apps/sandbox/src/config';
 import { loadConfig } from '@mk/shared';
+import { TEST_PAYLOAD_KEYS } from '@mk/testkit';
 
 const EXAMPLE = path.resolve(__dirname, '../../.env.example');
 
@@ -36,7 +37,8 @@ describe('.env.example and the settings schemas', () => {
   const shown = readExample();
 
   it('every app loads from an empty environment plus what it requires', () => {
-    expect(() => loadWorkerSettings({ REDIS_URL: 'redis://127.0.0.1:6379' })).not.toThrow();
+    // an import worker needs the payload keys (no default: a key is a secret)
+    expect(() => loadWorkerSettings({ REDIS_URL: 'redis://127.0.0.1:6379', PAYLOAD_KEYS: TEST_PAYLOAD_KEYS })).not.toThrow();
     expect(() => loadProducerConfig({})).not.toThrow();
     expect(() => loadDashboardSettings({ DASHBOARD_ADMIN_USER: 'admin', DASHBOARD_ADMIN_PASSWORD: 'a long password' })).not.toThrow();
     expect(() => loadConfig(sandboxEnvSchema, {})).not.toThrow();
