@@ -101,7 +101,7 @@ describe('OpenTelemetry traces', () => {
     worker = undefined;
 
     const spans = receiver.spans;
-    const calls = spans.filter((s) => s.service === 'mk-worker' && s.name === 'moneykit import');
+    const calls = spans.filter((s) => s.service === 'mk-worker' && s.name === 'moneykit import_link');
     expect(calls).toHaveLength(1);
     const traceId = calls[0]!.traceId;
     const inTrace = spans.filter((s) => s.traceId === traceId);
@@ -116,6 +116,6 @@ describe('OpenTelemetry traces', () => {
     expect(ancestors.some((s) => s.service === 'mk-worker' && s.kind === 5)).toBe(true);
     expect(ancestors.some((s) => s.service === 'mk-producer')).toBe(true);
     // the look-up before the import belongs to the same trace
-    expect(inTrace.some((s) => s.name === 'moneykit user_links')).toBe(true);
+    expect(inTrace.some((s) => s.name === 'moneykit get_user_links')).toBe(true);
   }, 180_000);
 });
