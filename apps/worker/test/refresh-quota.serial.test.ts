@@ -197,6 +197,7 @@ it('several workers, a SIGKILL and injected faults: zero quota violations, every
       accepted: stats.accepted,
       rateLimitedApp: stats.rateLimitedApp,
       uncertain: stats.uncertain,
+      uncertainUnsent: stats.uncertainUnsent,
       staleClaims: stats.staleClaims,
       slowdown: Number(stretch.toFixed(2)),
       series: lateness.series.map(([t, w]) => `${((t - started) / 1000).toFixed(1)}:${w}`).join(' '),

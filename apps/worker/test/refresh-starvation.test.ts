@@ -64,7 +64,7 @@ describe('a starved refresh worker', () => {
         };
       },
     });
-    const process = createRefreshProcessor({ registry: slowClaims, client, queue: noQueue, logger, credentialsRefused: async () => undefined });
+    const { processRefresh: process } = createRefreshProcessor({ registry: slowClaims, client, queue: noQueue, logger, credentialsRefused: async () => undefined });
     expect(await process(job(linkId!, ['accounts']))).toEqual({ outcome: 'accepted', products: ['accounts'] });
     const stats = await reg.stats();
     expect(stats.staleClaims).toBe(1);
@@ -84,12 +84,13 @@ describe('a starved refresh worker', () => {
     await reg.register([{ linkId: linkId!, products: ['accounts'] }]);
     const stalled: RefreshClient = {
       maxExchangeMs: (e) => client.maxExchangeMs(e),
+      getLink: (id) => client.getLink(id),
       refreshProducts: async (id, products, opts) => {
         await new Promise((r) => setTimeout(r, 600));
         return client.refreshProducts(id, products, opts);
       },
     };
-    const process = createRefreshProcessor({ registry: reg, client: stalled, queue: noQueue, logger, credentialsRefused: async () => undefined });
+    const { processRefresh: process } = createRefreshProcessor({ registry: reg, client: stalled, queue: noQueue, logger, credentialsRefused: async () => undefined });
     await expect(process(job(linkId!, ['accounts']))).rejects.toMatchObject({ code: CLIENT_CODES.sendWindowPassed });
     expect((await counters(sb)).refreshCalls[linkId!]).toBeUndefined();
     // given back, not counted as a refresh: claimable again at once

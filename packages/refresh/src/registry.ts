@@ -95,12 +95,16 @@ export interface RefreshStats {
   staleClaims: number;
   /** Refresh jobs that failed for good (an unexpected error, or killed workers too often); the link is re-dispatched. */
   jobsFailed: number;
+  /** Uncertain calls looked up on MoneyKit once they could no longer arrive, and of those, calls it never received. */
+  uncertainChecked: number;
+  uncertainUnsent: number;
   buckets: number;
 }
 
 const COUNTERS = [
   'dispatched', 'accepted', 'quotaDeferrals', 'groupDeferrals', 'uncertain', 'forbidden', 'notGranted', 'parkedByRefresh',
   'removedByRefresh', 'rateLimitedLink', 'rateLimitedApp', 'authFailures', 'retries', 'resumed', 'staleClaims', 'jobsFailed',
+  'uncertainChecked', 'uncertainUnsent',
 ] as const;
 export type RefreshCounter = (typeof COUNTERS)[number];
 
@@ -137,6 +141,8 @@ export type Claim =
 export type Settlement =
   | { action: 'accepted'; granted?: Product[] }
   | { action: 'uncertain'; answered: boolean }
+  /** MoneyKit says an uncertain call never arrived (asked once it could no longer arrive): its quota was not spent. */
+  | { action: 'unsent' }
   | { action: 'rollback' }
   | { action: 'retry' }
   | { action: 'later'; delayMs: number }
@@ -417,6 +423,30 @@ export class RefreshRegistry {
       await this.trace.note(claim.linkId, 'settled', `${s.action}${arg && s.action !== 'accepted' ? ` ${arg}` : ''} → ${next}`);
     }
     return result;
+  }
+
+  /**
+   * When the claim was taken (Redis clock) and when its call can no longer reach MoneyKit (the claim's token: it counts
+   * as a refresh from then on), for checking an uncertain outcome afterwards.
+   */
+  claimWindow(claim: Extract<Claim, { kind: 'claimed' }>): { claimedAt: number; arrivesBy: number } {
+    return { claimedAt: claim.token - this.options.inFlightMs, arrivesBy: claim.token };
+  }
+
+  /**
+   * Gives back the quota of those products of an uncertain call that MoneyKit never received (see refreshCheckJob):
+   * only while they still carry that call's uncertain outcome, so a refresh recorded since is never undone.
+   */
+  async unsent(check: { linkId: string; products: Product[]; claimedAt: number; previous: string; claimedProducts: Product[] }): Promise<{ mode: string; nextDueAt?: number }> {
+    // the claim's previous entries are in its product order: keep those of the products given back
+    const entries = check.previous.split(',');
+    const order = sortProducts(check.claimedProducts);
+    const kept = sortProducts(check.products).map((p) => entries[order.indexOf(p)] ?? '-');
+    const claim: Extract<Claim, { kind: 'claimed' }> = {
+      kind: 'claimed', linkId: check.linkId, bucket: this.bucketOf(check.linkId), products: sortProducts(check.products), token: check.claimedAt,
+      previous: kept.join(','), dueTimes: [], askedAt: Date.now(),
+    };
+    return this.settle(claim, { action: 'unsent' });
   }
 
   /** Plans the link again from its state (a claim that got nothing, a job for a link that changed). */

@@ -12,7 +12,7 @@ const TRACE_TTL_MS = 24 * 3_600_000;
 const HASH_RANGE = 2 ** 32;
 
 export type TraceStep =
-  | 'registered' | 'webhook' | 'action' | 'dispatched' | 'grouped' | 'queued' | 'claimed' | 'deferred' | 'sent' | 'answer' | 'settled';
+  | 'registered' | 'webhook' | 'action' | 'dispatched' | 'grouped' | 'queued' | 'claimed' | 'deferred' | 'sent' | 'answer' | 'settled' | 'checked';
 
 export interface TraceEntry {
   at: number;

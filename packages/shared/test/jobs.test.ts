@@ -29,10 +29,12 @@ describe('routeJobs', () => {
   it('sends each job to its handler by name', async () => {
     const seen: string[] = [];
     const route = routeJobs<typeof QUEUES.refresh, { name: string; data: string }>(QUEUES.refresh, {
-      refresh: async (job) => void seen.push(job.data),
+      refresh: async (job) => void seen.push(`refresh ${job.data}`),
+      'refresh-check': async (job) => void seen.push(`check ${job.data}`),
     });
     await route({ name: 'refresh', data: 'a' });
-    expect(seen).toEqual(['a']);
+    await route({ name: 'refresh-check', data: 'b' });
+    expect(seen).toEqual(['refresh a', 'check b']);
   });
 
   it('fails a job whose name its queue does not carry', () => {

@@ -11,7 +11,7 @@
  * | 404 / 410                                | remove the link from the schedule                           |
  * | other terminal (400, 401 foreign link…)  | park the link ('terminal'): an operator has to look         |
  * | 422 bad_state (needs_reconnect)          | park the link with its link error until a webhook resumes it|
- * | retryable, may have taken effect         | uncertain: counts as a refresh, again once the quota allows |
+ * | retryable, may have taken effect         | uncertain: counts as a refresh, then checked (refresh-check)|
  * | retryable, provably not sent             | retry with backoff (bounded), then later                    |
  * | auth (our credentials)                   | credentials: the queue pauses until the token endpoint accepts them again (credentials-pause.ts, as for imports), nothing is spent |
  *

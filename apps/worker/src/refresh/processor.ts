@@ -3,7 +3,7 @@
  * Failures are decided in outcome.ts and acted on here, in one switch.
  */
 import { RateLimitError, type Job, type Queue } from 'bullmq';
-import { ConfigError, refreshJobSchema, type FailureInfo, type Logger, type Product } from '@mk/shared';
+import { ConfigError, refreshCheckJob, refreshCheckJobSchema, refreshJobSchema, type FailureInfo, type Logger, type Product } from '@mk/shared';
 import { isMoneyKitError, isTimeoutError, MoneyKitError, type MoneyKitClient } from '@mk/moneykit-client';
 import { recordRefreshLag } from '@mk/telemetry';
 import { CongestionLimit, type CallSignal } from './congestion';
@@ -12,7 +12,7 @@ import { decideRefreshOutcome } from './outcome';
 import type { Claim, RefreshRegistry } from '@mk/refresh';
 
 type Claimed = Extract<Claim, { kind: 'claimed' }>;
-export type RefreshClient = Pick<MoneyKitClient, 'refreshProducts' | 'maxExchangeMs'> & Partial<Pick<MoneyKitClient, 'verifyCredentials'>>;
+export type RefreshClient = Pick<MoneyKitClient, 'refreshProducts' | 'maxExchangeMs' | 'getLink'> & Partial<Pick<MoneyKitClient, 'verifyCredentials'>>;
 
 export interface RefreshResult {
   outcome: 'accepted' | 'skipped' | 'deferred' | 'settled';
@@ -41,6 +41,22 @@ export function sendWindowMs(inFlightMs: number, callDeadlineMs: number, quotaGu
 }
 
 const MAX_RECLAIMS = 3;
+/** How far MoneyKit's clock may run behind ours when we read its `last_attempted_at` (capped at half a quota window). */
+const MAX_CLOCK_SKEW_MS = 60_000;
+/** After an uncertain call's token, how long before asking MoneyKit whether it arrived. */
+const CHECK_MARGIN_MS = 1000;
+
+/**
+ * Did MoneyKit receive the call claimed at `claimedAt`? It records `last_attempted_at` when it takes a refresh; our
+ * previous refresh of the product is at least a quota window older than the claim (the claim's own gate), so any
+ * attempt recorded since the claim, give or take the clocks' skew, is that call (or MoneyKit's own, which counts too).
+ * A product the link does not list says nothing: the call stays counted.
+ */
+export function callArrived(status: { last_attempted_at?: string | null } | undefined, claimedAt: number, skewMs: number): boolean {
+  if (status === undefined) return true;
+  if (!status.last_attempted_at) return false;
+  return Date.parse(status.last_attempted_at) >= claimedAt - skewMs;
+}
 
 function signalOf(answer: MoneyKitError | 'accepted'): CallSignal {
   if (answer === 'accepted') return 'answered';
@@ -95,6 +111,7 @@ export function createRefreshProcessor(deps: ProcessorDeps) {
       case 'settle':
         await registry.settle(claim, decision.settlement);
         if (decision.counter) await registry.count(decision.counter);
+        if (decision.settlement.action === 'uncertain') await scheduleCheck(claim);
         logger.debug({ ...log, action: decision.settlement.action }, 'refresh settled after an error');
         return;
       case 'retry':
@@ -125,6 +142,18 @@ export function createRefreshProcessor(deps: ProcessorDeps) {
     }
   }
 
+  /**
+   * An uncertain call counts as a refresh: without more, a daily product whose call was dropped waits a day. Once the
+   * call can no longer arrive, one GET /links/{id} tells whether it did (refreshCheckJob). Lost if this process dies
+   * before adding it: then the call just stays counted.
+   */
+  async function scheduleCheck(claim: Claimed): Promise<void> {
+    const { claimedAt, arrivesBy } = registry.claimWindow(claim);
+    const delay = Math.max(0, arrivesBy - claimedAt - (Date.now() - claim.askedAt)) + opts.quotaGuardMs + CHECK_MARGIN_MS;
+    const check = { linkId: claim.linkId, products: claim.products, claimedAt, previous: claim.previous };
+    await queue.add(refreshCheckJob.name, check, { ...refreshCheckJob.options, jobId: refreshCheckJob.id(check), delay });
+  }
+
   /** The quota gate, re-asked when the claim grew too old to send (this process stalled in between). */
   async function claimFresh(data: { linkId: string; products: Product[] }): Promise<Claim> {
     for (let i = 0; ; i++) {
@@ -137,7 +166,21 @@ export function createRefreshProcessor(deps: ProcessorDeps) {
     }
   }
 
-  return async function processRefresh(job: Job): Promise<RefreshResult> {
+  /** refreshCheckJob: gives back the quota of the products an uncertain call never brought to MoneyKit. */
+  async function processCheck(job: Job): Promise<RefreshResult> {
+    const check = refreshCheckJobSchema.parse(job.data);
+    // a failed look (retried by BullMQ, then dropped) leaves the call counted: late, never over quota
+    const link = await client.getLink(check.linkId);
+    await registry.count('uncertainChecked');
+    const skew = (p: Product) => Math.min(MAX_CLOCK_SKEW_MS, registry.timings[p].allowMs / 2);
+    const unsent = check.products.filter((p) => !callArrived(link.products[p], check.claimedAt, skew(p)));
+    await registry.trace.note(check.linkId, 'checked', unsent.length ? `never arrived: ${unsent.join('+')} due again` : 'the uncertain call arrived');
+    if (unsent.length === 0) return { outcome: 'settled', products: [] };
+    await registry.unsent({ ...check, products: unsent, claimedProducts: check.products });
+    return { outcome: 'settled', products: unsent };
+  }
+
+  async function processRefresh(job: Job): Promise<RefreshResult> {
     const data = refreshJobSchema.parse(job.data);
     await congestion.acquire();
     let signal: CallSignal = 'other';
@@ -160,5 +203,7 @@ export function createRefreshProcessor(deps: ProcessorDeps) {
     } finally {
       congestion.release(signal);
     }
-  };
+  }
+
+  return { processRefresh, processCheck };
 }

@@ -3,7 +3,7 @@
  * shared registry. Start it in as many processes as you like.
  */
 import { Queue, Worker, type Job } from 'bullmq';
-import { DEFAULT_PREFIX, createLogger, createRedis, refreshJob, routeJobs, type Logger, type Redis } from '@mk/shared';
+import { DEFAULT_PREFIX, createLogger, createRedis, refreshCheckJob, refreshJob, routeJobs, type Logger, type Redis } from '@mk/shared';
 import { startDispatcher, type Dispatcher } from './dispatcher';
 import { LagTracker } from './lag';
 import { startCredentialsPause, type CredentialsPause, type CredentialsPauseOptions } from '../credentials-pause';
@@ -64,8 +64,8 @@ export async function startRefresh(opts: RefreshServiceOptions): Promise<Running
     const verify = opts.client.verifyCredentials?.bind(opts.client);
     credentials = startCredentialsPause({ redis: commands, prefix, queue, logger, ...(verify && { verifyCredentials: verify }), ...opts.credentialsProbe });
     const paused = credentials;
-    const processor = createRefreshProcessor({ registry, client: opts.client, queue, logger, lag, congestion, credentialsRefused: (f) => paused.pause(f) });
-    worker = new Worker(refreshJob.queue, routeJobs<typeof refreshJob.queue, Job>(refreshJob.queue, { [refreshJob.name]: processor }), {
+    const { processRefresh, processCheck } = createRefreshProcessor({ registry, client: opts.client, queue, logger, lag, congestion, credentialsRefused: (f) => paused.pause(f) });
+    worker = new Worker(refreshJob.queue, routeJobs<typeof refreshJob.queue, Job>(refreshJob.queue, { [refreshJob.name]: processRefresh, [refreshCheckJob.name]: processCheck }), {
       // with tracing on, a refresh's trace runs from its dispatch to the MoneyKit call
       ...queueTelemetry(),
       connection: connect(),

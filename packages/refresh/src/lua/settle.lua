@@ -4,7 +4,8 @@
 -- Returns {mode, next due ms ('' when not scheduled)}.
 -- actions: accepted (arg: granted codes or '*'), uncertain (arg: 'answered' | 'silent'), rollback, retry,
 --          later (arg: delay ms), park (arg: reason code), remove (arg: reason code),
---          stop (arg: codes, then status char after ':' e.g. 'it:x')
+--          stop (arg: codes, then status char after ':' e.g. 'it:x'),
+--          unsent (token: when the uncertain call's claim was taken; claimed: the products MoneyKit never received)
 local sk, ik, top, meta = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local link, bucket = ARGV[1], ARGV[2]
 local cfg = parse_timing(ARGV[3])
@@ -24,11 +25,12 @@ local function ours(c)
   if p and p.t == token and p.s == 'i' then return p end
   return nil
 end
-local function restore()
+local function restore(mine)
+  mine = mine or ours
   local i = 0
   for c in string.gmatch(claimed, '%a') do
     i = i + 1
-    local p = ours(c)
+    local p = mine(c)
     if p then
       local e = prev[i] or '-'
       p.s = string.sub(e, 1, 1)
@@ -65,6 +67,15 @@ elseif action == 'uncertain' then
     end
   end
   redis.call('HINCRBY', meta, 'uncertain', 1)
+elseif action == 'unsent' then
+  -- Still the uncertain outcome of that claim (or of a later one: neither arrived) and past its token, so the call
+  -- can no longer arrive: the quota was never spent, the product is due as it was before the claim.
+  restore(function(c)
+    local p = st.by[c]
+    if p and p.s == 'r' and p.t and p.t >= token and p.t <= now then return p end
+    return nil
+  end)
+  redis.call('HINCRBY', meta, 'uncertainUnsent', 1)
 elseif action == 'rollback' then
   restore()
 elseif action == 'retry' then

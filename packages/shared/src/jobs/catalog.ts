@@ -6,7 +6,7 @@
 import type { z } from 'zod';
 import { QUEUES, type QueueName } from '../queues';
 import { jobId } from './ids';
-import { importJobSchema, refreshJobSchema, type RefreshJob } from './payloads';
+import { importJobSchema, refreshCheckJobSchema, refreshJobSchema, type RefreshCheckJob, type RefreshJob } from './payloads';
 
 /** The backoff type the import worker computes (exponential with jitter, capped: see apps/worker/src/import/worker.ts). */
 export const IMPORT_BACKOFF_TYPE = 'mk-exponential-jitter';
@@ -65,7 +65,17 @@ export const refreshJob = {
   id: (due: Pick<RefreshJob, 'linkId' | 'products'>): string => jobId(due.linkId, due.products.join('+')),
 } as const satisfies JobDefinition;
 
-export const JOBS = [importJob, refreshJob] as const;
+export const refreshCheckJob = {
+  queue: QUEUES.refresh,
+  name: 'refresh-check',
+  payload: refreshCheckJobSchema,
+  // one look, retried briefly: a check that cannot be made leaves the call counted, which is always safe
+  options: { attempts: 3, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: true, removeOnFail: true },
+  /** One uncertain call: the link and when its claim was taken. */
+  id: (check: Pick<RefreshCheckJob, 'linkId' | 'claimedAt'>): string => jobId('check', check.linkId, String(check.claimedAt)),
+} as const satisfies JobDefinition;
+
+export const JOBS = [importJob, refreshJob, refreshCheckJob] as const;
 export type JobName = (typeof JOBS)[number]['name'];
 /** The names of the jobs one queue carries. */
 export type JobNameOf<Q extends QueueName> = Extract<(typeof JOBS)[number], { queue: Q }>['name'];

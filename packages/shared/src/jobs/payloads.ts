@@ -69,3 +69,18 @@ export const refreshJobSchema = z.object({
   dueAt: z.number(),
 });
 export type RefreshJob = z.infer<typeof refreshJobSchema>;
+
+/**
+ * Asks MoneyKit whether a refresh call with an unknown outcome (timed out, dropped, 5xx) arrived at all, once it can no
+ * longer arrive: if not, its quota was never spent and the products go back to due instead of waiting a whole window.
+ */
+export const refreshCheckJobSchema = z.object({
+  linkId: z.string().min(1),
+  /** The products of the uncertain call. */
+  products: z.array(productSchema).min(1),
+  /** When the call's claim was taken (Redis clock, epoch ms): an attempt MoneyKit records since then is that call. */
+  claimedAt: z.number(),
+  /** The claim's record of each product before it (registry encoding), restored for the ones that never arrived. */
+  previous: z.string(),
+});
+export type RefreshCheckJob = z.infer<typeof refreshCheckJobSchema>;
