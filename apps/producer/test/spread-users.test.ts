@@ -9,7 +9,7 @@ import IORedis from 'ioredis';
 import { Queue, Worker } from 'bullmq';
 import { importJob, keys, QUEUES, type ImportJob, type SealedImportJob } from '@mk/shared';
 import { MigrationLedger, readRunState } from '@mk/ledger';
-import { startPrivateRedis, type PrivateRedis, TEST_PAYLOAD_KEYS, testSealer } from '@mk/testkit';
+import { startPrivateRedis, type PrivateRedis, TEST_PAYLOAD_KEYS, testSealer, until } from '@mk/testkit';
 import { EXIT, main, plan, runStatus } from '../src';
 import { spreadDump, type SpreadDump } from './support/spread-dump';
 
@@ -131,11 +131,6 @@ describe('one user, many lines', () => {
       // `run --wait` waits through a paused queue, but not for connections no job will import.
       const waitErr: string[] = [];
       const waiting = main(['run', dump, '--run', 'spread', '--rejects', path.join(dir, 'wait.rejects.ndjson'), '--wait'], env(), { out: () => undefined, err: (s) => waitErr.push(s) });
-      const until = async (what: string, ok: () => boolean | Promise<boolean>) => {
-        for (let i = 0; i < 1200; i++) if (await ok()) return;
-        else await new Promise((r) => setTimeout(r, 50));
-        throw new Error(`timed out waiting for ${what}`);
-      };
       await until('the waiting line', () => waitErr.some((l) => /^\S+Z stalled: import queue paused by an operator/.test(l)));
       expect(await queuedJobs()).toHaveLength(spread.lines.length - 1); // the re-run put it back
       await (await queue.getJob(victim!.id!))!.remove();

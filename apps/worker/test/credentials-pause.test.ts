@@ -10,7 +10,7 @@ import { importJob, QUEUES, createLogger, jobId, keys, planImport } from '@mk/sh
 import { MigrationLedger } from '@mk/ledger';
 import { MoneyKitClient } from '@mk/moneykit-client';
 import { startSandbox, type RunningSandbox, type SandboxOptions } from '@mk/sandbox';
-import { startPrivateRedis, type PrivateRedis, testSealer } from '@mk/testkit';
+import { startPrivateRedis, type PrivateRedis, testSealer, until as waitUntil } from '@mk/testkit';
 import { CREDENTIALS_REFUSED } from '../src/credentials-pause';
 import { importApiFromClient, startImportWorker, type ImportWorker } from '../src/import';
 import { importJobs } from './support/users';
@@ -55,13 +55,7 @@ async function restart(sb: RunningSandbox, opts: Partial<SandboxOptions> = {}): 
   return sandbox({ port: sb.port, ...opts });
 }
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const until = (what: string, check: () => Promise<boolean>, timeoutMs = 30_000) => waitUntil(what, check, { timeoutMs, everyMs: 25 });
 
 /** Log records of the worker, kept to look for what it said. */
 function recordingLogger() {

@@ -4,7 +4,7 @@ import { importJob, QUEUES, createLogger, jobId, keys, planImport, sealImportJob
 import { MigrationLedger } from '@mk/ledger';
 import { MoneyKitClient } from '@mk/moneykit-client';
 import { startSandbox, type RunningSandbox } from '@mk/sandbox';
-import { startPrivateRedis, type PrivateRedis, testSealer } from '@mk/testkit';
+import { startPrivateRedis, type PrivateRedis, testSealer, until } from '@mk/testkit';
 import { ImportRateLimiter, failOpenConnections, importApiFromClient, importConnection, processImportJob, startImportWorker, type ImportedLink } from '../src/import';
 import { importJobs } from './support/users';
 
@@ -30,13 +30,6 @@ afterEach(async () => {
   await sandbox?.close();
 });
 
-async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function enqueue(runId: string, jobs: ReturnType<typeof importJobs>, ledger: MigrationLedger, queue: Queue) {
   for (const job of jobs) {
@@ -67,10 +60,10 @@ describe('import worker against the sandbox', () => {
       upstreamWaitMs: 3000, sink: { linkImported: async (l) => void handedOver.push(l) },
     });
     try {
-      await until(async () => {
+      await until('every connection settled', async () => {
         const c = await ledger.counts(runId);
         return c.imported + c.failed === connections;
-      }, 90_000);
+      }, { timeoutMs: 90_000, everyMs: 100 });
     } finally {
       await worker.close();
       await queue.close();
@@ -146,7 +139,7 @@ describe('import worker against the sandbox', () => {
     await queue.add(importJob.name, job, { ...importJob.options, jobId: jobId(runId, job!.sourceUserId) });
     const worker = startImportWorker({ sealer: testSealer(), redis, prefix: PREFIX, api: importApiFromClient(client), ledger, logger, ratePerMinute: 600_000, concurrency: 2, ...IMPORT_TIMINGS, sink: { linkImported: async () => undefined } });
     try {
-      await until(async () => (await ledger.counts(runId)).failed === 2, 10_000);
+      await until('both connections failed', async () => (await ledger.counts(runId)).failed === 2, { timeoutMs: 10_000, everyMs: 100 });
     } finally {
       await worker.close();
     }
@@ -167,7 +160,7 @@ describe('import worker against the sandbox', () => {
     await enqueue(runId, importJobs(runId, 3), ledger, queue);
     const worker = startImportWorker({ sealer: testSealer(), redis, prefix: PREFIX, api: importApiFromClient(client), ledger, logger, ratePerMinute: 600_000, concurrency: 1, ...IMPORT_TIMINGS, backoffBaseMs: 10, sink: { linkImported: async () => undefined } });
     try {
-      await until(() => queue.isPaused(), 10_000);
+      await until('the queue paused', () => queue.isPaused(), { timeoutMs: 10_000, everyMs: 100 });
     } finally {
       await worker.close();
     }

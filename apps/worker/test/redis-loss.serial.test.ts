@@ -12,7 +12,7 @@ import { fixtures } from '@mk/converters';
 import { MigrationLedger } from '@mk/ledger';
 import { EXIT, plan } from '@mk/producer';
 import { startSandbox, type RunningSandbox } from '@mk/sandbox';
-import { freePort, startApp, startPrivateRedis, type AppProcess, type PrivateRedis } from '@mk/testkit';
+import { freePort, startApp, startPrivateRedis, until, type AppProcess, type PrivateRedis } from '@mk/testkit';
 import { RefreshRegistry } from '@mk/refresh';
 
 const PREFIX = '{loss}';
@@ -45,13 +45,6 @@ async function producerRun(dump: string): Promise<void> {
   if (code !== EXIT.inProgress && code !== EXIT.success) throw new Error(`producer exited ${code}:\n${producer.output()}`);
 }
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs: number, diagnose: () => string = () => ''): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${diagnose()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** One sample of the worker's /metrics. */
 async function metric(opsPort: number, name: string, labels: string): Promise<number> {
@@ -81,7 +74,7 @@ describe('Redis without AOF restarted mid-run', () => {
     await producerRun(dump);
 
     const before = new MigrationLedger(redis, PREFIX);
-    await until('a third of the run imported', async () => (await before.counts(RUN)).imported >= expected.connections / 3, 120_000, tail);
+    await until('a third of the run imported', async () => (await before.counts(RUN)).imported >= expected.connections / 3, { timeoutMs: 120_000, diagnose: tail });
     const importedBeforeLoss = (await before.counts(RUN)).imported;
     await redisServer.restart(); // SIGKILL, no AOF: every key is gone
     expect(await before.getRun(RUN)).toBeUndefined();
@@ -92,7 +85,7 @@ describe('Redis without AOF restarted mid-run', () => {
     await until('the re-run to settle', async () => {
       const c = await ledger.counts(RUN);
       return c.imported + c.failed === expected.connections;
-    }, 180_000, tail);
+    }, { timeoutMs: 180_000, diagnose: tail });
 
     const c = sandbox.state.counters();
     expect(c.duplicateLinks).toBe(0);

@@ -150,7 +150,11 @@ export function createRefreshProcessor(deps: ProcessorDeps) {
   async function scheduleCheck(claim: Claimed): Promise<void> {
     const { claimedAt, arrivesBy } = registry.claimWindow(claim);
     const delay = Math.max(0, arrivesBy - claimedAt - (Date.now() - claim.askedAt)) + opts.quotaGuardMs + CHECK_MARGIN_MS;
-    const check = { linkId: claim.linkId, products: claim.products, claimedAt, previous: claim.previous };
+    // only where the quota window outlasts the wait for the check: a shorter one is due again before it could tell
+    const previous = claim.previous.split(',');
+    const worth = claim.products.map((p, i) => [p, previous[i] ?? '-'] as const).filter(([p]) => registry.timings[p].allowMs > arrivesBy - claimedAt + delay);
+    if (worth.length === 0) return;
+    const check = { linkId: claim.linkId, products: worth.map(([p]) => p), claimedAt, previous: worth.map(([, e]) => e).join(',') };
     await queue.add(refreshCheckJob.name, check, { ...refreshCheckJob.options, jobId: refreshCheckJob.id(check), delay });
   }
 
