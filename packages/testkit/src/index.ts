@@ -8,3 +8,4 @@ export * from './children';
 export * from './postgres-server';
 export * from './postgres-fixtures';
 export * from './payload-keys';
+export * from './redis-cluster';
