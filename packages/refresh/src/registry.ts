@@ -343,17 +343,20 @@ export class RefreshRegistry {
     for (const m of metas) for (const [k, v] of Object.entries(m)) if (k !== 'buckets' && k !== 'shards') meta[k] = (meta[k] ?? 0) + Number(v);
     const now = Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
     const tops = this.keys.allShards().map((s) => s.top);
-    const dueBuckets = (await Promise.all(tops.map((top) => this.redis.zrangebyscore(top, '-inf', now)))).flat();
     let dueNow = 0;
     let overdue = 0;
-    for (let i = 0; i < dueBuckets.length; i += 1000) {
-      const pipe = this.redis.pipeline();
-      for (const b of dueBuckets.slice(i, i + 1000)) {
-        pipe.zcount(this.keys.index(Number(b)), '-inf', now);
-        pipe.zcount(this.keys.index(Number(b)), '-inf', now - this.options.overdueMs);
+    // A pipeline stays within one shard: on a cluster, one node.
+    for (const top of tops) {
+      const dueBuckets = await this.redis.zrangebyscore(top, '-inf', now);
+      for (let i = 0; i < dueBuckets.length; i += 1000) {
+        const pipe = this.redis.pipeline();
+        for (const b of dueBuckets.slice(i, i + 1000)) {
+          pipe.zcount(this.keys.index(Number(b)), '-inf', now);
+          pipe.zcount(this.keys.index(Number(b)), '-inf', now - this.options.overdueMs);
+        }
+        const res = (await pipe.exec()) ?? [];
+        res.forEach(([, n], j) => (j % 2 === 0 ? (dueNow += Number(n)) : (overdue += Number(n))));
       }
-      const res = (await pipe.exec()) ?? [];
-      res.forEach(([, n], j) => (j % 2 === 0 ? (dueNow += Number(n)) : (overdue += Number(n))));
     }
     const firsts = (await Promise.all(tops.map((top) => this.redis.zrange(top, 0, 0, 'WITHSCORES')))).filter((f) => f[1] !== undefined).map((f) => Number(f[1]));
     const n = (k: string) => meta[k] ?? 0;

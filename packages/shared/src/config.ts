@@ -47,7 +47,8 @@ export const envPort = () => envInt(0).max(65_535);
 export const commonEnvSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  REDIS_URL: redisUrlSchema.optional(),
+  // Empty = unset, so an inherited REDIS_URL can be cleared for a cluster.
+  REDIS_URL: z.preprocess((v) => (v === '' ? undefined : v), redisUrlSchema.optional()),
   /** A Redis Cluster instead of REDIS_URL: seed nodes host:port,host:port,… (never both). */
   REDIS_CLUSTER_NODES: redisClusterNodesSchema,
   REDIS_PREFIX: z.string().min(1).default('{mk}'),

@@ -41,6 +41,15 @@ export interface PrivateRedisCluster {
   keysPerMaster(): Promise<Map<number, number>>;
   /** The keys each master holds matching `pattern` (SCAN on that master), by port. */
   keysByMaster(pattern?: string): Promise<Map<number, string[]>>;
+  /** The slot of a key (CLUSTER KEYSLOT: its hash tag's, when it has one). */
+  slotOf(key: string): Promise<number>;
+  /** The master that owns `slot` now. */
+  ownerOf(slot: number): Promise<ClusterNodeInfo>;
+  /**
+   * Moves one slot, keys and all, to the master on `toPort` the way `redis-cli --cluster reshard` does (IMPORTING /
+   * MIGRATING, MIGRATE in batches, SETSLOT NODE everywhere): clients see ASK and then MOVED meanwhile.
+   */
+  migrateSlot(slot: number, toPort: number): Promise<void>;
   /** SIGKILLs the node on `port` (a primary's replica is then promoted by the cluster). */
   kill(port: number): Promise<void>;
   /** Runs a redis-cli command against the node on `port`, e.g. ['cluster', 'failover']. */
@@ -197,6 +206,32 @@ export async function startRedisCluster(opts: PrivateRedisClusterOptions = {}): 
         out.set(node.port, found);
       }
       return out;
+    },
+    slotOf: (key) => withNode(alive()[0]!, async (c) => Number(await c.call('CLUSTER', 'KEYSLOT', key))),
+    async ownerOf(slot) {
+      const owner = (await topology()).find((n) => n.role === 'master' && n.slots.some(([a, b]) => slot >= a && slot <= b));
+      if (!owner) throw new Error(`no master owns slot ${slot}`);
+      return owner;
+    },
+    async migrateSlot(slot, toPort) {
+      const from = await cluster.ownerOf(slot);
+      const to = (await topology()).find((n) => n.port === toPort && n.role === 'master');
+      if (!to) throw new Error(`no master on port ${toPort}`);
+      if (from.port === to.port) return;
+      await withNode(to.port, (c) => c.call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', from.id));
+      await withNode(from.port, (c) => c.call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', to.id));
+      await withNode(from.port, async (c) => {
+        for (;;) {
+          const batch = (await c.call('CLUSTER', 'GETKEYSINSLOT', slot, 100)) as string[];
+          if (batch.length === 0) break;
+          await c.call('MIGRATE', '127.0.0.1', to.port, '', 0, 10_000, 'REPLACE', 'KEYS', ...batch);
+        }
+      });
+      // The new owner first, then the old one, then everyone else (redis-cli's order).
+      const masters = (await topology()).filter((n) => n.role === 'master');
+      for (const node of [to, from, ...masters.filter((m) => m.port !== to.port && m.port !== from.port)]) {
+        await withNode(node.port, (c) => c.call('CLUSTER', 'SETSLOT', slot, 'NODE', to.id)).catch(() => undefined);
+      }
     },
     async kill(port) {
       const child = children.get(port);
