@@ -45,7 +45,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Waits for a condition, never a fixed time; the deadline stretches with the measured slowdown. */
 async function until(what: string, check: () => Promise<boolean>, baseMs: number, diagnose: () => string = () => ''): Promise<void> {
   const started = Date.now();
-  while (!(await check().catch(() => false))) {
+  while (!(await check().catch((err: Error) => (err.message.startsWith('a worker exited') ? Promise.reject(err) : false)))) {
     if (Date.now() - started > baseMs * Math.max(1, slowdown.worst)) throw new Error(`timed out waiting for ${what}\n${diagnose()}`);
     await sleep(100);
   }
@@ -95,7 +95,7 @@ describe('on a Redis Cluster', () => {
     const env = clusterEnv({
       MONEYKIT_BASE_URL: sandbox.url, MONEYKIT_CLIENT_ID: sandbox.clientId, MONEYKIT_CLIENT_SECRET: sandbox.clientSecret,
       IMPORT_RATE_PER_MIN: '1200', IMPORT_CONCURRENCY: '8', IMPORT_SETTLE_MS: '1000', IMPORT_LOCK_MS: '5000', REFRESH_LOCK_MS: '5000',
-      IMPORT_BACKOFF_BASE_MS: '50', IMPORT_BACKOFF_MAX_MS: '1000', MONEYKIT_IMPORT_TIMEOUT_MS: '5000', REFRESH_IN_FLIGHT_MS: '20000',
+      IMPORT_BACKOFF_BASE_MS: '50', IMPORT_BACKOFF_MAX_MS: '1000', MONEYKIT_IMPORT_TIMEOUT_MS: '5000', MONEYKIT_TIMEOUT_MS: '2000', REFRESH_IN_FLIGHT_MS: '20000',
       REFRESH_PRODUCTS: 'accounts,transactions', OPS_PORT: '0',
     });
     const start = (roles: string, extra: Record<string, string> = {}) => {
@@ -105,6 +105,11 @@ describe('on a Redis Cluster', () => {
     };
     const workers = [start('import,refresh'), start('import,refresh'), start('webhooks', { WEBHOOK_PORT: String(webhookPort), WEBHOOK_HOST: '127.0.0.1' })];
     const tail = () => workers.map((w) => w.output().split('\n').slice(-15).join('\n')).join('\n-----\n');
+    // A worker that stopped (a setting, a Redis error no retry cures) fails the test at once, not at a deadline.
+    const alive = async () => {
+      const dead = workers.find((w) => w.child.exitCode !== null);
+      if (dead) throw new Error(`a worker exited ${dead.child.exitCode}:\n${dead.output().slice(-3000)}`);
+    };
 
     const producer = startApp('apps/producer/src/main.ts', env, ['run', dump, '--run', RUN, '--rejects', path.join(dir, 'rejects.ndjson')]);
     processes.push(producer);
@@ -113,11 +118,12 @@ describe('on a Redis Cluster', () => {
 
     const ledger = new MigrationLedger(redis, PREFIX);
     const settled = async () => {
+      await alive();
       const c = await ledger.counts(RUN);
       return c.imported + c.failed === expected.connections;
     };
     // Topology changes while imports run: the import queue's slot moves to another master...
-    await until('a third imported', async () => (await ledger.counts(RUN)).imported >= expected.connections / 3, 120_000, tail);
+    await until('a third imported', async () => (await alive(), await ledger.counts(RUN)).imported >= expected.connections / 3, 120_000, tail);
     const importSlot = await cluster.slotOf(`${queuePrefixOn(redis, PREFIX, QUEUES.import)}:x`);
     const importOwner = await cluster.ownerOf(importSlot);
     const masters = (await cluster.topology()).filter((n) => n.role === 'master');
@@ -143,7 +149,7 @@ describe('on a Redis Cluster', () => {
     expect(linkIds.length).toBe(expected.connections);
     for (const id of linkIds) sandbox.state.reconnect(id);
     const refreshed = () => linkIds.filter((id) => (sandbox!.state.counters().refreshCalls[id]?.transactions ?? 0) > 0).length;
-    await until('every reconnected link refreshed', async () => refreshed() === linkIds.length, 120_000, () => `${refreshed()}/${linkIds.length} refreshed\n${tail()}`);
+    await until('every reconnected link refreshed', async () => (await alive(), refreshed() === linkIds.length), 120_000, () => `${refreshed()}/${linkIds.length} refreshed\n${tail()}`);
 
     const sb = sandbox.state.counters();
     expect(sb.duplicateLinks).toBe(0);
