@@ -5,7 +5,7 @@
  */
 import { Queue } from 'bullmq';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { createLogger, DEFAULT_PREFIX, QUEUES, type Logger, type Redis } from '@mk/shared';
+import { createLogger, DEFAULT_PREFIX, QUEUES, queuePrefixOn, type Logger, type Redis } from '@mk/shared';
 import { redisReady, registerOpsRoutes } from '@mk/telemetry';
 import { installAuth, type AuthOptions } from './auth/guard';
 import { boardPaths, mountBoards } from './board';
@@ -43,7 +43,7 @@ export async function createDashboard(opts: DashboardOptions): Promise<FastifyIn
     trustProxy: opts.trustProxy ?? false,
   });
   const prefix = opts.prefix ?? DEFAULT_PREFIX;
-  const queues = (opts.queueNames ?? Object.values(QUEUES)).map((name) => new Queue(name, { connection: opts.redis, prefix }));
+  const queues = (opts.queueNames ?? Object.values(QUEUES)).map((name) => new Queue(name, { connection: opts.redis, prefix: queuePrefixOn(opts.redis, prefix, name) }));
   // ioredis reconnects by itself; say so once a minute at most instead of once per attempt (/readyz tells the rest).
   let lastRedisWarning = 0;
   for (const q of queues) {

@@ -3,7 +3,7 @@
  * development explicitly bound to a loopback address with DASHBOARD_DEV_NO_AUTH=true.
  */
 import { z } from 'zod';
-import { commonEnvSchema, ConfigError, envBool, envInt, envNumber, loadConfig, redisUrlSchema } from '@mk/shared';
+import { commonEnvSchema, ConfigError, envBool, envInt, envNumber, loadConfig, redisTargetOf, requireClusterPrefix, type RedisTarget } from '@mk/shared';
 import { refreshEnvSchema, refreshOptionsFromConfig, type RefreshOptions } from '@mk/refresh';
 import type { DashboardUser } from './auth/credentials';
 import { DEFAULT_SESSION_TTL_HOURS, DEFAULT_THROTTLE, type AuthOptions } from './auth/guard';
@@ -34,8 +34,10 @@ const trustProxy = z
     return z.NEVER;
   });
 
+/** Where the dashboard looks when neither REDIS_URL nor REDIS_CLUSTER_NODES is set. */
+export const DEFAULT_DASHBOARD_REDIS_URL = 'redis://127.0.0.1:6379';
+
 export const dashboardEnvSchema = commonEnvSchema.merge(refreshEnvSchema).extend({
-  REDIS_URL: redisUrlSchema.default('redis://127.0.0.1:6379'),
   DASHBOARD_PORT: envInt(0).max(65535).default(3000),
   DASHBOARD_HOST: z.string().min(1).default('127.0.0.1'),
   DASHBOARD_ADMIN_USER: optional(username),
@@ -58,6 +60,8 @@ export type DashboardConfig = z.infer<typeof dashboardEnvSchema>;
 
 export interface DashboardSettings {
   config: DashboardConfig;
+  /** REDIS_URL (default DEFAULT_DASHBOARD_REDIS_URL) or the cluster's seeds (REDIS_CLUSTER_NODES). */
+  redis: RedisTarget;
   auth: AuthOptions;
   /** The refresh registry's options, read like the workers' (TIME_SCALE, REFRESH_*). */
   refresh: RefreshOptions;
@@ -66,7 +70,9 @@ export interface DashboardSettings {
 /** Every setting the dashboard reads, validated at start: a bad one throws a ConfigError naming it. */
 export function loadDashboardSettings(env: NodeJS.ProcessEnv = process.env): DashboardSettings {
   const config = loadConfig(dashboardEnvSchema, env);
-  return { config, auth: resolveAuth(config), refresh: refreshOptionsFromConfig(config) };
+  const redis = redisTargetOf(config) ?? DEFAULT_DASHBOARD_REDIS_URL;
+  if (typeof redis !== 'string') requireClusterPrefix(config.REDIS_PREFIX);
+  return { config, redis, auth: resolveAuth(config), refresh: refreshOptionsFromConfig(config) };
 }
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);

@@ -29,13 +29,16 @@ async function main(): Promise<void> {
 
   let redis;
   try {
-    redis = await connectRedis(config.REDIS_URL, 'worker', { timeoutMs: config.REDIS_CONNECT_TIMEOUT_MS });
+    redis = await connectRedis(settings.redis, 'worker', { timeoutMs: config.REDIS_CONNECT_TIMEOUT_MS });
   } catch (err) {
     if (!(err instanceof RedisUnreachableError)) throw err;
     logger.fatal({ redis: err.url, timeoutMs: err.timeoutMs }, err.message);
     process.exit(EXIT_COULD_NOT_RUN);
   }
-  const check = await checkRedisServer(redis);
+  const check = await checkRedisServer(redis).catch((err: Error) => {
+    logger.fatal(err.message);
+    return process.exit(EXIT_COULD_NOT_RUN);
+  });
   for (const problem of check.problems) logger.warn({ redisVersion: check.version }, `Redis configuration: ${problem}`);
 
   const sources = await createSources(redis, config.REDIS_PREFIX, settings.refresh);

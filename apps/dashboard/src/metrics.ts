@@ -3,7 +3,7 @@
  * worker replica would export the same numbers N times); workers export only their own process counters.
  */
 import type { Queue } from 'bullmq';
-import type { Redis } from '@mk/shared';
+import { redisMasters, type Redis } from '@mk/shared';
 import { Gauge, Registry } from 'prom-client';
 import { registry as processRegistry } from '@mk/telemetry';
 import { RUN_STATES, STALL_KINDS } from '@mk/ledger';
@@ -50,7 +50,7 @@ export function createDashboardMetrics(opts: DashboardMetricsOptions): () => Pro
       Promise.all(opts.queues.map(async (q) => ({ q, counts: await q.getJobCounts(...QUEUE_STATES), paused: await q.isPaused() }))),
       opts.runs.listRuns(),
       opts.refresh?.stats(),
-      opts.redis?.info('memory'),
+      opts.redis && fullestMemory(opts.redis),
     ]);
     for (const g of [queueJobs, queuePaused, ledger, rejects, throughput, runState, runStalled, runEta, runParked, refreshLinks, deferrals, redisUsed, redisMax]) g.reset();
     if (memory !== undefined) {
@@ -83,4 +83,11 @@ export function createDashboardMetrics(opts: DashboardMetricsOptions): () => Pro
 
     return merged.metrics();
   };
+}
+
+/** INFO memory of the fullest master (a cluster fills node by node: the alarm is about the first to run out). */
+async function fullestMemory(redis: Redis): Promise<string> {
+  const infos = await Promise.all(redisMasters(redis).map((node) => node.info('memory')));
+  const used = (info: string) => Number(/^used_memory:(\d+)/m.exec(info)?.[1] ?? 0);
+  return infos.reduce((a, b) => (used(b) > used(a) ? b : a));
 }

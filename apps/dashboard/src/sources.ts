@@ -3,7 +3,7 @@
  * Runs: the migration ledger (@mk/ledger). Refresh: the refresh registry (@mk/refresh).
  */
 import { Queue } from 'bullmq';
-import { QUEUES, type Redis } from '@mk/shared';
+import { QUEUES, queuePrefixOn, type Redis } from '@mk/shared';
 import { MigrationLedger, probeImportQueue, readRunSignals, type ImportQueueProbe, type ImportQueueSignals, type RunMeta } from '@mk/ledger';
 import { RefreshRegistry, type RefreshOptions } from '@mk/refresh';
 import { CHART_MINUTES, type RefreshStatusSource, type RunFailure, type RunSnapshot, type RunStatusSource } from './status/types';
@@ -76,7 +76,7 @@ export interface DashboardSources {
 /** Runs from the ledger and the import queue; refresh health from the registry the workers share (its timing from the same settings). */
 export async function createSources(redis: Redis, prefix: string, refreshOptions: RefreshOptions): Promise<DashboardSources> {
   const refresh = await RefreshRegistry.open(redis, prefix, refreshOptions);
-  const imports = new Queue(QUEUES.import, { connection: redis, prefix });
+  const imports = new Queue(QUEUES.import, { connection: redis, prefix: queuePrefixOn(redis, prefix, QUEUES.import) });
   return {
     runs: new LedgerRunSource(new MigrationLedger(redis, prefix), imports),
     refresh: { stats: () => refresh.stats(), history: (minutes) => refresh.minutes.history(minutes) },

@@ -6,10 +6,10 @@ import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Queue } from 'bullmq';
 import { z } from 'zod';
-import { ConfigError, wantsHelp, PayloadSealer, PRODUCTS, requirePayloadKeys, createLogger, importJob, connectRedis, productSchema, checkRedisServer, type Product, type Redis } from '@mk/shared';
+import { ConfigError, wantsHelp, PayloadSealer, PRODUCTS, requirePayloadKeys, createLogger, importJob, connectRedis, productSchema, checkRedisServer, queuePrefixOn, type Product, type Redis } from '@mk/shared';
 import { MigrationLedger, NEEDS_PRODUCER } from '@mk/ledger';
 import { BAD_ROW_POLICIES, SOURCE_FORMATS, type BadRowPolicy, type SourceFormat, type PendingPolicy } from '@mk/converters';
-import { loadProducerConfig, requireRedisUrl, type ProducerConfig } from './config';
+import { loadProducerConfig, requireRedisTarget, type ProducerConfig } from './config';
 import { EXIT, type ExitCode } from './exit-codes';
 import { INPUT_LAYOUTS, redactUrl, type InputLayout } from './dump';
 import { writeReportToPostgres } from './commands/report-postgres';
@@ -66,10 +66,10 @@ const badRowPolicy = (o: { onBadRow: BadRowPolicy; strict?: boolean }): BadRowPo
 const pendingOption = () => new Option('--pending <policy>', 'pending transactions: skip (default) or include').choices(['skip', 'include']).default('skip');
 
 async function withRedis<T>(config: ProducerConfig, fn: (ctx: { redis: Redis; ledger: MigrationLedger; queue: Queue }) => Promise<T>): Promise<T> {
-  const redis = await connectRedis(requireRedisUrl(config), 'producer', { timeoutMs: config.REDIS_CONNECT_TIMEOUT_MS });
+  const redis = await connectRedis(requireRedisTarget(config), 'producer', { timeoutMs: config.REDIS_CONNECT_TIMEOUT_MS });
   try {
     // with tracing on (tracing.ts), each enqueue starts the trace its import continues in the worker
-    const queue = new Queue(importJob.queue, { connection: redis, prefix: config.REDIS_PREFIX, ...queueTelemetry() });
+    const queue = new Queue(importJob.queue, { connection: redis, prefix: queuePrefixOn(redis, config.REDIS_PREFIX, importJob.queue), ...queueTelemetry() });
     try {
       return await fn({ redis, ledger: new MigrationLedger(redis, config.REDIS_PREFIX), queue });
     } finally {

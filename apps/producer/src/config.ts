@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError, commonEnvSchema, envInt, importEnvSchema, loadConfig, payloadKeysEnvSchema } from '@mk/shared';
+import { ConfigError, commonEnvSchema, envInt, importEnvSchema, loadConfig, payloadKeysEnvSchema, redisTargetOf, requireClusterPrefix, type RedisTarget } from '@mk/shared';
 import { refreshEnvSchema, refreshOptionsFromConfig, type RefreshOptions } from '@mk/refresh';
 
 /** The producer's settings: its own, the import rate (for plan estimates) and the refresh section the workers read. */
@@ -20,11 +20,14 @@ export type ProducerConfig = z.infer<typeof producerEnvSchema> & {
 
 export function loadProducerConfig(env: NodeJS.ProcessEnv = process.env): ProducerConfig {
   const config = loadConfig(producerEnvSchema, env);
+  // Both set is wrong even for `plan`, which needs neither; a cluster's prefix rule is checked here, once.
+  if (typeof redisTargetOf(config) === 'object') requireClusterPrefix(config.REDIS_PREFIX);
   return { ...config, refresh: refreshOptionsFromConfig(config) };
 }
 
-/** Commands that touch the queue need Redis; `plan` does not. */
-export function requireRedisUrl(config: ProducerConfig): string {
-  if (!config.REDIS_URL) throw new ConfigError('REDIS_URL', 'is required for this command: the redis:// URL of the Redis the workers use');
-  return config.REDIS_URL;
+/** Commands that touch the queue need Redis (REDIS_URL, or REDIS_CLUSTER_NODES for a cluster); `plan` does not. */
+export function requireRedisTarget(config: ProducerConfig): RedisTarget {
+  const target = redisTargetOf(config);
+  if (!target) throw new ConfigError('REDIS_URL', 'is required for this command: the redis:// URL of the Redis the workers use (or REDIS_CLUSTER_NODES for a Redis Cluster)');
+  return target;
 }

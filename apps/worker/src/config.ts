@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonEnvSchema, ConfigError, envInt, envNumber, importEnvSchema, envPort, moneykitEnvSchema, payloadKeysEnvSchema, redisUrlSchema, loadConfig, requireCompleteMoneykitSettings, requirePayloadKeys } from '@mk/shared';
+import { commonEnvSchema, ConfigError, envInt, envNumber, importEnvSchema, envPort, moneykitEnvSchema, payloadKeysEnvSchema, loadConfig, redisTargetOf, requireClusterPrefix, requireCompleteMoneykitSettings, requirePayloadKeys, type RedisTarget } from '@mk/shared';
 import { refreshEnvSchema, refreshOptionsFromConfig, type RefreshOptions } from '@mk/refresh';
 import { webhookEnvSchema, webhookOptionsFromConfig } from './webhooks/options';
 
@@ -18,7 +18,6 @@ export const workerEnvSchema = commonEnvSchema
   .extend({
     /** Failed import jobs, and their sealed payloads, are removed after this many hours (`purge` removes them sooner). */
     PAYLOAD_FAILED_RETENTION_HOURS: envNumber(0.001).default(168),
-    REDIS_URL: redisUrlSchema,
     /** Which parts this process runs, comma-separated: import, refresh, webhooks. */
     WORKER_ROLES: z
       .string()
@@ -41,6 +40,8 @@ export type WorkerConfig = z.infer<typeof workerEnvSchema>;
 /** The worker's own settings, with the rules that tie several of them together. */
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const config = loadConfig(workerEnvSchema, env);
+  const target = redisTargetOf(config, true);
+  if (typeof target !== 'string') requireClusterPrefix(config.REDIS_PREFIX);
   requireCompleteMoneykitSettings(config);
   if (config.WORKER_ROLES.includes('import')) requirePayloadKeys(config);
   if (config.IMPORT_BACKOFF_BASE_MS > config.IMPORT_BACKOFF_MAX_MS) {
@@ -62,7 +63,8 @@ export function importTimings(config: WorkerConfig) {
 export interface WorkerSettings {
   /** Every setting as parsed (redis, moneykit, import, refresh, webhooks, ops variables). */
   config: WorkerConfig;
-  redis: { url: string; prefix: string; connectTimeoutMs: number };
+  /** `target`: REDIS_URL or the cluster's seeds (REDIS_CLUSTER_NODES). */
+  redis: { target: RedisTarget; prefix: string; connectTimeoutMs: number };
   import: ReturnType<typeof importTimings> & { ratePerMinute: number; concurrency: number };
   refresh: RefreshOptions;
   /** Only when this process receives webhooks. */
@@ -83,7 +85,7 @@ export function settingsOf(config: WorkerConfig): WorkerSettings {
   const webhooks = config.WORKER_ROLES.includes('webhooks') ? webhookOptionsFromConfig(config) : undefined;
   return {
     config,
-    redis: { url: config.REDIS_URL, prefix: config.REDIS_PREFIX, connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT_MS },
+    redis: { target: redisTargetOf(config, true), prefix: config.REDIS_PREFIX, connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT_MS },
     import: { ...importTimings(config), ratePerMinute: config.IMPORT_RATE_PER_MIN, concurrency: config.IMPORT_CONCURRENCY },
     refresh: refreshOptionsFromConfig(config),
     ...(webhooks && { webhooks }),

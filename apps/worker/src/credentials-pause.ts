@@ -1,6 +1,6 @@
 /**
  * Refused credentials pause a queue (imports or refreshes: one policy for both pipelines) instead of burning every
- * job's attempts, and the pause undoes itself: it is marked as ours in `keys(prefix).queuePause(queue)` (by, reason,
+ * job's attempts, and the pause undoes itself: it is marked as ours in `keysOn(redis, prefix).queuePause(queue)` (by, reason,
  * at ms), and while the mark stands every worker process of that queue probes the token endpoint with backoff; the
  * first whose probe gets a token resumes the queue and deletes the mark. A worker that starts while the mark stands
  * (the one that paused died) takes the probing over. A queue paused without the mark is an operator's, and is never
@@ -9,8 +9,8 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { keys, scriptSet, type FailureInfo, type Logger, type QueueName } from '@mk/shared';
+import type { Redis } from '@mk/shared';
+import { keysOn, scriptSet, type FailureInfo, type Logger, type QueueName } from '@mk/shared';
 
 /** The `reason` field of the mark when refused credentials paused the queue. */
 export const CREDENTIALS_REFUSED = 'credentials_refused';
@@ -52,7 +52,7 @@ export function startCredentialsPause(opts: CredentialsPauseOptions): Credential
   const { redis, queue, logger } = opts;
   const baseMs = opts.probeBaseMs ?? DEFAULT_PROBE.baseMs;
   const maxMs = opts.probeMaxMs ?? DEFAULT_PROBE.maxMs;
-  const mark = keys(opts.prefix).queuePause(queue.name as QueueName);
+  const mark = keysOn(redis, opts.prefix).queuePause(queue.name as QueueName);
   const which = `${queue.name} queue`;
   const meta = queue.keys.meta!;
   const by = `worker ${os.hostname()}:${process.pid}`;

@@ -32,19 +32,22 @@ async function main(): Promise<void> {
   const logger = createLogger('worker', { level: config.LOG_LEVEL });
   let redis;
   try {
-    redis = await connectRedis(config.REDIS_URL, 'worker', { timeoutMs: config.REDIS_CONNECT_TIMEOUT_MS });
+    redis = await connectRedis(settings.redis.target, 'worker', { timeoutMs: config.REDIS_CONNECT_TIMEOUT_MS });
   } catch (err) {
     if (err instanceof RedisUnreachableError) fatal(logger, { redis: err.url, timeoutMs: err.timeoutMs }, err.message);
     throw err;
   }
-  const check = await checkRedisServer(redis);
+  const check = await checkRedisServer(redis).catch((err: Error) => fatal(logger, {}, err.message));
   for (const problem of check.problems) logger.warn({ redisVersion: check.version }, problem);
 
   // Ports before jobs: a port already taken stops the process before it holds any job.
   const ops = await startOpsServer({ port: config.OPS_PORT, host: config.OPS_HOST, ready: redisReady(redis) }).catch((err: Error) =>
     fatal(logger, { port: config.OPS_PORT, host: config.OPS_HOST }, `OPS_PORT ${config.OPS_PORT} cannot be listened on: ${err.message}`),
   );
-  const worker = await startWorker(settings, redis, logger).catch(async (err: Error) => {
+  // A Redis error no retry cures (CROSSSLOT, a cluster node behind REDIS_URL, refused credentials) stops the process
+  // with its reason: looping on it would only fill the logs.
+  const onFatal = (reason: string) => fatal(logger, {}, reason);
+  const worker = await startWorker(settings, redis, logger, onFatal).catch(async (err: Error) => {
     await ops.close();
     return fatal(logger, { err }, `worker failed to start: ${err.message}`);
   });

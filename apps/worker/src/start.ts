@@ -15,7 +15,7 @@ export interface RunningWorker {
   close(): Promise<void>;
 }
 
-export async function startWorker(settings: WorkerSettings, redis: Redis, logger: Logger): Promise<RunningWorker> {
+export async function startWorker(settings: WorkerSettings, redis: Redis, logger: Logger, onFatal?: (reason: string, err: Error) => void): Promise<RunningWorker> {
   const { config, refresh: refreshOptions } = settings;
   const client = createMoneyKitClient(config, logger);
   const registry = await RefreshRegistry.open(redis, config.REDIS_PREFIX, refreshOptions);
@@ -58,14 +58,16 @@ export async function startWorker(settings: WorkerSettings, redis: Redis, logger
         ...settings.import,
         sealer: new PayloadSealer(requirePayloadKeys(config)),
         failedRetentionMs: config.PAYLOAD_FAILED_RETENTION_HOURS * 3_600_000,
+        ...(onFatal && { onFatal }),
       });
       closers.push(() => imports.close());
     }
 
     if (config.WORKER_ROLES.includes('refresh')) {
       const refresh = await startRefresh({
-        ...refreshOptions, redisUrl: config.REDIS_URL, prefix: config.REDIS_PREFIX, client, logger,
+        ...refreshOptions, redisUrl: settings.redis.target, prefix: config.REDIS_PREFIX, client, logger,
         lockDurationMs: config.REFRESH_LOCK_MS, stalledIntervalMs: config.REFRESH_LOCK_MS,
+        ...(onFatal && { onFatal }),
       });
       closers.push(() => refresh.close());
     }

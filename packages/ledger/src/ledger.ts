@@ -6,8 +6,8 @@
  * last → ms), run:<id>:errors (minute → retryable errors, last, lastAt), run:<id>:limited (minute → MoneyKit 429s), run:<id>:open (field → job id, open records
  * only: bounded by what is queued), run:<id>:rejects (recent rejects, capped), runs (zset of run ids by creation).
  */
-import type { Redis } from 'ioredis';
-import { DEFAULT_PREFIX, keys, type QueueName } from '@mk/shared';
+import type { Redis } from '@mk/shared';
+import { DEFAULT_PREFIX, keysOn, type QueueName } from '@mk/shared';
 import { CONNECTION_STATES, type ConnectionRecord, type ConnectionState, type ProducerBeat, type QueuePause, type RejectRecord, type RunMeta } from './records';
 import { ledgerScripts, type RunKeys } from './scripts';
 
@@ -275,7 +275,7 @@ export class MigrationLedger {
 
   /** Why a process paused `queue`, when one did (undefined: not paused by a process, maybe by an operator). */
   async queuePause(queue: QueueName): Promise<QueuePause | undefined> {
-    const raw = await this.redis.hgetall(keys(this.prefix).queuePause(queue));
+    const raw = await this.redis.hgetall(keysOn(this.redis, this.prefix).queuePause(queue));
     if (!raw.by) return undefined;
     return { by: raw.by, ...(raw.reason && { reason: raw.reason }), ...(raw.at && Number.isFinite(Number(raw.at)) && { at: Number(raw.at) }) };
   }

@@ -3,7 +3,7 @@
  * records and counts in step. Typed callers; the argument order is the scripts' headers'.
  */
 import path from 'node:path';
-import type { Redis } from 'ioredis';
+import type { Redis } from '@mk/shared';
 import { scriptSet } from '@mk/shared';
 
 const SCRIPTS = scriptSet(path.join(__dirname, 'lua'), {

@@ -74,6 +74,11 @@ export interface RefreshOptions {
   overdueMs: number;
   /** Share of links (0..1, picked by a hash of the link id) whose every step is kept for `mk-migrate links` (trace.ts). */
   traceSample: number;
+  /**
+   * Hash tags a new registry spreads its buckets over (REFRESH_SHARDS); unset: 1 on one Redis, the cluster's masters
+   * × SHARDS_PER_MASTER on a cluster. An existing registry keeps its own.
+   */
+  shards?: number;
 }
 
 const HOUR_MS = 3_600_000;
@@ -156,6 +161,8 @@ export const refreshEnvSchema = z.object({
   REFRESH_ATTEMPTS: envInt(1).default(5),
   REFRESH_LEASE_MS: envInt(1000).max(3_600_000).default(300_000),
   REFRESH_TRACE_SAMPLE: envNumber(0).max(1).default(0),
+  /** Registry shards (hash tags) of a new registry; unset: 1 on one Redis, 4 per master on a Redis Cluster. */
+  REFRESH_SHARDS: envInt(1).max(4096).optional(),
 });
 export type RefreshEnv = z.infer<typeof refreshEnvSchema>;
 
@@ -187,6 +194,7 @@ export function refreshOptionsFromConfig(cfg: RefreshEnv & { TIME_SCALE: number 
     attempts: cfg.REFRESH_ATTEMPTS,
     leaseMs: cfg.REFRESH_LEASE_MS,
     traceSample: cfg.REFRESH_TRACE_SAMPLE,
+    ...(cfg.REFRESH_SHARDS !== undefined && { shards: cfg.REFRESH_SHARDS }),
   });
 }
 

@@ -3,8 +3,8 @@
  * per-link quota ledger. Everything lives in Redis (keys.ts) and changes only through the Lua scripts, so
  * any number of worker processes, the webhook receiver and the CLI can act on it at once.
  */
-import type { Product, Redis } from '@mk/shared';
-import { DEFAULT_BUCKETS, bucketOf, refreshKeys, type RefreshKeys } from './keys';
+import { redisMasters, isRedisCluster, waitReady, type Product, type Redis } from '@mk/shared';
+import { DEFAULT_BUCKETS, SHARDS_PER_MASTER, bucketOf, refreshKeys, type RefreshKeys, type ShardKeys } from './keys';
 import { productTimings, resolveRefreshOptions, type ProductTiming, type RefreshOptions } from './options';
 import { registryScripts, type RegisterEntry, type RegistryScripts } from './scripts';
 import { RefreshMinutes } from './minutes';
@@ -99,6 +99,8 @@ export interface RefreshStats {
   uncertainChecked: number;
   uncertainUnsent: number;
   buckets: number;
+  /** Hash tags the buckets are spread over (REFRESH_SHARDS; 1 on one Redis). */
+  shards: number;
 }
 
 const COUNTERS = [
@@ -156,6 +158,8 @@ export type LinkActionResult = 'unknown' | 'removed' | 'stale' | 'parked' | 'due
 export interface RegistryOptions extends Partial<RefreshOptions> {
   /** Bucket count of a new registry; an existing one keeps the count it was created with. */
   buckets?: number;
+  /** Shard count of a new registry (REFRESH_SHARDS); an existing one keeps its own. Default: see open(). */
+  shards?: number;
 }
 
 const MODE_NAMES: Record<string, LinkMode> = { '.': 'active', p: 'parked', x: 'removed' };
@@ -181,14 +185,17 @@ export class RefreshRegistry {
   readonly minutes: RefreshMinutes;
   private readonly timing: string;
   private readonly scripts: RegistryScripts;
+  /** The shard takeDue starts from: rounds rotate so no shard waits behind another. */
+  private nextShard = 0;
 
   private constructor(
     readonly redis: Redis,
     readonly prefix: string,
     readonly buckets: number,
+    readonly shards: number,
     options: RefreshOptions,
   ) {
-    this.keys = refreshKeys(prefix);
+    this.keys = refreshKeys(prefix, shards);
     this.options = options;
     this.timings = productTimings(options);
     this.timing = timingArg(this.timings);
@@ -197,14 +204,35 @@ export class RefreshRegistry {
     this.minutes = new RefreshMinutes(redis, this.keys.minute);
   }
 
-  /** Opens (creating if needed) the registry under `prefix`; every process agrees on the bucket count. */
+  /**
+   * Opens (creating if needed) the registry under `prefix`; every process agrees on the bucket and shard counts (the
+   * first to open it writes them). Shards: `opts.shards` (REFRESH_SHARDS), else 1 on one Redis and the cluster's
+   * masters × SHARDS_PER_MASTER on a cluster.
+   */
   static async open(redis: Redis, prefix: string, opts: RegistryOptions = {}): Promise<RefreshRegistry> {
-    const { buckets: wanted, ...rest } = opts;
-    const keys = refreshKeys(prefix);
-    await redis.hsetnx(keys.meta, 'buckets', String(wanted ?? DEFAULT_BUCKETS));
-    const buckets = Number(await redis.hget(keys.meta, 'buckets'));
-    if (!(buckets > 0)) throw new Error(`refresh registry at ${keys.meta} has an invalid bucket count`);
-    return new RefreshRegistry(redis, prefix, buckets, resolveRefreshOptions(rest));
+    const { buckets: wanted, shards: wantedShards, ...rest } = opts;
+    const root = refreshKeys(prefix).meta;
+    // The cluster's masters are known once it is ready.
+    if (isRedisCluster(redis) && redis.status !== 'ready') await waitReady(redis);
+    const defaultShards = isRedisCluster(redis) ? Math.max(1, redisMasters(redis).length) * SHARDS_PER_MASTER : 1;
+    await redis.hsetnx(root, 'buckets', String(wanted ?? DEFAULT_BUCKETS));
+    const buckets = Number(await redis.hget(root, 'buckets'));
+    if (!(buckets > 0)) throw new Error(`refresh registry at ${root} has an invalid bucket count`);
+    // A registry made before shards existed has one (its keys are where they always were).
+    const existing = await redis.hlen(root);
+    await redis.hsetnx(root, 'shards', String(existing > 1 && wantedShards === undefined ? 1 : Math.min(buckets, wantedShards ?? defaultShards)));
+    const shards = Number(await redis.hget(root, 'shards'));
+    if (!(Number.isInteger(shards) && shards >= 1 && shards <= buckets)) throw new Error(`refresh registry at ${root} has an invalid shard count (${shards})`);
+    return new RefreshRegistry(redis, prefix, buckets, shards, resolveRefreshOptions(rest));
+  }
+
+  shardOfLink(linkId: string): ShardKeys {
+    return this.keys.shard(this.keys.shardOf(this.bucketOf(linkId)));
+  }
+
+  /** Each shard's counters once (with one shard the root meta is the shard's). */
+  private metaKeys(): string[] {
+    return [...new Set([this.keys.meta, ...this.keys.allShards().map((s) => s.meta)])];
   }
 
   bucketOf(linkId: string): number {
@@ -216,21 +244,26 @@ export class RefreshRegistry {
     const total: RegisterResult = { added: 0, updated: 0, unchanged: 0, removed: 0 };
     const runs = new Map<string, number>();
     for (let i = 0; i < links.length; i += REGISTER_CHUNK) {
-      const entries: RegisterEntry[] = [];
+      const byShard = new Map<number, RegisterEntry[]>();
       for (const link of links.slice(i, i + REGISTER_CHUNK)) {
         if (!link.linkId) throw new Error('registerLinks: every link needs a linkId');
         const products = codesOf(link.products ?? this.options.defaultProducts);
-        entries.push({
-          linkId: link.linkId, bucket: this.bucketOf(link.linkId), codes: `${link.products ? '!' : ''}${products}`,
+        const bucket = this.bucketOf(link.linkId);
+        const shard = this.keys.shardOf(bucket);
+        if (!byShard.has(shard)) byShard.set(shard, []);
+        byShard.get(shard)!.push({
+          linkId: link.linkId, bucket, codes: `${link.products ? '!' : ''}${products}`,
           parkReason: link.parked ? reasonCode(link.parked.reason) : '', firstDueOffsetMs: Math.floor(Math.random() * this.options.firstDueSpreadMs),
         });
         if (link.runId) runs.set(link.runId, (runs.get(link.runId) ?? 0) + 1);
       }
-      const [added, updated, unchanged, removed] = await this.scripts.register(entries);
-      total.added += added!;
-      total.updated += updated!;
-      total.unchanged += unchanged!;
-      total.removed += removed!;
+      for (const [shard, entries] of byShard) {
+        const [added, updated, unchanged, removed] = await this.scripts.register(this.keys.shard(shard), entries);
+        total.added += added!;
+        total.updated += updated!;
+        total.unchanged += unchanged!;
+        total.removed += removed!;
+      }
     }
     for (const [runId, count] of runs) await this.redis.hincrby(this.keys.meta, `run:${runId}`, count);
     for (const link of links) {
@@ -309,23 +342,30 @@ export class RefreshRegistry {
     return state;
   }
 
+  /** The registry's figures, summed over its shards. */
   async stats(): Promise<RefreshStats> {
-    const [meta, [sec, usec]] = await Promise.all([this.redis.hgetall(this.keys.meta), this.redis.time()]);
+    const [metas, [sec, usec]] = await Promise.all([Promise.all(this.metaKeys().map((k) => this.redis.hgetall(k))), this.redis.time()]);
+    const meta: Record<string, number> = {};
+    for (const m of metas) for (const [k, v] of Object.entries(m)) if (k !== 'buckets' && k !== 'shards') meta[k] = (meta[k] ?? 0) + Number(v);
     const now = Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
-    const dueBuckets = await this.redis.zrangebyscore(this.keys.top, '-inf', now);
+    const tops = this.keys.allShards().map((s) => s.top);
     let dueNow = 0;
     let overdue = 0;
-    for (let i = 0; i < dueBuckets.length; i += 1000) {
-      const pipe = this.redis.pipeline();
-      for (const b of dueBuckets.slice(i, i + 1000)) {
-        pipe.zcount(this.keys.index(Number(b)), '-inf', now);
-        pipe.zcount(this.keys.index(Number(b)), '-inf', now - this.options.overdueMs);
+    // A pipeline stays within one shard: on a cluster, one node.
+    for (const top of tops) {
+      const dueBuckets = await this.redis.zrangebyscore(top, '-inf', now);
+      for (let i = 0; i < dueBuckets.length; i += 1000) {
+        const pipe = this.redis.pipeline();
+        for (const b of dueBuckets.slice(i, i + 1000)) {
+          pipe.zcount(this.keys.index(Number(b)), '-inf', now);
+          pipe.zcount(this.keys.index(Number(b)), '-inf', now - this.options.overdueMs);
+        }
+        const res = (await pipe.exec()) ?? [];
+        res.forEach(([, n], j) => (j % 2 === 0 ? (dueNow += Number(n)) : (overdue += Number(n))));
       }
-      const res = (await pipe.exec()) ?? [];
-      res.forEach(([, n], j) => (j % 2 === 0 ? (dueNow += Number(n)) : (overdue += Number(n))));
     }
-    const first = await this.redis.zrange(this.keys.top, 0, 0, 'WITHSCORES');
-    const n = (k: string) => Number(meta[k] ?? 0);
+    const firsts = (await Promise.all(tops.map((top) => this.redis.zrange(top, 0, 0, 'WITHSCORES')))).filter((f) => f[1] !== undefined).map((f) => Number(f[1]));
+    const n = (k: string) => meta[k] ?? 0;
     const stats = {
       registered: n('links'),
       active: n('links') - n('parked'),
@@ -334,9 +374,10 @@ export class RefreshRegistry {
       dueNow,
       overdue,
       buckets: this.buckets,
+      shards: this.shards,
       ...Object.fromEntries(COUNTERS.map((c) => [c, n(c)])),
     } as RefreshStats;
-    if (first[1] !== undefined) stats.nextDueAt = Number(first[1]);
+    if (firsts.length > 0) stats.nextDueAt = Math.min(...firsts);
     return stats;
   }
 
@@ -345,10 +386,15 @@ export class RefreshRegistry {
    * queued, confirmQueued() extends the lease. Safe to call from many processes.
    */
   async takeDue(batch = this.options.dispatchBatch): Promise<DueLink[]> {
-    const flat = await this.scripts.dispatch(batch, this.options.handOverMs);
+    // One script per shard (each one slot), from a rotating start, until the batch is full.
     const out: DueLink[] = [];
-    for (let i = 0; i < flat.length; i += 5) {
-      out.push({ linkId: flat[i]!, bucket: Number(flat[i + 1]), products: productsOf(flat[i + 2]!), dueAt: Number(flat[i + 3]), handOverUntil: Number(flat[i + 4]) });
+    const start = this.nextShard;
+    this.nextShard = (this.nextShard + 1) % this.shards;
+    for (let k = 0; k < this.shards && out.length < batch; k++) {
+      const flat = await this.scripts.dispatch(this.keys.shard((start + k) % this.shards), batch - out.length, this.options.handOverMs);
+      for (let i = 0; i < flat.length; i += 5) {
+        out.push({ linkId: flat[i]!, bucket: Number(flat[i + 1]), products: productsOf(flat[i + 2]!), dueAt: Number(flat[i + 3]), handOverUntil: Number(flat[i + 4]) });
+      }
     }
     for (const d of out) if (this.trace.traced(d.linkId)) await this.trace.note(d.linkId, 'dispatched', `${d.products.join('+')}, due since ${new Date(d.dueAt).toISOString()}`);
     return out;
@@ -357,7 +403,15 @@ export class RefreshRegistry {
   /** The jobs of these links are in the queue: their hand-over lease becomes the long one (leaseMs). */
   async confirmQueued(links: DueLink[]): Promise<number> {
     if (links.length === 0) return 0;
-    return this.scripts.confirm(this.options.leaseMs, links);
+    const byShard = new Map<number, DueLink[]>();
+    for (const d of links) {
+      const shard = this.keys.shardOf(d.bucket);
+      if (!byShard.has(shard)) byShard.set(shard, []);
+      byShard.get(shard)!.push(d);
+    }
+    let extended = 0;
+    for (const [shard, group] of byShard) extended += await this.scripts.confirm(this.keys.shard(shard), this.options.leaseMs, group);
+    return extended;
   }
 
   /** The quota gate: atomically claims those of `products` whose window has passed. */

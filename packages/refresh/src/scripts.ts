@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { readLua, scriptSet, type Redis } from '@mk/shared';
-import type { RefreshKeys } from './keys';
+import type { RefreshKeys, ShardKeys } from './keys';
 import { STATE_EPOCH_MS } from './state';
 
 const DIR = path.join(__dirname, 'lua');
@@ -34,39 +34,44 @@ export interface RegisterEntry {
 
 export type LinkScriptAction = 'park' | 'resume' | 'remove' | 'trigger' | 'product';
 
+/**
+ * Every call touches the keys of one shard (ShardKeys, and the buckets of that shard): on a Redis Cluster each
+ * shard is one slot. `register` and `confirm` take links of one shard only; the registry groups them.
+ */
 export function registryScripts(redis: Redis, keys: RefreshKeys, timing: string) {
   const s = SCRIPTS.on(redis);
+  const shardOfBucket = (bucket: number) => keys.shard(keys.shardOf(bucket));
   return {
-    /** Returns [added, updated, unchanged, removed]. */
-    async register(entries: RegisterEntry[]): Promise<number[]> {
+    /** Links of one shard. Returns [added, updated, unchanged, removed]. */
+    async register(shard: ShardKeys, entries: RegisterEntry[]): Promise<number[]> {
       const args = entries.flatMap((e) => [e.linkId, e.bucket, e.codes, e.parkReason, e.firstDueOffsetMs]);
-      return (await s.mkRefreshRegister([keys.meta, keys.top], [keys.base, timing, ...args])) as number[];
+      return (await s.mkRefreshRegister([shard.meta, shard.top], [shard.base, timing, ...args])) as number[];
     },
     /** Returns a flat list: link, bucket, product codes, due-at ms, hand-over lease end ms, ... */
-    async dispatch(batch: number, handOverMs: number): Promise<string[]> {
-      return (await s.mkRefreshDispatch([keys.top, keys.meta], [keys.base, timing, batch, handOverMs])) as string[];
+    async dispatch(shard: ShardKeys, batch: number, handOverMs: number): Promise<string[]> {
+      return (await s.mkRefreshDispatch([shard.top, shard.meta], [shard.base, timing, batch, handOverMs])) as string[];
     },
-    /** Returns how many hand-over leases became the long lease. */
-    async confirm(leaseMs: number, links: { linkId: string; bucket: number; handOverUntil: number }[]): Promise<number> {
-      return Number(await s.mkRefreshConfirm([keys.top], [keys.base, leaseMs, ...links.flatMap((d) => [d.linkId, d.bucket, d.handOverUntil])]));
+    /** Links of one shard. Returns how many hand-over leases became the long lease. */
+    async confirm(shard: ShardKeys, leaseMs: number, links: { linkId: string; bucket: number; handOverUntil: number }[]): Promise<number> {
+      return Number(await s.mkRefreshConfirm([shard.top], [shard.base, leaseMs, ...links.flatMap((d) => [d.linkId, d.bucket, d.handOverUntil])]));
     },
     /** Returns {'ok', codes, token, previous, due times, earliest allowed of deferred} or {'gone', mode..reason}. */
     async claim(a: { bucket: number; linkId: string; codes: string; inFlightMs: number }): Promise<string[]> {
-      return (await s.mkRefreshClaim([keys.state(a.bucket), keys.meta], [a.linkId, timing, a.codes, a.inFlightMs])) as string[];
+      return (await s.mkRefreshClaim([keys.state(a.bucket), shardOfBucket(a.bucket).meta], [a.linkId, timing, a.codes, a.inFlightMs])) as string[];
     },
     /** Returns [mode char or 'gone'/'removed', next due ms or '']. */
     async settle(a: {
       bucket: number; linkId: string; codes: string; token: number; previous: string; action: string; arg: string; jitterFraction: number;
     }): Promise<[string, string]> {
       return (await s.mkRefreshSettle(
-        [keys.state(a.bucket), keys.index(a.bucket), keys.top, keys.meta],
+        [keys.state(a.bucket), keys.index(a.bucket), shardOfBucket(a.bucket).top, shardOfBucket(a.bucket).meta],
         [a.linkId, a.bucket, timing, a.codes, a.token, a.previous, a.action, a.arg, Math.random(), a.jitterFraction],
       )) as [string, string];
     },
     /** Returns the action's result word (see link.lua), or a mode char for an action that changed nothing. */
     async link(a: { bucket: number; linkId: string; action: LinkScriptAction; reasonCode: string; eventAt?: number; productCode?: string; status?: string }): Promise<string> {
       return (await s.mkRefreshLink(
-        [keys.state(a.bucket), keys.index(a.bucket), keys.top, keys.meta, keys.webhookOrder(a.bucket)],
+        [keys.state(a.bucket), keys.index(a.bucket), shardOfBucket(a.bucket).top, shardOfBucket(a.bucket).meta, keys.webhookOrder(a.bucket)],
         [a.linkId, a.bucket, timing, a.action, a.reasonCode, a.eventAt === undefined ? '' : Math.round(a.eventAt), a.productCode ?? '', a.status ?? ''],
       )) as string;
     },

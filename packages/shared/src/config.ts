@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { ConfigError } from './errors';
 import { parseQuotaTable } from './products';
 import { parsePayloadKeys, type PayloadKey } from './payload-seal';
-import { DEFAULT_REDIS_CONNECT_TIMEOUT_MS } from './redis';
+import { DEFAULT_REDIS_CONNECT_TIMEOUT_MS, parseClusterSeeds, type RedisClusterSeeds } from './redis';
 
 export const envBool = z
   .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
@@ -19,6 +19,20 @@ export const redisUrlSchema = z
   .string()
   .url()
   .refine((u) => /^rediss?:\/\//.test(u), 'must start with redis:// or rediss://');
+
+/** Seed nodes of a Redis Cluster (redis.ts parseClusterSeeds); empty = unset. */
+export const redisClusterNodesSchema = z
+  .string()
+  .optional()
+  .transform((spec, ctx): RedisClusterSeeds | undefined => {
+    if (spec === undefined || spec.trim() === '') return undefined;
+    try {
+      return parseClusterSeeds(spec);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.NEVER;
+    }
+  });
 
 /** http:// or https:// only: a MoneyKit base URL with another scheme is a typo, not an upstream. */
 export const httpUrlSchema = z
@@ -33,7 +47,10 @@ export const envPort = () => envInt(0).max(65_535);
 export const commonEnvSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  REDIS_URL: redisUrlSchema.optional(),
+  // Empty = unset, so an inherited REDIS_URL can be cleared for a cluster.
+  REDIS_URL: z.preprocess((v) => (v === '' ? undefined : v), redisUrlSchema.optional()),
+  /** A Redis Cluster instead of REDIS_URL: seed nodes host:port,host:port,… (never both). */
+  REDIS_CLUSTER_NODES: redisClusterNodesSchema,
   REDIS_PREFIX: z.string().min(1).default('{mk}'),
   /** At start, how long to wait for Redis before saying so and exiting 1. */
   REDIS_CONNECT_TIMEOUT_MS: envInt(100).max(600_000).default(DEFAULT_REDIS_CONNECT_TIMEOUT_MS),

@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Redis } from 'ioredis';
+import type { Redis } from './redis';
 
 export interface ScriptSpec {
   /** File name, relative to the module's script folder. */

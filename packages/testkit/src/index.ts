@@ -9,3 +9,4 @@ export * from './postgres-server';
 export * from './postgres-fixtures';
 export * from './payload-keys';
 export * from './until';
+export * from './redis-cluster';

@@ -4,7 +4,7 @@
  * for everyone, and what follows resumes at the steady pace instead of in a burst.
  */
 import path from 'node:path';
-import type { Redis } from 'ioredis';
+import type { Redis } from '@mk/shared';
 import { scriptSet } from '@mk/shared';
 
 const SCRIPTS = scriptSet(path.join(__dirname, 'lua'), {

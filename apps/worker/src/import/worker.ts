@@ -4,8 +4,8 @@
  * resumes by itself once MoneyKit accepts the credentials again (credentials-pause.ts).
  */
 import { Backoffs, Queue, Worker, type BackoffStrategy, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { IMPORT_BACKOFF_TYPE, importJob, routeJobs, type Logger, type PayloadSealer } from '@mk/shared';
+import type { Redis } from '@mk/shared';
+import { IMPORT_BACKOFF_TYPE, importJob, queuePrefixOn, routeJobs, unrecoverableRedisError, type Logger, type PayloadSealer } from '@mk/shared';
 import type { MigrationLedger } from '@mk/ledger';
 import { queueTelemetry } from '@mk/telemetry';
 import { CredentialsRefusedError, failOpenConnections, processImportJob } from './processor';
@@ -40,6 +40,8 @@ export interface ImportWorkerOptions {
   upstreamWaitMs: number;
   /** Backoff of those probes (tests shorten it). */
   credentialsProbe?: Pick<CredentialsPauseOptions, 'probeBaseMs' | 'probeMaxMs' | 'pollMs'>;
+  /** A Redis error no retry cures (unrecoverableRedisError): the process stops with it instead of looping. */
+  onFatal?: (reason: string, err: Error) => void;
 }
 
 /** Share of each retry delay drawn at random, so jobs that failed together do not come back together. */
@@ -66,11 +68,17 @@ export function startImportWorker(opts: ImportWorkerOptions): ImportWorker {
   const { backoffBaseMs: baseMs, lockDurationMs: lockDuration } = opts;
   const backoff = importBackoff(baseMs, opts.backoffMaxMs);
   const processor = routeJobs<typeof importJob.queue, Job>(importJob.queue, { [importJob.name]: (job) => processImportJob(deps, job) });
+  const bullPrefix = queuePrefixOn(opts.redis, opts.prefix, importJob.queue);
+  const fatal = (err: Error): boolean => {
+    const reason = unrecoverableRedisError(err);
+    if (reason) opts.onFatal?.(reason, err);
+    return reason !== undefined;
+  };
   const worker = new Worker(importJob.queue, processor, {
     // with tracing on, the job's processing continues the trace of the producer's enqueue
     ...queueTelemetry(),
     connection: opts.redis,
-    prefix: opts.prefix,
+    prefix: bullPrefix,
     concurrency: opts.concurrency,
     lockDuration,
     stalledInterval: lockDuration,
@@ -80,11 +88,12 @@ export function startImportWorker(opts: ImportWorkerOptions): ImportWorker {
       backoffStrategy: (attemptsMade, type, ...rest) => (type === IMPORT_BACKOFF_TYPE ? backoff(attemptsMade, type, ...rest) : baseMs),
     },
   });
-  const queue = new Queue(importJob.queue, { connection: opts.redis, prefix: opts.prefix, ...queueTelemetry() });
+  const queue = new Queue(importJob.queue, { connection: opts.redis, prefix: bullPrefix, ...queueTelemetry() });
   const credentials = startCredentialsPause({
     redis: opts.redis, prefix: opts.prefix, queue, logger: opts.logger, ...(opts.api.verifyCredentials && { verifyCredentials: () => opts.api.verifyCredentials!() }), ...opts.credentialsProbe,
   });
   worker.on('failed', (job, err) => {
+    if (fatal(err)) return;
     if (err instanceof CredentialsRefusedError) return void credentials.pause(err.failure);
     // BullMQ gave up on the job without a processing run to record it (its workers kept dying)
     if (job && /stalled more than allowable limit/.test(err.message)) {
@@ -94,7 +103,9 @@ export function startImportWorker(opts: ImportWorkerOptions): ImportWorker {
         .catch((e: unknown) => opts.logger.error({ err: e, jobId: job.id }, 'could not record an abandoned import job'));
     }
   });
-  worker.on('error', (err) => opts.logger.error({ err }, 'import worker error'));
+  worker.on('error', (err) => {
+    if (!fatal(err)) opts.logger.error({ err }, 'import worker error');
+  });
   const sweep = opts.failedRetentionMs !== undefined ? startFailedJobSweep({ queue, maxAgeMs: opts.failedRetentionMs, logger: opts.logger }) : undefined;
 
   let closing: Promise<void> | undefined;

@@ -16,7 +16,8 @@ export interface Dispatcher {
   stop(): Promise<void>;
 }
 
-export function startDispatcher(registry: RefreshRegistry, queue: Queue, logger: Logger): Dispatcher {
+/** `isFatal` tells an error no retry cures (it is handed on and the loop stops) from one worth another round. */
+export function startDispatcher(registry: RefreshRegistry, queue: Queue, logger: Logger, isFatal: (err: Error) => boolean = () => false): Dispatcher {
   const { dispatchBatch, dispatchIdleMs } = registry.options;
   let stopped = false;
   let dispatched = 0;
@@ -52,6 +53,10 @@ export function startDispatcher(registry: RefreshRegistry, queue: Queue, logger:
         const n = await tick();
         if (n < dispatchBatch) await sleep(dispatchIdleMs);
       } catch (err) {
+        if (isFatal(err as Error)) {
+          stopped = true;
+          break;
+        }
         logger.error({ err }, 'refresh dispatch round failed; retrying');
         await sleep(Math.max(1000, dispatchIdleMs));
       }

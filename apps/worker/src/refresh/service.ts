@@ -3,7 +3,7 @@
  * shared registry. Start it in as many processes as you like.
  */
 import { Queue, Worker, type Job } from 'bullmq';
-import { DEFAULT_PREFIX, createLogger, createRedis, refreshCheckJob, refreshJob, routeJobs, type Logger, type Redis } from '@mk/shared';
+import { DEFAULT_PREFIX, createLogger, createRedis, queuePrefixOn, refreshCheckJob, refreshJob, routeJobs, unrecoverableRedisError, type Logger, type Redis, type RedisTarget } from '@mk/shared';
 import { startDispatcher, type Dispatcher } from './dispatcher';
 import { LagTracker } from './lag';
 import { startCredentialsPause, type CredentialsPause, type CredentialsPauseOptions } from '../credentials-pause';
@@ -13,7 +13,8 @@ import { RefreshRegistry, type RegistryOptions } from '@mk/refresh';
 import { queueTelemetry } from '@mk/telemetry';
 
 export interface RefreshServiceOptions extends RegistryOptions {
-  redisUrl: string;
+  /** REDIS_URL, or a cluster's seeds (REDIS_CLUSTER_NODES): the pipeline opens its own connections there. */
+  redisUrl: RedisTarget;
   prefix?: string;
   client: RefreshClient;
   logger?: Logger;
@@ -26,6 +27,8 @@ export interface RefreshServiceOptions extends RegistryOptions {
   stalledIntervalMs?: number;
   /** Backoff of the credentials probes (tests shorten it). */
   credentialsProbe?: Pick<CredentialsPauseOptions, 'probeBaseMs' | 'probeMaxMs' | 'pollMs'>;
+  /** A Redis error no retry cures (unrecoverableRedisError): the process stops with it instead of looping. */
+  onFatal?: (reason: string, err: Error) => void;
 }
 
 export interface RunningRefresh {
@@ -49,9 +52,15 @@ export async function startRefresh(opts: RefreshServiceOptions): Promise<Running
   };
   const commands = connect();
   const registry = await RefreshRegistry.open(commands, prefix, opts);
+  const bullPrefix = queuePrefixOn(commands, prefix, refreshJob.queue);
+  const fatal = (err: Error): boolean => {
+    const reason = unrecoverableRedisError(err);
+    if (reason) opts.onFatal?.(reason, err);
+    return reason !== undefined;
+  };
   const queue = new Queue(refreshJob.queue, {
     connection: connect(),
-    prefix,
+    prefix: bullPrefix,
     defaultJobOptions: refreshJob.options(registry.options),
     ...queueTelemetry(),
   });
@@ -69,7 +78,7 @@ export async function startRefresh(opts: RefreshServiceOptions): Promise<Running
       // with tracing on, a refresh's trace runs from its dispatch to the MoneyKit call
       ...queueTelemetry(),
       connection: connect(),
-      prefix,
+      prefix: bullPrefix,
       concurrency: registry.options.concurrency,
       // queue.rateLimit() (app-wide 429) only holds the queue when the worker has a limiter
       limiter: { max: 1_000_000, duration: 1000 },
@@ -79,8 +88,11 @@ export async function startRefresh(opts: RefreshServiceOptions): Promise<Running
       maxStalledCount: 5,
       ...(opts.stalledIntervalMs !== undefined && { stalledInterval: opts.stalledIntervalMs }),
     });
-    worker.on('error', (err) => logger.error({ err }, 'refresh worker error'));
+    worker.on('error', (err) => {
+      if (!fatal(err)) logger.error({ err }, 'refresh worker error');
+    });
     worker.on('failed', (job, err) => {
+      if (fatal(err)) return;
       const final = job !== undefined && (job.attemptsMade >= (job.opts.attempts ?? 1) || /stalled/i.test(err.message));
       if (!final) return logger.debug({ jobId: job?.id, err }, 'refresh job attempt failed');
       // plan the link again from its state at once, rather than when its lease ends
@@ -89,7 +101,7 @@ export async function startRefresh(opts: RefreshServiceOptions): Promise<Running
       void Promise.all([registry.count('jobsFailed'), typeof linkId === 'string' ? registry.reschedule(linkId) : undefined]).catch(() => undefined);
     });
   }
-  const dispatcher = opts.dispatch === false ? undefined : startDispatcher(registry, queue, logger);
+  const dispatcher = opts.dispatch === false ? undefined : startDispatcher(registry, queue, logger, fatal);
 
   let closing: Promise<void> | undefined;
   return {

@@ -1,5 +1,5 @@
 /** A stand-alone webhook receiver process part: fastify + the route, over one Redis connection. */
-import { DEFAULT_PREFIX, createLogger, createRedis, type Logger, type Redis } from '@mk/shared';
+import { DEFAULT_PREFIX, createLogger, createRedis, type Logger, type Redis, type RedisTarget } from '@mk/shared';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { refreshKeys } from '@mk/refresh';
 import { RefreshRegistry, type RegistryOptions } from '@mk/refresh';
@@ -13,7 +13,7 @@ export interface WebhookReceiverOptions {
   host?: string;
   /** A Redis connection to use, or a URL to open one (closed by close()). */
   redis?: Redis;
-  redisUrl?: string;
+  redisUrl?: RedisTarget;
   prefix?: string;
   registry?: RefreshRegistry;
   registryOptions?: RegistryOptions;
