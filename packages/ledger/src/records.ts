@@ -44,7 +44,7 @@ export interface ConnectionRecord {
   topupDone?: boolean;
   /** A top-up batch whose outcome is unknown (sent at `sentAt`): check what landed before sending again. */
   topupInFlight?: boolean;
-  /** Transactions added by top-ups, all of them (also counted in transactionsImported). */
+  /** Transactions the top-up `topupId` added (also counted in transactionsImported). */
   transactionsToppedUp?: number;
   /** Why the last top-up of this connection stopped short (the link refused it for good). */
   topupError?: string;

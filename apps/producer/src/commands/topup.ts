@@ -236,3 +236,17 @@ export function formatTopup(s: TopupSummary, dryRun: boolean): string {
     ...(s.rejects ? [`  rejected records ${s.rejects}: ${s.rejectsFile}`] : []),
   ].join('\n');
 }
+
+/** What a finished top-up did, from the ledger records it worked on (every record of the run scanned). */
+export async function topupOutcome(ledger: MigrationLedger, runId: string, topupId: string): Promise<{ done: number; added: number; failed: number; firstError?: string }> {
+  const out: { done: number; added: number; failed: number; firstError?: string } = { done: 0, added: 0, failed: 0 };
+  for await (const r of ledger.scan(runId)) {
+    if (r.topupId !== topupId || !r.topupDone) continue;
+    if (r.topupError) {
+      out.failed++;
+      out.firstError ??= r.topupError;
+    } else out.done++;
+    out.added += r.transactionsToppedUp ?? 0;
+  }
+  return out;
+}

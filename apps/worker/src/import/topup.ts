@@ -26,7 +26,7 @@ export async function topupConnection(deps: ImportDeps, topupId: string, record:
   const { transactions } = connection.request;
   // Every account of the link has a landed record (empty ones too): an account without one is not on the link.
   const accountIds = [...new Set([...connection.request.accounts.map((a) => a.account_id), ...transactions.map((t) => t.account_id)])];
-  if (record.topupId !== topupId) record = await ledger.transitionFrom(record, { topupId, topupDone: false, topupError: null });
+  if (record.topupId !== topupId) record = await ledger.transitionFrom(record, { topupId, topupDone: false, topupError: null, transactionsToppedUp: 0 });
 
   for (;;) {
     // What landed is re-read before each batch: written before the record says a call landed, so it is never behind.
