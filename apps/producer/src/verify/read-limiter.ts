@@ -25,6 +25,8 @@ const PER_LINK: Partial<Record<EndpointName, number>> = {
 export class ReadLimiter {
   private readonly scripts: ReturnType<typeof SCRIPTS.on>;
   /** Makes each logged read a member of its own. */
+  private seq = 0;
+  /** Makes each logged read a member of its own. */
   constructor(
     redis: Redis,
     private readonly prefix: string,

@@ -21,6 +21,8 @@ export interface JobDefinition<Q extends QueueName = QueueName, N extends string
   id: (...args: never[]) => string;
   /** Ids an earlier version gave the same work, for finding its jobs still queued. */
   legacyId?: (...args: never[]) => string;
+  /** The id of the import job a top-up enqueues for connections new to the run. */
+  importId?: (...args: never[]) => string;
 }
 
 export const importJob = {
