@@ -107,7 +107,8 @@ describe('the cutover: run → topup → verify', () => {
     const victim = rows[0]!;
     const links = await client.getUserLinks(String(victim.source_user_id));
     const original = links[String(victim.link_id)]!;
-    const { accounts } = await client.getLinkAccounts(original.link_id);
+    // read from the sandbox's own state: a read of MoneyKit here would spend one of the link's 4 account reads a minute
+    const accounts = sandbox.state.links.get(original.link_id)!.accounts.map((a) => ({ original_id: a.originalId }));
     const duplicate = await client.importLink({
       customer_user: { id: String(victim.source_user_id) }, institution_id: original.institution_id,
       accounts: accounts.map((a) => ({ account_id: a.original_id!, name: 'dup', type: 'depository.checking', balances: { currency: 'USD' } })), transactions: [],
