@@ -92,8 +92,10 @@ describe('a top-up under faults', () => {
       redis.disconnect();
     }
     // none lost: verify reads every link back and finds exactly what was recorded as landed
-    expect(await main(['verify', 'tuf'], env(), quiet)).toBe(EXIT.success);
-    const rows = JSON.parse(fs.readFileSync(path.join(dir, 'tuf.verify.json'), 'utf8')) as { transactions_found: number }[];
+    const verified = await main(['verify', 'tuf'], env(), quiet);
+    const rows = JSON.parse(fs.readFileSync(path.join(dir, 'tuf.verify.json'), 'utf8')) as { transactions_found: number; status: string }[];
+    expect(rows.filter((r) => r.status !== 'ok')).toEqual([]);
+    expect(verified).toBe(EXIT.success);
     expect(rows.reduce((n, r) => n + r.transactions_found, 0)).toBe(c.transactionsImported);
     expect(c.transactionsImported - before.transactionsImported).toBe(p.transactionsNew + p.newConnectionTransactions);
   }, 300_000);
