@@ -104,32 +104,34 @@ export async function run(o: CutoverOptions = {}): Promise<BenchResult> {
     await sleep(60_000 / rate * 5);
     const linkIds: string[] = [];
     for await (const r of ledger.scan('cut')) if (r.linkId) linkIds.push(r.linkId);
+    // As many calls as the limit allows in a minute and the top-up's on top: a loop without the limiter meets 429s.
     const batches: { linkId: string; transactions: ImportTransaction[] }[] = [];
-    for (const linkId of linkIds.slice(0, calls)) {
+    for (let i = 0; i < calls + rate; i++) {
+      const linkId = linkIds[i % linkIds.length]!;
       const account = sandbox.state.links.get(linkId)!.accounts[0]!.originalId;
-      batches.push({ linkId, transactions: transactionBatches([{ account_id: account, transaction_id: `naive-${linkId}`, amount: '-1.00', date: '2026-10-01' }]).batches[0]! });
+      batches.push({ linkId, transactions: transactionBatches([{ account_id: account, transaction_id: `naive-${i}`, amount: '-1.00', date: '2026-10-01' }]).batches[0]! });
     }
     const naiveBase = sandbox.state.counters();
     const naiveStarted = Date.now();
     const limit = pLimit(16);
+    let accepted = 0;
+    // No retry: each 429 is counted, and the loop goes on (a retry would only add more of them).
     await Promise.all(batches.map((b) => limit(async () => {
-      for (;;) {
-        try {
-          return await client.importTransactions(b.linkId, { transactions: b.transactions });
-        } catch (err) {
-          if (!isMoneyKitError(err) || err.errorClass !== 'rate_limited') throw err;
-          await sleep(err.retryAfterMs ?? 1000);
-        }
+      try {
+        await client.importTransactions(b.linkId, { transactions: b.transactions });
+        accepted++;
+      } catch (err) {
+        if (!isMoneyKitError(err) || err.errorClass !== 'rate_limited') throw err;
       }
     })));
-    const naiveSeconds = (Date.now() - naiveStarted) / 1000;
+    const naiveSeconds = Math.max(1, (Date.now() - naiveStarted) / 1000);
     const naive429 = sandbox.state.counters().rateLimited429s - naiveBase.rateLimited429s;
     const share = (n: number, s: number) => (100 * n) / Math.max(1, (s / 60) * rate);
     figures.push(
-      { name: `top-up at ${rate}/min: share of the import limit used (${calls} batches)`, unit: '%', value: Math.min(100, share(calls, oursSeconds)), baseline: Math.min(100, share(batches.length, naiveSeconds)), baselineName: 'naive p-limit loop, same batches', higherIsBetter: true },
+      { name: `top-up at ${rate}/min: share of the import limit used (${calls} batches)`, unit: '%', value: Math.min(100, share(calls, oursSeconds)), baseline: Math.min(100, share(accepted, naiveSeconds)), baselineName: 'naive p-limit loop (no limiter)', higherIsBetter: true },
       { name: 'top-up: 429s from MoneyKit', unit: '', value: ours429, baseline: naive429, baselineName: 'naive p-limit loop', higherIsBetter: false },
     );
-    notes.push(`Top-up: ${calls} \`/import/transactions\` calls in ${oursSeconds.toFixed(1)} s including the producer's diff and enqueue (${after.duplicateTransactions} duplicate transactions); the naive loop's ${batches.length} calls took ${naiveSeconds.toFixed(1)} s.`);
+    notes.push(`Top-up: ${calls} \`/import/transactions\` calls in ${oursSeconds.toFixed(1)} s including the producer's diff and enqueue (${after.duplicateTransactions} duplicate transactions); the naive loop sent ${batches.length} single-row batches in ${naiveSeconds.toFixed(1)} s, ${accepted} accepted.`);
 
     // Verify at MoneyKit's read limits (on: the sandbox's defaults) against a naive loop reading everything twice.
     say(B, 'verify at the read limits');
