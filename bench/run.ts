@@ -66,6 +66,7 @@ function benches(o: RunOptions): { name: string; run: () => Promise<BenchResult>
     { name: 'imports', run: async () => (await import('./imports')).run({ quick: o.quick, rate: o.rate, seconds: o.seconds }) },
     { name: 'worker-overhead', run: async () => (await import('./worker-overhead')).run({ quick: o.quick, jobs: o.jobs }) },
     { name: 'postgres', run: async () => (await import('./postgres')).run({ quick: o.quick }) },
+    { name: 'cutover', run: async () => (await import('./cutover')).run({ quick: o.quick }) },
   ];
   if (existsSync(REFRESH_SCRIPT)) list.push({ name: 'refresh', run: () => refreshBench(o) });
   return list;

@@ -1,6 +1,7 @@
 /**
  * `npm run demo`: a whole migration on embedded defaults, end to end.
- * sample dump → sandbox MoneyKit → links → end users reconnect → first refreshes → report and dashboard URL.
+ * sample dump → sandbox MoneyKit → links → top-up from a newer dump → verify → end users reconnect → first refreshes
+ * → report and dashboard URL.
  *
  * Everything runs on this machine: a private Redis (AOF on; REDIS_URL to use yours), the MoneyKit sandbox, the
  * worker (imports, refresh, webhooks) and the dashboard. The demo runs faster than the real API allows: the
@@ -40,6 +41,24 @@ async function buildDump(): Promise<string> {
   const heavyLine = JSON.stringify(fixtures.renderUser('plaid', heavy, 9001));
   fs.writeFileSync(dump, `${fs.readFileSync(SAMPLE, 'utf8').trimEnd()}\n${heavyLine}\n`);
   return dump;
+}
+
+/**
+ * The second dump of the cutover, as the old aggregator would hand it over days later: the same users with more
+ * transactions, their pending rows posted and one row per connection changed (Plaid and canonical records).
+ */
+function buildNewerDump(first: string): string {
+  const newer = path.join(OUT, 'demo-dump-2.ndjson');
+  const lines = fs.readFileSync(first, 'utf8').split('\n').filter(Boolean);
+  const out = lines.map((line) => {
+    try {
+      return fixtures.newerDumpLine(line).line;
+    } catch {
+      return line; // the sample's malformed records stay as they are
+    }
+  });
+  fs.writeFileSync(newer, `${out.join('\n')}\n`);
+  return newer;
 }
 
 async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
@@ -128,7 +147,10 @@ demo-out/demo-dump.ndjson) against the embedded MoneyKit sandbox, with a private
 
   const dump = await buildDump();
   const runId = `demo-${new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-')}`;
-  const producerEnv = { PAYLOAD_KEYS: payloadKeys, REDIS_URL: redisUrl, REDIS_PREFIX: PREFIX, LOG_LEVEL: logLevel, IMPORT_RATE_PER_MIN: String(IMPORT_RATE_PER_MIN) };
+  const producerEnv = {
+    PAYLOAD_KEYS: payloadKeys, REDIS_URL: redisUrl, REDIS_PREFIX: PREFIX, LOG_LEVEL: logLevel, IMPORT_RATE_PER_MIN: String(IMPORT_RATE_PER_MIN), PRODUCER_OUT_DIR: OUT,
+    MONEYKIT_BASE_URL: sandbox.url, MONEYKIT_CLIENT_ID: sandbox.clientId, MONEYKIT_CLIENT_SECRET: sandbox.clientSecret,
+  };
   const io = { out: (s: string) => say(s.replace(/^/gm, '  ')), err: (s: string) => say(s.replace(/^/gm, '  ')) };
 
   step(`Plan (dry run) of ${path.relative(ROOT, dump)}`);
@@ -137,6 +159,15 @@ demo-out/demo-dump.ndjson) against the embedded MoneyKit sandbox, with a private
   step(`Run ${runId}: enqueue and import`);
   const rejects = path.join(OUT, `${runId}.rejects.ndjson`);
   const code = await producer(['run', dump, '--run', runId, '--rejects', rejects, '--wait'], producerEnv, io);
+
+  step('Cutover: a newer dump of the same users arrives; top up what is not on the links yet');
+  const newer = buildNewerDump(dump);
+  await producer(['plan', newer, '--topup-of', runId], producerEnv, io);
+  const toppedUp = await producer(['topup', newer, '--run', runId, '--wait'], producerEnv, io);
+
+  step('Cutover: verify reads every link back and compares it with what was imported');
+  const verified = await producer(['verify', runId], producerEnv, io);
+  say(`  exit code of verify: ${verified} (0 everything landed)`);
 
   const ledger = new MigrationLedger(redis, PREFIX);
   const linkIds: string[] = [];
@@ -166,7 +197,7 @@ demo-out/demo-dump.ndjson) against the embedded MoneyKit sandbox, with a private
     // The dashboard stops with everything else: no URL to a page that is gone.
     say('\n  Stopping (--exit or no terminal); run `npm run demo` on a terminal to keep the dashboard up.');
     await shutdown();
-    process.exit(status.counts.failed === 0 && counters.duplicateLinks === 0 ? 0 : 1);
+    process.exit(status.counts.failed === 0 && counters.duplicateLinks === 0 && toppedUp === 0 && verified === 0 ? 0 : 1);
   }
   say(`\n  Dashboard: ${dashboardUrl}/runs/${runId}   (user admin, password ${password})`);
   say(`  Bull Board: ${dashboardUrl}/board/admin`);

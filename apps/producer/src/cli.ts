@@ -2,11 +2,12 @@
  * The producer CLI: plan (dry run), run (enqueue, resumable), status, runs, report, retry. Returns an exit code
  * (see exit-codes.ts) instead of exiting, so tests drive it in-process.
  */
+import os from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Queue } from 'bullmq';
 import { z } from 'zod';
-import { ConfigError, wantsHelp, PayloadSealer, PRODUCTS, requirePayloadKeys, createLogger, importJob, connectRedis, productSchema, checkRedisServer, queuePrefixOn, type Product, type Redis } from '@mk/shared';
+import { ConfigError, wantsHelp, PayloadSealer, PRODUCTS, requirePayloadKeys, createLogger, importJob, connectRedis, productSchema, checkRedisServer, queuePrefixOn, SANDBOX_UPSTREAM, type Product, type Redis } from '@mk/shared';
 import { MigrationLedger, NEEDS_PRODUCER } from '@mk/ledger';
 import { BAD_ROW_POLICIES, SOURCE_FORMATS, type BadRowPolicy, type SourceFormat, type PendingPolicy } from '@mk/converters';
 import { loadProducerConfig, requireRedisTarget, type ProducerConfig } from './config';
@@ -24,6 +25,12 @@ import { waitReporter } from './wait-reporter';
 import { formatLinkState, formatRefreshStats } from './commands/refresh';
 import { RefreshRegistry } from '@mk/refresh';
 import { queueTelemetry } from '@mk/telemetry';
+import { createClientFromEnv } from '@mk/moneykit-client';
+import { formatTopup, topup, waitForTopup, topupOutcome } from './commands/topup';
+import { formatVerify, verifyRun } from './commands/verify';
+import { reconnectedFromRegistry } from './topup/reconnected';
+import { ReadLimiter } from './verify/read-limiter';
+import { verifyProgress } from './progress';
 
 interface Io {
   out: (s: string) => void;
@@ -131,7 +138,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
   /** The refresh registry the workers share (its timing from the same settings: TIME_SCALE, REFRESH_*). */
   const openRegistry = (redis: Redis) => RefreshRegistry.open(redis, config.REDIS_PREFIX, config.refresh);
   const program = new Command('mk-migrate')
-    .description('Migrate users from another aggregator to MoneyKit: plan, run, status, runs, report, retry, purge.')
+    .description('Migrate users from another aggregator to MoneyKit: plan, run, status, runs, report, retry, purge; the cutover: topup, verify.')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
 
@@ -148,8 +155,22 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     .addOption(strictOption())
     .option('--rejects <file>', 'write rejected records here')
     .option('--json', 'print the plan as JSON')
-    .action(async (dumpArg: string | undefined, o: { layout: InputLayout; from?: string; query?: string; format?: SourceFormat; pending: PendingPolicy; onBadRow: BadRowPolicy; strict?: boolean; rejects?: string; json?: boolean }) => {
+    .option('--topup-of <run>', "plan a top-up of this run from a newer dump instead (reads the run's ledger: needs REDIS_URL): transactions, calls and duration at the import limit")
+    .option('--include-reconnected', 'with --topup-of: count links whose user reconnected too')
+    .action(async (dumpArg: string | undefined, o: { layout: InputLayout; from?: string; query?: string; format?: SourceFormat; pending: PendingPolicy; onBadRow: BadRowPolicy; strict?: boolean; rejects?: string; json?: boolean; topupOf?: string; includeReconnected?: boolean }) => {
       const { dump, query } = inputOf(dumpArg, o);
+      if (o.topupOf !== undefined) {
+        const runId = o.topupOf;
+        await withRedis(config, async ({ redis, ledger }) => {
+          const summary = await topup(ledger, {
+            runId, dump, layout: o.layout, topupId: 'plan', outDir: path.join(os.tmpdir(), 'mk-topup-plan'), includeReconnected: o.includeReconnected === true,
+            reconnected: reconnectedFromRegistry(await openRegistry(redis)), ratePerMinute: config.IMPORT_RATE_PER_MIN,
+          });
+          io.out(o.json ? JSON.stringify(summary, null, 2) : formatTopup(summary, true));
+          exitCode = summary.rejects > 0 ? EXIT.partial : EXIT.success;
+        });
+        return;
+      }
       const summary = await plan(dump, { layout: o.layout, ...(query !== undefined && { query }), ...(o.format && { format: o.format }), pending: o.pending, onBadRow: badRowPolicy(o), ratePerMinute: config.IMPORT_RATE_PER_MIN, ...(o.rejects && { rejectsPath: o.rejects }) });
       io.out(o.json ? JSON.stringify(summary, null, 2) : formatPlan(summary));
       exitCode = summary.rejects > 0 ? EXIT.partial : EXIT.success;
@@ -191,6 +212,58 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
         // Enqueued is what `run` alone is asked to do; --wait asks for the outcome.
         exitCode = o.wait ? await waitForRun(ledger, queue, o.run, io) : EXIT.success;
         if (o.wait) io.out(formatStatus(await runStatus(ledger, o.run, queue)));
+      });
+    });
+
+  program
+    .command('topup')
+    .description("the cutover's top-up: import a newer dump's transactions not on the run's links yet (links whose user reconnected are left alone), and its new connections as `run` would")
+    .argument('<dump>', 'the newer NDJSON dump, gzipped or not; or a folder with --layout responses')
+    .requiredOption('--run <id>', 'the run whose links to top up')
+    .addOption(layoutOption())
+    .option('--topup-id <id>', 'names this top-up (default: derived from the dump file: the same dump resumes the same top-up)')
+    .option('--include-reconnected', 'top up links whose user has reconnected too (MoneyKit deduplicates provider rows against imported ones, "small discrepancies can still occur")')
+    .option('--out-dir <dir>', 'folder of the changed-rows report and the rejects file (default PRODUCER_OUT_DIR: ./mk-out)')
+    .option('--max-waiting <n>', 'jobs allowed to wait in the import queue', positiveInt)
+    .option('--wait', 'wait until every job of the top-up is done; exits 2 when a connection could not be topped up')
+    .action(async (dump: string, o: { run: string; layout: InputLayout; topupId?: string; includeReconnected?: boolean; outDir?: string; maxWaiting?: number; wait?: boolean }) => {
+      await withRedis(config, async ({ redis, ledger, queue }) => {
+        const jobIds: string[] = [];
+        const summary = await topup(ledger, {
+          runId: o.run, dump, layout: o.layout, ...(o.topupId && { topupId: o.topupId }), outDir: o.outDir ?? config.PRODUCER_OUT_DIR, includeReconnected: o.includeReconnected === true,
+          reconnected: reconnectedFromRegistry(await openRegistry(redis)), ratePerMinute: config.IMPORT_RATE_PER_MIN, logger,
+          enqueue: { queue, sealer: payloadSealer(config), maxWaiting: o.maxWaiting ?? config.PRODUCER_MAX_WAITING, jobIds },
+        });
+        io.out(formatTopup(summary, false));
+        exitCode = EXIT.success;
+        if (!o.wait) return;
+        await waitForTopup(queue, jobIds, WAIT_POLL_MS);
+        const outcome = await topupOutcome(ledger, o.run, summary.topupId);
+        io.out(`top-up ${summary.topupId} done: ${outcome.done} connections topped up with ${outcome.added} transactions, ${outcome.failed} could not be${outcome.failed ? ` (first: ${outcome.firstError})` : ''}`);
+        exitCode = outcome.failed > 0 ? EXIT.partial : EXIT.success;
+      });
+    });
+
+  program
+    .command('verify')
+    .description("proof of landing: read every link of the run back from MoneyKit, compare with what the run imported, find extra links; writes a reconciliation report (CSV and JSON, mismatches first); exits 0 only when everything matches")
+    .argument('<run>', 'run id')
+    .option('--delete-duplicates', 'delete the extra links found (a dry run that lists them unless --yes)')
+    .option('--yes', 'with --delete-duplicates: delete them (only links holding the connection\'s own accounts)')
+    .option('--out-dir <dir>', 'folder of the report (default PRODUCER_OUT_DIR: ./mk-out)')
+    .option('--concurrency <n>', 'reads in flight at once (default VERIFY_CONCURRENCY)', positiveInt)
+    .action(async (runId: string, o: { deleteDuplicates?: boolean; yes?: boolean; outDir?: string; concurrency?: number }) => {
+      await withRedis(config, async ({ redis, ledger }) => {
+        const client = createClientFromEnv(config, { ...SANDBOX_UPSTREAM, logger });
+        const bar = verifyProgress();
+        try {
+          const opts = { runId, outDir: o.outDir ?? config.PRODUCER_OUT_DIR, concurrency: o.concurrency ?? config.VERIFY_CONCURRENCY, deleteDuplicates: o.deleteDuplicates === true, yes: o.yes === true };
+          const summary = await verifyRun(ledger, client, new ReadLimiter(redis, config.REDIS_PREFIX, config.VERIFY_READS_PER_MIN), { ...opts, onProgress: (p) => bar.update(p) }).finally(() => bar.stop());
+          io.out(formatVerify(summary, opts));
+          exitCode = summary.mismatches + summary.notImported === 0 ? EXIT.success : EXIT.partial;
+        } finally {
+          client.close();
+        }
       });
     });
 

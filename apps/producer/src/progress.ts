@@ -26,3 +26,18 @@ export function progressReporter(dump: string): { update(p: EnqueueProgress): vo
     stop: () => bar.stop(),
   };
 }
+
+/** `verify`'s bar on a terminal (connections checked of the run's, mismatches so far); nothing off a terminal. */
+export function verifyProgress(): { update(p: { done: number; total: number; mismatches: number }): void; stop(): void } {
+  if (!process.stderr.isTTY) return { update() {}, stop() {} };
+  const bar = new cliProgress.SingleBar({ format: 'verify {bar} {value}/{total} connections | mismatches {mismatches} | ETA {eta_formatted}', stream: process.stderr }, cliProgress.Presets.shades_classic);
+  let started = false;
+  return {
+    update(p) {
+      if (!started) bar.start(p.total, 0, { mismatches: 0 });
+      started = true;
+      bar.update(p.done, { mismatches: p.mismatches });
+    },
+    stop: () => started && bar.stop(),
+  };
+}

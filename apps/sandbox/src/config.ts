@@ -33,5 +33,7 @@ export const sandboxEnvSchema = commonEnvSchema.merge(refreshQuotaEnvSchema).ext
   SANDBOX_REFRESH_COMPLETION_MS: envInt(0).default(DEFAULT_OPTIONS.refreshCompletionDelayMs),
   SANDBOX_GRANTED_PRODUCTS: productList.optional(),
   SANDBOX_SEED: envInt(0).optional(),
+  /** Multiplies MoneyKit's read limits (GET /links/{id}/accounts 4/min per link, GET /links/{id} 15/min per link, 1,000/min per app). */
+  SANDBOX_READ_LIMIT_SCALE: envInt(1).default(1),
 });
 

@@ -4,7 +4,7 @@
  */
 import { createLogger, envUsage, exitOnHelp, loadConfig } from '@mk/shared';
 import { sandboxEnvSchema } from './config';
-import { DEFAULT_GRANTED_PRODUCTS } from './options';
+import { DEFAULT_GRANTED_PRODUCTS, readLimitsScaled } from './options';
 import { startSandbox } from './server';
 
 async function main(): Promise<void> {
@@ -19,6 +19,7 @@ async function main(): Promise<void> {
     tokenTtlSeconds: env.SANDBOX_TOKEN_TTL_SECONDS,
     importRatePerMinute: env.SANDBOX_IMPORT_RATE_PER_MIN,
     latency: env.SANDBOX_LATENCY,
+    readLimits: readLimitsScaled(env.SANDBOX_READ_LIMIT_SCALE),
     timeScale: env.TIME_SCALE,
     quotas: env.REFRESH_QUOTAS,
     webhookUrl: env.SANDBOX_WEBHOOK_URL,

@@ -2,7 +2,7 @@
  * Everything a sandbox can be told at start. Defaults are MoneyKit's documented behaviour; tests and
  * rehearsals override latency, time scale and quotas to run "hours" in milliseconds.
  */
-import { DEFAULT_REFRESH_QUOTAS, type Logger, type Product, type RefreshQuotaTable } from '@mk/shared';
+import { DEFAULT_REFRESH_QUOTAS, MONEYKIT_READ_LIMITS, type Logger, type Product, type RefreshQuotaTable } from '@mk/shared';
 import type { FaultSettings } from './faults/faults';
 
 /** Import processing time: `baseMs + perKbMs × body KB`, capped at `maxMs`. */
@@ -29,6 +29,8 @@ export interface SandboxOptions {
   /** App-wide limit on import + import-transactions calls per wall-clock minute (MoneyKit: 60). Never scaled. */
   importRatePerMinute: number;
   latency: LatencyModel | 'realistic' | 'none';
+  /** MoneyKit's read limits per wall-clock minute (on by default, as MoneyKit has them; tests that poll raise them). */
+  readLimits: ReadLimits;
   /** Divides refresh quota windows and webhook retry delays. The service under test must use the same scale. */
   timeScale: number;
   /** Minimum seconds between two accepted refreshes of one product on one link. */
@@ -52,6 +54,21 @@ export interface SandboxOptions {
   logger?: Logger;
 }
 
+export interface ReadLimits {
+  /** GET /links/{id}/accounts per link (MoneyKit: 4). */
+  accountsPerLinkPerMin: number;
+  /** GET /links/{id} per link (15) and per app (1,000). */
+  linkPerLinkPerMin: number;
+  linkPerAppPerMin: number;
+}
+
+/** The read limits times `scale` (SANDBOX_READ_LIMIT_SCALE): one knob for rehearsals and tests that poll. */
+export const readLimitsScaled = (scale: number): ReadLimits => ({
+  accountsPerLinkPerMin: MONEYKIT_READ_LIMITS.accountsPerLinkPerMin * scale,
+  linkPerLinkPerMin: MONEYKIT_READ_LIMITS.linkPerLinkPerMin * scale,
+  linkPerAppPerMin: MONEYKIT_READ_LIMITS.linkPerAppPerMin * scale,
+});
+
 export const DEFAULT_GRANTED_PRODUCTS: Product[] = ['accounts', 'transactions', 'identity', 'account_numbers'];
 
 export const DEFAULT_OPTIONS: SandboxOptions = {
@@ -63,6 +80,7 @@ export const DEFAULT_OPTIONS: SandboxOptions = {
   tokenRatePerMinute: 300,
   importRatePerMinute: 60,
   latency: 'realistic',
+  readLimits: readLimitsScaled(1),
   timeScale: 1,
   quotas: DEFAULT_REFRESH_QUOTAS,
   grantedProducts: DEFAULT_GRANTED_PRODUCTS,
@@ -76,7 +94,7 @@ export interface ResolvedOptions extends Omit<SandboxOptions, 'latency'> {
 
 export function resolveOptions(opts: Partial<SandboxOptions>): ResolvedOptions {
   const defined = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as Partial<SandboxOptions>;
-  const merged = { ...DEFAULT_OPTIONS, ...defined, quotas: { ...DEFAULT_REFRESH_QUOTAS, ...defined.quotas } };
+  const merged = { ...DEFAULT_OPTIONS, ...defined, quotas: { ...DEFAULT_REFRESH_QUOTAS, ...defined.quotas }, readLimits: { ...DEFAULT_OPTIONS.readLimits, ...defined.readLimits } };
   if (!(merged.timeScale > 0)) throw new Error(`timeScale must be > 0, got ${merged.timeScale}`);
   if (!(merged.importRatePerMinute > 0)) throw new Error(`importRatePerMinute must be > 0, got ${merged.importRatePerMinute}`);
   const latency = merged.latency === 'realistic' ? REALISTIC_LATENCY : merged.latency === 'none' ? NO_LATENCY : merged.latency;

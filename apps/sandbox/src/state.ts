@@ -41,6 +41,8 @@ export interface SandboxCounters {
   badStateRefreshes: number;
   /** Calls refused by the app-wide import rate limit (injected rateLimitBurst 429s are in faultsInjected). */
   rateLimited429s: number;
+  /** Reads refused 429 by MoneyKit's read limits (GET /links/{id}/accounts per link, GET /links/{id} per link and app). */
+  readRateLimited429s: number;
   /** Most import + import-transactions calls that arrived within any 60 s. */
   maxImportCallsPerMinuteSeen: number;
   tokensIssued: number;
@@ -59,6 +61,8 @@ export class SandboxState {
   private importArrivals = new SlidingWindow(MINUTE_MS);
   private importAdmitted = new SlidingWindow(MINUTE_MS);
   private tokenCalls = new SlidingWindow(MINUTE_MS);
+  /** Per endpoint and link (and 'app' for the app-wide one): reads admitted in the last minute. */
+  private readWindows = new Map<string, SlidingWindow>();
   private c = freshCounters();
 
   constructor(
@@ -105,6 +109,23 @@ export class SandboxState {
     if (admission.admitted) return;
     this.c.rateLimited429s += 1;
     throw rateLimited(admission.retryAfterMs);
+  }
+
+  /** MoneyKit's read limits (wall-clock minutes, never time-scaled), answered 429 like every other limit. */
+  admitRead(endpoint: 'accounts' | 'get_link', linkId: string, now = Date.now()): void {
+    const limits = this.options.readLimits;
+    const checks: [string, number][] =
+      endpoint === 'accounts' ? [[`accounts ${linkId}`, limits.accountsPerLinkPerMin]] : [['get_link', limits.linkPerAppPerMin], [`get_link ${linkId}`, limits.linkPerLinkPerMin]];
+    for (const [key, limit] of checks) {
+      let window = this.readWindows.get(key);
+      if (!window) this.readWindows.set(key, (window = new SlidingWindow(MINUTE_MS)));
+      if (window.count(now) >= limit) {
+        this.c.readRateLimited429s += 1;
+        const admission = window.tryAdmit(limit, now);
+        throw rateLimited(admission.admitted ? 1 : admission.retryAfterMs);
+      }
+    }
+    for (const [key] of checks) this.readWindows.get(key)!.record(now);
   }
 
   importLink(req: ImportLinkRequest): LinkRecord {
@@ -306,6 +327,7 @@ export class SandboxState {
     this.importArrivals.clear();
     this.importAdmitted.clear();
     this.tokenCalls.clear();
+    this.readWindows.clear();
     this.c = freshCounters();
     this.tokens.issued = 0;
   }
@@ -329,6 +351,7 @@ function freshCounters() {
     quotaViolations: new Map() as PerLinkProduct,
     badStateRefreshes: 0,
     rateLimited429s: 0,
+    readRateLimited429s: 0,
     maxImportCallsPerMinuteSeen: 0,
   };
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonEnvSchema, ConfigError, envInt, envNumber, importEnvSchema, envPort, moneykitEnvSchema, payloadKeysEnvSchema, loadConfig, redisTargetOf, requireClusterPrefix, requireCompleteMoneykitSettings, requirePayloadKeys, type RedisTarget } from '@mk/shared';
+import { commonEnvSchema, ConfigError, envInt, envNumber, importEnvSchema, envPort, moneykitEnvSchema, payloadKeysEnvSchema, loadConfig, redisTargetOf, requireClusterPrefix, requireCompleteMoneykitSettings, requirePayloadKeys, SANDBOX_UPSTREAM, type RedisTarget } from '@mk/shared';
 import { refreshEnvSchema, refreshOptionsFromConfig, type RefreshOptions } from '@mk/refresh';
 import { webhookEnvSchema, webhookOptionsFromConfig } from './webhooks/options';
 
@@ -7,7 +7,7 @@ export const WORKER_ROLES = ['import', 'refresh', 'webhooks'] as const;
 export type WorkerRole = (typeof WORKER_ROLES)[number];
 
 /** The sandbox's defaults: what the worker talks to when no MoneyKit settings are given. */
-export const SANDBOX_DEFAULTS = { baseUrl: 'http://127.0.0.1:8787', clientId: 'sandbox-client-id', clientSecret: 'sandbox-client-secret' };
+export const SANDBOX_DEFAULTS = SANDBOX_UPSTREAM;
 
 export const workerEnvSchema = commonEnvSchema
   .merge(moneykitEnvSchema)

@@ -4,12 +4,13 @@
  * Redis layout under the prefix: run:<id> (hash: meta, producer beat), run:<id>:conns (field user⇥connection →
  * record json), run:<id>:counts (state → n), run:<id>:links (link_id → field), run:<id>:rate (minute → imported,
  * last → ms), run:<id>:errors (minute → retryable errors, last, lastAt), run:<id>:limited (minute → MoneyKit 429s), run:<id>:open (field → job id, open records
- * only: bounded by what is queued), run:<id>:rejects (recent rejects, capped), runs (zset of run ids by creation).
+ * only: bounded by what is queued), run:<id>:landed (per account of every link: what landed on it, see landed.ts), run:<id>:rejects (recent rejects, capped), runs (zset of run ids by creation).
  */
 import type { Redis } from '@mk/shared';
 import { DEFAULT_PREFIX, keysOn, type QueueName } from '@mk/shared';
 import { CONNECTION_STATES, type ConnectionRecord, type ConnectionState, type ProducerBeat, type QueuePause, type RejectRecord, type RunMeta } from './records';
 import { ledgerScripts, type RunKeys } from './scripts';
+import { decodeLanded, landedAppendArgs, landedField, type LandedAccount, type LandedTransaction } from './landed';
 
 const FIELD_SEP = '\t';
 const RECENT_REJECTS = 1000;
@@ -194,6 +195,31 @@ export class MigrationLedger {
    */
   transitionFrom(record: ConnectionRecord, patch: RecordPatch, opts: { countAttempt?: boolean } = {}): Promise<ConnectionRecord> {
     return this.transition(record, patch, { ...opts, fromRev: record.rev ?? 0 });
+  }
+
+  // ---- what landed on each link (landed.ts) ----
+
+  /**
+   * Records `transactions` as landed on the connection's link, once (a landing recorded twice counts once); with
+   * `accountIds`, those accounts are known to exist even with nothing on them. Call it before the ledger change that
+   * says the call landed: a crash in between leaves the call looked up again, never a landing unrecorded.
+   */
+  async noteLanded(runId: string, field: string, transactions: LandedTransaction[], accountIds: string[] = []): Promise<number> {
+    const withTransactions = new Set(transactions.map((t) => t.account_id));
+    const empty = accountIds.filter((a) => !withTransactions.has(a)).flatMap((a) => [landedField(field, a), '', '0']);
+    return this.scripts.landed(this.key(runId, 'landed'), [...landedAppendArgs(field, transactions), ...empty]);
+  }
+
+  /** What landed on each of these accounts of the connection's link (undefined: nothing recorded for it). */
+  async landed(runId: string, field: string, accountIds: string[]): Promise<Map<string, LandedAccount | undefined>> {
+    if (accountIds.length === 0) return new Map();
+    const raw = await this.redis.hmgetBuffer(this.key(runId, 'landed'), ...accountIds.map((a) => landedField(field, a)));
+    return new Map(accountIds.map((a, i) => [a, decodeLanded(raw[i])]));
+  }
+
+  /** Bytes Redis spends on the run's landed records (MEMORY USAGE), for the benchmark's per-transaction figure. */
+  async landedBytes(runId: string): Promise<number> {
+    return Number((await this.redis.call('MEMORY', 'USAGE', this.key(runId, 'landed'), 'SAMPLES', '0')) ?? 0);
   }
 
   /** Which connection of this run owns a link (so reconciliation never adopts a sibling's link). */

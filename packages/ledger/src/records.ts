@@ -37,6 +37,17 @@ export interface ConnectionRecord {
   /** When the last non-idempotent call (import or batch) was sent: its effect is looked for only after it settled. */
   sentAt?: number;
   updatedAt: number;
+  /** MoneyKit's customer_user.id when it is not the source user id (written once linked: `verify` reads the user's links). */
+  customerUserId?: string;
+  /** The last top-up (its id) that worked on this connection, and whether it finished (`topup` waits on it). */
+  topupId?: string;
+  topupDone?: boolean;
+  /** A top-up batch whose outcome is unknown (sent at `sentAt`): check what landed before sending again. */
+  topupInFlight?: boolean;
+  /** Transactions the top-up `topupId` added (also counted in transactionsImported). */
+  transactionsToppedUp?: number;
+  /** Why the last top-up of this connection stopped short (the link refused it for good). */
+  topupError?: string;
   /**
    * Bumped by every change. A worker's changes are fenced on it (MigrationLedger.transitionFrom): a worker that lost
    * its job (lock expired while it was starved) and goes on working cannot overwrite what the job's new owner wrote.

@@ -9,6 +9,7 @@ import { scriptSet } from '@mk/shared';
 const SCRIPTS = scriptSet(path.join(__dirname, 'lua'), {
   mkLedgerRegister: { file: 'register.lua', keys: 3 },
   mkLedgerTransition: { file: 'transition.lua', keys: 6 },
+  mkLedgerLanded: { file: 'landed.lua', keys: 1 },
 });
 
 export interface RunKeys {
@@ -19,6 +20,9 @@ export interface RunKeys {
   open: string;
   errors: string;
 }
+
+/** One argument list of landed.lua: per account, its field, its entries and the sum of their micro-units. */
+export type LandedArgs = (string | Buffer)[];
 
 export function ledgerScripts(redis: Redis) {
   const s = SCRIPTS.on(redis);
@@ -36,6 +40,11 @@ export function ledgerScripts(redis: Redis) {
         [k.conns, k.counts, k.links, k.rate, k.open, k.errors],
         [a.field, a.patch, a.now, a.countAttempt ? '1' : '0', a.expectStates ? `,${a.expectStates.join(',')},` : '', a.fromRev ?? ''],
       )) as string;
+    },
+    /** Returns how many entries were added (0 when this landing was recorded before). */
+    async landed(landedKey: string, args: LandedArgs): Promise<number> {
+      if (args.length === 0) return 0;
+      return Number(await s.mkLedgerLanded([landedKey], args as unknown as (string | number)[]));
     },
   };
 }

@@ -72,7 +72,20 @@ export const linkTransactionsPageSchema = z
     total: z.number().int(),
     page: z.number().int(),
     size: z.number().int(),
-    transactions: z.array(z.object({ transaction_id: z.string(), original_id: z.string().nullish() }).passthrough()),
+    // Amounts are answered non-negative, with `type` credit (money in) or debit (money out); `account_id` is MoneyKit's.
+    transactions: z.array(
+      z
+        .object({
+          transaction_id: z.string(),
+          original_id: z.string().nullish(),
+          account_id: z.string().optional(),
+          amount: z.string().optional(),
+          type: z.string().optional(),
+          date: z.string().optional(),
+          description: z.string().nullish(),
+        })
+        .passthrough(),
+    ),
   })
   .passthrough();
 export type LinkTransactionsPage = z.infer<typeof linkTransactionsPageSchema>;

@@ -58,6 +58,9 @@ export const commonEnvSchema = z.object({
   TIME_SCALE: envNumber(0.000001).default(1),
 });
 
+/** The upstream every app talks to when no MONEYKIT_* setting is given: the embedded sandbox, with its credentials. */
+export const SANDBOX_UPSTREAM = { baseUrl: 'http://127.0.0.1:8787', clientId: 'sandbox-client-id', clientSecret: 'sandbox-client-secret' } as const;
+
 export const moneykitEnvSchema = z.object({
   MONEYKIT_BASE_URL: httpUrlSchema.optional(),
   MONEYKIT_CLIENT_ID: z.string().min(1).optional(),

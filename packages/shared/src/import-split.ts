@@ -36,8 +36,20 @@ export function planImport(request: ImportLinkRequest, maxBytes: number = MAX_RE
   }
   head.transactions = transactions.slice(0, i);
 
+  const { batches, batchBytes } = splitBatches(transactions.slice(i), sizes.slice(i), maxBytes, i);
+  return { importBody: head, importBytes, batches, batchBytes };
+}
+
+/** `/links/{id}/import/transactions` bodies of at most `maxBytes` for these transactions, in order (a top-up's). */
+export function transactionBatches(transactions: ImportTransaction[], maxBytes: number = MAX_REQUEST_BYTES): { batches: ImportTransaction[][]; batchBytes: number[] } {
+  return splitBatches(transactions, transactions.map((t) => byteLength(t)), maxBytes, 0);
+}
+
+/** Greedy split: each body takes transactions while it stays within `maxBytes` (`offset`: index of the first, for messages). */
+function splitBatches(transactions: ImportTransaction[], sizes: number[], maxBytes: number, offset: number): { batches: ImportTransaction[][]; batchBytes: number[] } {
   const batches: ImportTransaction[][] = [];
   const batchBytes: number[] = [];
+  let i = 0;
   while (i < transactions.length) {
     let bytes = EMPTY_BATCH_BYTES;
     const start = i;
@@ -46,9 +58,9 @@ export function planImport(request: ImportLinkRequest, maxBytes: number = MAX_RE
       if (bytes + added > maxBytes) break;
       bytes += added;
     }
-    if (i === start) throw new ImportTooLargeError(`transaction ${start} alone serializes to ${sizes[start]} bytes, over the ${maxBytes}-byte limit`);
+    if (i === start) throw new ImportTooLargeError(`transaction ${start + offset} alone serializes to ${sizes[start]} bytes, over the ${maxBytes}-byte limit`);
     batches.push(transactions.slice(start, i));
     batchBytes.push(bytes);
   }
-  return { importBody: head, importBytes, batches, batchBytes };
+  return { batches, batchBytes };
 }

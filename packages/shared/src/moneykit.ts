@@ -186,3 +186,15 @@ export const webhookBodySchema = z.discriminatedUnion('webhook_event', [
 ]);
 export type WebhookBody = z.infer<typeof webhookBodySchema>;
 export const WEBHOOK_SIGNATURE_HEADER = 'moneykit-signature';
+
+/**
+ * MoneyKit's read limits (rate-limits page; every 429 carries Retry-After): what the sandbox enforces by default and
+ * what `verify` paces itself by. `GET /links/{id}/transactions` and `GET /users/{id}/links` have none documented.
+ */
+export const MONEYKIT_READ_LIMITS = {
+  /** GET /links/{id}/accounts, per link. */
+  accountsPerLinkPerMin: 4,
+  /** GET /links/{id}, per link and per app. */
+  linkPerLinkPerMin: 15,
+  linkPerAppPerMin: 1000,
+} as const;

@@ -38,7 +38,7 @@ describe('routeJobs', () => {
   });
 
   it('fails a job whose name its queue does not carry', () => {
-    const route = routeJobs<typeof QUEUES.import, { name: string }>(QUEUES.import, { import: async () => 1 });
+    const route = routeJobs<typeof QUEUES.import, { name: string }>(QUEUES.import, { import: async () => 1, topup: async () => 2 });
     expect(() => route({ name: 'refresh' })).toThrow(UnknownJobError);
   });
 });

@@ -83,7 +83,7 @@ export function reportRow(r: ConnectionRecord, refresh = { refresh: '', refresh_
   };
 }
 
-const csvCell = (v: string | number | boolean) => {
+export const csvCell = (v: string | number | boolean) => {
   const s = String(v);
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 };

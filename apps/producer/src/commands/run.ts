@@ -54,7 +54,7 @@ export interface EnqueueProgress {
 const isOpen = (r: ConnectionRecord | undefined) => r !== undefined && (OPEN_STATES as readonly string[]).includes(r.state);
 const BACKPRESSURE_POLL_MS = 200;
 
-async function waitForRoom(queue: Queue, maxWaiting: number): Promise<void> {
+export async function waitForRoom(queue: Queue, maxWaiting: number): Promise<void> {
   while ((await queue.count()) >= maxWaiting) await new Promise((r) => setTimeout(r, BACKPRESSURE_POLL_MS));
 }
 

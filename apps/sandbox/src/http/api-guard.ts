@@ -1,6 +1,7 @@
 /**
  * What happens to every API call before its handler, in the order a real gateway applies it:
- * bearer token → (import calls) arrival counted → injected fault → (import calls) app rate limit.
+ * bearer token → (import calls) arrival counted → injected fault → (import calls) app rate limit → (reads of a
+ * link's accounts or the link itself) MoneyKit's read limits.
  * Runs at onRequest, before the body is read, so a refused call costs no parsing.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -38,6 +39,7 @@ export function apiGuard(state: SandboxState, tokens: TokenStore) {
         break;
     }
     if (isImport) state.admitImportCall();
+    if ((endpoint === 'accounts' || endpoint === 'get_link') && linkId) state.admitRead(endpoint, linkId);
   };
 }
 

@@ -41,7 +41,7 @@ export interface ImportDeps {
 }
 
 /** Waits until `upstreamWaitMs` after `since`, so that an earlier call still in flight upstream has finished. */
-async function waitForUpstream(deps: ImportDeps, since: number | undefined): Promise<void> {
+export async function waitForUpstream(deps: ImportDeps, since: number | undefined): Promise<void> {
   const waitMs = (since ?? 0) + deps.upstreamWaitMs - Date.now();
   if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
 }
@@ -59,7 +59,7 @@ const READ_RETRY_BASE_MS = 100;
  * retried in place a few times. Neither costs the job an attempt, so the extra look-up before every import
  * does not make a flaky network exhaust attempts any sooner.
  */
-async function read<T>(deps: ImportDeps, runId: string, call: () => Promise<T>): Promise<T> {
+export async function read<T>(deps: ImportDeps, runId: string, call: () => Promise<T>): Promise<T> {
   const max429s = deps.max429s ?? 100;
   for (let limited = 0, failed = 0; ; ) {
     try {
@@ -77,7 +77,7 @@ async function read<T>(deps: ImportDeps, runId: string, call: () => Promise<T>):
 }
 
 /** Sends one import call under the shared rate limit; a 429 holds every worker back and costs no attempt. */
-async function limited<T>(deps: ImportDeps, runId: string, call: () => Promise<T>): Promise<T> {
+export async function limited<T>(deps: ImportDeps, runId: string, call: () => Promise<T>): Promise<T> {
   const max429s = deps.max429s ?? 100;
   for (let seen = 0; ; seen++) {
     await deps.limiter.acquire();
@@ -100,6 +100,9 @@ export async function importConnection(deps: ImportDeps, record: ConnectionRecor
   if (record.state === 'imported' || record.state === 'failed') return record;
   const plan = planImport(request);
   const field = connectionField(record.sourceUserId, record.connectionId);
+  const accountIds = request.accounts.map((a) => a.account_id);
+  // Written only when the customer user is not the source user: verify reads the user's links with it.
+  const customerUserId = request.customer_user.id !== record.sourceUserId ? request.customer_user.id : undefined;
   let link: Link | undefined;
 
   // Look before every import call, not only after one whose outcome is unknown: the ledger may have lost what an
@@ -116,7 +119,9 @@ export async function importConnection(deps: ImportDeps, record: ConnectionRecor
       // says which (a read per batch, and only heavy users have batches).
       const batchesDone = await landedBatches(deps, record.runId, earlier.link_id, plan.batches);
       const batchTransactions = plan.batches.slice(0, batchesDone).reduce((n, b) => n + b.length, 0);
+      await ledger.noteLanded(record.runId, field, [...plan.importBody.transactions, ...plan.batches.slice(0, batchesDone).flat()], accountIds);
       record = await ledger.transitionFrom(record, {
+        customerUserId,
         state: 'linked', linkId: earlier.link_id, adopted: true, uncertain: null, batchesDone, batchInFlight: null,
         transactionsImported: plan.importBody.transactions.length + batchTransactions, batchesTotal: plan.batches.length,
       });
@@ -135,7 +140,10 @@ export async function importConnection(deps: ImportDeps, record: ConnectionRecor
         throw err;
       }
     });
+    // What landed is recorded before the record says so: a crash in between is looked up again (and adopted).
+    await ledger.noteLanded(record.runId, field, plan.importBody.transactions, accountIds);
     record = await ledger.transitionFrom(record, {
+      customerUserId,
       state: 'linked', linkId: link.link_id, uncertain: null, lastError: null, batchesDone: 0, batchInFlight: null,
       transactionsImported: plan.importBody.transactions.length, batchesTotal: plan.batches.length,
     });
@@ -145,6 +153,7 @@ export async function importConnection(deps: ImportDeps, record: ConnectionRecor
   for (let i = record.batchesDone; i < plan.batches.length; i++) {
     const batch = plan.batches[i]!;
     if (record.batchInFlight === i && (await waitForUpstream(deps, record.sentAt), await batchLanded(deps, record.runId, linkId, batch))) {
+      await ledger.noteLanded(record.runId, field, batch);
       record = await ledger.transitionFrom(record, { batchesDone: i + 1, batchInFlight: null, transactionsImported: record.transactionsImported + batch.length });
       continue;
     }
@@ -152,6 +161,7 @@ export async function importConnection(deps: ImportDeps, record: ConnectionRecor
       record = await ledger.transitionFrom(record, { batchInFlight: i, sentAt: Date.now() });
       return api.importTransactions(linkId, { transactions: batch });
     });
+    await ledger.noteLanded(record.runId, field, batch);
     record = await ledger.transitionFrom(record, { batchesDone: i + 1, batchInFlight: null, transactionsImported: record.transactionsImported + batch.length });
   }
 
@@ -170,7 +180,7 @@ export async function importConnection(deps: ImportDeps, record: ConnectionRecor
 }
 
 /** Did a batch whose response was lost land? Its transactions carry our ids, so we ask for them back. */
-async function batchLanded(deps: ImportDeps, runId: string, linkId: string, batch: ImportTransaction[]): Promise<boolean> {
+export async function batchLanded(deps: ImportDeps, runId: string, linkId: string, batch: ImportTransaction[]): Promise<boolean> {
   const ids = batch.map((t) => t.transaction_id).filter((id): id is string => Boolean(id));
   if (ids.length === 0) return false;
   const days = batch.map((t) => t.date.slice(0, 10)).sort();

@@ -5,3 +5,4 @@ export * from './processor';
 export * from './rate-limiter';
 export * from './reconcile';
 export * from './worker';
+export * from './topup';

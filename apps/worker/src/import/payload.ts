@@ -4,16 +4,16 @@
  * were sealed still finish.
  */
 import { importJobSchema, PayloadSealError, sealedImportJobSchema, type ImportJob, type PayloadSealer } from '@mk/shared';
-import type { ZodError } from 'zod';
+import type { ZodError, ZodType, ZodTypeDef } from 'zod';
 
-export type OpenedPayload =
-  | { ok: true; payload: ImportJob }
+export type OpenedPayload<P extends ImportJob = ImportJob> =
+  | { ok: true; payload: P }
   /** The payload (opened, when sealed) fails its schema: it can never succeed. */
   | { ok: false; invalid: ZodError; plain: unknown }
   /** The payload cannot be opened: a key missing from PAYLOAD_KEYS (`unknownKey`), or altered text. */
   | { ok: false; sealError: PayloadSealError };
 
-export function openImportPayload(sealer: PayloadSealer, data: unknown): OpenedPayload {
+export function openImportPayload<P extends ImportJob = ImportJob>(sealer: PayloadSealer, data: unknown, schema: ZodType<P, ZodTypeDef, unknown> = importJobSchema as unknown as ZodType<P, ZodTypeDef, unknown>): OpenedPayload<P> {
   const sealed = sealedImportJobSchema.safeParse(data);
   let plain: unknown = data;
   if (sealed.success) {
@@ -24,7 +24,7 @@ export function openImportPayload(sealer: PayloadSealer, data: unknown): OpenedP
       throw err;
     }
   }
-  const parsed = importJobSchema.safeParse(plain);
+  const parsed = schema.safeParse(plain);
   if (!parsed.success) return { ok: false, invalid: parsed.error, plain };
   if (sealed.success && parsed.data.runId !== sealed.data.runId) {
     return { ok: false, sealError: new PayloadSealError('sealed payload belongs to another run') };

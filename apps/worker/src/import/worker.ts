@@ -5,10 +5,11 @@
  */
 import { Backoffs, Queue, Worker, type BackoffStrategy, type Job } from 'bullmq';
 import type { Redis } from '@mk/shared';
-import { IMPORT_BACKOFF_TYPE, importJob, queuePrefixOn, routeJobs, unrecoverableRedisError, type Logger, type PayloadSealer } from '@mk/shared';
+import { IMPORT_BACKOFF_TYPE, importJob, queuePrefixOn, routeJobs, topupJob, unrecoverableRedisError, type Logger, type PayloadSealer } from '@mk/shared';
 import type { MigrationLedger } from '@mk/ledger';
 import { queueTelemetry } from '@mk/telemetry';
 import { CredentialsRefusedError, failOpenConnections, processImportJob } from './processor';
+import { processTopupJob } from './topup';
 import type { ImportApi } from './import-connection';
 import type { LinkSink } from './link-sink';
 import { ImportRateLimiter } from './rate-limiter';
@@ -67,7 +68,10 @@ export function startImportWorker(opts: ImportWorkerOptions): ImportWorker {
   const deps = { api: opts.api, ledger: opts.ledger, limiter, sink: opts.sink, logger: opts.logger, sealer: opts.sealer, upstreamWaitMs: opts.upstreamWaitMs };
   const { backoffBaseMs: baseMs, lockDurationMs: lockDuration } = opts;
   const backoff = importBackoff(baseMs, opts.backoffMaxMs);
-  const processor = routeJobs<typeof importJob.queue, Job>(importJob.queue, { [importJob.name]: (job) => processImportJob(deps, job) });
+  const processor = routeJobs<typeof importJob.queue, Job>(importJob.queue, {
+    [importJob.name]: (job) => processImportJob(deps, job),
+    [topupJob.name]: (job) => processTopupJob(deps, job),
+  });
   const bullPrefix = queuePrefixOn(opts.redis, opts.prefix, importJob.queue);
   const fatal = (err: Error): boolean => {
     const reason = unrecoverableRedisError(err);

@@ -6,7 +6,7 @@
 import type { z } from 'zod';
 import { QUEUES, type QueueName } from '../queues';
 import { jobId } from './ids';
-import { importJobSchema, refreshCheckJobSchema, refreshJobSchema, type RefreshCheckJob, type RefreshJob } from './payloads';
+import { importJobSchema, refreshCheckJobSchema, refreshJobSchema, topupJobSchema, type RefreshCheckJob, type RefreshJob } from './payloads';
 
 /** The backoff type the import worker computes (exponential with jitter, capped: see apps/worker/src/import/worker.ts). */
 export const IMPORT_BACKOFF_TYPE = 'mk-exponential-jitter';
@@ -21,6 +21,8 @@ export interface JobDefinition<Q extends QueueName = QueueName, N extends string
   id: (...args: never[]) => string;
   /** Ids an earlier version gave the same work, for finding its jobs still queued. */
   legacyId?: (...args: never[]) => string;
+  /** The id of the import job a top-up enqueues for connections new to the run. */
+  importId?: (...args: never[]) => string;
 }
 
 export const importJob = {
@@ -46,6 +48,21 @@ export const importJob = {
   /** Ids given before line numbers were part of them (run + user, + retry round): a re-run still finds those jobs. */
   legacyId: (runId: string, sourceUserId: string, round?: number): string =>
     jobId(runId, sourceUserId, ...(round ? [`retry${round}`] : [])),
+} as const satisfies JobDefinition;
+
+/**
+ * `mk-migrate topup`: a newer dump's transactions not on a user's links yet, on the import queue (the same workers,
+ * under the same app-wide import limit). Kept like import jobs: the ledger records are the record.
+ */
+export const topupJob = {
+  queue: QUEUES.import,
+  name: 'topup',
+  payload: topupJobSchema,
+  options: importJob.options,
+  /** One line of the newer dump, per top-up: running the same top-up again finds the job it enqueued. */
+  id: (runId: string, sourceUserId: string, line: number, topupId: string): string => jobId(runId, sourceUserId, `L${line}`, `topup=${topupId}`),
+  /** Connections new in the newer dump are imported by an import job of their own, named after the top-up. */
+  importId: (runId: string, sourceUserId: string, line: number, topupId: string): string => jobId(runId, sourceUserId, `L${line}`, `new=${topupId}`),
 } as const satisfies JobDefinition;
 
 export const refreshJob = {
@@ -75,7 +92,7 @@ export const refreshCheckJob = {
   id: (check: Pick<RefreshCheckJob, 'linkId' | 'claimedAt'>): string => jobId('check', check.linkId, String(check.claimedAt)),
 } as const satisfies JobDefinition;
 
-export const JOBS = [importJob, refreshJob, refreshCheckJob] as const;
+export const JOBS = [importJob, topupJob, refreshJob, refreshCheckJob] as const;
 export type JobName = (typeof JOBS)[number]['name'];
 /** The names of the jobs one queue carries. */
 export type JobNameOf<Q extends QueueName> = Extract<(typeof JOBS)[number], { queue: Q }>['name'];

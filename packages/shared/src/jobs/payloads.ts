@@ -21,6 +21,16 @@ export const importJobSchema = z.object({
 });
 export type ImportJob = z.infer<typeof importJobSchema>;
 
+/**
+ * A top-up of a user's linked connections from a newer dump: per connection, the transactions the producer found not
+ * on the link yet (the worker checks again against what landed before it sends any). Sealed like an import job.
+ */
+export const topupJobSchema = importJobSchema.extend({
+  /** Which top-up (one per newer dump): the connections' records say which one last finished. */
+  topupId: z.string().min(1),
+});
+export type TopupJob = z.infer<typeof topupJobSchema>;
+
 /** What anyone may see of an import job (Bull Board, logs): sizes and a hash of the user id, never the data. */
 export const importJobSummarySchema = z.object({
   connections: z.number().int().nonnegative(),
@@ -45,7 +55,7 @@ export type SealedImportJob = z.infer<typeof sealedImportJobSchema>;
 export const userHash = (sourceUserId: string) => createHash('sha256').update(sourceUserId, 'utf8').digest('hex').slice(0, 16);
 
 /** The job data the producer enqueues: only the worker, holding the key, reads the payload. */
-export function sealImportJob(sealer: { seal(value: unknown, associatedData: string): string }, job: ImportJob): SealedImportJob {
+export function sealImportJob(sealer: { seal(value: unknown, associatedData: string): string }, job: ImportJob | TopupJob): SealedImportJob {
   const plain = JSON.stringify(job);
   return {
     runId: job.runId,
