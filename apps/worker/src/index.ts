@@ -5,3 +5,4 @@ export { startWorker, type RunningWorker } from './start';
 export { refreshHandOver } from './hand-over';
 export { importTimings, loadWorkerConfig, loadWorkerSettings, workerEnvSchema, type WorkerConfig, type WorkerSettings } from './config';
 export * from './credentials-pause';
+export * from './notify';

@@ -2,3 +2,4 @@ export * from './records';
 export * from './ledger';
 export * from './run-state';
 export * from './run-signals';
+export * from './outbox';

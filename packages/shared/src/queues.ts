@@ -18,4 +18,6 @@ export const keys = (prefix: string = DEFAULT_PREFIX) => ({
    * means an operator paused it (Bull Board, CLI). Whoever resumes the queue deletes it.
    */
   queuePause: (queue: QueueName) => `${prefix}:pause:${queue}`,
+  /** Which worker process delivers the events for the team's backend now (string: its token, with a TTL). */
+  notifyLease: `${prefix}:notify:lease`,
 });
