@@ -6,7 +6,8 @@ import { createMoneyKitClient } from './moneykit';
 import { importApiFromClient, startImportWorker, type LinkSink } from './import';
 import { RefreshRegistry } from '@mk/refresh';
 import { startRefresh } from './refresh';
-import { jwksFromClient, ledgerLinkEvents, startWebhookReceiver } from './webhooks';
+import { jwksFromClient, startWebhookReceiver } from './webhooks';
+import { ledgerLinkEvents } from './link-events';
 import { startNotifier } from './notify';
 import { refreshHandOver } from './hand-over';
 
@@ -68,7 +69,7 @@ export async function startWorker(settings: WorkerSettings, redis: Redis, logger
     if (config.WORKER_ROLES.includes('refresh')) {
       const refresh = await startRefresh({
         ...refreshOptions, redisUrl: config.REDIS_URL, prefix: config.REDIS_PREFIX, client, logger,
-        lockDurationMs: config.REFRESH_LOCK_MS, stalledIntervalMs: config.REFRESH_LOCK_MS,
+        lockDurationMs: config.REFRESH_LOCK_MS, stalledIntervalMs: config.REFRESH_LOCK_MS, links: ledgerLinkEvents(ledger),
       });
       closers.push(() => refresh.close());
     }

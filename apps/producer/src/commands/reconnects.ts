@@ -46,7 +46,7 @@ export async function writeReconnects(
         summary.reconnected++;
         continue;
       }
-      if (attention[i] === 'deleted') {
+      if (attention[i] === 'deleted' || attention[i] === 'not_found') {
         summary.deleted++;
         continue;
       }

@@ -17,6 +17,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { keys, scriptSet, type Logger, type Redis } from '@mk/shared';
 import { EventOutbox, eventOf, type DeliveryState, type MigrationLedger, type OutboxEntry } from '@mk/ledger';
+import { recordNotifyDelivery } from '@mk/telemetry';
 import type { NotifyOptions } from './options';
 import { NOTIFY_IDEMPOTENCY_HEADER, NOTIFY_SIGNATURE_HEADER, signNotifyBody } from './signature';
 
@@ -105,16 +106,19 @@ export function startNotifier(deps: NotifierDeps): RunningNotifier {
     const now = Date.now();
     if (failure === undefined) {
       await outbox.delivered(entry.runId, entry.id);
+      recordNotifyDelivery('delivered');
       return;
     }
     const attempts = (state?.attempts ?? 0) + 1;
     const firstAt = state?.firstAt ?? now;
     if (now - firstAt >= options.giveUpAfterMs) {
       await outbox.deadLetter(entry.runId, entry.id, `${failure} after ${attempts} attempts`);
+      recordNotifyDelivery('dead');
       logger.error({ runId: entry.runId, type: entry.type, attempts, failure }, 'event given up on: moved to the dead letters (`mk-migrate notify resend RUN --dead-letters`)');
       return;
     }
     await outbox.noteAttempt(entry.runId, entry.id, { attempts, firstAt, nextAt: now + backoffMs(attempts, options), lastError: failure });
+    recordNotifyDelivery('failed');
     logger.warn({ runId: entry.runId, type: entry.type, attempts, failure }, 'event not delivered: will retry');
   }
 

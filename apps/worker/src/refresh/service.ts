@@ -11,6 +11,7 @@ import { CongestionLimit } from './congestion';
 import { createRefreshProcessor, type RefreshClient } from './processor';
 import { RefreshRegistry, type RegistryOptions } from '@mk/refresh';
 import { queueTelemetry } from '@mk/telemetry';
+import type { LinkEvents } from '../link-events';
 
 export interface RefreshServiceOptions extends RegistryOptions {
   redisUrl: string;
@@ -26,6 +27,8 @@ export interface RefreshServiceOptions extends RegistryOptions {
   stalledIntervalMs?: number;
   /** Backoff of the credentials probes (tests shorten it). */
   credentialsProbe?: Pick<CredentialsPauseOptions, 'probeBaseMs' | 'probeMaxMs' | 'pollMs'>;
+  /** The migration ledger's side of links MoneyKit refuses (parked, removed, product forbidden). */
+  links?: LinkEvents;
 }
 
 export interface RunningRefresh {
@@ -64,7 +67,7 @@ export async function startRefresh(opts: RefreshServiceOptions): Promise<Running
     const verify = opts.client.verifyCredentials?.bind(opts.client);
     credentials = startCredentialsPause({ redis: commands, prefix, queue, logger, ...(verify && { verifyCredentials: verify }), ...opts.credentialsProbe });
     const paused = credentials;
-    const processor = createRefreshProcessor({ registry, client: opts.client, queue, logger, lag, congestion, credentialsRefused: (f) => paused.pause(f) });
+    const processor = createRefreshProcessor({ registry, client: opts.client, queue, logger, lag, congestion, credentialsRefused: (f) => paused.pause(f), ...(opts.links && { links: opts.links }) });
     worker = new Worker(refreshJob.queue, routeJobs<typeof refreshJob.queue, Job>(refreshJob.queue, { [refreshJob.name]: processor }), {
       // with tracing on, a refresh's trace runs from its dispatch to the MoneyKit call
       ...queueTelemetry(),

@@ -1,7 +1,7 @@
 /** What each MoneyKit webhook does to the refresh schedule. */
 import type { WebhookBody } from '@mk/shared';
 import type { LinkActionResult, RefreshRegistry } from '@mk/refresh';
-import type { LinkEvents } from './link-events';
+import type { LinkEvents } from '../link-events';
 
 export type WebhookEffect = LinkActionResult | 'ignored';
 

@@ -4,4 +4,3 @@ export { WebhookVerifier, WebhookSignatureError, jwksFromClient, jwksFromUrl, ty
 export { WebhookDedupe, DEFAULT_DEDUPE_TTL_MS, DEFAULT_PROCESSING_LEASE_MS, type DedupeClaim, type DeliveryState } from './dedupe';
 export { applyWebhook, type WebhookEffect } from './handle';
 export { webhookEnvSchema, webhookOptionsFromConfig, webhookOptionsFromEnv, type WebhookEnv } from './options';
-export { ledgerLinkEvents, type LinkEvents } from './link-events';

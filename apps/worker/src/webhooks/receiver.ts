@@ -7,7 +7,7 @@ import { WebhookDedupe, DEFAULT_DEDUPE_TTL_MS, DEFAULT_PROCESSING_LEASE_MS } fro
 import { DEFAULT_WEBHOOK_BODY_LIMIT, DEFAULT_WEBHOOK_PATH, registerWebhookRoute } from './route';
 import type { Jwks } from '@mk/moneykit-client';
 import { WebhookVerifier, jwksFromUrl } from './verify';
-import type { LinkEvents } from './link-events';
+import type { LinkEvents } from '../link-events';
 
 export interface WebhookReceiverOptions {
   port: number;

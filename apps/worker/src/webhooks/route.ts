@@ -10,7 +10,7 @@ import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply } 
 import type { RefreshRegistry } from '@mk/refresh';
 import type { WebhookDedupe } from './dedupe';
 import { applyWebhook, type WebhookEffect } from './handle';
-import type { LinkEvents } from './link-events';
+import type { LinkEvents } from '../link-events';
 import { WebhookSignatureError, type WebhookVerifier } from './verify';
 
 export const DEFAULT_WEBHOOK_PATH = '/webhooks/moneykit';
