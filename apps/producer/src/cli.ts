@@ -133,7 +133,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
   /** The refresh registry the workers share (its timing from the same settings: TIME_SCALE, REFRESH_*). */
   const openRegistry = (redis: Redis) => RefreshRegistry.open(redis, config.REDIS_PREFIX, config.refresh);
   const program = new Command('mk-migrate')
-    .description('Migrate users from another aggregator to MoneyKit: plan, run, status, runs, report, retry, purge.')
+    .description('Migrate users from another aggregator to MoneyKit: plan, run, status, runs, report, retry, purge, reconnects, notify.')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
 
