@@ -101,7 +101,7 @@ it('delivers every event at least once, signed, in each link\'s order, through e
   const [webhookPort, endpointPort] = [await freePort(), await freePort()];
   sandbox = await startSandbox({
     latency: { baseMs: 20, perKbMs: 0, maxMs: 50 }, importRatePerMinute: 1_000_000, logLevel: 'silent', seed: 7,
-    webhookRetryDelaysMs: [200, 500, 1000, 2000, 4000, 8000], webhookUrl: `http://127.0.0.1:${webhookPort}/webhooks/moneykit`,
+    webhookRetryDelaysMs: [200, 500, 1000, 2000, 4000, 8000, 16_000, 30_000, 60_000], webhookUrl: `http://127.0.0.1:${webhookPort}/webhooks/moneykit`,
   });
   const endpoint = startEndpoint(endpointPort);
   await endpoint.listen();

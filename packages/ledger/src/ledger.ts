@@ -125,8 +125,13 @@ export class MigrationLedger {
     await this.redis.hset(this.key(runId), 'meta', JSON.stringify({ ...run, ...patch, updatedAt: Date.now() }));
   }
 
+  /** Every run id, newest first. */
+  runIds(): Promise<string[]> {
+    return this.redis.zrevrange(`${this.prefix}:runs`, 0, -1);
+  }
+
   async listRuns(): Promise<RunMeta[]> {
-    const ids = await this.redis.zrevrange(`${this.prefix}:runs`, 0, -1);
+    const ids = await this.runIds();
     const runs = await Promise.all(ids.map((id) => this.getRun(id)));
     return runs.filter((r): r is RunMeta => r !== undefined);
   }
@@ -209,7 +214,7 @@ export class MigrationLedger {
 
   /** The run and connection that own a link, looked up in every run's link owners (runs are few). */
   async findLink(linkId: string): Promise<{ runId: string; sourceUserId: string; connectionId: string } | undefined> {
-    const runIds = await this.redis.zrevrange(`${this.prefix}:runs`, 0, -1);
+    const runIds = await this.runIds();
     if (runIds.length === 0) return undefined;
     const owners = await Promise.all(runIds.map((runId) => this.redis.hget(this.key(runId, 'links'), linkId)));
     const i = owners.findIndex((o) => o !== null);

@@ -79,7 +79,7 @@ export class EventOutbox {
 
   /** Every run, newest first (their outboxes are read one after the other). */
   runIds(): Promise<string[]> {
-    return this.ledger.redis.zrevrange(`${this.ledger.prefix}:runs`, 0, -1);
+    return this.ledger.runIds();
   }
 
   /** The oldest `count` events still to deliver after `after` (exclusive; '-' = from the start). */

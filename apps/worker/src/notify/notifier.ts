@@ -80,7 +80,7 @@ export function startNotifier(deps: NotifierDeps): RunningNotifier {
       };
     });
 
-  async function post(body: string): Promise<string | undefined> {
+  async function post(id: string, body: string): Promise<string | undefined> {
     try {
       const res = await fetch(options.url, {
         method: 'POST',
@@ -88,7 +88,7 @@ export function startNotifier(deps: NotifierDeps): RunningNotifier {
           'content-type': 'application/json',
           'user-agent': 'moneykit-migrator-notify',
           [NOTIFY_SIGNATURE_HEADER]: signNotifyBody(options.secret, body),
-          [NOTIFY_IDEMPOTENCY_HEADER]: (JSON.parse(body) as { id: string }).id,
+          [NOTIFY_IDEMPOTENCY_HEADER]: id,
         },
         body,
         signal: AbortSignal.timeout(options.timeoutMs),
@@ -102,7 +102,8 @@ export function startNotifier(deps: NotifierDeps): RunningNotifier {
   }
 
   async function deliver(entry: OutboxEntry, state: DeliveryState | undefined): Promise<void> {
-    const failure = await post(JSON.stringify(eventOf(entry)));
+    const event = eventOf(entry);
+    const failure = await post(event.id, JSON.stringify(event));
     const now = Date.now();
     if (failure === undefined) {
       await outbox.delivered(entry.runId, entry.id);
