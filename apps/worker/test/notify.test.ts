@@ -151,7 +151,11 @@ describe('the outbox and the notifier', () => {
     await ledger.recordReconnect(ra, 5000);
     await ledger.transition(b!, { state: 'imported', linkId: 'mk_b' });
     let refusedA = 0;
-    const ep = await endpoint((e) => (e.data.source_connection_id === 'a' && e.type === 'connection.imported' && refusedA++ < 5 ? 503 : 204));
+    const ep = await endpoint((e) => {
+      if (e.data.source_connection_id !== 'a' || e.type !== 'connection.imported' || refusedA >= 5) return 204;
+      refusedA++;
+      return 503;
+    });
     const notifier = startNotifier({ redis, ledger, prefix, options: options(ep.url), logger: createLogger('test', { level: 'silent' }) });
     try {
       await waitFor(() => ep.received.length >= 3);
