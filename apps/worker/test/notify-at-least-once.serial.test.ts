@@ -22,9 +22,11 @@ let redisServer: PrivateRedis;
 let sandbox: RunningSandbox;
 let redis: IORedis;
 const processes: AppProcess[] = [];
+let closeEndpoint: (() => Promise<void>) | undefined;
 
 afterAll(async () => {
   await Promise.all(processes.map((p) => p.kill('SIGKILL')));
+  await closeEndpoint?.();
   await sandbox?.close();
   redis?.disconnect();
   await redisServer?.stop();
@@ -104,6 +106,7 @@ it('delivers every event at least once, signed, in each link\'s order, through e
     webhookRetryDelaysMs: [200, 500, 1000, 2000, 4000, 8000, 16_000, 30_000, 60_000], webhookUrl: `http://127.0.0.1:${webhookPort}/webhooks/moneykit`,
   });
   const endpoint = startEndpoint(endpointPort);
+  closeEndpoint = endpoint.down;
   await endpoint.listen();
 
   const jobs = importJobs(RUN, 30);
