@@ -1,7 +1,7 @@
 /**
  * `npm run demo`: a whole migration on embedded defaults, end to end.
  * sample dump → sandbox MoneyKit → links → top-up from a newer dump → verify → end users reconnect → first refreshes
- * → report and dashboard URL.
+ * → report, reconnect list and dashboard URL.
  *
  * Everything runs on this machine: a private Redis (AOF on; REDIS_URL to use yours), the MoneyKit sandbox, the
  * worker (imports, refresh, webhooks) and the dashboard. The demo runs faster than the real API allows: the
@@ -193,6 +193,14 @@ demo-out/demo-dump.ndjson) against the embedded MoneyKit sandbox, with a private
   say(`  MoneyKit sandbox: ${counters.liveLinks} links, ${counters.duplicateLinks} duplicates, ${counters.transactionsImported} transactions`);
   say(`  mapping source connection → link_id: ${path.relative(ROOT, csv)}`);
   say(`  exit code of the run: ${code} (0 all imported, 2 finished with rejects or failures)`);
+
+  // The reconnect campaign: the links still waiting for their user, as the team's messaging tools read them.
+  step('Reconnect list: links still waiting for their user');
+  const waitingCsv = path.join(OUT, `${runId}.reconnects.csv`);
+  await producer(['reconnects', runId, '--out', waitingCsv], producerEnv, io);
+  const waitingRows = fs.readFileSync(waitingCsv, 'utf8').trimEnd().split('\n');
+  for (const row of waitingRows.slice(0, 6)) say(`  ${row}`);
+  if (waitingRows.length > 6) say(`  … ${waitingRows.length - 6} more in ${path.relative(ROOT, waitingCsv)}`);
   if (exitWhenDone) {
     // The dashboard stops with everything else: no URL to a page that is gone.
     say('\n  Stopping (--exit or no terminal); run `npm run demo` on a terminal to keep the dashboard up.');

@@ -35,6 +35,8 @@ describe('npm run demo', () => {
     expect(output).toMatch(/connections: \d+ imported, 0 failed/);
     expect(output).toMatch(/0 duplicates/);
     expect(output).toMatch(/every reconnected link refreshed: \d+ product refreshes accepted, 0 quota violations/);
+    expect(output).toMatch(/links waiting for their user, [1-9]\d* reconnected/);
+    expect(output).toMatch(/source_user_id,source_connection_id,link_id,imported_at,waiting_for,waiting_seconds/);
     expect(output).not.toMatch(/Dashboard: http/); // --exit stops the dashboard too
     expect(output).toMatch(/Stopping \(--exit or no terminal\)/);
     expect(output).toMatch(/"level":20/); // debug records were written, so there was something to leak

@@ -37,6 +37,8 @@ export function createDashboardMetrics(opts: DashboardMetricsOptions): () => Pro
   const runStalled = gauge('mk_run_stalled', `Why a run is stalled: 1 per reason of ${STALL_KINDS.join(', ')}`, ['run', 'reason']);
   const runEta = gauge('mk_run_eta_seconds', 'Seconds left at the current throughput (absent while stalled or when nothing moves)', ['run']);
   const runParked = gauge('mk_run_parked_links', 'Links of a run parked until the end user reconnects', ['run']);
+  const waitingReconnect = gauge('mk_run_links_waiting_reconnect', 'Imported links of a run still waiting for their user to reconnect them', ['run']);
+  const reconnected = gauge('mk_run_links_reconnected_total', 'Imported links of a run their user reconnected (each once; only grows)', ['run']);
   const refreshLinks = gauge('mk_refresh_links', 'Refresh pipeline: registered, due, overdue and parked links', ['state']);
   const deferrals = gauge('mk_refresh_quota_deferrals', 'Refreshes postponed by a closed per-link quota window (as recorded in Redis)', []);
   const redisUsed = gauge('mk_redis_used_memory_bytes', "Redis's used_memory (INFO memory)", []);
@@ -52,7 +54,7 @@ export function createDashboardMetrics(opts: DashboardMetricsOptions): () => Pro
       opts.refresh?.stats(),
       opts.redis && fullestMemory(opts.redis),
     ]);
-    for (const g of [queueJobs, queuePaused, ledger, rejects, throughput, runState, runStalled, runEta, runParked, refreshLinks, deferrals, redisUsed, redisMax]) g.reset();
+    for (const g of [queueJobs, queuePaused, ledger, rejects, throughput, runState, runStalled, runEta, runParked, waitingReconnect, reconnected, refreshLinks, deferrals, redisUsed, redisMax]) g.reset();
     if (memory !== undefined) {
       const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(memory)?.[1]);
       if (Number.isFinite(field('used_memory'))) redisUsed.set(field('used_memory'));
@@ -72,6 +74,10 @@ export function createDashboardMetrics(opts: DashboardMetricsOptions): () => Pro
       for (const reason of STALL_KINDS) runStalled.set({ run: run.runId, reason }, progress.stalled.some((r) => r.kind === reason) ? 1 : 0);
       if (progress.etaSeconds !== null) runEta.set({ run: run.runId }, progress.etaSeconds);
       if (run.parkedLinks !== undefined) runParked.set({ run: run.runId }, run.parkedLinks);
+      if (run.reconnects) {
+        waitingReconnect.set({ run: run.runId }, run.reconnects.waiting);
+        reconnected.set({ run: run.runId }, run.reconnects.reconnected);
+      }
     }
     if (refresh) {
       refreshLinks.set({ state: 'registered' }, refresh.registered);

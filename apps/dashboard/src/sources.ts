@@ -6,7 +6,7 @@ import { Queue } from 'bullmq';
 import { QUEUES, queuePrefixOn, type Redis } from '@mk/shared';
 import { MigrationLedger, probeImportQueue, readRunSignals, type ImportQueueProbe, type ImportQueueSignals, type RunMeta } from '@mk/ledger';
 import { RefreshRegistry, type RefreshOptions } from '@mk/refresh';
-import { CHART_MINUTES, type RefreshStatusSource, type RunFailure, type RunSnapshot, type RunStatusSource } from './status/types';
+import { CHART_MINUTES, RECONNECT_DAYS, type ReconnectFigures, type RefreshStatusSource, type RunFailure, type RunSnapshot, type RunStatusSource } from './status/types';
 
 const RECENT = 50;
 /**
@@ -37,13 +37,15 @@ export class LedgerRunSource implements RunStatusSource {
   }
 
   private async snapshot(meta: RunMeta, detail: boolean, queueSignals: ImportQueueSignals | undefined): Promise<RunSnapshot> {
-    const [signals, recentRejects, history] = await Promise.all([
+    const [signals, recentRejects, history, reconnects] = await Promise.all([
       readRunSignals(this.ledger, meta, { ...(this.queue && { queue: this.queue }), ...(queueSignals && { queueSignals }) }),
       detail ? this.ledger.recentRejects(meta.runId, RECENT) : Promise.resolve([]),
       detail ? this.ledger.history(meta.runId, { minutes: CHART_MINUTES, createdAt: meta.createdAt }) : Promise.resolve(undefined),
+      this.ledger.reconnects(meta.runId),
     ]);
     const recentFailures = detail && (signals.counts.failed ?? 0) > 0 ? await this.failures(meta.runId) : [];
-    return { ...signals, runId: meta.runId, ...(meta.dump && { dump: meta.dump }), recentFailures, recentRejects, ...(history && { history }) };
+    const figures = reconnectFigures(signals.counts.imported ?? 0, reconnects, meta.createdAt);
+    return { ...signals, runId: meta.runId, ...(meta.dump && { dump: meta.dump }), reconnects: figures, recentFailures, recentRejects, ...(history && { history }) };
   }
 
   private async failures(runId: string): Promise<RunFailure[]> {
@@ -63,6 +65,28 @@ export class LedgerRunSource implements RunStatusSource {
     }
     return found.sort((a, b) => (b.at ?? 0) - (a.at ?? 0)).slice(0, RECENT);
   }
+}
+
+const DAY_MS = 86_400_000;
+
+/** Reconnects per day from the run's first day to today, and the share of imported links still waiting after each. */
+export function reconnectFigures(imported: number, r: { perDay: Map<number, number>; total: number }, createdAt: number, now = Date.now()): ReconnectFigures {
+  const today = Math.floor(now / DAY_MS);
+  const first = Math.max(Math.min(Math.floor(createdAt / DAY_MS), ...r.perDay.keys()), today - RECONNECT_DAYS + 1);
+  const days: number[] = [];
+  const perDay: number[] = [];
+  const shareWaitingByDay: number[] = [];
+  // reconnects before the first day shown still count for the share
+  let cumulative = [...r.perDay].filter(([d]) => d < first).reduce((n, [, c]) => n + c, 0);
+  const share = (reconnected: number) => (imported === 0 ? 0 : Math.max(0, imported - reconnected) / imported);
+  for (let d = first; d <= today; d++) {
+    const n = r.perDay.get(d) ?? 0;
+    cumulative += n;
+    days.push(d * DAY_MS);
+    perDay.push(n);
+    shareWaitingByDay.push(share(cumulative));
+  }
+  return { reconnected: r.total, waiting: Math.max(0, imported - r.total), shareWaiting: share(r.total), days, perDay, shareWaitingByDay };
 }
 
 export interface DashboardSources {

@@ -47,7 +47,11 @@ async function seedLedger(ledger: MigrationLedger): Promise<void> {
   for (let u = 0; u < 120; u++) {
     const user = `user-${String(u).padStart(4, '0')}`;
     const [record] = await ledger.register(RUN_ID, user, u + 1, [{ connectionId: `item-${u % 7}`, accounts: 2, transactions: 40, batchesTotal: 0 }]);
-    if (u < 84) await ledger.transition(record!, { state: 'imported', linkId: `mk_link_${u}` });
+    if (u < 84) {
+      const linked = await ledger.transition(record!, { state: 'imported', linkId: `mk_link_${u}` });
+      // the reconnect campaign under way: some users reconnected yesterday, some today
+      if (u % 3 === 0) await ledger.recordReconnect(linked, Date.now() - (u % 2) * 86_400_000);
+    }
     else if (u < 87) await ledger.transition(record!, { state: 'failed', lastError: reasons[u - 84]! });
     else if (u < 92) await ledger.transition(record!, { state: 'importing' });
   }
@@ -154,6 +158,7 @@ describe('dashboard in a browser', () => {
     await page.waitForURL(`**/runs/${RUN_ID}`);
     const body = (await page.textContent('main')) ?? '';
     expect(body).toContain('84'); // imported
+    expect(body).toContain('Waiting for their user');
     expect(body).toContain('institution ins_109512 is not supported');
     expect(body).toContain('missing iso_currency_code');
     await page.goto(`${base}/runs`);
@@ -175,7 +180,9 @@ describe('dashboard in a browser', () => {
         });
         await signIn(page, ADMIN, `/runs/${RUN_ID}`);
         await page.waitForSelector('html[data-charts=drawn]');
-        expect(await page.locator('.chart canvas').count()).toBe(2);
+        // imports, refreshes, and the reconnect conversion
+        expect(await page.locator('.chart canvas').count()).toBe(3);
+        await expect(page.locator('[data-chart=reconnects]').locator('..').textContent()).resolves.toContain('28 reconnected, 56 still waiting (66.7 %)');
         const banner = page.locator('.banner[role=alert]');
         await expect(banner.textContent()).resolves.toContain('Paused');
         await expect(banner.textContent()).resolves.toContain('MoneyKit refused our credentials');

@@ -20,6 +20,8 @@ import { retryFailed } from './commands/retry';
 import { purgeRun, RunNotFinishedError } from './commands/purge';
 import { exitCodeOf, formatStatus, openOutput, runStatus, writeReport } from './commands/report';
 import { formatRuns, listRuns } from './commands/runs';
+import { formatReconnectSummary, parseAge, writeReconnects } from './commands/reconnects';
+import { notifyBacklog, resendEvents } from './commands/notify';
 import { progressReporter } from './progress';
 import { waitReporter } from './wait-reporter';
 import { formatLinkState, formatRefreshStats } from './commands/refresh';
@@ -138,7 +140,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
   /** The refresh registry the workers share (its timing from the same settings: TIME_SCALE, REFRESH_*). */
   const openRegistry = (redis: Redis) => RefreshRegistry.open(redis, config.REDIS_PREFIX, config.refresh);
   const program = new Command('mk-migrate')
-    .description('Migrate users from another aggregator to MoneyKit: plan, run, status, runs, report, retry, purge; the cutover: topup, verify.')
+    .description('Migrate users from another aggregator to MoneyKit: plan, run, status, runs, report, retry, purge; the cutover: topup, verify, reconnects, notify.')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
 
@@ -316,6 +318,47 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
         await out.done();
         if (o.out) io.err(`${rows} rows written to ${o.out} (run ${status.state.summary})`);
         exitCode = EXIT.success;
+      });
+    });
+
+  program
+    .command('reconnects')
+    .description('the links of a run still waiting for their user to reconnect them (customer user, connection, link id, imported at, waiting for), CSV or JSON')
+    .argument('<run>', 'run id')
+    .addOption(new Option('--format <format>', 'csv or json').choices(['csv', 'json']).default('csv'))
+    .option('--waiting-longer-than <age>', 'only links waiting longer than this since their import, e.g. 7d, 12h', parseAge)
+    .option('--out <file>', 'write to a file instead of stdout')
+    .action(async (runId: string, o: { format: 'csv' | 'json'; waitingLongerThan?: number; out?: string }) => {
+      await withRedis(config, async ({ ledger }) => {
+        const out = openOutput(o.out);
+        const summary = await writeReconnects(ledger, runId, o.format, out, { ...(o.waitingLongerThan !== undefined && { longerThanMs: o.waitingLongerThan }) });
+        await out.done();
+        io.err(`${formatReconnectSummary(runId, summary, o.waitingLongerThan)}${o.out ? ` (written to ${o.out})` : ''}`);
+        exitCode = EXIT.success;
+      });
+    });
+
+  const notify = program.command('notify').description('the events for the team\'s backend (NOTIFY_URL, delivered by the workers)');
+  notify
+    .command('resend')
+    .description('queue a run\'s events again for the workers to deliver, with their original idempotency keys: all of them, re-derived from the ledger, or only the dead letters')
+    .argument('<run>', 'run id')
+    .option('--dead-letters', 'only the events the workers gave up on (NOTIFY_GIVE_UP_AFTER_HOURS)')
+    .action(async (runId: string, o: { deadLetters?: boolean }) => {
+      await withRedis(config, async ({ ledger }) => {
+        const queued = await resendEvents(ledger, runId, { deadLetters: o.deadLetters === true });
+        io.out(`run ${runId}: ${queued} ${o.deadLetters ? 'dead-lettered ' : ''}events queued again for delivery`);
+      });
+    });
+  notify
+    .command('status')
+    .description('events of a run waiting for delivery, and given up on')
+    .argument('<run>', 'run id')
+    .action(async (runId: string) => {
+      await withRedis(config, async ({ ledger }) => {
+        const { pending, dead } = await notifyBacklog(ledger, runId);
+        io.out(`run ${runId}: ${pending} events waiting for delivery, ${dead} dead letters`);
+        if (dead > 0) exitCode = EXIT.partial;
       });
     });
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { commonEnvSchema, ConfigError, envInt, envNumber, importEnvSchema, envPort, moneykitEnvSchema, payloadKeysEnvSchema, loadConfig, redisTargetOf, requireClusterPrefix, requireCompleteMoneykitSettings, requirePayloadKeys, SANDBOX_UPSTREAM, type RedisTarget } from '@mk/shared';
 import { refreshEnvSchema, refreshOptionsFromConfig, type RefreshOptions } from '@mk/refresh';
 import { webhookEnvSchema, webhookOptionsFromConfig } from './webhooks/options';
+import { notifyEnvSchema, notifyOptionsFromConfig, type NotifyOptions } from './notify/options';
 
 export const WORKER_ROLES = ['import', 'refresh', 'webhooks'] as const;
 export type WorkerRole = (typeof WORKER_ROLES)[number];
@@ -15,6 +16,7 @@ export const workerEnvSchema = commonEnvSchema
   .merge(refreshEnvSchema)
   .merge(webhookEnvSchema)
   .merge(payloadKeysEnvSchema)
+  .merge(notifyEnvSchema)
   .extend({
     /** Failed import jobs, and their sealed payloads, are removed after this many hours (`purge` removes them sooner). */
     PAYLOAD_FAILED_RETENTION_HOURS: envNumber(0.001).default(168),
@@ -44,6 +46,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
   if (typeof target !== 'string') requireClusterPrefix(config.REDIS_PREFIX);
   requireCompleteMoneykitSettings(config);
   if (config.WORKER_ROLES.includes('import')) requirePayloadKeys(config);
+  notifyOptionsFromConfig(config);
   if (config.IMPORT_BACKOFF_BASE_MS > config.IMPORT_BACKOFF_MAX_MS) {
     throw new ConfigError('IMPORT_BACKOFF_BASE_MS', `(${config.IMPORT_BACKOFF_BASE_MS}) must not exceed IMPORT_BACKOFF_MAX_MS (${config.IMPORT_BACKOFF_MAX_MS})`);
   }
@@ -69,6 +72,8 @@ export interface WorkerSettings {
   refresh: RefreshOptions;
   /** Only when this process receives webhooks. */
   webhooks?: ReturnType<typeof webhookOptionsFromConfig>;
+  /** Only when NOTIFY_URL is set: events for the team's backend are kept and delivered. */
+  notify?: NotifyOptions;
   ops: { host: string; port: number };
 }
 
@@ -83,12 +88,14 @@ export function loadWorkerSettings(env: NodeJS.ProcessEnv = process.env): Worker
 /** The sections of parsed settings: one parse, each consumer reads its section. */
 export function settingsOf(config: WorkerConfig): WorkerSettings {
   const webhooks = config.WORKER_ROLES.includes('webhooks') ? webhookOptionsFromConfig(config) : undefined;
+  const notify = notifyOptionsFromConfig(config);
   return {
     config,
     redis: { target: redisTargetOf(config, true), prefix: config.REDIS_PREFIX, connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT_MS },
     import: { ...importTimings(config), ratePerMinute: config.IMPORT_RATE_PER_MIN, concurrency: config.IMPORT_CONCURRENCY },
     refresh: refreshOptionsFromConfig(config),
     ...(webhooks && { webhooks }),
+    ...(notify && { notify }),
     ops: { host: config.OPS_HOST, port: config.OPS_PORT },
   };
 }

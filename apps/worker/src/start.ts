@@ -7,6 +7,8 @@ import { importApiFromClient, startImportWorker, type LinkSink } from './import'
 import { RefreshRegistry } from '@mk/refresh';
 import { startRefresh } from './refresh';
 import { jwksFromClient, startWebhookReceiver } from './webhooks';
+import { ledgerLinkEvents } from './link-events';
+import { startNotifier } from './notify';
 import { refreshHandOver } from './hand-over';
 
 export interface RunningWorker {
@@ -19,6 +21,8 @@ export async function startWorker(settings: WorkerSettings, redis: Redis, logger
   const { config, refresh: refreshOptions } = settings;
   const client = createMoneyKitClient(config, logger);
   const registry = await RefreshRegistry.open(redis, config.REDIS_PREFIX, refreshOptions);
+  // With NOTIFY_URL, every ledger change the team's backend hears of writes its event in the same step.
+  const ledger = new MigrationLedger(redis, config.REDIS_PREFIX, { outbox: settings.notify !== undefined });
   const closers: (() => Promise<void>)[] = [];
   let webhookUrl: string | undefined;
 
@@ -37,6 +41,7 @@ export async function startWorker(settings: WorkerSettings, redis: Redis, logger
         prefix: config.REDIS_PREFIX,
         registry,
         fetchJwks: jwksFromClient(client),
+        links: ledgerLinkEvents(ledger),
         logger,
       }).catch((err: Error) => {
         throw new Error(`WEBHOOK_PORT ${webhookOptions.port} cannot be listened on (${webhookOptions.host}): ${err.message}`);
@@ -46,7 +51,6 @@ export async function startWorker(settings: WorkerSettings, redis: Redis, logger
     }
 
     if (config.WORKER_ROLES.includes('import')) {
-      const ledger = new MigrationLedger(redis, config.REDIS_PREFIX);
       const sink: LinkSink = refreshHandOver(registry, ledger);
       const imports = startImportWorker({
         redis,
@@ -66,10 +70,15 @@ export async function startWorker(settings: WorkerSettings, redis: Redis, logger
     if (config.WORKER_ROLES.includes('refresh')) {
       const refresh = await startRefresh({
         ...refreshOptions, redisUrl: settings.redis.target, prefix: config.REDIS_PREFIX, client, logger,
-        lockDurationMs: config.REFRESH_LOCK_MS, stalledIntervalMs: config.REFRESH_LOCK_MS,
+        lockDurationMs: config.REFRESH_LOCK_MS, stalledIntervalMs: config.REFRESH_LOCK_MS, links: ledgerLinkEvents(ledger),
         ...(onFatal && { onFatal }),
       });
       closers.push(() => refresh.close());
+    }
+
+    if (settings.notify) {
+      const notifier = startNotifier({ redis, ledger, prefix: config.REDIS_PREFIX, options: settings.notify, logger });
+      closers.push(() => notifier.close());
     }
   } catch (err) {
     await closeAll();

@@ -3,3 +3,4 @@ export * from './ledger';
 export * from './run-state';
 export * from './run-signals';
 export * from './landed';
+export * from './outbox';

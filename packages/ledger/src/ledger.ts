@@ -72,11 +72,17 @@ export class LedgerConflictError extends Error {
 }
 
 export class MigrationLedger {
-  private readonly scripts: ReturnType<typeof ledgerScripts>;
+  /** @internal */
+  readonly scripts: ReturnType<typeof ledgerScripts>;
 
+  /**
+   * With `outbox`, every change the team's backend hears of (imported, failed, reconnected, needs attention) also
+   * writes its event to the run's outbox in the same step (NOTIFY_URL set: outbox.ts); without, nothing is kept.
+   */
   constructor(
-    private readonly redis: Redis,
-    private readonly prefix: string = DEFAULT_PREFIX,
+    readonly redis: Redis,
+    readonly prefix: string = DEFAULT_PREFIX,
+    readonly opts: { outbox?: boolean } = {},
   ) {
     this.scripts = ledgerScripts(redis);
   }
@@ -85,9 +91,14 @@ export class MigrationLedger {
     return `${this.prefix}:run:${runId}${part ? `:${part}` : ''}`;
   }
 
-  private runKeys(runId: string): RunKeys {
+  /** @internal the run's keys, for the ledger's own modules (outbox.ts). */
+  runKeys(runId: string): RunKeys {
     const k = (part: string) => this.key(runId, part);
-    return { conns: k('conns'), counts: k('counts'), links: k('links'), rate: k('rate'), open: k('open'), errors: k('errors') };
+    return {
+      conns: k('conns'), counts: k('counts'), links: k('links'), rate: k('rate'), open: k('open'), errors: k('errors'), outbox: k('outbox'),
+      reconnected: k('reconnected'), reconnects: k('reconnects'), attention: k('attention'), notifyRetry: k('notify-retry'),
+      deadLetters: k('dead-letters'), run: this.key(runId),
+    };
   }
 
   // ---- runs ----
@@ -115,8 +126,13 @@ export class MigrationLedger {
     await this.redis.hset(this.key(runId), 'meta', JSON.stringify({ ...run, ...patch, updatedAt: Date.now() }));
   }
 
+  /** Every run id, newest first. */
+  runIds(): Promise<string[]> {
+    return this.redis.zrevrange(`${this.prefix}:runs`, 0, -1);
+  }
+
   async listRuns(): Promise<RunMeta[]> {
-    const ids = await this.redis.zrevrange(`${this.prefix}:runs`, 0, -1);
+    const ids = await this.runIds();
     const runs = await Promise.all(ids.map((id) => this.getRun(id)));
     return runs.filter((r): r is RunMeta => r !== undefined);
   }
@@ -178,7 +194,7 @@ export class MigrationLedger {
     try {
       const raw = await this.scripts.transition(this.runKeys(runId), {
         field: connectionField(record.sourceUserId, record.connectionId), patch: JSON.stringify(patch), now: Date.now(),
-        countAttempt: opts.countAttempt === true, expectStates: opts.expect, fromRev: opts.fromRev,
+        countAttempt: opts.countAttempt === true, expectStates: opts.expect, fromRev: opts.fromRev, outbox: this.opts.outbox === true,
       });
       return JSON.parse(raw) as ConnectionRecord;
     } catch (err) {
@@ -220,6 +236,69 @@ export class MigrationLedger {
   /** Bytes Redis spends on the run's landed records (MEMORY USAGE), for the benchmark's per-transaction figure. */
   async landedBytes(runId: string): Promise<number> {
     return Number((await this.redis.call('MEMORY', 'USAGE', this.key(runId, 'landed'), 'SAMPLES', '0')) ?? 0);
+  }
+
+  /** The run and connection that own a link, looked up in every run's link owners (runs are few). */
+  async findLink(linkId: string): Promise<{ runId: string; sourceUserId: string; connectionId: string } | undefined> {
+    const runIds = await this.runIds();
+    if (runIds.length === 0) return undefined;
+    const owners = await Promise.all(runIds.map((runId) => this.redis.hget(this.key(runId, 'links'), linkId)));
+    const i = owners.findIndex((o) => o !== null);
+    if (i < 0) return undefined;
+    const field = owners[i]!;
+    const sep = field.indexOf(FIELD_SEP);
+    return { runId: runIds[i]!, sourceUserId: field.slice(0, sep), connectionId: field.slice(sep + 1) };
+  }
+
+  /**
+   * The end user reconnected the link (MoneyKit's `link.state_changed` → connected): kept once, at its first
+   * reconnect, beside the record (not in it: a worker fenced on the record's revision is never disturbed).
+   * Returns false for a repeat (a webhook delivered twice counts once).
+   */
+  async recordReconnect(record: Pick<ConnectionRecord, 'runId' | 'sourceUserId' | 'connectionId'>, at: number): Promise<boolean> {
+    return this.linkEvent(record, 'reconnected', at, '');
+  }
+
+  /** The link needs a person (bad state, product forbidden, deleted): one event per reason and time. */
+  async recordAttention(record: Pick<ConnectionRecord, 'runId' | 'sourceUserId' | 'connectionId'>, reason: string, at: number): Promise<boolean> {
+    return this.linkEvent(record, 'attention', at, reason);
+  }
+
+  private async linkEvent(record: Pick<ConnectionRecord, 'runId' | 'sourceUserId' | 'connectionId'>, kind: 'reconnected' | 'attention', at: number, reason: string) {
+    try {
+      return await this.scripts.linkEvent(this.runKeys(record.runId), {
+        field: connectionField(record.sourceUserId, record.connectionId), kind, at, reason, outbox: this.opts.outbox === true,
+      });
+    } catch (err) {
+      if ((err as Error).message.startsWith('LEDGER_NO_RECORD')) return false;
+      throw err;
+    }
+  }
+
+  /** When the connection's user first reconnected its link (epoch ms), or undefined while it still waits. */
+  async reconnectedAt(runId: string, sourceUserId: string, connectionId: string): Promise<number | undefined> {
+    const raw = await this.redis.hget(this.key(runId, 'reconnected'), connectionField(sourceUserId, connectionId));
+    return raw === null ? undefined : Number(raw);
+  }
+
+  /** reconnectedAt of many records of a run at once (same order). */
+  async reconnectedAtMany(runId: string, records: Pick<ConnectionRecord, 'sourceUserId' | 'connectionId'>[]): Promise<(number | undefined)[]> {
+    if (records.length === 0) return [];
+    const raw = await this.redis.hmget(this.key(runId, 'reconnected'), ...records.map((r) => connectionField(r.sourceUserId, r.connectionId)));
+    return raw.map((v) => (v === null ? undefined : Number(v)));
+  }
+
+  /** The last attention reason of many records of a run (same order; undefined = none since its last reconnect). */
+  async attentionMany(runId: string, records: Pick<ConnectionRecord, 'sourceUserId' | 'connectionId'>[]): Promise<(string | undefined)[]> {
+    if (records.length === 0) return [];
+    const raw = await this.redis.hmget(this.key(runId, 'attention'), ...records.map((r) => connectionField(r.sourceUserId, r.connectionId)));
+    return raw.map((v) => (v === null ? undefined : v.split('\t')[0]));
+  }
+
+  /** Links reconnected per UTC day (day index = epoch ms / 86,400,000) and in all. */
+  async reconnects(runId: string): Promise<{ perDay: Map<number, number>; total: number }> {
+    const [perDay, total] = await Promise.all([this.redis.hgetall(this.key(runId, 'reconnects')), this.redis.hlen(this.key(runId, 'reconnected'))]);
+    return { perDay: new Map(Object.entries(perDay).map(([d, n]) => [Number(d), Number(n)])), total };
   }
 
   /** Which connection of this run owns a link (so reconciliation never adopts a sibling's link). */

@@ -64,4 +64,6 @@ export const keys = (prefix: string = DEFAULT_PREFIX, spread = false) => ({
    * slot: operator-paused.lua reads it with the queue's meta.
    */
   queuePause: (queue: QueueName) => `${queuePrefix(prefix, queue, spread)}:pause:${queue}`,
+  /** Which worker process delivers the events for the team's backend now (string: its token, with a TTL). */
+  notifyLease: `${prefix}:notify:lease`,
 });

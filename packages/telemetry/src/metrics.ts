@@ -75,6 +75,16 @@ const imports = new Counter({
   registers: [registry],
 });
 
+const notifyDeliveries = new Counter({
+  name: 'mk_notify_deliveries_total',
+  help: "Attempts to deliver an event to the team's endpoint (NOTIFY_URL), by outcome: delivered, failed (retried later), dead (given up on)",
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});
+
+/** How one delivery attempt of an event for the team's backend ended. */
+export type NotifyOutcome = 'delivered' | 'failed' | 'dead';
+
 // Label sets known up front are exported at 0, so dashboards and alerts see the series before the first event.
 for (const endpoint of API_ENDPOINTS) {
   apiCalls.labels(endpoint, 'ok').inc(0);
@@ -82,6 +92,7 @@ for (const endpoint of API_ENDPOINTS) {
 }
 for (const outcome of ['imported', 'adopted', 'failed'] as const) imports.labels(outcome).inc(0);
 quotaDeferrals.inc(0);
+for (const outcome of ['delivered', 'failed', 'dead'] as const) notifyDeliveries.labels(outcome).inc(0);
 
 export interface ApiCallRecord {
   endpoint: ApiEndpoint;
@@ -137,6 +148,10 @@ export function recordQuotaDeferral(count = 1): void {
 
 export function recordImport(outcome: ImportOutcome, count = 1): void {
   imports.labels(outcome).inc(count);
+}
+
+export function recordNotifyDelivery(outcome: NotifyOutcome): void {
+  notifyDeliveries.labels(outcome).inc();
 }
 
 /** The Prometheus text of this process's registry. */

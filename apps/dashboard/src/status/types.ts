@@ -33,12 +33,31 @@ export interface RunSnapshot extends RunSignals {
   dump?: string;
   /** Links of this run waiting for the end user to reconnect before refreshes resume, when the source knows. */
   parkedLinks?: number;
+  /** The reconnect campaign: how many imported links their users reconnected, day by day (UTC). */
+  reconnects?: ReconnectFigures;
   /** Most recent first, a bounded list. */
   recentFailures: RunFailure[];
   recentRejects: RejectRecord[];
   /** Imports, errors and 429s minute by minute (the detail view only). */
   history?: RunHistory;
 }
+
+export interface ReconnectFigures {
+  /** Imported links reconnected by their user (each counted once). */
+  reconnected: number;
+  /** Imported links still waiting for their user. */
+  waiting: number;
+  /** waiting / imported, 0–1 (0 when nothing is imported). */
+  shareWaiting: number;
+  /** Epoch ms of each UTC day from the run's first to today (at most RECONNECT_DAYS), with its reconnects. */
+  days: number[];
+  perDay: number[];
+  /** Share of the imported links still waiting at the end of each day, 0–1. */
+  shareWaitingByDay: number[];
+}
+
+/** The reconnect chart covers at most this many days. */
+export const RECONNECT_DAYS = 90;
 
 export interface RunStatusSource {
   /** Newest first. */

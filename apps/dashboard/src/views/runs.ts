@@ -98,8 +98,10 @@ ${card('Rejected records', fmtInt(run.rejects), run.rejects > 0 ? 'warn' : '')}
 ${card('Throughput', fmtRate(run.throughputPerMin))}
 ${card('ETA', fmtDuration(run.etaSeconds))}
 ${run.parkedLinks === undefined ? '' : card('Parked links', fmtInt(run.parkedLinks), run.parkedLinks > 0 ? 'warn' : '')}
+${run.reconnects ? card('Reconnected', fmtInt(run.reconnects.reconnected), 'ok') : ''}
+${run.reconnects ? card('Waiting for their user', `${fmtInt(run.reconnects.waiting)} (${fmtPercent(run.reconnects.shareWaiting * 100)})`, run.reconnects.waiting > 0 ? 'warn' : '') : ''}
 </div>
-${runCharts(run.history, refreshHistory)}
+${runCharts(run.history, refreshHistory, run.reconnects)}
 <h2>Connections by state</h2>
 <div class="table-wrap"><table><thead><tr>${states.map((s) => html`<th class="num">${s}</th>`)}</tr></thead>
 <tbody><tr>${states.map((s) => html`<td class="num">${fmtInt(run.counts[s] ?? 0)}</td>`)}</tr></tbody></table></div>

@@ -9,7 +9,8 @@ import { recordRefreshLag } from '@mk/telemetry';
 import { CongestionLimit, type CallSignal } from './congestion';
 import { LagTracker } from './lag';
 import { decideRefreshOutcome } from './outcome';
-import type { Claim, RefreshRegistry } from '@mk/refresh';
+import type { Claim, RefreshRegistry, Settlement } from '@mk/refresh';
+import type { LinkEvents } from '../link-events';
 
 type Claimed = Extract<Claim, { kind: 'claimed' }>;
 export type RefreshClient = Pick<MoneyKitClient, 'refreshProducts' | 'maxExchangeMs' | 'getLink'> & Partial<Pick<MoneyKitClient, 'verifyCredentials'>>;
@@ -29,6 +30,21 @@ export interface ProcessorDeps {
   credentialsRefused: (failure: FailureInfo) => Promise<void>;
   /** Calls in flight in this process, backed off on timeouts (default: one permit per job, no back-off). */
   congestion?: CongestionLimit;
+  /** Told of links that need a person (parked, removed, a product forbidden): the ledger's events for the team. */
+  links?: LinkEvents;
+}
+
+/** Why a settlement means the link needs a person, or undefined when it does not. */
+export function attentionOf(settlement: Settlement): string | undefined {
+  switch (settlement.action) {
+    case 'park':
+    case 'remove':
+      return settlement.reason;
+    case 'stop':
+      return settlement.why === 'forbidden' ? `product_forbidden:${settlement.products.join(',')}` : undefined;
+    default:
+      return undefined;
+  }
 }
 
 /**
@@ -108,12 +124,15 @@ export function createRefreshProcessor(deps: ProcessorDeps) {
     });
     const log = { linkId: claim.linkId, products: claim.products, errorClass: err.errorClass, status: err.status, code: err.code };
     switch (decision.kind) {
-      case 'settle':
+      case 'settle': {
         await registry.settle(claim, decision.settlement);
         if (decision.counter) await registry.count(decision.counter);
         if (decision.settlement.action === 'uncertain') await scheduleCheck(claim);
+        const attention = attentionOf(decision.settlement);
+        if (attention && deps.links) await deps.links.needsAttention(claim.linkId, attention, Date.now()).catch((e: unknown) => logger.warn({ err: e, linkId: claim.linkId }, 'link needing attention not recorded'));
         logger.debug({ ...log, action: decision.settlement.action }, 'refresh settled after an error');
         return;
+      }
       case 'retry':
         // provably not sent: give the products back and let BullMQ retry with backoff
         await registry.settle(claim, { action: 'retry' });

@@ -11,6 +11,7 @@ import { CongestionLimit } from './congestion';
 import { createRefreshProcessor, type RefreshClient } from './processor';
 import { RefreshRegistry, type RegistryOptions } from '@mk/refresh';
 import { queueTelemetry } from '@mk/telemetry';
+import type { LinkEvents } from '../link-events';
 
 export interface RefreshServiceOptions extends RegistryOptions {
   /** REDIS_URL, or a cluster's seeds (REDIS_CLUSTER_NODES): the pipeline opens its own connections there. */
@@ -29,6 +30,8 @@ export interface RefreshServiceOptions extends RegistryOptions {
   credentialsProbe?: Pick<CredentialsPauseOptions, 'probeBaseMs' | 'probeMaxMs' | 'pollMs'>;
   /** A Redis error no retry cures (unrecoverableRedisError): the process stops with it instead of looping. */
   onFatal?: (reason: string, err: Error) => void;
+  /** The migration ledger's side of links MoneyKit refuses (parked, removed, product forbidden). */
+  links?: LinkEvents;
 }
 
 export interface RunningRefresh {
@@ -73,7 +76,7 @@ export async function startRefresh(opts: RefreshServiceOptions): Promise<Running
     const verify = opts.client.verifyCredentials?.bind(opts.client);
     credentials = startCredentialsPause({ redis: commands, prefix, queue, logger, ...(verify && { verifyCredentials: verify }), ...opts.credentialsProbe });
     const paused = credentials;
-    const { processRefresh, processCheck } = createRefreshProcessor({ registry, client: opts.client, queue, logger, lag, congestion, credentialsRefused: (f) => paused.pause(f) });
+    const { processRefresh, processCheck } = createRefreshProcessor({ registry, client: opts.client, queue, logger, lag, congestion, credentialsRefused: (f) => paused.pause(f), ...(opts.links && { links: opts.links }) });
     worker = new Worker(refreshJob.queue, routeJobs<typeof refreshJob.queue, Job>(refreshJob.queue, { [refreshJob.name]: processRefresh, [refreshCheckJob.name]: processCheck }), {
       // with tracing on, a refresh's trace runs from its dispatch to the MoneyKit call
       ...queueTelemetry(),

@@ -7,6 +7,7 @@ import { WebhookDedupe, DEFAULT_DEDUPE_TTL_MS, DEFAULT_PROCESSING_LEASE_MS } fro
 import { DEFAULT_WEBHOOK_BODY_LIMIT, DEFAULT_WEBHOOK_PATH, registerWebhookRoute } from './route';
 import type { Jwks } from '@mk/moneykit-client';
 import { WebhookVerifier, jwksFromUrl } from './verify';
+import type { LinkEvents } from '../link-events';
 
 export interface WebhookReceiverOptions {
   port: number;
@@ -28,6 +29,8 @@ export interface WebhookReceiverOptions {
   dedupeTtlMs?: number;
   /** How long a delivery being applied holds its idempotency key (dedupe.ts). */
   processingLeaseMs?: number;
+  /** Records reconnects and links needing attention in the migration ledger (ledgerLinkEvents). */
+  links?: LinkEvents;
   logger?: Logger;
 }
 
@@ -69,6 +72,7 @@ export async function startWebhookReceiver(opts: WebhookReceiverOptions): Promis
     registry,
     dedupe,
     logger,
+    ...(opts.links && { links: opts.links }),
     path: opts.path ?? DEFAULT_WEBHOOK_PATH,
     bodyLimit: opts.bodyLimit ?? DEFAULT_WEBHOOK_BODY_LIMIT,
   });

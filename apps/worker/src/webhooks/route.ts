@@ -10,6 +10,7 @@ import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply } 
 import type { RefreshRegistry } from '@mk/refresh';
 import type { WebhookDedupe } from './dedupe';
 import { applyWebhook, type WebhookEffect } from './handle';
+import type { LinkEvents } from '../link-events';
 import { WebhookSignatureError, type WebhookVerifier } from './verify';
 
 export const DEFAULT_WEBHOOK_PATH = '/webhooks/moneykit';
@@ -20,6 +21,8 @@ export interface WebhookRouteOptions {
   verifier: WebhookVerifier;
   registry: RefreshRegistry;
   dedupe: WebhookDedupe;
+  /** The migration ledger's side of state changes (reconnects, links needing attention). */
+  links?: LinkEvents;
   path?: string;
   bodyLimit?: number;
   logger?: Logger;
@@ -85,7 +88,7 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRouteOptions> = async (sco
     }
     let effect: WebhookEffect;
     try {
-      effect = await applyWebhook(event.data, registry);
+      effect = await applyWebhook(event.data, registry, opts.links);
     } catch (err) {
       await dedupe.release(key, claim).catch(() => undefined);
       throw err;

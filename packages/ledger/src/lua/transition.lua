@@ -1,8 +1,11 @@
 -- One change of one connection record, atomically with the state counts, the link owners and the activity figures.
 -- KEYS: conns, counts, links (link_id → field), rate (minute → imported; 'last' = ms of the last import),
---       open (field → job id), errors (minute → retryable errors; 'last', 'lastAt' = the latest one's message and ms).
+--       open (field → job id), errors (minute → retryable errors; 'last', 'lastAt' = the latest one's message and ms),
+--       outbox (stream of events for the team's backend, outbox.ts).
 -- ARGV: field, patch json (null removes a key), now ms, '1' to count an attempt, expected states ('' = any, else ',a,b,'),
---       expected rev ('' = unfenced).
+--       expected rev ('' = unfenced), '1' to write events to the outbox (NOTIFY_URL set).
+-- Reaching imported or failed writes its event (connection.imported / connection.failed) in the same step: a worker
+-- killed right after the change cannot lose it. Failure events carry the error's class and code, never its message.
 -- Every failed attempt the worker records (a patch with a retryable lastError) is counted here, so status can say
 -- "MoneyKit unreachable: N errors in the last 5 min" without the worker doing anything more.
 -- Returns the new record json, or an error reply: LEDGER_NO_RECORD, LEDGER_STATE <state> (not in an expected state),
@@ -45,4 +48,21 @@ if type(patch.lastError) == 'table' and patch.lastError.errorClass == 'retryable
   redis.call('HSET', KEYS[6], 'last', tostring(patch.lastError.message or ''), 'lastAt', ARGV[3])
 end
 if type(patch.linkId) == 'string' then redis.call('HSET', KEYS[3], patch.linkId, ARGV[1]) end
+if ARGV[7] == '1' and old ~= rec.state and (rec.state == 'imported' or rec.state == 'failed') then
+  local data = { source_user_id = rec.sourceUserId, source_connection_id = rec.connectionId, link_id = rec.linkId }
+  local kind = 'connection.imported'
+  if rec.state == 'imported' then
+    data.adopted = rec.adopted == true
+    data.accounts = rec.accounts
+    data.transactions_imported = rec.transactionsImported
+  else
+    kind = 'connection.failed'
+    data.attempts = rec.attempts
+    if type(rec.lastError) == 'table' then
+      data.error_class = rec.lastError.errorClass
+      data.error_code = rec.lastError.code
+    end
+  end
+  redis.call('XADD', KEYS[7], '*', 'type', kind, 'field', ARGV[1], 'n', tostring(rec.rev), 'at', ARGV[3], 'data', cjson.encode(data))
+end
 return enc
