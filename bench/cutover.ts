@@ -34,10 +34,20 @@ export interface CutoverOptions {
 const B = 'cutover';
 
 /** Landed records of `accounts` accounts × `perAccount` transactions, against a set of their ids. */
-async function memory(ledger: MigrationLedger, redis: import('ioredis').Redis, accounts: number, perAccount: number): Promise<Figure[]> {
+async function memory(
+  ledger: MigrationLedger,
+  redis: import('ioredis').Redis,
+  accounts: number,
+  perAccount: number,
+): Promise<Figure[]> {
   let tx = 0;
   for (let a = 0; a < accounts; a++) {
-    const transactions = Array.from({ length: perAccount }, (_, i) => ({ account_id: `acc-${a}`, transaction_id: `txn-${a}-${i}-${'x'.repeat(12)}`, amount: `-${(i % 97) + 0.25}`, date: '2026-10-01' }));
+    const transactions = Array.from({ length: perAccount }, (_, i) => ({
+      account_id: `acc-${a}`,
+      transaction_id: `txn-${a}-${i}-${'x'.repeat(12)}`,
+      amount: `-${(i % 97) + 0.25}`,
+      date: '2026-10-01',
+    }));
     await ledger.noteLanded('mem', connectionField(`user-${a}`, 'conn-0'), transactions, [`acc-${a}`]);
     const pipe = redis.pipeline();
     pipe.sadd(`${PREFIX}:naive:ids:${a}`, ...transactions.map((t) => t.transaction_id));
@@ -46,9 +56,17 @@ async function memory(ledger: MigrationLedger, redis: import('ioredis').Redis, a
   }
   const ours = await ledger.landedBytes('mem');
   let naive = 0;
-  for (let a = 0; a < accounts; a++) naive += Number(await redis.call('MEMORY', 'USAGE', `${PREFIX}:naive:ids:${a}`, 'SAMPLES', '0'));
+  for (let a = 0; a < accounts; a++)
+    naive += Number(await redis.call('MEMORY', 'USAGE', `${PREFIX}:naive:ids:${a}`, 'SAMPLES', '0'));
   return [
-    { name: `landed records, ${accounts.toLocaleString('en-US')} accounts × ${perAccount} transactions`, unit: 'B/transaction', value: ours / tx, baseline: naive / tx, baselineName: 'a Redis set of source ids per account', higherIsBetter: false },
+    {
+      name: `landed records, ${accounts.toLocaleString('en-US')} accounts × ${perAccount} transactions`,
+      unit: 'B/transaction',
+      value: ours / tx,
+      baseline: naive / tx,
+      baselineName: 'a Redis set of source ids per account',
+      higherIsBetter: false,
+    },
   ];
 }
 
@@ -67,21 +85,44 @@ export async function run(o: CutoverOptions = {}): Promise<BenchResult> {
 
     // A run imported without a limit, then the top-up at `rate`/min on both sides.
     const sandbox = await startSandbox({ latency: 'none', importRatePerMinute: 1_000_000, logLevel: 'silent' });
-    const client = new MoneyKitClient({ baseUrl: sandbox.url, clientId: sandbox.clientId, clientSecret: sandbox.clientSecret });
+    const client = new MoneyKitClient({
+      baseUrl: sandbox.url,
+      clientId: sandbox.clientId,
+      clientSecret: sandbox.clientSecret,
+    });
     const lines = [...fixtures.dumpLines({ users, format: 'plaid', txPerAccount: 6, seed: 77 })].map((l) => l.line);
     const first = path.join(dir, 'v1.ndjson');
     const newer = path.join(dir, 'v2.ndjson');
     fs.writeFileSync(first, `${lines.join('\n')}\n`);
     fs.writeFileSync(newer, `${lines.map((l) => fixtures.newerDumpLine(l, { added: 3 }).line).join('\n')}\n`);
     const env = {
-      REDIS_URL: redisBench.server.url, REDIS_PREFIX: PREFIX, LOG_LEVEL: 'silent', PAYLOAD_KEYS: TEST_PAYLOAD_KEYS, PRODUCER_OUT_DIR: dir, IMPORT_RATE_PER_MIN: String(rate),
-      MONEYKIT_BASE_URL: sandbox.url, MONEYKIT_CLIENT_ID: sandbox.clientId, MONEYKIT_CLIENT_SECRET: sandbox.clientSecret,
+      REDIS_URL: redisBench.server.url,
+      REDIS_PREFIX: PREFIX,
+      LOG_LEVEL: 'silent',
+      PAYLOAD_KEYS: TEST_PAYLOAD_KEYS,
+      PRODUCER_OUT_DIR: dir,
+      IMPORT_RATE_PER_MIN: String(rate),
+      MONEYKIT_BASE_URL: sandbox.url,
+      MONEYKIT_CLIENT_ID: sandbox.clientId,
+      MONEYKIT_CLIENT_SECRET: sandbox.clientSecret,
     };
     const quiet = { out: () => undefined, err: () => undefined };
-    const workerOf = (perMinute: number) => startImportWorker({
-      sealer: testSealer(), redis, prefix: PREFIX, api: importApiFromClient(client), ledger, logger: quietLogger, sink: { linkImported: async () => undefined },
-      ratePerMinute: perMinute, concurrency: 16, backoffBaseMs: 50, backoffMaxMs: 1000, lockDurationMs: 30_000, upstreamWaitMs: 500,
-    });
+    const workerOf = (perMinute: number) =>
+      startImportWorker({
+        sealer: testSealer(),
+        redis,
+        prefix: PREFIX,
+        api: importApiFromClient(client),
+        ledger,
+        logger: quietLogger,
+        sink: { linkImported: async () => undefined },
+        ratePerMinute: perMinute,
+        concurrency: 16,
+        backoffBaseMs: 50,
+        backoffMaxMs: 1000,
+        lockDurationMs: 30_000,
+        upstreamWaitMs: 500,
+      });
     let worker = workerOf(1_000_000);
     say(B, `run: ${users} users imported without a limit`);
     await producer(['run', first, '--run', 'cut', '--wait'], env, quiet);
@@ -101,7 +142,7 @@ export async function run(o: CutoverOptions = {}): Promise<BenchResult> {
 
     // Baseline: the same batches (fresh links, so nothing is a duplicate) sent by a naive p-limit loop.
     say(B, 'naive loop: the same batches without the shared limiter');
-    await sleep(60_000 / rate * 5);
+    await sleep((60_000 / rate) * 5);
     const linkIds: string[] = [];
     for await (const r of ledger.scan('cut')) if (r.linkId) linkIds.push(r.linkId);
     // As many calls as the limit allows in a minute and the top-up's on top: a loop without the limiter meets 429s.
@@ -109,29 +150,54 @@ export async function run(o: CutoverOptions = {}): Promise<BenchResult> {
     for (let i = 0; i < calls + rate; i++) {
       const linkId = linkIds[i % linkIds.length]!;
       const account = sandbox.state.links.get(linkId)!.accounts[0]!.originalId;
-      batches.push({ linkId, transactions: transactionBatches([{ account_id: account, transaction_id: `naive-${i}`, amount: '-1.00', date: '2026-10-01' }]).batches[0]! });
+      batches.push({
+        linkId,
+        transactions: transactionBatches([
+          { account_id: account, transaction_id: `naive-${i}`, amount: '-1.00', date: '2026-10-01' },
+        ]).batches[0]!,
+      });
     }
     const naiveBase = sandbox.state.counters();
     const naiveStarted = Date.now();
     const limit = pLimit(16);
     let accepted = 0;
     // No retry: each 429 is counted, and the loop goes on (a retry would only add more of them).
-    await Promise.all(batches.map((b) => limit(async () => {
-      try {
-        await client.importTransactions(b.linkId, { transactions: b.transactions });
-        accepted++;
-      } catch (err) {
-        if (!isMoneyKitError(err) || err.errorClass !== 'rate_limited') throw err;
-      }
-    })));
+    await Promise.all(
+      batches.map((b) =>
+        limit(async () => {
+          try {
+            await client.importTransactions(b.linkId, { transactions: b.transactions });
+            accepted++;
+          } catch (err) {
+            if (!isMoneyKitError(err) || err.errorClass !== 'rate_limited') throw err;
+          }
+        }),
+      ),
+    );
     const naiveSeconds = Math.max(1, (Date.now() - naiveStarted) / 1000);
     const naive429 = sandbox.state.counters().rateLimited429s - naiveBase.rateLimited429s;
     const share = (n: number, s: number) => (100 * n) / Math.max(1, (s / 60) * rate);
     figures.push(
-      { name: `top-up at ${rate}/min: share of the import limit used (${calls} batches)`, unit: '%', value: Math.min(100, share(calls, oursSeconds)), baseline: Math.min(100, share(accepted, naiveSeconds)), baselineName: 'naive p-limit loop (no limiter)', higherIsBetter: true },
-      { name: 'top-up: 429s from MoneyKit', unit: '', value: ours429, baseline: naive429, baselineName: 'naive p-limit loop', higherIsBetter: false },
+      {
+        name: `top-up at ${rate}/min: share of the import limit used (${calls} batches)`,
+        unit: '%',
+        value: Math.min(100, share(calls, oursSeconds)),
+        baseline: Math.min(100, share(accepted, naiveSeconds)),
+        baselineName: 'naive p-limit loop (no limiter)',
+        higherIsBetter: true,
+      },
+      {
+        name: 'top-up: 429s from MoneyKit',
+        unit: '',
+        value: ours429,
+        baseline: naive429,
+        baselineName: 'naive p-limit loop',
+        higherIsBetter: false,
+      },
     );
-    notes.push(`Top-up: ${calls} \`/import/transactions\` calls in ${oursSeconds.toFixed(1)} s including the producer's diff and enqueue (${after.duplicateTransactions} duplicate transactions); the naive loop sent ${batches.length} single-row batches in ${naiveSeconds.toFixed(1)} s, ${accepted} accepted.`);
+    notes.push(
+      `Top-up: ${calls} \`/import/transactions\` calls in ${oursSeconds.toFixed(1)} s including the producer's diff and enqueue (${after.duplicateTransactions} duplicate transactions); the naive loop sent ${batches.length} single-row batches in ${naiveSeconds.toFixed(1)} s, ${accepted} accepted.`,
+    );
 
     // Verify at MoneyKit's read limits (on: the sandbox's defaults) against a naive loop reading everything twice.
     say(B, 'verify at the read limits');
@@ -145,28 +211,55 @@ export async function run(o: CutoverOptions = {}): Promise<BenchResult> {
     const naiveReadStarted = Date.now();
     const readLimit = pLimit(16);
     for (let pass = 0; pass < 2; pass++) {
-      await Promise.all(linkIds.map((id) => readLimit(async () => {
-        for (let attempt = 0; attempt < 3; attempt++) {
-          try {
-            await client.getLinkAccounts(id);
-            await client.getLinkAccounts(id);
-            await client.getLinkAccounts(id);
-            await client.getLinkTransactions(id, { page: 1, size: 1000, startDate: '1900-01-01', endDate: '2100-01-01' });
-            return;
-          } catch (err) {
-            if (!isMoneyKitError(err) || err.errorClass !== 'rate_limited') throw err;
-            await sleep(err.retryAfterMs ?? 1000);
-          }
-        }
-      })));
+      await Promise.all(
+        linkIds.map((id) =>
+          readLimit(async () => {
+            for (let attempt = 0; attempt < 3; attempt++) {
+              try {
+                await client.getLinkAccounts(id);
+                await client.getLinkAccounts(id);
+                await client.getLinkAccounts(id);
+                await client.getLinkTransactions(id, {
+                  page: 1,
+                  size: 1000,
+                  startDate: '1900-01-01',
+                  endDate: '2100-01-01',
+                });
+                return;
+              } catch (err) {
+                if (!isMoneyKitError(err) || err.errorClass !== 'rate_limited') throw err;
+                await sleep(err.retryAfterMs ?? 1000);
+              }
+            }
+          }),
+        ),
+      );
     }
     const naiveReadSeconds = (Date.now() - naiveReadStarted) / 1000;
     figures.push(
-      { name: `verify of ${linkIds.length} links at MoneyKit's read limits`, unit: 's', value: verifySeconds, baseline: naiveReadSeconds, baselineName: 'naive loop, right after: accounts 3× + transactions per link, twice', higherIsBetter: false },
-      { name: 'verify: read 429s', unit: '', value: verify429, baseline: sandbox.state.counters().readRateLimited429s - naiveReadBase, baselineName: 'naive loop', higherIsBetter: false },
+      {
+        name: `verify of ${linkIds.length} links at MoneyKit's read limits`,
+        unit: 's',
+        value: verifySeconds,
+        baseline: naiveReadSeconds,
+        baselineName: 'naive loop, right after: accounts 3× + transactions per link, twice',
+        higherIsBetter: false,
+      },
+      {
+        name: 'verify: read 429s',
+        unit: '',
+        value: verify429,
+        baseline: sandbox.state.counters().readRateLimited429s - naiveReadBase,
+        baselineName: 'naive loop',
+        higherIsBetter: false,
+      },
     );
-    notes.push('Landed records: one hash field per account (12-byte field name) holding an 8-byte header and 8 bytes per transaction; the per-account overhead is amortised over the account\'s transactions.');
-    notes.push('The naive read loop gives up after 3 attempts per link; verify waits its per-link windows out instead (GET /links/{id}/accounts: 4 in any 60 s).');
+    notes.push(
+      "Landed records: one hash field per account (12-byte field name) holding an 8-byte header and 8 bytes per transaction; the per-account overhead is amortised over the account's transactions.",
+    );
+    notes.push(
+      'The naive read loop gives up after 3 attempts per link; verify waits its per-link windows out instead (GET /links/{id}/accounts: 4 in any 60 s).',
+    );
     client.close();
     await sandbox.close();
   } finally {
@@ -177,6 +270,14 @@ export async function run(o: CutoverOptions = {}): Promise<BenchResult> {
 }
 
 if (require.main === module) {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean' }, users: { type: 'string' }, rate: { type: 'string' } } });
-  runAsScript(() => run({ quick: values.quick === true, users: positive('users', values.users, values.quick ? 60 : 200), rate: positive('rate', values.rate, 600) }));
+  const { values } = parseArgs({
+    options: { quick: { type: 'boolean' }, users: { type: 'string' }, rate: { type: 'string' } },
+  });
+  runAsScript(() =>
+    run({
+      quick: values.quick === true,
+      users: positive('users', values.users, values.quick ? 60 : 200),
+      rate: positive('rate', values.rate, 600),
+    }),
+  );
 }

@@ -17,7 +17,12 @@ import { positive, runAsScript, say, sleep, type BenchResult } from './lib/bench
 import { REALISTIC, cachedDump } from './lib/dumps';
 import { PREFIX, clientFor, enqueueDump, startBenchRedis, startWorker } from './lib/pipeline';
 import type { Figure } from './lib/report';
-import { admittedImportCalls, startSandboxProcess, type SandboxCounters, type SandboxProcess } from './lib/sandbox-process';
+import {
+  admittedImportCalls,
+  startSandboxProcess,
+  type SandboxCounters,
+  type SandboxProcess,
+} from './lib/sandbox-process';
 
 export interface ImportsBenchOptions {
   quick?: boolean;
@@ -47,14 +52,22 @@ interface Measured {
 }
 
 /** Counters at the end of the warm-up and of the window; `whenDone` lets in-flight calls finish, then the final counters. */
-async function observe(sandbox: SandboxProcess, s: Settings, whenDone: () => Promise<void>): Promise<Omit<Measured, 'note'>> {
+async function observe(
+  sandbox: SandboxProcess,
+  s: Settings,
+  whenDone: () => Promise<void>,
+): Promise<Omit<Measured, 'note'>> {
   await sleep(s.warmupSeconds * 1000);
   const start = await sandbox.counters();
   await sleep(s.seconds * 1000);
   const end = await sandbox.counters();
   await whenDone();
   const whole = await sandbox.counters();
-  return { perMinute: ((admittedImportCalls(end) - admittedImportCalls(start)) * 60) / s.seconds, windowed429s: end.rateLimited429s - start.rateLimited429s, whole };
+  return {
+    perMinute: ((admittedImportCalls(end) - admittedImportCalls(start)) * 60) / s.seconds,
+    windowed429s: end.rateLimited429s - start.rateLimited429s,
+    whole,
+  };
 }
 
 async function measureWorker(dump: string, s: Settings): Promise<Measured> {
@@ -67,7 +80,8 @@ async function measureWorker(dump: string, s: Settings): Promise<Measured> {
     const worker = startWorker(redis.redis, client, { ratePerMinute: s.rate, concurrency: s.concurrency });
     const m = await observe(sandbox, s, () => worker.close());
     const counts = await new MigrationLedger(redis.redis, PREFIX).counts('imports');
-    if (counts.imported + counts.failed >= connections) throw new Error('the import worker ran out of work before the window ended: raise the dump size');
+    if (counts.imported + counts.failed >= connections)
+      throw new Error('the import worker ran out of work before the window ended: raise the dump size');
     return { ...m, note: `import worker: ${counts.imported} connections imported, ${counts.failed} failed` };
   } finally {
     client.close();
@@ -103,7 +117,8 @@ async function measureNaive(dump: string, s: Settings): Promise<Measured> {
     const plan = planImport(request);
     const link = await withRetry(() => client.importLink(plan.importBody));
     if (!link) return;
-    for (const transactions of plan.batches) if (!(await withRetry(() => client.importTransactions(link.link_id, { transactions })))) return;
+    for (const transactions of plan.batches)
+      if (!(await withRetry(() => client.importTransactions(link.link_id, { transactions })))) return;
     imported++;
   }
 
@@ -116,7 +131,8 @@ async function measureNaive(dump: string, s: Settings): Promise<Measured> {
       stop();
       await all;
     });
-    if (imported >= connections.length) throw new Error('the naive script ran out of work before the window ended: raise the dump size');
+    if (imported >= connections.length)
+      throw new Error('the naive script ran out of work before the window ended: raise the dump size');
     return { ...m, note: `naive script: ${imported} connections imported, ${errors} failed on errors other than 429` };
   } finally {
     client.close();
@@ -139,19 +155,54 @@ export async function run(opts: ImportsBenchOptions = {}): Promise<BenchResult> 
   const naive = await measureNaive(dump.path, s);
   const baselineName = 'naive p-limit script';
   const figures: Figure[] = [
-    { name: 'achieved ÷ configured import rate', unit: '%', value: (ours.perMinute / s.rate) * 100, baseline: (naive.perMinute / s.rate) * 100, baselineName, higherIsBetter: true },
-    { name: 'import calls admitted per minute', unit: 'calls/min', value: ours.perMinute, baseline: naive.perMinute, baselineName, higherIsBetter: true },
-    { name: '429 responses (whole run)', unit: '', value: ours.whole.rateLimited429s, baseline: naive.whole.rateLimited429s, baselineName, higherIsBetter: false },
-    { name: 'busiest 60 s of import calls sent', unit: 'calls', value: ours.whole.maxImportCallsPerMinuteSeen, baseline: naive.whole.maxImportCallsPerMinuteSeen, baselineName, higherIsBetter: false },
-    { name: 'duplicate links', unit: '', value: ours.whole.duplicateLinks, baseline: naive.whole.duplicateLinks, baselineName, higherIsBetter: false },
+    {
+      name: 'achieved ÷ configured import rate',
+      unit: '%',
+      value: (ours.perMinute / s.rate) * 100,
+      baseline: (naive.perMinute / s.rate) * 100,
+      baselineName,
+      higherIsBetter: true,
+    },
+    {
+      name: 'import calls admitted per minute',
+      unit: 'calls/min',
+      value: ours.perMinute,
+      baseline: naive.perMinute,
+      baselineName,
+      higherIsBetter: true,
+    },
+    {
+      name: '429 responses (whole run)',
+      unit: '',
+      value: ours.whole.rateLimited429s,
+      baseline: naive.whole.rateLimited429s,
+      baselineName,
+      higherIsBetter: false,
+    },
+    {
+      name: 'busiest 60 s of import calls sent',
+      unit: 'calls',
+      value: ours.whole.maxImportCallsPerMinuteSeen,
+      baseline: naive.whole.maxImportCallsPerMinuteSeen,
+      baselineName,
+      higherIsBetter: false,
+    },
+    {
+      name: 'duplicate links',
+      unit: '',
+      value: ours.whole.duplicateLinks,
+      baseline: naive.whole.duplicateLinks,
+      baselineName,
+      higherIsBetter: false,
+    },
   ];
   const notes = [
     `Configured rate ${s.rate}/min in the sandbox and in the worker; realistic latency (200 ms + 9.8 ms/KB, ≤ 10 s); concurrency ${s.concurrency} on both sides; ` +
       `realistic dump (${dump.summary.users} users, mixed formats, 1% over 1 MB).`,
     `Rates are measured over ${s.seconds} s after a ${s.warmupSeconds} s warm-up; 429s, the busiest minute and duplicates cover the whole run.`,
     s.seconds % 60 === 0
-      ? 'The window is whole minutes, so the sandbox\'s sliding-minute limit bounds both sides at 100%: the naive script reaches it in bursts, paid for in 429s.'
-      : 'The window is not whole minutes: the sandbox limits a sliding minute, so a bursty client can be let through up to a full minute\'s allowance within it and exceed 100% here. Compare the 429s, not the rates.',
+      ? "The window is whole minutes, so the sandbox's sliding-minute limit bounds both sides at 100%: the naive script reaches it in bursts, paid for in 429s."
+      : "The window is not whole minutes: the sandbox limits a sliding minute, so a bursty client can be let through up to a full minute's allowance within it and exceed 100% here. Compare the 429s, not the rates.",
     `429s inside the measured window: worker ${ours.windowed429s}, naive ${naive.windowed429s}.`,
     ours.note,
     naive.note,
@@ -163,7 +214,13 @@ export async function run(opts: ImportsBenchOptions = {}): Promise<BenchResult> 
 if (require.main === module) {
   runAsScript(() => {
     const { values: v } = parseArgs({
-      options: { quick: { type: 'boolean' }, rate: { type: 'string' }, seconds: { type: 'string' }, warmup: { type: 'string' }, concurrency: { type: 'string' } },
+      options: {
+        quick: { type: 'boolean' },
+        rate: { type: 'string' },
+        seconds: { type: 'string' },
+        warmup: { type: 'string' },
+        concurrency: { type: 'string' },
+      },
     });
     return run({
       quick: v.quick,

@@ -19,10 +19,15 @@ const QUERY = 'select record from users order by id';
 
 function runPass(mode: PostgresPassMode, url: string): Promise<PostgresPassResult> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--import', 'tsx', PASS_SCRIPT, mode, url, QUERY], { maxBuffer: 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err) return reject(new Error(`${mode} pass failed: ${stderr || err.message}`));
-      resolve(JSON.parse(stdout.trim().split('\n').pop()!) as PostgresPassResult);
-    });
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', PASS_SCRIPT, mode, url, QUERY],
+      { maxBuffer: 1024 * 1024 },
+      (err, stdout, stderr) => {
+        if (err) return reject(new Error(`${mode} pass failed: ${stderr || err.message}`));
+        resolve(JSON.parse(stdout.trim().split('\n').pop()!) as PostgresPassResult);
+      },
+    );
   });
 }
 
@@ -40,18 +45,35 @@ export async function run(opts: { quick?: boolean; users?: number } = {}): Promi
     const plain = await runPass('pg-cursor', pg.url);
     say('postgres', 'producer pass');
     const ours = await runPass('producer', pg.url);
-    if (ours.rows !== plain.rows) throw new Error(`the passes disagree on the number of rows: ${ours.rows} vs ${plain.rows}`);
+    if (ours.rows !== plain.rows)
+      throw new Error(`the passes disagree on the number of rows: ${ours.rows} vs ${plain.rows}`);
     const baselineName = 'pg + pg-query-stream cursor, pg JSON parse';
     const figures: Figure[] = [
-      { name: 'rows/s', unit: 'rows/s', value: ours.rows / ours.seconds, baseline: plain.rows / plain.seconds, baselineName, higherIsBetter: true },
-      { name: 'peak RSS', unit: 'MB', value: ours.maxRssBytes / MB, baseline: plain.maxRssBytes / MB, baselineName, higherIsBetter: false },
+      {
+        name: 'rows/s',
+        unit: 'rows/s',
+        value: ours.rows / ours.seconds,
+        baseline: plain.rows / plain.seconds,
+        baselineName,
+        higherIsBetter: true,
+      },
+      {
+        name: 'peak RSS',
+        unit: 'MB',
+        value: ours.maxRssBytes / MB,
+        baseline: plain.maxRssBytes / MB,
+        baselineName,
+        higherIsBetter: false,
+      },
     ];
     return {
       title: `PostgreSQL source: ${users.toLocaleString('en-US')} users from a query`,
       figures,
       notes: [
         `Table: ${users.toLocaleString('en-US')} rows, one Plaid user each (1 item, 1 account, 2 transactions) in a jsonb column, ${rows[0]?.mb} MB on disk; every 1,000th user has one unreadable row, every 5,000th row is not a record.`,
-        'Both passes read `' + QUERY + '` through a server-side cursor (200 rows a fetch) from a private PostgreSQL on the same machine; ' +
+        'Both passes read `' +
+          QUERY +
+          '` through a server-side cursor (200 rows a fetch) from a private PostgreSQL on the same machine; ' +
           'the producer pass also parses each record exactly (json as text), converts, validates and plans it against the 1 MB rule, without the Redis writes of `run`.',
         `Peak RSS = process.resourceUsage().maxRSS of each pass's own process (node + tsx included); it does not grow with the table: the cursor is read only as fast as records are converted.`,
       ],
@@ -64,6 +86,9 @@ export async function run(opts: { quick?: boolean; users?: number } = {}): Promi
 if (require.main === module) {
   runAsScript(() => {
     const { values } = parseArgs({ options: { quick: { type: 'boolean' }, users: { type: 'string' } } });
-    return run({ quick: values.quick, users: values.users === undefined ? undefined : Math.round(positive('users', values.users, 1_000_000)) });
+    return run({
+      quick: values.quick,
+      users: values.users === undefined ? undefined : Math.round(positive('users', values.users, 1_000_000)),
+    });
   });
 }

@@ -26,10 +26,15 @@ const PASS_SCRIPT = path.join(__dirname, 'lib/producer-pass.ts');
 
 function runPass(mode: PassMode, dump: string): Promise<PassResult> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--import', 'tsx', PASS_SCRIPT, mode, dump], { maxBuffer: 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err) return reject(new Error(`${mode} pass failed: ${stderr || err.message}`));
-      resolve(JSON.parse(stdout.trim().split('\n').pop()!) as PassResult);
-    });
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', PASS_SCRIPT, mode, dump],
+      { maxBuffer: 1024 * 1024 },
+      (err, stdout, stderr) => {
+        if (err) return reject(new Error(`${mode} pass failed: ${stderr || err.message}`));
+        resolve(JSON.parse(stdout.trim().split('\n').pop()!) as PassResult);
+      },
+    );
   });
 }
 
@@ -42,9 +47,30 @@ function passFigures(label: string, dump: BenchDump, ours: PassResult, plain: Pa
   const baselineName = `readline + JSON.parse${label}`;
   const mbps = (r: PassResult) => dump.summary.bytes / MB / r.seconds;
   return [
-    { name: `records/s${label}`, unit: 'records/s', value: ours.records / ours.seconds, baseline: plain.records / plain.seconds, baselineName, higherIsBetter: true },
-    { name: `MB/s of dump${label}`, unit: 'MB/s', value: mbps(ours), baseline: mbps(plain), baselineName, higherIsBetter: true },
-    { name: `peak RSS${label}`, unit: 'MB', value: ours.maxRssBytes / MB, baseline: plain.maxRssBytes / MB, baselineName, higherIsBetter: false },
+    {
+      name: `records/s${label}`,
+      unit: 'records/s',
+      value: ours.records / ours.seconds,
+      baseline: plain.records / plain.seconds,
+      baselineName,
+      higherIsBetter: true,
+    },
+    {
+      name: `MB/s of dump${label}`,
+      unit: 'MB/s',
+      value: mbps(ours),
+      baseline: mbps(plain),
+      baselineName,
+      higherIsBetter: true,
+    },
+    {
+      name: `peak RSS${label}`,
+      unit: 'MB',
+      value: ours.maxRssBytes / MB,
+      baseline: plain.maxRssBytes / MB,
+      baselineName,
+      higherIsBetter: false,
+    },
   ];
 }
 
@@ -54,7 +80,8 @@ async function measure(dump: BenchDump): Promise<{ ours: PassResult; plain: Pass
   const plain = await runPass('json-parse', dump.path);
   say('producer', `producer pass over ${path.basename(dump.path)}`);
   const ours = await runPass('producer', dump.path);
-  if (ours.records !== plain.records) throw new Error(`the passes disagree on the number of records: ${ours.records} vs ${plain.records}`);
+  if (ours.records !== plain.records)
+    throw new Error(`the passes disagree on the number of records: ${ours.records} vs ${plain.records}`);
   return { ours, plain };
 }
 
@@ -81,7 +108,9 @@ export async function run(opts: ProducerBenchOptions = {}): Promise<BenchResult>
     const gzDump = await cachedDump({ ...REALISTIC, users, gzip: true });
     const gzRun = await measure(gzDump);
     figures.push(...passFigures(' (gzip)', gzDump, gzRun.ours, gzRun.plain));
-    notes.push(`Gzipped dump: ${(gzDump.fileBytes / MB).toFixed(0)} MB on disk (generated data compresses far better than real dumps); MB/s counts uncompressed bytes, so the two variants compare directly.`);
+    notes.push(
+      `Gzipped dump: ${(gzDump.fileBytes / MB).toFixed(0)} MB on disk (generated data compresses far better than real dumps); MB/s counts uncompressed bytes, so the two variants compare directly.`,
+    );
   }
   notes.push(
     'Each pass runs in its own process (peak RSS = process.resourceUsage().maxRSS, node + tsx included) on a page-cached file; ' +
@@ -92,7 +121,13 @@ export async function run(opts: ProducerBenchOptions = {}): Promise<BenchResult>
 
 if (require.main === module) {
   runAsScript(() => {
-    const { values } = parseArgs({ options: { quick: { type: 'boolean' }, 'size-gb': { type: 'string' }, 'skip-gzip': { type: 'boolean' } } });
-    return run({ quick: values.quick, sizeGb: values['size-gb'] === undefined ? undefined : positive('size-gb', values['size-gb'], 1), skipGzip: values['skip-gzip'] });
+    const { values } = parseArgs({
+      options: { quick: { type: 'boolean' }, 'size-gb': { type: 'string' }, 'skip-gzip': { type: 'boolean' } },
+    });
+    return run({
+      quick: values.quick,
+      sizeGb: values['size-gb'] === undefined ? undefined : positive('size-gb', values['size-gb'], 1),
+      skipGzip: values['skip-gzip'],
+    });
   });
 }

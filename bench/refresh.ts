@@ -81,14 +81,19 @@ async function measureOurs(n: number): Promise<MemoryFigure> {
     const registry = await RefreshRegistry.open(redis, '{mk}', { firstDueSpreadMs: 3_600_000 });
     const ids = linkIds(n);
     const t0 = Date.now();
-    for (let i = 0; i < n; i += 10_000) await registry.register(ids.slice(i, i + 10_000).map((linkId) => ({ linkId, products: PRODUCTS4 })));
+    for (let i = 0; i < n; i += 10_000)
+      await registry.register(ids.slice(i, i + 10_000).map((linkId) => ({ linkId, products: PRODUCTS4 })));
     say(`ours: ${n.toLocaleString('en-US')} links registered in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     // steady state: each product refreshed some time in the last hour/day (7-8 base-36 digits of time each)
     const now = Date.now();
     for (let i = 0; i < n; i += 10_000) {
       const pipe = redis.pipeline();
       for (const id of ids.slice(i, i + 10_000)) {
-        const products = PRODUCTS4.map((product) => ({ product, status: 'completed' as const, refAt: now - Math.floor(Math.random() * 3_600_000) }));
+        const products = PRODUCTS4.map((product) => ({
+          product,
+          status: 'completed' as const,
+          refAt: now - Math.floor(Math.random() * 3_600_000),
+        }));
         const b = registry.bucketOf(id);
         pipe.hset(registry.keys.state(b), id, encodeLink({ mode: 'active', reason: 'none', products }));
         // each imported link was resumed by a link.state_changed webhook: its order mark stays
@@ -101,11 +106,20 @@ async function measureOurs(n: number): Promise<MemoryFigure> {
     for (let b = 0; b < registry.buckets; b += 64) {
       const pipe = redis.pipeline();
       for (let k = b; k < Math.min(registry.buckets, b + 64); k++) {
-        pipe.object('ENCODING', registry.keys.state(k)).object('ENCODING', registry.keys.index(k)).object('ENCODING', registry.keys.webhookOrder(k));
+        pipe
+          .object('ENCODING', registry.keys.state(k))
+          .object('ENCODING', registry.keys.index(k))
+          .object('ENCODING', registry.keys.webhookOrder(k));
       }
       for (const [, enc] of (await pipe.exec()) ?? []) if (enc !== null && enc !== 'listpack') nonListpack += 1;
     }
-    return { links: n, bytesPerLinkProduct: (after - before) / (n * PRODUCTS4.length), totalMb: (after - before) / 1e6, nonListpackBuckets: nonListpack, buckets: registry.buckets };
+    return {
+      links: n,
+      bytesPerLinkProduct: (after - before) / (n * PRODUCTS4.length),
+      totalMb: (after - before) / 1e6,
+      nonListpackBuckets: nonListpack,
+      buckets: registry.buckets,
+    };
   } finally {
     redis.disconnect();
     await server.stop();
@@ -127,7 +141,12 @@ async function measureNaivePerJob(jobs: number): Promise<number> {
         all.slice(i, i + 1000).map(({ linkId, product }) => ({
           name: 'refresh',
           data: { linkId, products: [product], dueAt: Date.now() },
-          opts: { jobId: jobId(linkId, product), delay: Math.floor(Math.random() * 3_600_000), removeOnComplete: true, removeOnFail: true },
+          opts: {
+            jobId: jobId(linkId, product),
+            delay: Math.floor(Math.random() * 3_600_000),
+            removeOnComplete: true,
+            removeOnFail: true,
+          },
         })),
       );
     }
@@ -158,8 +177,15 @@ interface DispatchFigure {
   offeredProductRefreshesPerSec: number;
 }
 
-function spawnProcess(entry: string, env: Record<string, string>): Promise<{ child: ChildProcess; output: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry)], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'error', ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+function spawnProcess(
+  entry: string,
+  env: Record<string, string>,
+): Promise<{ child: ChildProcess; output: () => string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry)], {
+    cwd: ROOT,
+    env: { ...process.env, LOG_LEVEL: 'error', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   return new Promise((resolve, reject) => {
@@ -180,7 +206,14 @@ async function stopAndCollectLag(procs: { child: ChildProcess; output: () => str
   const lags = procs.map((p) => JSON.parse(/lag (\{.*\})/.exec(p.output())![1]!) as Lag);
   const count = lags.reduce((s, l) => s + l.count, 0);
   const weighted = (k: 'meanMs' | 'p50Ms') => (count ? lags.reduce((s, l) => s + l[k] * l.count, 0) / count : 0);
-  return { cpuMs: lags.reduce((s, l) => s + l.cpuMs, 0), count, meanMs: weighted('meanMs'), p50Ms: weighted('p50Ms'), p99Ms: Math.max(...lags.map((l) => l.p99Ms)), maxMs: Math.max(...lags.map((l) => l.maxMs)) };
+  return {
+    cpuMs: lags.reduce((s, l) => s + l.cpuMs, 0),
+    count,
+    meanMs: weighted('meanMs'),
+    p50Ms: weighted('p50Ms'),
+    p99Ms: Math.max(...lags.map((l) => l.p99Ms)),
+    maxMs: Math.max(...lags.map((l) => l.maxMs)),
+  };
 }
 
 function createLinks(sb: RunningSandbox, n: number, from: number): string[] {
@@ -189,7 +222,15 @@ function createLinks(sb: RunningSandbox, n: number, from: number): string[] {
     const req: ImportLinkRequest = {
       customer_user: { id: `bench-user-${from + i}` },
       institution_id: 'mx.chase',
-      accounts: [{ account_id: 'a1', name: 'Checking', type: 'checking', mask: '0001', balances: { currency: 'USD', current: 1 } }],
+      accounts: [
+        {
+          account_id: 'a1',
+          name: 'Checking',
+          type: 'checking',
+          mask: '0001',
+          balances: { currency: 'USD', current: 1 },
+        },
+      ],
       transactions: [],
     };
     const link = sb.state.importLink(req);
@@ -200,36 +241,84 @@ function createLinks(sb: RunningSandbox, n: number, from: number): string[] {
 }
 
 const productRefreshes = (sb: RunningSandbox) =>
-  Object.values(sb.state.counters().refreshCalls).reduce((s, per) => s + Object.values(per).reduce((a, b) => a + (b ?? 0), 0), 0);
+  Object.values(sb.state.counters().refreshCalls).reduce(
+    (s, per) => s + Object.values(per).reduce((a, b) => a + (b ?? 0), 0),
+    0,
+  );
 
 const WORKERS = 2;
 const CONCURRENCY = 50;
 
-async function dispatchRun(kind: 'ours' | 'naive', sb: RunningSandbox, timeScale: number, links: number, seconds: number): Promise<DispatchFigure> {
+async function dispatchRun(
+  kind: 'ours' | 'naive',
+  sb: RunningSandbox,
+  timeScale: number,
+  links: number,
+  seconds: number,
+): Promise<DispatchFigure> {
   const cadenceMs = 3_600_000 / timeScale;
   const server: PrivateRedis = await startPrivateRedis();
   const redis = new IORedis(server.url, { maxRetriesPerRequest: null });
   const products: Product[] = ['accounts', 'transactions'];
   const ids = createLinks(sb, links, kind === 'ours' ? 0 : 10_000_000);
-  const env = { REDIS_URL: server.url, MONEYKIT_BASE_URL: sb.url, MONEYKIT_CLIENT_ID: sb.clientId, MONEYKIT_CLIENT_SECRET: sb.clientSecret };
+  const env = {
+    REDIS_URL: server.url,
+    MONEYKIT_BASE_URL: sb.url,
+    MONEYKIT_CLIENT_ID: sb.clientId,
+    MONEYKIT_CLIENT_SECRET: sb.clientSecret,
+  };
   let registry: RefreshRegistry | undefined;
   const procs: { child: ChildProcess; output: () => string }[] = [];
   try {
     if (kind === 'ours') {
       const options = {
-        timeScale, quotaGuardMs: 25, inFlightMs: 5000, leaseMs: 30_000, firstDueSpreadMs: cadenceMs, jitterFraction: 0.02,
-        dispatchBatch: 500, dispatchIdleMs: 20, concurrency: CONCURRENCY,
+        timeScale,
+        quotaGuardMs: 25,
+        inFlightMs: 5000,
+        leaseMs: 30_000,
+        firstDueSpreadMs: cadenceMs,
+        jitterFraction: 0.02,
+        dispatchBatch: 500,
+        dispatchIdleMs: 20,
+        concurrency: CONCURRENCY,
       };
       registry = await RefreshRegistry.open(redis, '{mk}', options);
-      for (let i = 0; i < WORKERS; i++) procs.push(await spawnProcess('apps/worker/test/fixtures/refresh-process.ts', { ...env, REDIS_PREFIX: '{mk}', MONEYKIT_TIMEOUT_MS: '2000', REFRESH_TEST_OPTIONS: JSON.stringify(options) }));
+      for (let i = 0; i < WORKERS; i++)
+        procs.push(
+          await spawnProcess('apps/worker/test/fixtures/refresh-process.ts', {
+            ...env,
+            REDIS_PREFIX: '{mk}',
+            MONEYKIT_TIMEOUT_MS: '2000',
+            REFRESH_TEST_OPTIONS: JSON.stringify(options),
+          }),
+        );
       await registry.register(ids.map((linkId) => ({ linkId, products })));
     } else {
-      for (let i = 0; i < WORKERS; i++) procs.push(await spawnProcess('apps/worker/test/fixtures/naive-refresh-process.ts', { ...env, REDIS_PREFIX: '{naive}', NAIVE_CADENCE_MS: String(cadenceMs), NAIVE_CONCURRENCY: String(CONCURRENCY) }));
+      for (let i = 0; i < WORKERS; i++)
+        procs.push(
+          await spawnProcess('apps/worker/test/fixtures/naive-refresh-process.ts', {
+            ...env,
+            REDIS_PREFIX: '{naive}',
+            NAIVE_CADENCE_MS: String(cadenceMs),
+            NAIVE_CONCURRENCY: String(CONCURRENCY),
+          }),
+        );
       // the same schedule: each link × product first due somewhere in the first cadence, then every cadence
       const queue = new Queue('naive-refresh', { connection: redis, prefix: '{naive}' });
       const jobs = ids.flatMap((linkId) => products.map((product) => ({ linkId, product, cycle: 0 })));
       for (let i = 0; i < jobs.length; i += 1000) {
-        await queue.addBulk(jobs.slice(i, i + 1000).map((data) => ({ name: 'refresh', data, opts: { jobId: jobId(data.linkId, data.product, '0'), delay: Math.floor(Math.random() * cadenceMs), removeOnComplete: true, removeOnFail: true } })));
+        await queue.addBulk(
+          jobs.slice(i, i + 1000).map((data) => ({
+            name: 'refresh',
+            data,
+            opts: {
+              jobId: jobId(data.linkId, data.product, '0'),
+              delay: Math.floor(Math.random() * cadenceMs),
+              removeOnComplete: true,
+              removeOnFail: true,
+            },
+          })),
+        );
       }
       await queue.close();
     }
@@ -244,7 +333,13 @@ async function dispatchRun(kind: 'ours' | 'naive', sb: RunningSandbox, timeScale
     const refreshed = productRefreshes(sb) - refreshed0;
     const calls = registry ? (await registry.stats()).accepted - accepted0 : refreshed;
     const lag = await stopAndCollectLag(procs.splice(0));
-    return { productRefreshes: refreshed, productRefreshesPerSec: refreshed / elapsed, callsPerSec: calls / elapsed, lag, offeredProductRefreshesPerSec: (links * products.length) / (cadenceMs / 1000) };
+    return {
+      productRefreshes: refreshed,
+      productRefreshesPerSec: refreshed / elapsed,
+      callsPerSec: calls / elapsed,
+      lag,
+      offeredProductRefreshesPerSec: (links * products.length) / (cadenceMs / 1000),
+    };
   } finally {
     for (const p of procs) p.child.kill('SIGKILL');
     redis.disconnect();
@@ -269,8 +364,22 @@ export async function run(opts: RefreshBenchOptions = {}): Promise<BenchResult> 
     say(`ours memory: ${n.toLocaleString('en-US')} links × 4 products`);
     const m = await measureOurs(n);
     const baselineName = `one delayed job per link × product (${baselineJobs.toLocaleString('en-US')} jobs measured, scaled linearly)`;
-    figures.push({ name: `Redis bytes per link × product, ${n.toLocaleString('en-US')} links × 4`, unit: 'B', value: m.bytesPerLinkProduct, baseline: naivePerJob, baselineName, higherIsBetter: false });
-    figures.push({ name: `Redis total, ${n.toLocaleString('en-US')} links × 4`, unit: 'MB', value: m.totalMb, baseline: (naivePerJob * n * 4) / 1e6, baselineName, higherIsBetter: false });
+    figures.push({
+      name: `Redis bytes per link × product, ${n.toLocaleString('en-US')} links × 4`,
+      unit: 'B',
+      value: m.bytesPerLinkProduct,
+      baseline: naivePerJob,
+      baselineName,
+      higherIsBetter: false,
+    });
+    figures.push({
+      name: `Redis total, ${n.toLocaleString('en-US')} links × 4`,
+      unit: 'MB',
+      value: m.totalMb,
+      baseline: (naivePerJob * n * 4) / 1e6,
+      baselineName,
+      higherIsBetter: false,
+    });
     notes.push(
       `${n.toLocaleString('en-US')} links: ${m.buckets.toLocaleString('en-US')} buckets, ${m.nonListpackBuckets} of ${(3 * m.buckets).toLocaleString('en-US')} bucket keys not listpack-encoded; state as after the first refresh (every product has a time, every link has its reconnect webhook's order mark).`,
     );
@@ -278,15 +387,40 @@ export async function run(opts: RefreshBenchOptions = {}): Promise<BenchResult> 
 
   // a 10 s "hour": dispatchLinks × 2 hourly products are due every 10 s
   const timeScale = 360;
-  const sb = await startSandbox({ latency: 'none', logLevel: 'silent', timeScale, refreshCompletionDelayMs: 0, importRatePerMinute: 1_000_000_000 });
+  const sb = await startSandbox({
+    latency: 'none',
+    logLevel: 'silent',
+    timeScale,
+    refreshCompletionDelayMs: 0,
+    importRatePerMinute: 1_000_000_000,
+  });
   try {
-    say(`dispatch: ours, ${dispatchLinks.toLocaleString('en-US')} links × 2 products every 10 s, ${WORKERS} processes × ${CONCURRENCY}`);
+    say(
+      `dispatch: ours, ${dispatchLinks.toLocaleString('en-US')} links × 2 products every 10 s, ${WORKERS} processes × ${CONCURRENCY}`,
+    );
     const ours = await dispatchRun('ours', sb, timeScale, dispatchLinks, seconds);
     say(`dispatch: naive, same schedule`);
     const naive = await dispatchRun('naive', sb, timeScale, dispatchLinks, seconds);
     const baselineName = 'one delayed job per link × product, same processes and concurrency';
-    figures.push({ name: 'product refreshes/s (offered ' + Math.round(ours.offeredProductRefreshesPerSec).toLocaleString('en-US') + '/s)', unit: '/s', value: ours.productRefreshesPerSec, baseline: naive.productRefreshesPerSec, baselineName, higherIsBetter: true });
-    figures.push({ name: 'refresh calls/s (ours: products due together in one call)', unit: '/s', value: ours.callsPerSec, baseline: naive.callsPerSec, baselineName, higherIsBetter: true });
+    figures.push({
+      name:
+        'product refreshes/s (offered ' +
+        Math.round(ours.offeredProductRefreshesPerSec).toLocaleString('en-US') +
+        '/s)',
+      unit: '/s',
+      value: ours.productRefreshesPerSec,
+      baseline: naive.productRefreshesPerSec,
+      baselineName,
+      higherIsBetter: true,
+    });
+    figures.push({
+      name: 'refresh calls/s (ours: products due together in one call)',
+      unit: '/s',
+      value: ours.callsPerSec,
+      baseline: naive.callsPerSec,
+      baselineName,
+      higherIsBetter: true,
+    });
     figures.push({
       name: 'worker CPU per product refresh (all worker processes)',
       unit: 'ms',
@@ -295,9 +429,30 @@ export async function run(opts: RefreshBenchOptions = {}): Promise<BenchResult> 
       baselineName,
       higherIsBetter: false,
     });
-    figures.push({ name: 'lag behind due time, p50', unit: 'ms', value: ours.lag.p50Ms, baseline: naive.lag.p50Ms, baselineName, higherIsBetter: false });
-    figures.push({ name: 'lag behind due time, p99', unit: 'ms', value: ours.lag.p99Ms, baseline: naive.lag.p99Ms, baselineName, higherIsBetter: false });
-    figures.push({ name: 'lag behind due time, max', unit: 'ms', value: ours.lag.maxMs, baseline: naive.lag.maxMs, baselineName, higherIsBetter: false });
+    figures.push({
+      name: 'lag behind due time, p50',
+      unit: 'ms',
+      value: ours.lag.p50Ms,
+      baseline: naive.lag.p50Ms,
+      baselineName,
+      higherIsBetter: false,
+    });
+    figures.push({
+      name: 'lag behind due time, p99',
+      unit: 'ms',
+      value: ours.lag.p99Ms,
+      baseline: naive.lag.p99Ms,
+      baselineName,
+      higherIsBetter: false,
+    });
+    figures.push({
+      name: 'lag behind due time, max',
+      unit: 'ms',
+      value: ours.lag.maxMs,
+      baseline: naive.lag.maxMs,
+      baselineName,
+      higherIsBetter: false,
+    });
     const violations = sb.state.counters().quotaViolationsAttempted;
     notes.push(
       `Dispatch: ${dispatchLinks.toLocaleString('en-US')} links × accounts+transactions, time scale ${timeScale} (an hour = 10 s), zero-latency sandbox in the bench process, ${WORKERS} worker processes × concurrency ${CONCURRENCY} per design; ${seconds} s measured after 10 s of warm-up. Lag = claim time − due time (ours), processing start − delay end (naive).`,
@@ -313,14 +468,27 @@ export async function run(opts: RefreshBenchOptions = {}): Promise<BenchResult> 
 }
 
 if (require.main === module) {
-  const { values: v } = parseArgs({ options: { quick: { type: 'boolean', default: false }, links: { type: 'string' }, 'dispatch-links': { type: 'string' }, seconds: { type: 'string' } } });
+  const { values: v } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      links: { type: 'string' },
+      'dispatch-links': { type: 'string' },
+      seconds: { type: 'string' },
+    },
+  });
   const opts: RefreshBenchOptions = { quick: v.quick! };
-  if (v.links !== undefined) opts.links = v.links.split(',').filter(Boolean).map((s) => Number(s.replace(/_/g, '')));
+  if (v.links !== undefined)
+    opts.links = v.links
+      .split(',')
+      .filter(Boolean)
+      .map((s) => Number(s.replace(/_/g, '')));
   if (v['dispatch-links']) opts.dispatchLinks = Number(v['dispatch-links']);
   if (v.seconds) opts.seconds = Number(v.seconds);
   run(opts)
     .then((result) => {
-      process.stdout.write(`${markdownTable(result.title, result.figures)}\n${result.notes.map((n) => `- ${n}`).join('\n')}\n`);
+      process.stdout.write(
+        `${markdownTable(result.title, result.figures)}\n${result.notes.map((n) => `- ${n}`).join('\n')}\n`,
+      );
       process.exit(0);
     })
     .catch((err: unknown) => {

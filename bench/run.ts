@@ -34,7 +34,12 @@ const REFRESH_JSON = path.join(OUT_DIR, 'refresh.json');
 
 function isBenchResult(v: unknown): v is BenchResult {
   const r = v as Partial<BenchResult> | null;
-  return typeof r?.title === 'string' && Array.isArray(r.figures) && r.figures.every((f: Partial<Figure>) => typeof f?.name === 'string' && typeof f.value === 'number') && Array.isArray(r.notes);
+  return (
+    typeof r?.title === 'string' &&
+    Array.isArray(r.figures) &&
+    r.figures.every((f: Partial<Figure>) => typeof f?.name === 'string' && typeof f.value === 'number') &&
+    Array.isArray(r.notes)
+  );
 }
 
 /** bench/refresh.ts belongs to the refresh pipeline's owner: call its `run` when it exports one, else run it as a script. */
@@ -48,13 +53,17 @@ async function refreshBench(o: RunOptions): Promise<BenchResult> {
   }
   const startedAt = Date.now();
   await new Promise<void>((resolve, reject) => {
-    const child = execFile(process.execPath, ['--import', 'tsx', REFRESH_SCRIPT, ...(o.quick ? ['--quick'] : [])], { maxBuffer: 64 * 1024 * 1024 }, (err, _out, stderr) =>
-      err ? reject(new Error(`bench/refresh.ts failed: ${stderr || err.message}`)) : resolve(),
+    const child = execFile(
+      process.execPath,
+      ['--import', 'tsx', REFRESH_SCRIPT, ...(o.quick ? ['--quick'] : [])],
+      { maxBuffer: 64 * 1024 * 1024 },
+      (err, _out, stderr) => (err ? reject(new Error(`bench/refresh.ts failed: ${stderr || err.message}`)) : resolve()),
     );
     child.stderr?.pipe(process.stderr);
   });
   // An old file from an earlier run must not pass for this run's figures.
-  if (!existsSync(REFRESH_JSON) || statSync(REFRESH_JSON).mtimeMs < startedAt - 1000) throw new Error('bench/refresh.ts wrote no fresh bench/out/refresh.json');
+  if (!existsSync(REFRESH_JSON) || statSync(REFRESH_JSON).mtimeMs < startedAt - 1000)
+    throw new Error('bench/refresh.ts wrote no fresh bench/out/refresh.json');
   const written = JSON.parse(readFileSync(REFRESH_JSON, 'utf8')) as unknown;
   if (!isBenchResult(written)) throw new Error('bench/out/refresh.json is not { title, figures, notes }');
   return written;
@@ -63,8 +72,14 @@ async function refreshBench(o: RunOptions): Promise<BenchResult> {
 function benches(o: RunOptions): { name: string; run: () => Promise<BenchResult> }[] {
   const list = [
     { name: 'producer', run: async () => (await import('./producer')).run({ quick: o.quick, sizeGb: o.sizeGb }) },
-    { name: 'imports', run: async () => (await import('./imports')).run({ quick: o.quick, rate: o.rate, seconds: o.seconds }) },
-    { name: 'worker-overhead', run: async () => (await import('./worker-overhead')).run({ quick: o.quick, jobs: o.jobs }) },
+    {
+      name: 'imports',
+      run: async () => (await import('./imports')).run({ quick: o.quick, rate: o.rate, seconds: o.seconds }),
+    },
+    {
+      name: 'worker-overhead',
+      run: async () => (await import('./worker-overhead')).run({ quick: o.quick, jobs: o.jobs }),
+    },
     { name: 'postgres', run: async () => (await import('./postgres')).run({ quick: o.quick }) },
     { name: 'cutover', run: async () => (await import('./cutover')).run({ quick: o.quick }) },
   ];
@@ -92,7 +107,12 @@ function machine() {
   };
 }
 
-function markdown(report: { date: string; command: string; machine: ReturnType<typeof machine>; entries: BenchEntry[] }): string {
+function markdown(report: {
+  date: string;
+  command: string;
+  machine: ReturnType<typeof machine>;
+  entries: BenchEntry[];
+}): string {
   const m = report.machine;
   const lines = [
     '# Benchmark report',
@@ -115,7 +135,9 @@ async function main(): Promise<number> {
 
 Measures every figure next to its baseline in the same run and writes bench/REPORT.md.
   --quick           a two-minute smoke run
-  --only A,B        only these benchmarks (${benches({ quick: true }).map((b) => b.name).join(', ')})
+  --only A,B        only these benchmarks (${benches({ quick: true })
+    .map((b) => b.name)
+    .join(', ')})
   --size-gb N       size of the producer's dump in GB
   --rate N          imports a minute for the high-rate pass
   --seconds N       length of the rate passes
@@ -123,8 +145,13 @@ Measures every figure next to its baseline in the same run and writes bench/REPO
   --report FILE     write the report here (default bench/REPORT.md)`);
   const { values: v } = parseArgs({
     options: {
-      quick: { type: 'boolean', default: false }, only: { type: 'string' }, 'size-gb': { type: 'string' },
-      rate: { type: 'string' }, seconds: { type: 'string' }, jobs: { type: 'string' }, report: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      'size-gb': { type: 'string' },
+      rate: { type: 'string' },
+      seconds: { type: 'string' },
+      jobs: { type: 'string' },
+      report: { type: 'string' },
     },
   });
   const o: RunOptions = {
@@ -136,7 +163,12 @@ Measures every figure next to its baseline in the same run and writes bench/REPO
   };
   const only = v.only?.split(',').map((s) => s.trim());
   const selected = benches(o).filter((b) => !only || only.includes(b.name));
-  if (only && selected.length !== only.length) throw new Error(`--only names unknown benches; known: ${benches(o).map((b) => b.name).join(', ')}`);
+  if (only && selected.length !== only.length)
+    throw new Error(
+      `--only names unknown benches; known: ${benches(o)
+        .map((b) => b.name)
+        .join(', ')}`,
+    );
 
   const entries: BenchEntry[] = [];
   for (const bench of selected) {
@@ -152,10 +184,23 @@ Measures every figure next to its baseline in the same run and writes bench/REPO
     }
   }
 
-  const report = { date: new Date().toISOString(), command: ['pnpm bench', ...process.argv.slice(2)].join(' '), machine: machine(), entries };
+  const report = {
+    date: new Date().toISOString(),
+    command: ['pnpm bench', ...process.argv.slice(2)].join(' '),
+    machine: machine(),
+    entries,
+  };
   mkdirSync(OUT_DIR, { recursive: true });
-  const mdPath = v.report ? path.resolve(v.report) : o.quick ? path.join(OUT_DIR, 'REPORT-quick.md') : path.join(__dirname, 'REPORT.md');
-  const jsonName = v.report ? `${path.basename(v.report, '.md').toLowerCase()}.json` : o.quick ? 'report-quick.json' : 'report.json';
+  const mdPath = v.report
+    ? path.resolve(v.report)
+    : o.quick
+      ? path.join(OUT_DIR, 'REPORT-quick.md')
+      : path.join(__dirname, 'REPORT.md');
+  const jsonName = v.report
+    ? `${path.basename(v.report, '.md').toLowerCase()}.json`
+    : o.quick
+      ? 'report-quick.json'
+      : 'report.json';
   writeFileSync(mdPath, `${markdown(report)}\n`);
   writeFileSync(path.join(OUT_DIR, jsonName), `${JSON.stringify(report, null, 2)}\n`);
   say('run', `wrote ${path.relative(process.cwd(), mdPath)}`);

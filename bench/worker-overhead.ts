@@ -38,7 +38,11 @@ function timer() {
   const cpu = process.cpuUsage();
   return (jobs: number): Timed => {
     const used = process.cpuUsage(cpu);
-    return { jobs, seconds: Number(process.hrtime.bigint() - wall) / 1e9, cpuMsPerJob: (used.user + used.system) / 1000 / jobs };
+    return {
+      jobs,
+      seconds: Number(process.hrtime.bigint() - wall) / 1e9,
+      cpuMsPerJob: (used.user + used.system) / 1000 / jobs,
+    };
   };
 }
 
@@ -50,7 +54,12 @@ async function noopJobs(redis: Redis, dump: string, concurrency: number): Promis
   for await (const item of usersOf(dump, {})) {
     if (!item.ok) continue;
     const { user } = item;
-    const data: ImportJob = { runId: 'noop', sourceUserId: user.sourceUserId, line: user.line, connections: user.connections.map(({ connectionId, request }) => ({ connectionId, request })) };
+    const data: ImportJob = {
+      runId: 'noop',
+      sourceUserId: user.sourceUserId,
+      line: user.line,
+      connections: user.connections.map(({ connectionId, request }) => ({ connectionId, request })),
+    };
     chunk.push({ name: importJob.name, data, opts: { ...importJob.options, jobId: jobId('noop', user.sourceUserId) } });
     jobs++;
     if (chunk.length === 100) await queue.addBulk(chunk.splice(0));
@@ -74,7 +83,11 @@ async function noopJobs(redis: Redis, dump: string, concurrency: number): Promis
   return timed;
 }
 
-async function importJobs(redis: Redis, dump: string, concurrency: number): Promise<Timed & { connections: number; failed: number; importCalls: number }> {
+async function importJobs(
+  redis: Redis,
+  dump: string,
+  concurrency: number,
+): Promise<Timed & { connections: number; failed: number; importCalls: number }> {
   const sandbox = await startSandboxProcess({ latency: 'none', importRatePerMinute: UNLIMITED_PER_MINUTE });
   const client = clientFor(sandbox, concurrency);
   try {
@@ -109,14 +122,33 @@ export async function run(opts: WorkerOverheadOptions = {}): Promise<BenchResult
     const ours = await importJobs(redis.redis, dump.path, concurrency);
     const baselineName = 'no-op BullMQ worker, same payloads';
     const figures: Figure[] = [
-      { name: 'jobs (source users) per second', unit: 'jobs/s', value: ours.jobs / ours.seconds, baseline: noop.jobs / noop.seconds, baselineName, higherIsBetter: true },
-      { name: 'connections imported per second', unit: 'imports/s', value: ours.connections / ours.seconds, higherIsBetter: true },
-      { name: 'worker-process CPU per job', unit: 'ms', value: ours.cpuMsPerJob, baseline: noop.cpuMsPerJob, baselineName, higherIsBetter: false },
+      {
+        name: 'jobs (source users) per second',
+        unit: 'jobs/s',
+        value: ours.jobs / ours.seconds,
+        baseline: noop.jobs / noop.seconds,
+        baselineName,
+        higherIsBetter: true,
+      },
+      {
+        name: 'connections imported per second',
+        unit: 'imports/s',
+        value: ours.connections / ours.seconds,
+        higherIsBetter: true,
+      },
+      {
+        name: 'worker-process CPU per job',
+        unit: 'ms',
+        value: ours.cpuMsPerJob,
+        baseline: noop.cpuMsPerJob,
+        baselineName,
+        higherIsBetter: false,
+      },
     ];
     const notes = [
       `${ours.jobs} jobs of realistic payloads (${(dump.summary.bytes / ours.jobs / 1000).toFixed(0)} KB per user on average, ${ours.connections} connections, mixed formats), concurrency ${concurrency}, one private Redis.`,
       `The import worker's path per connection: ledger read, shared rate limiter (one Redis script), a ledger write before the call (marks it uncertain until answered), POST /links/import to the sandbox (own process, zero latency), ledger writes after it (link id, imported), hand-over to the link sink; ${ours.importCalls} import calls, ${ours.failed} connections failed.`,
-      'The sandbox parses and stores every import on the same 2 cores, so this ratio is an upper bound on the worker\'s own overhead; MoneyKit\'s real latency (hundreds of ms per call) hides it entirely at 60 calls/min.',
+      "The sandbox parses and stores every import on the same 2 cores, so this ratio is an upper bound on the worker's own overhead; MoneyKit's real latency (hundreds of ms per call) hides it entirely at 60 calls/min.",
       'The limiter cannot space calls closer than 1 ms (1,000 calls/s): above the figures measured here.',
     ];
     return { title: 'Import worker overhead vs BullMQ alone', figures, notes };
@@ -127,7 +159,9 @@ export async function run(opts: WorkerOverheadOptions = {}): Promise<BenchResult
 
 if (require.main === module) {
   runAsScript(() => {
-    const { values: v } = parseArgs({ options: { quick: { type: 'boolean' }, jobs: { type: 'string' }, concurrency: { type: 'string' } } });
+    const { values: v } = parseArgs({
+      options: { quick: { type: 'boolean' }, jobs: { type: 'string' }, concurrency: { type: 'string' } },
+    });
     return run({
       quick: v.quick,
       jobs: v.jobs === undefined ? undefined : Math.round(positive('jobs', v.jobs, 5000)),

@@ -16,7 +16,9 @@ export const boundaries = APPS.map((app) => ({
       {
         patterns: [
           {
-            group: others(app).map((a) => `@mk/${a}`).flatMap((p) => [p, `${p}/**`]),
+            group: others(app)
+              .map((a) => `@mk/${a}`)
+              .flatMap((p) => [p, `${p}/**`]),
             message: 'apps consume packages only: move what both need into packages/',
           },
           {

@@ -39,6 +39,9 @@ if (!process.env.REDIS_URL && !has('redis-server')) aptInstall('redis-server');
 // The test suite checks infra/prometheus with promtool; --browser is what `npm test` passes.
 if (wantBrowser && !has('promtool')) aptInstall('prometheus');
 // The PostgreSQL source's tests start their own server (packages/testkit/src/postgres-server.ts).
-const hasPostgres = has('initdb') || (fs.existsSync('/usr/lib/postgresql') && fs.readdirSync('/usr/lib/postgresql').some((v) => fs.existsSync(`/usr/lib/postgresql/${v}/bin/initdb`)));
+const hasPostgres =
+  has('initdb') ||
+  (fs.existsSync('/usr/lib/postgresql') &&
+    fs.readdirSync('/usr/lib/postgresql').some((v) => fs.existsSync(`/usr/lib/postgresql/${v}/bin/initdb`)));
 if (!hasPostgres) aptInstall('postgresql');
 if (wantBrowser && !fs.existsSync('/usr/bin/chromium')) aptInstall('chromium');

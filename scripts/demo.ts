@@ -37,7 +37,10 @@ const step = (s: string) => say(`\n▸ ${s}`);
 async function buildDump(): Promise<string> {
   fs.mkdirSync(OUT, { recursive: true });
   const dump = path.join(OUT, 'demo-dump.ndjson');
-  const heavy = fixtures.generateUser(fixtures.createRng('demo-heavy'), 9001, { txPerAccount: 40, heavyTransactions: fixtures.HEAVY_TRANSACTIONS });
+  const heavy = fixtures.generateUser(fixtures.createRng('demo-heavy'), 9001, {
+    txPerAccount: 40,
+    heavyTransactions: fixtures.HEAVY_TRANSACTIONS,
+  });
   const heavyLine = JSON.stringify(fixtures.renderUser('plaid', heavy, 9001));
   fs.writeFileSync(dump, `${fs.readFileSync(SAMPLE, 'utf8').trimEnd()}\n${heavyLine}\n`);
   return dump;
@@ -148,8 +151,15 @@ demo-out/demo-dump.ndjson) against the embedded MoneyKit sandbox, with a private
   const dump = await buildDump();
   const runId = `demo-${new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-')}`;
   const producerEnv = {
-    PAYLOAD_KEYS: payloadKeys, REDIS_URL: redisUrl, REDIS_PREFIX: PREFIX, LOG_LEVEL: logLevel, IMPORT_RATE_PER_MIN: String(IMPORT_RATE_PER_MIN), PRODUCER_OUT_DIR: OUT,
-    MONEYKIT_BASE_URL: sandbox.url, MONEYKIT_CLIENT_ID: sandbox.clientId, MONEYKIT_CLIENT_SECRET: sandbox.clientSecret,
+    PAYLOAD_KEYS: payloadKeys,
+    REDIS_URL: redisUrl,
+    REDIS_PREFIX: PREFIX,
+    LOG_LEVEL: logLevel,
+    IMPORT_RATE_PER_MIN: String(IMPORT_RATE_PER_MIN),
+    PRODUCER_OUT_DIR: OUT,
+    MONEYKIT_BASE_URL: sandbox.url,
+    MONEYKIT_CLIENT_ID: sandbox.clientId,
+    MONEYKIT_CLIENT_SECRET: sandbox.clientSecret,
   };
   const io = { out: (s: string) => say(s.replace(/^/gm, '  ')), err: (s: string) => say(s.replace(/^/gm, '  ')) };
 
@@ -182,15 +192,27 @@ demo-out/demo-dump.ndjson) against the embedded MoneyKit sandbox, with a private
     return reconnected.every((id) => (calls[id]?.transactions ?? 0) >= 1);
   }, 60_000);
   const counters = sandbox.state.counters();
-  const firstRefreshes = Object.values(counters.refreshCalls).reduce((n, p) => n + Object.values(p).reduce((a, b) => a + (b ?? 0), 0), 0);
-  say(`  ${refreshed ? 'every reconnected link refreshed' : 'not every reconnected link refreshed yet'}: ${firstRefreshes} product refreshes accepted, ${counters.quotaViolationsAttempted} quota violations, ${counters.badStateRefreshes} refreshes of disconnected links`);
+  const firstRefreshes = Object.values(counters.refreshCalls).reduce(
+    (n, p) => n + Object.values(p).reduce((a, b) => a + (b ?? 0), 0),
+    0,
+  );
+  say(
+    `  ${refreshed ? 'every reconnected link refreshed' : 'not every reconnected link refreshed yet'}: ${firstRefreshes} product refreshes accepted, ${counters.quotaViolationsAttempted} quota violations, ${counters.badStateRefreshes} refreshes of disconnected links`,
+  );
 
   step('Report');
   const status = await runStatus(ledger, runId);
   const csv = path.join(OUT, `${runId}.csv`);
-  await producer(['report', runId, '--format', 'csv', '--out', csv], producerEnv, { out: () => undefined, err: () => undefined });
-  say(`  connections: ${status.counts.imported} imported, ${status.counts.failed} failed; records rejected: ${status.run.rejects} (${path.relative(ROOT, rejects)})`);
-  say(`  MoneyKit sandbox: ${counters.liveLinks} links, ${counters.duplicateLinks} duplicates, ${counters.transactionsImported} transactions`);
+  await producer(['report', runId, '--format', 'csv', '--out', csv], producerEnv, {
+    out: () => undefined,
+    err: () => undefined,
+  });
+  say(
+    `  connections: ${status.counts.imported} imported, ${status.counts.failed} failed; records rejected: ${status.run.rejects} (${path.relative(ROOT, rejects)})`,
+  );
+  say(
+    `  MoneyKit sandbox: ${counters.liveLinks} links, ${counters.duplicateLinks} duplicates, ${counters.transactionsImported} transactions`,
+  );
   say(`  mapping source connection → link_id: ${path.relative(ROOT, csv)}`);
   say(`  exit code of the run: ${code} (0 all imported, 2 finished with rejects or failures)`);
 
@@ -205,7 +227,9 @@ demo-out/demo-dump.ndjson) against the embedded MoneyKit sandbox, with a private
     // The dashboard stops with everything else: no URL to a page that is gone.
     say('\n  Stopping (--exit or no terminal); run `npm run demo` on a terminal to keep the dashboard up.');
     await shutdown();
-    process.exit(status.counts.failed === 0 && counters.duplicateLinks === 0 && toppedUp === 0 && verified === 0 ? 0 : 1);
+    process.exit(
+      status.counts.failed === 0 && counters.duplicateLinks === 0 && toppedUp === 0 && verified === 0 ? 0 : 1,
+    );
   }
   say(`\n  Dashboard: ${dashboardUrl}/runs/${runId}   (user admin, password ${password})`);
   say(`  Bull Board: ${dashboardUrl}/board/admin`);

@@ -31,9 +31,15 @@ function share(name: string, v: string | undefined): number {
 function parseOptions(): fixtures.DumpOptions & { gzip: boolean; out?: string } {
   const { values: v } = parseArgs({
     options: {
-      users: { type: 'string' }, format: { type: 'string', default: 'mixed' }, 'tx-per-account': { type: 'string' },
-      'heavy-share': { type: 'string' }, 'heavy-transactions': { type: 'string' }, 'bad-share': { type: 'string' },
-      seed: { type: 'string', default: '1' }, gzip: { type: 'boolean', default: false }, out: { type: 'string' },
+      users: { type: 'string' },
+      format: { type: 'string', default: 'mixed' },
+      'tx-per-account': { type: 'string' },
+      'heavy-share': { type: 'string' },
+      'heavy-transactions': { type: 'string' },
+      'bad-share': { type: 'string' },
+      seed: { type: 'string', default: '1' },
+      gzip: { type: 'boolean', default: false },
+      out: { type: 'string' },
     },
   });
   if (v.users === undefined) fail('--users is required');
@@ -41,9 +47,15 @@ function parseOptions(): fixtures.DumpOptions & { gzip: boolean; out?: string } 
   if (!formats.includes(v.format!)) fail(`--format must be one of ${formats.join(', ')}, got '${v.format}'`);
   const seed = v.seed!;
   return {
-    users: count('users', v.users, 0), format: v.format as fixtures.DumpFormat, txPerAccount: count('tx-per-account', v['tx-per-account'], 40),
-    heavyShare: share('heavy-share', v['heavy-share']), heavyTransactions: count('heavy-transactions', v['heavy-transactions'], fixtures.HEAVY_TRANSACTIONS),
-    badShare: share('bad-share', v['bad-share']), seed: /^\d+$/.test(seed) ? Number(seed) : seed, gzip: v.gzip!, out: v.out,
+    users: count('users', v.users, 0),
+    format: v.format as fixtures.DumpFormat,
+    txPerAccount: count('tx-per-account', v['tx-per-account'], 40),
+    heavyShare: share('heavy-share', v['heavy-share']),
+    heavyTransactions: count('heavy-transactions', v['heavy-transactions'], fixtures.HEAVY_TRANSACTIONS),
+    badShare: share('bad-share', v['bad-share']),
+    seed: /^\d+$/.test(seed) ? Number(seed) : seed,
+    gzip: v.gzip!,
+    out: v.out,
   };
 }
 

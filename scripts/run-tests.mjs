@@ -26,7 +26,11 @@ const lint = spawnSync('pnpm', ['lint'], { stdio: 'inherit' });
 
 function jest(name, args, env = {}) {
   const out = path.join(tmp, `${name}.json`);
-  const run = spawnSync('pnpm', ['exec', 'jest', '--json', '--passWithNoTests', `--outputFile=${out}`, ...args, ...extra], { stdio: 'inherit', env: { ...process.env, ...env } });
+  const run = spawnSync(
+    'pnpm',
+    ['exec', 'jest', '--json', '--passWithNoTests', `--outputFile=${out}`, ...args, ...extra],
+    { stdio: 'inherit', env: { ...process.env, ...env } },
+  );
   const totals = { passed: 0, failed: 0, skipped: 0, ok: run.status === 0 };
   try {
     const results = JSON.parse(fs.readFileSync(out, 'utf8'));

@@ -10,7 +10,9 @@ import { say } from './bench';
 
 export const OUT_DIR = path.resolve(__dirname, '../out');
 
-export type BenchDumpOptions = Required<Pick<fixtures.DumpOptions, 'users' | 'format' | 'txPerAccount' | 'heavyShare' | 'badShare'>> & { seed: number; gzip: boolean };
+export type BenchDumpOptions = Required<
+  Pick<fixtures.DumpOptions, 'users' | 'format' | 'txPerAccount' | 'heavyShare' | 'badShare'>
+> & { seed: number; gzip: boolean };
 
 export interface BenchDump {
   path: string;
@@ -21,7 +23,13 @@ export interface BenchDump {
 }
 
 /** A realistic mix: every source format, 1% of users over 1 MB, 1% malformed lines. */
-export const REALISTIC: Omit<BenchDumpOptions, 'users' | 'gzip'> = { format: 'mixed', txPerAccount: 40, heavyShare: 0.01, badShare: 0.01, seed: 1 };
+export const REALISTIC: Omit<BenchDumpOptions, 'users' | 'gzip'> = {
+  format: 'mixed',
+  txPerAccount: 40,
+  heavyShare: 0.01,
+  badShare: 0.01,
+  seed: 1,
+};
 
 export async function cachedDump(options: BenchDumpOptions): Promise<BenchDump> {
   const dir = path.join(OUT_DIR, 'dumps');
@@ -31,7 +39,12 @@ export async function cachedDump(options: BenchDumpOptions): Promise<BenchDump> 
   const summaryFile = `${file}.summary.json`;
   // The summary is written last: a dump without one was interrupted and is made again.
   if (existsSync(file) && existsSync(summaryFile)) {
-    return { path: file, options, summary: JSON.parse(readFileSync(summaryFile, 'utf8')) as fixtures.DumpSummary, fileBytes: statSync(file).size };
+    return {
+      path: file,
+      options,
+      summary: JSON.parse(readFileSync(summaryFile, 'utf8')) as fixtures.DumpSummary,
+      fileBytes: statSync(file).size,
+    };
   }
   say('dumps', `generating ${path.basename(file)} (${options.users} users${options.gzip ? ', gzip' : ''})`);
   const started = Date.now();

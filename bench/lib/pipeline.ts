@@ -35,12 +35,21 @@ export async function startBenchRedis(): Promise<BenchRedis> {
 }
 
 /** Enqueues a whole dump with the producer's `run` path; returns how many users and connections went in. */
-export async function enqueueDump(redis: Redis, dump: string, runId: string): Promise<{ users: number; connections: number }> {
+export async function enqueueDump(
+  redis: Redis,
+  dump: string,
+  runId: string,
+): Promise<{ users: number; connections: number }> {
   const queue = new Queue(importJob.queue, { connection: redis, prefix: PREFIX });
   const ledger = new MigrationLedger(redis, PREFIX);
   try {
     const progress = await enqueueRun(queue, ledger, {
-      runId, dump, rejectsPath: path.join(OUT_DIR, `${runId}.rejects.ndjson`), maxWaiting: Number.MAX_SAFE_INTEGER, logger: quietLogger, sealer: testSealer(),
+      runId,
+      dump,
+      rejectsPath: path.join(OUT_DIR, `${runId}.rejects.ndjson`),
+      maxWaiting: Number.MAX_SAFE_INTEGER,
+      logger: quietLogger,
+      sealer: testSealer(),
     });
     const counts = await ledger.counts(runId);
     return { users: progress.enqueued, connections: Object.values(counts).reduce((a, b) => a + b, 0) };
@@ -50,14 +59,30 @@ export async function enqueueDump(redis: Redis, dump: string, runId: string): Pr
 }
 
 export function clientFor(sandbox: SandboxProcess, concurrency: number): MoneyKitClient {
-  return new MoneyKitClient({ baseUrl: sandbox.url, clientId: sandbox.clientId, clientSecret: sandbox.clientSecret, maxSockets: Math.max(concurrency, 8) });
+  return new MoneyKitClient({
+    baseUrl: sandbox.url,
+    clientId: sandbox.clientId,
+    clientSecret: sandbox.clientSecret,
+    maxSockets: Math.max(concurrency, 8),
+  });
 }
 
-export function startWorker(redis: Redis, client: MoneyKitClient, opts: { ratePerMinute: number; concurrency: number }): ImportWorker {
+export function startWorker(
+  redis: Redis,
+  client: MoneyKitClient,
+  opts: { ratePerMinute: number; concurrency: number },
+): ImportWorker {
   return startImportWorker({
-    redis, prefix: PREFIX, api: importApiFromClient(client), ledger: new MigrationLedger(redis, PREFIX), logger: quietLogger,
+    redis,
+    prefix: PREFIX,
+    api: importApiFromClient(client),
+    ledger: new MigrationLedger(redis, PREFIX),
+    logger: quietLogger,
     // the worker's defaults, as a deployment without settings would run
     ...importTimings(loadWorkerConfig({ REDIS_URL: 'redis://127.0.0.1:6379' })),
-    ratePerMinute: opts.ratePerMinute, concurrency: opts.concurrency, sink: { linkImported: async () => undefined }, sealer: testSealer(),
+    ratePerMinute: opts.ratePerMinute,
+    concurrency: opts.concurrency,
+    sink: { linkImported: async () => undefined },
+    sealer: testSealer(),
   });
 }

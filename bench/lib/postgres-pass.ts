@@ -36,7 +36,9 @@ async function cursorPass(url: string, query: string): Promise<{ rows: number; r
   let rows = 0;
   let rejected = 0;
   try {
-    for await (const r of client.query(new QueryStream(query, [], { batchSize: 200 })) as AsyncIterable<{ record: unknown }>) {
+    for await (const r of client.query(new QueryStream(query, [], { batchSize: 200 })) as AsyncIterable<{
+      record: unknown;
+    }>) {
       rows++;
       if (typeof r.record !== 'object' || r.record === null) rejected++;
     }
@@ -48,7 +50,8 @@ async function cursorPass(url: string, query: string): Promise<{ rows: number; r
 
 async function main(): Promise<void> {
   const [mode, url, query] = process.argv.slice(2);
-  if ((mode !== 'producer' && mode !== 'pg-cursor') || !url || !query) throw new Error('usage: postgres-pass.ts <producer|pg-cursor> <url> <query>');
+  if ((mode !== 'producer' && mode !== 'pg-cursor') || !url || !query)
+    throw new Error('usage: postgres-pass.ts <producer|pg-cursor> <url> <query>');
   const started = process.hrtime.bigint();
   const counts = mode === 'producer' ? await producerPass(url, query) : await cursorPass(url, query);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;

@@ -54,9 +54,15 @@ async function jsonParsePass(dump: string): Promise<Omit<PassResult, 'mode' | 's
 
 async function main(): Promise<void> {
   const [mode, dump] = process.argv.slice(2);
-  if ((mode !== 'producer' && mode !== 'json-parse' && mode !== 'idle') || !dump) throw new Error('usage: producer-pass.ts <producer|json-parse|idle> <dump>');
+  if ((mode !== 'producer' && mode !== 'json-parse' && mode !== 'idle') || !dump)
+    throw new Error('usage: producer-pass.ts <producer|json-parse|idle> <dump>');
   const started = process.hrtime.bigint();
-  const counts = mode === 'producer' ? await producerPass(dump) : mode === 'json-parse' ? await jsonParsePass(dump) : { records: 0, rejected: 0 };
+  const counts =
+    mode === 'producer'
+      ? await producerPass(dump)
+      : mode === 'json-parse'
+        ? await jsonParsePass(dump)
+        : { records: 0, rejected: 0 };
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const result: PassResult = { mode, ...counts, seconds, maxRssBytes: process.resourceUsage().maxRSS * 1024 };
   process.stdout.write(`${JSON.stringify(result)}\n`);

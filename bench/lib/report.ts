@@ -15,12 +15,21 @@ export function ratio(f: Figure): string {
   return `${r.toFixed(2)}×`;
 }
 
-const fmt = (n: number) => (Math.abs(n) >= 100 || Number.isInteger(n) ? Math.round(n).toLocaleString('en-US') : n.toFixed(2));
+const fmt = (n: number) =>
+  Math.abs(n) >= 100 || Number.isInteger(n) ? Math.round(n).toLocaleString('en-US') : n.toFixed(2);
 const withUnit = (n: number, unit: string) => (unit ? `${fmt(n)} ${unit}` : fmt(n));
 
 export function markdownTable(title: string, figures: Figure[]): string {
   const rows = figures.map(
-    (f) => `| ${f.name} | ${withUnit(f.value, f.unit)} | ${f.baseline === undefined ? '—' : withUnit(f.baseline, f.unit)} | ${f.baselineName ?? ''} | ${ratio(f)} |`,
+    (f) =>
+      `| ${f.name} | ${withUnit(f.value, f.unit)} | ${f.baseline === undefined ? '—' : withUnit(f.baseline, f.unit)} | ${f.baselineName ?? ''} | ${ratio(f)} |`,
   );
-  return [`### ${title}`, '', '| figure | ours | baseline | baseline is | ours/baseline |', '|---|---|---|---|---|', ...rows, ''].join('\n');
+  return [
+    `### ${title}`,
+    '',
+    '| figure | ours | baseline | baseline is | ours/baseline |',
+    '|---|---|---|---|---|',
+    ...rows,
+    '',
+  ].join('\n');
 }

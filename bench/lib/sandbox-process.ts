@@ -26,9 +26,13 @@ export interface SandboxProcess {
 }
 
 /** Import calls the sandbox let through (arrivals minus the ones it answered 429). */
-export const admittedImportCalls = (c: SandboxCounters) => c.importCalls + c.importTransactionsCalls - c.rateLimited429s;
+export const admittedImportCalls = (c: SandboxCounters) =>
+  c.importCalls + c.importTransactionsCalls - c.rateLimited429s;
 
-export async function startSandboxProcess(opts: { latency: 'realistic' | 'none'; importRatePerMinute: number }): Promise<SandboxProcess> {
+export async function startSandboxProcess(opts: {
+  latency: 'realistic' | 'none';
+  importRatePerMinute: number;
+}): Promise<SandboxProcess> {
   const app: AppProcess = startApp('apps/sandbox/src/main.ts', {
     NODE_ENV: 'production',
     LOG_LEVEL: 'error',

@@ -17,7 +17,17 @@ import { fixtures } from '@mk/converters';
 import { plan } from '@mk/producer';
 import { RefreshRegistry } from '@mk/refresh';
 import { startSandbox, type RunningSandbox } from '@mk/sandbox';
-import { createFuzzRng, freePort, startApp, startCpuLoad, startPrivateRedis, trackSlowdown, type AppProcess, type CpuLoad, type PrivateRedis } from '@mk/testkit';
+import {
+  createFuzzRng,
+  freePort,
+  startApp,
+  startCpuLoad,
+  startPrivateRedis,
+  trackSlowdown,
+  type AppProcess,
+  type CpuLoad,
+  type PrivateRedis,
+} from '@mk/testkit';
 
 export interface ChaosOptions {
   users: number;
@@ -34,8 +44,22 @@ export interface ChaosOptions {
   log?: (line: string) => void;
 }
 
-export const SHORT: ChaosOptions = { users: 1400, workers: 3, importRatePerMinute: 30_000, refreshSeconds: 20, killEverySeconds: 4, seed: 1 };
-export const LONG: ChaosOptions = { users: 20_000, workers: 4, importRatePerMinute: 6_000, refreshSeconds: 600, killEverySeconds: 20, seed: 1 };
+export const SHORT: ChaosOptions = {
+  users: 1400,
+  workers: 3,
+  importRatePerMinute: 30_000,
+  refreshSeconds: 20,
+  killEverySeconds: 4,
+  seed: 1,
+};
+export const LONG: ChaosOptions = {
+  users: 20_000,
+  workers: 4,
+  importRatePerMinute: 6_000,
+  refreshSeconds: 600,
+  killEverySeconds: 20,
+  seed: 1,
+};
 
 export interface ChaosResult {
   connectionsExpected: number;
@@ -86,9 +110,19 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   let redis: Redis | undefined;
   try {
     const dump = path.join(dir, 'dump.ndjson.gz');
-    await fixtures.writeDumpFile(dump, { users: opts.users, format: 'mixed', txPerAccount: 6, heavyShare: 0.002, badShare: 0.005, seed: opts.seed, gzip: true });
+    await fixtures.writeDumpFile(dump, {
+      users: opts.users,
+      format: 'mixed',
+      txPerAccount: 6,
+      heavyShare: 0.002,
+      badShare: 0.005,
+      seed: opts.seed,
+      gzip: true,
+    });
     const expected = await plan(dump, { ratePerMinute: opts.importRatePerMinute });
-    log(`dump: ${expected.users} users, ${expected.connections} connections (${expected.oversizedConnections} over 1 MB), ${expected.rejects} bad records`);
+    log(
+      `dump: ${expected.users} users, ${expected.connections} connections (${expected.oversizedConnections} over 1 MB), ${expected.rejects} bad records`,
+    );
 
     redisServer = await startPrivateRedis({ aof: true });
     redis = createRedis(redisServer.url, 'worker');
@@ -105,21 +139,39 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       webhookRetryDelaysMs: [1, 2, 5, 10, 20].map((s) => s * 1000 * TIME_SCALE),
       webhookUrl: `http://127.0.0.1:${webhookPort}/webhooks/moneykit`,
     });
-    sandbox.state.faults.set({ error5xxRate: 0.03, dropRate: 0.03, timeoutRate: 0.02, timeoutMs: 1500, commitThenFailRate: 0.05 });
+    sandbox.state.faults.set({
+      error5xxRate: 0.03,
+      dropRate: 0.03,
+      timeoutRate: 0.02,
+      timeoutMs: 1500,
+      commitThenFailRate: 0.05,
+    });
 
     const env = {
-      REDIS_URL: redisServer.url, REDIS_PREFIX: PREFIX, LOG_LEVEL: 'error', TIME_SCALE: String(TIME_SCALE),
-      MONEYKIT_BASE_URL: sandbox.url, MONEYKIT_CLIENT_ID: sandbox.clientId, MONEYKIT_CLIENT_SECRET: sandbox.clientSecret,
+      REDIS_URL: redisServer.url,
+      REDIS_PREFIX: PREFIX,
+      LOG_LEVEL: 'error',
+      TIME_SCALE: String(TIME_SCALE),
+      MONEYKIT_BASE_URL: sandbox.url,
+      MONEYKIT_CLIENT_ID: sandbox.clientId,
+      MONEYKIT_CLIENT_SECRET: sandbox.clientSecret,
       // IMPORT_SETTLE_MS: a call we gave up on may still commit up to the injected 1.5 s hold + 0.3 s latency later
-      MONEYKIT_IMPORT_TIMEOUT_MS: '1000', MONEYKIT_TIMEOUT_MS: '1000', IMPORT_SETTLE_MS: '4000',
-      IMPORT_RATE_PER_MIN: String(opts.importRatePerMinute), IMPORT_CONCURRENCY: '16', IMPORT_LOCK_MS: '3000', REFRESH_LOCK_MS: '3000',
+      MONEYKIT_IMPORT_TIMEOUT_MS: '1000',
+      MONEYKIT_TIMEOUT_MS: '1000',
+      IMPORT_SETTLE_MS: '4000',
+      IMPORT_RATE_PER_MIN: String(opts.importRatePerMinute),
+      IMPORT_CONCURRENCY: '16',
+      IMPORT_LOCK_MS: '3000',
+      REFRESH_LOCK_MS: '3000',
       // A refresh whose outcome we never learn counts as one until this long after its claim: the quota design's one
       // assumption is that the upstream acts on a request by then (packages/refresh/README.md). The sandbox runs in
       // this test's process; on a saturated machine it was seen reading a request 10.7 s after it was sent (×9.7
       // slowdown), so the window is far above the 1 s client timeout.
       REFRESH_IN_FLIGHT_MS: '20000',
       REFRESH_TRACE_SAMPLE: String(TRACE_SAMPLE),
-      IMPORT_BACKOFF_BASE_MS: '100', IMPORT_BACKOFF_MAX_MS: '2000', REFRESH_PRODUCTS: 'accounts,transactions,identity',
+      IMPORT_BACKOFF_BASE_MS: '100',
+      IMPORT_BACKOFF_MAX_MS: '2000',
+      REFRESH_PRODUCTS: 'accounts,transactions,identity',
       OPS_PORT: '0',
     };
     const workers: AppProcess[] = [];
@@ -130,7 +182,12 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     };
     // The webhook receiver runs apart; it is SIGKILLed in the refresh period, mid-delivery, and MoneyKit's redelivery covers it.
     const startReceiver = () => {
-      const r = startApp('apps/worker/src/main.ts', { ...env, WORKER_ROLES: 'webhooks', WEBHOOK_PORT: String(webhookPort), WEBHOOK_HOST: '127.0.0.1' });
+      const r = startApp('apps/worker/src/main.ts', {
+        ...env,
+        WORKER_ROLES: 'webhooks',
+        WEBHOOK_PORT: String(webhookPort),
+        WEBHOOK_HOST: '127.0.0.1',
+      });
       processes.push(r);
       return r;
     };
@@ -187,7 +244,12 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         }
       }
       await maybeKillAWorker();
-      if (rng() < 0.05) sandbox.state.faults.set({ ...sandbox.state.faults.current, rateLimitBurst: 5, rateLimitBurstRetryAfterSeconds: 1 });
+      if (rng() < 0.05)
+        sandbox.state.faults.set({
+          ...sandbox.state.faults.current,
+          rateLimitBurst: 5,
+          rateLimitBurstRetryAfterSeconds: 1,
+        });
       if (producerDone && c && settled === expected.connections && c.pending + c.importing + c.linked === 0) break;
       if (Date.now() - started > 30 * 60_000) throw new Error(`chaos run did not settle: ${JSON.stringify(c)}`);
       await sleep(250);
@@ -199,16 +261,22 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     await redisServer.restartEmpty();
     const redisWipes = 1;
     log('redis restarted without its data; producer re-run');
-    await runToCompletion(() => {
-      const p = startApp('apps/producer/src/main.ts', producerEnv, producerArgs);
-      processes.push(p);
-      return p;
-    }, async () => {
-      const c = await counts();
-      return c !== undefined && c.imported + c.failed === expected.connections && c.pending + c.importing + c.linked === 0;
-    }, async () => {
-      await maybeKillAWorker();
-    });
+    await runToCompletion(
+      () => {
+        const p = startApp('apps/producer/src/main.ts', producerEnv, producerArgs);
+        processes.push(p);
+        return p;
+      },
+      async () => {
+        const c = await counts();
+        return (
+          c !== undefined && c.imported + c.failed === expected.connections && c.pending + c.importing + c.linked === 0
+        );
+      },
+      async () => {
+        await maybeKillAWorker();
+      },
+    );
     log(`re-run after the wipe settled after ${Math.round((Date.now() - started) / 1000)} s`);
 
     // Refresh period: every end user reconnects; the pipeline keeps refreshing under the same chaos, and the webhook
@@ -248,7 +316,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     }
     const states = await Promise.all(linkIds.map((id) => registry.get(id)));
     notApplied = linkIds.filter((id, i) => states[i]?.mode !== 'active');
-    log(`refresh settled after ${Math.round((Date.now() - reconnectedAt) / 1000)} s (slowdown ×${slowdown.worst.toFixed(2)})`);
+    log(
+      `refresh settled after ${Math.round((Date.now() - reconnectedAt) / 1000)} s (slowdown ×${slowdown.worst.toFixed(2)})`,
+    );
 
     // Settle: whatever is queued finishes (or is reported) before the books are closed.
     const importQueue = new Queue(QUEUES.import, { connection: redis, prefix: PREFIX });
@@ -274,7 +344,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     const linksRefreshed = linkIds.length - notRefreshed.length;
     const lostLinkStories: string[] = [];
     // traced links first (both sides of their story); an untraced one still has the sandbox's side
-    const explain = [...new Set([...notRefreshed, ...notApplied, ...Object.keys(sb.quotaViolations)])].sort((a, b) => Number(registry.trace.traced(b)) - Number(registry.trace.traced(a)));
+    const explain = [...new Set([...notRefreshed, ...notApplied, ...Object.keys(sb.quotaViolations)])].sort(
+      (a, b) => Number(registry.trace.traced(b)) - Number(registry.trace.traced(a)),
+    );
     for (const id of explain.slice(0, 4)) lostLinkStories.push(await linkStory(registry, sandbox, id, reconnectedAt));
     if (explain.length) log(`registry: ${JSON.stringify(await registry.stats())}`);
     return {
@@ -316,7 +388,12 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
  * Starts `start()` (a producer run) and keeps re-running it if it dies, until `done()`; `tick` runs the chaos meanwhile.
  * A producer that finished enqueueing exits 4 (in progress) or 0.
  */
-async function runToCompletion(start: () => AppProcess, done: () => Promise<boolean>, tick: () => Promise<void>, limitMs = 30 * 60_000): Promise<void> {
+async function runToCompletion(
+  start: () => AppProcess,
+  done: () => Promise<boolean>,
+  tick: () => Promise<void>,
+  limitMs = 30 * 60_000,
+): Promise<void> {
   const until = Date.now() + limitMs;
   let p = start();
   let enqueued = false;
@@ -333,11 +410,23 @@ async function runToCompletion(start: () => AppProcess, done: () => Promise<bool
 }
 
 /** Our side (the registry's trace) and MoneyKit's side (the sandbox's history) of one link, merged in time order. */
-async function linkStory(registry: RefreshRegistry, sandbox: RunningSandbox, linkId: string, since: number): Promise<string> {
-  const ours = (await registry.trace.story(linkId)).map((e) => ({ at: e.at, line: `worker ${e.by}: ${e.step} ${e.detail}` }));
+async function linkStory(
+  registry: RefreshRegistry,
+  sandbox: RunningSandbox,
+  linkId: string,
+  since: number,
+): Promise<string> {
+  const ours = (await registry.trace.story(linkId)).map((e) => ({
+    at: e.at,
+    line: `worker ${e.by}: ${e.step} ${e.detail}`,
+  }));
   const theirs = sandbox.state.history(linkId).map((e) => ({ at: e.at, line: `sandbox: ${e.what}` }));
-  const lines = [...ours, ...theirs].sort((a, b) => a.at - b.at).map((e) => `  ${((e.at - since) / 1000).toFixed(3).padStart(8)} s  ${e.line}`);
-  return [`${linkId} (times from the reconnects), now ${JSON.stringify(await registry.get(linkId))}`, ...lines].join('\n');
+  const lines = [...ours, ...theirs]
+    .sort((a, b) => a.at - b.at)
+    .map((e) => `  ${((e.at - since) / 1000).toFixed(3).padStart(8)} s  ${e.line}`);
+  return [`${linkId} (times from the reconnects), now ${JSON.stringify(await registry.get(linkId))}`, ...lines].join(
+    '\n',
+  );
 }
 
 /** The goals: what must be zero is zero. */
@@ -349,8 +438,10 @@ export function verdict(r: ChaosResult): string[] {
   if (r.failedWithoutReason) problems.push(`${r.failedWithoutReason} failures without a reason`);
   if (r.quotaViolations) problems.push(`${r.quotaViolations} refresh quota violations`);
   if (r.stuckJobs) problems.push(`${r.stuckJobs} import jobs stuck`);
-  if (r.linksRefreshed < r.linksReconnected) problems.push(`${r.linksReconnected - r.linksRefreshed} reconnected links never refreshed`);
-  if (r.reconnectsNotApplied) problems.push(`${r.reconnectsNotApplied} reconnect webhooks never applied (links still parked)`);
+  if (r.linksRefreshed < r.linksReconnected)
+    problems.push(`${r.linksReconnected - r.linksRefreshed} reconnected links never refreshed`);
+  if (r.reconnectsNotApplied)
+    problems.push(`${r.reconnectsNotApplied} reconnect webhooks never applied (links still parked)`);
   return problems;
 }
 
@@ -362,6 +453,8 @@ export function formatResult(r: ChaosResult): string {
     `stuck import jobs ${r.stuckJobs}; webhooks delivered ${r.webhooks.delivered}, failed attempts ${r.webhooks.failedAttempts}, abandoned ${r.webhooks.abandoned}`,
     `chaos: ${r.workerKills} worker SIGKILLs, ${r.redisRestarts} Redis restarts (AOF), ${r.redisWipes} Redis restart with its data gone, ${r.webhookReceiverKills} webhook receiver SIGKILLs, ${r.producerKills} producer kills, faults ${JSON.stringify(r.faultsInjected)}`,
     `took ${r.seconds} s (worst slowdown ×${r.slowdown})`,
-    ...(r.lostLinkStories.length ? ['stories of links not refreshed, not resumed or refreshed early:', ...r.lostLinkStories] : []),
+    ...(r.lostLinkStories.length
+      ? ['stories of links not refreshed, not resumed or refreshed early:', ...r.lostLinkStories]
+      : []),
   ].join('\n');
 }

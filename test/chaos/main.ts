@@ -19,8 +19,12 @@ const { values } = parseArgs({
   options: {
     long: { type: 'boolean', default: false },
     'cpu-load': { type: 'boolean', default: false },
-    users: { type: 'string' }, workers: { type: 'string' }, rate: { type: 'string' },
-    'refresh-seconds': { type: 'string' }, 'kill-every': { type: 'string' }, seed: { type: 'string' },
+    users: { type: 'string' },
+    workers: { type: 'string' },
+    rate: { type: 'string' },
+    'refresh-seconds': { type: 'string' },
+    'kill-every': { type: 'string' },
+    seed: { type: 'string' },
   },
 });
 const base = values.long ? LONG : SHORT;
@@ -40,7 +44,9 @@ runChaos(opts).then(
   (result) => {
     process.stdout.write(`${formatResult(result)}\n`);
     const problems = verdict(result);
-    process.stdout.write(problems.length ? `FAILED: ${problems.join('; ')}\n` : 'OK: 0 duplicates, 0 lost, 0 quota violations, 0 stuck\n');
+    process.stdout.write(
+      problems.length ? `FAILED: ${problems.join('; ')}\n` : 'OK: 0 duplicates, 0 lost, 0 quota violations, 0 stuck\n',
+    );
     process.exit(problems.length ? 1 : 0);
   },
   (err) => {

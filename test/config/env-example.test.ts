@@ -38,9 +38,13 @@ describe('.env.example and the settings schemas', () => {
 
   it('every app loads from an empty environment plus what it requires', () => {
     // an import worker needs the payload keys (no default: a key is a secret)
-    expect(() => loadWorkerSettings({ REDIS_URL: 'redis://127.0.0.1:6379', PAYLOAD_KEYS: TEST_PAYLOAD_KEYS })).not.toThrow();
+    expect(() =>
+      loadWorkerSettings({ REDIS_URL: 'redis://127.0.0.1:6379', PAYLOAD_KEYS: TEST_PAYLOAD_KEYS }),
+    ).not.toThrow();
     expect(() => loadProducerConfig({})).not.toThrow();
-    expect(() => loadDashboardSettings({ DASHBOARD_ADMIN_USER: 'admin', DASHBOARD_ADMIN_PASSWORD: 'a long password' })).not.toThrow();
+    expect(() =>
+      loadDashboardSettings({ DASHBOARD_ADMIN_USER: 'admin', DASHBOARD_ADMIN_PASSWORD: 'a long password' }),
+    ).not.toThrow();
     expect(() => loadConfig(sandboxEnvSchema, {})).not.toThrow();
   });
 

@@ -13,10 +13,14 @@ const ENTRIES: [string, string][] = [
 ];
 
 describe('--help', () => {
-  it.each(ENTRIES)('%s prints its usage and exits 0', async (_name, entry) => {
-    // No REDIS_URL, no port: help must not need them.
-    const app = startApp(entry, { REDIS_URL: '', LOG_LEVEL: 'silent' }, ['--help']);
-    expect(await app.exited).toBe(0);
-    expect(app.output()).toMatch(/usage:|Usage:/);
-  }, 120_000);
+  it.each(ENTRIES)(
+    '%s prints its usage and exits 0',
+    async (_name, entry) => {
+      // No REDIS_URL, no port: help must not need them.
+      const app = startApp(entry, { REDIS_URL: '', LOG_LEVEL: 'silent' }, ['--help']);
+      expect(await app.exited).toBe(0);
+      expect(app.output()).toMatch(/usage:|Usage:/);
+    },
+    120_000,
+  );
 });

@@ -21,12 +21,21 @@ describe('infra/grafana dashboard', () => {
     const used = new Set(exprs.flatMap(metricsIn));
     expect([...used].filter((name) => !exported.has(name))).toEqual([]);
     // everything exported is on the dashboard (the cumulative deferral gauge is the counter's Redis twin)
-    expect([...exported].filter((name) => !used.has(name) && name !== 'mk_refresh_quota_deferrals' && name !== 'mk_run_state' && name !== 'mk_run_parked_links')).toEqual([]);
+    expect(
+      [...exported].filter(
+        (name) =>
+          !used.has(name) &&
+          name !== 'mk_refresh_quota_deferrals' &&
+          name !== 'mk_run_state' &&
+          name !== 'mk_run_parked_links',
+      ),
+    ).toEqual([]);
   });
 
   it('has the panels on-call looks at first', () => {
     const titles = dashboard.panels.map((p) => p.title);
-    for (const t of ['Stall reasons', '429s per minute', 'Refresh lag p50 / p99', 'Paused queues', 'Redis memory']) expect(titles).toContain(t);
+    for (const t of ['Stall reasons', '429s per minute', 'Refresh lag p50 / p99', 'Paused queues', 'Redis memory'])
+      expect(titles).toContain(t);
   });
 });
 

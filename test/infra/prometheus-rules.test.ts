@@ -11,7 +11,6 @@ import { exportedMetrics, metricsIn } from './metrics';
 const DIR = path.resolve(__dirname, '../../infra/prometheus');
 const promtool = (...args: string[]) => spawnSync('promtool', args, { cwd: DIR, encoding: 'utf8' });
 
-
 describe('infra/prometheus alert rules', () => {
   it('pass promtool check rules', () => {
     const res = promtool('check', 'rules', 'alerts.yml');
@@ -28,7 +27,11 @@ describe('infra/prometheus alert rules', () => {
 
   it('use only metrics the service exports', () => {
     const exported = exportedMetrics();
-    const rules = fs.readFileSync(path.join(DIR, 'alerts.yml'), 'utf8').split('\n').filter((l) => !l.trim().startsWith('#')).join('\n');
+    const rules = fs
+      .readFileSync(path.join(DIR, 'alerts.yml'), 'utf8')
+      .split('\n')
+      .filter((l) => !l.trim().startsWith('#'))
+      .join('\n');
     const used = metricsIn(rules);
     expect(used.length).toBeGreaterThan(5);
     expect(used.filter((name) => !exported.has(name))).toEqual([]);

@@ -14,13 +14,18 @@ interface LintMessage {
 }
 
 function lint(asFile: string, code: string): LintMessage[] {
-  const run = spawnSync('pnpm', ['exec', 'eslint', '--stdin', '--stdin-filename', asFile, '--format', 'json'], { cwd: ROOT, input: code, encoding: 'utf8' });
+  const run = spawnSync('pnpm', ['exec', 'eslint', '--stdin', '--stdin-filename', asFile, '--format', 'json'], {
+    cwd: ROOT,
+    input: code,
+    encoding: 'utf8',
+  });
   if (!run.stdout) throw new Error(`eslint gave no report (exit ${run.status}): ${run.stderr}`);
   const [report] = JSON.parse(run.stdout) as { messages: LintMessage[] }[];
   return report!.messages;
 }
 
-const boundary = (messages: LintMessage[]) => messages.filter((m) => m.ruleId === 'no-restricted-imports').map((m) => m.line);
+const boundary = (messages: LintMessage[]) =>
+  messages.filter((m) => m.ruleId === 'no-restricted-imports').map((m) => m.line);
 
 describe('import boundary between apps', () => {
   it('refuses, under apps/*/src, another app by alias or by relative path, and lets packages and own files through', () => {

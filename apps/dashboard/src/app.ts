@@ -43,7 +43,9 @@ export async function createDashboard(opts: DashboardOptions): Promise<FastifyIn
     trustProxy: opts.trustProxy ?? false,
   });
   const prefix = opts.prefix ?? DEFAULT_PREFIX;
-  const queues = (opts.queueNames ?? Object.values(QUEUES)).map((name) => new Queue(name, { connection: opts.redis, prefix: queuePrefixOn(opts.redis, prefix, name) }));
+  const queues = (opts.queueNames ?? Object.values(QUEUES)).map(
+    (name) => new Queue(name, { connection: opts.redis, prefix: queuePrefixOn(opts.redis, prefix, name) }),
+  );
   // ioredis reconnects by itself; say so once a minute at most instead of once per attempt (/readyz tells the rest).
   let lastRedisWarning = 0;
   for (const q of queues) {
@@ -59,7 +61,13 @@ export async function createDashboard(opts: DashboardOptions): Promise<FastifyIn
 
   await installSecurityHeaders(app, { https: opts.auth.mode === 'credentials' && opts.auth.cookieSecure === true });
   const paths = boardPaths(opts.boardPath ?? '/board');
-  await installAuth(app, { auth: opts.auth, redis: opts.redis, prefix, adminOnlyPrefix: paths.admin, boardPath: paths.root });
+  await installAuth(app, {
+    auth: opts.auth,
+    redis: opts.redis,
+    prefix,
+    adminOnlyPrefix: paths.admin,
+    boardPath: paths.root,
+  });
   registerOpsRoutes(app, {
     ready: redisReady(opts.redis),
     metrics: createDashboardMetrics({ queues, runs: opts.runs, refresh: opts.refresh, redis: opts.redis }),

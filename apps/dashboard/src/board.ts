@@ -39,15 +39,23 @@ export function importJobView(data: unknown): Record<string, unknown> {
 }
 
 export async function mountBoards(app: FastifyInstance, queues: Queue[], paths: BoardPaths): Promise<void> {
-  const refused = new Set(IMPORT_QUEUE_REFUSED_ROUTES.flatMap((route) => [paths.admin, paths.viewer].map((base) => `${base}${route}`)));
+  const refused = new Set(
+    IMPORT_QUEUE_REFUSED_ROUTES.flatMap((route) => [paths.admin, paths.viewer].map((base) => `${base}${route}`)),
+  );
   app.addHook('onRequest', async (req, reply) => {
     const route = req.routeOptions.url;
     const queueName = (req.params as { queueName?: string } | undefined)?.queueName;
     if (req.method === 'GET' || !route || !refused.has(route) || queueName !== QUEUES.import) return;
-    return reply.code(403).send({ error: 'forbidden', message: 'not on the import queue: the service adds, limits and removes its jobs itself' });
+    return reply.code(403).send({
+      error: 'forbidden',
+      message: 'not on the import queue: the service adds, limits and removes its jobs itself',
+    });
   });
 
-  for (const [basePath, readOnlyMode] of [[paths.admin, false], [paths.viewer, true]] as const) {
+  for (const [basePath, readOnlyMode] of [
+    [paths.admin, false],
+    [paths.viewer, true],
+  ] as const) {
     const serverAdapter = new FastifyAdapter();
     serverAdapter.setBasePath(basePath);
     createBullBoard({
@@ -55,7 +63,9 @@ export async function mountBoards(app: FastifyInstance, queues: Queue[], paths: 
         const isImport = q.name === QUEUES.import;
         const adapter = new BullMQAdapter(q, {
           readOnlyMode,
-          ...(isImport && { description: 'payloads sealed (summary shown); add job, rate limit and obliterate are refused here' }),
+          ...(isImport && {
+            description: 'payloads sealed (summary shown); add job, rate limit and obliterate are refused here',
+          }),
         });
         if (isImport) adapter.setFormatter('data', importJobView);
         return adapter;
@@ -74,5 +84,7 @@ export async function mountBoards(app: FastifyInstance, queues: Queue[], paths: 
     await app.register(serverAdapter.registerPlugin(), { prefix: basePath });
   }
 
-  app.get(paths.root, async (req, reply) => reply.redirect(req.principal?.role === 'admin' ? `${paths.admin}/` : `${paths.viewer}/`));
+  app.get(paths.root, async (req, reply) =>
+    reply.redirect(req.principal?.role === 'admin' ? `${paths.admin}/` : `${paths.viewer}/`),
+  );
 }

@@ -3,19 +3,36 @@
  * development explicitly bound to a loopback address with DASHBOARD_DEV_NO_AUTH=true.
  */
 import { z } from 'zod';
-import { commonEnvSchema, ConfigError, envBool, envInt, envNumber, loadConfig, redisTargetOf, requireClusterPrefix, type RedisTarget } from '@mk/shared';
+import {
+  commonEnvSchema,
+  ConfigError,
+  envBool,
+  envInt,
+  envNumber,
+  loadConfig,
+  redisTargetOf,
+  requireClusterPrefix,
+  type RedisTarget,
+} from '@mk/shared';
 import { refreshEnvSchema, refreshOptionsFromConfig, type RefreshOptions } from '@mk/refresh';
 import type { DashboardUser } from './auth/credentials';
 import { DEFAULT_SESSION_TTL_HOURS, DEFAULT_THROTTLE, type AuthOptions } from './auth/guard';
 
 /** Unset or empty (compose passes `${VAR:-}` through as ''): both mean "not configured". */
-const optional = <T extends z.ZodTypeAny>(schema: T) => z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
+const optional = <T extends z.ZodTypeAny>(schema: T) =>
+  z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
 
 /** Trimmed; printable, no ':' (HTTP Basic splits on it) and not blank. */
 const username = z
   .string()
   .transform((s) => s.trim())
-  .pipe(z.string().min(1, 'must not be blank').max(64, 'must be at most 64 characters').regex(/^[^\s:\p{Cc}][^:\p{Cc}]*$/u, 'must be printable and contain no ":"'));
+  .pipe(
+    z
+      .string()
+      .min(1, 'must not be blank')
+      .max(64, 'must be at most 64 characters')
+      .regex(/^[^\s:\p{Cc}][^:\p{Cc}]*$/u, 'must be printable and contain no ":"'),
+  );
 
 /**
  * Fastify's trustProxy: `false` (default: the TCP peer is the client), `true` (trust every proxy: only when nothing
@@ -28,7 +45,10 @@ const trustProxy = z
   .transform((v, ctx): boolean | string[] => {
     if (v === 'false' || v === '') return false;
     if (v === 'true') return true;
-    const list = v.split(',').map((s) => s.trim()).filter(Boolean);
+    const list = v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     if (list.every((a) => /^[0-9a-fA-F.:/]+$/.test(a))) return list;
     ctx.addIssue({ code: 'custom', message: 'must be false, true or comma-separated proxy addresses/CIDRs' });
     return z.NEVER;
@@ -91,7 +111,8 @@ export function resolveAuth(config: DashboardConfig): AuthOptions {
   const admin = pair(config, 'ADMIN');
   const viewer = pair(config, 'VIEWER');
   if (!admin) {
-    if (viewer) throw new ConfigError('DASHBOARD_ADMIN_USER', 'is missing: a viewer account needs an admin account too');
+    if (viewer)
+      throw new ConfigError('DASHBOARD_ADMIN_USER', 'is missing: a viewer account needs an admin account too');
     if (!config.DASHBOARD_DEV_NO_AUTH) {
       throw new ConfigError(
         'DASHBOARD_ADMIN_USER',
@@ -99,11 +120,15 @@ export function resolveAuth(config: DashboardConfig): AuthOptions {
       );
     }
     if (!LOOPBACK.has(config.DASHBOARD_HOST)) {
-      throw new ConfigError('DASHBOARD_DEV_NO_AUTH', `is only allowed on a loopback DASHBOARD_HOST (127.0.0.1, ::1, localhost), not "${config.DASHBOARD_HOST}"`);
+      throw new ConfigError(
+        'DASHBOARD_DEV_NO_AUTH',
+        `is only allowed on a loopback DASHBOARD_HOST (127.0.0.1, ::1, localhost), not "${config.DASHBOARD_HOST}"`,
+      );
     }
     return { mode: 'none' };
   }
-  if (viewer && viewer.username === admin.username) throw new ConfigError('DASHBOARD_VIEWER_USER', 'must differ from DASHBOARD_ADMIN_USER');
+  if (viewer && viewer.username === admin.username)
+    throw new ConfigError('DASHBOARD_VIEWER_USER', 'must differ from DASHBOARD_ADMIN_USER');
   const users: DashboardUser[] = [{ ...admin, role: 'admin' }];
   if (viewer) users.push({ ...viewer, role: 'viewer' });
   return {

@@ -3,7 +3,15 @@
  * every app) on a configuration error or when Redis does not answer within REDIS_CONNECT_TIMEOUT_MS; a Redis
  * that answers but is misconfigured (eviction, no AOF) is logged as a warning, because the dashboard only reads.
  */
-import { checkRedisServer, ConfigError, connectRedis, createLogger, envUsage, exitOnHelp, RedisUnreachableError } from '@mk/shared';
+import {
+  checkRedisServer,
+  ConfigError,
+  connectRedis,
+  createLogger,
+  envUsage,
+  exitOnHelp,
+  RedisUnreachableError,
+} from '@mk/shared';
 import { createDashboard } from './app';
 import { dashboardEnvSchema, loadDashboardSettings } from './config';
 import { createSources } from './sources';
@@ -12,7 +20,13 @@ import { createSources } from './sources';
 const EXIT_COULD_NOT_RUN = 1;
 
 async function main(): Promise<void> {
-  exitOnHelp(envUsage('pnpm dashboard', 'The run pages, Bull Board behind a login, /metrics, /healthz and /readyz.', dashboardEnvSchema));
+  exitOnHelp(
+    envUsage(
+      'pnpm dashboard',
+      'The run pages, Bull Board behind a login, /metrics, /healthz and /readyz.',
+      dashboardEnvSchema,
+    ),
+  );
   const logger = createLogger('dashboard');
   let settings;
   try {
@@ -25,7 +39,8 @@ async function main(): Promise<void> {
     throw err;
   }
   const { config, auth } = settings;
-  if (auth.mode === 'none') logger.warn('DASHBOARD_DEV_NO_AUTH=true: anyone who can reach this port is an admin (loopback only)');
+  if (auth.mode === 'none')
+    logger.warn('DASHBOARD_DEV_NO_AUTH=true: anyone who can reach this port is an admin (loopback only)');
 
   let redis;
   try {
@@ -42,7 +57,15 @@ async function main(): Promise<void> {
   for (const problem of check.problems) logger.warn({ redisVersion: check.version }, `Redis configuration: ${problem}`);
 
   const sources = await createSources(redis, config.REDIS_PREFIX, settings.refresh);
-  const app = await createDashboard({ redis, prefix: config.REDIS_PREFIX, auth, trustProxy: config.DASHBOARD_TRUST_PROXY, runs: sources.runs, ...(sources.refresh && { refresh: sources.refresh }), logger });
+  const app = await createDashboard({
+    redis,
+    prefix: config.REDIS_PREFIX,
+    auth,
+    trustProxy: config.DASHBOARD_TRUST_PROXY,
+    runs: sources.runs,
+    ...(sources.refresh && { refresh: sources.refresh }),
+    logger,
+  });
   await app.listen({ port: config.DASHBOARD_PORT, host: config.DASHBOARD_HOST });
   logger.info({ host: config.DASHBOARD_HOST, port: config.DASHBOARD_PORT, auth: auth.mode }, 'dashboard listening');
 

@@ -11,7 +11,15 @@ import { runProgress } from './status/progress';
 import type { RefreshStatusSource, RunStatusSource } from './status/types';
 
 /** BullMQ job states exported per queue (BullMQ 6 keeps a paused queue's jobs in wait: see mk_queue_paused). */
-export const QUEUE_STATES = ['wait', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed'] as const;
+export const QUEUE_STATES = [
+  'wait',
+  'active',
+  'delayed',
+  'prioritized',
+  'waiting-children',
+  'completed',
+  'failed',
+] as const;
 
 export interface DashboardMetricsOptions {
   queues: Queue[];
@@ -30,17 +38,48 @@ export function createDashboardMetrics(opts: DashboardMetricsOptions): () => Pro
 
   const queueJobs = gauge('mk_queue_jobs', 'Jobs per BullMQ queue and state', ['queue', 'state']);
   const queuePaused = gauge('mk_queue_paused', '1 when the queue is paused', ['queue']);
-  const ledger = gauge('mk_ledger_connections', 'Source connections per migration run and ledger state', ['run', 'state']);
+  const ledger = gauge('mk_ledger_connections', 'Source connections per migration run and ledger state', [
+    'run',
+    'state',
+  ]);
   const rejects = gauge('mk_run_rejects', 'Dump records rejected by the producer, per run', ['run']);
-  const throughput = gauge('mk_run_throughput_per_minute', 'Connections imported per minute over the last 60 s (since start when younger), per run', ['run']);
-  const runState = gauge('mk_run_state', `A run's state: 1 for the current one of ${RUN_STATES.join(', ')}`, ['run', 'state']);
-  const runStalled = gauge('mk_run_stalled', `Why a run is stalled: 1 per reason of ${STALL_KINDS.join(', ')}`, ['run', 'reason']);
-  const runEta = gauge('mk_run_eta_seconds', 'Seconds left at the current throughput (absent while stalled or when nothing moves)', ['run']);
+  const throughput = gauge(
+    'mk_run_throughput_per_minute',
+    'Connections imported per minute over the last 60 s (since start when younger), per run',
+    ['run'],
+  );
+  const runState = gauge('mk_run_state', `A run's state: 1 for the current one of ${RUN_STATES.join(', ')}`, [
+    'run',
+    'state',
+  ]);
+  const runStalled = gauge('mk_run_stalled', `Why a run is stalled: 1 per reason of ${STALL_KINDS.join(', ')}`, [
+    'run',
+    'reason',
+  ]);
+  const runEta = gauge(
+    'mk_run_eta_seconds',
+    'Seconds left at the current throughput (absent while stalled or when nothing moves)',
+    ['run'],
+  );
   const runParked = gauge('mk_run_parked_links', 'Links of a run parked until the end user reconnects', ['run']);
-  const waitingReconnect = gauge('mk_run_links_waiting_reconnect', 'Imported links of a run still waiting for their user to reconnect them', ['run']);
-  const reconnected = gauge('mk_run_links_reconnected_total', 'Imported links of a run their user reconnected (each once; only grows)', ['run']);
-  const refreshLinks = gauge('mk_refresh_links', 'Refresh pipeline: registered, due, overdue and parked links', ['state']);
-  const deferrals = gauge('mk_refresh_quota_deferrals', 'Refreshes postponed by a closed per-link quota window (as recorded in Redis)', []);
+  const waitingReconnect = gauge(
+    'mk_run_links_waiting_reconnect',
+    'Imported links of a run still waiting for their user to reconnect them',
+    ['run'],
+  );
+  const reconnected = gauge(
+    'mk_run_links_reconnected_total',
+    'Imported links of a run their user reconnected (each once; only grows)',
+    ['run'],
+  );
+  const refreshLinks = gauge('mk_refresh_links', 'Refresh pipeline: registered, due, overdue and parked links', [
+    'state',
+  ]);
+  const deferrals = gauge(
+    'mk_refresh_quota_deferrals',
+    'Refreshes postponed by a closed per-link quota window (as recorded in Redis)',
+    [],
+  );
   const redisUsed = gauge('mk_redis_used_memory_bytes', "Redis's used_memory (INFO memory)", []);
   const redisMax = gauge('mk_redis_maxmemory_bytes', "Redis's maxmemory (0: no limit set)", []);
 
@@ -49,12 +88,35 @@ export function createDashboardMetrics(opts: DashboardMetricsOptions): () => Pro
 
   return async () => {
     const [queueCounts, runs, refresh, memory] = await Promise.all([
-      Promise.all(opts.queues.map(async (q) => ({ q, counts: await q.getJobCounts(...QUEUE_STATES), paused: await q.isPaused() }))),
+      Promise.all(
+        opts.queues.map(async (q) => ({
+          q,
+          counts: await q.getJobCounts(...QUEUE_STATES),
+          paused: await q.isPaused(),
+        })),
+      ),
       opts.runs.listRuns(),
       opts.refresh?.stats(),
       opts.redis && fullestMemory(opts.redis),
     ]);
-    for (const g of [queueJobs, queuePaused, ledger, rejects, throughput, runState, runStalled, runEta, runParked, waitingReconnect, reconnected, refreshLinks, deferrals, redisUsed, redisMax]) g.reset();
+    for (const g of [
+      queueJobs,
+      queuePaused,
+      ledger,
+      rejects,
+      throughput,
+      runState,
+      runStalled,
+      runEta,
+      runParked,
+      waitingReconnect,
+      reconnected,
+      refreshLinks,
+      deferrals,
+      redisUsed,
+      redisMax,
+    ])
+      g.reset();
     if (memory !== undefined) {
       const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(memory)?.[1]);
       if (Number.isFinite(field('used_memory'))) redisUsed.set(field('used_memory'));
@@ -71,7 +133,8 @@ export function createDashboardMetrics(opts: DashboardMetricsOptions): () => Pro
       throughput.set({ run: run.runId }, run.throughputPerMin);
       const progress = runProgress(run);
       for (const state of RUN_STATES) runState.set({ run: run.runId, state }, state === progress.state ? 1 : 0);
-      for (const reason of STALL_KINDS) runStalled.set({ run: run.runId, reason }, progress.stalled.some((r) => r.kind === reason) ? 1 : 0);
+      for (const reason of STALL_KINDS)
+        runStalled.set({ run: run.runId, reason }, progress.stalled.some((r) => r.kind === reason) ? 1 : 0);
       if (progress.etaSeconds !== null) runEta.set({ run: run.runId }, progress.etaSeconds);
       if (run.parkedLinks !== undefined) runParked.set({ run: run.runId }, run.parkedLinks);
       if (run.reconnects) {

@@ -4,9 +4,24 @@
  */
 import { Queue } from 'bullmq';
 import { QUEUES, queuePrefixOn, type Redis } from '@mk/shared';
-import { MigrationLedger, probeImportQueue, readRunSignals, type ImportQueueProbe, type ImportQueueSignals, type RunMeta } from '@mk/ledger';
+import {
+  MigrationLedger,
+  probeImportQueue,
+  readRunSignals,
+  type ImportQueueProbe,
+  type ImportQueueSignals,
+  type RunMeta,
+} from '@mk/ledger';
 import { RefreshRegistry, type RefreshOptions } from '@mk/refresh';
-import { CHART_MINUTES, RECONNECT_DAYS, type ReconnectFigures, type RefreshStatusSource, type RunFailure, type RunSnapshot, type RunStatusSource } from './status/types';
+import {
+  CHART_MINUTES,
+  RECONNECT_DAYS,
+  type ReconnectFigures,
+  type RefreshStatusSource,
+  type RunFailure,
+  type RunSnapshot,
+  type RunStatusSource,
+} from './status/types';
 
 const RECENT = 50;
 /**
@@ -36,16 +51,33 @@ export class LedgerRunSource implements RunStatusSource {
     return this.queue ? probeImportQueue(this.ledger, this.queue) : Promise.resolve(undefined);
   }
 
-  private async snapshot(meta: RunMeta, detail: boolean, queueSignals: ImportQueueSignals | undefined): Promise<RunSnapshot> {
+  private async snapshot(
+    meta: RunMeta,
+    detail: boolean,
+    queueSignals: ImportQueueSignals | undefined,
+  ): Promise<RunSnapshot> {
     const [signals, recentRejects, history, reconnects] = await Promise.all([
-      readRunSignals(this.ledger, meta, { ...(this.queue && { queue: this.queue }), ...(queueSignals && { queueSignals }) }),
+      readRunSignals(this.ledger, meta, {
+        ...(this.queue && { queue: this.queue }),
+        ...(queueSignals && { queueSignals }),
+      }),
       detail ? this.ledger.recentRejects(meta.runId, RECENT) : Promise.resolve([]),
-      detail ? this.ledger.history(meta.runId, { minutes: CHART_MINUTES, createdAt: meta.createdAt }) : Promise.resolve(undefined),
+      detail
+        ? this.ledger.history(meta.runId, { minutes: CHART_MINUTES, createdAt: meta.createdAt })
+        : Promise.resolve(undefined),
       this.ledger.reconnects(meta.runId),
     ]);
     const recentFailures = detail && (signals.counts.failed ?? 0) > 0 ? await this.failures(meta.runId) : [];
     const figures = reconnectFigures(signals.counts.imported ?? 0, reconnects, meta.createdAt);
-    return { ...signals, runId: meta.runId, ...(meta.dump && { dump: meta.dump }), reconnects: figures, recentFailures, recentRejects, ...(history && { history }) };
+    return {
+      ...signals,
+      runId: meta.runId,
+      ...(meta.dump && { dump: meta.dump }),
+      reconnects: figures,
+      recentFailures,
+      recentRejects,
+      ...(history && { history }),
+    };
   }
 
   private async failures(runId: string): Promise<RunFailure[]> {
@@ -70,7 +102,12 @@ export class LedgerRunSource implements RunStatusSource {
 const DAY_MS = 86_400_000;
 
 /** Reconnects per day from the run's first day to today, and the share of imported links still waiting after each. */
-export function reconnectFigures(imported: number, r: { perDay: Map<number, number>; total: number }, createdAt: number, now = Date.now()): ReconnectFigures {
+export function reconnectFigures(
+  imported: number,
+  r: { perDay: Map<number, number>; total: number },
+  createdAt: number,
+  now = Date.now(),
+): ReconnectFigures {
   const today = Math.floor(now / DAY_MS);
   const first = Math.max(Math.min(Math.floor(createdAt / DAY_MS), ...r.perDay.keys()), today - RECONNECT_DAYS + 1);
   const days: number[] = [];
@@ -86,7 +123,14 @@ export function reconnectFigures(imported: number, r: { perDay: Map<number, numb
     perDay.push(n);
     shareWaitingByDay.push(share(cumulative));
   }
-  return { reconnected: r.total, waiting: Math.max(0, imported - r.total), shareWaiting: share(r.total), days, perDay, shareWaitingByDay };
+  return {
+    reconnected: r.total,
+    waiting: Math.max(0, imported - r.total),
+    shareWaiting: share(r.total),
+    days,
+    perDay,
+    shareWaitingByDay,
+  };
 }
 
 export interface DashboardSources {
@@ -98,7 +142,11 @@ export interface DashboardSources {
 }
 
 /** Runs from the ledger and the import queue; refresh health from the registry the workers share (its timing from the same settings). */
-export async function createSources(redis: Redis, prefix: string, refreshOptions: RefreshOptions): Promise<DashboardSources> {
+export async function createSources(
+  redis: Redis,
+  prefix: string,
+  refreshOptions: RefreshOptions,
+): Promise<DashboardSources> {
   const refresh = await RefreshRegistry.open(redis, prefix, refreshOptions);
   const imports = new Queue(QUEUES.import, { connection: redis, prefix: queuePrefixOn(redis, prefix, QUEUES.import) });
   return {

@@ -43,7 +43,10 @@ describe('dashboard authentication pieces', () => {
   });
 
   it('parses Basic headers', () => {
-    expect(parseBasicAuth(`Basic ${Buffer.from('u:p:with:colons').toString('base64')}`)).toEqual({ username: 'u', password: 'p:with:colons' });
+    expect(parseBasicAuth(`Basic ${Buffer.from('u:p:with:colons').toString('base64')}`)).toEqual({
+      username: 'u',
+      password: 'p:with:colons',
+    });
     expect(parseBasicAuth('Bearer abc')).toBeUndefined();
   });
 

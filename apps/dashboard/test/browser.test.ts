@@ -33,26 +33,42 @@ function screenshotPath(name: string): string {
 /** A run part-way through: imported, failed with real reasons, in flight, pending; a few rejected records. */
 async function seedLedger(ledger: MigrationLedger): Promise<void> {
   // started two hours ago, so its charts have something to show
-  await ledger.openRun(RUN_ID, { dump: 'plaid-users.ndjson.gz', format: 'plaid', status: 'enqueued', rejects: 3, createdAt: Date.now() - 125 * 60_000 });
+  await ledger.openRun(RUN_ID, {
+    dump: 'plaid-users.ndjson.gz',
+    format: 'plaid',
+    status: 'enqueued',
+    rejects: 3,
+    createdAt: Date.now() - 125 * 60_000,
+  });
   await ledger.addRejects(RUN_ID, [
     { line: 118, sourceId: 'user-0118', reason: 'account acc-2: missing iso_currency_code' },
     { line: 907, sourceId: 'user-0907', reason: 'no accounts in connection item-1' },
     { line: 1204, sourceId: 'user-1204', reason: 'invalid JSON at column 88' },
   ]);
   const reasons = [
-    { errorClass: 'terminal' as const, status: 400, code: 'unsupported_institution', message: 'institution ins_109512 is not supported (400 unsupported_institution)' },
-    { errorClass: 'retryable' as const, status: 503, message: 'retries exhausted after 8 attempts (last: 503 Service Unavailable)' },
+    {
+      errorClass: 'terminal' as const,
+      status: 400,
+      code: 'unsupported_institution',
+      message: 'institution ins_109512 is not supported (400 unsupported_institution)',
+    },
+    {
+      errorClass: 'retryable' as const,
+      status: 503,
+      message: 'retries exhausted after 8 attempts (last: 503 Service Unavailable)',
+    },
     { errorClass: 'terminal' as const, status: 413, message: 'request larger than 1 MB after splitting (413)' },
   ];
   for (let u = 0; u < 120; u++) {
     const user = `user-${String(u).padStart(4, '0')}`;
-    const [record] = await ledger.register(RUN_ID, user, u + 1, [{ connectionId: `item-${u % 7}`, accounts: 2, transactions: 40, batchesTotal: 0 }]);
+    const [record] = await ledger.register(RUN_ID, user, u + 1, [
+      { connectionId: `item-${u % 7}`, accounts: 2, transactions: 40, batchesTotal: 0 },
+    ]);
     if (u < 84) {
       const linked = await ledger.transition(record!, { state: 'imported', linkId: `mk_link_${u}` });
       // the reconnect campaign under way: some users reconnected yesterday, some today
       if (u % 3 === 0) await ledger.recordReconnect(linked, Date.now() - (u % 2) * 86_400_000);
-    }
-    else if (u < 87) await ledger.transition(record!, { state: 'failed', lastError: reasons[u - 84]! });
+    } else if (u < 87) await ledger.transition(record!, { state: 'failed', lastError: reasons[u - 84]! });
     else if (u < 92) await ledger.transition(record!, { state: 'importing' });
   }
 }
@@ -91,14 +107,27 @@ describe('dashboard in a browser', () => {
     queues.push(imports, refresh);
     await imports.add(importJob.name, { runId: RUN_ID, sourceUserId: 'user-0085' }, { jobId: `${RUN_ID}-user-0085` });
     const workerConnection = createRedis(server.url, 'worker');
-    const worker = new Worker(QUEUES.import, async () => {
-      throw new Error('retries exhausted after 8 attempts (last: 503 Service Unavailable)');
-    }, { connection: workerConnection, prefix: PREFIX });
+    const worker = new Worker(
+      QUEUES.import,
+      async () => {
+        throw new Error('retries exhausted after 8 attempts (last: 503 Service Unavailable)');
+      },
+      { connection: workerConnection, prefix: PREFIX },
+    );
     await new Promise((resolve) => worker.once('failed', resolve));
     await worker.close();
     workerConnection.disconnect();
-    for (let u = 92; u < 100; u++) await imports.add(importJob.name, { runId: RUN_ID, sourceUserId: `user-00${u}` }, { jobId: `${RUN_ID}-user-00${u}` });
-    await refresh.add(refreshJob.name, { linkId: 'mk_link_1', products: ['transactions'] }, { jobId: 'mk_link_1-transactions', delay: 3_600_000 });
+    for (let u = 92; u < 100; u++)
+      await imports.add(
+        importJob.name,
+        { runId: RUN_ID, sourceUserId: `user-00${u}` },
+        { jobId: `${RUN_ID}-user-00${u}` },
+      );
+    await refresh.add(
+      refreshJob.name,
+      { linkId: 'mk_link_1', products: ['transactions'] },
+      { jobId: 'mk_link_1-transactions', delay: 3_600_000 },
+    );
 
     app = await createDashboard({
       redis,
@@ -113,7 +142,15 @@ describe('dashboard in a browser', () => {
 
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   });
 
@@ -169,10 +206,17 @@ describe('dashboard in a browser', () => {
     // The queue as a worker leaves it when MoneyKit refuses our credentials: paused, marked with why.
     const imports = queues[0]!;
     await imports.pause();
-    await redis.hset(keys(PREFIX).queuePause(QUEUES.import), { by: 'worker import-7f9c:41', reason: 'MoneyKit refused our credentials (401 invalid_client)', at: String(Date.now() - 7 * 60_000) });
+    await redis.hset(keys(PREFIX).queuePause(QUEUES.import), {
+      by: 'worker import-7f9c:41',
+      reason: 'MoneyKit refused our credentials (401 invalid_client)',
+      at: String(Date.now() - 7 * 60_000),
+    });
     const external: string[] = [];
     try {
-      for (const [name, viewport] of [['run-page.png', { width: 1280, height: 800 }], ['run-page-narrow.png', { width: 390, height: 844 }]] as const) {
+      for (const [name, viewport] of [
+        ['run-page.png', { width: 1280, height: 800 }],
+        ['run-page-narrow.png', { width: 390, height: 844 }],
+      ] as const) {
         const context = await browser.newContext({ viewport });
         const page = await context.newPage();
         page.on('request', (r) => {
@@ -182,7 +226,9 @@ describe('dashboard in a browser', () => {
         await page.waitForSelector('html[data-charts=drawn]');
         // imports, refreshes, and the reconnect conversion
         expect(await page.locator('.chart canvas').count()).toBe(3);
-        await expect(page.locator('[data-chart=reconnects]').locator('..').textContent()).resolves.toContain('28 reconnected, 56 still waiting (66.7 %)');
+        await expect(page.locator('[data-chart=reconnects]').locator('..').textContent()).resolves.toContain(
+          '28 reconnected, 56 still waiting (66.7 %)',
+        );
         const banner = page.locator('.banner[role=alert]');
         await expect(banner.textContent()).resolves.toContain('Paused');
         await expect(banner.textContent()).resolves.toContain('MoneyKit refused our credentials');
@@ -205,11 +251,14 @@ describe('dashboard in a browser', () => {
     const page = await context.newPage();
     // Under the CSP, Bull Board still renders and works; only its Google Fonts link is refused (on purpose).
     const refused: string[] = [];
-    page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) refused.push(m.text()); });
+    page.on('console', (m) => {
+      if (/Content Security Policy/i.test(m.text())) refused.push(m.text());
+    });
     page.on('pageerror', (e) => refused.push(`page error: ${e.message}`));
     await signIn(page, ADMIN, '/board');
     await page.waitForURL('**/board/admin/**');
-    for (const name of Object.values(QUEUES)) await page.getByText(name, { exact: true }).first().waitFor({ timeout: 15_000 });
+    for (const name of Object.values(QUEUES))
+      await page.getByText(name, { exact: true }).first().waitFor({ timeout: 15_000 });
     await page.waitForTimeout(300); // let the counters render
     await page.screenshot({ path: screenshotPath('bull-board.png') });
     expect(refused.filter((r) => !/fonts\.googleapis\.com/.test(r))).toEqual([]);

@@ -25,8 +25,25 @@ describe('dashboard', () => {
   let base: string;
   const runs = new InMemoryRunSource([
     sampleRun(),
-    sampleRun({ runId: 'mx-small', createdAt: Date.UTC(2026, 10, 21), counts: { imported: 5 }, rejects: 0, throughputPerMin: 0, recentFailures: [], recentRejects: [] }),
-    sampleRun({ runId: 'stalled-run', createdAt: Date.UTC(2026, 10, 22), throughputPerMin: 0, importQueue: { paused: true, pausedBy: { by: 'worker host-a/9', reason: 'MoneyKit refused our credentials' }, workers: 2 } }),
+    sampleRun({
+      runId: 'mx-small',
+      createdAt: Date.UTC(2026, 10, 21),
+      counts: { imported: 5 },
+      rejects: 0,
+      throughputPerMin: 0,
+      recentFailures: [],
+      recentRejects: [],
+    }),
+    sampleRun({
+      runId: 'stalled-run',
+      createdAt: Date.UTC(2026, 10, 22),
+      throughputPerMin: 0,
+      importQueue: {
+        paused: true,
+        pausedBy: { by: 'worker host-a/9', reason: 'MoneyKit refused our credentials' },
+        workers: 2,
+      },
+    }),
   ]);
   const get = (path: string, opts: RequestOptions = {}) => request(base, path, opts);
 
@@ -45,7 +62,13 @@ describe('dashboard', () => {
     redis = createRedis(server.url, 'worker');
     queue = new Queue(QUEUES.import, { connection: redis, prefix: PREFIX });
     await queue.add(importJob.name, { n: 1 }, { jobId: 'run1-user-1' });
-    app = await createDashboard({ redis, prefix: PREFIX, auth: AUTH, runs, refresh: new InMemoryRefreshSource(sampleRefresh) });
+    app = await createDashboard({
+      redis,
+      prefix: PREFIX,
+      auth: AUTH,
+      runs,
+      refresh: new InMemoryRefreshSource(sampleRefresh),
+    });
     base = await listen(app);
   });
 
@@ -60,7 +83,13 @@ describe('dashboard', () => {
     const page = await get('/runs', { headers: { accept: 'text/html' } });
     expect(page.status).toBe(302);
     expect(page.headers.get('location')).toBe('/login?next=%2Fruns');
-    for (const path of ['/api/runs', '/api/refresh', '/board/admin/api/queues', '/board/viewer/api/queues', '/board/admin/']) {
+    for (const path of [
+      '/api/runs',
+      '/api/refresh',
+      '/board/admin/api/queues',
+      '/board/viewer/api/queues',
+      '/board/admin/',
+    ]) {
       expect((await get(path)).status).toBe(401);
     }
     expect((await get(`/board/admin/api/queues/${QUEUES.import}/pause`, { method: 'PUT' })).status).toBe(401);
@@ -91,7 +120,9 @@ describe('dashboard', () => {
     const [name, value] = cookie.split('=') as [string, string];
     expect((await get('/api/runs', { headers: { cookie: `${name}=${value.slice(0, -2)}xy` } })).status).toBe(401);
 
-    const redirect = await get('/login', { form: { username: ADMIN.username, password: ADMIN.password, next: '//evil.example/x' } });
+    const redirect = await get('/login', {
+      form: { username: ADMIN.username, password: ADMIN.password, next: '//evil.example/x' },
+    });
     expect(redirect.headers.get('location')).toBe('/runs');
 
     const out = await get('/logout', { method: 'POST', headers: { cookie } });
@@ -101,7 +132,9 @@ describe('dashboard', () => {
 
   it('accepts HTTP Basic credentials from scripts', async () => {
     expect((await get('/api/runs', { headers: { authorization: basicAuth(VIEWER) } })).status).toBe(200);
-    expect((await get('/api/runs', { headers: { authorization: basicAuth({ ...VIEWER, password: 'wrong' }) } })).status).toBe(401);
+    expect(
+      (await get('/api/runs', { headers: { authorization: basicAuth({ ...VIEWER, password: 'wrong' }) } })).status,
+    ).toBe(401);
   });
 
   it('lets a viewer read the read-only board but never write or reach the admin board', async () => {
@@ -140,12 +173,18 @@ describe('dashboard', () => {
     expect(ui.status).toBe(200);
     expect(ui.body).toContain('/board/admin/');
 
-    expect((await get(`/board/viewer/api/queues/${QUEUES.import}/pause`, { method: 'PUT', headers: { cookie } })).status).toBe(405);
+    expect(
+      (await get(`/board/viewer/api/queues/${QUEUES.import}/pause`, { method: 'PUT', headers: { cookie } })).status,
+    ).toBe(405);
     expect(await queue.isPaused()).toBe(false);
 
-    expect((await get(`/board/admin/api/queues/${QUEUES.import}/pause`, { method: 'PUT', headers: { cookie } })).status).toBe(200);
+    expect(
+      (await get(`/board/admin/api/queues/${QUEUES.import}/pause`, { method: 'PUT', headers: { cookie } })).status,
+    ).toBe(200);
     expect(await queue.isPaused()).toBe(true);
-    expect((await get(`/board/admin/api/queues/${QUEUES.import}/resume`, { method: 'PUT', headers: { cookie } })).status).toBe(200);
+    expect(
+      (await get(`/board/admin/api/queues/${QUEUES.import}/resume`, { method: 'PUT', headers: { cookie } })).status,
+    ).toBe(200);
     expect(await queue.isPaused()).toBe(false);
   });
 
@@ -155,17 +194,39 @@ describe('dashboard', () => {
     expect(list.runs.map((r: { runId: string }) => r.runId)).toEqual(['stalled-run', 'mx-small', 'plaid-2026-11-20']);
 
     const run = (await get('/api/runs/plaid-2026-11-20', { headers })).json();
-    expect(run).toMatchObject({ runId: 'plaid-2026-11-20', total: 4000, imported: 2780, failed: 20, remaining: 1200, rejects: 7, parkedLinks: 2780 });
+    expect(run).toMatchObject({
+      runId: 'plaid-2026-11-20',
+      total: 4000,
+      imported: 2780,
+      failed: 20,
+      remaining: 1200,
+      rejects: 7,
+      parkedLinks: 2780,
+    });
     expect(run.etaSeconds).toBe(Math.ceil((1200 / 59.5) * 60));
     expect(run.recentFailures).toHaveLength(2);
-    expect(run.recentFailures[0]).toEqual(expect.objectContaining({ sourceUserId: 'user-0042', connectionId: 'item-9', errorClass: 'terminal' }));
+    expect(run.recentFailures[0]).toEqual(
+      expect.objectContaining({ sourceUserId: 'user-0042', connectionId: 'item-9', errorClass: 'terminal' }),
+    );
 
     expect(run).toMatchObject({ state: 'running', stateLabel: 'running', stalled: [], summary: 'running' });
-    expect((await get('/api/runs/mx-small', { headers })).json()).toMatchObject({ remaining: 0, etaSeconds: null, percentDone: 100, state: 'completed' });
+    expect((await get('/api/runs/mx-small', { headers })).json()).toMatchObject({
+      remaining: 0,
+      etaSeconds: null,
+      percentDone: 100,
+      state: 'completed',
+    });
     const stalled = (await get('/api/runs/stalled-run', { headers })).json();
-    expect(stalled).toMatchObject({ state: 'stalled', etaSeconds: null, stalled: [{ kind: 'queue_paused', by: 'worker host-a/9', reason: 'MoneyKit refused our credentials' }] });
+    expect(stalled).toMatchObject({
+      state: 'stalled',
+      etaSeconds: null,
+      stalled: [{ kind: 'queue_paused', by: 'worker host-a/9', reason: 'MoneyKit refused our credentials' }],
+    });
     expect(stalled.summary).toBe('stalled: import queue paused by worker host-a/9 (MoneyKit refused our credentials)');
-    expect((await get('/api/runs', { headers })).json().runs.find((r: { runId: string }) => r.runId === 'stalled-run').summary).toBe(stalled.summary);
+    expect(
+      (await get('/api/runs', { headers })).json().runs.find((r: { runId: string }) => r.runId === 'stalled-run')
+        .summary,
+    ).toBe(stalled.summary);
     expect((await get('/api/runs/nope', { headers })).status).toBe(404);
     expect((await get('/api/refresh', { headers })).json()).toEqual(sampleRefresh);
   });
@@ -181,10 +242,16 @@ describe('dashboard', () => {
     expect(list.body).toContain('stalled: import queue paused by worker host-a/9 (MoneyKit refused our credentials)');
     expect(list.body).toContain('>completed</span>');
     const stalledPage = await get('/runs/stalled-run', { headers });
-    expect(stalledPage.body).toContain('<div class="banner bad state-detail" role="alert" data-stall="queue_paused"><strong>Paused: nothing is imported until the import queue resumes</strong>');
-    expect(stalledPage.body).toContain('<li>import queue paused by worker host-a/9 (MoneyKit refused our credentials)</li>');
+    expect(stalledPage.body).toContain(
+      '<div class="banner bad state-detail" role="alert" data-stall="queue_paused"><strong>Paused: nothing is imported until the import queue resumes</strong>',
+    );
+    expect(stalledPage.body).toContain(
+      '<li>import queue paused by worker host-a/9 (MoneyKit refused our credentials)</li>',
+    );
     // charts: our own scripts, the figures in a data block, nothing inline that runs
-    expect(stalledPage.body).toContain('<script src="/static/uplot.js" defer></script><script src="/static/charts.js" defer></script>');
+    expect(stalledPage.body).toContain(
+      '<script src="/static/uplot.js" defer></script><script src="/static/charts.js" defer></script>',
+    );
     expect(stalledPage.body.match(/<script(?![^>]*(src=|type="application\/json"))/g)).toBeNull();
     for (const asset of ['/static/uplot.js', '/static/charts.js', '/static/uplot.css']) {
       const res = await get(asset, { headers });

@@ -30,7 +30,12 @@ export class InMemoryRefreshSource implements RefreshStatusSource {
   async history(minutes: number): Promise<RefreshHistory> {
     const h = this.minutes ?? { minutes: [], accepted: [], deferred: [], parked: [] };
     const from = Math.max(0, h.minutes.length - minutes);
-    return { minutes: h.minutes.slice(from), accepted: h.accepted.slice(from), deferred: h.deferred.slice(from), parked: h.parked.slice(from) };
+    return {
+      minutes: h.minutes.slice(from),
+      accepted: h.accepted.slice(from),
+      deferred: h.deferred.slice(from),
+      parked: h.parked.slice(from),
+    };
   }
 }
 
@@ -57,12 +62,30 @@ export function sampleRun(overrides: Partial<RunSnapshot> = {}): RunSnapshot {
     throughputPerMin: 59.5,
     parkedLinks: 2780,
     recentFailures: [
-      { sourceUserId: 'user-0042', connectionId: 'item-9', reason: 'institution not supported (400 unsupported_institution)', errorClass: 'terminal', at: Date.UTC(2026, 10, 20, 10, 2) },
-      { sourceUserId: 'user-0077', connectionId: 'item-3', reason: 'retries exhausted: 503 <script>alert(1)</script>', errorClass: 'retryable', at: Date.UTC(2026, 10, 20, 10, 1) },
+      {
+        sourceUserId: 'user-0042',
+        connectionId: 'item-9',
+        reason: 'institution not supported (400 unsupported_institution)',
+        errorClass: 'terminal',
+        at: Date.UTC(2026, 10, 20, 10, 2),
+      },
+      {
+        sourceUserId: 'user-0077',
+        connectionId: 'item-3',
+        reason: 'retries exhausted: 503 <script>alert(1)</script>',
+        errorClass: 'retryable',
+        at: Date.UTC(2026, 10, 20, 10, 1),
+      },
     ],
     recentRejects: [{ line: 118, sourceId: 'user-0118', reason: 'account acc-2 has no currency' }],
     ...overrides,
   };
 }
 
-export const sampleRefresh: RefreshHealth = { registered: 2780, dueNow: 12, overdue: 0, parked: 2731, quotaDeferrals: 41 };
+export const sampleRefresh: RefreshHealth = {
+  registered: 2780,
+  dueNow: 12,
+  overdue: 0,
+  parked: 2731,
+  quotaDeferrals: 41,
+};

@@ -22,7 +22,12 @@ export async function request(base: string, path: string, opts: RequestOptions =
     body = new URLSearchParams(opts.form).toString();
     headers['content-type'] = 'application/x-www-form-urlencoded';
   }
-  const res = await fetch(`${base}${path}`, { method: opts.method ?? (opts.form ? 'POST' : 'GET'), headers, body, redirect: 'manual' });
+  const res = await fetch(`${base}${path}`, {
+    method: opts.method ?? (opts.form ? 'POST' : 'GET'),
+    headers,
+    body,
+    redirect: 'manual',
+  });
   const text = await res.text();
   return { status: res.status, headers: res.headers, body: text, json: () => JSON.parse(text) };
 }

@@ -52,8 +52,17 @@ describe('dashboard /metrics', () => {
     recordImport('imported');
     recordQuotaDeferral();
 
-    const runs = new InMemoryRunSource([sampleRun(), sampleRun({ runId: 'stalled-run', importQueue: { paused: false, workers: 0 } })]);
-    app = await createDashboard({ redis, prefix: PREFIX, auth: { mode: 'none' }, runs, refresh: new InMemoryRefreshSource(sampleRefresh) });
+    const runs = new InMemoryRunSource([
+      sampleRun(),
+      sampleRun({ runId: 'stalled-run', importQueue: { paused: false, workers: 0 } }),
+    ]);
+    app = await createDashboard({
+      redis,
+      prefix: PREFIX,
+      auth: { mode: 'none' },
+      runs,
+      refresh: new InMemoryRefreshSource(sampleRefresh),
+    });
     await app.listen({ port: 0, host: '127.0.0.1' });
   });
 
@@ -121,11 +130,14 @@ describe('dashboard /metrics', () => {
     expect(types.get('mk_refresh_request_duration_seconds')).toBe('histogram');
     expect(types.get('mk_api_calls_total')).toBe('counter');
     expect(find(samples, 'mk_import_request_duration_seconds_count', { endpoint: 'import_link' })?.value).toBe(2);
-    expect(find(samples, 'mk_import_request_duration_seconds_bucket', { endpoint: 'import_link', le: '3' })?.value).toBe(2);
+    expect(
+      find(samples, 'mk_import_request_duration_seconds_bucket', { endpoint: 'import_link', le: '3' })?.value,
+    ).toBe(2);
     expect(find(samples, 'mk_refresh_request_duration_seconds_count')?.value).toBe(1);
     expect(find(samples, 'mk_api_calls_total', { endpoint: 'import_link', outcome: 'ok' })?.value).toBe(1);
     expect(find(samples, 'mk_api_calls_total', { endpoint: 'import_link', outcome: 'rate_limited' })?.value).toBe(1);
-    for (const endpoint of API_ENDPOINTS) expect(find(samples, 'mk_api_rate_limited_total', { endpoint })).toBeDefined();
+    for (const endpoint of API_ENDPOINTS)
+      expect(find(samples, 'mk_api_rate_limited_total', { endpoint })).toBeDefined();
     expect(find(samples, 'mk_api_rate_limited_total', { endpoint: 'import_link' })?.value).toBe(1);
     expect(find(samples, 'mk_refresh_quota_deferrals_total')?.value).toBe(1);
     expect(find(samples, 'mk_imports_total', { outcome: 'imported' })?.value).toBe(1);
@@ -142,7 +154,9 @@ describe('dashboard /metrics', () => {
     const address = other.server.address();
     const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/metrics`;
     try {
-      expect(find(parsePrometheus(await (await fetch(url)).text()).samples, 'mk_run_rejects', { run: 'a' })).toBeDefined();
+      expect(
+        find(parsePrometheus(await (await fetch(url)).text()).samples, 'mk_run_rejects', { run: 'a' }),
+      ).toBeDefined();
       runs.runs.clear();
       const { samples } = parsePrometheus(await (await fetch(url)).text());
       expect(find(samples, 'mk_run_rejects', { run: 'a' })).toBeUndefined();

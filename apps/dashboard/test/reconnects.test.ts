@@ -14,13 +14,28 @@ describe('reconnect figures', () => {
   it('count reconnects per UTC day and the share of imported links still waiting after each', () => {
     const now = Date.UTC(2027, 2, 10, 12);
     const today = Math.floor(now / DAY);
-    const f = reconnectFigures(10, { perDay: new Map([[today - 2, 3], [today, 2]]), total: 5 }, now - 2.5 * DAY, now);
+    const f = reconnectFigures(
+      10,
+      {
+        perDay: new Map([
+          [today - 2, 3],
+          [today, 2],
+        ]),
+        total: 5,
+      },
+      now - 2.5 * DAY,
+      now,
+    );
     expect(f.days).toEqual([today - 2, today - 1, today].map((d) => d * DAY));
     expect(f.perDay).toEqual([3, 0, 2]);
     expect(f.shareWaitingByDay).toEqual([0.7, 0.7, 0.5]);
     expect(f).toMatchObject({ reconnected: 5, waiting: 5, shareWaiting: 0.5 });
     // nothing imported yet: nothing waits
-    expect(reconnectFigures(0, { perDay: new Map(), total: 0 }, now, now)).toMatchObject({ waiting: 0, shareWaiting: 0, perDay: [0] });
+    expect(reconnectFigures(0, { perDay: new Map(), total: 0 }, now, now)).toMatchObject({
+      waiting: 0,
+      shareWaiting: 0,
+      perDay: [0],
+    });
   });
 
   describe('from the ledger', () => {
@@ -38,8 +53,15 @@ describe('reconnect figures', () => {
     it('are in the run snapshot (/api/runs) and in /metrics', async () => {
       const ledger = new MigrationLedger(redis, PREFIX);
       await ledger.openRun('spring', { status: 'enqueued' });
-      const records = await ledger.register('spring', 'u', 1, Array.from({ length: 8 }, (_, i) => ({ connectionId: `c${i}`, accounts: 1, transactions: 1, batchesTotal: 0 })));
-      const imported = await Promise.all(records.map((r, i) => ledger.transition(r, { state: 'imported', linkId: `mk_${i}` })));
+      const records = await ledger.register(
+        'spring',
+        'u',
+        1,
+        Array.from({ length: 8 }, (_, i) => ({ connectionId: `c${i}`, accounts: 1, transactions: 1, batchesTotal: 0 })),
+      );
+      const imported = await Promise.all(
+        records.map((r, i) => ledger.transition(r, { state: 'imported', linkId: `mk_${i}` })),
+      );
       for (const r of imported.slice(0, 3)) await ledger.recordReconnect(r, Date.now());
       await ledger.recordReconnect(imported[0]!, Date.now()); // a redelivered webhook
 

@@ -30,7 +30,11 @@ function captureLogs() {
       done();
     },
   });
-  return { logger: createLogger('dashboard-test', { level: 'info', destination }), records, text: () => JSON.stringify(records) };
+  return {
+    logger: createLogger('dashboard-test', { level: 'info', destination }),
+    records,
+    text: () => JSON.stringify(records),
+  };
 }
 
 describe('dashboard security', () => {
@@ -42,14 +46,29 @@ describe('dashboard security', () => {
 
   async function start(opts: { users?: DashboardUser[]; cookieSecure?: boolean; prefix?: string } = {}) {
     const logs = captureLogs();
-    const auth: AuthOptions = { mode: 'credentials', users: opts.users ?? [ADMIN, VIEWER], throttle: THROTTLE, ...(opts.cookieSecure && { cookieSecure: true }) };
+    const auth: AuthOptions = {
+      mode: 'credentials',
+      users: opts.users ?? [ADMIN, VIEWER],
+      throttle: THROTTLE,
+      ...(opts.cookieSecure && { cookieSecure: true }),
+    };
     const prefix = opts.prefix ?? `{sec-${++prefixSeq}}`;
-    const app = await createDashboard({ redis, prefix, auth, trustProxy: ['127.0.0.1'], runs: new InMemoryRunSource([sampleRun()]), logger: logs.logger });
+    const app = await createDashboard({
+      redis,
+      prefix,
+      auth,
+      trustProxy: ['127.0.0.1'],
+      runs: new InMemoryRunSource([sampleRun()]),
+      logger: logs.logger,
+    });
     started.push(app);
     const base = await listen(app);
     const get = (path: string, o: RequestOptions = {}) => request(base, path, o);
     const login = async (user: { username: string; password: string }, headers: Record<string, string> = {}) => {
-      const res = await get('/login', { form: { username: user.username, password: user.password, next: '/runs' }, headers });
+      const res = await get('/login', {
+        form: { username: user.username, password: user.password, next: '/runs' },
+        headers,
+      });
       expect(res.status).toBe(303);
       return (res.headers.get('set-cookie') ?? '').split(';')[0]!;
     };
@@ -72,7 +91,13 @@ describe('dashboard security', () => {
     const from = (ip: string) => ({ 'x-forwarded-for': ip });
     const statuses: number[] = [];
     for (let i = 0; i < 12; i++) {
-      statuses.push((await get('/api/runs', { headers: { authorization: basicAuth({ ...ADMIN, password: `guess-${i}` }), ...from('203.0.113.7') } })).status);
+      statuses.push(
+        (
+          await get('/api/runs', {
+            headers: { authorization: basicAuth({ ...ADMIN, password: `guess-${i}` }), ...from('203.0.113.7') },
+          })
+        ).status,
+      );
     }
     expect(statuses.slice(0, THROTTLE.perAddress)).toEqual(Array(THROTTLE.perAddress).fill(401));
     expect(statuses.slice(THROTTLE.perAddress).every((s) => s === 429)).toBe(true);
@@ -80,7 +105,14 @@ describe('dashboard security', () => {
     const right = await get('/api/runs', { headers: { authorization: basicAuth(ADMIN), ...from('203.0.113.7') } });
     expect(right.status).toBe(429);
     expect(Number(right.headers.get('retry-after'))).toBeGreaterThan(0);
-    expect((await get('/login', { form: { username: ADMIN.username, password: ADMIN.password }, headers: from('203.0.113.7') })).status).toBe(429);
+    expect(
+      (
+        await get('/login', {
+          form: { username: ADMIN.username, password: ADMIN.password },
+          headers: from('203.0.113.7'),
+        })
+      ).status,
+    ).toBe(429);
 
     const failures = logs.records.filter((r) => r.msg === 'dashboard sign-in failed');
     expect(failures).toHaveLength(THROTTLE.perAddress);
@@ -89,11 +121,20 @@ describe('dashboard security', () => {
     expect(logs.text()).not.toContain('guess-');
 
     // A distributed guesser pushes the username over its limit: its addresses are refused, the admin's clean one is not.
-    for (let i = 0; i < THROTTLE.perUser; i++) await get('/api/runs', { headers: { authorization: basicAuth({ ...ADMIN, password: 'x' }), ...from(`198.51.100.${i + 1}`) } });
-    expect((await get('/api/runs', { headers: { authorization: basicAuth(ADMIN), ...from('198.51.100.1') } })).status).toBe(429);
-    expect((await get('/api/runs', { headers: { authorization: basicAuth(ADMIN), ...from('192.0.2.50') } })).status).toBe(200);
+    for (let i = 0; i < THROTTLE.perUser; i++)
+      await get('/api/runs', {
+        headers: { authorization: basicAuth({ ...ADMIN, password: 'x' }), ...from(`198.51.100.${i + 1}`) },
+      });
+    expect(
+      (await get('/api/runs', { headers: { authorization: basicAuth(ADMIN), ...from('198.51.100.1') } })).status,
+    ).toBe(429);
+    expect(
+      (await get('/api/runs', { headers: { authorization: basicAuth(ADMIN), ...from('192.0.2.50') } })).status,
+    ).toBe(200);
     // A username typed wrong is not logged (it may be a password typed in the wrong field).
-    await get('/api/runs', { headers: { authorization: basicAuth({ username: 'hunter2-secret', password: 'x' }), ...from('192.0.2.99') } });
+    await get('/api/runs', {
+      headers: { authorization: basicAuth({ username: 'hunter2-secret', password: 'x' }), ...from('192.0.2.99') },
+    });
     expect(logs.text()).not.toContain('hunter2-secret');
   });
 
@@ -126,20 +167,51 @@ describe('dashboard security', () => {
     const pause = await get(`/board/admin/api/queues/${QUEUES.refresh}/pause`, { method: 'PUT', headers: evil });
     expect(pause.status).toBe(403);
     expect(pause.json().message).toMatch(/cross-site/);
-    const add = await get(`/board/admin/api/queues/${QUEUES.refresh}/add`, { form: { name: 'x', data: '{}' }, headers: evil });
+    const add = await get(`/board/admin/api/queues/${QUEUES.refresh}/add`, {
+      form: { name: 'x', data: '{}' },
+      headers: evil,
+    });
     expect(add.status).toBe(403);
-    expect((await get(`/board/admin/api/queues/${QUEUES.refresh}/pause`, { method: 'PUT', headers: { cookie, 'sec-fetch-site': 'cross-site' } })).status).toBe(403);
+    expect(
+      (
+        await get(`/board/admin/api/queues/${QUEUES.refresh}/pause`, {
+          method: 'PUT',
+          headers: { cookie, 'sec-fetch-site': 'cross-site' },
+        })
+      ).status,
+    ).toBe(403);
     // Even a same-origin form post cannot reach Bull Board: only the login form's route parses form bodies.
-    expect((await get(`/board/admin/api/queues/${QUEUES.refresh}/add`, { form: { name: 'x' }, headers: { cookie, origin: base } })).status).toBe(415);
+    expect(
+      (
+        await get(`/board/admin/api/queues/${QUEUES.refresh}/add`, {
+          form: { name: 'x' },
+          headers: { cookie, origin: base },
+        })
+      ).status,
+    ).toBe(415);
     expect(await queue.isPaused()).toBe(false);
     expect(await queue.count()).toBe(0);
     // Login from a foreign page (login CSRF) is refused too; the same origin works.
-    expect((await get('/login', { form: { username: ADMIN.username, password: ADMIN.password }, headers: { origin: 'http://evil.example' } })).status).toBe(403);
-    expect((await get(`/board/admin/api/queues/${QUEUES.refresh}/pause`, { method: 'PUT', headers: { cookie, origin: base } })).status).toBe(200);
+    expect(
+      (
+        await get('/login', {
+          form: { username: ADMIN.username, password: ADMIN.password },
+          headers: { origin: 'http://evil.example' },
+        })
+      ).status,
+    ).toBe(403);
+    expect(
+      (
+        await get(`/board/admin/api/queues/${QUEUES.refresh}/pause`, {
+          method: 'PUT',
+          headers: { cookie, origin: base },
+        })
+      ).status,
+    ).toBe(200);
     expect(await queue.isPaused()).toBe(true);
   });
 
-  it('refuses Bull Board\'s add job, rate limit, obliterate and data edits on the import queue', async () => {
+  it("refuses Bull Board's add job, rate limit, obliterate and data edits on the import queue", async () => {
     const { get, login, prefix } = await start();
     const imports = new Queue(QUEUES.import, { connection: redis, prefix });
     await imports.add('import', { runId: 'r', summary: {} }, { jobId: 'r-u-L1' });
@@ -164,46 +236,96 @@ describe('dashboard security', () => {
     await imports.close();
   });
 
-  it('shows admins and viewers an import job\'s summary in Bull Board, never its email, phone or account number', async () => {
+  it("shows admins and viewers an import job's summary in Bull Board, never its email, phone or account number", async () => {
     const { get, login, prefix } = await start();
     const imports = new Queue(QUEUES.import, { connection: redis, prefix });
     const job = (n: number): ImportJob => ({
-      runId: 'pii-run', sourceUserId: `user-${n}`, line: n,
-      connections: [{
-        connectionId: `item-${n}`,
-        request: {
-          institution_id: 'chase', customer_user: { id: `user-${n}`, email: { address: `jane.doe.${n}@example.com` }, phone: { number: `+1 415 555 01${n}9` } },
-          accounts: [{ account_id: `acc-${n}`, name: 'Checking', account_number: `99887766${n}`, mask: `7${n}31`, type: 'depository.checking', balances: { currency: 'USD', current: 1234.56 } }],
-          transactions: [],
-        } as unknown as ImportJob['connections'][number]['request'],
-      }],
+      runId: 'pii-run',
+      sourceUserId: `user-${n}`,
+      line: n,
+      connections: [
+        {
+          connectionId: `item-${n}`,
+          request: {
+            institution_id: 'chase',
+            customer_user: {
+              id: `user-${n}`,
+              email: { address: `jane.doe.${n}@example.com` },
+              phone: { number: `+1 415 555 01${n}9` },
+            },
+            accounts: [
+              {
+                account_id: `acc-${n}`,
+                name: 'Checking',
+                account_number: `99887766${n}`,
+                mask: `7${n}31`,
+                type: 'depository.checking',
+                balances: { currency: 'USD', current: 1234.56 },
+              },
+            ],
+            transactions: [],
+          } as unknown as ImportJob['connections'][number]['request'],
+        },
+      ],
     });
     const sealer = testSealer();
-    const add = (n: number) => imports.add(importJob.name, sealImportJob(sealer, job(n)), { ...importJob.options, jobId: `pii-run-user-${n}-L${n}` });
+    const add = (n: number) =>
+      imports.add(importJob.name, sealImportJob(sealer, job(n)), {
+        ...importJob.options,
+        jobId: `pii-run-user-${n}-L${n}`,
+      });
     // Job 2 fails (the way a job that ran out of attempts stays in Redis); job 1 waits.
     await add(2);
     const workerConnection = redis.duplicate();
-    const failing = new Worker(QUEUES.import, async () => { throw new UnrecoverableError('import refused'); }, { connection: workerConnection, prefix });
+    const failing = new Worker(
+      QUEUES.import,
+      async () => {
+        throw new UnrecoverableError('import refused');
+      },
+      { connection: workerConnection, prefix },
+    );
     for (let i = 0; i < 200 && (await imports.getFailedCount()) === 0; i++) await new Promise((r) => setTimeout(r, 25));
     await failing.close();
     workerConnection.disconnect();
     await add(1);
 
-    const secrets = ['jane.doe.1@example.com', 'jane.doe.2@example.com', '+1 415 555 0119', '+1 415 555 0129', '998877661', '998877662', '7131', '7231'];
+    const secrets = [
+      'jane.doe.1@example.com',
+      'jane.doe.2@example.com',
+      '+1 415 555 0119',
+      '+1 415 555 0129',
+      '998877661',
+      '998877662',
+      '7131',
+      '7231',
+    ];
     for (const user of [ADMIN, VIEWER]) {
       const cookie = await login(user);
       const board = user === ADMIN ? 'admin' : 'viewer';
       const bodies: string[] = [];
       for (const status of ['latest', 'waiting', 'failed', 'active']) {
-        const res = await get(`/board/${board}/api/queues?activeQueue=${QUEUES.import}&status=${status}&page=1`, { headers: { cookie } });
+        const res = await get(`/board/${board}/api/queues?activeQueue=${QUEUES.import}&status=${status}&page=1`, {
+          headers: { cookie },
+        });
         expect(res.status).toBe(200);
         bodies.push(res.body);
       }
       for (const n of [1, 2]) {
-        const res = await get(`/board/${board}/api/queues/${QUEUES.import}/pii-run-user-${n}-L${n}`, { headers: { cookie } });
+        const res = await get(`/board/${board}/api/queues/${QUEUES.import}/pii-run-user-${n}-L${n}`, {
+          headers: { cookie },
+        });
         expect(res.status).toBe(200);
         bodies.push(res.body);
-        expect(res.json().job.data).toEqual({ runId: 'pii-run', line: n, summary: expect.objectContaining({ connections: 1, accounts: 1, transactions: 0, user: expect.stringMatching(/^[0-9a-f]{16}$/) }) });
+        expect(res.json().job.data).toEqual({
+          runId: 'pii-run',
+          line: n,
+          summary: expect.objectContaining({
+            connections: 1,
+            accounts: 1,
+            transactions: 0,
+            user: expect.stringMatching(/^[0-9a-f]{16}$/),
+          }),
+        });
       }
       const all = bodies.join('\n');
       expect(secrets.filter((v) => all.includes(v))).toEqual([]);

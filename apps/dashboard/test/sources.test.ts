@@ -32,7 +32,12 @@ describe('LedgerRunSource (the migration ledger as the dashboard sees it)', () =
     await ledger.transition(records[1]!, { state: 'imported', linkId: 'mk_1' });
     await ledger.transition(records[2]!, {
       state: 'failed',
-      lastError: { errorClass: 'terminal', status: 400, code: 'unsupported_institution', message: 'institution not supported' },
+      lastError: {
+        errorClass: 'terminal',
+        status: 400,
+        code: 'unsupported_institution',
+        message: 'institution not supported',
+      },
     });
     await ledger.transition(records[3]!, { state: 'importing' });
 
@@ -48,11 +53,18 @@ describe('LedgerRunSource (the migration ledger as the dashboard sees it)', () =
       counts: { pending: 1, importing: 1, linked: 0, imported: 2, failed: 1 },
       rejects: 1,
       recentRejects: [{ line: 4, sourceId: 'user-4', reason: 'no accounts' }],
-      recentFailures: [{ sourceUserId: 'user-2', connectionId: 'item-a', reason: 'institution not supported', errorClass: 'terminal' }],
+      recentFailures: [
+        { sourceUserId: 'user-2', connectionId: 'item-a', reason: 'institution not supported', errorClass: 'terminal' },
+      ],
     });
     // Two imported since the run started a moment ago: the rate is over the time elapsed, not a fixed ten minutes.
     expect(run!.throughputPerMin).toBeGreaterThan(2);
-    expect(runProgress(run!)).toMatchObject({ total: 5, remaining: 2, state: 'running', etaSeconds: Math.ceil((2 / run!.throughputPerMin) * 60) });
+    expect(runProgress(run!)).toMatchObject({
+      total: 5,
+      remaining: 2,
+      state: 'running',
+      etaSeconds: Math.ceil((2 / run!.throughputPerMin) * 60),
+    });
     expect(await source.getRun('missing')).toBeUndefined();
   });
 
@@ -67,13 +79,21 @@ describe('LedgerRunSource (the migration ledger as the dashboard sees it)', () =
       expect(await view()).toMatchObject({ state: 'stalled', stalled: [{ kind: 'no_worker' }], etaSeconds: null });
 
       await queue.pause();
-      await redis.hset(keys(PREFIX).queuePause(QUEUES.import), { by: 'worker host-b/7', reason: 'MoneyKit refused our credentials' });
-      expect((await view()).summary).toBe('stalled: import queue paused by worker host-b/7 (MoneyKit refused our credentials); no import worker alive: start one (pnpm worker)');
+      await redis.hset(keys(PREFIX).queuePause(QUEUES.import), {
+        by: 'worker host-b/7',
+        reason: 'MoneyKit refused our credentials',
+      });
+      expect((await view()).summary).toBe(
+        'stalled: import queue paused by worker host-b/7 (MoneyKit refused our credentials); no import worker alive: start one (pnpm worker)',
+      );
       await redis.del(keys(PREFIX).queuePause(QUEUES.import));
       await queue.resume();
 
       await (await queue.getJob('run-q-user-1-L1'))!.remove();
-      expect((await view()).stalled).toEqual([{ kind: 'no_worker' }, { kind: 'connections_without_job', connections: 1 }]);
+      expect((await view()).stalled).toEqual([
+        { kind: 'no_worker' },
+        { kind: 'connections_without_job', connections: 1 },
+      ]);
       const listed = (await source.listRuns()).find((r) => r.runId === 'run-q')!;
       expect(runProgress(listed).stateLabel).toBe('stalled');
     } finally {

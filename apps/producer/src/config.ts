@@ -1,5 +1,17 @@
 import { z } from 'zod';
-import { ConfigError, commonEnvSchema, envInt, importEnvSchema, loadConfig, moneykitEnvSchema, payloadKeysEnvSchema, redisTargetOf, requireClusterPrefix, requireCompleteMoneykitSettings, type RedisTarget } from '@mk/shared';
+import {
+  ConfigError,
+  commonEnvSchema,
+  envInt,
+  importEnvSchema,
+  loadConfig,
+  moneykitEnvSchema,
+  payloadKeysEnvSchema,
+  redisTargetOf,
+  requireClusterPrefix,
+  requireCompleteMoneykitSettings,
+  type RedisTarget,
+} from '@mk/shared';
 import { refreshEnvSchema, refreshOptionsFromConfig, type RefreshOptions } from '@mk/refresh';
 
 /** The producer's settings: its own, the import rate (for plan estimates) and the refresh section the workers read. */
@@ -35,6 +47,10 @@ export function loadProducerConfig(env: NodeJS.ProcessEnv = process.env): Produc
 /** Commands that touch the queue need Redis (REDIS_URL, or REDIS_CLUSTER_NODES for a cluster); `plan` does not. */
 export function requireRedisTarget(config: ProducerConfig): RedisTarget {
   const target = redisTargetOf(config);
-  if (!target) throw new ConfigError('REDIS_URL', 'is required for this command: the redis:// URL of the Redis the workers use (or REDIS_CLUSTER_NODES for a Redis Cluster)');
+  if (!target)
+    throw new ConfigError(
+      'REDIS_URL',
+      'is required for this command: the redis:// URL of the Redis the workers use (or REDIS_CLUSTER_NODES for a Redis Cluster)',
+    );
   return target;
 }

@@ -23,7 +23,11 @@ export type DumpItem =
   | { ok: false; line: number; bytes: number; inputBytes: number; reject: RejectRecord };
 
 /** A connection read again at another line: rejected at the later line, naming both (the first occurrence is kept). */
-export function duplicateConnection(user: Pick<DumpUser, 'line' | 'sourceUserId'>, connectionId: string, firstLine: number): RejectRecord {
+export function duplicateConnection(
+  user: Pick<DumpUser, 'line' | 'sourceUserId'>,
+  connectionId: string,
+  firstLine: number,
+): RejectRecord {
   return {
     line: user.line,
     sourceId: connectionId,
@@ -32,30 +36,60 @@ export function duplicateConnection(user: Pick<DumpUser, 'line' | 'sourceUserId'
 }
 
 /** Streams users from a dump; connections that can never fit the 1 MB rule are rejected, the rest go on. */
-export async function* usersOf(dump: string, opts: ConvertOptions & { layout?: InputLayout; query?: string }): AsyncGenerator<DumpItem> {
+export async function* usersOf(
+  dump: string,
+  opts: ConvertOptions & { layout?: InputLayout; query?: string },
+): AsyncGenerator<DumpItem> {
   for await (const item of readDump(dump, opts)) {
     const { line, bytes, inputBytes, result } = item;
     if (!result.ok) {
-      yield { ok: false, line, bytes, inputBytes, reject: { line, reason: result.reason, ...(result.sourceId ? { sourceId: result.sourceId } : {}) } };
+      yield {
+        ok: false,
+        line,
+        bytes,
+        inputBytes,
+        reject: { line, reason: result.reason, ...(result.sourceId ? { sourceId: result.sourceId } : {}) },
+      };
       continue;
     }
     const { user } = result;
-    const rejects: RejectRecord[] = user.stats.skippedConnections.map((s) => ({ line, sourceId: s.connectionId, reason: s.reason }));
+    const rejects: RejectRecord[] = user.stats.skippedConnections.map((s) => ({
+      line,
+      sourceId: s.connectionId,
+      reason: s.reason,
+    }));
     const rowsSkipped = new Map<string, number>();
     for (const row of user.stats.badRows) {
-      rejects.push({ line, sourceId: user.sourceUserId, ...(row.connectionId !== undefined && { connection: row.connectionId }), field: row.field, reason: row.reason });
-      if (row.connectionId !== undefined) rowsSkipped.set(row.connectionId, (rowsSkipped.get(row.connectionId) ?? 0) + 1);
+      rejects.push({
+        line,
+        sourceId: user.sourceUserId,
+        ...(row.connectionId !== undefined && { connection: row.connectionId }),
+        field: row.field,
+        reason: row.reason,
+      });
+      if (row.connectionId !== undefined)
+        rowsSkipped.set(row.connectionId, (rowsSkipped.get(row.connectionId) ?? 0) + 1);
     }
     const connections: DumpUser['connections'] = [];
     for (const c of user.connections) {
       try {
-        connections.push({ ...c, batches: planImport(c.request).batches.length, rowsSkipped: rowsSkipped.get(c.connectionId) ?? 0 });
+        connections.push({
+          ...c,
+          batches: planImport(c.request).batches.length,
+          rowsSkipped: rowsSkipped.get(c.connectionId) ?? 0,
+        });
       } catch (err) {
         rejects.push({ line, sourceId: c.connectionId, reason: (err as Error).message });
       }
     }
     if (connections.length === 0) {
-      yield { ok: false, line, bytes, inputBytes, reject: { line, sourceId: user.sourceUserId, reason: rejects[0]?.reason ?? 'no importable connection' } };
+      yield {
+        ok: false,
+        line,
+        bytes,
+        inputBytes,
+        reject: { line, sourceId: user.sourceUserId, reason: rejects[0]?.reason ?? 'no importable connection' },
+      };
       continue;
     }
     yield {

@@ -11,26 +11,47 @@ export function progressReporter(dump: string): { update(p: EnqueueProgress): vo
       update(p) {
         if (Date.now() - last < 5000) return;
         last = Date.now();
-        process.stderr.write(`read ${(p.bytes / 1e6).toFixed(1)} MB, users ${p.users}, enqueued ${p.enqueued}, already queued ${p.alreadyQueued}, already done ${p.skipped}, rejects ${p.rejects}\n`);
+        process.stderr.write(
+          `read ${(p.bytes / 1e6).toFixed(1)} MB, users ${p.users}, enqueued ${p.enqueued}, already queued ${p.alreadyQueued}, already done ${p.skipped}, rejects ${p.rejects}\n`,
+        );
       },
       stop() {},
     };
   }
   const bar = new cliProgress.SingleBar(
-    { format: 'dump {bar} {percentage}% | users {users} | enqueued {enqueued} | done before {skipped} | rejects {rejects} | ETA {eta_formatted}', stream: process.stderr },
+    {
+      format:
+        'dump {bar} {percentage}% | users {users} | enqueued {enqueued} | done before {skipped} | rejects {rejects} | ETA {eta_formatted}',
+      stream: process.stderr,
+    },
     cliProgress.Presets.shades_classic,
   );
   bar.start(total, 0, { users: 0, enqueued: 0, skipped: 0, rejects: 0 });
   return {
-    update: (p) => bar.update(Math.min(total, p.bytes), { users: p.users, enqueued: p.enqueued, skipped: p.skipped, rejects: p.rejects }),
+    update: (p) =>
+      bar.update(Math.min(total, p.bytes), {
+        users: p.users,
+        enqueued: p.enqueued,
+        skipped: p.skipped,
+        rejects: p.rejects,
+      }),
     stop: () => bar.stop(),
   };
 }
 
 /** `verify`'s bar on a terminal (connections checked of the run's, mismatches so far); nothing off a terminal. */
-export function verifyProgress(): { update(p: { done: number; total: number; mismatches: number }): void; stop(): void } {
+export function verifyProgress(): {
+  update(p: { done: number; total: number; mismatches: number }): void;
+  stop(): void;
+} {
   if (!process.stderr.isTTY) return { update() {}, stop() {} };
-  const bar = new cliProgress.SingleBar({ format: 'verify {bar} {value}/{total} connections | mismatches {mismatches} | ETA {eta_formatted}', stream: process.stderr }, cliProgress.Presets.shades_classic);
+  const bar = new cliProgress.SingleBar(
+    {
+      format: 'verify {bar} {value}/{total} connections | mismatches {mismatches} | ETA {eta_formatted}',
+      stream: process.stderr,
+    },
+    cliProgress.Presets.shades_classic,
+  );
   let started = false;
   return {
     update(p) {

@@ -21,12 +21,22 @@ export function waitLine(s: RunStatus): string {
   const settled = (s.counts.imported ?? 0) + (s.counts.failed ?? 0);
   const total = settled + state.remaining;
   const pct = total === 0 ? 0 : (settled / total) * 100;
-  const eta = state.etaSeconds !== null ? `ETA ${fmtDuration(state.etaSeconds)}` : state.state === 'stalled' ? 'no ETA while stalled' : 'ETA —';
+  const eta =
+    state.etaSeconds !== null
+      ? `ETA ${fmtDuration(state.etaSeconds)}`
+      : state.state === 'stalled'
+        ? 'no ETA while stalled'
+        : 'ETA —';
   const head = state.state === 'stalled' ? state.summary : state.state.replace(/_/g, ' ');
   return `${head} | ${settled}/${state.remainingEstimated && state.remaining > 0 ? '~' : ''}${total} (${pct.toFixed(1)} %) | ${state.throughputPerMin.toFixed(1)}/min | ${eta} | ${s.counts.failed ?? 0} failed`;
 }
 
-export function waitReporter(opts: { tty: boolean; write: (s: string) => void; now?: () => number; intervalMs?: number }): WaitReporter {
+export function waitReporter(opts: {
+  tty: boolean;
+  write: (s: string) => void;
+  now?: () => number;
+  intervalMs?: number;
+}): WaitReporter {
   const now = opts.now ?? Date.now;
   if (opts.tty) {
     let shown = false;

@@ -16,7 +16,12 @@ const PREFIX = '{cli-output}';
 const quiet = { out: () => undefined, err: () => undefined };
 let redis: PrivateRedis;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mk-cli-out-'));
-const env = () => ({ REDIS_URL: redis.url, REDIS_PREFIX: PREFIX, LOG_LEVEL: 'silent', PAYLOAD_KEYS: TEST_PAYLOAD_KEYS });
+const env = () => ({
+  REDIS_URL: redis.url,
+  REDIS_PREFIX: PREFIX,
+  LOG_LEVEL: 'silent',
+  PAYLOAD_KEYS: TEST_PAYLOAD_KEYS,
+});
 
 beforeAll(async () => {
   redis = await startPrivateRedis();
@@ -42,11 +47,15 @@ describe('mk-migrate run and report', () => {
     process.chdir(dir);
     try {
       const err: string[] = [];
-      expect(await main(['run', dump, '--run', 'dirty'], env(), { out: () => undefined, err: (s) => err.push(s) })).toBe(EXIT.success);
+      expect(
+        await main(['run', dump, '--run', 'dirty'], env(), { out: () => undefined, err: (s) => err.push(s) }),
+      ).toBe(EXIT.success);
       const file = path.join(dir, 'mk-out', 'dirty.rejects.ndjson');
       expect(fs.readFileSync(file, 'utf8').trim().split('\n').length).toBeGreaterThan(0);
       expect(err.join('\n')).toContain(path.join('mk-out', 'dirty.rejects.ndjson'));
-      expect(fs.readdirSync(dir).filter((f) => f.endsWith('.ndjson') && f !== 'clean.ndjson' && f !== 'dirty.ndjson')).toEqual([]);
+      expect(
+        fs.readdirSync(dir).filter((f) => f.endsWith('.ndjson') && f !== 'clean.ndjson' && f !== 'dirty.ndjson'),
+      ).toEqual([]);
     } finally {
       process.chdir(cwd);
     }
@@ -76,16 +85,43 @@ describe('mk-migrate run and report', () => {
 
 describe('the --wait progress', () => {
   const status = (over: Partial<RunStatus['state']> = {}, imported = 400): RunStatus => ({
-    run: { runId: 'r', createdAt: 0, status: 'enqueued', usersSeen: 0, usersEnqueued: 0, usersSkipped: 0, connectionsSeen: 0, rejects: 0, updatedAt: 0 },
+    run: {
+      runId: 'r',
+      createdAt: 0,
+      status: 'enqueued',
+      usersSeen: 0,
+      usersEnqueued: 0,
+      usersSkipped: 0,
+      connectionsSeen: 0,
+      rejects: 0,
+      updatedAt: 0,
+    },
     counts: { pending: 500, importing: 10, linked: 0, imported, failed: 3 },
     total: 913 + imported - 400,
-    state: { state: 'running', stalled: [], summary: 'running', remaining: 510, remainingEstimated: false, throughputPerMin: 59.8, etaSeconds: 512, ...over },
+    state: {
+      state: 'running',
+      stalled: [],
+      summary: 'running',
+      remaining: 510,
+      remainingEstimated: false,
+      throughputPerMin: 59.8,
+      etaSeconds: 512,
+      ...over,
+    },
     at: 0,
   });
 
   it('says state, done/total, rate, ETA and errors in one line', () => {
     expect(waitLine(status())).toBe('running | 403/913 (44.1 %) | 59.8/min | ETA 9 min | 3 failed');
-    expect(waitLine(status({ state: 'stalled', summary: 'stalled: no import worker alive: start one (pnpm worker)', etaSeconds: null }))).toContain('no ETA while stalled');
+    expect(
+      waitLine(
+        status({
+          state: 'stalled',
+          summary: 'stalled: no import worker alive: start one (pnpm worker)',
+          etaSeconds: null,
+        }),
+      ),
+    ).toContain('no ETA while stalled');
   });
 
   it('rewrites one line on a terminal', () => {
@@ -108,10 +144,22 @@ describe('the --wait progress', () => {
       r.update(status({}, 400 + i));
     }
     expect(out).toHaveLength(1);
-    r.update(status({ state: 'stalled', summary: 'stalled: no import worker alive: start one (pnpm worker)', etaSeconds: null }));
+    r.update(
+      status({
+        state: 'stalled',
+        summary: 'stalled: no import worker alive: start one (pnpm worker)',
+        etaSeconds: null,
+      }),
+    );
     expect(out).toHaveLength(2);
     now += WAIT_LOG_INTERVAL_MS;
-    r.update(status({ state: 'stalled', summary: 'stalled: no import worker alive: start one (pnpm worker)', etaSeconds: null }));
+    r.update(
+      status({
+        state: 'stalled',
+        summary: 'stalled: no import worker alive: start one (pnpm worker)',
+        etaSeconds: null,
+      }),
+    );
     expect(out).toHaveLength(3);
     expect(out[0]).toMatch(/^2026-12-01T12:00:00\.000Z running \| 403\/913/);
     expect(out.every((l) => l.endsWith('\n'))).toBe(true);

@@ -32,8 +32,19 @@ beforeAll(async () => {
   sandbox = await startSandbox({ latency: 'none', importRatePerMinute: 1_000_000, seed: 12, logLevel: 'silent' });
   client = new MoneyKitClient({ baseUrl: sandbox.url, clientId: sandbox.clientId, clientSecret: sandbox.clientSecret });
   worker = startImportWorker({
-    sealer: testSealer(), redis, prefix: PREFIX, api: importApiFromClient(client), ledger: new MigrationLedger(redis, PREFIX), logger,
-    sink: { linkImported: async () => undefined }, ratePerMinute: 1_000_000, concurrency: 8, backoffBaseMs: 20, backoffMaxMs: 300, lockDurationMs: 30_000, upstreamWaitMs: 200,
+    sealer: testSealer(),
+    redis,
+    prefix: PREFIX,
+    api: importApiFromClient(client),
+    ledger: new MigrationLedger(redis, PREFIX),
+    logger,
+    sink: { linkImported: async () => undefined },
+    ratePerMinute: 1_000_000,
+    concurrency: 8,
+    backoffBaseMs: 20,
+    backoffMaxMs: 300,
+    lockDurationMs: 30_000,
+    upstreamWaitMs: 200,
   });
 });
 afterAll(async () => {
@@ -46,15 +57,23 @@ afterAll(async () => {
 });
 
 const env = () => ({
-  REDIS_URL: redisServer.url, REDIS_PREFIX: PREFIX, LOG_LEVEL: 'silent', PAYLOAD_KEYS: TEST_PAYLOAD_KEYS, PRODUCER_OUT_DIR: dir, VERIFY_READS_PER_MIN: '60000',
-  MONEYKIT_BASE_URL: sandbox.url, MONEYKIT_CLIENT_ID: sandbox.clientId, MONEYKIT_CLIENT_SECRET: sandbox.clientSecret,
+  REDIS_URL: redisServer.url,
+  REDIS_PREFIX: PREFIX,
+  LOG_LEVEL: 'silent',
+  PAYLOAD_KEYS: TEST_PAYLOAD_KEYS,
+  PRODUCER_OUT_DIR: dir,
+  VERIFY_READS_PER_MIN: '60000',
+  MONEYKIT_BASE_URL: sandbox.url,
+  MONEYKIT_CLIENT_ID: sandbox.clientId,
+  MONEYKIT_CLIENT_SECRET: sandbox.clientSecret,
 });
 function cli() {
   const out: string[] = [];
   const err: string[] = [];
   return { out, err, io: { out: (s: string) => out.push(s), err: (s: string) => err.push(s) } };
 }
-const verifyRows = () => JSON.parse(fs.readFileSync(path.join(dir, 'cut.verify.json'), 'utf8')) as Record<string, string | number>[];
+const verifyRows = () =>
+  JSON.parse(fs.readFileSync(path.join(dir, 'cut.verify.json'), 'utf8')) as Record<string, string | number>[];
 
 describe('the cutover: run → topup → verify', () => {
   it('tops up exactly what is new, proves every link landed, and finds and removes a duplicate made behind its back', async () => {
@@ -72,20 +91,29 @@ describe('the cutover: run → topup → verify', () => {
     const planned = cli();
     expect(await main(['plan', newer, '--topup-of', 'cut', '--json'], env(), planned.io)).toBe(EXIT.success);
     const p = JSON.parse(planned.out.join('')) as Record<string, number>;
-    expect(p).toMatchObject({ transactionsNew: dumps.added + dumps.posted, transactionsChanged: dumps.changed, skippedReconnected: 0, notImported: 0 });
+    expect(p).toMatchObject({
+      transactionsNew: dumps.added + dumps.posted,
+      transactionsChanged: dumps.changed,
+      skippedReconnected: 0,
+      notImported: 0,
+    });
     expect(p.newConnections).toBeGreaterThanOrEqual(dumps.newUsers);
     expect(p.topupCalls).toBe(p.connectionsToTopUp); // small top-ups: one batch each
     expect(sandbox.state.counters().importTransactionsCalls).toBe(afterRun.importTransactionsCalls); // a plan sends nothing
 
     const topped = cli();
     expect(await main(['topup', newer, '--run', 'cut', '--wait'], env(), topped.io)).toBe(EXIT.success);
-    expect(topped.out.join('\n')).toMatch(new RegExp(`topped up with ${dumps.added + dumps.posted} transactions, 0 could not be`));
+    expect(topped.out.join('\n')).toMatch(
+      new RegExp(`topped up with ${dumps.added + dumps.posted} transactions, 0 could not be`),
+    );
     const changedCsv = fs.readdirSync(dir).find((f) => f.endsWith('.changed.csv'))!;
     expect(fs.readFileSync(path.join(dir, changedCsv), 'utf8').trim().split('\n')).toHaveLength(dumps.changed + 1);
     const c = sandbox.state.counters();
     expect(c.duplicateTransactions).toBe(0);
     expect(c.duplicateLinks).toBe(0);
-    expect(c.transactionsImported - afterRun.transactionsImported).toBe(p.transactionsNew! + p.newConnectionTransactions!);
+    expect(c.transactionsImported - afterRun.transactionsImported).toBe(
+      p.transactionsNew! + p.newConnectionTransactions!,
+    );
     expect(c.liveLinks).toBe(v1.connections + p.newConnections!);
 
     // The same top-up again: nothing left to send.
@@ -100,7 +128,9 @@ describe('the cutover: run → topup → verify', () => {
     expect(rows).toHaveLength(v1.connections + p.newConnections!);
     expect(rows.every((r) => r.status === 'ok')).toBe(true);
     expect(rows.reduce((n, r) => n + Number(r.transactions_found), 0)).toBe(c.transactionsImported);
-    expect(fs.readFileSync(path.join(dir, 'cut.verify.csv'), 'utf8').split('\n')[0]).toMatch(/^source_user_id,source_connection_id,link_id,status,/);
+    expect(fs.readFileSync(path.join(dir, 'cut.verify.csv'), 'utf8').split('\n')[0]).toMatch(
+      /^source_user_id,source_connection_id,link_id,status,/,
+    );
     expect(sandbox.state.counters().readRateLimited429s).toBe(0);
 
     // A duplicate made behind the service's back: the same user, institution and accounts, imported directly.
@@ -110,8 +140,15 @@ describe('the cutover: run → topup → verify', () => {
     // read from the sandbox's own state: a read of MoneyKit here would spend one of the link's 4 account reads a minute
     const accounts = sandbox.state.links.get(original.link_id)!.accounts.map((a) => ({ original_id: a.originalId }));
     const duplicate = await client.importLink({
-      customer_user: { id: String(victim.source_user_id) }, institution_id: original.institution_id,
-      accounts: accounts.map((a) => ({ account_id: a.original_id!, name: 'dup', type: 'depository.checking', balances: { currency: 'USD' } })), transactions: [],
+      customer_user: { id: String(victim.source_user_id) },
+      institution_id: original.institution_id,
+      accounts: accounts.map((a) => ({
+        account_id: a.original_id!,
+        name: 'dup',
+        type: 'depository.checking',
+        balances: { currency: 'USD' },
+      })),
+      transactions: [],
     });
 
     expect(await main(['verify', 'cut'], env(), cli().io)).toBe(EXIT.partial);

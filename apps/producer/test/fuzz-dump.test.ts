@@ -15,8 +15,27 @@ import IORedis from 'ioredis';
 import { SOURCE_FORMATS, absDecimal, fixtures, type SourceFormat } from '@mk/converters';
 import { QUEUES, importJobSchema, planImport, type ImportJob, type SealedImportJob } from '@mk/shared';
 import {
-  NASTY_STRINGS, REMOVE, alienValues, createFuzzRng, fuzzSeed, getAt, jsonPaths, mutateBytes, nestingBomb, randomJson, setAt,
-  measureSlowdown, startPrivateRedis, testSealer, TEST_PAYLOAD_KEYS, trackUnhandledRejections, truncate, withinMs, type FuzzRng, type JsonPath, type PrivateRedis,
+  NASTY_STRINGS,
+  REMOVE,
+  alienValues,
+  createFuzzRng,
+  fuzzSeed,
+  getAt,
+  jsonPaths,
+  mutateBytes,
+  nestingBomb,
+  randomJson,
+  setAt,
+  measureSlowdown,
+  startPrivateRedis,
+  testSealer,
+  TEST_PAYLOAD_KEYS,
+  trackUnhandledRejections,
+  truncate,
+  withinMs,
+  type FuzzRng,
+  type JsonPath,
+  type PrivateRedis,
 } from '@mk/testkit';
 import { DumpReadError, readDump, type DumpEntry, type DumpResult, type ReadDumpOptions } from '../src/dump';
 import { EXIT, main, plan } from '../src';
@@ -52,16 +71,64 @@ function baseRecords(format: SourceFormat, users = 4): { record: Json; userId: s
     .filter((l): l is Extract<fixtures.DumpLine, { kind: 'user' }> => l.kind === 'user')
     .map((l) => ({ record: JSON.parse(l.line) as Json, userId: l.userId }));
 }
-const BASE = Object.fromEntries(SOURCE_FORMATS.map((f) => [f, baseRecords(f)])) as Record<SourceFormat, { record: Json; userId: string }[]>;
+const BASE = Object.fromEntries(SOURCE_FORMATS.map((f) => [f, baseRecords(f)])) as Record<
+  SourceFormat,
+  { record: Json; userId: string }[]
+>;
 
 /** Where each format keeps accounts and transactions, and the keys that link and name them. */
-const SHAPE: Record<SourceFormat, { accounts: JsonPath; transactions: JsonPath; accountRef: string; txId: string; amount: JsonPath; name: JsonPath }> = {
-  plaid: { accounts: ['items', 0, 'accounts'], transactions: ['items', 0, 'transactions'], accountRef: 'account_id', txId: 'transaction_id', amount: ['amount'], name: ['name'] },
-  mx: { accounts: ['accounts'], transactions: ['transactions'], accountRef: 'account_guid', txId: 'guid', amount: ['amount'], name: ['description'] },
-  yodlee: { accounts: ['account'], transactions: ['transaction'], accountRef: 'accountId', txId: 'id', amount: ['amount', 'amount'], name: ['description', 'simple'] },
-  finicity: { accounts: ['accounts'], transactions: ['transactions'], accountRef: 'accountId', txId: 'id', amount: ['amount'], name: ['description'] },
-  akoya: { accounts: ['providers', 0, 'accounts'], transactions: ['providers', 0, 'transactions'], accountRef: 'accountId', txId: 'transactionId', amount: ['amount'], name: ['description'] },
-  canonical: { accounts: ['connections', 0, 'request', 'accounts'], transactions: ['connections', 0, 'request', 'transactions'], accountRef: 'account_id', txId: 'transaction_id', amount: ['amount'], name: ['description'] },
+const SHAPE: Record<
+  SourceFormat,
+  { accounts: JsonPath; transactions: JsonPath; accountRef: string; txId: string; amount: JsonPath; name: JsonPath }
+> = {
+  plaid: {
+    accounts: ['items', 0, 'accounts'],
+    transactions: ['items', 0, 'transactions'],
+    accountRef: 'account_id',
+    txId: 'transaction_id',
+    amount: ['amount'],
+    name: ['name'],
+  },
+  mx: {
+    accounts: ['accounts'],
+    transactions: ['transactions'],
+    accountRef: 'account_guid',
+    txId: 'guid',
+    amount: ['amount'],
+    name: ['description'],
+  },
+  yodlee: {
+    accounts: ['account'],
+    transactions: ['transaction'],
+    accountRef: 'accountId',
+    txId: 'id',
+    amount: ['amount', 'amount'],
+    name: ['description', 'simple'],
+  },
+  finicity: {
+    accounts: ['accounts'],
+    transactions: ['transactions'],
+    accountRef: 'accountId',
+    txId: 'id',
+    amount: ['amount'],
+    name: ['description'],
+  },
+  akoya: {
+    accounts: ['providers', 0, 'accounts'],
+    transactions: ['providers', 0, 'transactions'],
+    accountRef: 'accountId',
+    txId: 'transactionId',
+    amount: ['amount'],
+    name: ['description'],
+  },
+  canonical: {
+    accounts: ['connections', 0, 'request', 'accounts'],
+    transactions: ['connections', 0, 'request', 'transactions'],
+    accountRef: 'account_id',
+    txId: 'transaction_id',
+    amount: ['amount'],
+    name: ['description'],
+  },
 };
 
 /** Akoya wraps each account/transaction in a one-key family object ({ depositTransaction: {...} }). */
@@ -70,7 +137,9 @@ const innerPath = (format: SourceFormat, record: Json, entry: JsonPath): JsonPat
 
 /** The first user of `format` that has transactions, and the path of its first transaction. */
 function withTransactions(format: SourceFormat, index = 0): { record: Json; tx: JsonPath } {
-  const found = BASE[format].filter((b) => (getAt(b.record, SHAPE[format].transactions) as unknown[] | undefined)?.length)[index];
+  const found = BASE[format].filter(
+    (b) => (getAt(b.record, SHAPE[format].transactions) as unknown[] | undefined)?.length,
+  )[index];
   if (!found) throw new Error(`no ${format} user with transactions`);
   return { record: found.record, tx: innerPath(format, found.record, [...SHAPE[format].transactions, 0]) };
 }
@@ -82,13 +151,15 @@ const PLAIN_DECIMAL = /^-?\d+(\.\d+)?$/;
 function assertCalendarDate(date: string, where: string): void {
   const day = date.slice(0, 10);
   const parsed = new Date(`${day}T00:00:00Z`);
-  if (Number.isNaN(parsed.getTime()) || parsed.toISOString().slice(0, 10) !== day) throw new Error(`${where}: '${date}' is not a real date`);
+  if (Number.isNaN(parsed.getTime()) || parsed.toISOString().slice(0, 10) !== day)
+    throw new Error(`${where}: '${date}' is not a real date`);
 }
 
 /** The payload `run` would enqueue for this record passes the worker's schema; amounts and dates are sound. */
 function assertGoodPayload(job: ImportJob, where: string): void {
   const parsed = importJobSchema.safeParse(job);
-  if (!parsed.success) throw new Error(`${where}: payload fails importJobSchema: ${JSON.stringify(parsed.error.issues[0])}`);
+  if (!parsed.success)
+    throw new Error(`${where}: payload fails importJobSchema: ${JSON.stringify(parsed.error.issues[0])}`);
   for (const c of job.connections) {
     for (const a of c.request.accounts) {
       for (const [k, v] of Object.entries(a.balances)) {
@@ -97,17 +168,24 @@ function assertGoodPayload(job: ImportJob, where: string): void {
       if (a.balances.balance_date !== undefined) assertCalendarDate(a.balances.balance_date, `${where} balance_date`);
     }
     for (const t of c.request.transactions) {
-      if (!PLAIN_DECIMAL.test(t.amount) || t.amount === '-0' || /^-0(\.0+)?$/.test(t.amount)) throw new Error(`${where}: amount '${t.amount}' is not a plain decimal`);
+      if (!PLAIN_DECIMAL.test(t.amount) || t.amount === '-0' || /^-0(\.0+)?$/.test(t.amount))
+        throw new Error(`${where}: amount '${t.amount}' is not a plain decimal`);
       assertCalendarDate(t.date, `${where} date`);
     }
   }
   // What the worker gets is the JSON text of the payload: it must pass the schema after the round trip too.
   const wire = importJobSchema.safeParse(JSON.parse(JSON.stringify(job)));
-  if (!wire.success) throw new Error(`${where}: payload fails importJobSchema after JSON: ${JSON.stringify(wire.error.issues[0])}`);
+  if (!wire.success)
+    throw new Error(`${where}: payload fails importJobSchema after JSON: ${JSON.stringify(wire.error.issues[0])}`);
 }
 
 function jobOf(result: Extract<DumpResult, { ok: true }>, line: number): ImportJob {
-  return { runId: 'fuzz', sourceUserId: result.user.sourceUserId, line, connections: result.user.connections.map(({ connectionId, request }) => ({ connectionId, request })) };
+  return {
+    runId: 'fuzz',
+    sourceUserId: result.user.sourceUserId,
+    line,
+    connections: result.user.connections.map(({ connectionId, request }) => ({ connectionId, request })),
+  };
 }
 
 // ---------- running cases through the reader and plan ----------
@@ -135,7 +213,12 @@ async function collect(source: string, opts?: ReadDumpOptions): Promise<DumpEntr
 }
 
 /** Reads the cases with readDump and plans them; checks every case, the counts and the rejects file. */
-async function runCases(name: string, cases: Case[], rng: FuzzRng, opts: ReadDumpOptions = {}): Promise<{ entries: DumpEntry[]; ok: number; rejected: number }> {
+async function runCases(
+  name: string,
+  cases: Case[],
+  rng: FuzzRng,
+  opts: ReadDumpOptions = {},
+): Promise<{ entries: DumpEntry[]; ok: number; rejected: number }> {
   const { file, lineOf, nonBlank } = writeCases(name, cases, rng);
   // Strict unless a case says otherwise: what is checked here is which records are refused and why.
   // A hang guard, not a speed claim: it stretches with how busy the machine is right now.
@@ -153,12 +236,14 @@ async function runCases(name: string, cases: Case[], rng: FuzzRng, opts: ReadDum
     try {
       if (r.ok) {
         ok++;
-        if (c.expect === 'rejected') throw new Error(`converted, expected a reject${c.reason ? ` matching ${c.reason}` : ''}`);
+        if (c.expect === 'rejected')
+          throw new Error(`converted, expected a reject${c.reason ? ` matching ${c.reason}` : ''}`);
         assertGoodPayload(jobOf(r, entry.line), where);
         c.check?.(r);
       } else {
         if (c.expect === 'ok') throw new Error(`rejected: ${r.reason}`);
-        if (typeof r.reason !== 'string' || r.reason.trim().length < 5) throw new Error(`reject without a usable reason: ${JSON.stringify(r.reason)}`);
+        if (typeof r.reason !== 'string' || r.reason.trim().length < 5)
+          throw new Error(`reject without a usable reason: ${JSON.stringify(r.reason)}`);
         // A converter that throws anything but a RecordError is a bug, even though the reader survives it.
         if (r.reason.startsWith('internal converter error')) throw new Error(r.reason);
         if (c.reason && !c.reason.test(r.reason)) throw new Error(`reason '${r.reason}' does not match ${c.reason}`);
@@ -174,10 +259,21 @@ async function runCases(name: string, cases: Case[], rng: FuzzRng, opts: ReadDum
 
   // plan over the same file: every line is a user or a reject, and the rejects file says which and why.
   const rejectsPath = path.join(dir, `${name}.rejects.ndjson`);
-  const summary = await withinMs(plan(file, { ratePerMinute: 60, rejectsPath, onBadRow: 'reject', ...(opts.pending && { pending: opts.pending }) }), deadlineMs, `planning ${name}`);
+  const summary = await withinMs(
+    plan(file, { ratePerMinute: 60, rejectsPath, onBadRow: 'reject', ...(opts.pending && { pending: opts.pending }) }),
+    deadlineMs,
+    `planning ${name}`,
+  );
   // no file at all when nothing was rejected
   expect(fs.existsSync(rejectsPath)).toBe(summary.rejects > 0);
-  const rows = summary.rejects === 0 ? [] : fs.readFileSync(rejectsPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { line: number; reason: string; sourceId?: string });
+  const rows =
+    summary.rejects === 0
+      ? []
+      : fs
+          .readFileSync(rejectsPath, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as { line: number; reason: string; sourceId?: string });
   expect(rows).toHaveLength(summary.rejects);
   for (const row of rows) {
     expect(Number.isInteger(row.line) && row.line >= 1).toBe(true);
@@ -236,7 +332,11 @@ describe(`dump fuzzing (seed ${SEED})`, () => {
       cases.push({ label: `${format} untouched`, line: JSON.stringify(record), expect: 'ok' });
       for (const p of jsonPaths(record)) {
         for (const v of alienValues(getAt(record, p))) {
-          cases.push({ label: `${format} ${p.join('.')} = ${v === REMOVE ? '(removed)' : JSON.stringify(v)}`, line: JSON.stringify(setAt(record, p, v)), expect: 'either' });
+          cases.push({
+            label: `${format} ${p.join('.')} = ${v === REMOVE ? '(removed)' : JSON.stringify(v)}`,
+            line: JSON.stringify(setAt(record, p, v)),
+            expect: 'either',
+          });
         }
       }
     }
@@ -254,7 +354,13 @@ describe(`dump fuzzing (seed ${SEED})`, () => {
       const format = rng.pick(SOURCE_FORMATS);
       const line = JSON.stringify(rng.pick(BASE[format]).record);
       if (rng.chance(0.3)) cases.push({ label: `${format} intact`, line, expect: 'ok' });
-      else cases.push({ label: `${format} truncated`, line: truncate(rng, line), expect: 'rejected', reason: /^invalid JSON: / });
+      else
+        cases.push({
+          label: `${format} truncated`,
+          line: truncate(rng, line),
+          expect: 'rejected',
+          reason: /^invalid JSON: /,
+        });
     }
     await runCases('truncated.ndjson', cases, rng);
   });
@@ -265,20 +371,47 @@ describe(`dump fuzzing (seed ${SEED})`, () => {
     const cases: Case[] = [];
     for (const format of SOURCE_FORMATS) {
       const { record, tx } = withTransactions(format);
-      cases.push({ label: `${format} 2 MB description`, line: JSON.stringify(setAt(record, [...tx, ...SHAPE[format].name], big(2))), expect: 'either' });
-      cases.push({ label: `${format} 600 KB description`, line: JSON.stringify(setAt(record, [...tx, ...SHAPE[format].name], big(0.6))), expect: 'either' });
+      cases.push({
+        label: `${format} 2 MB description`,
+        line: JSON.stringify(setAt(record, [...tx, ...SHAPE[format].name], big(2))),
+        expect: 'either',
+      });
+      cases.push({
+        label: `${format} 600 KB description`,
+        line: JSON.stringify(setAt(record, [...tx, ...SHAPE[format].name], big(0.6))),
+        expect: 'either',
+      });
       const account = innerPath(format, record, [...SHAPE[format].accounts, 0]);
       const nameKey = format === 'akoya' ? 'productName' : format === 'yodlee' ? 'accountName' : 'name';
-      cases.push({ label: `${format} 3 MB account name`, line: JSON.stringify(setAt(record, [...account, nameKey], big(3))), expect: 'either' });
+      cases.push({
+        label: `${format} 3 MB account name`,
+        line: JSON.stringify(setAt(record, [...account, nameKey], big(3))),
+        expect: 'either',
+      });
     }
-    cases.push({ label: 'plaid 2 MB user id', line: JSON.stringify(setAt(BASE.plaid[0]!.record, ['user', 'id'], big(2))), expect: 'rejected', reason: /user id must be 4–150 characters/ });
-    cases.push({ label: 'plaid 2 MB unknown key', line: JSON.stringify({ ...BASE.plaid[1]!.record, junk: big(2) }), expect: 'ok' });
+    cases.push({
+      label: 'plaid 2 MB user id',
+      line: JSON.stringify(setAt(BASE.plaid[0]!.record, ['user', 'id'], big(2))),
+      expect: 'rejected',
+      reason: /user id must be 4–150 characters/,
+    });
+    cases.push({
+      label: 'plaid 2 MB unknown key',
+      line: JSON.stringify({ ...BASE.plaid[1]!.record, junk: big(2) }),
+      expect: 'ok',
+    });
     const { entries } = await runCases('huge.ndjson', cases, rng, { pending: 'include' });
 
     // plan names the size rule for every connection that can never fit.
-    const rows = fs.readFileSync(path.join(dir, 'huge.ndjson.rejects.ndjson'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { line: number; reason: string });
+    const rows = fs
+      .readFileSync(path.join(dir, 'huge.ndjson.rejects.ndjson'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { line: number; reason: string });
     const sizeRefusals = rows.filter((r) => /over the 1000000-byte limit/.test(r.reason));
-    const convertedOversized = entries.filter((e, i) => e.result.ok && /2 MB description|3 MB account name/.test(cases[i]!.label));
+    const convertedOversized = entries.filter(
+      (e, i) => e.result.ok && /2 MB description|3 MB account name/.test(cases[i]!.label),
+    );
     expect(sizeRefusals.length).toBeGreaterThanOrEqual(convertedOversized.length);
     expect(convertedOversized.length).toBeGreaterThan(0);
   });
@@ -290,7 +423,12 @@ describe(`dump fuzzing (seed ${SEED})`, () => {
       const { record } = BASE[format][1]!;
       const stringPaths = jsonPaths(record).filter((p) => typeof getAt(record, p) === 'string');
       for (const nasty of NASTY_STRINGS) {
-        for (const p of rng.shuffle([...stringPaths]).slice(0, 12)) cases.push({ label: `${format} ${p.join('.')} = ${JSON.stringify(nasty)}`, line: JSON.stringify(setAt(record, p, nasty)), expect: 'either' });
+        for (const p of rng.shuffle([...stringPaths]).slice(0, 12))
+          cases.push({
+            label: `${format} ${p.join('.')} = ${JSON.stringify(nasty)}`,
+            line: JSON.stringify(setAt(record, p, nasty)),
+            expect: 'either',
+          });
       }
       // The description is free text: it must come through byte for byte.
       const { record: r2, tx } = withTransactions(format, 1);
@@ -299,22 +437,43 @@ describe(`dump fuzzing (seed ${SEED})`, () => {
           label: `${format} description ${JSON.stringify(nasty)}`,
           line: JSON.stringify(setAt(r2, [...tx, ...SHAPE[format].name], nasty)),
           expect: 'ok',
-          check: (res) => expect(res.user.connections.flatMap((c) => c.request.transactions.map((t) => t.description))).toContain(nasty),
+          check: (res) =>
+            expect(res.user.connections.flatMap((c) => c.request.transactions.map((t) => t.description))).toContain(
+              nasty,
+            ),
         });
       }
     }
     // Raw bytes a JSON encoder would never write: a control character inside a string is invalid JSON.
     const plain = JSON.stringify(BASE.plaid[2]!.record);
-    cases.push({ label: 'raw NUL in a string', line: plain.replace('"Total Checking"', '"Total\u0000Checking"').replace('"Premier Savings"', '"Premier\u0000Savings"'), expect: plain.includes('"Total Checking"') || plain.includes('"Premier Savings"') ? 'rejected' : 'either', reason: /invalid JSON/ });
-    cases.push({ label: 'raw NUL between tokens', line: plain.replace('{', '{\u0000'), expect: 'rejected', reason: /invalid JSON/ });
+    cases.push({
+      label: 'raw NUL in a string',
+      line: plain
+        .replace('"Total Checking"', '"Total\u0000Checking"')
+        .replace('"Premier Savings"', '"Premier\u0000Savings"'),
+      expect: plain.includes('"Total Checking"') || plain.includes('"Premier Savings"') ? 'rejected' : 'either',
+      reason: /invalid JSON/,
+    });
+    cases.push({
+      label: 'raw NUL between tokens',
+      line: plain.replace('{', '{\u0000'),
+      expect: 'rejected',
+      reason: /invalid JSON/,
+    });
     await runCases('unicode.ndjson', cases, rng, { pending: 'include' });
 
     // Invalid UTF-8 (a lone surrogate's bytes, 0xFF) inside a string: decoded as U+FFFD, never a crash.
     const bytes = Buffer.from(plain);
     const at = bytes.indexOf('"Starbucks"') + 1;
-    const broken = at > 0 ? Buffer.concat([bytes.subarray(0, at), Buffer.from([0xed, 0xa0, 0x80, 0xff]), bytes.subarray(at)]) : bytes;
+    const broken =
+      at > 0
+        ? Buffer.concat([bytes.subarray(0, at), Buffer.from([0xed, 0xa0, 0x80, 0xff]), bytes.subarray(at)])
+        : bytes;
     const file = path.join(dir, 'bad-utf8.ndjson');
-    fs.writeFileSync(file, Buffer.concat([broken, Buffer.from('\n'), Buffer.from(JSON.stringify(BASE.mx[0]!.record)), Buffer.from('\n')]));
+    fs.writeFileSync(
+      file,
+      Buffer.concat([broken, Buffer.from('\n'), Buffer.from(JSON.stringify(BASE.mx[0]!.record)), Buffer.from('\n')]),
+    );
     const entries = await collect(file, { pending: 'include' });
     expect(entries.map((e) => e.line)).toEqual([1, 2]);
     for (const e of entries) if (e.result.ok) assertGoodPayload(jobOf(e.result, e.line), `bad-utf8 line ${e.line}`);
@@ -324,13 +483,43 @@ describe(`dump fuzzing (seed ${SEED})`, () => {
     const rng = createFuzzRng(SEED + 5);
     // [literal as written in the JSON text, expected absolute decimal or a reject reason]
     const AMOUNTS: [string, string | RegExp][] = [
-      ['NaN', /invalid JSON/], ['Infinity', /invalid JSON/], ['-Infinity', /invalid JSON/], ['"NaN"', /not a decimal/], ['"Infinity"', /not a decimal/],
-      ['1e400', /out of range/], ['-1e400', /out of range/], ['1e-400', /out of range/], ['"1e400"', /out of range/], ['1E+999999', /not a decimal|out of range/],
-      ['"1e3"', '1000'], ['1e3', '1000'], ['1.5e2', '150'], ['2.50E-1', '0.25'], ['-0', '0'], ['"-0"', '0'], ['-0.00', '0'], ['0', '0'],
-      ['12345678901234567890.123456789', '12345678901234567890.123456789'], ['0.1', '0.1'], ['"  42.10 "', '42.10'], ['"+7"', '7'], ['".5"', '0.5'], ['"5."', '5'],
-      ['9007199254740993', '9007199254740993'], ['"12,50"', /not a decimal/], ['"0x1F"', /not a decimal/], ['""', /not a decimal|is missing/], ['"-"', /not a decimal/],
-      ['true', /not a decimal/], ['null', /not a decimal|is missing|expected/], ['[]', /not a decimal|expected/], ['{}', /not a decimal|expected/], ['"1e3e3"', /not a decimal/],
-      ['"١٢٣"', /not a decimal/], ['1' + '0'.repeat(40), /out of range/], ['"' + '9'.repeat(5000) + '"', /out of range/],
+      ['NaN', /invalid JSON/],
+      ['Infinity', /invalid JSON/],
+      ['-Infinity', /invalid JSON/],
+      ['"NaN"', /not a decimal/],
+      ['"Infinity"', /not a decimal/],
+      ['1e400', /out of range/],
+      ['-1e400', /out of range/],
+      ['1e-400', /out of range/],
+      ['"1e400"', /out of range/],
+      ['1E+999999', /not a decimal|out of range/],
+      ['"1e3"', '1000'],
+      ['1e3', '1000'],
+      ['1.5e2', '150'],
+      ['2.50E-1', '0.25'],
+      ['-0', '0'],
+      ['"-0"', '0'],
+      ['-0.00', '0'],
+      ['0', '0'],
+      ['12345678901234567890.123456789', '12345678901234567890.123456789'],
+      ['0.1', '0.1'],
+      ['"  42.10 "', '42.10'],
+      ['"+7"', '7'],
+      ['".5"', '0.5'],
+      ['"5."', '5'],
+      ['9007199254740993', '9007199254740993'],
+      ['"12,50"', /not a decimal/],
+      ['"0x1F"', /not a decimal/],
+      ['""', /not a decimal|is missing/],
+      ['"-"', /not a decimal/],
+      ['true', /not a decimal/],
+      ['null', /not a decimal|is missing|expected/],
+      ['[]', /not a decimal|expected/],
+      ['{}', /not a decimal|expected/],
+      ['"1e3e3"', /not a decimal/],
+      ['"١٢٣"', /not a decimal/],
+      ['1' + '0'.repeat(40), /out of range/],
+      ['"' + '9'.repeat(5000) + '"', /out of range/],
     ];
     const cases: Case[] = [];
     for (const format of SOURCE_FORMATS) {
@@ -342,16 +531,34 @@ describe(`dump fuzzing (seed ${SEED})`, () => {
         const line = text.replace('"__AMOUNT__"', literal);
         if (typeof expected === 'string') {
           cases.push({
-            label: `${format} amount ${literal}`, line, expect: 'ok',
-            check: (res) => expect(res.user.connections.flatMap((c) => c.request.transactions.map((t) => absDecimal(t.amount)))).toContain(expected),
+            label: `${format} amount ${literal}`,
+            line,
+            expect: 'ok',
+            check: (res) =>
+              expect(
+                res.user.connections.flatMap((c) => c.request.transactions.map((t) => absDecimal(t.amount))),
+              ).toContain(expected),
           });
-        } else cases.push({ label: `${format} amount ${literal.slice(0, 20)}`, line, expect: 'rejected', reason: expected });
+        } else
+          cases.push({ label: `${format} amount ${literal.slice(0, 20)}`, line, expect: 'rejected', reason: expected });
       }
       // Balances are JSON numbers for MoneyKit: whatever they were, they arrive finite or the record is refused.
       const account = innerPath(format, record, [...SHAPE[format].accounts, 0]);
-      const balanceKey = { plaid: ['balances', 'current'], mx: ['balance'], yodlee: ['balance', 'amount'], finicity: ['balance'], akoya: ['currentBalance'], canonical: ['balances', 'current'] }[format];
+      const balanceKey = {
+        plaid: ['balances', 'current'],
+        mx: ['balance'],
+        yodlee: ['balance', 'amount'],
+        finicity: ['balance'],
+        akoya: ['currentBalance'],
+        canonical: ['balances', 'current'],
+      }[format];
       const balanceText = JSON.stringify(setAt(record, [...account, ...balanceKey], '__AMOUNT__'));
-      for (const [literal] of AMOUNTS) cases.push({ label: `${format} balance ${literal.slice(0, 20)}`, line: balanceText.replace('"__AMOUNT__"', literal), expect: 'either' });
+      for (const [literal] of AMOUNTS)
+        cases.push({
+          label: `${format} balance ${literal.slice(0, 20)}`,
+          line: balanceText.replace('"__AMOUNT__"', literal),
+          expect: 'either',
+        });
     }
     await runCases('amounts.ndjson', rng.shuffle(cases), rng, { pending: 'include' });
   });
@@ -362,19 +569,47 @@ describe(`dump fuzzing (seed ${SEED})`, () => {
     for (const format of SOURCE_FORMATS) {
       const { record, tx } = withTransactions(format);
       const s = SHAPE[format];
-      cases.push({ label: `${format} orphan`, line: JSON.stringify(setAt(record, [...tx, s.accountRef], 'no-such-account')), expect: 'rejected', reason: /not an account|does not match any account/ });
+      cases.push({
+        label: `${format} orphan`,
+        line: JSON.stringify(setAt(record, [...tx, s.accountRef], 'no-such-account')),
+        expect: 'rejected',
+        reason: /not an account|does not match any account/,
+      });
       const accounts = getAt(record, s.accounts) as unknown[];
-      cases.push({ label: `${format} duplicate account`, line: JSON.stringify(setAt(record, s.accounts, [...accounts, accounts[0]])), expect: 'rejected', reason: /duplicate account/ });
+      cases.push({
+        label: `${format} duplicate account`,
+        line: JSON.stringify(setAt(record, s.accounts, [...accounts, accounts[0]])),
+        expect: 'rejected',
+        reason: /duplicate account/,
+      });
       const txs = getAt(record, s.transactions) as unknown[];
-      cases.push({ label: `${format} duplicate transaction`, line: JSON.stringify(setAt(record, s.transactions, [...txs, txs[0]])), expect: 'rejected', reason: /duplicate transaction/ });
-      const dateKey = { plaid: 'date', mx: 'posted_at', yodlee: 'postDate', finicity: 'postedDate', akoya: 'postedTimestamp', canonical: 'date' }[format];
+      cases.push({
+        label: `${format} duplicate transaction`,
+        line: JSON.stringify(setAt(record, s.transactions, [...txs, txs[0]])),
+        expect: 'rejected',
+        reason: /duplicate transaction/,
+      });
+      const dateKey = {
+        plaid: 'date',
+        mx: 'posted_at',
+        yodlee: 'postDate',
+        finicity: 'postedDate',
+        akoya: 'postedTimestamp',
+        canonical: 'date',
+      }[format];
       for (const bad of ['2025-13-45', '2025-02-30', '0000-00-00', '2025-06-31T12:00:00Z', 'yesterday', 1e12, -5]) {
-        cases.push({ label: `${format} date ${bad}`, line: JSON.stringify(setAt(record, [...tx, dateKey], bad)), expect: 'either' });
+        cases.push({
+          label: `${format} date ${bad}`,
+          line: JSON.stringify(setAt(record, [...tx, dateKey], bad)),
+          expect: 'either',
+        });
       }
       cases.push({ label: `${format} intact`, line: JSON.stringify(record), expect: 'ok' });
     }
     // The generator's own malformed kinds, for good measure.
-    fixtures.BAD_KINDS.forEach((kind, i) => cases.push({ label: `fixture ${kind}`, line: fixtures.badLine(kind, i + 1), expect: 'rejected' }));
+    fixtures.BAD_KINDS.forEach((kind, i) =>
+      cases.push({ label: `fixture ${kind}`, line: fixtures.badLine(kind, i + 1), expect: 'rejected' }),
+    );
     await runCases('ids.ndjson', cases, rng, { pending: 'include' });
   });
 
@@ -383,9 +618,19 @@ describe(`dump fuzzing (seed ${SEED})`, () => {
     const record = JSON.stringify(BASE.plaid[0]!.record);
     const objectBomb = '{"a":'.repeat(10_000) + '1' + '}'.repeat(10_000);
     const cases: Case[] = [
-      { label: 'array bomb line', line: nestingBomb(10_000), expect: 'rejected', reason: /nesting deeper than 64 levels/ },
+      {
+        label: 'array bomb line',
+        line: nestingBomb(10_000),
+        expect: 'rejected',
+        reason: /nesting deeper than 64 levels/,
+      },
       { label: 'object bomb line', line: objectBomb, expect: 'rejected', reason: /nesting deeper than 64 levels/ },
-      { label: 'bomb in a field', line: record.replace(/}$/, `,"junk":${nestingBomb(10_000)}}`), expect: 'rejected', reason: /nesting deeper than/ },
+      {
+        label: 'bomb in a field',
+        line: record.replace(/}$/, `,"junk":${nestingBomb(10_000)}}`),
+        expect: 'rejected',
+        reason: /nesting deeper than/,
+      },
       { label: 'unclosed bomb', line: '['.repeat(10_000), expect: 'rejected', reason: /nesting deeper than/ },
       { label: 'closing bomb', line: ']'.repeat(10_000), expect: 'rejected', reason: /invalid JSON/ },
       { label: 'bomb inside a string', line: record.replace(/}$/, `,"note":"${nestingBomb(10_000)}"}`), expect: 'ok' },
@@ -405,7 +650,11 @@ describe(`dump fuzzing (seed ${SEED})`, () => {
       const text = JSON.stringify(record);
       switch (rng.int(0, 3)) {
         case 0:
-          cases.push({ label: `byte edits #${i}`, line: mutateBytes(rng, Buffer.from(text), rng.int(1, 6), [0x0a]).toString('utf8'), expect: 'either' });
+          cases.push({
+            label: `byte edits #${i}`,
+            line: mutateBytes(rng, Buffer.from(text), rng.int(1, 6), [0x0a]).toString('utf8'),
+            expect: 'either',
+          });
           break;
         case 1: {
           let m: unknown = record;
@@ -415,7 +664,11 @@ describe(`dump fuzzing (seed ${SEED})`, () => {
         }
         case 2: {
           const other = JSON.stringify(rng.pick(all));
-          cases.push({ label: `splice #${i}`, line: text.slice(0, rng.int(1, text.length - 1)) + other.slice(rng.int(1, other.length - 1)), expect: 'either' });
+          cases.push({
+            label: `splice #${i}`,
+            line: text.slice(0, rng.int(1, text.length - 1)) + other.slice(rng.int(1, other.length - 1)),
+            expect: 'either',
+          });
           break;
         }
         default:
@@ -453,8 +706,18 @@ describe(`dump fuzzing (seed ${SEED})`, () => {
     const long = JSON.stringify({ ...BASE.plaid[1]!.record, pad: 'y'.repeat(200_000) });
     const cases: Case[] = [
       { label: 'before', line: good, expect: 'ok' },
-      { label: 'too long', line: long, expect: 'rejected', reason: new RegExp(`line is ${long.length + 1} bytes, over the 131072-byte limit`) },
-      { label: 'garbage too long', line: 'z'.repeat(300_000), expect: 'rejected', reason: /over the 131072-byte limit/ },
+      {
+        label: 'too long',
+        line: long,
+        expect: 'rejected',
+        reason: new RegExp(`line is ${long.length + 1} bytes, over the 131072-byte limit`),
+      },
+      {
+        label: 'garbage too long',
+        line: 'z'.repeat(300_000),
+        expect: 'rejected',
+        reason: /over the 131072-byte limit/,
+      },
       { label: 'after', line: good.replace(/USR-/g, 'USR2-'), expect: 'ok' },
     ];
     const { file } = writeCases('long.ndjson', cases, rng);
@@ -472,16 +735,30 @@ describe(`dump fuzzing (seed ${SEED})`, () => {
     fs.closeSync(out);
     const printed: string[] = [];
     const rejectsPath = path.join(dir, 'huge-line.rejects.ndjson');
-    const code = await withinMs(main(['plan', huge, '--json', '--rejects', rejectsPath], { LOG_LEVEL: 'silent' }, { out: (s) => printed.push(s), err: () => undefined }), 30_000, 'plan of a 65 MB line');
+    const code = await withinMs(
+      main(
+        ['plan', huge, '--json', '--rejects', rejectsPath],
+        { LOG_LEVEL: 'silent' },
+        { out: (s) => printed.push(s), err: () => undefined },
+      ),
+      30_000,
+      'plan of a 65 MB line',
+    );
     expect(code).toBe(EXIT.partial);
     expect(JSON.parse(printed.join('\n'))).toMatchObject({ userRecords: 2, rejects: 1 });
-    expect(JSON.parse(fs.readFileSync(rejectsPath, 'utf8'))).toMatchObject({ line: 2, reason: expect.stringMatching(/over the 67108864-byte limit/) });
+    expect(JSON.parse(fs.readFileSync(rejectsPath, 'utf8'))).toMatchObject({
+      line: 2,
+      reason: expect.stringMatching(/over the 67108864-byte limit/),
+    });
     fs.rmSync(huge);
   });
 });
 
 describe('whole-file errors', () => {
-  const dumpText = () => [...fixtures.dumpLines({ users: 200, format: 'mixed', txPerAccount: 4, seed: SEED, badShare: 0.05 })].map((l) => l.line).join('\n') + '\n';
+  const dumpText = () =>
+    [...fixtures.dumpLines({ users: 200, format: 'mixed', txPerAccount: 4, seed: SEED, badShare: 0.05 })]
+      .map((l) => l.line)
+      .join('\n') + '\n';
 
   /** Reads to the end or to the error; must settle quickly either way. */
   async function readAll(file: string): Promise<{ entries: DumpEntry[]; error?: unknown }> {
@@ -510,7 +787,10 @@ describe('whole-file errors', () => {
       for (let k = 0; k < 8; k++) corrupt[at + k] = rng.int(0, 255);
       variants.push([`corrupt at byte ${at}`, corrupt]);
     }
-    variants.push(['corrupt CRC', Buffer.concat([gz.subarray(0, gz.length - 8), Buffer.from([0, 0, 0, 0]), gz.subarray(gz.length - 4)])]);
+    variants.push([
+      'corrupt CRC',
+      Buffer.concat([gz.subarray(0, gz.length - 8), Buffer.from([0, 0, 0, 0]), gz.subarray(gz.length - 4)]),
+    ]);
 
     for (const [label, bytes] of variants) {
       const file = path.join(dir, `broken-${label.replace(/\W+/g, '-')}.ndjson.gz`);
@@ -521,9 +801,17 @@ describe('whole-file errors', () => {
       // Whatever was decoded before the damage was reported line by line, not lost in silence.
       entries.forEach((e, i) => i > 0 && expect(e.line).toBeGreaterThan(entries[i - 1]!.line));
 
-      await expect(withinMs(plan(file, { ratePerMinute: 60 }), 10_000, `plan of ${label}`)).rejects.toThrow(/gzip data is corrupt or truncated/);
+      await expect(withinMs(plan(file, { ratePerMinute: 60 }), 10_000, `plan of ${label}`)).rejects.toThrow(
+        /gzip data is corrupt or truncated/,
+      );
       const err: string[] = [];
-      expect(await withinMs(main(['plan', file], { LOG_LEVEL: 'silent' }, { out: () => undefined, err: (s) => err.push(s) }), 10_000, `CLI plan of ${label}`)).toBe(EXIT.error);
+      expect(
+        await withinMs(
+          main(['plan', file], { LOG_LEVEL: 'silent' }, { out: () => undefined, err: (s) => err.push(s) }),
+          10_000,
+          `CLI plan of ${label}`,
+        ),
+      ).toBe(EXIT.error);
       expect(err.join('\n')).toMatch(/cannot read dump after line \d+: gzip data is corrupt or truncated/);
     }
   });
@@ -549,7 +837,22 @@ describe('whole-file errors', () => {
 
   it('stops at start with a message naming the bad setting, whatever garbage it holds', async () => {
     const rng = createFuzzRng(SEED + 11);
-    const GARBAGE = ['', ' ', 'lots', '-1', '0', '1.5', 'NaN', 'Infinity', '1e400', '0x10', '😀', '\u0000', 'null', '[]'];
+    const GARBAGE = [
+      '',
+      ' ',
+      'lots',
+      '-1',
+      '0',
+      '1.5',
+      'NaN',
+      'Infinity',
+      '1e400',
+      '0x10',
+      '😀',
+      '\u0000',
+      'null',
+      '[]',
+    ];
     const SETTINGS: Record<string, (v: string) => boolean> = {
       // Numbers as JavaScript reads them ('0x10' is 16): what matters is that a refusal names the setting.
       PRODUCER_MAX_WAITING: (v) => Number.isInteger(Number(v)) && Number(v) >= 1,
@@ -586,7 +889,9 @@ describe('run: fuzzed dump enqueued into a private Redis (no worker)', () => {
 
   it('enqueues exactly the good users, each payload valid, and reports every other line with its reason', async () => {
     const rng = createFuzzRng(SEED + 12);
-    const source = [...fixtures.dumpLines({ users: 240, format: 'mixed', txPerAccount: 4, seed: SEED + 12, badShare: 0.05 })];
+    const source = [
+      ...fixtures.dumpLines({ users: 240, format: 'mixed', txPerAccount: 4, seed: SEED + 12, badShare: 0.05 }),
+    ];
     const lines: string[] = [];
     const intact: string[] = [];
     for (const l of source) {
@@ -615,7 +920,12 @@ describe('run: fuzzed dump enqueued into a private Redis (no worker)', () => {
           break;
         }
         default:
-          lines.push(l.line.replace(/"amount":(-?[\d.]+)/, `"amount":${rng.pick(['1e400', 'NaN', '"1e3"', '-0', '1e-400', '"abc"'])}`));
+          lines.push(
+            l.line.replace(
+              /"amount":(-?[\d.]+)/,
+              `"amount":${rng.pick(['1e400', 'NaN', '"1e3"', '-0', '1e-400', '"abc"'])}`,
+            ),
+          );
       }
     }
     lines.push(rng.pick(intact)); // the same user twice
@@ -632,7 +942,11 @@ describe('run: fuzzed dump enqueued into a private Redis (no worker)', () => {
     const printed: string[] = [];
     const errors: string[] = [];
     const code = await withinMs(
-      main(['run', dump, '--run', 'fuzz-run', '--rejects', rejectsPath], { REDIS_URL: server.url, REDIS_PREFIX: '{fuzz}', LOG_LEVEL: 'silent', PAYLOAD_KEYS: TEST_PAYLOAD_KEYS }, { out: (s) => printed.push(s), err: (s) => errors.push(s) }),
+      main(
+        ['run', dump, '--run', 'fuzz-run', '--rejects', rejectsPath],
+        { REDIS_URL: server.url, REDIS_PREFIX: '{fuzz}', LOG_LEVEL: 'silent', PAYLOAD_KEYS: TEST_PAYLOAD_KEYS },
+        { out: (s) => printed.push(s), err: (s) => errors.push(s) },
+      ),
       60_000,
       'producer run',
     );
@@ -660,12 +974,17 @@ describe('run: fuzzed dump enqueued into a private Redis (no worker)', () => {
       }
       expect(problems).toEqual([]);
       // Every line read is enqueued; the repeated line's connections are all rejected, naming the line kept.
-      const rows = fs.readFileSync(rejectsPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { line: number; reason: string });
+      const rows = fs
+        .readFileSync(rejectsPath, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { line: number; reason: string });
       expect(rows).toHaveLength(rejected);
       const duplicates = rows.filter((r) => r.reason.startsWith('duplicate connection'));
       expect(duplicates.length).toBe(expected.duplicateConnections);
       expect(duplicates.length).toBeGreaterThanOrEqual(1);
-      for (const d of duplicates) expect(d.reason).toMatch(new RegExp(`first read at line \\d+ \\(kept\\), again at line ${d.line}$`));
+      for (const d of duplicates)
+        expect(d.reason).toMatch(new RegExp(`first read at line \\d+ \\(kept\\), again at line ${d.line}$`));
       const duplicateLines = new Set(duplicates.map((d) => d.line));
       expect(enqueued).toBe(read);
       // Every line the reader refused is in the rejects file, at its line, with a reason.

@@ -11,7 +11,14 @@ import { MigrationLedger } from '@mk/ledger';
 import { MoneyKitClient } from '@mk/moneykit-client';
 import { fixtures } from '@mk/converters';
 import { startSandbox, type RunningSandbox } from '@mk/sandbox';
-import { startApp, startPrivateRedis, type AppProcess, type PrivateRedis, testSealer, TEST_PAYLOAD_KEYS } from '@mk/testkit';
+import {
+  startApp,
+  startPrivateRedis,
+  type AppProcess,
+  type PrivateRedis,
+  testSealer,
+  TEST_PAYLOAD_KEYS,
+} from '@mk/testkit';
 import { importApiFromClient, startImportWorker, type ImportWorker } from '@mk/worker';
 import { EXIT, main, plan } from '../src';
 import { spreadDump } from './support/spread-dump';
@@ -46,31 +53,65 @@ afterEach(async () => {
 async function startStack(faults: Parameters<RunningSandbox['state']['faults']['set']>[0]) {
   sandbox = await startSandbox({ latency: 'none', importRatePerMinute: 1_000_000, seed: 11, logLevel: 'silent' });
   sandbox.state.faults.set(faults);
-  client = new MoneyKitClient({ baseUrl: sandbox.url, clientId: sandbox.clientId, clientSecret: sandbox.clientSecret, importTimeoutMs: 700 });
+  client = new MoneyKitClient({
+    baseUrl: sandbox.url,
+    clientId: sandbox.clientId,
+    clientSecret: sandbox.clientSecret,
+    importTimeoutMs: 700,
+  });
 }
 
 function startWorkerInProcess() {
-  worker = startImportWorker({ sealer: testSealer(),
-    redis, prefix: PREFIX, api: importApiFromClient(client), ledger: new MigrationLedger(redis, PREFIX), logger,
-    sink: { linkImported: async () => undefined }, ratePerMinute: 1_000_000, concurrency: 32, backoffBaseMs: 20, backoffMaxMs: 300, lockDurationMs: 30_000,
+  worker = startImportWorker({
+    sealer: testSealer(),
+    redis,
+    prefix: PREFIX,
+    api: importApiFromClient(client),
+    ledger: new MigrationLedger(redis, PREFIX),
+    logger,
+    sink: { linkImported: async () => undefined },
+    ratePerMinute: 1_000_000,
+    concurrency: 32,
+    backoffBaseMs: 20,
+    backoffMaxMs: 300,
+    lockDurationMs: 30_000,
     // a call we gave up on may still commit up to the injected 1.5 s hold later: look only well after that, loaded machine or not
     upstreamWaitMs: 3500,
   });
 }
 
-const env = () => ({ REDIS_URL: redisServer.url, REDIS_PREFIX: PREFIX, LOG_LEVEL: 'silent', PAYLOAD_KEYS: TEST_PAYLOAD_KEYS });
+const env = () => ({
+  REDIS_URL: redisServer.url,
+  REDIS_PREFIX: PREFIX,
+  LOG_LEVEL: 'silent',
+  PAYLOAD_KEYS: TEST_PAYLOAD_KEYS,
+});
 const quiet = { out: () => undefined, err: () => undefined };
 
 describe('migration end to end', () => {
   it('imports every connection of a 1,000+ connection mixed dump exactly once under faults, reporting every reject and failure', async () => {
     const dump = path.join(dir, 'mixed.ndjson.gz');
-    await fixtures.writeDumpFile(dump, { users: 700, format: 'mixed', txPerAccount: 8, heavyShare: 0.004, badShare: 0.01, seed: 5, gzip: true });
+    await fixtures.writeDumpFile(dump, {
+      users: 700,
+      format: 'mixed',
+      txPerAccount: 8,
+      heavyShare: 0.004,
+      badShare: 0.01,
+      seed: 5,
+      gzip: true,
+    });
     const expected = await plan(dump, { ratePerMinute: 60 });
     expect(expected.connections).toBeGreaterThanOrEqual(1000);
     expect(expected.oversizedConnections).toBeGreaterThan(0);
     expect(expected.rejects).toBeGreaterThan(0);
 
-    await startStack({ error5xxRate: 0.04, dropRate: 0.04, timeoutRate: 0.02, timeoutMs: 1500, commitThenFailRate: 0.08 });
+    await startStack({
+      error5xxRate: 0.04,
+      dropRate: 0.04,
+      timeoutRate: 0.02,
+      timeoutMs: 1500,
+      commitThenFailRate: 0.08,
+    });
     startWorkerInProcess();
     const rejects = path.join(dir, 'mixed.rejects.ndjson');
     const code = await main(['run', dump, '--run', 'mixed', '--rejects', rejects, '--wait'], env(), quiet);
@@ -86,7 +127,11 @@ describe('migration end to end', () => {
     expect(c.transactionsImported).toBe(expected.transactions);
     expect(c.faultsInjected.commitThenFail).toBeGreaterThan(0);
 
-    const rejectLines = fs.readFileSync(rejects, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const rejectLines = fs
+      .readFileSync(rejects, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(rejectLines).toHaveLength(expected.rejects);
     for (const r of rejectLines) {
       expect(r.line).toBeGreaterThan(0);
@@ -108,7 +153,14 @@ describe('migration end to end', () => {
     await startStack({ commitThenFailRate: 0.05 });
 
     // No worker yet, and room for 25 waiting jobs: the producer blocks part-way, and is killed there.
-    const producer = startApp('apps/producer/src/main.ts', { ...env(), PRODUCER_MAX_WAITING: '25' }, ['run', dump, '--run', 'resume', '--rejects', path.join(dir, 'r.ndjson')]);
+    const producer = startApp('apps/producer/src/main.ts', { ...env(), PRODUCER_MAX_WAITING: '25' }, [
+      'run',
+      dump,
+      '--run',
+      'resume',
+      '--rejects',
+      path.join(dir, 'r.ndjson'),
+    ]);
     const ledger = new MigrationLedger(redis, PREFIX);
     while ((await ledger.counts('resume')).pending < 25) await new Promise((r) => setTimeout(r, 50)); // however slow the start
     await producer.kill('SIGKILL');
@@ -117,7 +169,11 @@ describe('migration end to end', () => {
     expect(before.pending).toBeLessThan(expected.connections);
 
     startWorkerInProcess();
-    const code = await main(['run', dump, '--run', 'resume', '--rejects', path.join(dir, 'r.ndjson'), '--wait'], env(), quiet);
+    const code = await main(
+      ['run', dump, '--run', 'resume', '--rejects', path.join(dir, 'r.ndjson'), '--wait'],
+      env(),
+      quiet,
+    );
     expect(code).toBe(EXIT.success);
     expect(await ledger.counts('resume')).toMatchObject({ imported: expected.connections, failed: 0, pending: 0 });
     const c = sandbox.state.counters();
@@ -125,7 +181,11 @@ describe('migration end to end', () => {
     expect(c.liveLinks).toBe(expected.connections);
 
     // Running the finished run again changes nothing and says so.
-    const again = await main(['run', dump, '--run', 'resume', '--rejects', path.join(dir, 'r.ndjson'), '--wait'], env(), quiet);
+    const again = await main(
+      ['run', dump, '--run', 'resume', '--rejects', path.join(dir, 'r.ndjson'), '--wait'],
+      env(),
+      quiet,
+    );
     expect(again).toBe(EXIT.success);
     expect(sandbox.state.counters().linksCreated).toBe(c.linksCreated);
     expect((await ledger.getRun('resume'))?.usersSkipped).toBe(expected.users);
@@ -136,21 +196,42 @@ describe('migration end to end', () => {
     const dump = path.join(dir, 'spread.ndjson');
     fs.writeFileSync(dump, spread.lines.join('\n') + '\n');
     const expected = await plan(dump, { ratePerMinute: 60 });
-    expect(expected).toMatchObject({ connections: spread.connections, usersOnSeveralLines: spread.usersOnSeveralLines, duplicateConnections: 2 });
+    expect(expected).toMatchObject({
+      connections: spread.connections,
+      usersOnSeveralLines: spread.usersOnSeveralLines,
+      duplicateConnections: 2,
+    });
 
     // MoneyKit answers every call with a 500: each connection fails once its attempts are spent.
     await startStack({ error5xxRate: 1 });
     workerProcess = startApp('apps/worker/src/main.ts', {
-      ...env(), LOG_LEVEL: 'error', WORKER_ROLES: 'import', OPS_PORT: '0', WEBHOOK_PORT: '0',
-      MONEYKIT_BASE_URL: sandbox.url, MONEYKIT_CLIENT_ID: sandbox.clientId, MONEYKIT_CLIENT_SECRET: sandbox.clientSecret,
-      MONEYKIT_IMPORT_TIMEOUT_MS: '1000', IMPORT_RATE_PER_MIN: '60000', IMPORT_SETTLE_MS: '50', IMPORT_BACKOFF_BASE_MS: '20', IMPORT_BACKOFF_MAX_MS: '100', IMPORT_CONCURRENCY: '16',
+      ...env(),
+      LOG_LEVEL: 'error',
+      WORKER_ROLES: 'import',
+      OPS_PORT: '0',
+      WEBHOOK_PORT: '0',
+      MONEYKIT_BASE_URL: sandbox.url,
+      MONEYKIT_CLIENT_ID: sandbox.clientId,
+      MONEYKIT_CLIENT_SECRET: sandbox.clientSecret,
+      MONEYKIT_IMPORT_TIMEOUT_MS: '1000',
+      IMPORT_RATE_PER_MIN: '60000',
+      IMPORT_SETTLE_MS: '50',
+      IMPORT_BACKOFF_BASE_MS: '20',
+      IMPORT_BACKOFF_MAX_MS: '100',
+      IMPORT_CONCURRENCY: '16',
     });
     const rejects = path.join(dir, 'spread.rejects.ndjson');
     const err: string[] = [];
     const io = { out: () => undefined, err: (line: string) => err.push(line) };
     expect(await main(['run', dump, '--run', 'spread', '--rejects', rejects, '--wait'], env(), io)).toBe(EXIT.failure); // nothing imported
     const ledger = new MigrationLedger(redis, PREFIX);
-    expect(await ledger.counts('spread')).toMatchObject({ failed: spread.connections, imported: 0, pending: 0, importing: 0, linked: 0 });
+    expect(await ledger.counts('spread')).toMatchObject({
+      failed: spread.connections,
+      imported: 0,
+      pending: 0,
+      importing: 0,
+      linked: 0,
+    });
     // Every failed attempt the worker recorded was counted by the ledger, for "MoneyKit unreachable: N errors".
     const errors = [...(await ledger.activity('spread')).errors.values()].reduce((a, b) => a + b, 0);
     expect(errors).toBeGreaterThanOrEqual(spread.connections * 8);
@@ -158,16 +239,28 @@ describe('migration end to end', () => {
 
     // MoneyKit is back: retry --wait brings every connection in, each once.
     sandbox.state.faults.set({ error5xxRate: 0 });
-    const code = await main(['retry', 'spread', '--rejects', path.join(dir, 'spread.retry.rejects.ndjson'), '--wait'], env(), io);
+    const code = await main(
+      ['retry', 'spread', '--rejects', path.join(dir, 'spread.retry.rejects.ndjson'), '--wait'],
+      env(),
+      io,
+    );
     expect(code).toBe(EXIT.partial); // the two duplicate connections stay rejected
-    expect(await ledger.counts('spread')).toMatchObject({ imported: spread.connections, failed: 0, pending: 0, importing: 0, linked: 0 });
+    expect(await ledger.counts('spread')).toMatchObject({
+      imported: spread.connections,
+      failed: 0,
+      pending: 0,
+      importing: 0,
+      linked: 0,
+    });
     const c = sandbox.state.counters();
     expect(c.duplicateLinks).toBe(0);
     expect(c.liveLinks).toBe(spread.connections);
     for (const r of spread.records) expect(c.linksByCustomerUser[r.customerUserId] ?? 0).toBe(r.items);
 
     const out: string[] = [];
-    expect(await main(['status', 'spread'], env(), { out: (l) => out.push(l), err: () => undefined })).toBe(EXIT.partial);
+    expect(await main(['status', 'spread'], env(), { out: (l) => out.push(l), err: () => undefined })).toBe(
+      EXIT.partial,
+    );
     expect(out.join('\n')).toContain('run spread: completed with failures: 2 records rejected');
   }, 180_000);
 
@@ -175,10 +268,14 @@ describe('migration end to end', () => {
     const dump = path.join(dir, 'plan.ndjson');
     await fixtures.writeDumpFile(dump, { users: 20, format: 'plaid', txPerAccount: 3, seed: 2 });
     const out: string[] = [];
-    expect(await main(['plan', dump, '--json'], {}, { out: (s) => out.push(s), err: () => undefined })).toBe(EXIT.success);
+    expect(await main(['plan', dump, '--json'], {}, { out: (s) => out.push(s), err: () => undefined })).toBe(
+      EXIT.success,
+    );
     expect(JSON.parse(out.join(''))).toMatchObject({ users: 20, rejects: 0 });
     const err: string[] = [];
-    expect(await main(['status'], { PRODUCER_MAX_WAITING: 'lots' }, { out: () => undefined, err: (s) => err.push(s) })).toBe(EXIT.error);
+    expect(
+      await main(['status'], { PRODUCER_MAX_WAITING: 'lots' }, { out: () => undefined, err: (s) => err.push(s) }),
+    ).toBe(EXIT.error);
     expect(err.join('\n')).toMatch(/PRODUCER_MAX_WAITING/);
     expect(await main(['status'], {}, { out: () => undefined, err: (s) => err.push(s) })).toBe(EXIT.error);
     expect(err.join('\n')).toMatch(/REDIS_URL/);

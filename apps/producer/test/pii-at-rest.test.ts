@@ -26,7 +26,12 @@ let sandbox: RunningSandbox;
 let client: MoneyKitClient;
 let worker: ImportWorker | undefined;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mk-pii-'));
-const env = () => ({ REDIS_URL: redisServer.url, REDIS_PREFIX: PREFIX, LOG_LEVEL: 'silent', PAYLOAD_KEYS: TEST_PAYLOAD_KEYS });
+const env = () => ({
+  REDIS_URL: redisServer.url,
+  REDIS_PREFIX: PREFIX,
+  LOG_LEVEL: 'silent',
+  PAYLOAD_KEYS: TEST_PAYLOAD_KEYS,
+});
 
 beforeAll(async () => {
   redisServer = await startPrivateRedis();
@@ -71,18 +76,37 @@ describe('PII at rest', () => {
     const dump = path.join(dir, 'pii.ndjson');
     await fixtures.writeDumpFile(dump, { users: 60, format: 'mixed', txPerAccount: 4, badShare: 0, seed: 21 });
     const dumpText = fs.readFileSync(dump, 'utf8');
-    const seeded = [...new Set([...(dumpText.match(/user-\d+@example\.com/g) ?? []), ...(dumpText.match(/\+1 415 555 \d{4}/g) ?? [])])];
+    const seeded = [
+      ...new Set([
+        ...(dumpText.match(/user-\d+@example\.com/g) ?? []),
+        ...(dumpText.match(/\+1 415 555 \d{4}/g) ?? []),
+      ]),
+    ];
     expect(seeded.length).toBeGreaterThan(60);
 
     // Enqueued with no worker yet, then a slow worker paused once a few users are in.
-    expect(await main(['run', dump, '--run', 'pii', '--rejects', path.join(dir, 'pii.rejects.ndjson')], env(), quiet)).toBe(EXIT.success);
+    expect(
+      await main(['run', dump, '--run', 'pii', '--rejects', path.join(dir, 'pii.rejects.ndjson')], env(), quiet),
+    ).toBe(EXIT.success);
     const ledger = new MigrationLedger(redis, PREFIX);
     const queue = new Queue(QUEUES.import, { connection: redis, prefix: PREFIX });
     worker = startImportWorker({
-      redis, prefix: PREFIX, api: importApiFromClient(client), ledger, logger, sealer: testSealer(),
-      sink: { linkImported: async () => undefined }, ratePerMinute: 600, concurrency: 2, backoffBaseMs: 20, backoffMaxMs: 300, lockDurationMs: 30_000, upstreamWaitMs: 3500
-  });
-    for (let i = 0; i < 600 && (await ledger.counts('pii')).imported < 4; i++) await new Promise((r) => setTimeout(r, 50));
+      redis,
+      prefix: PREFIX,
+      api: importApiFromClient(client),
+      ledger,
+      logger,
+      sealer: testSealer(),
+      sink: { linkImported: async () => undefined },
+      ratePerMinute: 600,
+      concurrency: 2,
+      backoffBaseMs: 20,
+      backoffMaxMs: 300,
+      lockDurationMs: 30_000,
+      upstreamWaitMs: 3500,
+    });
+    for (let i = 0; i < 600 && (await ledger.counts('pii')).imported < 4; i++)
+      await new Promise((r) => setTimeout(r, 50));
     await queue.pause();
     const counts = await ledger.counts('pii');
     expect(counts.imported).toBeGreaterThan(0);
@@ -111,7 +135,13 @@ describe('PII at rest', () => {
   it('sweeps failed import jobs, and their sealed payloads, past the retention age', async () => {
     const prefix = '{pii-sweep}';
     const queue = new Queue(QUEUES.import, { connection: redis, prefix });
-    const failing = new Worker(QUEUES.import, async () => { throw new UnrecoverableError('no'); }, { connection: redis, prefix });
+    const failing = new Worker(
+      QUEUES.import,
+      async () => {
+        throw new UnrecoverableError('no');
+      },
+      { connection: redis, prefix },
+    );
     await queue.add('import', { runId: 'r', sealed: 'x' }, { jobId: 'r-u-L1', attempts: 1 });
     for (let i = 0; i < 200 && (await queue.getFailedCount()) === 0; i++) await new Promise((r) => setTimeout(r, 25));
     expect(await queue.getFailedCount()).toBe(1);

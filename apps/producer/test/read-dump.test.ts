@@ -18,7 +18,9 @@ async function collect(source: string | Readable, opts?: ReadDumpOptions): Promi
 
 const userLine = (n: number, format: fixtures.DumpFormat = 'plaid'): string => {
   const f = format === 'mixed' ? 'plaid' : format;
-  return JSON.stringify(fixtures.renderUser(f, fixtures.generateUser(fixtures.createRng(n), n, { txPerAccount: 5 }), n));
+  return JSON.stringify(
+    fixtures.renderUser(f, fixtures.generateUser(fixtures.createRng(n), n, { txPerAccount: 5 }), n),
+  );
 };
 
 function file(name: string, content: string | Buffer): string {
@@ -28,7 +30,19 @@ function file(name: string, content: string | Buffer): string {
 }
 
 describe('readDump', () => {
-  const text = [userLine(1), '', '   ', userLine(2, 'mx'), 'not json', '[1,2]', '{"rows":[]}', fixtures.badLine('nesting_bomb', 1), fixtures.badLine('bad_amount', 2), userLine(3, 'yodlee')].join('\n') + '\n';
+  const text =
+    [
+      userLine(1),
+      '',
+      '   ',
+      userLine(2, 'mx'),
+      'not json',
+      '[1,2]',
+      '{"rows":[]}',
+      fixtures.badLine('nesting_bomb', 1),
+      fixtures.badLine('bad_amount', 2),
+      userLine(3, 'yodlee'),
+    ].join('\n') + '\n';
 
   it('converts good lines, reports bad ones with their line numbers, and skips blank lines', async () => {
     const entries = await collect(file('mixed.ndjson', text));
@@ -42,7 +56,22 @@ describe('readDump', () => {
     expect(unknown).toMatchObject({ ok: false, reason: expect.stringContaining('unrecognised record format') });
     expect(bomb).toMatchObject({ ok: false, reason: expect.stringContaining('nesting deeper than 64 levels') });
     // One bad row costs one row: the user is read without it, the row is reported with its connection and field.
-    expect(badAmount).toMatchObject({ ok: true, user: { sourceUserId: 'bad-user-000002', stats: { transactions: 0, badRows: [{ connectionId: 'plaid:bad-user-000002-item', field: 'items[0].transactions[0].amount', reason: 'items[0].transactions[0].amount: a string of 3 characters is not a decimal' }] } } });
+    expect(badAmount).toMatchObject({
+      ok: true,
+      user: {
+        sourceUserId: 'bad-user-000002',
+        stats: {
+          transactions: 0,
+          badRows: [
+            {
+              connectionId: 'plaid:bad-user-000002-item',
+              field: 'items[0].transactions[0].amount',
+              reason: 'items[0].transactions[0].amount: a string of 3 characters is not a decimal',
+            },
+          ],
+        },
+      },
+    });
     expect(entries[0]!.bytes).toBe(Buffer.byteLength(userLine(1)) + 1);
   });
 
@@ -59,7 +88,10 @@ describe('readDump', () => {
     const chunks: Buffer[] = [];
     for (let i = 0; i < bytes.length; i += 7) chunks.push(bytes.subarray(i, i + 7));
     const entries = await collect(Readable.from(chunks));
-    expect(entries.map((e) => [e.line, e.result.ok])).toEqual([[1, true], [2, true]]);
+    expect(entries.map((e) => [e.line, e.result.ok])).toEqual([
+      [1, true],
+      [2, true],
+    ]);
   });
 
   it('forces a format when asked', async () => {
@@ -69,9 +101,15 @@ describe('readDump', () => {
 
   it('rejects a line over the limit without buffering it, and carries on', async () => {
     const huge = JSON.stringify({ source: 'plaid', user: { id: 'user-huge' }, items: [], pad: 'x'.repeat(5000) });
-    const entries = await collect(Readable.from([userLine(1) + '\n' + huge.slice(0, 3000), huge.slice(3000) + '\n' + userLine(2) + '\n']), { maxLineBytes: 4096 });
+    const entries = await collect(
+      Readable.from([userLine(1) + '\n' + huge.slice(0, 3000), huge.slice(3000) + '\n' + userLine(2) + '\n']),
+      { maxLineBytes: 4096 },
+    );
     expect(entries.map((e) => e.line)).toEqual([1, 2, 3]);
-    expect(entries[1]!.result).toEqual({ ok: false, reason: `line is ${huge.length + 1} bytes, over the 4096-byte limit` });
+    expect(entries[1]!.result).toEqual({
+      ok: false,
+      reason: `line is ${huge.length + 1} bytes, over the 4096-byte limit`,
+    });
     expect(entries[2]!.result.ok).toBe(true);
   });
 
@@ -92,9 +130,16 @@ describe('readDump', () => {
     const gz = gzipSync([userLine(1), userLine(2), userLine(3)].join('\n') + '\n');
     const truncated = file('truncated.gz', gz.subarray(0, gz.length - 40));
     const seen: number[] = [];
-    await expect((async () => { for await (const e of readDump(truncated)) seen.push(e.line); })()).rejects.toThrow(DumpReadError);
+    await expect(
+      (async () => {
+        for await (const e of readDump(truncated)) seen.push(e.line);
+      })(),
+    ).rejects.toThrow(DumpReadError);
     expect(seen.length).toBeLessThan(3);
-    const garbage = file('garbage.gz', Buffer.concat([Buffer.from([0x1f, 0x8b]), Buffer.from('definitely not deflate data')]));
+    const garbage = file(
+      'garbage.gz',
+      Buffer.concat([Buffer.from([0x1f, 0x8b]), Buffer.from('definitely not deflate data')]),
+    );
     await expect(collect(garbage)).rejects.toThrow(/cannot read dump after line 0: gzip data is corrupt or truncated/);
   });
 
@@ -121,11 +166,20 @@ describe('RejectsWriter', () => {
     const path = join(dir, 'rejects.ndjson');
     const w = new RejectsWriter(path);
     await w.write({ line: 5, reason: 'invalid JSON: Unexpected token' });
-    await w.write({ line: 9, sourceId: 'bad-user-000002', reason: "items[0].transactions[0].amount: 'abc' is not a decimal" });
+    await w.write({
+      line: 9,
+      sourceId: 'bad-user-000002',
+      reason: "items[0].transactions[0].amount: 'abc' is not a decimal",
+    });
     await w.close();
     await w.close();
     expect(w.count).toBe(2);
-    expect(readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l))).toEqual([
+    expect(
+      readFileSync(path, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l)),
+    ).toEqual([
       { line: 5, reason: 'invalid JSON: Unexpected token' },
       { line: 9, sourceId: 'bad-user-000002', reason: "items[0].transactions[0].amount: 'abc' is not a decimal" },
     ]);

@@ -29,13 +29,22 @@ afterAll(async () => {
 async function cli(args: string[]) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await main(args, { REDIS_URL: server.url, REDIS_PREFIX: PREFIX, LOG_LEVEL: 'silent' }, { out: (s) => out.push(s), err: (s) => err.push(s) });
+  const code = await main(
+    args,
+    { REDIS_URL: server.url, REDIS_PREFIX: PREFIX, LOG_LEVEL: 'silent' },
+    { out: (s) => out.push(s), err: (s) => err.push(s) },
+  );
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
 /** `n` imported connections of user `user`, links mk_<user>_<i>. */
 async function imported(runId: string, user: string, n: number) {
-  const records = await ledger.register(runId, user, 1, Array.from({ length: n }, (_, i) => ({ connectionId: `c${i}`, accounts: 1, transactions: 1, batchesTotal: 0 })));
+  const records = await ledger.register(
+    runId,
+    user,
+    1,
+    Array.from({ length: n }, (_, i) => ({ connectionId: `c${i}`, accounts: 1, transactions: 1, batchesTotal: 0 })),
+  );
   return Promise.all(records.map((r, i) => ledger.transition(r, { state: 'imported', linkId: `mk_${user}_${i}` })));
 }
 
@@ -46,7 +55,9 @@ describe('mk-migrate reconnects', () => {
     await new Promise((r) => setTimeout(r, 1200));
     await imported('spring', 'late', 5);
     // a failed connection has no link to reconnect
-    const [failed] = await ledger.register('spring', 'f', 1, [{ connectionId: 'c0', accounts: 1, transactions: 1, batchesTotal: 0 }]);
+    const [failed] = await ledger.register('spring', 'f', 1, [
+      { connectionId: 'c0', accounts: 1, transactions: 1, batchesTotal: 0 },
+    ]);
     await ledger.transition(failed!, { state: 'failed', lastError: { errorClass: 'terminal', message: 'no' } });
     for (const r of early.slice(0, 100)) await ledger.recordReconnect(r, Date.now());
     await ledger.recordReconnect(early[0]!, Date.now()); // twice: counted once
@@ -61,12 +72,18 @@ describe('mk-migrate reconnects', () => {
     expect(lines).toHaveLength(1 + 1104);
     expect(lines.some((l) => l.startsWith('early,c100,'))).toBe(false);
     expect(lines.some((l) => l.startsWith('early,c5,'))).toBe(false);
-    expect(lines.find((l) => l.startsWith('early,c500,'))).toMatch(/^early,c500,mk_early_500,\d{4}-\d\d-\d\dT[\d:.]+Z,\d+ s,\d+$/);
+    expect(lines.find((l) => l.startsWith('early,c500,'))).toMatch(
+      /^early,c500,mk_early_500,\d{4}-\d\d-\d\dT[\d:.]+Z,\d+ s,\d+$/,
+    );
 
     const json = path.join(dir, 'old.json');
     const old = await cli(['reconnects', 'spring', '--format', 'json', '--waiting-longer-than', '1s', '--out', json]);
     expect(old.code).toBe(EXIT.success);
-    const rows = JSON.parse(fs.readFileSync(json, 'utf8')) as { source_user_id: string; link_id: string; waiting_seconds: number }[];
+    const rows = JSON.parse(fs.readFileSync(json, 'utf8')) as {
+      source_user_id: string;
+      link_id: string;
+      waiting_seconds: number;
+    }[];
     expect(rows).toHaveLength(1099); // the 5 late ones have waited less than a second
     expect(rows.every((r) => r.source_user_id === 'early' && r.waiting_seconds >= 1)).toBe(true);
     expect(old.err).toContain('1099 waiting longer than 1 s listed');
@@ -83,12 +100,18 @@ describe('mk-migrate reconnects', () => {
     expect(missing.err).toContain('run nope does not exist');
   });
 
-  it('notify resend queues the run\'s events again from the ledger, and notify status counts them', async () => {
+  it("notify resend queues the run's events again from the ledger, and notify status counts them", async () => {
     await ledger.openRun('autumn');
     await imported('autumn', 'u', 3);
-    expect((await cli(['notify', 'status', 'autumn'])).out).toBe('run autumn: 0 events waiting for delivery, 0 dead letters');
+    expect((await cli(['notify', 'status', 'autumn'])).out).toBe(
+      'run autumn: 0 events waiting for delivery, 0 dead letters',
+    );
     expect((await cli(['notify', 'resend', 'autumn'])).out).toBe('run autumn: 3 events queued again for delivery');
-    expect((await cli(['notify', 'status', 'autumn'])).out).toBe('run autumn: 3 events waiting for delivery, 0 dead letters');
-    expect((await cli(['notify', 'resend', 'autumn', '--dead-letters'])).out).toBe('run autumn: 0 dead-lettered events queued again for delivery');
+    expect((await cli(['notify', 'status', 'autumn'])).out).toBe(
+      'run autumn: 3 events waiting for delivery, 0 dead letters',
+    );
+    expect((await cli(['notify', 'resend', 'autumn', '--dead-letters'])).out).toBe(
+      'run autumn: 0 dead-lettered events queued again for delivery',
+    );
   });
 });

@@ -23,8 +23,13 @@ beforeAll(async () => {
   const ledger = new MigrationLedger(redis, PREFIX);
   await ledger.openRun('r1');
   await ledger.updateRun('r1', { status: 'enqueued' });
-  for (const [user, link] of [['u1', 'mk_active'], ['u2', 'mk_parked']] as const) {
-    const [record] = await ledger.register('r1', user, 1, [{ connectionId: `c-${user}`, accounts: 1, transactions: 1, batchesTotal: 0 }]);
+  for (const [user, link] of [
+    ['u1', 'mk_active'],
+    ['u2', 'mk_parked'],
+  ] as const) {
+    const [record] = await ledger.register('r1', user, 1, [
+      { connectionId: `c-${user}`, accounts: 1, transactions: 1, batchesTotal: 0 },
+    ]);
     await ledger.transition(record!, { state: 'imported', linkId: link });
   }
 });
@@ -41,7 +46,7 @@ async function cli(args: string[]) {
 }
 
 describe('refresh views of the CLI', () => {
-  it('shows a link\'s refresh state, parked and why, and says when a link is unknown', async () => {
+  it("shows a link's refresh state, parked and why, and says when a link is unknown", async () => {
     const { code, out } = await cli(['links', 'mk_active', 'mk_parked', 'mk_unknown']);
     expect(code).toBe(EXIT.partial);
     expect(out).toMatch(/mk_active: active, next dispatch/);
@@ -65,7 +70,7 @@ describe('refresh views of the CLI', () => {
     expect(JSON.parse(out)).toMatchObject({ registered: 3, active: 2, parked: 1 });
   });
 
-  it('adds each link\'s refresh state to the run report', async () => {
+  it("adds each link's refresh state to the run report", async () => {
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mk-report-')), 'r1.json');
     const { code } = await cli(['report', 'r1', '--format', 'json', '--out', file]);
     expect(code).toBe(EXIT.success);

@@ -25,11 +25,15 @@ describe('--layout responses', () => {
     expect(entries.map((e) => e.line)).toEqual(entries.map((_, i) => i + 1));
     const problems = entries.filter((e) => !e.result.ok).map((e) => (e.result.ok ? '' : e.result.reason));
     expect(problems).toEqual([]);
-    const got = entries.flatMap((e) => (e.result.ok ? e.result.user.connections.map((c) => ({
-      sourceUserId: e.result.ok ? e.result.user.sourceUserId : '',
-      connectionId: c.connectionId,
-      transactions: c.request.transactions.map((t) => ({ id: t.transaction_id, amount: t.amount, date: t.date })),
-    })) : []));
+    const got = entries.flatMap((e) =>
+      e.result.ok
+        ? e.result.user.connections.map((c) => ({
+            sourceUserId: e.result.ok ? e.result.user.sourceUserId : '',
+            connectionId: c.connectionId,
+            transactions: c.request.transactions.map((t) => ({ id: t.transaction_id, amount: t.amount, date: t.date })),
+          }))
+        : [],
+    );
     expect(new Set(got.map((g) => g.connectionId))).toEqual(new Set(expected.map((x) => x.connectionId)));
     for (const x of expected) expect(got.find((g) => g.connectionId === x.connectionId)).toEqual(x);
   });
@@ -64,8 +68,16 @@ describe('--layout responses', () => {
     const entries = await collect(root);
     const bad = entries.filter((e) => !e.result.ok).map((e) => e.result);
     expect(bad).toEqual([
-      { ok: false, sourceId: 'mx-user-1', reason: expect.stringMatching(/^mx\/mx-user-1\/transactions\.2\.json: invalid JSON/) },
-      { ok: false, sourceId: 'yodlee-user-1', reason: expect.stringMatching(/^yodlee\/yodlee-user-1\/notes\.txt: not an endpoint file/) },
+      {
+        ok: false,
+        sourceId: 'mx-user-1',
+        reason: expect.stringMatching(/^mx\/mx-user-1\/transactions\.2\.json: invalid JSON/),
+      },
+      {
+        ok: false,
+        sourceId: 'yodlee-user-1',
+        reason: expect.stringMatching(/^yodlee\/yodlee-user-1\/notes\.txt: not an endpoint file/),
+      },
     ]);
     expect(entries.filter((e) => e.result.ok)).toHaveLength(3);
   });
@@ -76,16 +88,26 @@ describe('--layout responses', () => {
     fs.writeFileSync(path.join(root, 'accounts_get.json'), '{}');
     fs.writeFileSync(path.join(root, 'transactions_sync.1.json'), '{}');
     const err: string[] = [];
-    const code = await main(['plan', root, '--layout', 'responses'], { LOG_LEVEL: 'silent' }, { out: () => undefined, err: (s) => err.push(s) });
+    const code = await main(
+      ['plan', root, '--layout', 'responses'],
+      { LOG_LEVEL: 'silent' },
+      { out: () => undefined, err: (s) => err.push(s) },
+    );
     expect(code).toBe(EXIT.error);
-    expect(err.join('\n')).toMatch(/is not a folder of saved responses: expected a folder per source \(plaid, yodlee, mx, finicity, akoya\) holding a folder per user; found 2 files: accounts_get\.json, transactions_sync\.1\.json and 0 folders; its files look like one user's plaid responses/);
+    expect(err.join('\n')).toMatch(
+      /is not a folder of saved responses: expected a folder per source \(plaid, yodlee, mx, finicity, akoya\) holding a folder per user; found 2 files: accounts_get\.json, transactions_sync\.1\.json and 0 folders; its files look like one user's plaid responses/,
+    );
   });
 
   it('plan over the folder counts the users', async () => {
     const root = path.join(dir, 'plan');
     writeSavedResponses(root, 2);
     const out: string[] = [];
-    const code = await main(['plan', root, '--layout', 'responses', '--json'], { LOG_LEVEL: 'silent' }, { out: (s) => out.push(s), err: () => undefined });
+    const code = await main(
+      ['plan', root, '--layout', 'responses', '--json'],
+      { LOG_LEVEL: 'silent' },
+      { out: (s) => out.push(s), err: () => undefined },
+    );
     expect(code).toBe(EXIT.success);
     expect(JSON.parse(out.join(''))).toMatchObject({ users: 10, connections: 10, transactions: 20, rejects: 0 });
   });

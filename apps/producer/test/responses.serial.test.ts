@@ -31,8 +31,18 @@ beforeAll(async () => {
   client = new MoneyKitClient({ baseUrl: sandbox.url, clientId: sandbox.clientId, clientSecret: sandbox.clientSecret });
   worker = startImportWorker({
     sealer: testSealer(),
-    redis, prefix: PREFIX, api: importApiFromClient(client), ledger: new MigrationLedger(redis, PREFIX), logger: createLogger('test', { level: 'silent' }),
-    sink: { linkImported: async () => undefined }, ratePerMinute: 1_000_000, concurrency: 8, backoffBaseMs: 20, backoffMaxMs: 300, lockDurationMs: 30_000, upstreamWaitMs: 3500
+    redis,
+    prefix: PREFIX,
+    api: importApiFromClient(client),
+    ledger: new MigrationLedger(redis, PREFIX),
+    logger: createLogger('test', { level: 'silent' }),
+    sink: { linkImported: async () => undefined },
+    ratePerMinute: 1_000_000,
+    concurrency: 8,
+    backoffBaseMs: 20,
+    backoffMaxMs: 300,
+    lockDurationMs: 30_000,
+    upstreamWaitMs: 3500,
   });
 });
 afterAll(async () => {
@@ -47,9 +57,20 @@ afterAll(async () => {
 it('imports a folder of saved responses of every source; the links read back hold exactly their transactions', async () => {
   const root = path.join(dir, 'responses');
   const expected = writeSavedResponses(root, 3);
-  const env = { REDIS_URL: redisServer.url, REDIS_PREFIX: PREFIX, LOG_LEVEL: 'silent', PAYLOAD_KEYS: TEST_PAYLOAD_KEYS };
+  const env = {
+    REDIS_URL: redisServer.url,
+    REDIS_PREFIX: PREFIX,
+    LOG_LEVEL: 'silent',
+    PAYLOAD_KEYS: TEST_PAYLOAD_KEYS,
+  };
   const quiet = { out: () => undefined, err: () => undefined };
-  expect(await main(['run', root, '--layout', 'responses', '--run', 'saved', '--rejects', path.join(dir, 'rejects.ndjson'), '--wait'], env, quiet)).toBe(EXIT.success);
+  expect(
+    await main(
+      ['run', root, '--layout', 'responses', '--run', 'saved', '--rejects', path.join(dir, 'rejects.ndjson'), '--wait'],
+      env,
+      quiet,
+    ),
+  ).toBe(EXIT.success);
 
   const ledger = new MigrationLedger(redis, PREFIX);
   for (const x of expected) {
@@ -57,9 +78,18 @@ it('imports a folder of saved responses of every source; the links read back hol
     expect(record).toMatchObject({ state: 'imported', linkId: expect.stringMatching(/^mk_/) });
     const page = await client.getLinkTransactions(record!.linkId!, { page: 1, size: 100 });
     const got = page.transactions
-      .map((t) => ({ id: t.original_id ?? t.transaction_id, amount: String(t.type === 'debit' ? -Number(t.amount) : Number(t.amount)), date: t.date }))
+      .map((t) => ({
+        id: t.original_id ?? t.transaction_id,
+        amount: String(t.type === 'debit' ? -Number(t.amount) : Number(t.amount)),
+        date: t.date,
+      }))
       .sort((a, b) => (a.id < b.id ? -1 : 1));
-    const want = x.transactions.map((t) => ({ ...t, amount: String(Number(t.amount)) })).sort((a, b) => (a.id < b.id ? -1 : 1));
-    expect({ connection: x.connectionId, transactions: got }).toEqual({ connection: x.connectionId, transactions: want });
+    const want = x.transactions
+      .map((t) => ({ ...t, amount: String(Number(t.amount)) }))
+      .sort((a, b) => (a.id < b.id ? -1 : 1));
+    expect({ connection: x.connectionId, transactions: got }).toEqual({
+      connection: x.connectionId,
+      transactions: want,
+    });
   }
 }, 120_000);

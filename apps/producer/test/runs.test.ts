@@ -22,7 +22,11 @@ afterAll(async () => {
 async function cli(args: string[]) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await main(args, { REDIS_URL: server.url, REDIS_PREFIX: PREFIX, LOG_LEVEL: 'silent' }, { out: (s) => out.push(s), err: (s) => err.push(s) });
+  const code = await main(
+    args,
+    { REDIS_URL: server.url, REDIS_PREFIX: PREFIX, LOG_LEVEL: 'silent' },
+    { out: (s) => out.push(s), err: (s) => err.push(s) },
+  );
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
@@ -37,7 +41,10 @@ describe('mk-migrate runs', () => {
     await ledger.openRun('spring', { status: 'enqueued', rejects: 2, createdAt: Date.now() - 3 * 3600_000 });
     const [a, b, c] = await ledger.register('spring', 'u1', 1, [connection('c1'), connection('c2'), connection('c3')]);
     await ledger.transition(a!, { state: 'imported', linkId: 'mk_1' });
-    await ledger.transition(b!, { state: 'failed', lastError: { errorClass: 'terminal', status: 400, message: 'bad request' } });
+    await ledger.transition(b!, {
+      state: 'failed',
+      lastError: { errorClass: 'terminal', status: 400, message: 'bad request' },
+    });
     await ledger.transition(c!, { state: 'imported', linkId: 'mk_2' });
 
     await ledger.openRun('summer', { status: 'enqueued' });
@@ -46,9 +53,20 @@ describe('mk-migrate runs', () => {
 
     const json = await cli(['runs', '--format', 'json']);
     expect(json.code).toBe(EXIT.success);
-    const runs = JSON.parse(json.out) as { runId: string; state: string; counts: object; total: number; createdAt: number; lastActivityAt: number }[];
+    const runs = JSON.parse(json.out) as {
+      runId: string;
+      state: string;
+      counts: object;
+      total: number;
+      createdAt: number;
+      lastActivityAt: number;
+    }[];
     expect(runs.map((r) => r.runId)).toEqual(['summer', 'spring']);
-    expect(runs[1]).toMatchObject({ state: 'completed_with_failures', counts: { imported: 2, failed: 1, pending: 0, rejected: 2 }, total: 3 });
+    expect(runs[1]).toMatchObject({
+      state: 'completed_with_failures',
+      counts: { imported: 2, failed: 1, pending: 0, rejected: 2 },
+      total: 3,
+    });
     expect(runs[0]).toMatchObject({ counts: { imported: 1, failed: 0, pending: 1, rejected: 0 }, total: 2 });
     expect(runs[0]!.state).not.toMatch(/^completed/);
     for (const r of runs) expect(r.lastActivityAt).toBeGreaterThanOrEqual(r.createdAt);

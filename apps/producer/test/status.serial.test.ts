@@ -23,13 +23,23 @@ let queue: Queue;
 let sandbox: RunningSandbox;
 let workerProcess: AppProcess | undefined;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mk-eta-'));
-const env = () => ({ REDIS_URL: redisServer.url, REDIS_PREFIX: PREFIX, LOG_LEVEL: 'silent', PAYLOAD_KEYS: TEST_PAYLOAD_KEYS });
+const env = () => ({
+  REDIS_URL: redisServer.url,
+  REDIS_PREFIX: PREFIX,
+  LOG_LEVEL: 'silent',
+  PAYLOAD_KEYS: TEST_PAYLOAD_KEYS,
+});
 
 beforeAll(async () => {
   redisServer = await startPrivateRedis();
   redis = new IORedis(redisServer.url, { maxRetriesPerRequest: null });
   queue = new Queue(QUEUES.import, { connection: redis, prefix: PREFIX });
-  sandbox = await startSandbox({ latency: { baseMs: 40, perKbMs: 0, maxMs: 40 }, importRatePerMinute: 1000, seed: 4, logLevel: 'silent' });
+  sandbox = await startSandbox({
+    latency: { baseMs: 40, perKbMs: 0, maxMs: 40 },
+    importRatePerMinute: 1000,
+    seed: 4,
+    logLevel: 'silent',
+  });
 });
 afterAll(async () => {
   await workerProcess?.kill('SIGKILL');
@@ -47,9 +57,19 @@ async function workerRunning(): Promise<void> {
 
 function startWorker(): AppProcess {
   return startApp('apps/worker/src/main.ts', {
-    ...env(), LOG_LEVEL: 'error', WORKER_ROLES: 'import', OPS_PORT: '0', WEBHOOK_PORT: '0',
-    MONEYKIT_BASE_URL: sandbox.url, MONEYKIT_CLIENT_ID: sandbox.clientId, MONEYKIT_CLIENT_SECRET: sandbox.clientSecret,
-    IMPORT_RATE_PER_MIN: String(RATE_PER_MINUTE), IMPORT_CONCURRENCY: '6', IMPORT_SETTLE_MS: '100', IMPORT_BACKOFF_BASE_MS: '1000', IMPORT_BACKOFF_MAX_MS: '2000',
+    ...env(),
+    LOG_LEVEL: 'error',
+    WORKER_ROLES: 'import',
+    OPS_PORT: '0',
+    WEBHOOK_PORT: '0',
+    MONEYKIT_BASE_URL: sandbox.url,
+    MONEYKIT_CLIENT_ID: sandbox.clientId,
+    MONEYKIT_CLIENT_SECRET: sandbox.clientSecret,
+    IMPORT_RATE_PER_MIN: String(RATE_PER_MINUTE),
+    IMPORT_CONCURRENCY: '6',
+    IMPORT_SETTLE_MS: '100',
+    IMPORT_BACKOFF_BASE_MS: '1000',
+    IMPORT_BACKOFF_MAX_MS: '2000',
   });
 }
 
@@ -62,7 +82,12 @@ describe('status of a steady run', () => {
     await workerRunning();
 
     // Everything enqueued at once, so what is left is known exactly; the worker starts as jobs arrive.
-    expect(await main(['run', dump, '--run', 'steady', '--rejects', path.join(dir, 'r.ndjson')], env(), { out: () => undefined, err: () => undefined })).toBe(EXIT.success);
+    expect(
+      await main(['run', dump, '--run', 'steady', '--rejects', path.join(dir, 'r.ndjson')], env(), {
+        out: () => undefined,
+        err: () => undefined,
+      }),
+    ).toBe(EXIT.success);
     const ledger = new MigrationLedger(redis, PREFIX);
     const samples: { at: number; etaSeconds: number | null; state: string; age: number }[] = [];
     let final;
@@ -94,14 +119,25 @@ describe('status of a steady run', () => {
     await fixtures.writeDumpFile(dump, { users: 10, format: 'plaid', txPerAccount: 2, seed: 22 });
     await workerRunning();
     sandbox.state.faults.set({ error5xxRate: 1 });
-    expect(await main(['run', dump, '--run', 'down', '--rejects', path.join(dir, 'd.ndjson')], env(), { out: () => undefined, err: () => undefined })).toBe(EXIT.success);
+    expect(
+      await main(['run', dump, '--run', 'down', '--rejects', path.join(dir, 'd.ndjson')], env(), {
+        out: () => undefined,
+        err: () => undefined,
+      }),
+    ).toBe(EXIT.success);
     const ledger = new MigrationLedger(redis, PREFIX);
-    while ([...(await ledger.activity('down')).errors.values()].reduce((a, b) => a + b, 0) < 5) await new Promise((r) => setTimeout(r, 50));
+    while ([...(await ledger.activity('down')).errors.values()].reduce((a, b) => a + b, 0) < 5)
+      await new Promise((r) => setTimeout(r, 50));
     // What status will say in three minutes if MoneyKit stays down (the errors just recorded are still in the window).
-    const { state } = await readRunState(ledger, (await ledger.getRun('down'))!, { queue, now: Date.now() + 3 * 60_000 });
+    const { state } = await readRunState(ledger, (await ledger.getRun('down'))!, {
+      queue,
+      now: Date.now() + 3 * 60_000,
+    });
     expect(state.state).toBe('stalled');
     expect(state.stalled.map((r) => r.kind)).toEqual(['upstream_unreachable']);
-    expect(state.summary).toMatch(/^stalled: MoneyKit unreachable: \d+ errors in the last 5 min, nothing imported yet \(last: MoneyKit (get_user_links|import_link) answered HTTP 500/);
+    expect(state.summary).toMatch(
+      /^stalled: MoneyKit unreachable: \d+ errors in the last 5 min, nothing imported yet \(last: MoneyKit (get_user_links|import_link) answered HTTP 500/,
+    );
     // Now: errors, but the run is young and MoneyKit may come back: still running.
     expect((await runStatus(ledger, 'down', queue)).state.state).toBe('running');
     sandbox.state.faults.set({ error5xxRate: 0 });

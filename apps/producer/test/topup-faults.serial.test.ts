@@ -31,17 +31,33 @@ afterAll(async () => {
 });
 
 const env = () => ({
-  REDIS_URL: redisServer.url, REDIS_PREFIX: PREFIX, LOG_LEVEL: 'silent', PAYLOAD_KEYS: TEST_PAYLOAD_KEYS, PRODUCER_OUT_DIR: dir, VERIFY_READS_PER_MIN: '60000',
-  MONEYKIT_BASE_URL: sandbox.url, MONEYKIT_CLIENT_ID: sandbox.clientId, MONEYKIT_CLIENT_SECRET: sandbox.clientSecret,
+  REDIS_URL: redisServer.url,
+  REDIS_PREFIX: PREFIX,
+  LOG_LEVEL: 'silent',
+  PAYLOAD_KEYS: TEST_PAYLOAD_KEYS,
+  PRODUCER_OUT_DIR: dir,
+  VERIFY_READS_PER_MIN: '60000',
+  MONEYKIT_BASE_URL: sandbox.url,
+  MONEYKIT_CLIENT_ID: sandbox.clientId,
+  MONEYKIT_CLIENT_SECRET: sandbox.clientSecret,
 });
 const quiet = { out: () => undefined, err: () => undefined };
 
 function startWorker(): AppProcess {
   const w = startApp('apps/worker/src/main.ts', {
-    ...env(), LOG_LEVEL: 'error', WORKER_ROLES: 'import', OPS_PORT: '0', WEBHOOK_PORT: '0',
-    MONEYKIT_IMPORT_TIMEOUT_MS: '1000', IMPORT_RATE_PER_MIN: '60000', IMPORT_BACKOFF_BASE_MS: '20', IMPORT_BACKOFF_MAX_MS: '200', IMPORT_CONCURRENCY: '8',
+    ...env(),
+    LOG_LEVEL: 'error',
+    WORKER_ROLES: 'import',
+    OPS_PORT: '0',
+    WEBHOOK_PORT: '0',
+    MONEYKIT_IMPORT_TIMEOUT_MS: '1000',
+    IMPORT_RATE_PER_MIN: '60000',
+    IMPORT_BACKOFF_BASE_MS: '20',
+    IMPORT_BACKOFF_MAX_MS: '200',
+    IMPORT_CONCURRENCY: '8',
     // a call given up on may still commit up to the injected 1.5 s hold later: look for its effect only after that
-    IMPORT_SETTLE_MS: '2500', IMPORT_LOCK_MS: '3000',
+    IMPORT_SETTLE_MS: '2500',
+    IMPORT_LOCK_MS: '3000',
   });
   workers.push(w);
   return w;
@@ -56,18 +72,40 @@ describe('a top-up under faults', () => {
     const first = path.join(dir, 'v1.ndjson');
     const newer = path.join(dir, 'v2.ndjson');
     // two heavy top-ups (6,000 new rows each: several ≤ 1 MB batches) beside many small ones
-    const dumps = writeCutoverDumps(first, newer, { users: 40, newUsers: 3, seed: 41, heavy: [3, 17], heavyAdded: 6000 });
+    const dumps = writeCutoverDumps(first, newer, {
+      users: 40,
+      newUsers: 3,
+      seed: 41,
+      heavy: [3, 17],
+      heavyAdded: 6000,
+    });
     const v1 = await plan(first, { ratePerMinute: 60 });
     let worker = startWorker();
     expect(await main(['run', first, '--run', 'tuf', '--wait'], env(), quiet)).toBe(EXIT.success);
     const before = sandbox.state.counters();
     const planned: string[] = [];
-    expect(await main(['plan', newer, '--topup-of', 'tuf', '--json'], env(), { out: (l) => planned.push(l), err: () => undefined })).toBe(EXIT.success);
-    const p = JSON.parse(planned.join('')) as { transactionsNew: number; newConnectionTransactions: number; topupCalls: number; connectionsToTopUp: number };
+    expect(
+      await main(['plan', newer, '--topup-of', 'tuf', '--json'], env(), {
+        out: (l) => planned.push(l),
+        err: () => undefined,
+      }),
+    ).toBe(EXIT.success);
+    const p = JSON.parse(planned.join('')) as {
+      transactionsNew: number;
+      newConnectionTransactions: number;
+      topupCalls: number;
+      connectionsToTopUp: number;
+    };
     expect(p.transactionsNew).toBe(dumps.added + dumps.posted);
     expect(p.topupCalls).toBeGreaterThan(p.connectionsToTopUp); // the heavy ones take several batches
 
-    sandbox.state.faults.set({ error5xxRate: 0.05, dropRate: 0.05, timeoutRate: 0.03, timeoutMs: 1500, commitThenFailRate: 0.15 });
+    sandbox.state.faults.set({
+      error5xxRate: 0.05,
+      dropRate: 0.05,
+      timeoutRate: 0.03,
+      timeoutMs: 1500,
+      commitThenFailRate: 0.15,
+    });
     expect(await main(['topup', newer, '--run', 'tuf'], env(), quiet)).toBe(EXIT.success);
 
     // mid-top-up: the worker dies with batches in flight, and Redis restarts from its AOF
@@ -93,7 +131,10 @@ describe('a top-up under faults', () => {
     }
     // none lost: verify reads every link back and finds exactly what was recorded as landed
     const verified = await main(['verify', 'tuf'], env(), quiet);
-    const rows = JSON.parse(fs.readFileSync(path.join(dir, 'tuf.verify.json'), 'utf8')) as { transactions_found: number; status: string }[];
+    const rows = JSON.parse(fs.readFileSync(path.join(dir, 'tuf.verify.json'), 'utf8')) as {
+      transactions_found: number;
+      status: string;
+    }[];
     expect(rows.filter((r) => r.status !== 'ok')).toEqual([]);
     expect(verified).toBe(EXIT.success);
     expect(rows.reduce((n, r) => n + r.transactions_found, 0)).toBe(c.transactionsImported);

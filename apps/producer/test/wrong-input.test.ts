@@ -13,7 +13,8 @@ let dir: string;
 beforeAll(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mk-wrong-'))));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-const user = (n: number) => JSON.stringify(fixtures.renderUser('plaid', fixtures.generateUser(fixtures.createRng(n), n, { txPerAccount: 2 }), n));
+const user = (n: number) =>
+  JSON.stringify(fixtures.renderUser('plaid', fixtures.generateUser(fixtures.createRng(n), n, { txPerAccount: 2 }), n));
 const write = (name: string, content: string | Buffer) => {
   const p = path.join(dir, name);
   fs.writeFileSync(p, content);
@@ -23,16 +24,40 @@ const write = (name: string, content: string | Buffer) => {
 async function planOf(file: string): Promise<{ code: number; err: string; out: string }> {
   const err: string[] = [];
   const out: string[] = [];
-  const code = await main(['plan', file], { LOG_LEVEL: 'silent' }, { out: (s) => out.push(s), err: (s) => err.push(s) });
+  const code = await main(
+    ['plan', file],
+    { LOG_LEVEL: 'silent' },
+    { out: (s) => out.push(s), err: (s) => err.push(s) },
+  );
   return { code, err: err.join('\n'), out: out.join('\n') };
 }
 
 describe('wrong input', () => {
   it.each([
-    ['CSV', 'users.csv', 'user_id,email,phone\nu-1,jane@example.com,+14155550100\n', /looks like CSV \(its first line has 3 comma-separated fields, no JSON object\), expected NDJSON/],
-    ['a pretty-printed JSON array', 'users.json', JSON.stringify([JSON.parse(user(1)), JSON.parse(user(2))], null, 2), /is a JSON array, expected NDJSON: one JSON object per line/],
-    ['a one-line JSON array', 'users-1.json', JSON.stringify([JSON.parse(user(1)), JSON.parse(user(2))]), /is a JSON array/],
-    ['one pretty-printed document', 'user.json', JSON.stringify(JSON.parse(user(1)), null, 2), /holds one JSON document over several lines/],
+    [
+      'CSV',
+      'users.csv',
+      'user_id,email,phone\nu-1,jane@example.com,+14155550100\n',
+      /looks like CSV \(its first line has 3 comma-separated fields, no JSON object\), expected NDJSON/,
+    ],
+    [
+      'a pretty-printed JSON array',
+      'users.json',
+      JSON.stringify([JSON.parse(user(1)), JSON.parse(user(2))], null, 2),
+      /is a JSON array, expected NDJSON: one JSON object per line/,
+    ],
+    [
+      'a one-line JSON array',
+      'users-1.json',
+      JSON.stringify([JSON.parse(user(1)), JSON.parse(user(2))]),
+      /is a JSON array/,
+    ],
+    [
+      'one pretty-printed document',
+      'user.json',
+      JSON.stringify(JSON.parse(user(1)), null, 2),
+      /holds one JSON document over several lines/,
+    ],
     ['an empty file', 'empty.ndjson', '', /is empty \(no line with a record\), expected NDJSON/],
     ['a file of blank lines', 'blank.ndjson', '\n  \n\t\n', /is empty/],
     ['an empty gzip', 'empty.ndjson.gz', gzipSync(''), /is empty/],
@@ -49,7 +74,9 @@ describe('wrong input', () => {
     fs.mkdirSync(folder);
     const { code, err } = await planOf(folder);
     expect(code).toBe(EXIT.error);
-    expect(err).toMatch(/is a folder, expected an NDJSON dump file; for a folder of saved API responses add --layout responses/);
+    expect(err).toMatch(
+      /is a folder, expected an NDJSON dump file; for a folder of saved API responses add --layout responses/,
+    );
   });
 
   it('empty stdin is an error too', async () => {

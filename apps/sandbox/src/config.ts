@@ -5,7 +5,12 @@ import { DEFAULT_OPTIONS } from './options';
 
 const productList = z
   .string()
-  .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean))
+  .transform((s) =>
+    s
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean),
+  )
   .pipe(z.array(productSchema).min(1));
 
 const latencySpec = z
@@ -15,7 +20,8 @@ const latencySpec = z
     if (spec === 'realistic' || spec === 'none') return spec;
     // "<baseMs>,<perKbMs>,<maxMs>" for a custom model.
     const [baseMs, perKbMs, maxMs] = spec.split(',').map(Number);
-    if ([baseMs, perKbMs, maxMs].every((n) => Number.isFinite(n) && n! >= 0)) return { baseMs: baseMs!, perKbMs: perKbMs!, maxMs: maxMs! };
+    if ([baseMs, perKbMs, maxMs].every((n) => Number.isFinite(n) && n! >= 0))
+      return { baseMs: baseMs!, perKbMs: perKbMs!, maxMs: maxMs! };
     ctx.addIssue({ code: 'custom', message: "expected 'realistic', 'none' or '<baseMs>,<perKbMs>,<maxMs>'" });
     return z.NEVER;
   });
@@ -36,4 +42,3 @@ export const sandboxEnvSchema = commonEnvSchema.merge(refreshQuotaEnvSchema).ext
   /** Multiplies MoneyKit's read limits (GET /links/{id}/accounts 4/min per link, GET /links/{id} 15/min per link, 1,000/min per app). */
   SANDBOX_READ_LIMIT_SCALE: envInt(1).default(1),
 });
-

@@ -8,7 +8,13 @@ import { DEFAULT_GRANTED_PRODUCTS, readLimitsScaled } from './options';
 import { startSandbox } from './server';
 
 async function main(): Promise<void> {
-  exitOnHelp(envUsage('pnpm sandbox', 'A MoneyKit API emulator with realistic latency, limits and fault injection (apps/sandbox/README.md).', sandboxEnvSchema));
+  exitOnHelp(
+    envUsage(
+      'pnpm sandbox',
+      'A MoneyKit API emulator with realistic latency, limits and fault injection (apps/sandbox/README.md).',
+      sandboxEnvSchema,
+    ),
+  );
   const env = loadConfig(sandboxEnvSchema);
   const logger = createLogger('sandbox', { level: env.LOG_LEVEL });
   const sandbox = await startSandbox({

@@ -2,7 +2,13 @@
  * Everything a sandbox can be told at start. Defaults are MoneyKit's documented behaviour; tests and
  * rehearsals override latency, time scale and quotas to run "hours" in milliseconds.
  */
-import { DEFAULT_REFRESH_QUOTAS, MONEYKIT_READ_LIMITS, type Logger, type Product, type RefreshQuotaTable } from '@mk/shared';
+import {
+  DEFAULT_REFRESH_QUOTAS,
+  MONEYKIT_READ_LIMITS,
+  type Logger,
+  type Product,
+  type RefreshQuotaTable,
+} from '@mk/shared';
 import type { FaultSettings } from './faults/faults';
 
 /** Import processing time: `baseMs + perKbMs × body KB`, capped at `maxMs`. */
@@ -93,11 +99,20 @@ export interface ResolvedOptions extends Omit<SandboxOptions, 'latency'> {
 }
 
 export function resolveOptions(opts: Partial<SandboxOptions>): ResolvedOptions {
-  const defined = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as Partial<SandboxOptions>;
-  const merged = { ...DEFAULT_OPTIONS, ...defined, quotas: { ...DEFAULT_REFRESH_QUOTAS, ...defined.quotas }, readLimits: { ...DEFAULT_OPTIONS.readLimits, ...defined.readLimits } };
+  const defined = Object.fromEntries(
+    Object.entries(opts).filter(([, v]) => v !== undefined),
+  ) as Partial<SandboxOptions>;
+  const merged = {
+    ...DEFAULT_OPTIONS,
+    ...defined,
+    quotas: { ...DEFAULT_REFRESH_QUOTAS, ...defined.quotas },
+    readLimits: { ...DEFAULT_OPTIONS.readLimits, ...defined.readLimits },
+  };
   if (!(merged.timeScale > 0)) throw new Error(`timeScale must be > 0, got ${merged.timeScale}`);
-  if (!(merged.importRatePerMinute > 0)) throw new Error(`importRatePerMinute must be > 0, got ${merged.importRatePerMinute}`);
-  const latency = merged.latency === 'realistic' ? REALISTIC_LATENCY : merged.latency === 'none' ? NO_LATENCY : merged.latency;
+  if (!(merged.importRatePerMinute > 0))
+    throw new Error(`importRatePerMinute must be > 0, got ${merged.importRatePerMinute}`);
+  const latency =
+    merged.latency === 'realistic' ? REALISTIC_LATENCY : merged.latency === 'none' ? NO_LATENCY : merged.latency;
   return { ...merged, latency };
 }
 

@@ -2,11 +2,24 @@
  * The sandbox's whole in-memory world and every action on it. HTTP routes (API and /_sandbox control
  * surface) and in-process tests go through these same methods.
  */
-import { windowMs, type ImportLinkRequest, type ImportTransaction, type LinkErrorCode, type Logger, type Product } from '@mk/shared';
+import {
+  windowMs,
+  type ImportLinkRequest,
+  type ImportTransaction,
+  type LinkErrorCode,
+  type Logger,
+  type Product,
+} from '@mk/shared';
 import { LinkHistory, type LinkHistoryEntry } from './domain/history';
 import { LinkStore, type LinkRecord } from './domain/links';
 import { availableProducts, renderLink } from './domain/render';
-import { FaultInjector, type FaultCounts, type FaultEndpoint, type FaultSettings, type FaultSettingsInput } from './faults/faults';
+import {
+  FaultInjector,
+  type FaultCounts,
+  type FaultEndpoint,
+  type FaultSettings,
+  type FaultSettingsInput,
+} from './faults/faults';
 import { problems, rateLimited } from './http/problems';
 import type { TokenStore } from './http/tokens';
 import { SlidingWindow } from './limits/sliding-window';
@@ -78,7 +91,10 @@ export class SandboxState {
     const retryDelays = options.webhookRetryDelaysMs.map((ms) => Math.max(10, ms / options.timeScale));
     this.linkHistory = new LinkHistory(options.linkHistory === true);
     this.webhooks = new WebhookDispatcher(signer, timers, retryDelays, logger, (d) =>
-      this.linkHistory.note(d.linkId, `webhook ${d.event}${d.detail ? ` ${d.detail}` : ''} attempt ${d.attempt} → ${d.status ?? d.error ?? '?'}`),
+      this.linkHistory.note(
+        d.linkId,
+        `webhook ${d.event}${d.detail ? ` ${d.detail}` : ''} attempt ${d.attempt} → ${d.status ?? d.error ?? '?'}`,
+      ),
     );
   }
 
@@ -115,7 +131,12 @@ export class SandboxState {
   admitRead(endpoint: 'accounts' | 'get_link', linkId: string, now = Date.now()): void {
     const limits = this.options.readLimits;
     const checks: [string, number][] =
-      endpoint === 'accounts' ? [[`accounts ${linkId}`, limits.accountsPerLinkPerMin]] : [['get_link', limits.linkPerAppPerMin], [`get_link ${linkId}`, limits.linkPerLinkPerMin]];
+      endpoint === 'accounts'
+        ? [[`accounts ${linkId}`, limits.accountsPerLinkPerMin]]
+        : [
+            ['get_link', limits.linkPerAppPerMin],
+            [`get_link ${linkId}`, limits.linkPerLinkPerMin],
+          ];
     for (const [key, limit] of checks) {
       let window = this.readWindows.get(key);
       if (!window) this.readWindows.set(key, (window = new SlidingWindow(MINUTE_MS)));
@@ -145,7 +166,13 @@ export class SandboxState {
   checkTransactionAccounts(link: LinkRecord, transactions: ImportTransaction[]): void {
     const bad = transactions.flatMap((t, i) => (link.accountsByOriginalId.has(t.account_id) ? [] : [i]));
     if (bad.length === 0) return;
-    throw problems.validation(bad.map((i) => ({ location: ['body', 'transactions', i, 'account_id'], message: 'does not match any account of the link', type: 'value_error' })));
+    throw problems.validation(
+      bad.map((i) => ({
+        location: ['body', 'transactions', i, 'account_id'],
+        message: 'does not match any account of the link',
+        type: 'value_error',
+      })),
+    );
   }
 
   importTransactions(link: LinkRecord, transactions: ImportTransaction[]): LinkRecord {
@@ -313,7 +340,11 @@ export class SandboxState {
       quotaViolations: toObject(this.c.quotaViolations),
       tokensIssued: this.tokens.issued,
       faultsInjected: { ...this.faults.counts },
-      webhooks: { delivered: this.webhooks.delivered, failedAttempts: this.webhooks.failedAttempts, abandoned: this.webhooks.abandoned },
+      webhooks: {
+        delivered: this.webhooks.delivered,
+        failedAttempts: this.webhooks.failedAttempts,
+        abandoned: this.webhooks.abandoned,
+      },
     } as SandboxCounters;
   }
 

@@ -15,7 +15,12 @@ beforeAll(async () => {
 });
 afterAll(() => sb.close());
 
-function expectContract(method: string, template: string, res: { status: number; body: unknown; headers: Headers }, status: number) {
+function expectContract(
+  method: string,
+  template: string,
+  res: { status: number; body: unknown; headers: Headers },
+  status: number,
+) {
   expect(res.status).toBe(status);
   expect(contractOf(method, template, res as never).errors).toEqual([]);
 }
@@ -32,10 +37,43 @@ test('the test fixture itself is a valid ImportLinkRequest', () => {
 });
 
 test('POST /auth/token: 201, 400, 401', async () => {
-  const form = (fields: Record<string, string>) => ({ headers: { 'content-type': 'application/x-www-form-urlencoded' }, raw: new URLSearchParams(fields).toString() });
-  expectContract('POST', '/auth/token', await call(sb, 'POST', '/auth/token', form({ grant_type: 'client_credentials', client_id: sb.clientId, client_secret: sb.clientSecret })), 201);
-  expectContract('POST', '/auth/token', await call(sb, 'POST', '/auth/token', form({ grant_type: 'password', client_id: sb.clientId, client_secret: sb.clientSecret })), 400);
-  expectContract('POST', '/auth/token', await call(sb, 'POST', '/auth/token', form({ grant_type: 'client_credentials', client_id: sb.clientId, client_secret: 'wrong' })), 401);
+  const form = (fields: Record<string, string>) => ({
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    raw: new URLSearchParams(fields).toString(),
+  });
+  expectContract(
+    'POST',
+    '/auth/token',
+    await call(
+      sb,
+      'POST',
+      '/auth/token',
+      form({ grant_type: 'client_credentials', client_id: sb.clientId, client_secret: sb.clientSecret }),
+    ),
+    201,
+  );
+  expectContract(
+    'POST',
+    '/auth/token',
+    await call(
+      sb,
+      'POST',
+      '/auth/token',
+      form({ grant_type: 'password', client_id: sb.clientId, client_secret: sb.clientSecret }),
+    ),
+    400,
+  );
+  expectContract(
+    'POST',
+    '/auth/token',
+    await call(
+      sb,
+      'POST',
+      '/auth/token',
+      form({ grant_type: 'client_credentials', client_id: sb.clientId, client_secret: 'wrong' }),
+    ),
+    401,
+  );
 });
 
 test('POST /links/import: 200, 401, 413, 422, 429', async () => {
@@ -50,12 +88,26 @@ test('POST /links/import: 200, 401, 413, 422, 429', async () => {
 test('POST /links/{id}/import/transactions: 200, 401, 404, 410, 413, 422, 429', async () => {
   const T = '/links/{id}/import/transactions';
   const { body: link } = await api.post('/links/import', importRequest());
-  const txns = { transactions: [{ account_id: 'acct-1', transaction_id: 'late-1', amount: '-1.00', date: '2022-03-01' }] };
+  const txns = {
+    transactions: [{ account_id: 'acct-1', transaction_id: 'late-1', amount: '-1.00', date: '2022-03-01' }],
+  };
   expectContract('POST', T, await api.post(`/links/${link.link_id}/import/transactions`, txns), 200);
   expectContract('POST', T, await call(sb, 'POST', `/links/${link.link_id}/import/transactions`, { body: txns }), 401);
   expectContract('POST', T, await api.post('/links/mk_doesnotexist0000000000/import/transactions', txns), 404);
-  expectContract('POST', T, await api.postRaw(`/links/${link.link_id}/import/transactions`, ' '.repeat(1_000_001)), 413);
-  expectContract('POST', T, await api.post(`/links/${link.link_id}/import/transactions`, { transactions: [{ account_id: 'nope', amount: '1', date: '2022-01-01' }] }), 422);
+  expectContract(
+    'POST',
+    T,
+    await api.postRaw(`/links/${link.link_id}/import/transactions`, ' '.repeat(1_000_001)),
+    413,
+  );
+  expectContract(
+    'POST',
+    T,
+    await api.post(`/links/${link.link_id}/import/transactions`, {
+      transactions: [{ account_id: 'nope', amount: '1', date: '2022-01-01' }],
+    }),
+    422,
+  );
   await api.control('PUT', '/faults', { rateLimitBurst: 1, endpoints: ['import_transactions'] });
   expectContract('POST', T, await api.post(`/links/${link.link_id}/import/transactions`, txns), 429);
   await api.del(`/links/${link.link_id}`);
@@ -72,7 +124,12 @@ test('POST /links/{id}/products: 202, 401, 403, 404, 410, 422 (bad_state and val
   expectContract('POST', T, await api.post(`/links/${id}/products`, { products: ['investments'] }), 403);
   expectContract('POST', T, await api.post(`/links/${id}/products`, { products: [] }), 422);
   expectContract('POST', T, await call(sb, 'POST', `/links/${id}/products`, { body: { products: ['accounts'] } }), 401);
-  expectContract('POST', T, await api.post('/links/mk_doesnotexist0000000000/products', { products: ['accounts'] }), 404);
+  expectContract(
+    'POST',
+    T,
+    await api.post('/links/mk_doesnotexist0000000000/products', { products: ['accounts'] }),
+    404,
+  );
   await api.del(`/links/${id}`);
   expectContract('POST', T, await api.post(`/links/${id}/products`, { products: ['accounts'] }), 410);
 });
@@ -81,7 +138,12 @@ test('GET/PATCH/DELETE /links/{id}: 200, 2XX, 401, 404, 410, 422, 429', async ()
   const T = '/links/{id}';
   const id = await connectedLink();
   expectContract('GET', T, await api.get(`/links/${id}`), 200);
-  expectContract('PATCH', T, await api.patch(`/links/${id}`, { link_tags: ['migrated'], webhook: 'https://example.com/hook' }), 200);
+  expectContract(
+    'PATCH',
+    T,
+    await api.patch(`/links/${id}`, { link_tags: ['migrated'], webhook: 'https://example.com/hook' }),
+    200,
+  );
   expectContract('PATCH', T, await api.patch(`/links/${id}`, { webhook: 'not a url' }), 422);
   expectContract('GET', T, await call(sb, 'GET', `/links/${id}`), 401);
   expectContract('GET', T, await api.get('/links/mk_doesnotexist0000000000'), 404);
@@ -126,6 +188,8 @@ test('an expired token answers the documented expired_access_token 401', async (
 test('GET /.well-known/jwks.json serves ES256 public keys', async () => {
   const res = await call(sb, 'GET', '/.well-known/jwks.json');
   expectContract('GET', '/.well-known/jwks.json', res, 200);
-  expect(res.body.keys[0]).toEqual(expect.objectContaining({ kty: 'EC', crv: 'P-256', alg: 'ES256', kid: expect.any(String) }));
+  expect(res.body.keys[0]).toEqual(
+    expect.objectContaining({ kty: 'EC', crv: 'P-256', alg: 'ES256', kid: expect.any(String) }),
+  );
   expect(res.body.keys[0].d).toBeUndefined();
 });

@@ -12,7 +12,12 @@ beforeEach(() => sb.state.reset());
 
 /** fetch without the helper's parsing: a dropped connection must reject. */
 function rawImport(body: unknown, signal?: AbortSignal) {
-  return fetch(`${sb.url}/links/import`, { method: 'POST', headers: { authorization: `Bearer ${api.token}`, 'content-type': 'application/json' }, body: JSON.stringify(body), signal });
+  return fetch(`${sb.url}/links/import`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${api.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal,
+  });
 }
 const linksOf = async (userId: string) => Object.keys((await api.get(`/users/${userId}/links`)).body.links);
 
@@ -21,7 +26,9 @@ test('error5xxRate: a 500 in the envelope, and nothing happened', async () => {
   const req = importRequest();
   const res = await api.post('/links/import', req);
   expect(res.status).toBe(500);
-  expect(res.body).toEqual(expect.objectContaining({ error_code: 'api_error.internal_server_error', error_message: expect.any(String) }));
+  expect(res.body).toEqual(
+    expect.objectContaining({ error_code: 'api_error.internal_server_error', error_message: expect.any(String) }),
+  );
   expect(await linksOf(req.customer_user.id)).toEqual([]);
   expect(sb.state.counters().faultsInjected.error5xx).toBe(1);
 });
@@ -73,7 +80,11 @@ test('commitThenFailRate as drop: the link exists although the connection was dr
 });
 
 test('rateLimitBurst: the next N matching calls get 429 with Retry-After, then calls pass', async () => {
-  await api.control('PUT', '/faults', { rateLimitBurst: 2, rateLimitBurstRetryAfterSeconds: 3, endpoints: ['refresh', 'get_link'] });
+  await api.control('PUT', '/faults', {
+    rateLimitBurst: 2,
+    rateLimitBurstRetryAfterSeconds: 3,
+    endpoints: ['refresh', 'get_link'],
+  });
   const { link_id } = (await api.post('/links/import', importRequest())).body;
   const first = await api.get(`/links/${link_id}`);
   expect([first.status, first.headers.get('retry-after')]).toEqual([429, '3']);
@@ -81,7 +92,9 @@ test('rateLimitBurst: the next N matching calls get 429 with Retry-After, then c
   expect((await api.get(`/links/${link_id}`)).status).toBe(200);
   expect((await api.control('GET', '/faults')).body.rateLimitBurst).toBe(0);
   // Injected 429s are faults, not the app rate limit.
-  expect(sb.state.counters()).toEqual(expect.objectContaining({ rateLimited429s: 0, faultsInjected: expect.objectContaining({ rateLimitBurst: 2 }) }));
+  expect(sb.state.counters()).toEqual(
+    expect.objectContaining({ rateLimited429s: 0, faultsInjected: expect.objectContaining({ rateLimitBurst: 2 }) }),
+  );
 });
 
 test('the endpoints filter aims faults; /auth/token, JWKS and /_sandbox are never hit', async () => {
@@ -100,7 +113,10 @@ test('the endpoints filter aims faults; /auth/token, JWKS and /_sandbox are neve
 test('invalid fault settings are refused with 422', async () => {
   const res = await api.control('PUT', '/faults', { error5xxRate: 2, endpoints: ['everything'] });
   expect(res.status).toBe(422);
-  expect(res.body.validation_errors.map((e: any) => e.location)).toEqual([['body', 'error5xxRate'], ['body', 'endpoints', 0]]);
+  expect(res.body.validation_errors.map((e: any) => e.location)).toEqual([
+    ['body', 'error5xxRate'],
+    ['body', 'endpoints', 0],
+  ]);
 });
 
 test('the same seed gives the same faults for the same calls', async () => {

@@ -14,7 +14,12 @@ export function startTestSandbox(opts: Partial<SandboxOptions> = {}): Promise<Ru
   return startSandbox({ latency: 'none', logLevel: 'warn', refreshCompletionDelayMs: 5, seed: 42, ...opts });
 }
 
-export async function call<T = any>(sb: RunningSandbox, method: string, path: string, init: { body?: unknown; raw?: string; headers?: Record<string, string>; token?: string | null } = {}): Promise<Res<T>> {
+export async function call<T = any>(
+  sb: RunningSandbox,
+  method: string,
+  path: string,
+  init: { body?: unknown; raw?: string; headers?: Record<string, string>; token?: string | null } = {},
+): Promise<Res<T>> {
   const headers: Record<string, string> = { ...init.headers };
   if (init.token) headers.authorization = `Bearer ${init.token}`;
   let body: string | undefined = init.raw;
@@ -37,7 +42,11 @@ export async function getToken(sb: RunningSandbox): Promise<string> {
   const res = await fetch(`${sb.url}/auth/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: sb.clientId, client_secret: sb.clientSecret }),
+    body: new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: sb.clientId,
+      client_secret: sb.clientSecret,
+    }),
   });
   if (res.status !== 201) throw new Error(`token: ${res.status}`);
   return ((await res.json()) as { access_token: string }).access_token;
@@ -53,7 +62,8 @@ export async function apiFor(sb: RunningSandbox) {
     postRaw: <T = any>(path: string, raw: string) => call<T>(sb, 'POST', path, { token, raw }),
     patch: <T = any>(path: string, body?: unknown) => call<T>(sb, 'PATCH', path, { token, body }),
     del: <T = any>(path: string) => call<T>(sb, 'DELETE', path, { token }),
-    control: <T = any>(method: string, path: string, body?: unknown) => call<T>(sb, method, `/_sandbox${path}`, { body }),
+    control: <T = any>(method: string, path: string, body?: unknown) =>
+      call<T>(sb, method, `/_sandbox${path}`, { body }),
   };
 }
 export type Api = Awaited<ReturnType<typeof apiFor>>;
@@ -66,8 +76,20 @@ export function importRequest(overrides: Partial<ImportLinkRequest> = {}, transa
     provider: 'mx',
     institution_id: 'mx.chase',
     accounts: [
-      { account_id: 'acct-1', name: 'Premier Checking', type: 'checking', mask: '3748', balances: { currency: 'USD', available: 340.12, current: 445.89, balance_date: '2021-08-12T15:23:00Z' } },
-      { account_id: 'acct-2', name: 'Card', type: 'credit card', mask: '9911', balances: { currency: 'USD', current: 120, limit: 5000 } },
+      {
+        account_id: 'acct-1',
+        name: 'Premier Checking',
+        type: 'checking',
+        mask: '3748',
+        balances: { currency: 'USD', available: 340.12, current: 445.89, balance_date: '2021-08-12T15:23:00Z' },
+      },
+      {
+        account_id: 'acct-2',
+        name: 'Card',
+        type: 'credit card',
+        mask: '9911',
+        balances: { currency: 'USD', current: 120, limit: 5000 },
+      },
     ],
     transactions: Array.from({ length: transactions }, (_, i) => ({
       account_id: i % 2 === 0 ? 'acct-1' : 'acct-2',

@@ -68,7 +68,13 @@ test(`a body of exactly ${MAX_REQUEST_BYTES} bytes is accepted; one byte more is
   expect((await api.postRaw('/links/import', bodyOfExactly(MAX_REQUEST_BYTES))).status).toBe(200);
   const over = await api.postRaw('/links/import', bodyOfExactly(MAX_REQUEST_BYTES + 1));
   expect(over.status).toBe(413);
-  expect(over.body).toEqual(expect.objectContaining({ error_code: 'api_error.request.payload_too_large', error_message: expect.any(String), documentation_url: expect.any(String) }));
+  expect(over.body).toEqual(
+    expect.objectContaining({
+      error_code: 'api_error.request.payload_too_large',
+      error_message: expect.any(String),
+      documentation_url: expect.any(String),
+    }),
+  );
   expect(sb.state.counters().linksCreated).toBe(1);
 });
 
@@ -82,24 +88,46 @@ test('validation failures answer 422 with body locations', async () => {
     { location: ['body', 'customer_user', 'id'], message: expect.any(String), type: 'string_too_short' },
     { location: ['body', 'transactions', 0, 'amount'], message: expect.any(String), type: 'string_type' },
   ]);
-  const ghost = await api.post('/links/import', { ...req, transactions: [req.transactions[0], { ...req.transactions[1], account_id: 'ghost' }] });
-  expect(ghost.body.validation_errors).toEqual([{ location: ['body', 'transactions', 1, 'account_id'], message: expect.any(String), type: 'value_error' }]);
+  const ghost = await api.post('/links/import', {
+    ...req,
+    transactions: [req.transactions[0], { ...req.transactions[1], account_id: 'ghost' }],
+  });
+  expect(ghost.body.validation_errors).toEqual([
+    { location: ['body', 'transactions', 1, 'account_id'], message: expect.any(String), type: 'value_error' },
+  ]);
   expect((await api.postRaw('/links/import', '{not json')).body.validation_errors[0].type).toBe('json_invalid');
   expect(sb.state.counters().linksCreated).toBe(0);
 });
 
 test('import/transactions appends to the link, checks account ids and counts re-sent transactions', async () => {
   const { body: link } = await api.post('/links/import', importRequest({}, 2));
-  const batch = { transactions: [{ account_id: 'acct-2', transaction_id: 'txn-1', amount: '-3', date: '2022-03-01T10:00:00Z' }, { account_id: 'acct-1', amount: '5', date: '2022-03-02' }] };
+  const batch = {
+    transactions: [
+      { account_id: 'acct-2', transaction_id: 'txn-1', amount: '-3', date: '2022-03-01T10:00:00Z' },
+      { account_id: 'acct-1', amount: '5', date: '2022-03-02' },
+    ],
+  };
   const res = await api.post(`/links/${link.link_id}/import/transactions`, batch);
   expect(res.status).toBe(200);
   expect(res.body.link_id).toBe(link.link_id);
   const txns = await api.get(`/links/${link.link_id}/transactions`);
   expect(txns.body.total).toBe(4);
-  expect(txns.body.transactions[2]).toEqual(expect.objectContaining({ original_id: 'txn-1', date: '2022-03-01', datetime: '2022-03-01T10:00:00.000Z', type: 'debit', amount: '3' }));
-  expect(sb.state.counters()).toEqual(expect.objectContaining({ transactionsImported: 4, duplicateTransactions: 1, importTransactionsCalls: 1 }));
+  expect(txns.body.transactions[2]).toEqual(
+    expect.objectContaining({
+      original_id: 'txn-1',
+      date: '2022-03-01',
+      datetime: '2022-03-01T10:00:00.000Z',
+      type: 'debit',
+      amount: '3',
+    }),
+  );
+  expect(sb.state.counters()).toEqual(
+    expect.objectContaining({ transactionsImported: 4, duplicateTransactions: 1, importTransactionsCalls: 1 }),
+  );
 
-  const wrongAccount = await api.post(`/links/${link.link_id}/import/transactions`, { transactions: [{ account_id: 'acct-9', amount: '1', date: '2022-01-01' }] });
+  const wrongAccount = await api.post(`/links/${link.link_id}/import/transactions`, {
+    transactions: [{ account_id: 'acct-9', amount: '1', date: '2022-01-01' }],
+  });
   expect(wrongAccount.status).toBe(422);
   expect(wrongAccount.body.validation_errors[0].location).toEqual(['body', 'transactions', 0, 'account_id']);
   expect((await api.get(`/links/${link.link_id}/transactions`)).body.total).toBe(4);
@@ -111,7 +139,11 @@ test('a retried import is a duplicate link: counted per user, and visible in GET
   const retry = await api.post('/links/import', req);
   expect(retry.body.link_id).not.toBe(first.body.link_id);
   // Same user and institution but other accounts: a second connection, not a duplicate.
-  await api.post('/links/import', { ...req, accounts: [{ ...req.accounts[0]!, account_id: 'other' }], transactions: [] });
+  await api.post('/links/import', {
+    ...req,
+    accounts: [{ ...req.accounts[0]!, account_id: 'other' }],
+    transactions: [],
+  });
   const c = sb.state.counters();
   expect(c).toEqual(expect.objectContaining({ linksCreated: 3, duplicateLinks: 1, importCalls: 3 }));
   expect(c.linksByCustomerUser[req.customer_user.id]).toBe(3);
@@ -158,7 +190,15 @@ describe('the app-wide import rate limit', () => {
     expect(retryAfter).toBeLessThanOrEqual(60);
     expect(Number(refused.headers.get('x-sandbox-retry-after-ms'))).toBeGreaterThan(58_000);
     expect((await lapi.post(`/links/${link.link_id}/import/transactions`, { transactions: [] })).status).toBe(429);
-    expect(limited.state.counters()).toEqual(expect.objectContaining({ rateLimited429s: 2, maxImportCallsPerMinuteSeen: 5, importCalls: 3, importTransactionsCalls: 2, linksCreated: 2 }));
+    expect(limited.state.counters()).toEqual(
+      expect.objectContaining({
+        rateLimited429s: 2,
+        maxImportCallsPerMinuteSeen: 5,
+        importCalls: 3,
+        importTransactionsCalls: 2,
+        linksCreated: 2,
+      }),
+    );
     // Refreshes and reads are not import calls.
     expect((await lapi.get(`/links/${link.link_id}`)).status).toBe(200);
   });

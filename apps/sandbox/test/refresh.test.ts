@@ -25,11 +25,15 @@ test('an imported link that was never reconnected answers 422 bad_state with its
   const id = await importedLink();
   const res = await api.post(`/links/${id}/products`, { products: ['transactions'] });
   expect(res.status).toBe(422);
-  expect(res.body).toEqual(expect.objectContaining({ error_code: 'link_error.bad_state', link_error_code: 'auth_expired' }));
+  expect(res.body).toEqual(
+    expect.objectContaining({ error_code: 'link_error.bad_state', link_error_code: 'auth_expired' }),
+  );
   // A link that breaks later answers the same way with its new error.
   const connected = await connectedLink();
   await api.control('POST', `/links/${connected}/disconnect`, { error_code: 'invalid_credentials' });
-  expect((await api.post(`/links/${connected}/products`, { products: ['accounts'] })).body.link_error_code).toBe('invalid_credentials');
+  expect((await api.post(`/links/${connected}/products`, { products: ['accounts'] })).body.link_error_code).toBe(
+    'invalid_credentials',
+  );
 });
 
 test('a reconnected link refreshes: 202 at once, last_attempted_at now, refreshed_at when it completes', async () => {
@@ -41,7 +45,9 @@ test('a reconnected link refreshes: 202 at once, last_attempted_at now, refreshe
   expect(res.body.products.identity.refreshed_at).toBeUndefined();
   await sleep(80);
   const link = (await api.get(`/links/${id}`)).body;
-  expect(Date.parse(link.products.identity.refreshed_at)).toBeGreaterThan(Date.parse(link.products.identity.last_attempted_at));
+  expect(Date.parse(link.products.identity.refreshed_at)).toBeGreaterThan(
+    Date.parse(link.products.identity.last_attempted_at),
+  );
   expect(sb.state.counters().refreshCalls[id]).toEqual({ identity: 1, account_numbers: 1 });
 });
 
@@ -110,7 +116,9 @@ test('403 for a product the user did not grant, or that the control surface deni
 });
 
 test('404 for an unknown link, 410 after deletion, 422 for an invalid body', async () => {
-  expect((await api.post('/links/mk_unknown00000000000000/products', { products: ['accounts'] })).body.error_code).toBe('link_error.not_found');
+  expect((await api.post('/links/mk_unknown00000000000000/products', { products: ['accounts'] })).body.error_code).toBe(
+    'link_error.not_found',
+  );
   const id = await connectedLink();
   expect((await api.del(`/links/${id}`)).status).toBe(204);
   const gone = await api.post(`/links/${id}/products`, { products: ['accounts'] });

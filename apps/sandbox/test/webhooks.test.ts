@@ -42,7 +42,12 @@ let sb: RunningSandbox;
 let api: Api;
 beforeAll(async () => {
   receiver = await startReceiver();
-  sb = await startTestSandbox({ webhookUrl: receiver.url, webhookRetryDelaysMs: [30, 30, 30], refreshCompletionDelayMs: 10, timeScale: 3600 });
+  sb = await startTestSandbox({
+    webhookUrl: receiver.url,
+    webhookRetryDelaysMs: [30, 30, 30],
+    refreshCompletionDelayMs: 10,
+    timeScale: 3600,
+  });
   api = await apiFor(sb);
 });
 afterAll(async () => {
@@ -54,8 +59,15 @@ beforeEach(() => {
   receiver.failTimes(0);
 });
 
-async function verify(r: Received, jwks = createRemoteJWKSet(new URL(`${sb.url}/.well-known/jwks.json`), { cooldownDuration: 0 })) {
-  const { payload } = await jwtVerify(r.headers['moneykit-signature'] as string, jwks, { issuer: 'moneykit', algorithms: ['ES256'], clockTolerance: 300 });
+async function verify(
+  r: Received,
+  jwks = createRemoteJWKSet(new URL(`${sb.url}/.well-known/jwks.json`), { cooldownDuration: 0 }),
+) {
+  const { payload } = await jwtVerify(r.headers['moneykit-signature'] as string, jwks, {
+    issuer: 'moneykit',
+    algorithms: ['ES256'],
+    clockTolerance: 300,
+  });
   expect(payload.request_body_sha256).toBe(createHash('sha256').update(r.raw).digest('hex'));
   expect(typeof payload.iat).toBe('number');
   return payload;
@@ -72,7 +84,15 @@ test('reconnecting sends link.state_changed, signed with a key from the served J
   await sb.state.webhooks.idle();
   expect(receiver.received).toHaveLength(1);
   const [hook] = receiver.received;
-  expect(hook!.body).toEqual(expect.objectContaining({ webhook_event: 'link.state_changed', link_id: id, state: 'connected', link_tags: [], webhook_idempotency_key: expect.stringMatching(/^[0-9a-f-]{36}$/) }));
+  expect(hook!.body).toEqual(
+    expect.objectContaining({
+      webhook_event: 'link.state_changed',
+      link_id: id,
+      state: 'connected',
+      link_tags: [],
+      webhook_idempotency_key: expect.stringMatching(/^[0-9a-f-]{36}$/),
+    }),
+  );
   expect(hook!.body.error).toBeUndefined();
   expect(validateWebhook(hook!.body).errors).toEqual([]);
   expect(hook!.headers['moneykit-delivery-attempt']).toBe('1');
@@ -123,7 +143,9 @@ test('after a key rotation, webhooks carry the new kid and the JWKS serves both 
   expect(decodeProtectedHeader(rotated.headers['moneykit-signature'] as string).kid).toBe(newKid);
   // A verifier that cached the old JWKS finds the unknown kid by fetching again.
   await verify(rotated, jwks);
-  const served = (await fetch(`${sb.url}/.well-known/jwks.json`).then((r) => r.json())) as { keys: Array<{ kid: string }> };
+  const served = (await fetch(`${sb.url}/.well-known/jwks.json`).then((r) => r.json())) as {
+    keys: Array<{ kid: string }>;
+  };
   expect(served.keys.map((k) => k.kid)).toEqual([newKid, oldKid]);
 });
 
@@ -135,7 +157,8 @@ test('replay-last re-sends the last delivery verbatim: same bytes, same signatur
   expect(receiver.received).toHaveLength(2);
   const [original, replayed] = receiver.received;
   expect(replayed!.raw).toBe(original!.raw);
-  for (const h of ['moneykit-signature', 'moneykit-delivery-token', 'moneykit-delivery-attempt']) expect(replayed!.headers[h]).toBe(original!.headers[h]);
+  for (const h of ['moneykit-signature', 'moneykit-delivery-token', 'moneykit-delivery-attempt'])
+    expect(replayed!.headers[h]).toBe(original!.headers[h]);
 });
 
 test('failed deliveries are retried with the same body and idempotency key, then abandoned', async () => {

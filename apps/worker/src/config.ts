@@ -1,5 +1,21 @@
 import { z } from 'zod';
-import { commonEnvSchema, ConfigError, envInt, envNumber, importEnvSchema, envPort, moneykitEnvSchema, payloadKeysEnvSchema, loadConfig, redisTargetOf, requireClusterPrefix, requireCompleteMoneykitSettings, requirePayloadKeys, SANDBOX_UPSTREAM, type RedisTarget } from '@mk/shared';
+import {
+  commonEnvSchema,
+  ConfigError,
+  envInt,
+  envNumber,
+  importEnvSchema,
+  envPort,
+  moneykitEnvSchema,
+  payloadKeysEnvSchema,
+  loadConfig,
+  redisTargetOf,
+  requireClusterPrefix,
+  requireCompleteMoneykitSettings,
+  requirePayloadKeys,
+  SANDBOX_UPSTREAM,
+  type RedisTarget,
+} from '@mk/shared';
 import { refreshEnvSchema, refreshOptionsFromConfig, type RefreshOptions } from '@mk/refresh';
 import { webhookEnvSchema, webhookOptionsFromConfig } from './webhooks/options';
 import { notifyEnvSchema, notifyOptionsFromConfig, type NotifyOptions } from './notify/options';
@@ -24,7 +40,12 @@ export const workerEnvSchema = commonEnvSchema
     WORKER_ROLES: z
       .string()
       .default('import,refresh,webhooks')
-      .transform((s) => s.split(',').map((r) => r.trim()).filter(Boolean))
+      .transform((s) =>
+        s
+          .split(',')
+          .map((r) => r.trim())
+          .filter(Boolean),
+      )
       .pipe(z.array(z.enum(WORKER_ROLES)).min(1)),
     IMPORT_CONCURRENCY: envInt(1).max(500).default(12),
     IMPORT_LOCK_MS: envInt(1000).max(3_600_000).default(120_000),
@@ -48,7 +69,10 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
   if (config.WORKER_ROLES.includes('import')) requirePayloadKeys(config);
   notifyOptionsFromConfig(config);
   if (config.IMPORT_BACKOFF_BASE_MS > config.IMPORT_BACKOFF_MAX_MS) {
-    throw new ConfigError('IMPORT_BACKOFF_BASE_MS', `(${config.IMPORT_BACKOFF_BASE_MS}) must not exceed IMPORT_BACKOFF_MAX_MS (${config.IMPORT_BACKOFF_MAX_MS})`);
+    throw new ConfigError(
+      'IMPORT_BACKOFF_BASE_MS',
+      `(${config.IMPORT_BACKOFF_BASE_MS}) must not exceed IMPORT_BACKOFF_MAX_MS (${config.IMPORT_BACKOFF_MAX_MS})`,
+    );
   }
   return config;
 }
@@ -91,8 +115,16 @@ export function settingsOf(config: WorkerConfig): WorkerSettings {
   const notify = notifyOptionsFromConfig(config);
   return {
     config,
-    redis: { target: redisTargetOf(config, true), prefix: config.REDIS_PREFIX, connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT_MS },
-    import: { ...importTimings(config), ratePerMinute: config.IMPORT_RATE_PER_MIN, concurrency: config.IMPORT_CONCURRENCY },
+    redis: {
+      target: redisTargetOf(config, true),
+      prefix: config.REDIS_PREFIX,
+      connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT_MS,
+    },
+    import: {
+      ...importTimings(config),
+      ratePerMinute: config.IMPORT_RATE_PER_MIN,
+      concurrency: config.IMPORT_CONCURRENCY,
+    },
     refresh: refreshOptionsFromConfig(config),
     ...(webhooks && { webhooks }),
     ...(notify && { notify }),

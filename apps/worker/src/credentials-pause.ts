@@ -63,17 +63,25 @@ export function startCredentialsPause(opts: CredentialsPauseOptions): Credential
   let closed = false;
   // Pausing and probing never interleave within one process.
   let serial: Promise<void> = Promise.resolve();
-  const inTurn = (step: () => Promise<void>) => (serial = serial.then(step).catch((err) => logger.warn({ err }, 'credentials pause: step failed, will try again')));
+  const inTurn = (step: () => Promise<void>) =>
+    (serial = serial.then(step).catch((err) => logger.warn({ err }, 'credentials pause: step failed, will try again')));
 
   const pause = (failure: FailureInfo) =>
     inTurn(async () => {
       if (Number(await scripts.mkPauseOperatorPaused([mark, meta], [])) === 1) {
-        logger.error({ failure }, `MoneyKit refused our credentials while an operator has the ${which} paused: left as it is`);
+        logger.error(
+          { failure },
+          `MoneyKit refused our credentials while an operator has the ${which} paused: left as it is`,
+        );
         return;
       }
       // Paused first, marked second: a running queue with a mark can only mean someone resumed it since.
       await queue.pause();
-      await redis.multi().hset(mark, { by, reason: CREDENTIALS_REFUSED, at: Date.now() }).hdel(mark, 'resuming_at', 'resuming_by').exec();
+      await redis
+        .multi()
+        .hset(mark, { by, reason: CREDENTIALS_REFUSED, at: Date.now() })
+        .hdel(mark, 'resuming_at', 'resuming_by')
+        .exec();
       logger.error(
         { failure },
         `MoneyKit refused our credentials: ${which} paused; it resumes by itself once the token endpoint accepts MONEYKIT_CLIENT_ID / MONEYKIT_CLIENT_SECRET`,
@@ -107,7 +115,10 @@ export function startCredentialsPause(opts: CredentialsPauseOptions): Credential
       } catch (err) {
         delayMs = Math.min(maxMs, delayMs * 2);
         nextProbeAt = Date.now() + delayMs;
-        logger.warn({ err, nextProbeInMs: delayMs }, `MoneyKit still refuses our credentials: the ${which} stays paused`);
+        logger.warn(
+          { err, nextProbeInMs: delayMs },
+          `MoneyKit still refuses our credentials: the ${which} stays paused`,
+        );
         return;
       }
       nextProbeAt = undefined;

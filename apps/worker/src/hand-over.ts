@@ -15,7 +15,9 @@ export function refreshHandOver(registry: RefreshRegistry, ledger: MigrationLedg
     let wanted = perRun.get(runId);
     if (!wanted) {
       wanted = ledger.getRun(runId).then((run) => {
-        const listed = run?.products?.split(',').filter((p): p is Product => (PRODUCTS as readonly string[]).includes(p));
+        const listed = run?.products
+          ?.split(',')
+          .filter((p): p is Product => (PRODUCTS as readonly string[]).includes(p));
         return listed?.length ? new Set(listed) : defaults;
       });
       perRun.set(runId, wanted);

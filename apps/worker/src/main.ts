@@ -6,7 +6,16 @@
  * then takes jobs; whatever fails on the way is said and the process exits 1.
  * SIGTERM/SIGINT: stop taking jobs, let in-flight ones finish, close connections.
  */
-import { ConfigError, RedisUnreachableError, checkRedisServer, connectRedis, createLogger, envUsage, exitOnHelp, type Logger } from '@mk/shared';
+import {
+  ConfigError,
+  RedisUnreachableError,
+  checkRedisServer,
+  connectRedis,
+  createLogger,
+  envUsage,
+  exitOnHelp,
+  type Logger,
+} from '@mk/shared';
 import { startOpsServer, redisReady, startTracing } from '@mk/telemetry';
 import { loadWorkerSettings, workerEnvSchema } from './config';
 import { startWorker } from './start';
@@ -15,7 +24,13 @@ import { startWorker } from './start';
 const EXIT_COULD_NOT_RUN = 1;
 
 async function main(): Promise<void> {
-  exitOnHelp(envUsage('pnpm worker', 'The import worker, the refresh pipeline and the webhook receiver (WORKER_ROLES picks which), with /healthz, /readyz and /metrics.', workerEnvSchema));
+  exitOnHelp(
+    envUsage(
+      'pnpm worker',
+      'The import worker, the refresh pipeline and the webhook receiver (WORKER_ROLES picks which), with /healthz, /readyz and /metrics.',
+      workerEnvSchema,
+    ),
+  );
   let settings;
   let tracing;
   try {
@@ -41,8 +56,13 @@ async function main(): Promise<void> {
   for (const problem of check.problems) logger.warn({ redisVersion: check.version }, problem);
 
   // Ports before jobs: a port already taken stops the process before it holds any job.
-  const ops = await startOpsServer({ port: config.OPS_PORT, host: config.OPS_HOST, ready: redisReady(redis) }).catch((err: Error) =>
-    fatal(logger, { port: config.OPS_PORT, host: config.OPS_HOST }, `OPS_PORT ${config.OPS_PORT} cannot be listened on: ${err.message}`),
+  const ops = await startOpsServer({ port: config.OPS_PORT, host: config.OPS_HOST, ready: redisReady(redis) }).catch(
+    (err: Error) =>
+      fatal(
+        logger,
+        { port: config.OPS_PORT, host: config.OPS_HOST },
+        `OPS_PORT ${config.OPS_PORT} cannot be listened on: ${err.message}`,
+      ),
   );
   // A Redis error no retry cures (CROSSSLOT, a cluster node behind REDIS_URL, refused credentials) stops the process
   // with its reason: looping on it would only fill the logs.
@@ -51,7 +71,10 @@ async function main(): Promise<void> {
     await ops.close();
     return fatal(logger, { err }, `worker failed to start: ${err.message}`);
   });
-  logger.info({ roles: config.WORKER_ROLES, ops: ops.url, ...(worker.webhookUrl && { webhooks: worker.webhookUrl }) }, 'worker started');
+  logger.info(
+    { roles: config.WORKER_ROLES, ops: ops.url, ...(worker.webhookUrl && { webhooks: worker.webhookUrl }) },
+    'worker started',
+  );
 
   let stopping = false;
   const stop = async (signal: string) => {

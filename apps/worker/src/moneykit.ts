@@ -15,6 +15,11 @@ export function createMoneyKitClient(config: WorkerConfig, logger: Logger): Mone
     timeoutMs: config.MONEYKIT_TIMEOUT_MS,
     logger,
     onResponse: ({ endpoint, status, durationMs, errorClass }) =>
-      recordApiCall({ endpoint, durationMs, ...(status !== undefined && { status }), ...(errorClass && { errorClass }) }),
+      recordApiCall({
+        endpoint,
+        durationMs,
+        ...(status !== undefined && { status }),
+        ...(errorClass && { errorClass }),
+      }),
   });
 }

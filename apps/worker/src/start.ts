@@ -17,7 +17,12 @@ export interface RunningWorker {
   close(): Promise<void>;
 }
 
-export async function startWorker(settings: WorkerSettings, redis: Redis, logger: Logger, onFatal?: (reason: string, err: Error) => void): Promise<RunningWorker> {
+export async function startWorker(
+  settings: WorkerSettings,
+  redis: Redis,
+  logger: Logger,
+  onFatal?: (reason: string, err: Error) => void,
+): Promise<RunningWorker> {
   const { config, refresh: refreshOptions } = settings;
   const client = createMoneyKitClient(config, logger);
   const registry = await RefreshRegistry.open(redis, config.REDIS_PREFIX, refreshOptions);
@@ -44,7 +49,9 @@ export async function startWorker(settings: WorkerSettings, redis: Redis, logger
         links: ledgerLinkEvents(ledger),
         logger,
       }).catch((err: Error) => {
-        throw new Error(`WEBHOOK_PORT ${webhookOptions.port} cannot be listened on (${webhookOptions.host}): ${err.message}`);
+        throw new Error(
+          `WEBHOOK_PORT ${webhookOptions.port} cannot be listened on (${webhookOptions.host}): ${err.message}`,
+        );
       });
       webhookUrl = receiver.url;
       closers.push(() => receiver.close());
@@ -69,8 +76,14 @@ export async function startWorker(settings: WorkerSettings, redis: Redis, logger
 
     if (config.WORKER_ROLES.includes('refresh')) {
       const refresh = await startRefresh({
-        ...refreshOptions, redisUrl: settings.redis.target, prefix: config.REDIS_PREFIX, client, logger,
-        lockDurationMs: config.REFRESH_LOCK_MS, stalledIntervalMs: config.REFRESH_LOCK_MS, links: ledgerLinkEvents(ledger),
+        ...refreshOptions,
+        redisUrl: settings.redis.target,
+        prefix: config.REDIS_PREFIX,
+        client,
+        logger,
+        lockDurationMs: config.REFRESH_LOCK_MS,
+        stalledIntervalMs: config.REFRESH_LOCK_MS,
+        links: ledgerLinkEvents(ledger),
         ...(onFatal && { onFatal }),
       });
       closers.push(() => refresh.close());

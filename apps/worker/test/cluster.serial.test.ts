@@ -16,7 +16,14 @@ import { EXIT, plan } from '@mk/producer';
 import { RefreshRegistry } from '@mk/refresh';
 import { startSandbox, type RunningSandbox } from '@mk/sandbox';
 import { QUEUES, createRedis, parseClusterSeeds, queuePrefixOn, type Redis } from '@mk/shared';
-import { freePort, startApp, startRedisCluster, trackSlowdown, type AppProcess, type PrivateRedisCluster } from '@mk/testkit';
+import {
+  freePort,
+  startApp,
+  startRedisCluster,
+  trackSlowdown,
+  type AppProcess,
+  type PrivateRedisCluster,
+} from '@mk/testkit';
 
 const PREFIX = '{cl}';
 const RUN = 'cluster';
@@ -43,21 +50,37 @@ afterAll(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Waits for a condition, never a fixed time; the deadline stretches with the measured slowdown. */
-async function until(what: string, check: () => Promise<boolean>, baseMs: number, diagnose: () => string = () => ''): Promise<void> {
+async function until(
+  what: string,
+  check: () => Promise<boolean>,
+  baseMs: number,
+  diagnose: () => string = () => '',
+): Promise<void> {
   const started = Date.now();
-  while (!(await check().catch((err: Error) => (err.message.startsWith('a worker exited') ? Promise.reject(err) : false)))) {
-    if (Date.now() - started > baseMs * Math.max(1, slowdown.worst)) throw new Error(`timed out waiting for ${what}\n${diagnose()}`);
+  while (
+    !(await check().catch((err: Error) => (err.message.startsWith('a worker exited') ? Promise.reject(err) : false)))
+  ) {
+    if (Date.now() - started > baseMs * Math.max(1, slowdown.worst))
+      throw new Error(`timed out waiting for ${what}\n${diagnose()}`);
     await sleep(100);
   }
 }
 
 const clusterEnv = (extra: Record<string, string> = {}) => ({
-  REDIS_URL: '', REDIS_CLUSTER_NODES: cluster.nodes, REDIS_PREFIX: PREFIX, LOG_LEVEL: 'error', TIME_SCALE: String(TIME_SCALE), ...extra,
+  REDIS_URL: '',
+  REDIS_CLUSTER_NODES: cluster.nodes,
+  REDIS_PREFIX: PREFIX,
+  LOG_LEVEL: 'error',
+  TIME_SCALE: String(TIME_SCALE),
+  ...extra,
 });
 
 describe('on a Redis Cluster', () => {
   it('refuses a prefix without a hash tag at start, naming REDIS_PREFIX, instead of looping on CROSSSLOT', async () => {
-    const worker = startApp('apps/worker/src/main.ts', clusterEnv({ REDIS_PREFIX: 'mk', WORKER_ROLES: 'refresh', OPS_PORT: '0' }));
+    const worker = startApp(
+      'apps/worker/src/main.ts',
+      clusterEnv({ REDIS_PREFIX: 'mk', WORKER_ROLES: 'refresh', OPS_PORT: '0' }),
+    );
     processes.push(worker);
     expect(await worker.exited).toBe(1);
     expect(worker.output()).toMatch(/REDIS_PREFIX \("mk"\) has no hash tag/);
@@ -68,112 +91,167 @@ describe('on a Redis Cluster', () => {
   }, 60_000);
 
   it('refuses REDIS_URL pointed at a cluster node, and both settings at once, naming them', async () => {
-    const single = startApp('apps/worker/src/main.ts', { REDIS_URL: `redis://127.0.0.1:${cluster.ports[0]}`, REDIS_PREFIX: PREFIX, WORKER_ROLES: 'refresh', OPS_PORT: '0', LOG_LEVEL: 'error' });
+    const single = startApp('apps/worker/src/main.ts', {
+      REDIS_URL: `redis://127.0.0.1:${cluster.ports[0]}`,
+      REDIS_PREFIX: PREFIX,
+      WORKER_ROLES: 'refresh',
+      OPS_PORT: '0',
+      LOG_LEVEL: 'error',
+    });
     processes.push(single);
     expect(await single.exited).toBe(1);
     expect(single.output()).toMatch(/REDIS_URL points at a Redis Cluster node.*REDIS_CLUSTER_NODES/);
-    const both = startApp('apps/worker/src/main.ts', clusterEnv({ REDIS_URL: `redis://127.0.0.1:${cluster.ports[0]}`, WORKER_ROLES: 'refresh' }));
+    const both = startApp(
+      'apps/worker/src/main.ts',
+      clusterEnv({ REDIS_URL: `redis://127.0.0.1:${cluster.ports[0]}`, WORKER_ROLES: 'refresh' }),
+    );
     processes.push(both);
     expect(await both.exited).toBe(1);
     expect(both.output()).toMatch(/REDIS_CLUSTER_NODES and REDIS_URL are both set/);
   }, 60_000);
 
-  it('imports and refreshes through a slot migration and a primary failover: 0 lost, 0 duplicates, 0 quota violations, keys on every master', async () => {
-    const dump = path.join(dir, 'users.ndjson');
-    await fixtures.writeDumpFile(dump, { users: 150, format: 'mixed', txPerAccount: 4, heavyShare: 0, seed: 11 });
-    const expected = await plan(dump, { ratePerMinute: 60 });
-    const webhookPort = await freePort();
-    sandbox = await startSandbox({
-      latency: { baseMs: 10, perKbMs: 0.02, maxMs: 100 },
-      importRatePerMinute: 1_000_000,
-      timeScale: TIME_SCALE,
-      logLevel: 'silent',
-      refreshCompletionDelayMs: 50,
-      webhookRetryDelaysMs: [1, 2, 5, 10].map((s) => s * 1000 * TIME_SCALE),
-      webhookUrl: `http://127.0.0.1:${webhookPort}/webhooks/moneykit`,
-    });
-    const env = clusterEnv({
-      MONEYKIT_BASE_URL: sandbox.url, MONEYKIT_CLIENT_ID: sandbox.clientId, MONEYKIT_CLIENT_SECRET: sandbox.clientSecret,
-      IMPORT_RATE_PER_MIN: '1200', IMPORT_CONCURRENCY: '8', IMPORT_SETTLE_MS: '1000', IMPORT_LOCK_MS: '5000', REFRESH_LOCK_MS: '5000',
-      IMPORT_BACKOFF_BASE_MS: '50', IMPORT_BACKOFF_MAX_MS: '1000', MONEYKIT_IMPORT_TIMEOUT_MS: '5000', MONEYKIT_TIMEOUT_MS: '2000', REFRESH_IN_FLIGHT_MS: '20000',
-      REFRESH_PRODUCTS: 'accounts,transactions', OPS_PORT: '0',
-    });
-    const start = (roles: string, extra: Record<string, string> = {}) => {
-      const p = startApp('apps/worker/src/main.ts', { ...env, WORKER_ROLES: roles, WEBHOOK_PORT: '0', ...extra });
-      processes.push(p);
-      return p;
-    };
-    const workers = [start('import,refresh'), start('import,refresh'), start('webhooks', { WEBHOOK_PORT: String(webhookPort), WEBHOOK_HOST: '127.0.0.1' })];
-    const tail = () => workers.map((w) => w.output().split('\n').slice(-15).join('\n')).join('\n-----\n');
-    // A worker that stopped (a setting, a Redis error no retry cures) fails the test at once, not at a deadline.
-    const alive = async () => {
-      const dead = workers.find((w) => w.child.exitCode !== null);
-      if (dead) throw new Error(`a worker exited ${dead.child.exitCode}:\n${dead.output().slice(-3000)}`);
-    };
+  it(
+    'imports and refreshes through a slot migration and a primary failover: 0 lost, 0 duplicates, 0 quota violations, keys on every master',
+    async () => {
+      const dump = path.join(dir, 'users.ndjson');
+      await fixtures.writeDumpFile(dump, { users: 150, format: 'mixed', txPerAccount: 4, heavyShare: 0, seed: 11 });
+      const expected = await plan(dump, { ratePerMinute: 60 });
+      const webhookPort = await freePort();
+      sandbox = await startSandbox({
+        latency: { baseMs: 10, perKbMs: 0.02, maxMs: 100 },
+        importRatePerMinute: 1_000_000,
+        timeScale: TIME_SCALE,
+        logLevel: 'silent',
+        refreshCompletionDelayMs: 50,
+        webhookRetryDelaysMs: [1, 2, 5, 10].map((s) => s * 1000 * TIME_SCALE),
+        webhookUrl: `http://127.0.0.1:${webhookPort}/webhooks/moneykit`,
+      });
+      const env = clusterEnv({
+        MONEYKIT_BASE_URL: sandbox.url,
+        MONEYKIT_CLIENT_ID: sandbox.clientId,
+        MONEYKIT_CLIENT_SECRET: sandbox.clientSecret,
+        IMPORT_RATE_PER_MIN: '1200',
+        IMPORT_CONCURRENCY: '8',
+        IMPORT_SETTLE_MS: '1000',
+        IMPORT_LOCK_MS: '5000',
+        REFRESH_LOCK_MS: '5000',
+        IMPORT_BACKOFF_BASE_MS: '50',
+        IMPORT_BACKOFF_MAX_MS: '1000',
+        MONEYKIT_IMPORT_TIMEOUT_MS: '5000',
+        MONEYKIT_TIMEOUT_MS: '2000',
+        REFRESH_IN_FLIGHT_MS: '20000',
+        REFRESH_PRODUCTS: 'accounts,transactions',
+        OPS_PORT: '0',
+      });
+      const start = (roles: string, extra: Record<string, string> = {}) => {
+        const p = startApp('apps/worker/src/main.ts', { ...env, WORKER_ROLES: roles, WEBHOOK_PORT: '0', ...extra });
+        processes.push(p);
+        return p;
+      };
+      const workers = [
+        start('import,refresh'),
+        start('import,refresh'),
+        start('webhooks', { WEBHOOK_PORT: String(webhookPort), WEBHOOK_HOST: '127.0.0.1' }),
+      ];
+      const tail = () => workers.map((w) => w.output().split('\n').slice(-15).join('\n')).join('\n-----\n');
+      // A worker that stopped (a setting, a Redis error no retry cures) fails the test at once, not at a deadline.
+      const alive = async () => {
+        const dead = workers.find((w) => w.child.exitCode !== null);
+        if (dead) throw new Error(`a worker exited ${dead.child.exitCode}:\n${dead.output().slice(-3000)}`);
+      };
 
-    const producer = startApp('apps/producer/src/main.ts', env, ['run', dump, '--run', RUN, '--rejects', path.join(dir, 'rejects.ndjson')]);
-    processes.push(producer);
-    const code = await producer.exited;
-    if (code !== EXIT.inProgress && code !== EXIT.success) throw new Error(`producer exited ${code}:\n${producer.output()}`);
+      const producer = startApp('apps/producer/src/main.ts', env, [
+        'run',
+        dump,
+        '--run',
+        RUN,
+        '--rejects',
+        path.join(dir, 'rejects.ndjson'),
+      ]);
+      processes.push(producer);
+      const code = await producer.exited;
+      if (code !== EXIT.inProgress && code !== EXIT.success)
+        throw new Error(`producer exited ${code}:\n${producer.output()}`);
 
-    const ledger = new MigrationLedger(redis, PREFIX);
-    const settled = async () => {
-      await alive();
-      const c = await ledger.counts(RUN);
-      return c.imported + c.failed === expected.connections;
-    };
-    // Topology changes while imports run: the import queue's slot moves to another master...
-    await until('a third imported', async () => (await alive(), await ledger.counts(RUN)).imported >= expected.connections / 3, 120_000, tail);
-    const importSlot = await cluster.slotOf(`${queuePrefixOn(redis, PREFIX, QUEUES.import)}:x`);
-    const importOwner = await cluster.ownerOf(importSlot);
-    const masters = (await cluster.topology()).filter((n) => n.role === 'master');
-    const target = masters.find((m) => m.port !== importOwner.port)!;
-    await cluster.migrateSlot(importSlot, target.port);
-    expect((await cluster.ownerOf(importSlot)).port).toBe(target.port);
-    // ...and the master holding the refresh queue fails over to its replica, then dies.
-    const refreshSlot = await cluster.slotOf(`${queuePrefixOn(redis, PREFIX, QUEUES.refresh)}:x`);
-    const refreshOwner = await cluster.ownerOf(refreshSlot);
-    const replica = (await cluster.topology()).find((n) => n.masterId === refreshOwner.id)!;
-    cluster.cli(replica.port, ['cluster', 'failover']);
-    await until('the replica promoted', async () => (await cluster.ownerOf(refreshSlot)).port === replica.port, 30_000);
-    await cluster.kill(refreshOwner.port);
-    await cluster.waitHealthy(60_000 * Math.max(1, slowdown.worst));
+      const ledger = new MigrationLedger(redis, PREFIX);
+      const settled = async () => {
+        await alive();
+        const c = await ledger.counts(RUN);
+        return c.imported + c.failed === expected.connections;
+      };
+      // Topology changes while imports run: the import queue's slot moves to another master...
+      await until(
+        'a third imported',
+        async () => (await alive(), await ledger.counts(RUN)).imported >= expected.connections / 3,
+        120_000,
+        tail,
+      );
+      const importSlot = await cluster.slotOf(`${queuePrefixOn(redis, PREFIX, QUEUES.import)}:x`);
+      const importOwner = await cluster.ownerOf(importSlot);
+      const masters = (await cluster.topology()).filter((n) => n.role === 'master');
+      const target = masters.find((m) => m.port !== importOwner.port)!;
+      await cluster.migrateSlot(importSlot, target.port);
+      expect((await cluster.ownerOf(importSlot)).port).toBe(target.port);
+      // ...and the master holding the refresh queue fails over to its replica, then dies.
+      const refreshSlot = await cluster.slotOf(`${queuePrefixOn(redis, PREFIX, QUEUES.refresh)}:x`);
+      const refreshOwner = await cluster.ownerOf(refreshSlot);
+      const replica = (await cluster.topology()).find((n) => n.masterId === refreshOwner.id)!;
+      cluster.cli(replica.port, ['cluster', 'failover']);
+      await until(
+        'the replica promoted',
+        async () => (await cluster.ownerOf(refreshSlot)).port === replica.port,
+        30_000,
+      );
+      await cluster.kill(refreshOwner.port);
+      await cluster.waitHealthy(60_000 * Math.max(1, slowdown.worst));
 
-    await until('every connection settled', settled, 180_000, tail);
-    const counts = await ledger.counts(RUN);
-    expect(counts).toMatchObject({ imported: expected.connections, failed: 0 });
+      await until('every connection settled', settled, 180_000, tail);
+      const counts = await ledger.counts(RUN);
+      expect(counts).toMatchObject({ imported: expected.connections, failed: 0 });
 
-    // Every end user reconnects: the webhooks resume the links, the refresh pipeline refreshes each once.
-    const linkIds: string[] = [];
-    for await (const r of ledger.scan(RUN)) if (r.linkId) linkIds.push(r.linkId);
-    expect(linkIds.length).toBe(expected.connections);
-    for (const id of linkIds) sandbox.state.reconnect(id);
-    const refreshed = () => linkIds.filter((id) => (sandbox!.state.counters().refreshCalls[id]?.transactions ?? 0) > 0).length;
-    await until('every reconnected link refreshed', async () => (await alive(), refreshed() === linkIds.length), 120_000, () => `${refreshed()}/${linkIds.length} refreshed\n${tail()}`);
+      // Every end user reconnects: the webhooks resume the links, the refresh pipeline refreshes each once.
+      const linkIds: string[] = [];
+      for await (const r of ledger.scan(RUN)) if (r.linkId) linkIds.push(r.linkId);
+      expect(linkIds.length).toBe(expected.connections);
+      for (const id of linkIds) sandbox.state.reconnect(id);
+      const refreshed = () =>
+        linkIds.filter((id) => (sandbox!.state.counters().refreshCalls[id]?.transactions ?? 0) > 0).length;
+      await until(
+        'every reconnected link refreshed',
+        async () => (await alive(), refreshed() === linkIds.length),
+        120_000,
+        () => `${refreshed()}/${linkIds.length} refreshed\n${tail()}`,
+      );
 
-    const sb = sandbox.state.counters();
-    expect(sb.duplicateLinks).toBe(0);
-    expect(sb.duplicateTransactions).toBe(0);
-    expect(sb.quotaViolationsAttempted).toBe(0);
-    expect(sb.liveLinks).toBe(expected.connections);
+      const sb = sandbox.state.counters();
+      expect(sb.duplicateLinks).toBe(0);
+      expect(sb.duplicateTransactions).toBe(0);
+      expect(sb.quotaViolationsAttempted).toBe(0);
+      expect(sb.liveLinks).toBe(expected.connections);
 
-    // No job left behind, in either queue.
-    for (const name of [QUEUES.import, QUEUES.refresh]) {
-      const queue = new Queue(name, { connection: redis, prefix: queuePrefixOn(redis, PREFIX, name) });
-      await until(`${name} drained of active jobs`, async () => (await queue.getActiveCount()) === 0, 30_000);
-      await queue.close();
-    }
+      // No job left behind, in either queue.
+      for (const name of [QUEUES.import, QUEUES.refresh]) {
+        const queue = new Queue(name, { connection: redis, prefix: queuePrefixOn(redis, PREFIX, name) });
+        await until(`${name} drained of active jobs`, async () => (await queue.getActiveCount()) === 0, 30_000);
+        await queue.close();
+      }
 
-    // Keys landed on every master: each queue on its own tag, the registry over its shards.
-    const registry = await RefreshRegistry.open(redis, PREFIX);
-    expect(registry.shards).toBe(3 * 4);
-    expect((await registry.stats()).registered).toBe(expected.connections);
-    const byMaster = await cluster.keysByMaster();
-    const perMaster = [...byMaster.values()].map((ks) => ks.filter((k) => k.startsWith('{cl')).length);
-    process.stdout.write(`keys per master: ${[...byMaster].map(([port, ks]) => `${port}: ${ks.length}`).join(', ')}\n`);
-    expect(perMaster).toHaveLength(3);
-    for (const n of perMaster) expect(n).toBeGreaterThan(0);
-    const registryKeysPerMaster = [...byMaster.values()].map((ks) => ks.filter((k) => /^\{cl:r\d+\}:refresh:/.test(k)).length);
-    for (const n of registryKeysPerMaster) expect(n).toBeGreaterThan(0);
-  }, 15 * 60_000);
+      // Keys landed on every master: each queue on its own tag, the registry over its shards.
+      const registry = await RefreshRegistry.open(redis, PREFIX);
+      expect(registry.shards).toBe(3 * 4);
+      expect((await registry.stats()).registered).toBe(expected.connections);
+      const byMaster = await cluster.keysByMaster();
+      const perMaster = [...byMaster.values()].map((ks) => ks.filter((k) => k.startsWith('{cl')).length);
+      process.stdout.write(
+        `keys per master: ${[...byMaster].map(([port, ks]) => `${port}: ${ks.length}`).join(', ')}\n`,
+      );
+      expect(perMaster).toHaveLength(3);
+      for (const n of perMaster) expect(n).toBeGreaterThan(0);
+      const registryKeysPerMaster = [...byMaster.values()].map(
+        (ks) => ks.filter((k) => /^\{cl:r\d+\}:refresh:/.test(k)).length,
+      );
+      for (const n of registryKeysPerMaster) expect(n).toBeGreaterThan(0);
+    },
+    15 * 60_000,
+  );
 });

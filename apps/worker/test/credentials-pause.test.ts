@@ -44,7 +44,13 @@ afterEach(async () => {
 });
 
 async function sandbox(opts: Partial<SandboxOptions> = {}): Promise<RunningSandbox> {
-  const sb = await startSandbox({ latency: 'none', importRatePerMinute: 1_000_000, logLevel: 'silent', clientSecret: SECRET, ...opts });
+  const sb = await startSandbox({
+    latency: 'none',
+    importRatePerMinute: 1_000_000,
+    logLevel: 'silent',
+    clientSecret: SECRET,
+    ...opts,
+  });
   sandboxes.push(sb);
   return sb;
 }
@@ -55,7 +61,8 @@ async function restart(sb: RunningSandbox, opts: Partial<SandboxOptions> = {}): 
   return sandbox({ port: sb.port, ...opts });
 }
 
-const until = (what: string, check: () => Promise<boolean>, timeoutMs = 30_000) => waitUntil(what, check, { timeoutMs, everyMs: 25 });
+const until = (what: string, check: () => Promise<boolean>, timeoutMs = 30_000) =>
+  waitUntil(what, check, { timeoutMs, everyMs: 25 });
 
 /** Log records of the worker, kept to look for what it said. */
 function recordingLogger() {
@@ -74,17 +81,48 @@ async function run(prefix: string, runId: string, users: number, baseUrl: string
   queue = new Queue(QUEUES.import, { connection: redis, prefix });
   const jobs = importJobs(runId, users);
   for (const job of jobs) {
-    await ledger.register(runId, job.sourceUserId, job.line, job.connections.map((c) => ({
-      connectionId: c.connectionId, accounts: 1, transactions: c.request.transactions.length, batchesTotal: planImport(c.request).batches.length,
-    })));
+    await ledger.register(
+      runId,
+      job.sourceUserId,
+      job.line,
+      job.connections.map((c) => ({
+        connectionId: c.connectionId,
+        accounts: 1,
+        transactions: c.request.transactions.length,
+        batchesTotal: planImport(c.request).batches.length,
+      })),
+    );
   }
-  await queue.addBulk(jobs.map((data) => ({ name: importJob.name, data, opts: { ...importJob.options, jobId: jobId(runId, data.sourceUserId) } })));
+  await queue.addBulk(
+    jobs.map((data) => ({
+      name: importJob.name,
+      data,
+      opts: { ...importJob.options, jobId: jobId(runId, data.sourceUserId) },
+    })),
+  );
   const total = jobs.reduce((n, j) => n + j.connections.length, 0);
   const { logger, records } = recordingLogger();
-  client = new MoneyKitClient({ baseUrl, clientId: 'sandbox-client-id', clientSecret: SECRET, importTimeoutMs: 1000, timeoutMs: 1000, logger });
-  worker = startImportWorker({ sealer: testSealer(),
-    redis, prefix, api: importApiFromClient(client), ledger, logger, ratePerMinute: 60_000, concurrency: 4,
-    backoffBaseMs: 50, backoffMaxMs: 1000, lockDurationMs: 30_000, upstreamWaitMs: 200 + (opts.latencyMs ?? 0),
+  client = new MoneyKitClient({
+    baseUrl,
+    clientId: 'sandbox-client-id',
+    clientSecret: SECRET,
+    importTimeoutMs: 1000,
+    timeoutMs: 1000,
+    logger,
+  });
+  worker = startImportWorker({
+    sealer: testSealer(),
+    redis,
+    prefix,
+    api: importApiFromClient(client),
+    ledger,
+    logger,
+    ratePerMinute: 60_000,
+    concurrency: 4,
+    backoffBaseMs: 50,
+    backoffMaxMs: 1000,
+    lockDurationMs: 30_000,
+    upstreamWaitMs: 200 + (opts.latencyMs ?? 0),
     sink: { linkImported: async () => undefined },
     credentialsProbe: { probeBaseMs: 100, probeMaxMs: 400, pollMs: 25 },
   });
@@ -115,14 +153,20 @@ describe('credentials', () => {
   it('credentials really refused: the queue pauses marked as ours, stays paused while they are, and resumes by itself once they are accepted', async () => {
     const revoked = await sandbox({ clientSecret: 'a-secret-we-do-not-have' });
     const { ledger, queue, total, done } = await run('{refused}', 'refused', 12, revoked.url);
-    await until('the queue to pause', async () => (await queue.isPaused()) && (await redis.exists(MARK('{refused}'))) === 1);
+    await until(
+      'the queue to pause',
+      async () => (await queue.isPaused()) && (await redis.exists(MARK('{refused}'))) === 1,
+    );
     const mark = await redis.hgetall(MARK('{refused}'));
     expect(mark).toMatchObject({ by: expect.stringMatching(/^worker .+:\d+$/), reason: CREDENTIALS_REFUSED });
     expect(Math.abs(Number(mark.at) - Date.now())).toBeLessThan(30_000);
 
     // An operator resumes it in Bull Board while the credentials are still refused: the worker pauses it again.
     await queue.resume();
-    await until('the queue to pause again', async () => (await queue.isPaused()) && (await redis.hget(MARK('{refused}'), 'at')) !== mark.at);
+    await until(
+      'the queue to pause again',
+      async () => (await queue.isPaused()) && (await redis.hget(MARK('{refused}'), 'at')) !== mark.at,
+    );
     // Probes keep failing (with backoff): still paused, nothing given up, nothing imported.
     await new Promise((r) => setTimeout(r, 600));
     expect(await queue.isPaused()).toBe(true);

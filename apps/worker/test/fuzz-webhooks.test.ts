@@ -10,11 +10,33 @@ import { SignJWT, exportJWK, generateKeyPair, type KeyLike } from 'jose';
 import type { Jwks } from '@mk/moneykit-client';
 import { createLogger, type Redis } from '@mk/shared';
 import {
-  FUZZ_CONTENT_TYPES, FUZZ_METHODS, NASTY_STRINGS, alienValues, createFuzzRng, fuzzSeed, getAt, jsonPaths, malformedBodies, mutateBytes,
-  randomPath, sendRaw, sendRawSocket, setAt, startPrivateRedis, trackUnhandledRejections, type PrivateRedis, type RawRequest, type RawResponse,
+  FUZZ_CONTENT_TYPES,
+  FUZZ_METHODS,
+  NASTY_STRINGS,
+  alienValues,
+  createFuzzRng,
+  fuzzSeed,
+  getAt,
+  jsonPaths,
+  malformedBodies,
+  mutateBytes,
+  randomPath,
+  sendRaw,
+  sendRawSocket,
+  setAt,
+  startPrivateRedis,
+  trackUnhandledRejections,
+  type PrivateRedis,
+  type RawRequest,
+  type RawResponse,
 } from '@mk/testkit';
 import { RefreshRegistry } from '@mk/refresh';
-import { DEFAULT_WEBHOOK_BODY_LIMIT, DEFAULT_WEBHOOK_PATH, startWebhookReceiver, type RunningWebhookReceiver } from '../src/webhooks';
+import {
+  DEFAULT_WEBHOOK_BODY_LIMIT,
+  DEFAULT_WEBHOOK_PATH,
+  startWebhookReceiver,
+  type RunningWebhookReceiver,
+} from '../src/webhooks';
 
 const SEED = fuzzSeed(60_603);
 const unhandled = trackUnhandledRejections();
@@ -33,8 +55,15 @@ async function newKey(): Promise<TestKey> {
 const sha256 = (body: Buffer | string) => createHash('sha256').update(body).digest('hex');
 const b64url = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
 
-async function sign(body: Buffer | string, key: TestKey, claims: Record<string, unknown> = {}, header: Record<string, unknown> = {}): Promise<string> {
-  const jwt = new SignJWT({ request_body_sha256: sha256(body), ...claims }).setProtectedHeader({ alg: 'ES256', kid: key.kid, ...header } as { alg: string }).setIssuer('moneykit');
+async function sign(
+  body: Buffer | string,
+  key: TestKey,
+  claims: Record<string, unknown> = {},
+  header: Record<string, unknown> = {},
+): Promise<string> {
+  const jwt = new SignJWT({ request_body_sha256: sha256(body), ...claims })
+    .setProtectedHeader({ alg: 'ES256', kid: key.kid, ...header } as { alg: string })
+    .setIssuer('moneykit');
   if (!('iat' in claims)) jwt.setIssuedAt();
   return jwt.sign(key.privateKey);
 }
@@ -48,12 +77,27 @@ let jwksDown = false;
 let base: string;
 
 const stateChanged = (linkId: string, state: string) => ({
-  webhook_idempotency_key: randomUUID(), webhook_timestamp: new Date().toISOString(), webhook_major_version: 1, webhook_minor_version: 0,
-  link_id: linkId, link_tags: [], webhook_event: 'link.state_changed', state, error: null, error_message: null,
+  webhook_idempotency_key: randomUUID(),
+  webhook_timestamp: new Date().toISOString(),
+  webhook_major_version: 1,
+  webhook_minor_version: 0,
+  link_id: linkId,
+  link_tags: [],
+  webhook_event: 'link.state_changed',
+  state,
+  error: null,
+  error_message: null,
 });
 const productRefresh = (linkId: string) => ({
-  webhook_idempotency_key: randomUUID(), webhook_timestamp: new Date().toISOString(), link_id: linkId, link_tags: ['a'],
-  webhook_event: 'link.product_refresh', product: 'transactions', state: 'completed', state_changed_at: new Date().toISOString(), error_message: null,
+  webhook_idempotency_key: randomUUID(),
+  webhook_timestamp: new Date().toISOString(),
+  link_id: linkId,
+  link_tags: ['a'],
+  webhook_event: 'link.product_refresh',
+  product: 'transactions',
+  state: 'completed',
+  state_changed_at: new Date().toISOString(),
+  error_message: null,
 });
 
 beforeAll(async () => {
@@ -90,7 +134,8 @@ function problemWith(req: RawRequest, res: RawResponse, allowed?: number[]): str
   if (allowed && !allowed.includes(res.status)) return `unexpected status: ${what}`;
   if (res.status < 400 || req.method === 'HEAD' || res.status === 431) return undefined;
   const body = res.json as { error?: unknown; message?: unknown; error_code?: unknown } | undefined;
-  if (typeof body?.message !== 'string' || (typeof body.error !== 'string' && typeof body.error_code !== 'string')) return `no JSON error: ${what}`;
+  if (typeof body?.message !== 'string' || (typeof body.error !== 'string' && typeof body.error_code !== 'string'))
+    return `no JSON error: ${what}`;
   return undefined;
 }
 
@@ -115,7 +160,12 @@ async function check(reqs: RawRequest[], allowed?: number[]): Promise<Map<number
   return statuses;
 }
 
-const post = (body: Buffer | string, headers: Record<string, string>): RawRequest => ({ method: 'POST', path: DEFAULT_WEBHOOK_PATH, headers, body });
+const post = (body: Buffer | string, headers: Record<string, string>): RawRequest => ({
+  method: 'POST',
+  path: DEFAULT_WEBHOOK_PATH,
+  headers,
+  body,
+});
 
 describe(`webhook receiver fuzzing (seed ${SEED})`, () => {
   it('answers random methods, paths, content types, bodies and signature headers with a 4xx, never a 5xx', async () => {
@@ -128,7 +178,16 @@ describe(`webhook receiver fuzzing (seed ${SEED})`, () => {
       const headers: Record<string, string> = {};
       const ct = rng.pick(FUZZ_CONTENT_TYPES);
       if (ct !== undefined) headers['content-type'] = ct;
-      if (rng.chance(0.7)) headers['moneykit-signature'] = rng.pick(['', 'x', 'a.b.c', 'eyJ.eyJ.sig', `${b64url({ alg: 'ES256', kid: key.kid })}.${b64url({})}.AAAA`, 'x'.repeat(8000), NASTY_STRINGS[0]!.replace(/[^\x20-\x7e]/g, '?')]);
+      if (rng.chance(0.7))
+        headers['moneykit-signature'] = rng.pick([
+          '',
+          'x',
+          'a.b.c',
+          'eyJ.eyJ.sig',
+          `${b64url({ alg: 'ES256', kid: key.kid })}.${b64url({})}.AAAA`,
+          'x'.repeat(8000),
+          NASTY_STRINGS[0]!.replace(/[^\x20-\x7e]/g, '?'),
+        ]);
       const body = method === 'GET' || method === 'HEAD' ? undefined : rng.pick(bodies);
       reqs.push({ method, path, headers, ...(body && { body }) });
     }
@@ -144,10 +203,28 @@ describe(`webhook receiver fuzzing (seed ${SEED})`, () => {
     const body = JSON.stringify(stateChanged(PARKED, 'connected'));
     const now = Math.floor(Date.now() / 1000);
     const forged: (string | undefined)[] = [
-      undefined, '', ' ', 'null', 'Bearer x', 'a.b', 'a.b.c', '...', b64url({ alg: 'none' }) + '.' + b64url({ request_body_sha256: sha256(body) }) + '.',
-      b64url({ alg: 'ES256', kid: key.kid }) + '.' + b64url({ request_body_sha256: sha256(body), iat: now }) + '.' + Buffer.alloc(64).toString('base64url'),
-      b64url({ alg: 'HS256', kid: key.kid }) + '.' + b64url({ request_body_sha256: sha256(body), iat: now }) + '.' + 'c2ln',
-      b64url({ alg: 'ES256' }) + '.' + b64url({ iat: now }) + '.sig', b64url('not json') + '.' + b64url('x') + '.sig', b64url([1, 2]) + '.e30.sig',
+      undefined,
+      '',
+      ' ',
+      'null',
+      'Bearer x',
+      'a.b',
+      'a.b.c',
+      '...',
+      b64url({ alg: 'none' }) + '.' + b64url({ request_body_sha256: sha256(body) }) + '.',
+      b64url({ alg: 'ES256', kid: key.kid }) +
+        '.' +
+        b64url({ request_body_sha256: sha256(body), iat: now }) +
+        '.' +
+        Buffer.alloc(64).toString('base64url'),
+      b64url({ alg: 'HS256', kid: key.kid }) +
+        '.' +
+        b64url({ request_body_sha256: sha256(body), iat: now }) +
+        '.' +
+        'c2ln',
+      b64url({ alg: 'ES256' }) + '.' + b64url({ iat: now }) + '.sig',
+      b64url('not json') + '.' + b64url('x') + '.sig',
+      b64url([1, 2]) + '.e30.sig',
       await sign(body, other), // an unknown key (kid not in the JWKS)
       await sign(body, other, {}, { kid: key.kid }), // another key claiming our kid
       await sign('a different body', key),
@@ -162,10 +239,22 @@ describe(`webhook receiver fuzzing (seed ${SEED})`, () => {
       await sign(body, key, { nbf: now + 3600 }),
     ];
     const genuine = await sign(body, key);
-    for (let i = 0; i < 40; i++) forged.push(mutateBytes(rng, Buffer.from(genuine), rng.int(1, 3), [0x0a, 0x0d, 0x00]).toString('latin1').replace(/[^\x20-\x7e]/g, 'A'));
-    const reqs = forged.filter((s) => s !== genuine).map((sig) => post(body, { 'content-type': 'application/json', ...(sig !== undefined && { 'moneykit-signature': sig }) }));
+    for (let i = 0; i < 40; i++)
+      forged.push(
+        mutateBytes(rng, Buffer.from(genuine), rng.int(1, 3), [0x0a, 0x0d, 0x00])
+          .toString('latin1')
+          .replace(/[^\x20-\x7e]/g, 'A'),
+      );
+    const reqs = forged
+      .filter((s) => s !== genuine)
+      .map((sig) =>
+        post(body, { 'content-type': 'application/json', ...(sig !== undefined && { 'moneykit-signature': sig }) }),
+      );
     // Two signature headers: the first one counts, a forged first cannot borrow a genuine second.
-    reqs.push({ ...post(body, { 'content-type': 'application/json' }), headers: { 'content-type': 'application/json', 'moneykit-signature': ['forged', genuine] } });
+    reqs.push({
+      ...post(body, { 'content-type': 'application/json' }),
+      headers: { 'content-type': 'application/json', 'moneykit-signature': ['forged', genuine] },
+    });
     await check(reqs, [401]);
   });
 
@@ -180,8 +269,18 @@ describe(`webhook receiver fuzzing (seed ${SEED})`, () => {
     await check(reqs, [413]);
     const body = JSON.stringify(stateChanged(PARKED, 'connected'));
     const signed = await sign(body, key);
-    const types = ['text/plain', 'application/xml', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/octet-stream', 'text/html'];
-    await check(types.map((t) => post(body, { 'content-type': t, 'moneykit-signature': signed })), [415]);
+    const types = [
+      'text/plain',
+      'application/xml',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+      'application/octet-stream',
+      'text/html',
+    ];
+    await check(
+      types.map((t) => post(body, { 'content-type': t, 'moneykit-signature': signed })),
+      [415],
+    );
     await check([post(body, { 'moneykit-signature': signed })], [400, 415]);
   });
 
@@ -190,7 +289,12 @@ describe(`webhook receiver fuzzing (seed ${SEED})`, () => {
     const reqs: RawRequest[] = [];
     // Signed genuinely: a byte edit that still parses is a real event, so these bodies name another link.
     for (const body of malformedBodies(rng, stateChanged('mk_fuzz_other', 'connected'))) {
-      reqs.push(post(body, { 'content-type': 'application/json', ...(body.length > 0 && { 'moneykit-signature': await sign(body, key) }) }));
+      reqs.push(
+        post(body, {
+          'content-type': 'application/json',
+          ...(body.length > 0 && { 'moneykit-signature': await sign(body, key) }),
+        }),
+      );
     }
     // Every field of both event kinds, type-swapped (on links other than the parked one) and signed.
     for (const event of [stateChanged('mk_fuzz_other', 'error'), productRefresh('mk_fuzz_other')]) {
@@ -198,7 +302,8 @@ describe(`webhook receiver fuzzing (seed ${SEED})`, () => {
         for (const v of [...alienValues(getAt(event, p)), ...NASTY_STRINGS.slice(0, 5)]) {
           const mutated = setAt(event, p, v) as Record<string, unknown>;
           if (mutated.link_id === PARKED) continue;
-          mutated.webhook_idempotency_key = typeof mutated.webhook_idempotency_key === 'string' ? randomUUID() : mutated.webhook_idempotency_key;
+          mutated.webhook_idempotency_key =
+            typeof mutated.webhook_idempotency_key === 'string' ? randomUUID() : mutated.webhook_idempotency_key;
           const body = JSON.stringify(mutated);
           reqs.push(post(body, { 'content-type': 'application/json', 'moneykit-signature': await sign(body, key) }));
         }
@@ -212,16 +317,24 @@ describe(`webhook receiver fuzzing (seed ${SEED})`, () => {
   it('survives broken request framing on the socket and still applies a genuine event afterwards', async () => {
     const rng = createFuzzRng(SEED + 4);
     const garbage = [
-      'GARBAGE\r\n\r\n', `POST ${DEFAULT_WEBHOOK_PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a":`,
+      'GARBAGE\r\n\r\n',
+      `POST ${DEFAULT_WEBHOOK_PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a":`,
       `POST ${DEFAULT_WEBHOOK_PATH} HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\n{"a":1}`,
       `POST ${DEFAULT_WEBHOOK_PATH} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\nzz\r\n`,
       rng.bytes(700).toString('latin1'),
     ];
-    for (const g of garbage) expect(await sendRawSocket(base, Buffer.from(g, 'latin1'))).not.toMatch(/^HTTP\/1\.[01] 5\d\d/);
+    for (const g of garbage)
+      expect(await sendRawSocket(base, Buffer.from(g, 'latin1'))).not.toMatch(/^HTTP\/1\.[01] 5\d\d/);
     const body = JSON.stringify(stateChanged('mk_fuzz_after', 'connected'));
     await registry.register([{ linkId: 'mk_fuzz_after', parked: { reason: 'auth_expired' } }]);
-    const res = await sendRaw(base, post(body, { 'content-type': 'application/json', 'moneykit-signature': await sign(body, key) }));
-    expect({ status: res.status, json: res.json }).toEqual({ status: 200, json: { status: 'processed', effect: 'due' } });
+    const res = await sendRaw(
+      base,
+      post(body, { 'content-type': 'application/json', 'moneykit-signature': await sign(body, key) }),
+    );
+    expect({ status: res.status, json: res.json }).toEqual({
+      status: 200,
+      json: { status: 'processed', effect: 'due' },
+    });
   });
 
   it('answers 503 (retry later) only when the JWKS cannot be fetched, and 401 again once it can', async () => {
@@ -229,12 +342,18 @@ describe(`webhook receiver fuzzing (seed ${SEED})`, () => {
     const body = JSON.stringify(stateChanged(PARKED, 'connected'));
     jwksDown = true;
     try {
-      const res = await sendRaw(base, post(body, { 'content-type': 'application/json', 'moneykit-signature': await sign(body, rotated) }));
+      const res = await sendRaw(
+        base,
+        post(body, { 'content-type': 'application/json', 'moneykit-signature': await sign(body, rotated) }),
+      );
       expect(res.status).toBe(503);
       expect(res.json).toMatchObject({ error: 'unavailable', message: expect.any(String) });
     } finally {
       jwksDown = false;
     }
-    await check([post(body, { 'content-type': 'application/json', 'moneykit-signature': await sign(body, rotated) })], [401]);
+    await check(
+      [post(body, { 'content-type': 'application/json', 'moneykit-signature': await sign(body, rotated) })],
+      [401],
+    );
   });
 });

@@ -19,18 +19,40 @@ afterAll(async () => {
 });
 
 describe('refresh hand-over', () => {
-  it('registers imported links parked, for the run\'s products or the default, never for what was not granted', async () => {
+  it("registers imported links parked, for the run's products or the default, never for what was not granted", async () => {
     const registry = await RefreshRegistry.open(redis, PREFIX, { defaultProducts: ['accounts', 'transactions'] });
     const ledger = new MigrationLedger(redis, PREFIX);
     await ledger.openRun('with-products', { products: 'transactions,identity' });
     await ledger.openRun('default-products');
     const sink = refreshHandOver(registry, ledger);
 
-    await sink.linkImported({ runId: 'with-products', linkId: 'mk_a', grantedProducts: ['accounts', 'transactions'], connected: false, linkErrorCode: 'auth_expired' });
-    await sink.linkImported({ runId: 'default-products', linkId: 'mk_b', grantedProducts: ['accounts', 'identity'], connected: false });
-    await sink.linkImported({ runId: 'default-products', linkId: 'mk_c', grantedProducts: ['identity'], connected: true });
+    await sink.linkImported({
+      runId: 'with-products',
+      linkId: 'mk_a',
+      grantedProducts: ['accounts', 'transactions'],
+      connected: false,
+      linkErrorCode: 'auth_expired',
+    });
+    await sink.linkImported({
+      runId: 'default-products',
+      linkId: 'mk_b',
+      grantedProducts: ['accounts', 'identity'],
+      connected: false,
+    });
+    await sink.linkImported({
+      runId: 'default-products',
+      linkId: 'mk_c',
+      grantedProducts: ['identity'],
+      connected: true,
+    });
     // a retried job hands the same link over again: nothing changes
-    await sink.linkImported({ runId: 'with-products', linkId: 'mk_a', grantedProducts: ['accounts', 'transactions'], connected: false, linkErrorCode: 'auth_expired' });
+    await sink.linkImported({
+      runId: 'with-products',
+      linkId: 'mk_a',
+      grantedProducts: ['accounts', 'transactions'],
+      connected: false,
+      linkErrorCode: 'auth_expired',
+    });
 
     const a = await registry.get('mk_a');
     expect(a?.mode).toBe('parked');

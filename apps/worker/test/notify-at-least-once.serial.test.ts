@@ -10,7 +10,14 @@ import { Queue } from 'bullmq';
 import { importJob, QUEUES, jobId, planImport, type ImportJob } from '@mk/shared';
 import { EventOutbox, MigrationLedger, type NotifyEvent } from '@mk/ledger';
 import { startSandbox, type RunningSandbox } from '@mk/sandbox';
-import { freePort, measureSlowdown, startApp, startPrivateRedis, type AppProcess, type PrivateRedis } from '@mk/testkit';
+import {
+  freePort,
+  measureSlowdown,
+  startApp,
+  startPrivateRedis,
+  type AppProcess,
+  type PrivateRedis,
+} from '@mk/testkit';
 import { verifyNotifySignature } from '../src/notify';
 import { importJobs } from './support/users';
 
@@ -68,7 +75,10 @@ function startEndpoint(port: number) {
     badSignatures: () => badSignatures,
     requests: () => requests,
     listen,
-    down: () => new Promise<void>((resolve) => (server ? (server.close(() => resolve()), server.closeAllConnections()) : resolve())),
+    down: () =>
+      new Promise<void>((resolve) =>
+        server ? (server.close(() => resolve()), server.closeAllConnections()) : resolve(),
+      ),
   };
 }
 
@@ -76,19 +86,38 @@ async function enqueue(jobs: ImportJob[]): Promise<number> {
   const ledger = new MigrationLedger(redis, PREFIX);
   await ledger.openRun(RUN, { status: 'enqueued' });
   for (const job of jobs) {
-    await ledger.register(RUN, job.sourceUserId, job.line, job.connections.map((c) => ({
-      connectionId: c.connectionId, accounts: 1, transactions: c.request.transactions.length, batchesTotal: planImport(c.request).batches.length,
-    })));
+    await ledger.register(
+      RUN,
+      job.sourceUserId,
+      job.line,
+      job.connections.map((c) => ({
+        connectionId: c.connectionId,
+        accounts: 1,
+        transactions: c.request.transactions.length,
+        batchesTotal: planImport(c.request).batches.length,
+      })),
+    );
   }
   const queue = new Queue(QUEUES.import, { connection: redis, prefix: PREFIX });
-  await queue.addBulk(jobs.map((data) => ({ name: importJob.name, data, opts: { ...importJob.options, jobId: jobId(RUN, data.sourceUserId) } })));
+  await queue.addBulk(
+    jobs.map((data) => ({
+      name: importJob.name,
+      data,
+      opts: { ...importJob.options, jobId: jobId(RUN, data.sourceUserId) },
+    })),
+  );
   await queue.close();
   return jobs.reduce((n, j) => n + j.connections.length, 0);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until(what: string, ok: () => Promise<boolean> | boolean, timeoutMs: number, diag: () => Promise<string> | string = () => ''): Promise<void> {
+async function until(
+  what: string,
+  ok: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  diag: () => Promise<string> | string = () => '',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await ok())) {
     if (Date.now() > deadline) throw new Error(`${what}: not reached within ${timeoutMs} ms\n${await diag()}`);
@@ -96,14 +125,18 @@ async function until(what: string, ok: () => Promise<boolean> | boolean, timeout
   }
 }
 
-it('delivers every event at least once, signed, in each link\'s order, through endpoint faults and worker SIGKILLs', async () => {
+it("delivers every event at least once, signed, in each link's order, through endpoint faults and worker SIGKILLs", async () => {
   const slow = measureSlowdown();
   redisServer = await startPrivateRedis({ aof: true });
   redis = new IORedis(redisServer.url, { maxRetriesPerRequest: null });
   const [webhookPort, endpointPort] = [await freePort(), await freePort()];
   sandbox = await startSandbox({
-    latency: { baseMs: 20, perKbMs: 0, maxMs: 50 }, importRatePerMinute: 1_000_000, logLevel: 'silent', seed: 7,
-    webhookRetryDelaysMs: [200, 500, 1000, 2000, 4000, 8000, 16_000, 30_000, 60_000], webhookUrl: `http://127.0.0.1:${webhookPort}/webhooks/moneykit`,
+    latency: { baseMs: 20, perKbMs: 0, maxMs: 50 },
+    importRatePerMinute: 1_000_000,
+    logLevel: 'silent',
+    seed: 7,
+    webhookRetryDelaysMs: [200, 500, 1000, 2000, 4000, 8000, 16_000, 30_000, 60_000],
+    webhookUrl: `http://127.0.0.1:${webhookPort}/webhooks/moneykit`,
   });
   const endpoint = startEndpoint(endpointPort);
   closeEndpoint = endpoint.down;
@@ -115,12 +148,27 @@ it('delivers every event at least once, signed, in each link\'s order, through e
   const total = await enqueue(jobs);
 
   const env = {
-    REDIS_URL: redisServer.url, REDIS_PREFIX: PREFIX, LOG_LEVEL: 'error', OPS_PORT: '0',
-    MONEYKIT_BASE_URL: sandbox.url, MONEYKIT_CLIENT_ID: sandbox.clientId, MONEYKIT_CLIENT_SECRET: sandbox.clientSecret,
-    MONEYKIT_IMPORT_TIMEOUT_MS: '2000', IMPORT_SETTLE_MS: '300', IMPORT_BACKOFF_BASE_MS: '50', IMPORT_BACKOFF_MAX_MS: '500',
-    IMPORT_RATE_PER_MIN: '600', IMPORT_LOCK_MS: '2000', IMPORT_CONCURRENCY: '4',
-    NOTIFY_URL: `http://127.0.0.1:${endpointPort}/events`, NOTIFY_SECRET: SECRET, NOTIFY_TIMEOUT_MS: '1000',
-    NOTIFY_RETRY_BASE_MS: '50', NOTIFY_RETRY_MAX_MS: '400', NOTIFY_LEASE_MS: '1000', NOTIFY_CONCURRENCY: '4',
+    REDIS_URL: redisServer.url,
+    REDIS_PREFIX: PREFIX,
+    LOG_LEVEL: 'error',
+    OPS_PORT: '0',
+    MONEYKIT_BASE_URL: sandbox.url,
+    MONEYKIT_CLIENT_ID: sandbox.clientId,
+    MONEYKIT_CLIENT_SECRET: sandbox.clientSecret,
+    MONEYKIT_IMPORT_TIMEOUT_MS: '2000',
+    IMPORT_SETTLE_MS: '300',
+    IMPORT_BACKOFF_BASE_MS: '50',
+    IMPORT_BACKOFF_MAX_MS: '500',
+    IMPORT_RATE_PER_MIN: '600',
+    IMPORT_LOCK_MS: '2000',
+    IMPORT_CONCURRENCY: '4',
+    NOTIFY_URL: `http://127.0.0.1:${endpointPort}/events`,
+    NOTIFY_SECRET: SECRET,
+    NOTIFY_TIMEOUT_MS: '1000',
+    NOTIFY_RETRY_BASE_MS: '50',
+    NOTIFY_RETRY_MAX_MS: '400',
+    NOTIFY_LEASE_MS: '1000',
+    NOTIFY_CONCURRENCY: '4',
   };
   const workers: AppProcess[] = [];
   const startWorker = () => {
@@ -129,7 +177,12 @@ it('delivers every event at least once, signed, in each link\'s order, through e
     workers.push(w);
   };
   const startReceiver = () => {
-    const r = startApp('apps/worker/src/main.ts', { ...env, WORKER_ROLES: 'webhooks', WEBHOOK_PORT: String(webhookPort), WEBHOOK_HOST: '127.0.0.1' });
+    const r = startApp('apps/worker/src/main.ts', {
+      ...env,
+      WORKER_ROLES: 'webhooks',
+      WEBHOOK_PORT: String(webhookPort),
+      WEBHOOK_HOST: '127.0.0.1',
+    });
     processes.push(r);
     return r;
   };
@@ -146,7 +199,10 @@ it('delivers every event at least once, signed, in each link\'s order, through e
   let kills = 0;
   const deadline = Date.now() + 90_000 * slow;
   while (!(await settled())) {
-    if (Date.now() > deadline) throw new Error(`imports not settled: ${JSON.stringify(await ledger.counts(RUN))}\n${workers.map((w) => w.output().slice(-2000)).join('\n---\n')}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `imports not settled: ${JSON.stringify(await ledger.counts(RUN))}\n${workers.map((w) => w.output().slice(-2000)).join('\n---\n')}`,
+      );
     const c = await ledger.counts(RUN);
     if (kills < 3 && c.imported >= (kills + 1) * (total / 5)) {
       await workers.shift()!.kill('SIGKILL');
@@ -181,12 +237,18 @@ it('delivers every event at least once, signed, in each link\'s order, through e
     ...imported.map((r) => `link.reconnected ${r.connectionId}`),
     'run.completed ',
   ]);
-  const got = () => new Set(endpoint.received.map(({ event }) => `${event.type} ${String(event.data.source_connection_id ?? '')}`));
+  const got = () =>
+    new Set(endpoint.received.map(({ event }) => `${event.type} ${String(event.data.source_connection_id ?? '')}`));
   const outbox = new EventOutbox(ledger);
-  await until('every event received', () => [...expected].every((e) => got().has(e)), 120_000 * slow, async () => {
-    const missing = [...expected].filter((e) => !got().has(e));
-    return `missing ${missing.length}: ${missing.slice(0, 10).join(', ')}\nbacklog ${JSON.stringify(await outbox.backlog(RUN))}\n${[receiver, ...workers].map((w) => w.output().slice(-1500)).join('\n---\n')}`;
-  });
+  await until(
+    'every event received',
+    () => [...expected].every((e) => got().has(e)),
+    120_000 * slow,
+    async () => {
+      const missing = [...expected].filter((e) => !got().has(e));
+      return `missing ${missing.length}: ${missing.slice(0, 10).join(', ')}\nbacklog ${JSON.stringify(await outbox.backlog(RUN))}\n${[receiver, ...workers].map((w) => w.output().slice(-1500)).join('\n---\n')}`;
+    },
+  );
   await until('outbox drained', async () => (await outbox.backlog(RUN)).pending === 0, 30_000 * slow);
 
   expect(endpoint.badSignatures()).toBe(0);
@@ -201,12 +263,19 @@ it('delivers every event at least once, signed, in each link\'s order, through e
   expect([...byKey.values()].filter((bodies) => bodies.size > 1)).toEqual([]);
   expect(byKey.size).toBe(expected.size);
   // Each link's order: its import arrived before its reconnect.
-  const firstAt = (key: string) => endpoint.received.findIndex(({ event }) => `${event.type} ${String(event.data.source_connection_id ?? '')}` === key);
-  const outOfOrder = imported.filter((r) => firstAt(`connection.imported ${r.connectionId}`) > firstAt(`link.reconnected ${r.connectionId}`));
+  const firstAt = (key: string) =>
+    endpoint.received.findIndex(
+      ({ event }) => `${event.type} ${String(event.data.source_connection_id ?? '')}` === key,
+    );
+  const outOfOrder = imported.filter(
+    (r) => firstAt(`connection.imported ${r.connectionId}`) > firstAt(`link.reconnected ${r.connectionId}`),
+  );
   expect(outOfOrder.map((r) => r.connectionId)).toEqual([]);
   // Every connection.imported names the link the ledger holds.
   for (const r of imported) {
-    const event = endpoint.received.find(({ event: e }) => e.type === 'connection.imported' && e.data.source_connection_id === r.connectionId)!.event;
+    const event = endpoint.received.find(
+      ({ event: e }) => e.type === 'connection.imported' && e.data.source_connection_id === r.connectionId,
+    )!.event;
     expect(event.data).toMatchObject({ source_user_id: r.sourceUserId, link_id: r.linkId });
   }
   // The faults happened: the endpoint refused or dropped some, and processes were killed.

@@ -10,7 +10,15 @@ import IORedis from 'ioredis';
 import { ConfigError, createLogger } from '@mk/shared';
 import { EventOutbox, MigrationLedger, eventOf, type NotifyEvent } from '@mk/ledger';
 import { freePort, startPrivateRedis, type PrivateRedis } from '@mk/testkit';
-import { backoffMs, notifyEnvSchema, notifyOptionsFromConfig, signNotifyBody, startNotifier, verifyNotifySignature, type NotifyOptions } from '../src/notify';
+import {
+  backoffMs,
+  notifyEnvSchema,
+  notifyOptionsFromConfig,
+  signNotifyBody,
+  startNotifier,
+  verifyNotifySignature,
+  type NotifyOptions,
+} from '../src/notify';
 
 const SECRET = 'unit-test-secret-0123456789abcdef';
 const ROOT = path.resolve(__dirname, '../../..');
@@ -31,8 +39,12 @@ describe('the signature', () => {
     const doc = fs.readFileSync(path.join(ROOT, 'docs/notify.md'), 'utf8');
     const code = /<!-- verify-snippet[^>]*-->\s*```js\n([\s\S]*?)```/.exec(doc)?.[1];
     expect(code).toBeDefined();
-    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the documented snippet, run as the team would
-    const verify = new Function('require', `${code!}\nreturn verifyMigratorSignature;`)(require) as (s: string, h: string, b: string) => boolean;
+    // The documented snippet, run as the team would run it.
+    const verify = new Function('require', `${code!}\nreturn verifyMigratorSignature;`)(require) as (
+      s: string,
+      h: string,
+      b: string,
+    ) => boolean;
     const body = JSON.stringify({ id: 'x', type: 'connection.imported', data: { link_id: 'mk_1' } });
     expect(verify(SECRET, signNotifyBody(SECRET, body), body)).toBe(true);
     expect(verify(SECRET, signNotifyBody(SECRET, body), body.replace('mk_1', 'mk_2'))).toBe(false);
@@ -46,9 +58,14 @@ describe('the settings', () => {
     expect(load({})).toBeUndefined();
     expect(() => load({ NOTIFY_URL: 'https://example.com/hook' })).toThrow(ConfigError);
     expect(() => load({ NOTIFY_URL: 'https://example.com/hook' })).toThrow(/NOTIFY_SECRET/);
-    expect(() => load({ NOTIFY_URL: 'https://example.com/hook', NOTIFY_SECRET: 'short' })).toThrow(/NOTIFY_SECRET is too short/);
+    expect(() => load({ NOTIFY_URL: 'https://example.com/hook', NOTIFY_SECRET: 'short' })).toThrow(
+      /NOTIFY_SECRET is too short/,
+    );
     expect(() => load({ NOTIFY_SECRET: SECRET })).toThrow(/NOTIFY_URL/);
-    expect(load({ NOTIFY_URL: 'https://example.com/hook', NOTIFY_SECRET: SECRET })).toMatchObject({ timeoutMs: 10_000, giveUpAfterMs: 48 * 3_600_000 });
+    expect(load({ NOTIFY_URL: 'https://example.com/hook', NOTIFY_SECRET: SECRET })).toMatchObject({
+      timeoutMs: 10_000,
+      giveUpAfterMs: 48 * 3_600_000,
+    });
   });
 
   it('back off exponentially up to the maximum', () => {
@@ -81,7 +98,10 @@ describe('the outbox and the notifier', () => {
     let ra = await ledger.transitionFrom(a!, { state: 'importing' }, { countAttempt: true });
     ra = await ledger.transitionFrom(ra, { state: 'linked', linkId: 'mk_a' });
     ra = await ledger.transitionFrom(ra, { state: 'imported', transactionsImported: 3 });
-    await ledger.transitionFrom(b!, { state: 'failed', lastError: { errorClass: 'terminal', code: 'invalid_request', message: 'name jane@example.com' } });
+    await ledger.transitionFrom(b!, {
+      state: 'failed',
+      lastError: { errorClass: 'terminal', code: 'invalid_request', message: 'name jane@example.com' },
+    });
     expect(await ledger.findLink('mk_a')).toEqual({ runId: 'r', sourceUserId: 'u1', connectionId: 'c1' });
     // a webhook delivered twice counts once
     expect(await ledger.recordReconnect(ra, Date.UTC(2027, 0, 5, 10))).toBe(true);
@@ -90,9 +110,25 @@ describe('the outbox and the notifier', () => {
     expect(await ledger.recordAttention(ra, 'deleted', 1000)).toBe(false);
 
     const entries = await outbox.read('r', 100);
-    expect(entries.map((e) => e.type)).toEqual(['connection.imported', 'connection.failed', 'link.reconnected', 'link.needs_attention']);
-    expect(entries[0]!.data).toMatchObject({ source_user_id: 'u1', source_connection_id: 'c1', link_id: 'mk_a', transactions_imported: 3 });
-    expect(entries[1]!.data).toEqual({ source_user_id: 'u1', source_connection_id: 'c2', attempts: 0, error_class: 'terminal', error_code: 'invalid_request' });
+    expect(entries.map((e) => e.type)).toEqual([
+      'connection.imported',
+      'connection.failed',
+      'link.reconnected',
+      'link.needs_attention',
+    ]);
+    expect(entries[0]!.data).toMatchObject({
+      source_user_id: 'u1',
+      source_connection_id: 'c1',
+      link_id: 'mk_a',
+      transactions_imported: 3,
+    });
+    expect(entries[1]!.data).toEqual({
+      source_user_id: 'u1',
+      source_connection_id: 'c2',
+      attempts: 0,
+      error_class: 'terminal',
+      error_code: 'invalid_request',
+    });
     expect(JSON.stringify(entries)).not.toContain('jane');
     expect(await ledger.reconnectedAt('r', 'u1', 'c1')).toBe(Date.UTC(2027, 0, 5, 10));
     expect(await ledger.reconnectedAt('r', 'u1', 'c2')).toBeUndefined();
@@ -120,7 +156,9 @@ describe('the outbox and the notifier', () => {
       req.on('data', (c: Buffer) => (raw += c.toString('utf8')));
       req.on('end', () => {
         const event = JSON.parse(raw) as NotifyEvent;
-        const status = verifyNotifySignature(SECRET, req.headers['migrator-signature'] as string, raw) ? answer(event, nth++) : 401;
+        const status = verifyNotifySignature(SECRET, req.headers['migrator-signature'] as string, raw)
+          ? answer(event, nth++)
+          : 401;
         if (status < 300) received.push(event);
         res.writeHead(status).end();
       });
@@ -131,7 +169,15 @@ describe('the outbox and the notifier', () => {
   }
 
   const options = (url: string, extra: Partial<NotifyOptions> = {}): NotifyOptions => ({
-    url, secret: SECRET, timeoutMs: 1000, retryBaseMs: 20, retryMaxMs: 100, giveUpAfterMs: 3_600_000, concurrency: 4, leaseMs: 600, ...extra,
+    url,
+    secret: SECRET,
+    timeoutMs: 1000,
+    retryBaseMs: 20,
+    retryMaxMs: 100,
+    giveUpAfterMs: 3_600_000,
+    concurrency: 4,
+    leaseMs: 600,
+    ...extra,
   });
 
   const waitFor = async (ok: () => Promise<boolean> | boolean, ms = 20_000) => {
@@ -142,7 +188,7 @@ describe('the outbox and the notifier', () => {
     }
   };
 
-  it('keeps each link\'s order while one of its events is retried, and lets other links go on', async () => {
+  it("keeps each link's order while one of its events is retried, and lets other links go on", async () => {
     const prefix = '{o3}';
     const ledger = new MigrationLedger(redis, prefix, { outbox: true });
     await ledger.openRun('r');
@@ -156,11 +202,19 @@ describe('the outbox and the notifier', () => {
       refusedA++;
       return 503;
     });
-    const notifier = startNotifier({ redis, ledger, prefix, options: options(ep.url), logger: createLogger('test', { level: 'silent' }) });
+    const notifier = startNotifier({
+      redis,
+      ledger,
+      prefix,
+      options: options(ep.url),
+      logger: createLogger('test', { level: 'silent' }),
+    });
     try {
       await waitFor(() => ep.received.length >= 3);
       expect(ep.received.map((e) => `${e.type} ${String(e.data.source_connection_id)}`)).toEqual([
-        'connection.imported b', 'connection.imported a', 'link.reconnected a',
+        'connection.imported b',
+        'connection.imported a',
+        'link.reconnected a',
       ]);
       expect(refusedA).toBe(5);
       await waitFor(async () => (await new EventOutbox(ledger).backlog('r')).pending === 0);
@@ -207,7 +261,7 @@ describe('the outbox and the notifier', () => {
     }
   });
 
-  it('has one deliverer at a time: a second notifier waits for the first one\'s lease', async () => {
+  it("has one deliverer at a time: a second notifier waits for the first one's lease", async () => {
     const prefix = '{o5}';
     const ledger = new MigrationLedger(redis, prefix, { outbox: true });
     const ep = await endpoint(() => 204);

@@ -36,15 +36,17 @@ afterAll(async () => {
 });
 
 async function producerRun(dump: string): Promise<void> {
-  const producer = startApp('apps/producer/src/main.ts', { REDIS_URL: redisServer.url, REDIS_PREFIX: PREFIX, LOG_LEVEL: 'error' }, [
-    'run', dump, '--run', RUN, '--rejects', path.join(dir, 'rejects.ndjson'),
-  ]);
+  const producer = startApp(
+    'apps/producer/src/main.ts',
+    { REDIS_URL: redisServer.url, REDIS_PREFIX: PREFIX, LOG_LEVEL: 'error' },
+    ['run', dump, '--run', RUN, '--rejects', path.join(dir, 'rejects.ndjson')],
+  );
   processes.push(producer);
   const code = await producer.exited;
   // Without --wait it exits once everything is enqueued: in progress, or done.
-  if (code !== EXIT.inProgress && code !== EXIT.success) throw new Error(`producer exited ${code}:\n${producer.output()}`);
+  if (code !== EXIT.inProgress && code !== EXIT.success)
+    throw new Error(`producer exited ${code}:\n${producer.output()}`);
 }
-
 
 /** One sample of the worker's /metrics. */
 async function metric(opsPort: number, name: string, labels: string): Promise<number> {
@@ -60,21 +62,41 @@ describe('Redis without AOF restarted mid-run', () => {
     const expected = await plan(dump, { ratePerMinute: 60 });
     expect(expected.oversizedConnections).toBeGreaterThan(0); // heavy users: batches after the import, checked on adoption
 
-    sandbox = await startSandbox({ latency: { baseMs: 20, perKbMs: 0.02, maxMs: 200 }, importRatePerMinute: 1_000_000, logLevel: 'silent' });
+    sandbox = await startSandbox({
+      latency: { baseMs: 20, perKbMs: 0.02, maxMs: 200 },
+      importRatePerMinute: 1_000_000,
+      logLevel: 'silent',
+    });
     const opsPort = await freePort();
     const worker = startApp('apps/worker/src/main.ts', {
-      LOG_LEVEL: 'warn', REDIS_URL: redisServer.url, REDIS_PREFIX: PREFIX, WORKER_ROLES: 'import', OPS_PORT: String(opsPort), OPS_HOST: '127.0.0.1',
-      MONEYKIT_BASE_URL: sandbox.url, MONEYKIT_CLIENT_ID: sandbox.clientId, MONEYKIT_CLIENT_SECRET: sandbox.clientSecret,
+      LOG_LEVEL: 'warn',
+      REDIS_URL: redisServer.url,
+      REDIS_PREFIX: PREFIX,
+      WORKER_ROLES: 'import',
+      OPS_PORT: String(opsPort),
+      OPS_HOST: '127.0.0.1',
+      MONEYKIT_BASE_URL: sandbox.url,
+      MONEYKIT_CLIENT_ID: sandbox.clientId,
+      MONEYKIT_CLIENT_SECRET: sandbox.clientSecret,
       // Slow enough to be caught mid-run; the settle wait covers a call still in flight when Redis went away.
-      IMPORT_RATE_PER_MIN: '6000', IMPORT_CONCURRENCY: '8', IMPORT_SETTLE_MS: '1000', IMPORT_LOCK_MS: '5000',
-      IMPORT_BACKOFF_BASE_MS: '50', IMPORT_BACKOFF_MAX_MS: '1000', MONEYKIT_IMPORT_TIMEOUT_MS: '5000',
+      IMPORT_RATE_PER_MIN: '6000',
+      IMPORT_CONCURRENCY: '8',
+      IMPORT_SETTLE_MS: '1000',
+      IMPORT_LOCK_MS: '5000',
+      IMPORT_BACKOFF_BASE_MS: '50',
+      IMPORT_BACKOFF_MAX_MS: '1000',
+      MONEYKIT_IMPORT_TIMEOUT_MS: '5000',
     });
     processes.push(worker);
     const tail = () => worker.output().split('\n').slice(-30).join('\n');
     await producerRun(dump);
 
     const before = new MigrationLedger(redis, PREFIX);
-    await until('a third of the run imported', async () => (await before.counts(RUN)).imported >= expected.connections / 3, { timeoutMs: 120_000, diagnose: tail });
+    await until(
+      'a third of the run imported',
+      async () => (await before.counts(RUN)).imported >= expected.connections / 3,
+      { timeoutMs: 120_000, diagnose: tail },
+    );
     const importedBeforeLoss = (await before.counts(RUN)).imported;
     await redisServer.restart(); // SIGKILL, no AOF: every key is gone
     expect(await before.getRun(RUN)).toBeUndefined();
@@ -82,10 +104,14 @@ describe('Redis without AOF restarted mid-run', () => {
     // What an operator does after such a loss: run the same command again.
     await producerRun(dump);
     const ledger = new MigrationLedger(redis, PREFIX);
-    await until('the re-run to settle', async () => {
-      const c = await ledger.counts(RUN);
-      return c.imported + c.failed === expected.connections;
-    }, { timeoutMs: 180_000, diagnose: tail });
+    await until(
+      'the re-run to settle',
+      async () => {
+        const c = await ledger.counts(RUN);
+        return c.imported + c.failed === expected.connections;
+      },
+      { timeoutMs: 180_000, diagnose: tail },
+    );
 
     const c = sandbox.state.counters();
     expect(c.duplicateLinks).toBe(0);
@@ -109,7 +135,9 @@ describe('Redis without AOF restarted mid-run', () => {
     expect(adopted).toBeGreaterThanOrEqual(importedBeforeLoss);
 
     // The look-up before each import: at least one read per connection, and imports no more than one per link.
-    expect(await metric(opsPort, 'mk_api_calls_total', 'endpoint="get_user_links",outcome="ok"')).toBeGreaterThanOrEqual(expected.connections);
+    expect(
+      await metric(opsPort, 'mk_api_calls_total', 'endpoint="get_user_links",outcome="ok"'),
+    ).toBeGreaterThanOrEqual(expected.connections);
     expect(c.importCalls).toBe(expected.connections);
   }, 300_000);
 });

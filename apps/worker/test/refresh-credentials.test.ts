@@ -38,13 +38,27 @@ it('credentials refused: the refresh queue pauses marked as ours, nothing is spe
 
   client = new MoneyKitClient({ baseUrl: sb.url, clientId: sb.clientId, clientSecret: SECRET, timeoutMs: 1000 });
   refresh = await startRefresh({
-    redisUrl: redis.url, prefix: PREFIX, client, logger, timeScale: 3600, quotaGuardMs: 20, inFlightMs: 5000, firstDueSpreadMs: 0,
-    dispatchIdleMs: 20, concurrency: 4, buckets: 16, credentialsProbe: { probeBaseMs: 100, probeMaxMs: 400, pollMs: 25 },
+    redisUrl: redis.url,
+    prefix: PREFIX,
+    client,
+    logger,
+    timeScale: 3600,
+    quotaGuardMs: 20,
+    inFlightMs: 5000,
+    firstDueSpreadMs: 0,
+    dispatchIdleMs: 20,
+    concurrency: 4,
+    buckets: 16,
+    credentialsProbe: { probeBaseMs: 100, probeMaxMs: 400, pollMs: 25 },
   });
   await refresh.registry.register(ids.map((linkId) => ({ linkId, products: ['accounts'] })));
   const mark = keys(PREFIX).queuePause(QUEUES.refresh);
   const conn = refresh.registry.redis;
-  await waitFor('the refresh queue to pause', async () => (await refresh!.queue.isPaused()) && (await conn.exists(mark)) === 1, 20_000);
+  await waitFor(
+    'the refresh queue to pause',
+    async () => (await refresh!.queue.isPaused()) && (await conn.exists(mark)) === 1,
+    20_000,
+  );
   expect(await conn.hget(mark, 'reason')).toBe(CREDENTIALS_REFUSED);
   await new Promise((r) => setTimeout(r, 500));
   expect(await refresh.queue.isPaused()).toBe(true);
@@ -55,10 +69,14 @@ it('credentials refused: the refresh queue pauses marked as ours, nothing is spe
   expect(stats.accepted + stats.uncertain).toBe(0);
 
   await control(sb, 'PUT', '/credentials', { client_secret: SECRET });
-  await waitFor('every link refreshed', async () => {
-    const c = await counters(sb);
-    return ids.every((id) => c.refreshCalls[id]?.accounts === 1);
-  }, 20_000);
+  await waitFor(
+    'every link refreshed',
+    async () => {
+      const c = await counters(sb);
+      return ids.every((id) => c.refreshCalls[id]?.accounts === 1);
+    },
+    20_000,
+  );
   expect(await refresh.queue.isPaused()).toBe(false);
   expect(await conn.exists(mark)).toBe(0);
   expect((await counters(sb)).quotaViolationsAttempted).toBe(0);

@@ -38,7 +38,12 @@ beforeAll(async () => {
     buckets: 64,
     appRateLimitLinks: 3,
   });
-  receiver = await startWebhookReceiver({ port: 0, registry: refresh.registry, fetchJwks: jwksFromUrl(sb.url), logger });
+  receiver = await startWebhookReceiver({
+    port: 0,
+    registry: refresh.registry,
+    fetchJwks: jwksFromUrl(sb.url),
+    logger,
+  });
   await control(sb, 'PUT', '/webhook', { url: receiver.url });
 });
 
@@ -54,7 +59,9 @@ const calls = async (linkId: string) => (await counters(sb)).refreshCalls[linkId
 
 it('does not refresh imported links until the sandbox reconnects them, then refreshes them within seconds of the webhook', async () => {
   const ids = await importLinks(client, 20);
-  await refresh.registry.register(ids.map((linkId) => ({ linkId, parked: { reason: 'auth_expired' }, runId: 'run-1' })));
+  await refresh.registry.register(
+    ids.map((linkId) => ({ linkId, parked: { reason: 'auth_expired' }, runId: 'run-1' })),
+  );
   await new Promise((r) => setTimeout(r, 1500));
   let c = await counters(sb);
   expect(ids.filter((id) => c.refreshCalls[id])).toEqual([]);
@@ -63,10 +70,14 @@ it('does not refresh imported links until the sandbox reconnects them, then refr
   const reconnected = ids.slice(0, 10);
   const reconnectedAt = Date.now();
   for (const id of reconnected) await control(sb, 'POST', `/links/${id}/reconnect`);
-  await waitFor('reconnected links refreshed', async () => {
-    const now = await counters(sb);
-    return reconnected.every((id) => now.refreshCalls[id]?.accounts && now.refreshCalls[id]?.transactions);
-  }, 10_000);
+  await waitFor(
+    'reconnected links refreshed',
+    async () => {
+      const now = await counters(sb);
+      return reconnected.every((id) => now.refreshCalls[id]?.accounts && now.refreshCalls[id]?.transactions);
+    },
+    10_000,
+  );
   // "within seconds": 5 s on a machine to ourselves, stretched by how much slower this one runs right now
   expect(Date.now() - reconnectedAt).toBeLessThan(5000 * measureSlowdown());
   c = await counters(sb);
@@ -74,7 +85,11 @@ it('does not refresh imported links until the sandbox reconnects them, then refr
   expect(c.badStateRefreshes).toBe(0);
   expect(c.quotaViolationsAttempted).toBe(0);
   // the product_refresh webhooks arrive too
-  await waitFor('completion recorded', async () => (await refresh.registry.get(reconnected[0]!))!.products.every((p) => p.status === 'completed'), 5000);
+  await waitFor(
+    'completion recorded',
+    async () => (await refresh.registry.get(reconnected[0]!))!.products.every((p) => p.status === 'completed'),
+    5000,
+  );
   expect((await refresh.registry.stats()).parked).toBe(10);
 });
 
@@ -92,7 +107,9 @@ it('stops a forbidden product (403), removes unknown and deleted links (404, 410
   ]);
 
   await waitFor('all answered', async () => {
-    const [f, n, d, x] = await Promise.all([forbidden!, 'mk_ThisLinkDoesNotExist00', deleted!, disconnected!].map((id) => refresh.registry.get(id)));
+    const [f, n, d, x] = await Promise.all(
+      [forbidden!, 'mk_ThisLinkDoesNotExist00', deleted!, disconnected!].map((id) => refresh.registry.get(id)),
+    );
     return f!.products.some((p) => p.stopped) && n!.mode === 'removed' && d!.mode === 'removed' && x!.mode === 'parked';
   });
   const f = (await refresh.registry.get(forbidden!))!;
@@ -103,9 +120,15 @@ it('stops a forbidden product (403), removes unknown and deleted links (404, 410
     return c.accounts! >= 1 && c.transactions! >= 1;
   });
   expect((await calls(forbidden!)).identity).toBeUndefined();
-  expect(await refresh.registry.get('mk_ThisLinkDoesNotExist00')).toMatchObject({ mode: 'removed', removed: { reason: 'not_found' } });
+  expect(await refresh.registry.get('mk_ThisLinkDoesNotExist00')).toMatchObject({
+    mode: 'removed',
+    removed: { reason: 'not_found' },
+  });
   expect(await refresh.registry.get(deleted!)).toMatchObject({ mode: 'removed', removed: { reason: 'deleted' } });
-  expect(await refresh.registry.get(disconnected!)).toMatchObject({ mode: 'parked', parked: { reason: 'auth_expired' } });
+  expect(await refresh.registry.get(disconnected!)).toMatchObject({
+    mode: 'parked',
+    parked: { reason: 'auth_expired' },
+  });
   // parked: no retry loop against the 422
   const badState = (await counters(sb)).badStateRefreshes;
   await new Promise((r) => setTimeout(r, 1500));
@@ -124,7 +147,10 @@ it('a 429 for one link delays only that link; 429s across links pause the whole 
   const before = await refresh.registry.stats();
   const violationsBefore = (await counters(sb)).quotaViolationsAttempted;
   await refresh.registry.register([{ linkId: outsider }]);
-  await waitFor('outsider refreshed by us after its Retry-After', async () => ((await calls(outsider)).accounts ?? 0) >= 2);
+  await waitFor(
+    'outsider refreshed by us after its Retry-After',
+    async () => ((await calls(outsider)).accounts ?? 0) >= 2,
+  );
   const after = await refresh.registry.stats();
   expect(after.rateLimitedLink - before.rateLimitedLink).toBe(1);
   expect(after.rateLimitedApp).toBe(before.rateLimitedApp);
@@ -132,7 +158,11 @@ it('a 429 for one link delays only that link; 429s across links pause the whole 
   expect((await counters(sb)).quotaViolationsAttempted - violationsBefore).toBe(1);
 
   // app-wide: the next 8 refresh calls are refused whatever the link
-  await control(sb, 'PUT', '/faults', { rateLimitBurst: 8, rateLimitBurstRetryAfterSeconds: 1, endpoints: ['refresh'] });
+  await control(sb, 'PUT', '/faults', {
+    rateLimitBurst: 8,
+    rateLimitBurstRetryAfterSeconds: 1,
+    endpoints: ['refresh'],
+  });
   const rest = ids.slice(1);
   await refresh.registry.register(rest.map((linkId) => ({ linkId })));
   await waitFor('every link refreshed after the pause', async () => {

@@ -10,7 +10,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import IORedis from 'ioredis';
-import { loadRequested, startCpuLoad, tracked, startPrivateRedis, trackSlowdown, type CpuLoad, type PrivateRedis } from '@mk/testkit';
+import {
+  loadRequested,
+  startCpuLoad,
+  tracked,
+  startPrivateRedis,
+  trackSlowdown,
+  type CpuLoad,
+  type PrivateRedis,
+} from '@mk/testkit';
 import type { MoneyKitClient } from '@mk/moneykit-client';
 import type { RunningSandbox } from '@mk/sandbox';
 import type { Product, Redis } from '@mk/shared';
@@ -54,21 +62,23 @@ let load: CpuLoad | undefined;
 
 function spawnWorker(slot: number): Promise<ChildProcess> {
   const entry = path.join(__dirname, 'fixtures', 'refresh-process.ts');
-  const child = tracked(spawn(process.execPath, ['--import', 'tsx', entry], {
-    cwd: path.join(__dirname, '..', '..', '..'),
-    env: {
-      ...process.env,
-      REDIS_URL: redisServer.url,
-      REDIS_PREFIX: PREFIX,
-      MONEYKIT_BASE_URL: sb.url,
-      MONEYKIT_CLIENT_ID: sb.clientId,
-      MONEYKIT_CLIENT_SECRET: sb.clientSecret,
-      MONEYKIT_TIMEOUT_MS: '1000',
-      REFRESH_TEST_OPTIONS: JSON.stringify(WORKER_OPTIONS),
-      LOG_LEVEL: 'error',
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  }));
+  const child = tracked(
+    spawn(process.execPath, ['--import', 'tsx', entry], {
+      cwd: path.join(__dirname, '..', '..', '..'),
+      env: {
+        ...process.env,
+        REDIS_URL: redisServer.url,
+        REDIS_PREFIX: PREFIX,
+        MONEYKIT_BASE_URL: sb.url,
+        MONEYKIT_CLIENT_ID: sb.clientId,
+        MONEYKIT_CLIENT_SECRET: sb.clientSecret,
+        MONEYKIT_TIMEOUT_MS: '1000',
+        REFRESH_TEST_OPTIONS: JSON.stringify(WORKER_OPTIONS),
+        LOG_LEVEL: 'error',
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }),
+  );
   children.set(slot, child);
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`worker ${slot} exited with ${code} before it was ready`)));
@@ -136,7 +146,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await load?.stop();
-  for (const child of children.values()) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const child of children.values())
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   redis.disconnect();
   client.close();
   await sb.close();
@@ -145,21 +156,43 @@ afterAll(async () => {
 
 it('several workers, a SIGKILL and injected faults: zero quota violations, every product refreshed within one cadence of due', async () => {
   const ids = await importLinks(client, LINKS);
-  for (let i = 0; i < ids.length; i += 50) await Promise.all(ids.slice(i, i + 50).map((id) => control(sb, 'POST', `/links/${id}/reconnect`)));
+  for (let i = 0; i < ids.length; i += 50)
+    await Promise.all(ids.slice(i, i + 50).map((id) => control(sb, 'POST', `/links/${id}/reconnect`)));
   await registry.register(ids.map((linkId) => ({ linkId, products: PRODUCTS })));
 
   await Promise.all([spawnWorker(0), spawnWorker(1), spawnWorker(2)]);
   const slowdown = trackSlowdown();
   const started = Date.now();
-  const lateness: Lateness = { worstMs: { accounts: 0, transactions: 0, identity: 0, account_numbers: 0 } as Record<Product, number>, worstInWindowMs: {}, windows: [], samples: 0, series: [] };
+  const lateness: Lateness = {
+    worstMs: { accounts: 0, transactions: 0, identity: 0, account_numbers: 0 } as Record<Product, number>,
+    worstInWindowMs: {},
+    windows: [],
+    samples: 0,
+    series: [],
+  };
   const stallMs = WORKER_OPTIONS.lockDurationMs + WORKER_OPTIONS.stalledIntervalMs;
   const at = (fraction: number) => started + SOAK_MS * fraction;
   const script: [number, () => Promise<unknown>][] = [
-    [at(0.15), () => control(sb, 'PUT', '/faults', { error5xxRate: 0.03, dropRate: 0.02, timeoutRate: 0.01, timeoutMs: 1500, endpoints: ['refresh'] })],
+    [
+      at(0.15),
+      () =>
+        control(sb, 'PUT', '/faults', {
+          error5xxRate: 0.03,
+          dropRate: 0.02,
+          timeoutRate: 0.01,
+          timeoutMs: 1500,
+          endpoints: ['refresh'],
+        }),
+    ],
     [
       at(0.35),
       () => {
-        lateness.windows.push({ name: 'sigkill', from: Date.now(), to: Date.now() + stallMs + HOUR_MS, allowanceMs: stallMs });
+        lateness.windows.push({
+          name: 'sigkill',
+          from: Date.now(),
+          to: Date.now() + stallMs + HOUR_MS,
+          allowanceMs: stallMs,
+        });
         return kill(1);
       },
     ],
@@ -168,8 +201,17 @@ it('several workers, a SIGKILL and injected faults: zero quota violations, every
       at(0.6),
       () => {
         // "nobody refreshes for Retry-After (1 s)"; the burst outlasts the first pause, so twice that
-        lateness.windows.push({ name: 'app-wide 429', from: Date.now(), to: Date.now() + 2000 + HOUR_MS, allowanceMs: 2000 });
-        return control(sb, 'PUT', '/faults', { rateLimitBurst: 40, rateLimitBurstRetryAfterSeconds: 1, endpoints: ['refresh'] });
+        lateness.windows.push({
+          name: 'app-wide 429',
+          from: Date.now(),
+          to: Date.now() + 2000 + HOUR_MS,
+          allowanceMs: 2000,
+        });
+        return control(sb, 'PUT', '/faults', {
+          rateLimitBurst: 40,
+          rateLimitBurstRetryAfterSeconds: 1,
+          endpoints: ['refresh'],
+        });
       },
     ],
     [at(0.75), () => control(sb, 'DELETE', '/faults')],
@@ -213,7 +255,9 @@ it('several workers, a SIGKILL and injected faults: zero quota violations, every
   expect(lateness.worstMs.transactions).toBeLessThanOrEqual(HOUR_MS * stretch);
   expect(lateness.worstMs.identity).toBeLessThanOrEqual(DAY_MS * stretch);
   expect(lateness.worstMs.account_numbers).toBeLessThanOrEqual(DAY_MS * stretch);
-  const overWindows = lateness.windows.filter((w) => (lateness.worstInWindowMs[w.name] ?? 0) > (HOUR_MS + w.allowanceMs) * stretch);
+  const overWindows = lateness.windows.filter(
+    (w) => (lateness.worstInWindowMs[w.name] ?? 0) > (HOUR_MS + w.allowanceMs) * stretch,
+  );
   expect(overWindows).toEqual([]);
 
   // the sandbox's side: every link refreshed all along (gaps of at most two cadences plus fault holds)
@@ -222,12 +266,28 @@ it('several workers, a SIGKILL and injected faults: zero quota violations, every
   const minDaily = Math.floor(hours / 24 / (2 * stretch));
   const short = ids.filter((id) => {
     const r = c.refreshCalls[id] ?? {};
-    return (r.accounts ?? 0) < minHourly || (r.transactions ?? 0) < minHourly || (r.identity ?? 0) < Math.max(1, minDaily) || (r.account_numbers ?? 0) < Math.max(1, minDaily);
+    return (
+      (r.accounts ?? 0) < minHourly ||
+      (r.transactions ?? 0) < minHourly ||
+      (r.identity ?? 0) < Math.max(1, minDaily) ||
+      (r.account_numbers ?? 0) < Math.max(1, minDaily)
+    );
   });
   // with each short link's calls per product, so a failure says which product starved (minimum: minHourly / daily)
-  expect({ minHourly, short: short.map((id) => ({ id, calls: c.refreshCalls[id] ?? {} })) }).toEqual({ minHourly, short: [] });
+  expect({ minHourly, short: short.map((id) => ({ id, calls: c.refreshCalls[id] ?? {} })) }).toEqual({
+    minHourly,
+    short: [],
+  });
 
   // the workers stop cleanly
-  await Promise.all([...children.values()].map((child) => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); })));
+  await Promise.all(
+    [...children.values()].map(
+      (child) =>
+        new Promise((r) => {
+          child.once('exit', r);
+          child.kill('SIGTERM');
+        }),
+    ),
+  );
   await waitFor('no job left active', async () => (await redis.llen(`${PREFIX}:mk-refresh:active`)) === 0, 10_000);
 });

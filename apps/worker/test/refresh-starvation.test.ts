@@ -47,7 +47,13 @@ const noQueue = { rateLimit: async () => undefined } as unknown as Queue;
 
 describe('a starved refresh worker', () => {
   it('gives a claim back unsent when the process stalled past its send window, and claims afresh', async () => {
-    const reg = await RefreshRegistry.open(redis, `{st${++n}}`, { timeScale: SCALE, inFlightMs: 2000, quotaGuardMs: 20, firstDueSpreadMs: 0, buckets: 8 });
+    const reg = await RefreshRegistry.open(redis, `{st${++n}}`, {
+      timeScale: SCALE,
+      inFlightMs: 2000,
+      quotaGuardMs: 20,
+      firstDueSpreadMs: 0,
+      buckets: 8,
+    });
     const window = sendWindowMs(2000, client.maxExchangeMs('refresh_products'), 20);
     expect(window).toBe(480);
     const [linkId] = await connectedLinks(1);
@@ -64,7 +70,13 @@ describe('a starved refresh worker', () => {
         };
       },
     });
-    const { processRefresh: process } = createRefreshProcessor({ registry: slowClaims, client, queue: noQueue, logger, credentialsRefused: async () => undefined });
+    const { processRefresh: process } = createRefreshProcessor({
+      registry: slowClaims,
+      client,
+      queue: noQueue,
+      logger,
+      credentialsRefused: async () => undefined,
+    });
     expect(await process(job(linkId!, ['accounts']))).toEqual({ outcome: 'accepted', products: ['accounts'] });
     const stats = await reg.stats();
     expect(stats.staleClaims).toBe(1);
@@ -72,15 +84,23 @@ describe('a starved refresh worker', () => {
     expect((await counters(sb)).refreshCalls[linkId!]).toEqual({ accounts: 1 });
   });
 
-  it('never sends a call after its claim\'s send window, even when the stall comes after the claim was checked', async () => {
+  it("never sends a call after its claim's send window, even when the stall comes after the claim was checked", async () => {
     const [linkId] = await connectedLinks(1);
     await expect(client.refreshProducts(linkId!, ['accounts'], { sendBy: Date.now() - 1 })).rejects.toMatchObject({
-      code: CLIENT_CODES.sendWindowPassed, errorClass: 'retryable', mayHaveTakenEffect: false,
+      code: CLIENT_CODES.sendWindowPassed,
+      errorClass: 'retryable',
+      mayHaveTakenEffect: false,
     });
     expect((await counters(sb)).refreshCalls[linkId!]).toBeUndefined();
 
     // through the processor: the stall falls between the claim check and the send; the products are given back
-    const reg = await RefreshRegistry.open(redis, `{st${++n}}`, { timeScale: SCALE, inFlightMs: 2000, quotaGuardMs: 20, firstDueSpreadMs: 0, buckets: 8 });
+    const reg = await RefreshRegistry.open(redis, `{st${++n}}`, {
+      timeScale: SCALE,
+      inFlightMs: 2000,
+      quotaGuardMs: 20,
+      firstDueSpreadMs: 0,
+      buckets: 8,
+    });
     await reg.register([{ linkId: linkId!, products: ['accounts'] }]);
     const stalled: RefreshClient = {
       maxExchangeMs: (e) => client.maxExchangeMs(e),
@@ -90,7 +110,13 @@ describe('a starved refresh worker', () => {
         return client.refreshProducts(id, products, opts);
       },
     };
-    const { processRefresh: process } = createRefreshProcessor({ registry: reg, client: stalled, queue: noQueue, logger, credentialsRefused: async () => undefined });
+    const { processRefresh: process } = createRefreshProcessor({
+      registry: reg,
+      client: stalled,
+      queue: noQueue,
+      logger,
+      credentialsRefused: async () => undefined,
+    });
     await expect(process(job(linkId!, ['accounts']))).rejects.toMatchObject({ code: CLIENT_CODES.sendWindowPassed });
     expect((await counters(sb)).refreshCalls[linkId!]).toBeUndefined();
     // given back, not counted as a refresh: claimable again at once

@@ -44,7 +44,15 @@ function startReceiver(): Promise<{ url: string; spans: CollectedSpan[]; close()
         for (const rs of data.resourceSpans ?? []) {
           const service = rs.resource?.attributes?.find((a) => a.key === 'service.name')?.value.stringValue ?? '';
           for (const ss of rs.scopeSpans ?? []) {
-            for (const s of ss.spans ?? []) spans.push({ service, traceId: s.traceId, spanId: s.spanId, ...(s.parentSpanId && { parentSpanId: s.parentSpanId }), name: s.name, kind: s.kind });
+            for (const s of ss.spans ?? [])
+              spans.push({
+                service,
+                traceId: s.traceId,
+                spanId: s.spanId,
+                ...(s.parentSpanId && { parentSpanId: s.parentSpanId }),
+                name: s.name,
+                kind: s.kind,
+              });
           }
         }
       }
@@ -53,7 +61,11 @@ function startReceiver(): Promise<{ url: string; spans: CollectedSpan[]; close()
   });
   return new Promise((resolve) =>
     server.listen(0, '127.0.0.1', () =>
-      resolve({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, spans, close: () => new Promise((r) => server.close(() => r())) }),
+      resolve({
+        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        spans,
+        close: () => new Promise((r) => server.close(() => r())),
+      }),
     ),
   );
 }
@@ -83,10 +95,21 @@ afterAll(async () => {
 
 describe('OpenTelemetry traces', () => {
   it('follow one import from the enqueue through the worker to the MoneyKit call', async () => {
-    const env = { REDIS_URL: redisServer.url, REDIS_PREFIX: PREFIX, LOG_LEVEL: 'error', OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url };
+    const env = {
+      REDIS_URL: redisServer.url,
+      REDIS_PREFIX: PREFIX,
+      LOG_LEVEL: 'error',
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+    };
     worker = startApp('apps/worker/src/main.ts', {
-      ...env, WORKER_ROLES: 'import', OPS_PORT: '0', WEBHOOK_PORT: '0', IMPORT_SETTLE_MS: '100',
-      MONEYKIT_BASE_URL: sandbox.url, MONEYKIT_CLIENT_ID: sandbox.clientId, MONEYKIT_CLIENT_SECRET: sandbox.clientSecret,
+      ...env,
+      WORKER_ROLES: 'import',
+      OPS_PORT: '0',
+      WEBHOOK_PORT: '0',
+      IMPORT_SETTLE_MS: '100',
+      MONEYKIT_BASE_URL: sandbox.url,
+      MONEYKIT_CLIENT_ID: sandbox.clientId,
+      MONEYKIT_CLIENT_SECRET: sandbox.clientSecret,
     });
     const queue = new Queue(QUEUES.import, { connection: redis, prefix: PREFIX });
     for (let i = 0; i < 1200 && (await queue.getWorkersCount()) === 0; i++) await new Promise((r) => setTimeout(r, 50));
@@ -94,7 +117,15 @@ describe('OpenTelemetry traces', () => {
 
     const dump = path.join(dir, 'one.ndjson');
     await fixtures.writeDumpFile(dump, { users: 1, format: 'plaid', txPerAccount: 3, seed: 2 });
-    const producer = startApp('apps/producer/src/main.ts', env, ['run', dump, '--run', 'traced', '--wait', '--out-dir', dir]);
+    const producer = startApp('apps/producer/src/main.ts', env, [
+      'run',
+      dump,
+      '--run',
+      'traced',
+      '--wait',
+      '--out-dir',
+      dir,
+    ]);
     expect(await producer.exited).toBe(0);
     // SIGTERM: the worker finishes and flushes its spans before it exits
     await worker.kill('SIGTERM');

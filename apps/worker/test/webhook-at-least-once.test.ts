@@ -84,8 +84,11 @@ describe('webhooks at least once', () => {
     await registry.register([{ linkId: 'mk_crash', parked: { reason: 'auth_expired' } }]);
     const resumedBefore = await meta('resumed');
     const child = startApp('apps/worker/test/fixtures/webhook-process.ts', {
-      REDIS_URL: server.url, REDIS_PREFIX: PREFIX, WEBHOOK_TEST_JWKS: JSON.stringify({ keys: [key.jwk] }),
-      WEBHOOK_TEST_LEASE_MS: String(LEASE_MS), WEBHOOK_TEST_BLOCK_APPLY: '1',
+      REDIS_URL: server.url,
+      REDIS_PREFIX: PREFIX,
+      WEBHOOK_TEST_JWKS: JSON.stringify({ keys: [key.jwk] }),
+      WEBHOOK_TEST_LEASE_MS: String(LEASE_MS),
+      WEBHOOK_TEST_BLOCK_APPLY: '1',
     });
     children.push(child);
     const deadline = Date.now() + DEADLINE_MS;
@@ -94,7 +97,10 @@ describe('webhooks at least once', () => {
     expect(url).toBeDefined();
 
     const connected = stateChanged('mk_crash', 'connected');
-    const first = deliver(url!, connected, key).then((a) => `answered ${a.status}`, (err: Error) => `failed: ${err.message}`);
+    const first = deliver(url!, connected, key).then(
+      (a) => `answered ${a.status}`,
+      (err: Error) => `failed: ${err.message}`,
+    );
     while (!child.output().includes('applying mk_crash') && Date.now() < deadline) await sleep(20);
     expect(child.output()).toContain('applying mk_crash');
     // claimed, under the lease only (the old receiver held it for the whole 3 h dedupe TTL)
@@ -143,14 +149,23 @@ describe('webhooks at least once', () => {
     const completedBefore = await meta('productRefreshCompleted');
     const connected = stateChanged('mk_twice', 'connected');
     const refreshed = productRefresh('mk_twice');
-    const burst = (event: object) => Promise.all(Array.from({ length: 8 }, (_, i) => deliver((i % 2 ? a : b).url, event, key)));
-    for (const [event, answers] of [[connected, await burst(connected)], [refreshed, await burst(refreshed)]] as const) {
-      const kinds = answers.map((x) => (x.status === 200 ? String(x.body.status) : `${x.status} ${String(x.body.error)}`));
+    const burst = (event: object) =>
+      Promise.all(Array.from({ length: 8 }, (_, i) => deliver((i % 2 ? a : b).url, event, key)));
+    for (const [event, answers] of [
+      [connected, await burst(connected)],
+      [refreshed, await burst(refreshed)],
+    ] as const) {
+      const kinds = answers.map((x) =>
+        x.status === 200 ? String(x.body.status) : `${x.status} ${String(x.body.error)}`,
+      );
       expect(kinds.filter((k) => k === 'processed')).toHaveLength(1);
       for (const k of kinds) expect(['processed', 'duplicate', '503 in_progress']).toContain(k);
       // MoneyKit retries the busy ones: duplicates now
       for (const x of answers.filter((y) => y.status === 503)) {
-        expect((await redeliverUntilAcknowledged(a.url, event)).at(-1)).toMatchObject({ status: 200, body: { status: 'duplicate' } });
+        expect((await redeliverUntilAcknowledged(a.url, event)).at(-1)).toMatchObject({
+          status: 200,
+          body: { status: 'duplicate' },
+        });
       }
     }
     expect(await meta('resumed')).toBe(resumedBefore + 1);
@@ -167,7 +182,10 @@ describe('webhooks at least once', () => {
     const busy = await deliver(r.url, connected, key);
     expect(busy).toMatchObject({ status: 503, body: { error: 'in_progress' }, retryAfter: '1' });
     expect(await redis.pttl(seen)).toBeLessThanOrEqual(LEASE_MS);
-    expect((await redeliverUntilAcknowledged(r.url, connected)).at(-1)).toMatchObject({ status: 200, body: { status: 'processed' } });
+    expect((await redeliverUntilAcknowledged(r.url, connected)).at(-1)).toMatchObject({
+      status: 200,
+      body: { status: 'processed' },
+    });
     expect((await registry.get('mk_legacy'))!.mode).toBe('active');
   });
 
@@ -184,10 +202,13 @@ describe('webhooks at least once', () => {
     const connected = stateChanged('mk_fail', 'connected');
     expect(await deliver(r.url, connected, key)).toMatchObject({ status: 503, body: { error: 'unavailable' } });
     expect(await r.dedupe.state(connected.webhook_idempotency_key)).toBe('unseen');
-    expect(await deliver(r.url, connected, key)).toMatchObject({ status: 200, body: { status: 'processed', effect: 'due' } });
+    expect(await deliver(r.url, connected, key)).toMatchObject({
+      status: 200,
+      body: { status: 'processed', effect: 'due' },
+    });
   });
 
-  it('a late release never erases another delivery\'s lease or its done mark', async () => {
+  it("a late release never erases another delivery's lease or its done mark", async () => {
     const dedupe = new WebhookDedupe(redis, registry.keys.webhookSeen, 60_000, LEASE_MS);
     const mine = await dedupe.claim('k-late');
     expect(mine.kind).toBe('claimed');
@@ -206,7 +227,11 @@ describe('webhooks at least once', () => {
 
   it('applying the same event twice (killed after applying, before done) leaves the link as it was', async () => {
     // What a second apply still changes is bounded and listed in dedupe.ts; the link's state is not among it.
-    await registry.register([{ linkId: 'mk_again_c', parked: { reason: 'auth_expired' } }, { linkId: 'mk_again_e' }, { linkId: 'mk_again_p' }]);
+    await registry.register([
+      { linkId: 'mk_again_c', parked: { reason: 'auth_expired' } },
+      { linkId: 'mk_again_e' },
+      { linkId: 'mk_again_p' },
+    ]);
     const events = [
       stateChanged('mk_again_c', 'connected'),
       stateChanged('mk_again_e', 'error', { error: 'auth_expired' }),
@@ -220,7 +245,11 @@ describe('webhooks at least once', () => {
       const mark = await redis.hget(registry.keys.webhookOrder(b), event.link_id);
       expect(await applyWebhook(event as never, registry)).toBe(once);
       const again = await registry.get(event.link_id);
-      expect({ mode: again!.mode, parked: again!.parked, products: again!.products }).toEqual({ mode: state!.mode, parked: state!.parked, products: state!.products });
+      expect({ mode: again!.mode, parked: again!.parked, products: again!.products }).toEqual({
+        mode: state!.mode,
+        parked: state!.parked,
+        products: state!.products,
+      });
       expect(await redis.hget(registry.keys.webhookOrder(b), event.link_id)).toBe(mark);
     }
     expect(await meta('resumed')).toBe(resumedBefore + 1);

@@ -57,9 +57,17 @@ describe('webhook receiver', () => {
 
   it('error parks and deleted removes the link; product refreshes are recorded', async () => {
     await registry.register([{ linkId: 'mk_err' }]);
-    expect((await deliver(stateChanged('mk_err', 'error', { error: 'invalid_credentials', error_message: 'x' }))).body).toMatchObject({ effect: 'parked' });
+    expect(
+      (await deliver(stateChanged('mk_err', 'error', { error: 'invalid_credentials', error_message: 'x' }))).body,
+    ).toMatchObject({ effect: 'parked' });
     expect(await registry.get('mk_err')).toMatchObject({ mode: 'parked', parked: { reason: 'invalid_credentials' } });
-    const refreshed = { ...stateChanged('mk_err', 'x'), webhook_event: 'link.product_refresh', product: 'accounts', state: 'completed', state_changed_at: new Date().toISOString() };
+    const refreshed = {
+      ...stateChanged('mk_err', 'x'),
+      webhook_event: 'link.product_refresh',
+      product: 'accounts',
+      state: 'completed',
+      state_changed_at: new Date().toISOString(),
+    };
     expect((await deliver(refreshed)).body).toMatchObject({ effect: 'recorded' });
     expect((await registry.get('mk_err'))!.products[0]!.status).toBe('completed');
     expect((await deliver(stateChanged('mk_err', 'deleted'))).body).toMatchObject({ effect: 'removed' });
@@ -93,16 +101,23 @@ describe('webhook receiver', () => {
     await new Promise((r) => setTimeout(r, 250));
     const fetchesBefore = receiver.verifier.fetches;
     // never served: refetched once, still unknown
-    expect(await deliver(stateChanged('mk_valid', 'connected'), unknown)).toMatchObject({ status: 401, body: { error: 'signature_unknown_kid' } });
+    expect(await deliver(stateChanged('mk_valid', 'connected'), unknown)).toMatchObject({
+      status: 401,
+      body: { error: 'signature_unknown_kid' },
+    });
     expect(receiver.verifier.fetches).toBe(fetchesBefore + 1);
     // a flood of forged kids within the refetch interval costs no more fetches
-    for (let i = 0; i < 3; i++) expect((await deliver(stateChanged('mk_valid', 'connected'), await newKey())).status).toBe(401);
+    for (let i = 0; i < 3; i++)
+      expect((await deliver(stateChanged('mk_valid', 'connected'), await newKey())).status).toBe(401);
     expect(receiver.verifier.fetches).toBe(fetchesBefore + 1);
     // MoneyKit rotates: the new kid is found on the next allowed refetch
     served = [rotated.jwk, current.jwk];
     await new Promise((r) => setTimeout(r, 250));
     await registry.register([{ linkId: 'mk_rot', parked: { reason: 'auth_expired' } }]);
-    expect(await deliver(stateChanged('mk_rot', 'connected'), rotated)).toMatchObject({ status: 200, body: { status: 'processed' } });
+    expect(await deliver(stateChanged('mk_rot', 'connected'), rotated)).toMatchObject({
+      status: 200,
+      body: { status: 'processed' },
+    });
     expect(receiver.verifier.fetches).toBe(fetchesBefore + 2);
     current = rotated;
   });
@@ -125,24 +140,48 @@ describe('webhook receiver', () => {
     const bad = '{"webhook_event": "link.state_changed",';
     expect(await post(bad, await sign(bad, current))).toMatchObject({ status: 400, body: { error: 'malformed_json' } });
     const body = JSON.stringify(stateChanged('mk_valid', 'connected'));
-    expect(await post(body, await sign(body, current), 'text/plain')).toMatchObject({ status: 415, body: { error: 'unsupported_media_type' } });
+    expect(await post(body, await sign(body, current), 'text/plain')).toMatchObject({
+      status: 415,
+      body: { error: 'unsupported_media_type' },
+    });
     const big = JSON.stringify({ ...stateChanged('mk_valid', 'connected'), padding: 'x'.repeat(5000) });
     expect(await post(big, await sign(big, current))).toMatchObject({ status: 413, body: { error: 'body_too_large' } });
     const invalid = JSON.stringify({ ...stateChanged('mk_valid', 'connected'), state: 'sideways' });
-    expect(await post(invalid, await sign(invalid, current))).toMatchObject({ status: 400, body: { error: 'invalid_event' } });
-    const unknownEvent = JSON.stringify({ ...stateChanged('mk_valid', 'connected'), webhook_event: 'link.something_new' });
-    expect(await post(unknownEvent, await sign(unknownEvent, current))).toEqual({ status: 200, body: { status: 'ignored', event: 'link.something_new' } });
+    expect(await post(invalid, await sign(invalid, current))).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_event' },
+    });
+    const unknownEvent = JSON.stringify({
+      ...stateChanged('mk_valid', 'connected'),
+      webhook_event: 'link.something_new',
+    });
+    expect(await post(unknownEvent, await sign(unknownEvent, current))).toEqual({
+      status: 200,
+      body: { status: 'ignored', event: 'link.something_new' },
+    });
   });
 });
 
 describe('webhook settings', () => {
   it('come from the environment with documented defaults, and a bad one is named', () => {
     expect(webhookOptionsFromEnv({})).toEqual({
-      port: 8788, host: '0.0.0.0', path: '/webhooks/moneykit', leewayMs: 300_000, bodyLimit: 65_536, minJwksRefetchMs: 30_000, dedupeTtlMs: 10_800_000, processingLeaseMs: 5_000,
+      port: 8788,
+      host: '0.0.0.0',
+      path: '/webhooks/moneykit',
+      leewayMs: 300_000,
+      bodyLimit: 65_536,
+      minJwksRefetchMs: 30_000,
+      dedupeTtlMs: 10_800_000,
+      processingLeaseMs: 5_000,
     });
-    expect(webhookOptionsFromEnv({ WEBHOOK_IAT_LEEWAY_SECONDS: '120', WEBHOOK_ISSUER: 'moneykit' })).toMatchObject({ leewayMs: 120_000, issuer: 'moneykit' });
+    expect(webhookOptionsFromEnv({ WEBHOOK_IAT_LEEWAY_SECONDS: '120', WEBHOOK_ISSUER: 'moneykit' })).toMatchObject({
+      leewayMs: 120_000,
+      issuer: 'moneykit',
+    });
     expect(() => webhookOptionsFromEnv({ WEBHOOK_DEDUPE_TTL_SECONDS: '60' })).toThrow(/WEBHOOK_DEDUPE_TTL_SECONDS/);
     expect(webhookOptionsFromEnv({ WEBHOOK_PROCESSING_LEASE_SECONDS: '2' })).toMatchObject({ processingLeaseMs: 2000 });
-    expect(() => webhookOptionsFromEnv({ WEBHOOK_PROCESSING_LEASE_SECONDS: '0' })).toThrow(/WEBHOOK_PROCESSING_LEASE_SECONDS/);
+    expect(() => webhookOptionsFromEnv({ WEBHOOK_PROCESSING_LEASE_SECONDS: '0' })).toThrow(
+      /WEBHOOK_PROCESSING_LEASE_SECONDS/,
+    );
   });
 });

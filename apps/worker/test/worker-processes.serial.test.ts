@@ -31,10 +31,22 @@ afterEach(async () => {
 });
 
 function startWorkerProcess(extra: Record<string, string> = {}): AppProcess {
-  const w = startApp('apps/worker/src/main.ts', { LOG_LEVEL: process.env.WORKER_LOG_LEVEL ?? 'warn',
-    REDIS_URL: redisServer.url, REDIS_PREFIX: PREFIX, WORKER_ROLES: 'import', OPS_PORT: '0', WEBHOOK_PORT: '0',
-    MONEYKIT_BASE_URL: sandbox.url, MONEYKIT_CLIENT_ID: sandbox.clientId, MONEYKIT_CLIENT_SECRET: sandbox.clientSecret,
-    MONEYKIT_IMPORT_TIMEOUT_MS: '1000', IMPORT_SETTLE_MS: '300', IMPORT_BACKOFF_BASE_MS: '50', IMPORT_BACKOFF_MAX_MS: '500', IMPORT_CONCURRENCY: '8', ...extra,
+  const w = startApp('apps/worker/src/main.ts', {
+    LOG_LEVEL: process.env.WORKER_LOG_LEVEL ?? 'warn',
+    REDIS_URL: redisServer.url,
+    REDIS_PREFIX: PREFIX,
+    WORKER_ROLES: 'import',
+    OPS_PORT: '0',
+    WEBHOOK_PORT: '0',
+    MONEYKIT_BASE_URL: sandbox.url,
+    MONEYKIT_CLIENT_ID: sandbox.clientId,
+    MONEYKIT_CLIENT_SECRET: sandbox.clientSecret,
+    MONEYKIT_IMPORT_TIMEOUT_MS: '1000',
+    IMPORT_SETTLE_MS: '300',
+    IMPORT_BACKOFF_BASE_MS: '50',
+    IMPORT_BACKOFF_MAX_MS: '500',
+    IMPORT_CONCURRENCY: '8',
+    ...extra,
   });
   workers.push(w);
   return w;
@@ -43,12 +55,26 @@ function startWorkerProcess(extra: Record<string, string> = {}): AppProcess {
 async function enqueue(runId: string, jobs: ImportJob[]): Promise<number> {
   const ledger = new MigrationLedger(redis, PREFIX);
   for (const job of jobs) {
-    await ledger.register(runId, job.sourceUserId, job.line, job.connections.map((c) => ({
-      connectionId: c.connectionId, accounts: 1, transactions: c.request.transactions.length, batchesTotal: planImport(c.request).batches.length,
-    })));
+    await ledger.register(
+      runId,
+      job.sourceUserId,
+      job.line,
+      job.connections.map((c) => ({
+        connectionId: c.connectionId,
+        accounts: 1,
+        transactions: c.request.transactions.length,
+        batchesTotal: planImport(c.request).batches.length,
+      })),
+    );
   }
   const queue = new Queue(QUEUES.import, { connection: redis, prefix: PREFIX });
-  await queue.addBulk(jobs.map((data) => ({ name: importJob.name, data, opts: { ...importJob.options, jobId: jobId(runId, data.sourceUserId) } })));
+  await queue.addBulk(
+    jobs.map((data) => ({
+      name: importJob.name,
+      data,
+      opts: { ...importJob.options, jobId: jobId(runId, data.sourceUserId) },
+    })),
+  );
   await queue.close();
   return jobs.reduce((n, j) => n + j.connections.length, 0);
 }
@@ -68,12 +94,24 @@ async function settled(runId: string, total: number, timeoutMs: number) {
       for await (const r of ledger.scan(runId)) if (r.state !== 'imported' && r.state !== 'failed') stuck.push(r);
       const qk = `${PREFIX}:${QUEUES.import}`;
       const active = await redis.lrange(`${qk}:active`, 0, -1);
-      const locks = await Promise.all(active.map(async (id) => `${id} lock=${await redis.get(`${qk}:${id}:lock`)} pttl=${await redis.pttl(`${qk}:${id}:lock`)} stc=${await redis.hget(`${qk}:${id}`, 'stc')} ats=${await redis.hget(`${qk}:${id}`, 'ats')}`));
+      const locks = await Promise.all(
+        active.map(
+          async (id) =>
+            `${id} lock=${await redis.get(`${qk}:${id}:lock`)} pttl=${await redis.pttl(`${qk}:${id}:lock`)} stc=${await redis.hget(`${qk}:${id}`, 'stc')} ats=${await redis.hget(`${qk}:${id}`, 'ats')}`,
+        ),
+      );
       const stalledSet = await redis.smembers(`${qk}:stalled`);
       const check = await redis.pttl(`${qk}:stalled-check`);
       const diag = `active ${locks.join(' | ')}\nstalled set ${stalledSet.join(',')} stalled-check pttl ${check}`;
-      const clients = [diag, ...String(await redis.client('LIST')).split('\n')].map((l) => l.replace(/ (fd|laddr|qbuf|qbuf-free|argv-mem|multi-mem|obl|oll|omem|tot-mem|events|user|redir|resp|rbs|rbp|ssub|sub|psub|watch|lib-name|lib-ver)=\S*/g, ''));
-      throw new Error(`not settled at ${Date.now()}: clients ${clients.join('\n')}\n${JSON.stringify(stuck.slice(0, 5))} ${JSON.stringify(c)} jobs ${JSON.stringify(jobs)} ${JSON.stringify(failed)}\n${workers.map((w) => w.output().split('\n').slice(-25).join('\n')).join('\n-----\n')}`);
+      const clients = [diag, ...String(await redis.client('LIST')).split('\n')].map((l) =>
+        l.replace(
+          / (fd|laddr|qbuf|qbuf-free|argv-mem|multi-mem|obl|oll|omem|tot-mem|events|user|redir|resp|rbs|rbp|ssub|sub|psub|watch|lib-name|lib-ver)=\S*/g,
+          '',
+        ),
+      );
+      throw new Error(
+        `not settled at ${Date.now()}: clients ${clients.join('\n')}\n${JSON.stringify(stuck.slice(0, 5))} ${JSON.stringify(c)} jobs ${JSON.stringify(jobs)} ${JSON.stringify(failed)}\n${workers.map((w) => w.output().split('\n').slice(-25).join('\n')).join('\n-----\n')}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -81,7 +119,11 @@ async function settled(runId: string, total: number, timeoutMs: number) {
 
 describe('worker processes', () => {
   it('keep one import rate across three processes, spaced evenly, and hold back together after a 429', async () => {
-    sandbox = await startSandbox({ latency: { baseMs: 30, perKbMs: 0, maxMs: 30 }, importRatePerMinute: 100_000, logLevel: 'silent' });
+    sandbox = await startSandbox({
+      latency: { baseMs: 30, perKbMs: 0, maxMs: 30 },
+      importRatePerMinute: 100_000,
+      logLevel: 'silent',
+    });
     const runId = 'rate';
     const total = await enqueue(runId, importJobs(runId, 40)); // 60 connections
     const ratePerMinute = 600; // one call every 100 ms, whatever the number of processes
@@ -100,7 +142,12 @@ describe('worker processes', () => {
   }, 90_000);
 
   it('lose and double nobody when a worker is SIGKILLed mid-run and another takes over', async () => {
-    sandbox = await startSandbox({ latency: { baseMs: 40, perKbMs: 0.05, maxMs: 200 }, importRatePerMinute: 1_000_000, logLevel: 'silent', seed: 3 });
+    sandbox = await startSandbox({
+      latency: { baseMs: 40, perKbMs: 0.05, maxMs: 200 },
+      importRatePerMinute: 1_000_000,
+      logLevel: 'silent',
+      seed: 3,
+    });
     sandbox.state.faults.set({ commitThenFailRate: 0.05, error5xxRate: 0.03, dropRate: 0.03 });
     const runId = 'sigkill';
     const total = await enqueue(runId, importJobs(runId, 150, { heavyEvery: 50 }));
@@ -109,7 +156,8 @@ describe('worker processes', () => {
     startWorkerProcess(env);
     const ledger = new MigrationLedger(redis, PREFIX);
     // Kill once work is under way, so jobs and ledger records are caught mid-flight.
-    for (let i = 0; i < 200 && (await ledger.counts(runId)).imported < total / 4; i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 200 && (await ledger.counts(runId)).imported < total / 4; i++)
+      await new Promise((r) => setTimeout(r, 50));
     await victim.kill('SIGKILL');
     startWorkerProcess(env);
     const counts = await settled(runId, total, 90_000);
@@ -121,7 +169,11 @@ describe('worker processes', () => {
   }, 120_000);
 
   it('finish their in-flight imports on SIGTERM and exit cleanly, leaving the rest queued for the next worker', async () => {
-    sandbox = await startSandbox({ latency: { baseMs: 400, perKbMs: 0, maxMs: 400 }, importRatePerMinute: 1_000_000, logLevel: 'silent' });
+    sandbox = await startSandbox({
+      latency: { baseMs: 400, perKbMs: 0, maxMs: 400 },
+      importRatePerMinute: 1_000_000,
+      logLevel: 'silent',
+    });
     const runId = 'sigterm';
     const total = await enqueue(runId, importJobs(runId, 60));
     const worker = startWorkerProcess({ IMPORT_RATE_PER_MIN: '60000', IMPORT_CONCURRENCY: '4' });

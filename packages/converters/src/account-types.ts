@@ -26,24 +26,52 @@ function key(s: string): string {
 }
 
 const PLAID_DEPOSITORY: Table = {
-  checking: 'depository.checking', savings: 'depository.savings', hsa: 'depository.hsa', cd: 'depository.cd',
-  moneymarket: 'depository.money_market', paypal: 'depository.paypal', prepaid: 'depository.prepaid',
-  cashmanagement: 'depository.cash_management', ebt: 'depository.ebt',
+  checking: 'depository.checking',
+  savings: 'depository.savings',
+  hsa: 'depository.hsa',
+  cd: 'depository.cd',
+  moneymarket: 'depository.money_market',
+  paypal: 'depository.paypal',
+  prepaid: 'depository.prepaid',
+  cashmanagement: 'depository.cash_management',
+  ebt: 'depository.ebt',
 };
 const PLAID_CREDIT: Table = { creditcard: 'liability.credit_card', paypal: 'liability.credit_card' };
 const PLAID_LOAN: Table = {
-  auto: 'liability.auto_loan', student: 'liability.student_loan', mortgage: 'liability.mortgage',
-  homeequity: 'liability.home_equity', lineofcredit: 'liability.line_of_credit', consumer: 'liability.personal_loan',
-  business: 'liability.business_loan', commercial: 'liability.business_loan', construction: 'liability.loan',
-  loan: 'liability.loan', overdraft: 'liability.line_of_credit', other: 'liability.loan',
+  auto: 'liability.auto_loan',
+  student: 'liability.student_loan',
+  mortgage: 'liability.mortgage',
+  homeequity: 'liability.home_equity',
+  lineofcredit: 'liability.line_of_credit',
+  consumer: 'liability.personal_loan',
+  business: 'liability.business_loan',
+  commercial: 'liability.business_loan',
+  construction: 'liability.loan',
+  loan: 'liability.loan',
+  overdraft: 'liability.line_of_credit',
+  other: 'liability.loan',
 };
 const PLAID_INVESTMENT: Table = {
-  '401k': 'investment.401k', '403b': 'investment.403b', '457b': 'investment.457b', '529': 'investment.529',
-  ira: 'investment.ira', roth: 'investment.roth_ira', roth401k: 'investment.roth_401k', brokerage: 'investment.brokerage',
-  hsa: 'investment.hsa', crypto: 'investment.crypto', cryptoexchange: 'investment.crypto', sepira: 'investment.ira',
-  simpleira: 'investment.ira', pension: 'investment.pension', retirement: 'investment.retirement',
-  mutualfund: 'investment.mutual_fund', stockplan: 'investment.stock_plan', trust: 'investment.trust',
-  nontaxablebrokerageaccount: 'investment.brokerage', other: 'investment.other',
+  '401k': 'investment.401k',
+  '403b': 'investment.403b',
+  '457b': 'investment.457b',
+  '529': 'investment.529',
+  ira: 'investment.ira',
+  roth: 'investment.roth_ira',
+  roth401k: 'investment.roth_401k',
+  brokerage: 'investment.brokerage',
+  hsa: 'investment.hsa',
+  crypto: 'investment.crypto',
+  cryptoexchange: 'investment.crypto',
+  sepira: 'investment.ira',
+  simpleira: 'investment.ira',
+  pension: 'investment.pension',
+  retirement: 'investment.retirement',
+  mutualfund: 'investment.mutual_fund',
+  stockplan: 'investment.stock_plan',
+  trust: 'investment.trust',
+  nontaxablebrokerageaccount: 'investment.brokerage',
+  other: 'investment.other',
 };
 
 /** A subtype inside a known family: unmapped subtypes fall back to the family (counted as unknown). */
@@ -66,7 +94,11 @@ export function plaidAccountType(type: string, subtype: string | undefined): Map
     case 'investment':
     case 'brokerage':
       // Plaid has ~57 investment subtypes: the family is known, so any subtype maps inside it.
-      return { type: PLAID_INVESTMENT[sub] ?? (sub ? `investment.${lowerSnake(subtype!)}` : 'investment.other'), known: true, liability: false };
+      return {
+        type: PLAID_INVESTMENT[sub] ?? (sub ? `investment.${lowerSnake(subtype!)}` : 'investment.other'),
+        known: true,
+        liability: false,
+      };
     case 'other':
       return { type: 'other.other', known: true, liability: false };
     default:
@@ -75,42 +107,91 @@ export function plaidAccountType(type: string, subtype: string | undefined): Map
 }
 
 const MX_SUBTYPES: Table = {
-  moneymarket: 'depository.money_market', certificateofdeposit: 'depository.cd', auto: 'liability.auto_loan',
-  student: 'liability.student_loan', homeequity: 'liability.home_equity', heloc: 'liability.home_equity',
-  personal: 'liability.personal_loan', plan401k: 'investment.401k', plan403b: 'investment.403b',
-  plan529: 'investment.529', ira: 'investment.ira', rothira: 'investment.roth_ira', brokerage: 'investment.brokerage',
+  moneymarket: 'depository.money_market',
+  certificateofdeposit: 'depository.cd',
+  auto: 'liability.auto_loan',
+  student: 'liability.student_loan',
+  homeequity: 'liability.home_equity',
+  heloc: 'liability.home_equity',
+  personal: 'liability.personal_loan',
+  plan401k: 'investment.401k',
+  plan403b: 'investment.403b',
+  plan529: 'investment.529',
+  ira: 'investment.ira',
+  rothira: 'investment.roth_ira',
+  brokerage: 'investment.brokerage',
 };
 const MX_TYPES: Table = {
-  checking: 'depository.checking', savings: 'depository.savings', cash: 'depository.cash', prepaid: 'depository.prepaid',
-  creditcard: 'liability.credit_card', loan: 'liability.loan', lineofcredit: 'liability.line_of_credit',
-  checkinglineofcredit: 'liability.line_of_credit', mortgage: 'liability.mortgage', investment: 'investment.other',
-  insurance: 'other.insurance', property: 'other.property', any: 'other.other',
+  checking: 'depository.checking',
+  savings: 'depository.savings',
+  cash: 'depository.cash',
+  prepaid: 'depository.prepaid',
+  creditcard: 'liability.credit_card',
+  loan: 'liability.loan',
+  lineofcredit: 'liability.line_of_credit',
+  checkinglineofcredit: 'liability.line_of_credit',
+  mortgage: 'liability.mortgage',
+  investment: 'investment.other',
+  insurance: 'other.insurance',
+  property: 'other.property',
+  any: 'other.other',
 };
-const MX_SUBTYPE_FAMILY: Record<string, string> = { SAVINGS: 'depository', CHECKING: 'depository', LOAN: 'liability', INVESTMENT: 'investment' };
+const MX_SUBTYPE_FAMILY: Record<string, string> = {
+  SAVINGS: 'depository',
+  CHECKING: 'depository',
+  LOAN: 'liability',
+  INVESTMENT: 'investment',
+};
 
 /** MX `type` (+ `subtype` when it refines it; "NONE" means none). */
 export function mxAccountType(type: string, subtype: string | undefined): MappedType {
   const sub = subtype && key(subtype) !== 'none' ? MX_SUBTYPES[key(subtype)] : undefined;
   const family = MX_SUBTYPE_FAMILY[type.toUpperCase()];
-  if (sub && family && sub.startsWith(family)) return { type: sub, known: true, liability: sub.startsWith('liability.') };
+  if (sub && family && sub.startsWith(family))
+    return { type: sub, known: true, liability: sub.startsWith('liability.') };
   return lookup(MX_TYPES, key(type), type);
 }
 
 const YODLEE_BANK: Table = {
-  checking: 'depository.checking', savings: 'depository.savings', cd: 'depository.cd', moneymarket: 'depository.money_market',
-  prepaid: 'depository.prepaid', cashmanagement: 'depository.cash_management', healthsavingsaccount: 'depository.hsa',
-  ira: 'investment.ira', otherdeposits: 'depository.other', others: 'depository.other',
+  checking: 'depository.checking',
+  savings: 'depository.savings',
+  cd: 'depository.cd',
+  moneymarket: 'depository.money_market',
+  prepaid: 'depository.prepaid',
+  cashmanagement: 'depository.cash_management',
+  healthsavingsaccount: 'depository.hsa',
+  ira: 'investment.ira',
+  otherdeposits: 'depository.other',
+  others: 'depository.other',
 };
-const YODLEE_CREDIT: Table = { credit: 'liability.credit_card', store: 'liability.credit_card', charge: 'liability.credit_card', other: 'liability.credit_card' };
+const YODLEE_CREDIT: Table = {
+  credit: 'liability.credit_card',
+  store: 'liability.credit_card',
+  charge: 'liability.credit_card',
+  other: 'liability.credit_card',
+};
 const YODLEE_LOAN: Table = {
-  mortgage: 'liability.mortgage', homeloan: 'liability.mortgage', autoloan: 'liability.auto_loan',
-  studentloan: 'liability.student_loan', personalloan: 'liability.personal_loan', lineofcredit: 'liability.line_of_credit',
-  homeequitylineofcredit: 'liability.home_equity', installmentloan: 'liability.loan', other: 'liability.loan',
+  mortgage: 'liability.mortgage',
+  homeloan: 'liability.mortgage',
+  autoloan: 'liability.auto_loan',
+  studentloan: 'liability.student_loan',
+  personalloan: 'liability.personal_loan',
+  lineofcredit: 'liability.line_of_credit',
+  homeequitylineofcredit: 'liability.home_equity',
+  installmentloan: 'liability.loan',
+  other: 'liability.loan',
 };
 const YODLEE_CONTAINER: Table = {
-  bank: 'depository.other', creditcard: 'liability.credit_card', loan: 'liability.loan', investment: 'investment.other',
-  insurance: 'other.insurance', reward: 'other.reward', bill: 'other.bill', realestate: 'other.property',
-  otherassets: 'other.asset', otherliabilities: 'liability.other',
+  bank: 'depository.other',
+  creditcard: 'liability.credit_card',
+  loan: 'liability.loan',
+  investment: 'investment.other',
+  insurance: 'other.insurance',
+  reward: 'other.reward',
+  bill: 'other.bill',
+  realestate: 'other.property',
+  otherassets: 'other.asset',
+  otherliabilities: 'liability.other',
 };
 
 /** Yodlee `CONTAINER` + `accountType`. */
@@ -118,7 +199,8 @@ export function yodleeAccountType(container: string, accountType: string | undef
   const c = key(container);
   const t = key(accountType ?? '');
   const raw = accountType ? `${container}.${accountType}` : container;
-  const table = c === 'bank' ? YODLEE_BANK : c === 'creditcard' ? YODLEE_CREDIT : c === 'loan' ? YODLEE_LOAN : undefined;
+  const table =
+    c === 'bank' ? YODLEE_BANK : c === 'creditcard' ? YODLEE_CREDIT : c === 'loan' ? YODLEE_LOAN : undefined;
   if (table) return inFamily(table, t, YODLEE_CONTAINER[c]!);
   // Investment has ~190 account types: a known container is enough to place it.
   if (c === 'investment' && t) return { type: `investment.${lowerSnake(accountType!)}`, known: true, liability: false };
@@ -126,16 +208,40 @@ export function yodleeAccountType(container: string, accountType: string | undef
 }
 
 const FINICITY: Table = {
-  checking: 'depository.checking', savings: 'depository.savings', cd: 'depository.cd', moneymarket: 'depository.money_market',
-  prepaid: 'depository.prepaid', creditcard: 'liability.credit_card', lineofcredit: 'liability.line_of_credit',
-  mortgage: 'liability.mortgage', loan: 'liability.loan', studentloan: 'liability.student_loan', autoloan: 'liability.auto_loan',
-  homeequityloan: 'liability.home_equity', homeequitylineofcredit: 'liability.home_equity', investment: 'investment.other',
-  investmenttaxdeferred: 'investment.other', ira: 'investment.ira', '401k': 'investment.401k', '403b': 'investment.403b',
-  roth: 'investment.roth_ira', roth401k: 'investment.roth_401k', brokerageaccount: 'investment.brokerage',
-  '529': 'investment.529', '529plan': 'investment.529', healthsavingsaccount: 'depository.hsa',
-  cryptocurrency: 'investment.crypto', employeestockpurchaseplan: 'investment.stock_plan', '457plan': 'investment.457b',
-  '401a': 'investment.401a', keogh: 'investment.keogh', sepira: 'investment.ira', simpleira: 'investment.ira',
-  annuity: 'investment.annuity', insurance: 'other.insurance', rollover: 'investment.ira',
+  checking: 'depository.checking',
+  savings: 'depository.savings',
+  cd: 'depository.cd',
+  moneymarket: 'depository.money_market',
+  prepaid: 'depository.prepaid',
+  creditcard: 'liability.credit_card',
+  lineofcredit: 'liability.line_of_credit',
+  mortgage: 'liability.mortgage',
+  loan: 'liability.loan',
+  studentloan: 'liability.student_loan',
+  autoloan: 'liability.auto_loan',
+  homeequityloan: 'liability.home_equity',
+  homeequitylineofcredit: 'liability.home_equity',
+  investment: 'investment.other',
+  investmenttaxdeferred: 'investment.other',
+  ira: 'investment.ira',
+  '401k': 'investment.401k',
+  '403b': 'investment.403b',
+  roth: 'investment.roth_ira',
+  roth401k: 'investment.roth_401k',
+  brokerageaccount: 'investment.brokerage',
+  '529': 'investment.529',
+  '529plan': 'investment.529',
+  healthsavingsaccount: 'depository.hsa',
+  cryptocurrency: 'investment.crypto',
+  employeestockpurchaseplan: 'investment.stock_plan',
+  '457plan': 'investment.457b',
+  '401a': 'investment.401a',
+  keogh: 'investment.keogh',
+  sepira: 'investment.ira',
+  simpleira: 'investment.ira',
+  annuity: 'investment.annuity',
+  insurance: 'other.insurance',
+  rollover: 'investment.ira',
 };
 
 /** Finicity flat `type`. */
@@ -144,23 +250,56 @@ export function finicityAccountType(type: string): MappedType {
 }
 
 const AKOYA: Table = {
-  checking: 'depository.checking', savings: 'depository.savings', cd: 'depository.cd', moneymarket: 'depository.money_market',
-  escrow: 'depository.other', prepaid: 'depository.prepaid', creditcard: 'liability.credit_card', charge: 'liability.credit_card',
-  lineofcredit: 'liability.line_of_credit', homelineofcredit: 'liability.home_equity', mortgage: 'liability.mortgage',
-  autoloan: 'liability.auto_loan', studentloan: 'liability.student_loan', installment: 'liability.loan',
-  personalloan: 'liability.personal_loan', homeequityloan: 'liability.home_equity', loan: 'liability.loan',
-  '401k': 'investment.401k', '403b': 'investment.403b', '529': 'investment.529', ira: 'investment.ira',
-  roth: 'investment.roth_ira', rothira: 'investment.roth_ira', brokerageproduct: 'investment.brokerage',
-  taxable: 'investment.brokerage', annuity: 'investment.annuity', hsa: 'depository.hsa',
+  checking: 'depository.checking',
+  savings: 'depository.savings',
+  cd: 'depository.cd',
+  moneymarket: 'depository.money_market',
+  escrow: 'depository.other',
+  prepaid: 'depository.prepaid',
+  creditcard: 'liability.credit_card',
+  charge: 'liability.credit_card',
+  lineofcredit: 'liability.line_of_credit',
+  homelineofcredit: 'liability.home_equity',
+  mortgage: 'liability.mortgage',
+  autoloan: 'liability.auto_loan',
+  studentloan: 'liability.student_loan',
+  installment: 'liability.loan',
+  personalloan: 'liability.personal_loan',
+  homeequityloan: 'liability.home_equity',
+  loan: 'liability.loan',
+  '401k': 'investment.401k',
+  '403b': 'investment.403b',
+  '529': 'investment.529',
+  ira: 'investment.ira',
+  roth: 'investment.roth_ira',
+  rothira: 'investment.roth_ira',
+  brokerageproduct: 'investment.brokerage',
+  taxable: 'investment.brokerage',
+  annuity: 'investment.annuity',
+  hsa: 'depository.hsa',
   // Spellings beyond FDX's enum seen in Akoya's and FDX's published examples (README, "Real-world variants").
-  brokerage: 'investment.brokerage', individual: 'investment.brokerage', joint: 'investment.brokerage',
-  rollover: 'investment.ira', rolloverira: 'investment.ira', sepira: 'investment.ira', simpleira: 'investment.ira',
-  '401a': 'investment.401a', '457b': 'investment.457b', keogh: 'investment.keogh', '529plan': 'investment.529',
-  commercialloan: 'liability.business_loan', homeequity: 'liability.home_equity', heloc: 'liability.home_equity',
+  brokerage: 'investment.brokerage',
+  individual: 'investment.brokerage',
+  joint: 'investment.brokerage',
+  rollover: 'investment.ira',
+  rolloverira: 'investment.ira',
+  sepira: 'investment.ira',
+  simpleira: 'investment.ira',
+  '401a': 'investment.401a',
+  '457b': 'investment.457b',
+  keogh: 'investment.keogh',
+  '529plan': 'investment.529',
+  commercialloan: 'liability.business_loan',
+  homeequity: 'liability.home_equity',
+  heloc: 'liability.home_equity',
 };
 const AKOYA_FAMILY: Table = {
-  deposit: 'depository.other', loan: 'liability.loan', loc: 'liability.line_of_credit',
-  investment: 'investment.other', insurance: 'other.insurance', annuity: 'investment.annuity',
+  deposit: 'depository.other',
+  loan: 'liability.loan',
+  loc: 'liability.line_of_credit',
+  investment: 'investment.other',
+  insurance: 'other.insurance',
+  annuity: 'investment.annuity',
 };
 
 /** Akoya/FDX `accountType` (+ the family from the wrapper key: depositAccount, locAccount, ...). */

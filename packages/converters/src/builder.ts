@@ -4,7 +4,14 @@
  */
 import type { CustomerUser, ImportAccount, ImportLinkRequest, ImportTransaction, Provider } from '@mk/shared';
 import { fail } from './read';
-import { RecordError, type BadRowPolicy, type ConvertOptions, type ConvertedUser, type ConvertStats, type PendingPolicy } from './types';
+import {
+  RecordError,
+  type BadRowPolicy,
+  type ConvertOptions,
+  type ConvertedUser,
+  type ConvertStats,
+  type PendingPolicy,
+} from './types';
 
 const PHONE_COUNTRIES = new Set(['US', 'GB', 'CA']);
 
@@ -18,14 +25,18 @@ export interface UserContact {
 
 /** MoneyKit's customer user: id 4–150 characters; contact details only when well-formed (they are optional). */
 export function customerUser(c: UserContact, path: string): CustomerUser {
-  if (c.id.length < 4 || c.id.length > 150) fail(path, `user id must be 4–150 characters for MoneyKit, got ${c.id.length}`);
+  if (c.id.length < 4 || c.id.length > 150)
+    fail(path, `user id must be 4–150 characters for MoneyKit, got ${c.id.length}`);
   const user: CustomerUser = { id: c.id };
   const email = c.email?.trim();
   if (email && email.length >= 4 && email.length <= 254 && email.includes('@')) user.email = { address: email };
   const phone = c.phone?.trim();
   if (phone && phone.length >= 4 && phone.length <= 30) {
     const country = c.phoneCountry?.trim().toUpperCase();
-    user.phone = country && PHONE_COUNTRIES.has(country) ? { number: phone, country: country as 'US' | 'GB' | 'CA' } : { number: phone };
+    user.phone =
+      country && PHONE_COUNTRIES.has(country)
+        ? { number: phone, country: country as 'US' | 'GB' | 'CA' }
+        : { number: phone };
   }
   return user;
 }
@@ -85,7 +96,11 @@ export class UserBuilder {
       read(at);
     } catch (e) {
       if (!(e instanceof RecordError)) throw e;
-      this.stats.badRows.push({ ...(at.connectionId !== undefined && { connectionId: at.connectionId }), field: e.field ?? '', reason: e.reason });
+      this.stats.badRows.push({
+        ...(at.connectionId !== undefined && { connectionId: at.connectionId }),
+        field: e.field ?? '',
+        reason: e.reason,
+      });
     }
   }
 
@@ -105,7 +120,12 @@ export class UserBuilder {
   }
 
   /** @internal called by ConnectionBuilder.finish */
-  add(input: ConnectionInput, accounts: ImportAccount[], transactions: ImportTransaction[], pendingSkipped: number): void {
+  add(
+    input: ConnectionInput,
+    accounts: ImportAccount[],
+    transactions: ImportTransaction[],
+    pendingSkipped: number,
+  ): void {
     this.stats.pendingSkipped += pendingSkipped;
     if (accounts.length === 0) {
       this.stats.skippedConnections.push({ connectionId: input.connectionId, reason: 'no accounts' });
@@ -133,7 +153,11 @@ export class UserBuilder {
       // Its skipped rows are why, and would be lost with the user: the first one is named.
       const first = this.stats.badRows[0];
       const rows = first ? ` (${this.stats.badRows.length} unreadable rows skipped, the first ${first.reason})` : '';
-      throw new RecordError(`user '${this.sourceUserId}' has nothing to import: ${why}${rows}`, undefined, first?.field);
+      throw new RecordError(
+        `user '${this.sourceUserId}' has nothing to import: ${why}${rows}`,
+        undefined,
+        first?.field,
+      );
     }
     this.stats.unknownAccountTypes = [...this.unknownTypes];
     this.stats.unknownCategories = [...this.unknownCats];
@@ -158,7 +182,8 @@ export class ConnectionBuilder {
   }
 
   account(a: ImportAccount, path: string): void {
-    if (this.accountIds.has(a.account_id)) fail(path, `duplicate account id '${a.account_id}' in connection '${this.input.connectionId}'`);
+    if (this.accountIds.has(a.account_id))
+      fail(path, `duplicate account id '${a.account_id}' in connection '${this.input.connectionId}'`);
     this.accountIds.add(a.account_id);
     this.accounts.push(a);
   }
@@ -168,7 +193,8 @@ export class ConnectionBuilder {
   }
 
   transaction(t: SourceTransaction, path: string): void {
-    if (!this.accountIds.has(t.account_id)) fail(path, `account '${t.account_id}' is not an account of connection '${this.input.connectionId}'`);
+    if (!this.accountIds.has(t.account_id))
+      fail(path, `account '${t.account_id}' is not an account of connection '${this.input.connectionId}'`);
     if (t.pending && this.user.pendingPolicy === 'skip') {
       this.pendingSkipped++;
       return;

@@ -21,9 +21,18 @@ const CONVERTERS: Record<SourceFormat, (record: Json, opts: ConvertOptions) => C
 /** Best-effort id of the record's user, for reject reports (read before conversion, never throws). */
 export function sourceIdOf(record: unknown): string | undefined {
   if (!isObject(record)) return undefined;
-  const pick = (v: unknown): string | undefined => (typeof v === 'string' && v ? v : typeof v === 'number' ? String(v) : undefined);
-  const nested = (k: string, f: string): string | undefined => (isObject(record[k]) ? pick((record[k] as Json)[f]) : undefined);
-  return pick(record.user_id) ?? nested('user', 'id') ?? nested('user', 'loginName') ?? nested('customer', 'username') ?? nested('customer', 'id') ?? nested('user', 'guid');
+  const pick = (v: unknown): string | undefined =>
+    typeof v === 'string' && v ? v : typeof v === 'number' ? String(v) : undefined;
+  const nested = (k: string, f: string): string | undefined =>
+    isObject(record[k]) ? pick((record[k] as Json)[f]) : undefined;
+  return (
+    pick(record.user_id) ??
+    nested('user', 'id') ??
+    nested('user', 'loginName') ??
+    nested('customer', 'username') ??
+    nested('customer', 'id') ??
+    nested('user', 'guid')
+  );
 }
 
 /**
@@ -32,12 +41,17 @@ export function sourceIdOf(record: unknown): string | undefined {
  */
 export function convertRecord(record: unknown, opts: ConvertOptions = {}): ConvertedUser & { format: SourceFormat } {
   try {
-    if (!isObject(record)) fail('', `a record must be a JSON object, got ${record === null ? 'null' : Array.isArray(record) ? 'an array' : typeof record}`);
+    if (!isObject(record))
+      fail(
+        '',
+        `a record must be a JSON object, got ${record === null ? 'null' : Array.isArray(record) ? 'an array' : typeof record}`,
+      );
     const format = opts.format ?? detectFormat(record);
     if (!format) fail('', 'unrecognised record format (no known "source" field or envelope keys)');
     return { ...CONVERTERS[format](record, opts), format };
   } catch (e) {
-    if (e instanceof RecordError && e.sourceId === undefined) throw new RecordError(e.reason, sourceIdOf(record), e.field);
+    if (e instanceof RecordError && e.sourceId === undefined)
+      throw new RecordError(e.reason, sourceIdOf(record), e.field);
     throw e;
   }
 }

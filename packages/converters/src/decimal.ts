@@ -38,7 +38,8 @@ export function toDecimal(value: unknown): string {
 
 function fromText(text: string, original: unknown): string {
   const m = DECIMAL_TEXT.exec(text);
-  if (!m || (m[2] === '' && (m[3] === undefined || m[3] === ''))) throw new DecimalError(`${describe(original)} is not a decimal`);
+  if (!m || (m[2] === '' && (m[3] === undefined || m[3] === '')))
+    throw new DecimalError(`${describe(original)} is not a decimal`);
   const negative = m[1] === '-';
   let digits = (m[2] ?? '') + (m[3] ?? '');
   let point = (m[2] ?? '').length; // position of the decimal point within `digits`

@@ -157,6 +157,8 @@ export function lowerSnake(s: string): string {
 /** Last four characters of an account number or display mask, digits and letters only. */
 export function lastFour(v: unknown): string | undefined {
   if (typeof v !== 'string' && typeof v !== 'number') return undefined;
-  const clean = String(v).replace(/[^0-9A-Za-z]/g, '').replace(/^[xX*]+/, '');
+  const clean = String(v)
+    .replace(/[^0-9A-Za-z]/g, '')
+    .replace(/^[xX*]+/, '');
   return clean.length === 0 ? undefined : clean.slice(-4);
 }

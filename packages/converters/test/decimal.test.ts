@@ -27,12 +27,27 @@ describe('toDecimal', () => {
     expect(toDecimal(input)).toBe(expected);
   });
 
-  it.each([['abc'], [''], ['-'], ['.'], ['1,000.00'], ['$5'], ['NaN'], ['Infinity'], ['1e'], ['1e99999'], [NaN], [Infinity], [-Infinity], [null], [true], [{}], [[]]])(
-    'rejects %p',
-    (input) => {
-      expect(() => toDecimal(input)).toThrow(DecimalError);
-    },
-  );
+  it.each([
+    ['abc'],
+    [''],
+    ['-'],
+    ['.'],
+    ['1,000.00'],
+    ['$5'],
+    ['NaN'],
+    ['Infinity'],
+    ['1e'],
+    ['1e99999'],
+    [NaN],
+    [Infinity],
+    [-Infinity],
+    [null],
+    [true],
+    [{}],
+    [[]],
+  ])('rejects %p', (input) => {
+    expect(() => toDecimal(input)).toThrow(DecimalError);
+  });
 
   it('names the offending value', () => {
     expect(() => toDecimal('abc')).toThrow('a string of 3 characters is not a decimal');
@@ -51,7 +66,9 @@ describe('parseJsonPreservingNumbers', () => {
   });
 
   it('keeps literals a double cannot carry as their exact text', () => {
-    const v = parseJsonPreservingNumbers('{"a":0.10000000000000001,"b":12345678901234567890,"c":1e400,"d":-2.5E-3,"e":"x1e3"}') as Record<string, unknown>;
+    const v = parseJsonPreservingNumbers(
+      '{"a":0.10000000000000001,"b":12345678901234567890,"c":1e400,"d":-2.5E-3,"e":"x1e3"}',
+    ) as Record<string, unknown>;
     expect(v).toEqual({ a: '0.10000000000000001', b: '12345678901234567890', c: '1e400', d: '-2.5E-3', e: 'x1e3' });
     expect(toDecimal(v.a)).toBe('0.10000000000000001');
     expect(toDecimal(v.d)).toBe('-0.0025');
@@ -60,7 +77,11 @@ describe('parseJsonPreservingNumbers', () => {
 
   it('ignores digits and brackets inside strings, including escaped quotes', () => {
     const text = '{"s":"12345678901234567890 [[[[ \\" 1e5","n":1.5,"t":"\\\\"}';
-    expect(parseJsonPreservingNumbers(text, { maxDepth: 1 })).toEqual({ s: '12345678901234567890 [[[[ " 1e5', n: 1.5, t: '\\' });
+    expect(parseJsonPreservingNumbers(text, { maxDepth: 1 })).toEqual({
+      s: '12345678901234567890 [[[[ " 1e5',
+      n: 1.5,
+      t: '\\',
+    });
   });
 
   it('refuses nesting deeper than the limit', () => {

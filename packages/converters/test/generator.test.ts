@@ -16,23 +16,28 @@ describe('dump generator', () => {
     expect(digest({ ...opts, seed: 43 })).not.toBe(digest(opts));
   });
 
-  it.each(['plaid', 'mx', 'yodlee', 'finicity', 'akoya', 'canonical'] as const)('every generated %s user converts to valid import requests', (format) => {
-    let users = 0;
-    for (const l of fixtures.dumpLines({ users: 25, format, seed: format, txPerAccount: 15 })) {
-      if (l.kind !== 'user') continue;
-      const u = convertText(l.line);
-      expect(u.format).toBe(format);
-      expect(u.sourceUserId).toBe(l.userId);
-      users++;
-    }
-    expect(users).toBe(25);
-  });
+  it.each(['plaid', 'mx', 'yodlee', 'finicity', 'akoya', 'canonical'] as const)(
+    'every generated %s user converts to valid import requests',
+    (format) => {
+      let users = 0;
+      for (const l of fixtures.dumpLines({ users: 25, format, seed: format, txPerAccount: 15 })) {
+        if (l.kind !== 'user') continue;
+        const u = convertText(l.line);
+        expect(u.format).toBe(format);
+        expect(u.sourceUserId).toBe(l.userId);
+        users++;
+      }
+      expect(users).toBe(25);
+    },
+  );
 
   it('converts the same neutral user to the same money whatever the source format', () => {
     const user = fixtures.generateUser(fixtures.createRng(9), 3, { txPerAccount: 30 });
     const totals = (['plaid', 'mx', 'yodlee', 'finicity', 'akoya'] as const).map((format) => {
       const u = convertText(JSON.stringify(fixtures.renderUser(format, user, 3)));
-      const cents = u.connections.flatMap((c) => c.request.transactions).reduce((sum, t) => sum + Math.round(Number(t.amount) * 10000), 0);
+      const cents = u.connections
+        .flatMap((c) => c.request.transactions)
+        .reduce((sum, t) => sum + Math.round(Number(t.amount) * 10000), 0);
       return [u.connections.length, u.stats.transactions, u.stats.pendingSkipped, cents];
     });
     for (const t of totals) expect(t).toEqual(totals[0]);

@@ -71,7 +71,10 @@ export function decodeLanded(value: Buffer | null | undefined): LandedAccount | 
   if (!value || value.length < LANDED_HEADER_BYTES) return undefined;
   const entries = new Map<string, string>();
   for (let at = LANDED_HEADER_BYTES; at + LANDED_ENTRY_BYTES <= value.length; at += LANDED_ENTRY_BYTES) {
-    entries.set(value.subarray(at, at + ID_BYTES).toString('hex'), value.subarray(at + ID_BYTES, at + LANDED_ENTRY_BYTES).toString('hex'));
+    entries.set(
+      value.subarray(at, at + ID_BYTES).toString('hex'),
+      value.subarray(at + ID_BYTES, at + LANDED_ENTRY_BYTES).toString('hex'),
+    );
   }
   return { sumMicro: BigInt(Math.round(value.readDoubleBE(0))), entries };
 }
@@ -120,8 +123,17 @@ export interface LandedDiff<T extends LandedTransaction> {
   unrecorded: boolean;
 }
 
-export function diffLanded<T extends LandedTransaction>(landed: Map<string, LandedAccount | undefined>, transactions: T[]): LandedDiff<T> {
-  const diff: LandedDiff<T> = { fresh: [], changed: [], same: 0, otherAccount: [], unrecorded: [...landed.values()].every((a) => a === undefined) };
+export function diffLanded<T extends LandedTransaction>(
+  landed: Map<string, LandedAccount | undefined>,
+  transactions: T[],
+): LandedDiff<T> {
+  const diff: LandedDiff<T> = {
+    fresh: [],
+    changed: [],
+    same: 0,
+    otherAccount: [],
+    unrecorded: [...landed.values()].every((a) => a === undefined),
+  };
   if (diff.unrecorded) return diff;
   for (const t of transactions) {
     const account = landed.get(t.account_id);

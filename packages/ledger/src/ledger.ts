@@ -8,14 +8,23 @@
  */
 import type { Redis } from '@mk/shared';
 import { DEFAULT_PREFIX, keysOn, type QueueName } from '@mk/shared';
-import { CONNECTION_STATES, type ConnectionRecord, type ConnectionState, type ProducerBeat, type QueuePause, type RejectRecord, type RunMeta } from './records';
+import {
+  CONNECTION_STATES,
+  type ConnectionRecord,
+  type ConnectionState,
+  type ProducerBeat,
+  type QueuePause,
+  type RejectRecord,
+  type RunMeta,
+} from './records';
 import { ledgerScripts, type RunKeys } from './scripts';
 import { decodeLanded, landedAppendArgs, landedField, type LandedAccount, type LandedTransaction } from './landed';
 
 const FIELD_SEP = '\t';
 const RECENT_REJECTS = 1000;
 
-export const connectionField = (sourceUserId: string, connectionId: string) => `${sourceUserId}${FIELD_SEP}${connectionId}`;
+export const connectionField = (sourceUserId: string, connectionId: string) =>
+  `${sourceUserId}${FIELD_SEP}${connectionId}`;
 
 export type RecordPatch = { [K in keyof ConnectionRecord]?: ConnectionRecord[K] | null };
 
@@ -95,9 +104,19 @@ export class MigrationLedger {
   runKeys(runId: string): RunKeys {
     const k = (part: string) => this.key(runId, part);
     return {
-      conns: k('conns'), counts: k('counts'), links: k('links'), rate: k('rate'), open: k('open'), errors: k('errors'), outbox: k('outbox'),
-      reconnected: k('reconnected'), reconnects: k('reconnects'), attention: k('attention'), notifyRetry: k('notify-retry'),
-      deadLetters: k('dead-letters'), run: this.key(runId),
+      conns: k('conns'),
+      counts: k('counts'),
+      links: k('links'),
+      rate: k('rate'),
+      open: k('open'),
+      errors: k('errors'),
+      outbox: k('outbox'),
+      reconnected: k('reconnected'),
+      reconnects: k('reconnects'),
+      attention: k('attention'),
+      notifyRetry: k('notify-retry'),
+      deadLetters: k('dead-letters'),
+      run: this.key(runId),
     };
   }
 
@@ -107,8 +126,16 @@ export class MigrationLedger {
   async openRun(runId: string, init: Partial<RunMeta> = {}): Promise<RunMeta> {
     const now = Date.now();
     const fresh: RunMeta = {
-      runId, createdAt: now, status: 'enqueuing', usersSeen: 0, usersEnqueued: 0, usersSkipped: 0, connectionsSeen: 0,
-      rejects: 0, updatedAt: now, ...init,
+      runId,
+      createdAt: now,
+      status: 'enqueuing',
+      usersSeen: 0,
+      usersEnqueued: 0,
+      usersSkipped: 0,
+      connectionsSeen: 0,
+      rejects: 0,
+      updatedAt: now,
+      ...init,
     };
     const created = await this.redis.hsetnx(this.key(runId), 'meta', JSON.stringify(fresh));
     if (created) await this.redis.zadd(`${this.prefix}:runs`, now, runId);
@@ -140,7 +167,11 @@ export class MigrationLedger {
   async addRejects(runId: string, rejects: RejectRecord[]): Promise<void> {
     if (rejects.length === 0) return;
     const key = this.key(runId, 'rejects');
-    await this.redis.multi().lpush(key, ...rejects.map((r) => JSON.stringify(r))).ltrim(key, 0, RECENT_REJECTS - 1).exec();
+    await this.redis
+      .multi()
+      .lpush(key, ...rejects.map((r) => JSON.stringify(r)))
+      .ltrim(key, 0, RECENT_REJECTS - 1)
+      .exec();
   }
 
   async recentRejects(runId: string, limit = 100): Promise<RejectRecord[]> {
@@ -155,18 +186,39 @@ export class MigrationLedger {
    * `job`, the records still open are recorded as carried by that import job (written before the job is added: a
    * crash in between leaves records whose job does not exist, which `status` reports and a re-run fixes).
    */
-  async register(runId: string, sourceUserId: string, line: number | undefined, connections: NewConnection[], opts: { job?: string } = {}): Promise<ConnectionRecord[]> {
+  async register(
+    runId: string,
+    sourceUserId: string,
+    line: number | undefined,
+    connections: NewConnection[],
+    opts: { job?: string } = {},
+  ): Promise<ConnectionRecord[]> {
     const now = Date.now();
     const pairs = connections.map((c) => {
       const record: ConnectionRecord = {
-        runId, sourceUserId, connectionId: c.connectionId, line, state: 'pending', ...(opts.job && { job: opts.job }), accounts: c.accounts,
-        transactions: c.transactions, transactionsImported: 0, batchesTotal: c.batchesTotal, batchesDone: 0, attempts: 0, updatedAt: now,
+        runId,
+        sourceUserId,
+        connectionId: c.connectionId,
+        line,
+        state: 'pending',
+        ...(opts.job && { job: opts.job }),
+        accounts: c.accounts,
+        transactions: c.transactions,
+        transactionsImported: 0,
+        batchesTotal: c.batchesTotal,
+        batchesDone: 0,
+        attempts: 0,
+        updatedAt: now,
         ...(c.rowsSkipped && { rowsSkipped: c.rowsSkipped }),
       };
       return [connectionField(sourceUserId, c.connectionId), JSON.stringify(record)] as [string, string];
     });
     await this.scripts.register(this.runKeys(runId), pairs, opts.job ?? '');
-    const found = await this.getMany(runId, sourceUserId, connections.map((c) => c.connectionId));
+    const found = await this.getMany(
+      runId,
+      sourceUserId,
+      connections.map((c) => c.connectionId),
+    );
     return found.map((r) => r!);
   }
 
@@ -175,9 +227,16 @@ export class MigrationLedger {
     return raw ? (JSON.parse(raw) as ConnectionRecord) : undefined;
   }
 
-  async getMany(runId: string, sourceUserId: string, connectionIds: string[]): Promise<(ConnectionRecord | undefined)[]> {
+  async getMany(
+    runId: string,
+    sourceUserId: string,
+    connectionIds: string[],
+  ): Promise<(ConnectionRecord | undefined)[]> {
     if (connectionIds.length === 0) return [];
-    const raw = await this.redis.hmget(this.key(runId, 'conns'), ...connectionIds.map((c) => connectionField(sourceUserId, c)));
+    const raw = await this.redis.hmget(
+      this.key(runId, 'conns'),
+      ...connectionIds.map((c) => connectionField(sourceUserId, c)),
+    );
     return raw.map((r) => (r ? (JSON.parse(r) as ConnectionRecord) : undefined));
   }
 
@@ -193,14 +252,20 @@ export class MigrationLedger {
     const { runId } = record;
     try {
       const raw = await this.scripts.transition(this.runKeys(runId), {
-        field: connectionField(record.sourceUserId, record.connectionId), patch: JSON.stringify(patch), now: Date.now(),
-        countAttempt: opts.countAttempt === true, expectStates: opts.expect, fromRev: opts.fromRev, outbox: this.opts.outbox === true,
+        field: connectionField(record.sourceUserId, record.connectionId),
+        patch: JSON.stringify(patch),
+        now: Date.now(),
+        countAttempt: opts.countAttempt === true,
+        expectStates: opts.expect,
+        fromRev: opts.fromRev,
+        outbox: this.opts.outbox === true,
       });
       return JSON.parse(raw) as ConnectionRecord;
     } catch (err) {
       const message = (err as Error).message;
       if (message.startsWith('LEDGER_STATE ')) throw new LedgerStateError(message.slice('LEDGER_STATE '.length));
-      if (message.startsWith('LEDGER_CONFLICT ')) throw new LedgerConflictError(message.slice('LEDGER_CONFLICT '.length));
+      if (message.startsWith('LEDGER_CONFLICT '))
+        throw new LedgerConflictError(message.slice('LEDGER_CONFLICT '.length));
       throw err;
     }
   }
@@ -209,7 +274,11 @@ export class MigrationLedger {
    * A worker's change: applied only if the record is exactly as this worker last read or wrote it (LedgerConflictError
    * otherwise). Returns the new record, to pass to the next change.
    */
-  transitionFrom(record: ConnectionRecord, patch: RecordPatch, opts: { countAttempt?: boolean } = {}): Promise<ConnectionRecord> {
+  transitionFrom(
+    record: ConnectionRecord,
+    patch: RecordPatch,
+    opts: { countAttempt?: boolean } = {},
+  ): Promise<ConnectionRecord> {
     return this.transition(record, patch, { ...opts, fromRev: record.rev ?? 0 });
   }
 
@@ -220,7 +289,12 @@ export class MigrationLedger {
    * `accountIds`, those accounts are known to exist even with nothing on them. Call it before the ledger change that
    * says the call landed: a crash in between leaves the call looked up again, never a landing unrecorded.
    */
-  async noteLanded(runId: string, field: string, transactions: LandedTransaction[], accountIds: string[] = []): Promise<number> {
+  async noteLanded(
+    runId: string,
+    field: string,
+    transactions: LandedTransaction[],
+    accountIds: string[] = [],
+  ): Promise<number> {
     const withTransactions = new Set(transactions.map((t) => t.account_id));
     const empty = accountIds.filter((a) => !withTransactions.has(a)).flatMap((a) => [landedField(field, a), '', '0']);
     return this.scripts.landed(this.key(runId, 'landed'), [...landedAppendArgs(field, transactions), ...empty]);
@@ -229,7 +303,10 @@ export class MigrationLedger {
   /** What landed on each of these accounts of the connection's link (undefined: nothing recorded for it). */
   async landed(runId: string, field: string, accountIds: string[]): Promise<Map<string, LandedAccount | undefined>> {
     if (accountIds.length === 0) return new Map();
-    const raw = await this.redis.hmgetBuffer(this.key(runId, 'landed'), ...accountIds.map((a) => landedField(field, a)));
+    const raw = await this.redis.hmgetBuffer(
+      this.key(runId, 'landed'),
+      ...accountIds.map((a) => landedField(field, a)),
+    );
     return new Map(accountIds.map((a, i) => [a, decodeLanded(raw[i])]));
   }
 
@@ -255,19 +332,35 @@ export class MigrationLedger {
    * reconnect, beside the record (not in it: a worker fenced on the record's revision is never disturbed).
    * Returns false for a repeat (a webhook delivered twice counts once).
    */
-  async recordReconnect(record: Pick<ConnectionRecord, 'runId' | 'sourceUserId' | 'connectionId'>, at: number): Promise<boolean> {
+  async recordReconnect(
+    record: Pick<ConnectionRecord, 'runId' | 'sourceUserId' | 'connectionId'>,
+    at: number,
+  ): Promise<boolean> {
     return this.linkEvent(record, 'reconnected', at, '');
   }
 
   /** The link needs a person (bad state, product forbidden, deleted): one event per reason and time. */
-  async recordAttention(record: Pick<ConnectionRecord, 'runId' | 'sourceUserId' | 'connectionId'>, reason: string, at: number): Promise<boolean> {
+  async recordAttention(
+    record: Pick<ConnectionRecord, 'runId' | 'sourceUserId' | 'connectionId'>,
+    reason: string,
+    at: number,
+  ): Promise<boolean> {
     return this.linkEvent(record, 'attention', at, reason);
   }
 
-  private async linkEvent(record: Pick<ConnectionRecord, 'runId' | 'sourceUserId' | 'connectionId'>, kind: 'reconnected' | 'attention', at: number, reason: string) {
+  private async linkEvent(
+    record: Pick<ConnectionRecord, 'runId' | 'sourceUserId' | 'connectionId'>,
+    kind: 'reconnected' | 'attention',
+    at: number,
+    reason: string,
+  ) {
     try {
       return await this.scripts.linkEvent(this.runKeys(record.runId), {
-        field: connectionField(record.sourceUserId, record.connectionId), kind, at, reason, outbox: this.opts.outbox === true,
+        field: connectionField(record.sourceUserId, record.connectionId),
+        kind,
+        at,
+        reason,
+        outbox: this.opts.outbox === true,
       });
     } catch (err) {
       if ((err as Error).message.startsWith('LEDGER_NO_RECORD')) return false;
@@ -282,22 +375,37 @@ export class MigrationLedger {
   }
 
   /** reconnectedAt of many records of a run at once (same order). */
-  async reconnectedAtMany(runId: string, records: Pick<ConnectionRecord, 'sourceUserId' | 'connectionId'>[]): Promise<(number | undefined)[]> {
+  async reconnectedAtMany(
+    runId: string,
+    records: Pick<ConnectionRecord, 'sourceUserId' | 'connectionId'>[],
+  ): Promise<(number | undefined)[]> {
     if (records.length === 0) return [];
-    const raw = await this.redis.hmget(this.key(runId, 'reconnected'), ...records.map((r) => connectionField(r.sourceUserId, r.connectionId)));
+    const raw = await this.redis.hmget(
+      this.key(runId, 'reconnected'),
+      ...records.map((r) => connectionField(r.sourceUserId, r.connectionId)),
+    );
     return raw.map((v) => (v === null ? undefined : Number(v)));
   }
 
   /** The last attention reason of many records of a run (same order; undefined = none since its last reconnect). */
-  async attentionMany(runId: string, records: Pick<ConnectionRecord, 'sourceUserId' | 'connectionId'>[]): Promise<(string | undefined)[]> {
+  async attentionMany(
+    runId: string,
+    records: Pick<ConnectionRecord, 'sourceUserId' | 'connectionId'>[],
+  ): Promise<(string | undefined)[]> {
     if (records.length === 0) return [];
-    const raw = await this.redis.hmget(this.key(runId, 'attention'), ...records.map((r) => connectionField(r.sourceUserId, r.connectionId)));
+    const raw = await this.redis.hmget(
+      this.key(runId, 'attention'),
+      ...records.map((r) => connectionField(r.sourceUserId, r.connectionId)),
+    );
     return raw.map((v) => (v === null ? undefined : v.split('\t')[0]));
   }
 
   /** Links reconnected per UTC day (day index = epoch ms / 86,400,000) and in all. */
   async reconnects(runId: string): Promise<{ perDay: Map<number, number>; total: number }> {
-    const [perDay, total] = await Promise.all([this.redis.hgetall(this.key(runId, 'reconnects')), this.redis.hlen(this.key(runId, 'reconnected'))]);
+    const [perDay, total] = await Promise.all([
+      this.redis.hgetall(this.key(runId, 'reconnects')),
+      this.redis.hlen(this.key(runId, 'reconnected')),
+    ]);
     return { perDay: new Map(Object.entries(perDay).map(([d, n]) => [Number(d), Number(n)])), total };
   }
 
@@ -308,7 +416,10 @@ export class MigrationLedger {
 
   async counts(runId: string): Promise<Record<ConnectionState, number>> {
     const raw = await this.redis.hgetall(this.key(runId, 'counts'));
-    return Object.fromEntries(CONNECTION_STATES.map((s) => [s, Number(raw[s] ?? 0)])) as Record<ConnectionState, number>;
+    return Object.fromEntries(CONNECTION_STATES.map((s) => [s, Number(raw[s] ?? 0)])) as Record<
+      ConnectionState,
+      number
+    >;
   }
 
   /** The run's imports and retryable errors of the last few minutes, per minute, for throughput and stall detection. */
@@ -339,10 +450,14 @@ export class MigrationLedger {
   /** The last `minutes` minutes of the run's activity (never before the minute it was opened). */
   async history(runId: string, opts: { minutes: number; createdAt?: number; now?: number }): Promise<RunHistory> {
     const last = Math.floor((opts.now ?? Date.now()) / 60_000);
-    const first = Math.max(last - opts.minutes + 1, opts.createdAt === undefined ? -Infinity : Math.floor(opts.createdAt / 60_000));
+    const first = Math.max(
+      last - opts.minutes + 1,
+      opts.createdAt === undefined ? -Infinity : Math.floor(opts.createdAt / 60_000),
+    );
     const minutes = Array.from({ length: last - first + 1 }, (_, i) => first + i);
     const fields = minutes.map(String);
-    const read = (part: string) => this.redis.hmget(this.key(runId, part), ...fields).then((values) => values.map((v) => Number(v ?? 0)));
+    const read = (part: string) =>
+      this.redis.hmget(this.key(runId, part), ...fields).then((values) => values.map((v) => Number(v ?? 0)));
     const [imported, errors, rateLimited] = await Promise.all([read('rate'), read('errors'), read('limited')]);
     return { minutes: minutes.map((m) => m * 60_000), imported, errors, rateLimited };
   }
@@ -364,7 +479,10 @@ export class MigrationLedger {
   /** Of these, the ones still open with the same job (re-read after their job was found gone: it may have just finished). */
   async stillOpen(runId: string, connections: OpenConnection[]): Promise<OpenConnection[]> {
     if (connections.length === 0) return [];
-    const jobs = await this.redis.hmget(this.key(runId, 'open'), ...connections.map((c) => connectionField(c.sourceUserId, c.connectionId)));
+    const jobs = await this.redis.hmget(
+      this.key(runId, 'open'),
+      ...connections.map((c) => connectionField(c.sourceUserId, c.connectionId)),
+    );
     return connections.filter((c, i) => jobs[i] === c.job);
   }
 
@@ -382,7 +500,11 @@ export class MigrationLedger {
   async queuePause(queue: QueueName): Promise<QueuePause | undefined> {
     const raw = await this.redis.hgetall(keysOn(this.redis, this.prefix).queuePause(queue));
     if (!raw.by) return undefined;
-    return { by: raw.by, ...(raw.reason && { reason: raw.reason }), ...(raw.at && Number.isFinite(Number(raw.at)) && { at: Number(raw.at) }) };
+    return {
+      by: raw.by,
+      ...(raw.reason && { reason: raw.reason }),
+      ...(raw.at && Number.isFinite(Number(raw.at)) && { at: Number(raw.at) }),
+    };
   }
 
   /** Every record of a run, streamed (HSCAN): memory stays flat for a million connections. */

@@ -10,7 +10,13 @@ import { createHash } from 'node:crypto';
 import { connectionField, type MigrationLedger } from './ledger';
 import type { ConnectionRecord } from './records';
 
-export const NOTIFY_EVENT_TYPES = ['connection.imported', 'connection.failed', 'link.reconnected', 'link.needs_attention', 'run.completed'] as const;
+export const NOTIFY_EVENT_TYPES = [
+  'connection.imported',
+  'connection.failed',
+  'link.reconnected',
+  'link.needs_attention',
+  'run.completed',
+] as const;
 export type NotifyEventType = (typeof NOTIFY_EVENT_TYPES)[number];
 
 export interface OutboxEntry {
@@ -63,12 +69,29 @@ const entryOf = (runId: string, [id, flat]: [string, string[]]): OutboxEntry => 
   const f: Record<string, string> = {};
   for (let i = 0; i < flat.length; i += 2) f[flat[i]!] = flat[i + 1]!;
   return {
-    id, runId, type: f.type as NotifyEventType, field: f.field ?? '', n: f.n ?? '', at: Number(f.at), data: JSON.parse(f.data ?? '{}') as Record<string, unknown>,
+    id,
+    runId,
+    type: f.type as NotifyEventType,
+    field: f.field ?? '',
+    n: f.n ?? '',
+    at: Number(f.at),
+    data: JSON.parse(f.data ?? '{}') as Record<string, unknown>,
     ...(f.why !== undefined && { why: f.why }),
   };
 };
 
-const entryFields = (e: Omit<OutboxEntry, 'id'>) => ['type', e.type, 'field', e.field, 'n', e.n, 'at', String(e.at), 'data', JSON.stringify(e.data)];
+const entryFields = (e: Omit<OutboxEntry, 'id'>) => [
+  'type',
+  e.type,
+  'field',
+  e.field,
+  'n',
+  e.n,
+  'at',
+  String(e.at),
+  'data',
+  JSON.stringify(e.data),
+];
 
 export class EventOutbox {
   constructor(private readonly ledger: MigrationLedger) {}
@@ -85,13 +108,19 @@ export class EventOutbox {
   /** The oldest `count` events still to deliver after `after` (exclusive; '-' = from the start). */
   async read(runId: string, count: number, after = '-'): Promise<OutboxEntry[]> {
     const start = after === '-' ? '-' : `(${after}`;
-    const raw = (await this.ledger.redis.xrange(this.keys(runId).outbox, start, '+', 'COUNT', count)) as [string, string[]][];
+    const raw = (await this.ledger.redis.xrange(this.keys(runId).outbox, start, '+', 'COUNT', count)) as [
+      string,
+      string[],
+    ][];
     return raw.map((r) => entryOf(runId, r));
   }
 
   async backlog(runId: string): Promise<{ pending: number; dead: number }> {
     const k = this.keys(runId);
-    const [pending, dead] = await Promise.all([this.ledger.redis.xlen(k.outbox), this.ledger.redis.xlen(k.deadLetters)]);
+    const [pending, dead] = await Promise.all([
+      this.ledger.redis.xlen(k.outbox),
+      this.ledger.redis.xlen(k.deadLetters),
+    ]);
     return { pending, dead };
   }
 
@@ -122,7 +151,13 @@ export class EventOutbox {
   async *deadLetters(runId: string, batch = 500): AsyncGenerator<OutboxEntry> {
     let after = '-';
     for (;;) {
-      const raw = (await this.ledger.redis.xrange(this.keys(runId).deadLetters, after === '-' ? '-' : `(${after}`, '+', 'COUNT', batch)) as [string, string[]][];
+      const raw = (await this.ledger.redis.xrange(
+        this.keys(runId).deadLetters,
+        after === '-' ? '-' : `(${after}`,
+        '+',
+        'COUNT',
+        batch,
+      )) as [string, string[]][];
       if (raw.length === 0) return;
       for (const r of raw) yield entryOf(runId, r);
       after = raw[raw.length - 1]![0];
@@ -134,7 +169,11 @@ export class EventOutbox {
     const k = this.keys(runId);
     let moved = 0;
     for await (const entry of this.deadLetters(runId)) {
-      await this.ledger.redis.multi().xadd(k.outbox, '*', ...entryFields(entry)).xdel(k.deadLetters, entry.id).exec();
+      await this.ledger.redis
+        .multi()
+        .xadd(k.outbox, '*', ...entryFields(entry))
+        .xdel(k.deadLetters, entry.id)
+        .exec();
       moved++;
     }
     return moved;
@@ -157,23 +196,55 @@ export class EventOutbox {
       const multi = this.ledger.redis.multi();
       records.forEach((r, i) => {
         const field = connectionField(r.sourceUserId, r.connectionId);
-        const who = { source_user_id: r.sourceUserId, source_connection_id: r.connectionId, ...(r.linkId && { link_id: r.linkId }) };
+        const who = {
+          source_user_id: r.sourceUserId,
+          source_connection_id: r.connectionId,
+          ...(r.linkId && { link_id: r.linkId }),
+        };
         const add = (e: Omit<OutboxEntry, 'id' | 'runId' | 'field'>) => {
           multi.xadd(k.outbox, '*', ...entryFields({ ...e, runId, field }));
           queued++;
         };
         const rev = String(r.rev ?? 0);
         if (r.state === 'imported') {
-          add({ type: 'connection.imported', n: rev, at: r.updatedAt, data: { ...who, adopted: r.adopted === true, accounts: r.accounts, transactions_imported: r.transactionsImported } });
+          add({
+            type: 'connection.imported',
+            n: rev,
+            at: r.updatedAt,
+            data: {
+              ...who,
+              adopted: r.adopted === true,
+              accounts: r.accounts,
+              transactions_imported: r.transactionsImported,
+            },
+          });
         } else if (r.state === 'failed') {
-          add({ type: 'connection.failed', n: rev, at: r.updatedAt, data: { ...who, attempts: r.attempts, ...(r.lastError && { error_class: r.lastError.errorClass, ...(r.lastError.code && { error_code: r.lastError.code }) }) } });
+          add({
+            type: 'connection.failed',
+            n: rev,
+            at: r.updatedAt,
+            data: {
+              ...who,
+              attempts: r.attempts,
+              ...(r.lastError && {
+                error_class: r.lastError.errorClass,
+                ...(r.lastError.code && { error_code: r.lastError.code }),
+              }),
+            },
+          });
         }
         const at = reconnected[i];
-        if (at !== undefined) add({ type: 'link.reconnected', n: String(at), at, data: { ...who, reconnected_at_ms: at } });
+        if (at !== undefined)
+          add({ type: 'link.reconnected', n: String(at), at, data: { ...who, reconnected_at_ms: at } });
         const mark = attention[i];
         if (mark) {
           const [reason, when] = mark.split('\t') as [string, string];
-          add({ type: 'link.needs_attention', n: when, at: Number(when), data: { ...who, reason, at_ms: Number(when) } });
+          add({
+            type: 'link.needs_attention',
+            n: when,
+            at: Number(when),
+            data: { ...who, reason, at_ms: Number(when) },
+          });
         }
       });
       await multi.exec();
@@ -189,7 +260,18 @@ export class EventOutbox {
       const raw = await this.ledger.redis.hget(k.run, `completed:${r}`);
       const completion = raw === null ? undefined : await this.ledger.redis.hget(k.run, `completed-data:${r}`);
       if (raw !== null) {
-        await this.ledger.redis.xadd(k.outbox, '*', ...entryFields({ runId, type: 'run.completed', field: '', n: String(r), at: Number(raw), data: completion ? (JSON.parse(completion) as Record<string, unknown>) : { run_id: runId } }));
+        await this.ledger.redis.xadd(
+          k.outbox,
+          '*',
+          ...entryFields({
+            runId,
+            type: 'run.completed',
+            field: '',
+            n: String(r),
+            at: Number(raw),
+            data: completion ? (JSON.parse(completion) as Record<string, unknown>) : { run_id: runId },
+          }),
+        );
         queued++;
       }
     }

@@ -8,7 +8,16 @@
  */
 import { QUEUES } from '@mk/shared';
 import type { MigrationLedger, OpenConnection } from './ledger';
-import { countSince, decideRunState, openConnectionsOf, producerDone, throughputOf, UPSTREAM_ERROR_WINDOW_MS, type RunSignals, type RunState } from './run-state';
+import {
+  countSince,
+  decideRunState,
+  openConnectionsOf,
+  producerDone,
+  throughputOf,
+  UPSTREAM_ERROR_WINDOW_MS,
+  type RunSignals,
+  type RunState,
+} from './run-state';
 import type { RunMeta } from './records';
 
 export interface ImportQueueProbe {
@@ -21,10 +30,17 @@ export interface ImportQueueProbe {
 export type ImportQueueSignals = NonNullable<RunSignals['importQueue']>;
 
 /** A job in one of these states will still run; any other (unknown = missing, completed, failed for good) will not. */
-const LIVE_JOB_STATES: ReadonlySet<string> = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
+const LIVE_JOB_STATES: ReadonlySet<string> = new Set([
+  'waiting',
+  'active',
+  'delayed',
+  'prioritized',
+  'waiting-children',
+]);
 
 /** Will this import job still run? */
-export const jobWillRun = async (queue: Pick<ImportQueueProbe, 'getJobState'>, jobId: string) => LIVE_JOB_STATES.has(await queue.getJobState(jobId));
+export const jobWillRun = async (queue: Pick<ImportQueueProbe, 'getJobState'>, jobId: string) =>
+  LIVE_JOB_STATES.has(await queue.getJobState(jobId));
 const JOB_STATE_BATCH = 200;
 
 export async function probeImportQueue(ledger: MigrationLedger, queue: ImportQueueProbe): Promise<ImportQueueSignals> {
@@ -43,7 +59,11 @@ export async function probeImportQueue(ledger: MigrationLedger, queue: ImportQue
  * A worker settles a job's connections before BullMQ removes the completed job, so a connection still open after
  * its job was seen gone is truly without one: candidates are re-read once at the end.
  */
-export async function connectionsWithoutJob(ledger: MigrationLedger, runId: string, queue: Pick<ImportQueueProbe, 'getJobState'>): Promise<OpenConnection[]> {
+export async function connectionsWithoutJob(
+  ledger: MigrationLedger,
+  runId: string,
+  queue: Pick<ImportQueueProbe, 'getJobState'>,
+): Promise<OpenConnection[]> {
   const byJob = new Map<string, OpenConnection[]>();
   for await (const c of ledger.openConnections(runId)) {
     if (!c.job) continue;
@@ -71,12 +91,21 @@ export interface ReadSignalsOptions {
   now?: number;
 }
 
-export async function readRunSignals(ledger: MigrationLedger, meta: RunMeta, opts: ReadSignalsOptions = {}): Promise<RunSignals> {
+export async function readRunSignals(
+  ledger: MigrationLedger,
+  meta: RunMeta,
+  opts: ReadSignalsOptions = {},
+): Promise<RunSignals> {
   const now = opts.now ?? Date.now();
   const { runId } = meta;
-  const [counts, activity, producer] = await Promise.all([ledger.counts(runId), ledger.activity(runId, now), ledger.producerBeat(runId)]);
+  const [counts, activity, producer] = await Promise.all([
+    ledger.counts(runId),
+    ledger.activity(runId, now),
+    ledger.producerBeat(runId),
+  ]);
   const open = openConnectionsOf(counts);
-  const importQueue = open === 0 ? undefined : (opts.queueSignals ?? (opts.queue && (await probeImportQueue(ledger, opts.queue))));
+  const importQueue =
+    open === 0 ? undefined : (opts.queueSignals ?? (opts.queue && (await probeImportQueue(ledger, opts.queue))));
   const judged = open > 0 && opts.queue && producerDone({ status: meta.status, ...(producer && { producer }) }, now);
   const withoutJob = judged ? (await connectionsWithoutJob(ledger, runId, opts.queue!)).length : undefined;
   return {
@@ -85,7 +114,13 @@ export async function readRunSignals(ledger: MigrationLedger, meta: RunMeta, opt
     counts,
     rejects: meta.rejects,
     throughputPerMin: throughputOf(activity.imported, now, meta.createdAt),
-    ...(meta.bytesRead !== undefined && { dumpProgress: { connectionsSeen: meta.connectionsSeen, bytesRead: meta.bytesRead, bytesTotal: meta.bytesTotal ?? 0 } }),
+    ...(meta.bytesRead !== undefined && {
+      dumpProgress: {
+        connectionsSeen: meta.connectionsSeen,
+        bytesRead: meta.bytesRead,
+        bytesTotal: meta.bytesTotal ?? 0,
+      },
+    }),
     ...(producer && { producer }),
     upstreamErrors: Math.round(countSince(activity.errors, now - UPSTREAM_ERROR_WINDOW_MS, now)),
     ...(activity.lastError !== undefined && { lastError: activity.lastError }),
@@ -96,7 +131,11 @@ export async function readRunSignals(ledger: MigrationLedger, meta: RunMeta, opt
 }
 
 /** Signals and the state they decide, read in one go. */
-export async function readRunState(ledger: MigrationLedger, meta: RunMeta, opts: ReadSignalsOptions = {}): Promise<{ signals: RunSignals; state: RunState }> {
+export async function readRunState(
+  ledger: MigrationLedger,
+  meta: RunMeta,
+  opts: ReadSignalsOptions = {},
+): Promise<{ signals: RunSignals; state: RunState }> {
   const now = opts.now ?? Date.now();
   const signals = await readRunSignals(ledger, meta, { ...opts, now });
   return { signals, state: decideRunState(signals, now) };

@@ -9,7 +9,13 @@ import type { QueuePause } from './records';
 export const RUN_STATES = ['running', 'stalled', 'completed', 'completed_with_failures'] as const;
 export type RunStateName = (typeof RUN_STATES)[number];
 
-export const STALL_KINDS = ['queue_paused', 'no_worker', 'upstream_unreachable', 'connections_without_job', 'producer_stopped'] as const;
+export const STALL_KINDS = [
+  'queue_paused',
+  'no_worker',
+  'upstream_unreachable',
+  'connections_without_job',
+  'producer_stopped',
+] as const;
 export type StallKind = (typeof STALL_KINDS)[number];
 
 export type StallReason =
@@ -77,7 +83,8 @@ export interface RunState {
 }
 
 const n = (counts: Record<string, number>, state: string) => counts[state] ?? 0;
-export const openConnectionsOf = (counts: Record<string, number>) => n(counts, 'pending') + n(counts, 'importing') + n(counts, 'linked');
+export const openConnectionsOf = (counts: Record<string, number>) =>
+  n(counts, 'pending') + n(counts, 'importing') + n(counts, 'linked');
 /** Connections in the ledger, whatever their state (rejected records are not connections). */
 export const connectionsOf = (counts: Record<string, number>) => Object.values(counts).reduce((sum, c) => sum + c, 0);
 
@@ -89,11 +96,13 @@ function producerStopped(s: Pick<RunSignals, 'status' | 'producer'>, now: number
 }
 
 /** The producer read the whole dump, or is gone: from then on, an open connection without a job stays so. */
-export const producerDone = (s: Pick<RunSignals, 'status' | 'producer'>, now = Date.now()) => s.status === 'enqueued' || producerStopped(s, now) !== undefined;
+export const producerDone = (s: Pick<RunSignals, 'status' | 'producer'>, now = Date.now()) =>
+  s.status === 'enqueued' || producerStopped(s, now) !== undefined;
 
 function remainingOf(s: RunSignals, open: number): { remaining: number; remainingEstimated: boolean } {
   const p = s.dumpProgress;
-  if (s.status === 'enqueued' || !p || p.bytesRead <= 0 || p.bytesTotal <= 0) return { remaining: open, remainingEstimated: s.status !== 'enqueued' };
+  if (s.status === 'enqueued' || !p || p.bytesRead <= 0 || p.bytesTotal <= 0)
+    return { remaining: open, remainingEstimated: s.status !== 'enqueued' };
   const projected = Math.round((p.connectionsSeen * p.bytesTotal) / Math.min(p.bytesRead, p.bytesTotal));
   const settled = n(s.counts, 'imported') + n(s.counts, 'failed');
   return { remaining: Math.max(open, projected - settled), remainingEstimated: true };
@@ -114,17 +123,32 @@ export function decideRunState(s: RunSignals, now = Date.now()): RunState {
   if (stoppedProducer) stalled.push(stoppedProducer);
   if (open > 0) {
     const q = s.importQueue;
-    if (q?.paused) stalled.push({ kind: 'queue_paused', by: q.pausedBy?.by ?? 'an operator', ...(q.pausedBy?.reason && { reason: q.pausedBy.reason }), ...(q.pausedBy?.at && { at: q.pausedBy.at }) });
+    if (q?.paused)
+      stalled.push({
+        kind: 'queue_paused',
+        by: q.pausedBy?.by ?? 'an operator',
+        ...(q.pausedBy?.reason && { reason: q.pausedBy.reason }),
+        ...(q.pausedBy?.at && { at: q.pausedBy.at }),
+      });
     if (q?.workers === 0) stalled.push({ kind: 'no_worker' });
     const silentSince = s.lastImportAt ?? s.createdAt;
     if ((s.upstreamErrors ?? 0) > 0 && now - silentSince > UPSTREAM_SILENCE_MS) {
-      stalled.push({ kind: 'upstream_unreachable', errors: s.upstreamErrors!, ...(s.lastError && { lastError: s.lastError }), ...(s.lastImportAt && { lastImportAt: s.lastImportAt }) });
+      stalled.push({
+        kind: 'upstream_unreachable',
+        errors: s.upstreamErrors!,
+        ...(s.lastError && { lastError: s.lastError }),
+        ...(s.lastImportAt && { lastImportAt: s.lastImportAt }),
+      });
     }
     // While the producer reads the dump, a record may exist a moment before its job: only judged once it is done or gone.
-    if (producerDone(s, now) && (s.connectionsWithoutJob ?? 0) > 0) stalled.push({ kind: 'connections_without_job', connections: s.connectionsWithoutJob! });
+    if (producerDone(s, now) && (s.connectionsWithoutJob ?? 0) > 0)
+      stalled.push({ kind: 'connections_without_job', connections: s.connectionsWithoutJob! });
   }
   const state: RunStateName = stalled.length > 0 ? 'stalled' : 'running';
-  const etaSeconds = state === 'running' && remaining > 0 && s.throughputPerMin > 0 ? Math.ceil((remaining / s.throughputPerMin) * 60) : null;
+  const etaSeconds =
+    state === 'running' && remaining > 0 && s.throughputPerMin > 0
+      ? Math.ceil((remaining / s.throughputPerMin) * 60)
+      : null;
   return { ...base, state, stalled, etaSeconds, summary: describeRunState(state, stalled, s, now) };
 }
 
@@ -133,7 +157,12 @@ export function decideRunState(s: RunSignals, now = Date.now()): RunState {
  * when the run is younger. The oldest bucket only partly in the window counts for that part (its events taken as
  * spread evenly over the part of its minute the run was alive).
  */
-export function throughputOf(buckets: Map<number, number>, now: number, startedAt: number, windowMs = THROUGHPUT_WINDOW_MS): number {
+export function throughputOf(
+  buckets: Map<number, number>,
+  now: number,
+  startedAt: number,
+  windowMs = THROUGHPUT_WINDOW_MS,
+): number {
   const from = Math.max(now - windowMs, startedAt);
   const elapsed = now - from;
   if (elapsed <= 0) return 0;
@@ -187,14 +216,22 @@ export function describeStall(r: StallReason, now = Date.now()): string {
   }
 }
 
-export function describeRunState(state: RunStateName, stalled: StallReason[], s: Pick<RunSignals, 'counts' | 'rejects'>, now = Date.now()): string {
+export function describeRunState(
+  state: RunStateName,
+  stalled: StallReason[],
+  s: Pick<RunSignals, 'counts' | 'rejects'>,
+  now = Date.now(),
+): string {
   switch (state) {
     case 'running':
       return 'running';
     case 'completed':
       return 'completed';
     case 'completed_with_failures': {
-      const parts = [n(s.counts, 'failed') > 0 && `${fmtInt(n(s.counts, 'failed'))} failed`, s.rejects > 0 && plural(s.rejects, 'record') + ' rejected'].filter(Boolean);
+      const parts = [
+        n(s.counts, 'failed') > 0 && `${fmtInt(n(s.counts, 'failed'))} failed`,
+        s.rejects > 0 && plural(s.rejects, 'record') + ' rejected',
+      ].filter(Boolean);
       return `completed with failures: ${parts.join(', ')}`;
     }
     case 'stalled':

@@ -47,11 +47,27 @@ export function ledgerScripts(redis: Redis) {
     /** Returns the new record json; throws the script's error reply (LEDGER_*) as is. */
     async transition(
       k: RunKeys,
-      a: { field: string; patch: string; now: number; countAttempt: boolean; expectStates: string[] | undefined; fromRev: number | undefined; outbox: boolean },
+      a: {
+        field: string;
+        patch: string;
+        now: number;
+        countAttempt: boolean;
+        expectStates: string[] | undefined;
+        fromRev: number | undefined;
+        outbox: boolean;
+      },
     ): Promise<string> {
       return (await s.mkLedgerTransition(
         [k.conns, k.counts, k.links, k.rate, k.open, k.errors, k.outbox],
-        [a.field, a.patch, a.now, a.countAttempt ? '1' : '0', a.expectStates ? `,${a.expectStates.join(',')},` : '', a.fromRev ?? '', a.outbox ? '1' : '0'],
+        [
+          a.field,
+          a.patch,
+          a.now,
+          a.countAttempt ? '1' : '0',
+          a.expectStates ? `,${a.expectStates.join(',')},` : '',
+          a.fromRev ?? '',
+          a.outbox ? '1' : '0',
+        ],
       )) as string;
     },
     /** Returns how many entries were added (0 when this landing was recorded before). */
@@ -60,8 +76,14 @@ export function ledgerScripts(redis: Redis) {
       return Number(await s.mkLedgerLanded([landedKey], args as unknown as (string | number)[]));
     },
     /** Returns whether it was recorded (false: a repeat). */
-    async linkEvent(k: RunKeys, a: { field: string; kind: 'reconnected' | 'attention'; at: number; reason: string; outbox: boolean }): Promise<boolean> {
-      const r = await s.mkLedgerLinkEvent([k.conns, k.reconnected, k.reconnects, k.attention, k.outbox], [a.field, a.kind, a.at, a.reason, a.outbox ? '1' : '0']);
+    async linkEvent(
+      k: RunKeys,
+      a: { field: string; kind: 'reconnected' | 'attention'; at: number; reason: string; outbox: boolean },
+    ): Promise<boolean> {
+      const r = await s.mkLedgerLinkEvent(
+        [k.conns, k.reconnected, k.reconnects, k.attention, k.outbox],
+        [a.field, a.kind, a.at, a.reason, a.outbox ? '1' : '0'],
+      );
       return Number(r) === 1;
     },
     /** Returns false when another notifier had already settled it. */

@@ -1,6 +1,14 @@
 import IORedis from 'ioredis';
 import { startPrivateRedis, type PrivateRedis } from '@mk/testkit';
-import { connectionField, diffLanded, LANDED_ENTRY_BYTES, LANDED_HEADER_BYTES, microUnits, MigrationLedger, normalizeAmount } from '@mk/ledger';
+import {
+  connectionField,
+  diffLanded,
+  LANDED_ENTRY_BYTES,
+  LANDED_HEADER_BYTES,
+  microUnits,
+  MigrationLedger,
+  normalizeAmount,
+} from '@mk/ledger';
 
 let server: PrivateRedis;
 let redis: IORedis;
@@ -16,7 +24,12 @@ afterAll(async () => {
   await server.stop();
 });
 
-const tx = (id: string, amount: string, date = '2026-11-01', account_id = 'a1') => ({ account_id, transaction_id: id, amount, date });
+const tx = (id: string, amount: string, date = '2026-11-01', account_id = 'a1') => ({
+  account_id,
+  transaction_id: id,
+  amount,
+  date,
+});
 const field = connectionField('u1', 'c1');
 
 describe('landed records', () => {
@@ -40,10 +53,14 @@ describe('landed records', () => {
     expect(landed.get('a3')).toEqual({ sumMicro: 0n, entries: new Map() }); // an account with nothing on it yet
     expect(landed.get('a4')).toBeUndefined();
     const raw = await redis.hvalsBuffer('{landed}:run:r1:landed');
-    expect(raw.map((v) => v.length).sort((a, b) => a - b)).toEqual([LANDED_HEADER_BYTES, LANDED_HEADER_BYTES + LANDED_ENTRY_BYTES, LANDED_HEADER_BYTES + 2 * LANDED_ENTRY_BYTES]);
+    expect(raw.map((v) => v.length).sort((a, b) => a - b)).toEqual([
+      LANDED_HEADER_BYTES,
+      LANDED_HEADER_BYTES + LANDED_ENTRY_BYTES,
+      LANDED_HEADER_BYTES + 2 * LANDED_ENTRY_BYTES,
+    ]);
   });
 
-  it('tells a newer dump\'s transactions apart: new, changed under the same id, posted since pending, on another account', async () => {
+  it("tells a newer dump's transactions apart: new, changed under the same id, posted since pending, on another account", async () => {
     await ledger.noteLanded('r2', field, [tx('t1', '-10.00'), tx('t2', '25.50')], ['a1']);
     const landed = await ledger.landed('r2', field, ['a1', 'a9']);
     const newer = [
@@ -62,6 +79,9 @@ describe('landed records', () => {
     // a date change is a change too
     expect(diffLanded(landed, [tx('t1', '-10.00', '2026-11-05')]).changed).toHaveLength(1);
     // nothing recorded for the connection: nothing is assumed to be new
-    expect(diffLanded(await ledger.landed('r2', connectionField('u9', 'c9'), ['a1']), newer)).toMatchObject({ unrecorded: true, fresh: [] });
+    expect(diffLanded(await ledger.landed('r2', connectionField('u9', 'c9'), ['a1']), newer)).toMatchObject({
+      unrecorded: true,
+      fresh: [],
+    });
   });
 });

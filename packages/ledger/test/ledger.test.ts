@@ -37,7 +37,12 @@ describe('MigrationLedger', () => {
     const [rec] = await ledger.register('r3', 'u1', 1, [conn('c1')]);
     const importing = await ledger.transition(rec!, { state: 'importing', uncertain: true }, { countAttempt: true });
     expect(importing.attempts).toBe(1);
-    const done = await ledger.transition(rec!, { state: 'imported', linkId: 'mk_1', uncertain: null, transactionsImported: 10 });
+    const done = await ledger.transition(rec!, {
+      state: 'imported',
+      linkId: 'mk_1',
+      uncertain: null,
+      transactionsImported: 10,
+    });
     expect(done).toMatchObject({ state: 'imported', linkId: 'mk_1', attempts: 1, transactionsImported: 10 });
     expect(done.uncertain).toBeUndefined();
     expect(await ledger.counts('r3')).toMatchObject({ pending: 0, importing: 0, imported: 1 });
@@ -49,9 +54,17 @@ describe('MigrationLedger', () => {
 
   it('counts retryable errors per minute (what a worker records on a failed attempt), not terminal ones', async () => {
     const [a, b] = await ledger.register('r7', 'u1', 1, [conn('c1'), conn('c2')]);
-    await ledger.transition(a!, { lastError: { errorClass: 'retryable', status: 503, message: 'MoneyKit import answered HTTP 503' } });
-    await ledger.transition(a!, { state: 'importing', lastError: { errorClass: 'retryable', message: 'connect ECONNREFUSED' } });
-    await ledger.transition(b!, { state: 'failed', lastError: { errorClass: 'terminal', status: 400, message: 'bad request' } });
+    await ledger.transition(a!, {
+      lastError: { errorClass: 'retryable', status: 503, message: 'MoneyKit import answered HTTP 503' },
+    });
+    await ledger.transition(a!, {
+      state: 'importing',
+      lastError: { errorClass: 'retryable', message: 'connect ECONNREFUSED' },
+    });
+    await ledger.transition(b!, {
+      state: 'failed',
+      lastError: { errorClass: 'terminal', status: 400, message: 'bad request' },
+    });
     const activity = await ledger.activity('r7');
     expect([...activity.errors.values()].reduce((x, y) => x + y, 0)).toBe(2);
     expect(activity.lastError).toBe('connect ECONNREFUSED');
@@ -77,7 +90,10 @@ describe('MigrationLedger', () => {
     await ledger.transition(b!, { state: 'pending' }, { expect: ['failed'] });
     expect(await open('r8')).toEqual([{ sourceUserId: 'u1', connectionId: 'c2', job: 'r8-u1-4' }]);
     const again = await ledger.register('r8', 'u1', 4, [conn('c1'), conn('c2')], { job: 'r8-u1-4-retry1' });
-    expect(again.map((r) => [r.state, r.job])).toEqual([['imported', 'r8-u1-4'], ['pending', 'r8-u1-4-retry1']]);
+    expect(again.map((r) => [r.state, r.job])).toEqual([
+      ['imported', 'r8-u1-4'],
+      ['pending', 'r8-u1-4-retry1'],
+    ]);
     expect(await open('r8')).toEqual([{ sourceUserId: 'u1', connectionId: 'c2', job: 'r8-u1-4-retry1' }]);
     expect((await ledger.counts('r8')).pending).toBe(1);
   });
@@ -90,23 +106,31 @@ describe('MigrationLedger', () => {
     expect((await ledger.getRun('r9'))!.status).toBe('enqueued');
     expect(await ledger.queuePause('mk-import')).toBeUndefined();
     await redis.hset('{test}:pause:mk-import', { by: 'worker-1', reason: 'credentials refused', at: '1700000000000' });
-    expect(await ledger.queuePause('mk-import')).toEqual({ by: 'worker-1', reason: 'credentials refused', at: 1700000000000 });
+    expect(await ledger.queuePause('mk-import')).toEqual({
+      by: 'worker-1',
+      reason: 'credentials refused',
+      at: 1700000000000,
+    });
   });
 
   it('refuses a transition from an unexpected state', async () => {
     const [rec] = await ledger.register('r4', 'u1', 1, [conn('c1')]);
     await ledger.transition(rec!, { state: 'imported', linkId: 'mk_2' });
-    await expect(ledger.transition(rec!, { state: 'importing' }, { expect: ['pending', 'importing'] })).rejects.toBeInstanceOf(LedgerStateError);
+    await expect(
+      ledger.transition(rec!, { state: 'importing' }, { expect: ['pending', 'importing'] }),
+    ).rejects.toBeInstanceOf(LedgerStateError);
   });
 
-  it('fences a worker\'s changes: a change from a record someone else changed since is refused and writes nothing', async () => {
+  it("fences a worker's changes: a change from a record someone else changed since is refused and writes nothing", async () => {
     const [read] = await ledger.register('r6', 'u1', 1, [conn('c1')]);
     // worker A took the connection, then lost its job; worker B finished it
     const a = await ledger.transitionFrom(read!, { state: 'importing', uncertain: true }, { countAttempt: true });
     const b = await ledger.transitionFrom(a, { state: 'imported', linkId: 'mk_b', uncertain: null });
     expect(b.rev).toBe(a.rev! + 1);
     // A, still running on its stale copy, cannot undo it
-    await expect(ledger.transitionFrom(a, { state: 'importing', uncertain: true })).rejects.toBeInstanceOf(LedgerConflictError);
+    await expect(ledger.transitionFrom(a, { state: 'importing', uncertain: true })).rejects.toBeInstanceOf(
+      LedgerConflictError,
+    );
     await expect(ledger.transitionFrom(read!, { state: 'failed' })).rejects.toBeInstanceOf(LedgerConflictError);
     expect(await ledger.get('r6', 'u1', 'c1')).toMatchObject({ state: 'imported', linkId: 'mk_b', rev: b.rev });
     expect(await ledger.counts('r6')).toMatchObject({ pending: 0, importing: 0, imported: 1, failed: 0 });
@@ -128,7 +152,9 @@ describe('MigrationLedger', () => {
     const now = Date.UTC(2026, 11, 1, 12, 30, 20);
     await ledger.openRun('r-history', { createdAt: now - 3 * 60_000 });
     const [record] = await ledger.register('r-history', 'u1', 1, [conn('c1')]);
-    await ledger.transition(record!, { lastError: { errorClass: 'retryable', status: 503, message: '503 Service Unavailable' } });
+    await ledger.transition(record!, {
+      lastError: { errorClass: 'retryable', status: 503, message: '503 Service Unavailable' },
+    });
     await ledger.transition(record!, { state: 'imported', linkId: 'mk_1' });
     await ledger.noteRateLimited('r-history', now - 2 * 60_000);
     await ledger.noteRateLimited('r-history', now - 2 * 60_000 + 5_000);

@@ -28,7 +28,14 @@ import { MoneyKitError, type TerminalKind } from './errors';
 import { retryAfterMsFromHeaders, type HeaderBag } from './retry-after';
 
 /** Transport failures where the request provably never reached the server. */
-const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
+const NOT_SENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+]);
 // ERR_CANCELED: the transport's wall-clock deadline aborted the call.
 const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'ECONNABORTED', 'ESOCKETTIMEDOUT', 'ERR_CANCELED']);
 const SERVER_MESSAGE_MAX = 160;
@@ -77,21 +84,48 @@ export function classifyHttpFailure({ endpoint, status, headers, body, now = Dat
 
   if (status === 429) {
     const retryAfterMs = retryAfterMsFromHeaders(headers, now);
-    return new MoneyKitError({ ...base, errorClass: 'rate_limited', retryAfterMs, mayHaveTakenEffect: false, message: `${head} (retry after ${retryAfterMs} ms)` });
+    return new MoneyKitError({
+      ...base,
+      errorClass: 'rate_limited',
+      retryAfterMs,
+      mayHaveTakenEffect: false,
+      message: `${head} (retry after ${retryAfterMs} ms)`,
+    });
   }
   if (status >= 400 && status < 500) {
     if (endpoint === 'auth_token') {
-      return new MoneyKitError({ ...base, errorClass: 'auth', mayHaveTakenEffect: false, message: `${head} (no access token: check MONEYKIT_CLIENT_ID / MONEYKIT_CLIENT_SECRET)` });
+      return new MoneyKitError({
+        ...base,
+        errorClass: 'auth',
+        mayHaveTakenEffect: false,
+        message: `${head} (no access token: check MONEYKIT_CLIENT_ID / MONEYKIT_CLIENT_SECRET)`,
+      });
     }
     if (status === 401 && code === ERROR_CODES.expiredToken) {
-      return new MoneyKitError({ ...base, errorClass: 'retryable', mayHaveTakenEffect: false, message: `${head} (access token expired)` });
+      return new MoneyKitError({
+        ...base,
+        errorClass: 'retryable',
+        mayHaveTakenEffect: false,
+        message: `${head} (access token expired)`,
+      });
     }
     // The link belongs to another app: nothing about our credentials, and retrying this link will not help.
     if (status === 401 && code === ERROR_CODES.unauthorizedLinkAccess) {
-      return new MoneyKitError({ ...base, errorClass: 'terminal', terminal: 'foreign_link', mayHaveTakenEffect: false, message: head });
+      return new MoneyKitError({
+        ...base,
+        errorClass: 'terminal',
+        terminal: 'foreign_link',
+        mayHaveTakenEffect: false,
+        message: head,
+      });
     }
     if (status === 401) {
-      return new MoneyKitError({ ...base, errorClass: 'auth', mayHaveTakenEffect: false, message: `${head} (credentials refused)` });
+      return new MoneyKitError({
+        ...base,
+        errorClass: 'auth',
+        mayHaveTakenEffect: false,
+        message: `${head} (credentials refused)`,
+      });
     }
     if (status === 422 && code === ERROR_CODES.badState) {
       const linkErrorCode = errorBody?.link_error_code;
@@ -103,7 +137,13 @@ export function classifyHttpFailure({ endpoint, status, headers, body, now = Dat
         message: `${head} (link needs reconnecting${linkErrorCode ? `: ${linkErrorCode}` : ''})`,
       });
     }
-    return new MoneyKitError({ ...base, errorClass: 'terminal', terminal: terminalKindOf(status, code), mayHaveTakenEffect: false, message: head });
+    return new MoneyKitError({
+      ...base,
+      errorClass: 'terminal',
+      terminal: terminalKindOf(status, code),
+      mayHaveTakenEffect: false,
+      message: head,
+    });
   }
   if (status >= 500) {
     const taken = mutates(endpoint);
@@ -114,7 +154,14 @@ export function classifyHttpFailure({ endpoint, status, headers, body, now = Dat
       message: `${head}${taken ? ' (outcome unknown: the request may have been committed)' : ''}`,
     });
   }
-  return new MoneyKitError({ ...base, code: code ?? CLIENT_CODES.unexpectedStatus, errorClass: 'terminal', terminal: 'unexpected', mayHaveTakenEffect: false, message: `${head} (unexpected status)` });
+  return new MoneyKitError({
+    ...base,
+    code: code ?? CLIENT_CODES.unexpectedStatus,
+    errorClass: 'terminal',
+    terminal: 'unexpected',
+    mayHaveTakenEffect: false,
+    message: `${head} (unexpected status)`,
+  });
 }
 
 function terminalKindOf(status: number, code: string | undefined): TerminalKind {
@@ -179,7 +226,12 @@ export function payloadTooLarge(endpoint: EndpointName, bytes: number): MoneyKit
 
 /** No answer came back in time: the congestion signal (the refresh pipeline backs off on it). */
 export function isTimeoutError(error: unknown): boolean {
-  return error instanceof MoneyKitError && error.status === undefined && error.code !== undefined && TIMEOUT_CODES.has(error.code);
+  return (
+    error instanceof MoneyKitError &&
+    error.status === undefined &&
+    error.code !== undefined &&
+    TIMEOUT_CODES.has(error.code)
+  );
 }
 
 export function isExpiredTokenError(error: unknown): boolean {

@@ -22,7 +22,14 @@ import {
   type RefreshProductsRequest,
 } from '@mk/shared';
 import { serializeBody, type SerializedBody } from './body';
-import { classifyHttpFailure, classifyInvalidSuccess, classifyTransportFailure, sendWindowPassed, isRefusedTokenError, payloadTooLarge } from './classify';
+import {
+  classifyHttpFailure,
+  classifyInvalidSuccess,
+  classifyTransportFailure,
+  sendWindowPassed,
+  isRefusedTokenError,
+  payloadTooLarge,
+} from './classify';
 import { ENDPOINTS, endpointPath, type EndpointName } from './endpoints';
 import { isMoneyKitError, MoneyKitError } from './errors';
 import { TokenCache } from './token-cache';
@@ -59,13 +66,17 @@ export interface MoneyKitClientOptions {
 }
 
 /** The JSON Web Key Set that signs webhooks. */
-export const jwksSchema = z.object({ keys: z.array(z.object({ kty: z.string(), kid: z.string().optional() }).passthrough()) });
+export const jwksSchema = z.object({
+  keys: z.array(z.object({ kty: z.string(), kid: z.string().optional() }).passthrough()),
+});
 export type Jwks = z.infer<typeof jwksSchema>;
 
 const anyBody = z.unknown();
 
 /** Only what this service reads of GET /links/{id}/accounts and /transactions (validated, the rest passes). */
-export const linkAccountsSchema = z.object({ accounts: z.array(z.object({ account_id: z.string(), original_id: z.string().nullish() }).passthrough()) }).passthrough();
+export const linkAccountsSchema = z
+  .object({ accounts: z.array(z.object({ account_id: z.string(), original_id: z.string().nullish() }).passthrough()) })
+  .passthrough();
 export type LinkAccounts = z.infer<typeof linkAccountsSchema>;
 export const linkTransactionsPageSchema = z
   .object({
@@ -129,7 +140,13 @@ export class MoneyKitClient {
    */
   refreshProducts(linkId: string, products: Product[], opts: { sendBy?: number } = {}): Promise<Link> {
     const body: RefreshProductsRequest = { products };
-    return this.call({ endpoint: 'refresh_products', id: linkId, body, schema: linkSchema, ...(opts.sendBy !== undefined && { sendBy: opts.sendBy }) });
+    return this.call({
+      endpoint: 'refresh_products',
+      id: linkId,
+      body,
+      schema: linkSchema,
+      ...(opts.sendBy !== undefined && { sendBy: opts.sendBy }),
+    });
   }
 
   /** The longest one exchange with this endpoint can last: its timeout plus the transport's hard-deadline grace. */
@@ -156,7 +173,10 @@ export class MoneyKitClient {
    * One page of the link's transactions; `original_id` is the transaction_id we imported. MoneyKit answers only
    * the last 90 days unless `startDate`/`endDate` (YYYY-MM-DD) say otherwise.
    */
-  getLinkTransactions(linkId: string, page: { page: number; size: number; startDate?: string; endDate?: string }): Promise<LinkTransactionsPage> {
+  getLinkTransactions(
+    linkId: string,
+    page: { page: number; size: number; startDate?: string; endDate?: string },
+  ): Promise<LinkTransactionsPage> {
     const query: Record<string, string> = { page: String(page.page), size: String(page.size) };
     if (page.startDate) query.start_date = page.startDate;
     if (page.endDate) query.end_date = page.endDate;
@@ -178,7 +198,8 @@ export class MoneyKitClient {
   }
 
   private async call<S extends z.ZodTypeAny>(spec: CallSpec<S>): Promise<z.infer<S>> {
-    const path = endpointPath(spec.endpoint, spec.id) + (spec.query ? `?${new URLSearchParams(spec.query).toString()}` : '');
+    const path =
+      endpointPath(spec.endpoint, spec.id) + (spec.query ? `?${new URLSearchParams(spec.query).toString()}` : '');
     const body = spec.body === undefined ? undefined : serializeBody(spec.body);
     if (body && body.bytes > MAX_REQUEST_BYTES) throw payloadTooLarge(spec.endpoint, body.bytes);
 
@@ -188,7 +209,10 @@ export class MoneyKitClient {
     } catch (err) {
       // Expired, or forgotten by a server that restarted: only a fresh token tells a refused credential apart.
       if (!isRefusedTokenError(err)) throw err;
-      this.options.logger?.info({ endpoint: spec.endpoint, code: err.code }, 'MoneyKit refused our access token: fetching a fresh one and retrying once');
+      this.options.logger?.info(
+        { endpoint: spec.endpoint, code: err.code },
+        'MoneyKit refused our access token: fetching a fresh one and retrying once',
+      );
       return this.authorized(spec, path, body, await this.tokens.renew(token));
     }
   }
@@ -201,7 +225,12 @@ export class MoneyKitClient {
     await this.tokens.refresh();
   }
 
-  private authorized<S extends z.ZodTypeAny>(spec: CallSpec<S>, path: string, body: SerializedBody | undefined, token: string): Promise<z.infer<S>> {
+  private authorized<S extends z.ZodTypeAny>(
+    spec: CallSpec<S>,
+    path: string,
+    body: SerializedBody | undefined,
+    token: string,
+  ): Promise<z.infer<S>> {
     const late = spec.sendBy === undefined ? 0 : Date.now() - spec.sendBy;
     if (late > 0) return Promise.reject(sendWindowPassed(spec.endpoint, late));
     const headers: Record<string, string> = { Authorization: `Bearer ${token}` };
@@ -210,10 +239,18 @@ export class MoneyKitClient {
   }
 
   private fetchToken(): Promise<AccessTokenResponse> {
-    const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: this.options.clientId, client_secret: this.options.clientSecret });
+    const form = new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: this.options.clientId,
+      client_secret: this.options.clientSecret,
+    });
     return this.exchange(
       'auth_token',
-      { path: endpointPath('auth_token'), headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, data: form.toString() },
+      {
+        path: endpointPath('auth_token'),
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        data: form.toString(),
+      },
       accessTokenResponseSchema,
     );
   }
@@ -239,7 +276,8 @@ export class MoneyKitClient {
         throw classifyTransportFailure(endpoint, err);
       });
       status = res.status;
-      if (res.status < 200 || res.status >= 300) throw classifyHttpFailure({ endpoint, status: res.status, headers: res.headers, body: res.body });
+      if (res.status < 200 || res.status >= 300)
+        throw classifyHttpFailure({ endpoint, status: res.status, headers: res.headers, body: res.body });
       const parsed = schema.safeParse(res.body);
       if (!parsed.success) throw classifyInvalidSuccess(endpoint, res.status);
       this.report({ endpoint, status, durationMs: performance.now() - started });
@@ -247,7 +285,12 @@ export class MoneyKitClient {
     } catch (err) {
       // Anything else escaping here is our own bug: still never let it carry request data out.
       const failure = isMoneyKitError(err) ? err : classifyTransportFailure(endpoint, err);
-      this.report({ endpoint, ...(status !== undefined && { status }), durationMs: performance.now() - started, errorClass: failure.errorClass });
+      this.report({
+        endpoint,
+        ...(status !== undefined && { status }),
+        durationMs: performance.now() - started,
+        errorClass: failure.errorClass,
+      });
       throw failure;
     }
   }

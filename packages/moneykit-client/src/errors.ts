@@ -54,7 +54,8 @@ export class MoneyKitError extends Error {
     if (fields.retryAfterMs !== undefined) this.retryAfterMs = fields.retryAfterMs;
     if (fields.linkErrorCode !== undefined) this.linkErrorCode = fields.linkErrorCode;
     if (fields.terminal !== undefined) this.terminal = fields.terminal;
-    if ((fields.errorClass === 'terminal') !== (fields.terminal !== undefined)) throw new Error('a terminal MoneyKitError names its kind, and only a terminal one');
+    if ((fields.errorClass === 'terminal') !== (fields.terminal !== undefined))
+      throw new Error('a terminal MoneyKitError names its kind, and only a terminal one');
   }
 
   /** The plain form stored in the ledger and reports. */

@@ -20,8 +20,10 @@ export function createClientFromEnv(env: MoneyKitEnv, fallbacks: ClientFallbacks
   const clientId = env.MONEYKIT_CLIENT_ID ?? (ownUpstream ? undefined : fallbackId);
   const clientSecret = env.MONEYKIT_CLIENT_SECRET ?? (ownUpstream ? undefined : fallbackSecret);
   if (!baseUrl) throw new ConfigError('MONEYKIT_BASE_URL', 'is missing (and no default upstream was given)');
-  if (!clientId) throw new ConfigError('MONEYKIT_CLIENT_ID', `is missing${ownUpstream ? ' (MONEYKIT_BASE_URL is set)' : ''}`);
-  if (!clientSecret) throw new ConfigError('MONEYKIT_CLIENT_SECRET', `is missing${ownUpstream ? ' (MONEYKIT_BASE_URL is set)' : ''}`);
+  if (!clientId)
+    throw new ConfigError('MONEYKIT_CLIENT_ID', `is missing${ownUpstream ? ' (MONEYKIT_BASE_URL is set)' : ''}`);
+  if (!clientSecret)
+    throw new ConfigError('MONEYKIT_CLIENT_SECRET', `is missing${ownUpstream ? ' (MONEYKIT_BASE_URL is set)' : ''}`);
   return new MoneyKitClient({
     ...rest,
     baseUrl,

@@ -51,7 +51,10 @@ export class TokenCache {
     const requestedAt = this.now();
     const pending = this.fetchToken()
       .then((res) => {
-        const token = { value: res.access_token, renewAt: requestedAt + res.expires_in * 1000 - renewalMarginMs(res.expires_in) };
+        const token = {
+          value: res.access_token,
+          renewAt: requestedAt + res.expires_in * 1000 - renewalMarginMs(res.expires_in),
+        };
         this.current = token;
         return token;
       })

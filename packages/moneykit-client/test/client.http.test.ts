@@ -6,8 +6,24 @@ import type { ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
 import { inspect } from 'node:util';
 import { createLogger, ERROR_CODES, MAX_REQUEST_BYTES, MONEYKIT_API_VERSION, ConfigError } from '@mk/shared';
-import { createClientFromEnv, isMoneyKitError, MoneyKitClient, serializeBody, type MoneyKitClientOptions, type MoneyKitError, type ResponseInfo } from '../src';
-import { aLink, apiError, CLIENT_ID, CLIENT_SECRET, sendJson, startScriptedServer, type ScriptedServer } from './support/scripted-server';
+import {
+  createClientFromEnv,
+  isMoneyKitError,
+  MoneyKitClient,
+  serializeBody,
+  type MoneyKitClientOptions,
+  type MoneyKitError,
+  type ResponseInfo,
+} from '../src';
+import {
+  aLink,
+  apiError,
+  CLIENT_ID,
+  CLIENT_SECRET,
+  sendJson,
+  startScriptedServer,
+  type ScriptedServer,
+} from './support/scripted-server';
 import { anImportRequest, anImportRequestOfSize } from './support/fixtures';
 
 let server: ScriptedServer;
@@ -45,7 +61,11 @@ describe('requests on the wire', () => {
 
     const [tokenReq] = server.tokenRequests;
     expect(tokenReq!.headers['content-type']).toBe('application/x-www-form-urlencoded');
-    expect(Object.fromEntries(new URLSearchParams(tokenReq!.body))).toEqual({ grant_type: 'client_credentials', client_id: CLIENT_ID, client_secret: CLIENT_SECRET });
+    expect(Object.fromEntries(new URLSearchParams(tokenReq!.body))).toEqual({
+      grant_type: 'client_credentials',
+      client_id: CLIENT_ID,
+      client_secret: CLIENT_SECRET,
+    });
 
     const [sent] = server.requests;
     expect(sent).toMatchObject({ method: 'POST', url: '/links/import' });
@@ -62,7 +82,8 @@ describe('requests on the wire', () => {
     server.handle((req, res) => {
       if (req.url === '/users/user%2F1/links') return sendJson(res, 200, { links: { a: aLink('a'), b: aLink('b') } });
       if (req.method === 'DELETE') return void res.writeHead(204).end();
-      if (req.url === '/.well-known/jwks.json') return sendJson(res, 200, { keys: [{ kty: 'EC', kid: 'k1', crv: 'P-256', x: 'x', y: 'y' }] });
+      if (req.url === '/.well-known/jwks.json')
+        return sendJson(res, 200, { keys: [{ kty: 'EC', kid: 'k1', crv: 'P-256', x: 'x', y: 'y' }] });
       if (req.url === '/links/l1/products') return sendJson(res, 202, aLink('l1'));
       return sendJson(res, 200, aLink('l1'));
     });
@@ -120,7 +141,12 @@ describe('access tokens', () => {
   it('retries only once: a token expired again is a retryable failure', async () => {
     server.handle((_req, res) => sendJson(res, 401, apiError(ERROR_CODES.expiredToken)));
     const err = await failure(client().refreshProducts('l1', ['accounts']));
-    expect(err).toMatchObject({ errorClass: 'retryable', status: 401, code: ERROR_CODES.expiredToken, mayHaveTakenEffect: false });
+    expect(err).toMatchObject({
+      errorClass: 'retryable',
+      status: 401,
+      code: ERROR_CODES.expiredToken,
+      mayHaveTakenEffect: false,
+    });
     expect(server.requests).toHaveLength(2);
     expect(server.tokenRequests).toHaveLength(2);
   });
@@ -138,17 +164,29 @@ describe('access tokens', () => {
   it('wrong credentials are an auth failure of the token endpoint, with no secret in it', async () => {
     const c = client({ clientSecret: 'wrong-secret-DO-NOT-LEAK' });
     const err = await failure(c.getLink('l1'));
-    expect(err).toMatchObject({ errorClass: 'auth', status: 401, endpoint: 'auth_token', code: ERROR_CODES.unauthorized });
+    expect(err).toMatchObject({
+      errorClass: 'auth',
+      status: 401,
+      endpoint: 'auth_token',
+      code: ERROR_CODES.unauthorized,
+    });
     const dumped = `${JSON.stringify(err)} ${inspect(err, { showHidden: true, depth: 10 })} ${err.stack}`;
     expect(dumped).not.toMatch(/DO-NOT-LEAK|client_secret=/);
   });
 
   it('a 401 unauthorized that a fresh token does not cure is auth, after exactly one retry', async () => {
     server.handle((_req, res) => sendJson(res, 401, apiError(ERROR_CODES.unauthorized)));
-    expect(await failure(client().getLink('l1'))).toMatchObject({ errorClass: 'auth', status: 401, endpoint: 'get_link' });
+    expect(await failure(client().getLink('l1'))).toMatchObject({
+      errorClass: 'auth',
+      status: 401,
+      endpoint: 'get_link',
+    });
     expect(server.requests).toHaveLength(2);
     expect(server.tokenRequests).toHaveLength(2);
-    expect(server.requests.map((r) => r.headers.authorization)).toEqual(['Bearer token-1-SECRET', 'Bearer token-2-SECRET']);
+    expect(server.requests.map((r) => r.headers.authorization)).toEqual([
+      'Bearer token-1-SECRET',
+      'Bearer token-2-SECRET',
+    ]);
   });
 
   it('a server that forgot our token (restarted) gets one fresh token for all concurrent callers, and every call passes', async () => {
@@ -168,14 +206,21 @@ describe('access tokens', () => {
 
   it('a 401 of the token endpoint is never retried', async () => {
     const c = client({ clientSecret: 'wrong-secret' });
-    expect(await failure(c.importLink(anImportRequest()))).toMatchObject({ errorClass: 'auth', endpoint: 'auth_token' });
+    expect(await failure(c.importLink(anImportRequest()))).toMatchObject({
+      errorClass: 'auth',
+      endpoint: 'auth_token',
+    });
     expect(server.tokenRequests).toHaveLength(1);
     expect(server.requests).toHaveLength(0);
   });
 
   it("a 401 link_error.unauthorized_access (another app's link) is retried once, then terminal", async () => {
     server.handle((_req, res) => sendJson(res, 401, apiError(ERROR_CODES.unauthorizedLinkAccess)));
-    expect(await failure(client().getLink('l1'))).toMatchObject({ errorClass: 'terminal', status: 401, code: ERROR_CODES.unauthorizedLinkAccess });
+    expect(await failure(client().getLink('l1'))).toMatchObject({
+      errorClass: 'terminal',
+      status: 401,
+      code: ERROR_CODES.unauthorizedLinkAccess,
+    });
     expect(server.requests).toHaveLength(2);
   });
 
@@ -187,7 +232,11 @@ describe('access tokens', () => {
     await c.getLink('l2');
     expect(server.requests.at(-1)!.headers.authorization).toBe('Bearer token-2-SECRET');
     server.credentials = { id: CLIENT_ID, secret: 'rotated' };
-    expect(await failure(c.verifyCredentials())).toMatchObject({ errorClass: 'auth', endpoint: 'auth_token', status: 401 });
+    expect(await failure(c.verifyCredentials())).toMatchObject({
+      errorClass: 'auth',
+      endpoint: 'auth_token',
+      status: 401,
+    });
     server.credentials = { id: CLIENT_ID, secret: CLIENT_SECRET };
     await expect(c.verifyCredentials()).resolves.toBeUndefined();
     await c.getLink('l3');
@@ -211,7 +260,9 @@ describe('classification of responses', () => {
   });
 
   it('422 bad_state needs a reconnect and names the link error', async () => {
-    server.handle((_req, res) => sendJson(res, 422, apiError(ERROR_CODES.badState, { link_error_code: 'auth_expired' })));
+    server.handle((_req, res) =>
+      sendJson(res, 422, apiError(ERROR_CODES.badState, { link_error_code: 'auth_expired' })),
+    );
     const err = await failure(client().refreshProducts('l1', ['transactions']));
     expect(err).toMatchObject({ errorClass: 'needs_reconnect', status: 422, linkErrorCode: 'auth_expired' });
   });
@@ -219,27 +270,48 @@ describe('classification of responses', () => {
   it('429 Retry-After in seconds, as an HTTP-date, and the precise sandbox header', async () => {
     const c = client();
     server.handle((_req, res) => sendJson(res, 429, apiError(ERROR_CODES.rateLimited), { 'retry-after': '3' }));
-    expect(await failure(c.importLink(anImportRequest()))).toMatchObject({ errorClass: 'rate_limited', status: 429, retryAfterMs: 3000, mayHaveTakenEffect: false });
+    expect(await failure(c.importLink(anImportRequest()))).toMatchObject({
+      errorClass: 'rate_limited',
+      status: 429,
+      retryAfterMs: 3000,
+      mayHaveTakenEffect: false,
+    });
 
-    server.handle((_req, res) => sendJson(res, 429, apiError(ERROR_CODES.rateLimited), { 'retry-after': new Date(Date.now() + 10_000).toUTCString() }));
+    server.handle((_req, res) =>
+      sendJson(res, 429, apiError(ERROR_CODES.rateLimited), {
+        'retry-after': new Date(Date.now() + 10_000).toUTCString(),
+      }),
+    );
     const dated = await failure(c.importLink(anImportRequest()));
     expect(dated.errorClass).toBe('rate_limited');
     expect(dated.retryAfterMs).toBeGreaterThanOrEqual(8_000);
     expect(dated.retryAfterMs).toBeLessThanOrEqual(10_000);
 
-    server.handle((_req, res) => sendJson(res, 429, apiError(ERROR_CODES.rateLimited), { 'retry-after': '1', 'x-sandbox-retry-after-ms': '437' }));
+    server.handle((_req, res) =>
+      sendJson(res, 429, apiError(ERROR_CODES.rateLimited), { 'retry-after': '1', 'x-sandbox-retry-after-ms': '437' }),
+    );
     expect((await failure(c.importLink(anImportRequest()))).retryAfterMs).toBe(437);
   });
 
   it('5xx is retryable: may have taken effect on a POST, not on a GET', async () => {
     server.handle((_req, res) => sendJson(res, 503, apiError(ERROR_CODES.serverError)));
     const c = client();
-    expect(await failure(c.importLink(anImportRequest()))).toMatchObject({ errorClass: 'retryable', status: 503, mayHaveTakenEffect: true });
-    expect(await failure(c.getUserLinks('user-0001'))).toMatchObject({ errorClass: 'retryable', status: 503, mayHaveTakenEffect: false });
+    expect(await failure(c.importLink(anImportRequest()))).toMatchObject({
+      errorClass: 'retryable',
+      status: 503,
+      mayHaveTakenEffect: true,
+    });
+    expect(await failure(c.getUserLinks('user-0001'))).toMatchObject({
+      errorClass: 'retryable',
+      status: 503,
+      mayHaveTakenEffect: false,
+    });
   });
 
   it('a 5xx without a JSON body is still classified', async () => {
-    server.handle((_req, res) => void res.writeHead(502, { 'content-type': 'text/html' }).end('<html>bad gateway</html>'));
+    server.handle(
+      (_req, res) => void res.writeHead(502, { 'content-type': 'text/html' }).end('<html>bad gateway</html>'),
+    );
     const err = await failure(client().importLink(anImportRequest()));
     expect(err).toMatchObject({ errorClass: 'retryable', status: 502, mayHaveTakenEffect: true });
     expect(err.code).toBeUndefined();
@@ -248,7 +320,12 @@ describe('classification of responses', () => {
   it('a 2xx that breaks the contract is retryable and may have taken effect', async () => {
     server.handle((_req, res) => sendJson(res, 200, { link_id: 'half a link' }));
     const err = await failure(client().importLink(anImportRequest()));
-    expect(err).toMatchObject({ errorClass: 'retryable', status: 200, mayHaveTakenEffect: true, code: 'client.invalid_response' });
+    expect(err).toMatchObject({
+      errorClass: 'retryable',
+      status: 200,
+      mayHaveTakenEffect: true,
+      code: 'client.invalid_response',
+    });
     expect(err.message).toMatch(/does not match the API contract/);
   });
 });
@@ -274,7 +351,11 @@ describe('transport failures', () => {
 
     const d = client({ importTimeoutMs: 2_000, timeoutMs: 150 });
     await expect(d.importLink(anImportRequest())).resolves.toMatchObject({ link_id: 'mk_link_1' });
-    expect(await failure(d.getLink('l1'))).toMatchObject({ errorClass: 'retryable', code: 'ETIMEDOUT', mayHaveTakenEffect: false });
+    expect(await failure(d.getLink('l1'))).toMatchObject({
+      errorClass: 'retryable',
+      code: 'ETIMEDOUT',
+      mayHaveTakenEffect: false,
+    });
   });
 
   it('a refused connection is retryable and provably had no effect', async () => {
@@ -283,7 +364,12 @@ describe('transport failures', () => {
     const c = new MoneyKitClient({ baseUrl: url, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
     clients.push(c);
     const err = await failure(c.importLink(anImportRequest()));
-    expect(err).toMatchObject({ errorClass: 'retryable', endpoint: 'auth_token', code: 'ECONNREFUSED', mayHaveTakenEffect: false });
+    expect(err).toMatchObject({
+      errorClass: 'retryable',
+      endpoint: 'auth_token',
+      code: 'ECONNREFUSED',
+      mayHaveTakenEffect: false,
+    });
     server = await startScriptedServer(); // for afterEach
   });
 });
@@ -300,14 +386,27 @@ describe('request size', () => {
     expect(server.requests[0]!.bytes).toBe(1_000_000);
 
     const err = await failure(c.importLink(over));
-    expect(err).toMatchObject({ errorClass: 'terminal', code: ERROR_CODES.payloadTooLarge, mayHaveTakenEffect: false, endpoint: 'import_link' });
+    expect(err).toMatchObject({
+      errorClass: 'terminal',
+      code: ERROR_CODES.payloadTooLarge,
+      mayHaveTakenEffect: false,
+      endpoint: 'import_link',
+    });
     expect(server.requests).toHaveLength(1);
   });
 
   it('refuses an over-size transaction batch before even fetching a token', async () => {
-    const big = { transactions: [{ account_id: 'a', amount: '1.00', date: '2024-01-01', description: 'x'.repeat(MAX_REQUEST_BYTES) }] };
+    const big = {
+      transactions: [
+        { account_id: 'a', amount: '1.00', date: '2024-01-01', description: 'x'.repeat(MAX_REQUEST_BYTES) },
+      ],
+    };
     const err = await failure(client().importTransactions('l1', big));
-    expect(err).toMatchObject({ errorClass: 'terminal', code: ERROR_CODES.payloadTooLarge, endpoint: 'import_transactions' });
+    expect(err).toMatchObject({
+      errorClass: 'terminal',
+      code: ERROR_CODES.payloadTooLarge,
+      endpoint: 'import_transactions',
+    });
     expect(server.tokenRequests).toHaveLength(0);
     expect(server.requests).toHaveLength(0);
   });
@@ -316,7 +415,9 @@ describe('request size', () => {
 describe('observability without leaks', () => {
   it('reports every exchange to onResponse', async () => {
     const seen: ResponseInfo[] = [];
-    server.handle((req, res) => (req.url === '/links/l2' ? sendJson(res, 404, apiError(ERROR_CODES.notFound)) : sendJson(res, 200, aLink())));
+    server.handle((req, res) =>
+      req.url === '/links/l2' ? sendJson(res, 404, apiError(ERROR_CODES.notFound)) : sendJson(res, 200, aLink()),
+    );
     const c = client({ onResponse: (info) => seen.push(info) });
     await c.getLink('l1');
     await failure(c.getLink('l2'));
@@ -329,7 +430,11 @@ describe('observability without leaks', () => {
   });
 
   it('a throwing onResponse hook does not fail the call', async () => {
-    const c = client({ onResponse: () => { throw new Error('metrics down'); } });
+    const c = client({
+      onResponse: () => {
+        throw new Error('metrics down');
+      },
+    });
     await expect(c.getLink('l1')).resolves.toMatchObject({ link_id: 'mk_link_1' });
   });
 
@@ -345,7 +450,16 @@ describe('observability without leaks', () => {
     const responders: Array<(res: ServerResponse) => void> = [
       (res) => sendJson(res, 500, apiError(ERROR_CODES.serverError, { error_message: 'jane.doe@example.com failed' })),
       (res) => res.socket?.destroy(),
-      (res) => sendJson(res, 422, apiError(ERROR_CODES.validationFailed, { validation_errors: [{ location: ['body', 'customer_user', 'email'], message: 'jane.doe@example.com', type: 'value_error' }] })),
+      (res) =>
+        sendJson(
+          res,
+          422,
+          apiError(ERROR_CODES.validationFailed, {
+            validation_errors: [
+              { location: ['body', 'customer_user', 'email'], message: 'jane.doe@example.com', type: 'value_error' },
+            ],
+          }),
+        ),
     ];
     for (const respond of responders) {
       server.handle((_req, res) => respond(res));
@@ -353,7 +467,12 @@ describe('observability without leaks', () => {
     }
     const dumped = [
       ...lines,
-      ...errors.flatMap((e) => [JSON.stringify(e), inspect(e, { showHidden: true, depth: 10 }), String(e.stack), JSON.stringify(e.toFailure())]),
+      ...errors.flatMap((e) => [
+        JSON.stringify(e),
+        inspect(e, { showHidden: true, depth: 10 }),
+        String(e.stack),
+        JSON.stringify(e.toFailure()),
+      ]),
     ].join('\n');
     expect(lines.length).toBeGreaterThan(0);
     expect(dumped).not.toMatch(/token-\d-SECRET|DO-NOT-LEAK|jane\.doe|Coffee shop|\+14155550100|Bearer [A-Za-z]/);
@@ -381,12 +500,21 @@ describe('createClientFromEnv', () => {
   it('names the missing setting', () => {
     expect(() => createClientFromEnv(env)).toThrow(ConfigError);
     expect(() => createClientFromEnv(env)).toThrow(/MONEYKIT_BASE_URL/);
-    expect(() => createClientFromEnv({ ...env, MONEYKIT_BASE_URL: 'http://x', MONEYKIT_CLIENT_ID: 'id' })).toThrow(/MONEYKIT_CLIENT_SECRET/);
+    expect(() => createClientFromEnv({ ...env, MONEYKIT_BASE_URL: 'http://x', MONEYKIT_CLIENT_ID: 'id' })).toThrow(
+      /MONEYKIT_CLIENT_SECRET/,
+    );
   });
 
   it('never sends the fallback credentials to a MONEYKIT_BASE_URL of its own', () => {
     const fallbacks = { baseUrl: 'http://127.0.0.1:8787', clientId: 'sandbox-id', clientSecret: 'sandbox-secret' };
-    expect(() => createClientFromEnv({ ...env, MONEYKIT_BASE_URL: 'https://api.example.com' }, fallbacks)).toThrow(/MONEYKIT_CLIENT_ID is missing \(MONEYKIT_BASE_URL is set\)/);
-    expect(() => createClientFromEnv({ ...env, MONEYKIT_BASE_URL: 'https://api.example.com', MONEYKIT_CLIENT_ID: 'mine' }, fallbacks)).toThrow(/MONEYKIT_CLIENT_SECRET/);
+    expect(() => createClientFromEnv({ ...env, MONEYKIT_BASE_URL: 'https://api.example.com' }, fallbacks)).toThrow(
+      /MONEYKIT_CLIENT_ID is missing \(MONEYKIT_BASE_URL is set\)/,
+    );
+    expect(() =>
+      createClientFromEnv(
+        { ...env, MONEYKIT_BASE_URL: 'https://api.example.com', MONEYKIT_CLIENT_ID: 'mine' },
+        fallbacks,
+      ),
+    ).toThrow(/MONEYKIT_CLIENT_SECRET/);
   });
 });

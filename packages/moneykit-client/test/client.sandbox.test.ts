@@ -5,7 +5,14 @@
  */
 import { ERROR_CODES, MAX_REQUEST_BYTES, type ImportLinkRequest } from '@mk/shared';
 import { startSandbox, type RunningSandbox, type SandboxOptions } from '@mk/sandbox';
-import { isMoneyKitError, MoneyKitClient, serializeBody, type MoneyKitClientOptions, type MoneyKitError, type ResponseInfo } from '../src';
+import {
+  isMoneyKitError,
+  MoneyKitClient,
+  serializeBody,
+  type MoneyKitClientOptions,
+  type MoneyKitError,
+  type ResponseInfo,
+} from '../src';
 import { anImportRequest, anImportRequestOfSize } from './support/fixtures';
 
 const sandboxes: RunningSandbox[] = [];
@@ -57,7 +64,12 @@ describe('a link through its life', () => {
 
     expect(Object.keys(await client.getUserLinks(user))).toEqual([link.link_id]);
     expect((await client.getLink(link.link_id)).link_id).toBe(link.link_id);
-    await client.importTransactions(link.link_id, { transactions: anImportRequest(user, 4).transactions.map((t) => ({ ...t, transaction_id: `more-${t.transaction_id}` })) });
+    await client.importTransactions(link.link_id, {
+      transactions: anImportRequest(user, 4).transactions.map((t) => ({
+        ...t,
+        transaction_id: `more-${t.transaction_id}`,
+      })),
+    });
     expect(sb.state.counters().transactionsImported).toBe(7);
     expect((await client.getLinkAccounts(link.link_id)).accounts.map((a) => a.original_id)).toEqual(['acc-1']);
     const page = await client.getLinkTransactions(link.link_id, { page: 2, size: 5 });
@@ -66,7 +78,9 @@ describe('a link through its life', () => {
     const all = await client.getLinkTransactions(link.link_id, { page: 1, size: 50 });
     const day = String(all.transactions[0]!.date).slice(0, 10);
     const sameDay = all.transactions.filter((t) => String(t.date).slice(0, 10) === day).length;
-    expect((await client.getLinkTransactions(link.link_id, { page: 1, size: 50, startDate: day, endDate: day })).total).toBe(sameDay);
+    expect(
+      (await client.getLinkTransactions(link.link_id, { page: 1, size: 50, startDate: day, endDate: day })).total,
+    ).toBe(sameDay);
 
     sb.state.reconnect(link.link_id);
     const refreshed = await client.refreshProducts(link.link_id, ['accounts', 'transactions']);
@@ -74,7 +88,11 @@ describe('a link through its life', () => {
     expect(sb.state.counters().refreshCalls[link.link_id]).toEqual({ accounts: 1, transactions: 1 });
 
     await client.deleteLink(link.link_id);
-    expect(await failure(client.getLink(link.link_id))).toMatchObject({ errorClass: 'terminal', status: 410, code: ERROR_CODES.deleted });
+    expect(await failure(client.getLink(link.link_id))).toMatchObject({
+      errorClass: 'terminal',
+      status: 410,
+      code: ERROR_CODES.deleted,
+    });
     expect(await client.getUserLinks(user)).toEqual({});
   });
 
@@ -89,23 +107,46 @@ describe('every error class, as the sandbox answers', () => {
   it('needs_reconnect: refreshing an imported link before the user reconnects it', async () => {
     const link = await client.importLink(anImportRequest(nextUser()));
     const err = await failure(client.refreshProducts(link.link_id, ['transactions']));
-    expect(err).toMatchObject({ errorClass: 'needs_reconnect', status: 422, code: ERROR_CODES.badState, linkErrorCode: 'auth_expired', mayHaveTakenEffect: false });
+    expect(err).toMatchObject({
+      errorClass: 'needs_reconnect',
+      status: 422,
+      code: ERROR_CODES.badState,
+      linkErrorCode: 'auth_expired',
+      mayHaveTakenEffect: false,
+    });
   });
 
   it('terminal: 404 unknown link, 403 denied product, 422 validation (import and transaction batch)', async () => {
-    expect(await failure(client.getLink('mk_no_such_link'))).toMatchObject({ errorClass: 'terminal', status: 404, code: ERROR_CODES.notFound });
+    expect(await failure(client.getLink('mk_no_such_link'))).toMatchObject({
+      errorClass: 'terminal',
+      status: 404,
+      code: ERROR_CODES.notFound,
+    });
 
     const link = await client.importLink(anImportRequest(nextUser()));
     sb.state.reconnect(link.link_id);
     sb.state.denyProducts(link.link_id, ['identity']);
-    expect(await failure(client.refreshProducts(link.link_id, ['identity']))).toMatchObject({ errorClass: 'terminal', status: 403, code: ERROR_CODES.forbidden });
+    expect(await failure(client.refreshProducts(link.link_id, ['identity']))).toMatchObject({
+      errorClass: 'terminal',
+      status: 403,
+      code: ERROR_CODES.forbidden,
+    });
 
     const invalid = { ...anImportRequest('abc'), accounts: [] } as unknown as ImportLinkRequest; // id too short, no account
     const validation = await failure(client.importLink(invalid));
-    expect(validation).toMatchObject({ errorClass: 'terminal', status: 422, code: ERROR_CODES.validationFailed, mayHaveTakenEffect: false });
+    expect(validation).toMatchObject({
+      errorClass: 'terminal',
+      status: 422,
+      code: ERROR_CODES.validationFailed,
+      mayHaveTakenEffect: false,
+    });
     expect(validation.message).toMatch(/customer_user\.id/);
 
-    const orphan = await failure(client.importTransactions(link.link_id, { transactions: [{ account_id: 'nope', amount: '1.00', date: '2024-01-01' }] }));
+    const orphan = await failure(
+      client.importTransactions(link.link_id, {
+        transactions: [{ account_id: 'nope', amount: '1.00', date: '2024-01-01' }],
+      }),
+    );
     expect(orphan).toMatchObject({ errorClass: 'terminal', status: 422, code: ERROR_CODES.validationFailed });
     expect(sb.state.counters().linksCreated).toBe(1);
   });
@@ -115,7 +156,12 @@ describe('every error class, as the sandbox answers', () => {
     sb.state.reconnect(link.link_id);
     await client.refreshProducts(link.link_id, ['transactions']);
     const err = await failure(client.refreshProducts(link.link_id, ['transactions']));
-    expect(err).toMatchObject({ errorClass: 'rate_limited', status: 429, code: ERROR_CODES.rateLimited, mayHaveTakenEffect: false });
+    expect(err).toMatchObject({
+      errorClass: 'rate_limited',
+      status: 429,
+      code: ERROR_CODES.rateLimited,
+      mayHaveTakenEffect: false,
+    });
     // One hour, to the millisecond header's precision (less the few ms since the first refresh).
     expect(err.retryAfterMs).toBeGreaterThan(3_599_000);
     expect(err.retryAfterMs).toBeLessThanOrEqual(3_600_000);
@@ -142,8 +188,16 @@ describe('every error class, as the sandbox answers', () => {
 
   it('retryable: 5xx and dropped connections; may have taken effect on POST, not on GET', async () => {
     sb.state.setFaults({ error5xxRate: 1 });
-    expect(await failure(client.importLink(anImportRequest(nextUser())))).toMatchObject({ errorClass: 'retryable', status: 500, mayHaveTakenEffect: true });
-    expect(await failure(client.getUserLinks(nextUser()))).toMatchObject({ errorClass: 'retryable', status: 500, mayHaveTakenEffect: false });
+    expect(await failure(client.importLink(anImportRequest(nextUser())))).toMatchObject({
+      errorClass: 'retryable',
+      status: 500,
+      mayHaveTakenEffect: true,
+    });
+    expect(await failure(client.getUserLinks(nextUser()))).toMatchObject({
+      errorClass: 'retryable',
+      status: 500,
+      mayHaveTakenEffect: false,
+    });
 
     sb.state.setFaults({ dropRate: 1 });
     const dropped = await failure(client.importLink(anImportRequest(nextUser())));
@@ -157,7 +211,12 @@ describe('every error class, as the sandbox answers', () => {
     sb.state.setFaults({ timeoutRate: 1, timeoutMs: 600, endpoints: ['import'] });
     const impatient = clientOf(sb, { importTimeoutMs: 150 });
     const err = await failure(impatient.importLink(anImportRequest(user)));
-    expect(err).toMatchObject({ errorClass: 'retryable', code: 'ETIMEDOUT', mayHaveTakenEffect: true, endpoint: 'import_link' });
+    expect(err).toMatchObject({
+      errorClass: 'retryable',
+      code: 'ETIMEDOUT',
+      mayHaveTakenEffect: true,
+      endpoint: 'import_link',
+    });
 
     await new Promise((r) => setTimeout(r, 700));
     const found = await impatient.getUserLinks(user);
@@ -168,7 +227,11 @@ describe('every error class, as the sandbox answers', () => {
   it('retryable: commit-then-fail says the import may have taken effect, and it did', async () => {
     const user = nextUser();
     sb.state.setFaults({ commitThenFailRate: 1, commitThenFailAs: '5xx' });
-    expect(await failure(client.importLink(anImportRequest(user)))).toMatchObject({ errorClass: 'retryable', status: 500, mayHaveTakenEffect: true });
+    expect(await failure(client.importLink(anImportRequest(user)))).toMatchObject({
+      errorClass: 'retryable',
+      status: 500,
+      mayHaveTakenEffect: true,
+    });
     sb.state.setFaults({});
     expect(Object.keys(await client.getUserLinks(user))).toHaveLength(1);
   });
@@ -176,7 +239,12 @@ describe('every error class, as the sandbox answers', () => {
   it('auth: wrong credentials, and a retryable connection refusal once the server is gone', async () => {
     const wrong = clientOf(sb, { clientSecret: 'not-the-secret' });
     const err = await failure(wrong.getLink('l1'));
-    expect(err).toMatchObject({ errorClass: 'auth', status: 401, endpoint: 'auth_token', code: ERROR_CODES.unauthorized });
+    expect(err).toMatchObject({
+      errorClass: 'auth',
+      status: 401,
+      endpoint: 'auth_token',
+      code: ERROR_CODES.unauthorized,
+    });
     expect(JSON.stringify(err)).not.toContain('not-the-secret');
 
     const gone = await sandbox();
@@ -291,12 +359,19 @@ describe('the 1 MB limit at the exact byte', () => {
   it('a transaction batch of exactly 1,000,000 bytes is accepted too', async () => {
     const user = nextUser();
     const link = await client.importLink(anImportRequest(user, 0));
-    const batch = { transactions: [{ account_id: 'acc-1', transaction_id: 'big', amount: '-1.00', date: '2024-01-01', description: '' }] };
+    const batch = {
+      transactions: [
+        { account_id: 'acc-1', transaction_id: 'big', amount: '-1.00', date: '2024-01-01', description: '' },
+      ],
+    };
     batch.transactions[0]!.description = 'x'.repeat(MAX_REQUEST_BYTES - serializeBody(batch).bytes);
     expect(serializeBody(batch).bytes).toBe(MAX_REQUEST_BYTES);
     await expect(client.importTransactions(link.link_id, batch)).resolves.toMatchObject({ link_id: link.link_id });
     batch.transactions[0]!.description += 'x';
-    expect(await failure(client.importTransactions(link.link_id, batch))).toMatchObject({ errorClass: 'terminal', code: ERROR_CODES.payloadTooLarge });
+    expect(await failure(client.importTransactions(link.link_id, batch))).toMatchObject({
+      errorClass: 'terminal',
+      code: ERROR_CODES.payloadTooLarge,
+    });
     expect(sb.state.counters().importTransactionsCalls).toBe(1);
   });
 });

@@ -11,7 +11,15 @@ import { MONEYKIT_API_VERSION } from '@mk/shared';
 import { contractPath, validateRequest } from '@mk/testkit';
 import { MoneyKitClient } from '../src';
 import { anImportRequest } from './support/fixtures';
-import { aLink, CLIENT_ID, CLIENT_SECRET, sendJson, startScriptedServer, type RecordedRequest, type ScriptedServer } from './support/scripted-server';
+import {
+  aLink,
+  CLIENT_ID,
+  CLIENT_SECRET,
+  sendJson,
+  startScriptedServer,
+  type RecordedRequest,
+  type ScriptedServer,
+} from './support/scripted-server';
 
 type Json = Record<string, unknown>;
 const contract = JSON.parse(readFileSync(contractPath(), 'utf8')) as { paths: Record<string, Record<string, Json>> };
@@ -22,7 +30,8 @@ function strictCopy(node: unknown): unknown {
   if (!node || typeof node !== 'object') return node;
   const out: Json = {};
   for (const [k, v] of Object.entries(node)) out[k] = strictCopy(v);
-  if (out.type === 'object' && out.properties && out.additionalProperties === undefined) out.additionalProperties = false;
+  if (out.type === 'object' && out.properties && out.additionalProperties === undefined)
+    out.additionalProperties = false;
   return out;
 }
 
@@ -59,12 +68,19 @@ function contractErrors(req: RecordedRequest): string[] {
     if (req.bytes > 0) errors.push(`${method.toUpperCase()} ${template} takes no body`);
     return errors;
   }
-  const mediaType = String(req.headers['content-type'] ?? '').split(';')[0]!.trim();
-  if (!(mediaType in content)) return [`${template}: content-type ${mediaType} is not one of ${Object.keys(content).join(', ')}`];
-  const body = mediaType === 'application/x-www-form-urlencoded' ? Object.fromEntries(new URLSearchParams(req.body)) : JSON.parse(req.body);
+  const mediaType = String(req.headers['content-type'] ?? '')
+    .split(';')[0]!
+    .trim();
+  if (!(mediaType in content))
+    return [`${template}: content-type ${mediaType} is not one of ${Object.keys(content).join(', ')}`];
+  const body =
+    mediaType === 'application/x-www-form-urlencoded'
+      ? Object.fromEntries(new URLSearchParams(req.body))
+      : JSON.parse(req.body);
   errors.push(...validateRequest(method, template, body).errors.map((e) => `${template} ${e}`));
   const strictValidate = strict(`/paths/${escape(template)}/${method}/requestBody/content/${escape(mediaType)}/schema`);
-  if (!strictValidate(body)) errors.push(...(strictValidate.errors ?? []).map((e) => `${template} ${e.instancePath} ${e.message} (strict)`));
+  if (!strictValidate(body))
+    errors.push(...(strictValidate.errors ?? []).map((e) => `${template} ${e.instancePath} ${e.message} (strict)`));
   return errors;
 }
 
@@ -76,7 +92,8 @@ beforeAll(async () => {
   server.handle((req, res) => {
     if (req.url.startsWith('/users/')) return sendJson(res, 200, { links: { l1: aLink('l1') } });
     if (req.url === '/links/l1/accounts') return sendJson(res, 200, { accounts: [], link: aLink('l1') });
-    if (req.url.startsWith('/links/l1/transactions?')) return sendJson(res, 200, { total: 0, page: 1, size: 50, transactions: [], accounts: [], link: aLink('l1') });
+    if (req.url.startsWith('/links/l1/transactions?'))
+      return sendJson(res, 200, { total: 0, page: 1, size: 50, transactions: [], accounts: [], link: aLink('l1') });
     if (req.method === 'DELETE') return void res.writeHead(204).end();
     if (req.url === '/.well-known/jwks.json') return sendJson(res, 200, { keys: [] });
     return sendJson(res, req.url.endsWith('/products') ? 202 : 200, aLink('l1'));
@@ -123,7 +140,11 @@ describe('the client speaks the contract', () => {
   it('every request body validates, strictly (no keys outside the contract)', () => {
     const all = [...server.tokenRequests, ...server.requests];
     expect(all.length).toBe(11); // one token + ten API calls
-    for (const req of all) expect({ request: `${req.method} ${req.url}`, errors: contractErrors(req) }).toEqual({ request: `${req.method} ${req.url}`, errors: [] });
+    for (const req of all)
+      expect({ request: `${req.method} ${req.url}`, errors: contractErrors(req) }).toEqual({
+        request: `${req.method} ${req.url}`,
+        errors: [],
+      });
   });
 
   it('the token request is a client-credentials grant', () => {
@@ -136,7 +157,8 @@ describe('the client speaks the contract', () => {
       expect(req.headers['moneykit-version']).toBe(MONEYKIT_API_VERSION);
       const { op } = operationOf(req);
       const security = (op.security as Array<Record<string, unknown>> | undefined) ?? [];
-      if (security.some((s) => 'OAuth2ClientCredentials' in s)) expect(req.headers.authorization).toMatch(/^Bearer \S+$/);
+      if (security.some((s) => 'OAuth2ClientCredentials' in s))
+        expect(req.headers.authorization).toMatch(/^Bearer \S+$/);
     }
   });
 
@@ -145,7 +167,13 @@ describe('the client speaks the contract', () => {
       method: 'POST',
       url: '/links/import',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ customer_user: { id: 'abc' }, institution_id: 'x', accounts: [], transactions: [], extra: 1 }),
+      body: JSON.stringify({
+        customer_user: { id: 'abc' },
+        institution_id: 'x',
+        accounts: [],
+        transactions: [],
+        extra: 1,
+      }),
       bytes: 1,
     };
     const errors = contractErrors(bad);

@@ -17,7 +17,8 @@ describe('parseRetryAfter', () => {
   });
 
   it('refuses what is neither', () => {
-    for (const v of [undefined, '', 'soon', '-5', '12abc', 'Mon, 99 Foo 2025']) expect(parseRetryAfter(v, NOW)).toBeUndefined();
+    for (const v of [undefined, '', 'soon', '-5', '12abc', 'Mon, 99 Foo 2025'])
+      expect(parseRetryAfter(v, NOW)).toBeUndefined();
   });
 });
 

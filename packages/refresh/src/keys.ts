@@ -36,7 +36,8 @@ export interface ShardKeys {
 }
 
 export function refreshKeys(prefix: string = DEFAULT_PREFIX, shards = 1) {
-  if (!(Number.isInteger(shards) && shards >= 1)) throw new Error(`refresh shards must be a whole number >= 1, got ${shards}`);
+  if (!(Number.isInteger(shards) && shards >= 1))
+    throw new Error(`refresh shards must be a whole number >= 1, got ${shards}`);
   const base = `${prefix}:refresh:`;
   const shardBase = (n: number) => {
     if (shards === 1) return base;

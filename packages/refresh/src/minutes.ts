@@ -33,7 +33,10 @@ export class RefreshMinutes {
     const pipe = this.redis.pipeline();
     for (const m of range) pipe.hmget(this.keyOf(m), ...MINUTE_EVENTS);
     const rows = ((await pipe.exec()) ?? []).map(([, v]) => (v as (string | null)[] | null) ?? []);
-    const series = Object.fromEntries(MINUTE_EVENTS.map((e, j) => [e, rows.map((r) => Number(r[j] ?? 0))])) as Record<MinuteEvent, number[]>;
+    const series = Object.fromEntries(MINUTE_EVENTS.map((e, j) => [e, rows.map((r) => Number(r[j] ?? 0))])) as Record<
+      MinuteEvent,
+      number[]
+    >;
     return { minutes: range.map((m) => m * 60_000), ...series };
   }
 }

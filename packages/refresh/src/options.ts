@@ -84,7 +84,9 @@ export interface RefreshOptions {
 const HOUR_MS = 3_600_000;
 
 export function resolveRefreshOptions(partial: Partial<RefreshOptions> = {}): RefreshOptions {
-  const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) as Partial<RefreshOptions>;
+  const defined = Object.fromEntries(
+    Object.entries(partial).filter(([, v]) => v !== undefined),
+  ) as Partial<RefreshOptions>;
   const timeScale = defined.timeScale ?? commonEnvSchema.shape.TIME_SCALE.parse(undefined);
   if (!(timeScale > 0)) throw new Error(`timeScale must be > 0, got ${timeScale}`);
   const options: RefreshOptions = {
@@ -114,7 +116,8 @@ export function resolveRefreshOptions(partial: Partial<RefreshOptions> = {}): Re
   if (options.defaultProducts.length === 0) throw new Error('defaultProducts must name at least one product');
   for (const product of PRODUCTS) {
     const cadence = options.cadence[product];
-    if (cadence !== undefined && !(cadence > 0)) throw new Error(`cadence of ${product} must be a positive number of seconds`);
+    if (cadence !== undefined && !(cadence > 0))
+      throw new Error(`cadence of ${product} must be a positive number of seconds`);
   }
   return options;
 }
@@ -141,7 +144,12 @@ export function productTimings(o: RefreshOptions): Record<Product, ProductTiming
 
 const productListSchema = z
   .string()
-  .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean))
+  .transform((s) =>
+    s
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean),
+  )
   .pipe(z.array(productSchema).min(1));
 
 /**

@@ -104,9 +104,24 @@ export interface RefreshStats {
 }
 
 const COUNTERS = [
-  'dispatched', 'accepted', 'quotaDeferrals', 'groupDeferrals', 'uncertain', 'forbidden', 'notGranted', 'parkedByRefresh',
-  'removedByRefresh', 'rateLimitedLink', 'rateLimitedApp', 'authFailures', 'retries', 'resumed', 'staleClaims', 'jobsFailed',
-  'uncertainChecked', 'uncertainUnsent',
+  'dispatched',
+  'accepted',
+  'quotaDeferrals',
+  'groupDeferrals',
+  'uncertain',
+  'forbidden',
+  'notGranted',
+  'parkedByRefresh',
+  'removedByRefresh',
+  'rateLimitedLink',
+  'rateLimitedApp',
+  'authFailures',
+  'retries',
+  'resumed',
+  'staleClaims',
+  'jobsFailed',
+  'uncertainChecked',
+  'uncertainUnsent',
 ] as const;
 export type RefreshCounter = (typeof COUNTERS)[number];
 
@@ -173,7 +188,10 @@ function timingArg(timings: Record<Product, ProductTiming>): string {
     .map(([p, t]) => `${PRODUCT_CODES[p as Product]}:${t.allowMs}:${t.intervalMs}:${t.deferMs}`)
     .join(';');
 }
-const codesOf = (products: Iterable<Product>) => sortProducts(products).map((p) => PRODUCT_CODES[p]).join('');
+const codesOf = (products: Iterable<Product>) =>
+  sortProducts(products)
+    .map((p) => PRODUCT_CODES[p])
+    .join('');
 const productsOf = (codes: string) => sortProducts([...codes].map(productFromCode));
 
 export class RefreshRegistry {
@@ -220,9 +238,14 @@ export class RefreshRegistry {
     if (!(buckets > 0)) throw new Error(`refresh registry at ${root} has an invalid bucket count`);
     // A registry made before shards existed has one (its keys are where they always were).
     const existing = await redis.hlen(root);
-    await redis.hsetnx(root, 'shards', String(existing > 1 && wantedShards === undefined ? 1 : Math.min(buckets, wantedShards ?? defaultShards)));
+    await redis.hsetnx(
+      root,
+      'shards',
+      String(existing > 1 && wantedShards === undefined ? 1 : Math.min(buckets, wantedShards ?? defaultShards)),
+    );
     const shards = Number(await redis.hget(root, 'shards'));
-    if (!(Number.isInteger(shards) && shards >= 1 && shards <= buckets)) throw new Error(`refresh registry at ${root} has an invalid shard count (${shards})`);
+    if (!(Number.isInteger(shards) && shards >= 1 && shards <= buckets))
+      throw new Error(`refresh registry at ${root} has an invalid shard count (${shards})`);
     return new RefreshRegistry(redis, prefix, buckets, shards, resolveRefreshOptions(rest));
   }
 
@@ -252,8 +275,11 @@ export class RefreshRegistry {
         const shard = this.keys.shardOf(bucket);
         if (!byShard.has(shard)) byShard.set(shard, []);
         byShard.get(shard)!.push({
-          linkId: link.linkId, bucket, codes: `${link.products ? '!' : ''}${products}`,
-          parkReason: link.parked ? reasonCode(link.parked.reason) : '', firstDueOffsetMs: Math.floor(Math.random() * this.options.firstDueSpreadMs),
+          linkId: link.linkId,
+          bucket,
+          codes: `${link.products ? '!' : ''}${products}`,
+          parkReason: link.parked ? reasonCode(link.parked.reason) : '',
+          firstDueOffsetMs: Math.floor(Math.random() * this.options.firstDueSpreadMs),
         });
         if (link.runId) runs.set(link.runId, (runs.get(link.runId) ?? 0) + 1);
       }
@@ -267,7 +293,12 @@ export class RefreshRegistry {
     }
     for (const [runId, count] of runs) await this.redis.hincrby(this.keys.meta, `run:${runId}`, count);
     for (const link of links) {
-      if (this.trace.traced(link.linkId)) await this.trace.note(link.linkId, 'registered', `${(link.products ?? this.options.defaultProducts).join('+')}${link.parked ? `, parked: ${link.parked.reason}` : ''}`);
+      if (this.trace.traced(link.linkId))
+        await this.trace.note(
+          link.linkId,
+          'registered',
+          `${(link.products ?? this.options.defaultProducts).join('+')}${link.parked ? `, parked: ${link.parked.reason}` : ''}`,
+        );
     }
     return total;
   }
@@ -297,27 +328,66 @@ export class RefreshRegistry {
    */
   async linkAction(linkId: string, action: LinkAction, reason = 'none', eventAt?: number): Promise<LinkActionResult> {
     const b = this.bucketOf(linkId);
-    const result = linkResult(await this.scripts.link({ bucket: b, linkId, action, reasonCode: reasonCode(reason), ...(eventAt !== undefined && { eventAt }) }));
-    if (result === 'parked' || (result === 'removed' && action === 'remove')) await this.event(result, linkId, { reason });
-    await this.trace.note(linkId, eventAt === undefined ? 'action' : 'webhook', `${action}${reason !== 'none' ? ` (${reason})` : ''} → ${result}`);
+    const result = linkResult(
+      await this.scripts.link({
+        bucket: b,
+        linkId,
+        action,
+        reasonCode: reasonCode(reason),
+        ...(eventAt !== undefined && { eventAt }),
+      }),
+    );
+    if (result === 'parked' || (result === 'removed' && action === 'remove'))
+      await this.event(result, linkId, { reason });
+    await this.trace.note(
+      linkId,
+      eventAt === undefined ? 'action' : 'webhook',
+      `${action}${reason !== 'none' ? ` (${reason})` : ''} → ${result}`,
+    );
     return result;
   }
 
   /** A `link.product_refresh` webhook: what became of the refresh MoneyKit accepted. */
-  async recordProductRefresh(linkId: string, product: Product, state: 'pending' | 'in_progress' | 'completed' | 'failed', errorMessage?: string | null): Promise<LinkActionResult> {
+  async recordProductRefresh(
+    linkId: string,
+    product: Product,
+    state: 'pending' | 'in_progress' | 'completed' | 'failed',
+    errorMessage?: string | null,
+  ): Promise<LinkActionResult> {
     const b = this.bucketOf(linkId);
     const status = state === 'completed' ? 'c' : state === 'failed' ? 'f' : 'q';
-    const result = linkResult(await this.scripts.link({ bucket: b, linkId, action: 'product', reasonCode: '0', productCode: PRODUCT_CODES[product], status }));
+    const result = linkResult(
+      await this.scripts.link({
+        bucket: b,
+        linkId,
+        action: 'product',
+        reasonCode: '0',
+        productCode: PRODUCT_CODES[product],
+        status,
+      }),
+    );
     if (result === 'recorded') {
-      await this.redis.hincrby(this.keys.meta, state === 'failed' ? 'productRefreshFailed' : state === 'completed' ? 'productRefreshCompleted' : 'productRefreshPending', 1);
-      if (state === 'failed') await this.event('product_refresh_failed', linkId, { product, message: errorMessage ?? '' });
+      await this.redis.hincrby(
+        this.keys.meta,
+        state === 'failed'
+          ? 'productRefreshFailed'
+          : state === 'completed'
+            ? 'productRefreshCompleted'
+            : 'productRefreshPending',
+        1,
+      );
+      if (state === 'failed')
+        await this.event('product_refresh_failed', linkId, { product, message: errorMessage ?? '' });
     }
     return result;
   }
 
   async get(linkId: string): Promise<LinkRefreshState | null> {
     const b = this.bucketOf(linkId);
-    const [packed, score] = await Promise.all([this.redis.hget(this.keys.state(b), linkId), this.redis.zscore(this.keys.index(b), linkId)]);
+    const [packed, score] = await Promise.all([
+      this.redis.hget(this.keys.state(b), linkId),
+      this.redis.zscore(this.keys.index(b), linkId),
+    ]);
     if (packed === null) return null;
     const link = decodeLink(packed);
     const products = link.products.map((p): ProductRefreshState => {
@@ -344,9 +414,14 @@ export class RefreshRegistry {
 
   /** The registry's figures, summed over its shards. */
   async stats(): Promise<RefreshStats> {
-    const [metas, [sec, usec]] = await Promise.all([Promise.all(this.metaKeys().map((k) => this.redis.hgetall(k))), this.redis.time()]);
+    const [metas, [sec, usec]] = await Promise.all([
+      Promise.all(this.metaKeys().map((k) => this.redis.hgetall(k))),
+      this.redis.time(),
+    ]);
     const meta: Record<string, number> = {};
-    for (const m of metas) for (const [k, v] of Object.entries(m)) if (k !== 'buckets' && k !== 'shards') meta[k] = (meta[k] ?? 0) + Number(v);
+    for (const m of metas)
+      for (const [k, v] of Object.entries(m))
+        if (k !== 'buckets' && k !== 'shards') meta[k] = (meta[k] ?? 0) + Number(v);
     const now = Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
     const tops = this.keys.allShards().map((s) => s.top);
     let dueNow = 0;
@@ -364,7 +439,9 @@ export class RefreshRegistry {
         res.forEach(([, n], j) => (j % 2 === 0 ? (dueNow += Number(n)) : (overdue += Number(n))));
       }
     }
-    const firsts = (await Promise.all(tops.map((top) => this.redis.zrange(top, 0, 0, 'WITHSCORES')))).filter((f) => f[1] !== undefined).map((f) => Number(f[1]));
+    const firsts = (await Promise.all(tops.map((top) => this.redis.zrange(top, 0, 0, 'WITHSCORES'))))
+      .filter((f) => f[1] !== undefined)
+      .map((f) => Number(f[1]));
     const n = (k: string) => meta[k] ?? 0;
     const stats = {
       registered: n('links'),
@@ -391,12 +468,28 @@ export class RefreshRegistry {
     const start = this.nextShard;
     this.nextShard = (this.nextShard + 1) % this.shards;
     for (let k = 0; k < this.shards && out.length < batch; k++) {
-      const flat = await this.scripts.dispatch(this.keys.shard((start + k) % this.shards), batch - out.length, this.options.handOverMs);
+      const flat = await this.scripts.dispatch(
+        this.keys.shard((start + k) % this.shards),
+        batch - out.length,
+        this.options.handOverMs,
+      );
       for (let i = 0; i < flat.length; i += 5) {
-        out.push({ linkId: flat[i]!, bucket: Number(flat[i + 1]), products: productsOf(flat[i + 2]!), dueAt: Number(flat[i + 3]), handOverUntil: Number(flat[i + 4]) });
+        out.push({
+          linkId: flat[i]!,
+          bucket: Number(flat[i + 1]),
+          products: productsOf(flat[i + 2]!),
+          dueAt: Number(flat[i + 3]),
+          handOverUntil: Number(flat[i + 4]),
+        });
       }
     }
-    for (const d of out) if (this.trace.traced(d.linkId)) await this.trace.note(d.linkId, 'dispatched', `${d.products.join('+')}, due since ${new Date(d.dueAt).toISOString()}`);
+    for (const d of out)
+      if (this.trace.traced(d.linkId))
+        await this.trace.note(
+          d.linkId,
+          'dispatched',
+          `${d.products.join('+')}, due since ${new Date(d.dueAt).toISOString()}`,
+        );
     return out;
   }
 
@@ -410,7 +503,8 @@ export class RefreshRegistry {
       byShard.get(shard)!.push(d);
     }
     let extended = 0;
-    for (const [shard, group] of byShard) extended += await this.scripts.confirm(this.keys.shard(shard), this.options.leaseMs, group);
+    for (const [shard, group] of byShard)
+      extended += await this.scripts.confirm(this.keys.shard(shard), this.options.leaseMs, group);
     return extended;
   }
 
@@ -418,7 +512,12 @@ export class RefreshRegistry {
   async claim(linkId: string, products: Product[]): Promise<Claim> {
     const b = this.bucketOf(linkId);
     const askedAt = Date.now();
-    const res = await this.scripts.claim({ bucket: b, linkId, codes: codesOf(products), inFlightMs: this.options.inFlightMs });
+    const res = await this.scripts.claim({
+      bucket: b,
+      linkId,
+      codes: codesOf(products),
+      inFlightMs: this.options.inFlightMs,
+    });
     if (res[0] === 'gone') {
       const mode = MODE_NAMES[res[1]?.[0] ?? ''] ?? 'unknown';
       return { kind: 'gone', linkId, mode, ...(res[1]?.[1] && { reason: decodeLink(`${res[1]}`).reason }) };
@@ -439,13 +538,22 @@ export class RefreshRegistry {
       await this.minutes.note('deferred', products.length - claim.products.length);
     }
     if (this.trace.traced(linkId)) {
-      const deferred = claim.deferredUntil ? `; quota holds the rest until ${new Date(claim.deferredUntil).toISOString()}` : '';
-      await this.trace.note(linkId, claim.products.length ? 'claimed' : 'deferred', `${claim.products.join('+') || 'nothing claimable'}${deferred}`);
+      const deferred = claim.deferredUntil
+        ? `; quota holds the rest until ${new Date(claim.deferredUntil).toISOString()}`
+        : '';
+      await this.trace.note(
+        linkId,
+        claim.products.length ? 'claimed' : 'deferred',
+        `${claim.products.join('+') || 'nothing claimable'}${deferred}`,
+      );
     }
     return claim;
   }
 
-  async settle(claim: Extract<Claim, { kind: 'claimed' }>, s: Settlement): Promise<{ mode: string; nextDueAt?: number }> {
+  async settle(
+    claim: Extract<Claim, { kind: 'claimed' }>,
+    s: Settlement,
+  ): Promise<{ mode: string; nextDueAt?: number }> {
     const arg = (() => {
       switch (s.action) {
         case 'accepted':
@@ -465,16 +573,30 @@ export class RefreshRegistry {
     })();
     const b = claim.bucket;
     const [mode, due] = await this.scripts.settle({
-      bucket: b, linkId: claim.linkId, codes: codesOf(claim.products), token: claim.token, previous: claim.previous, action: s.action, arg,
+      bucket: b,
+      linkId: claim.linkId,
+      codes: codesOf(claim.products),
+      token: claim.token,
+      previous: claim.previous,
+      action: s.action,
+      arg,
       jitterFraction: this.options.jitterFraction,
     });
-    if (s.action === 'accepted' || s.action === 'park') await this.minutes.note(s.action === 'park' ? 'parked' : 'accepted');
-    if (s.action === 'park' || s.action === 'remove') await this.event(s.action === 'park' ? 'parked' : 'removed', claim.linkId, { reason: s.reason });
-    if (s.action === 'stop') await this.event('stopped', claim.linkId, { products: s.products.join('+'), reason: s.why });
+    if (s.action === 'accepted' || s.action === 'park')
+      await this.minutes.note(s.action === 'park' ? 'parked' : 'accepted');
+    if (s.action === 'park' || s.action === 'remove')
+      await this.event(s.action === 'park' ? 'parked' : 'removed', claim.linkId, { reason: s.reason });
+    if (s.action === 'stop')
+      await this.event('stopped', claim.linkId, { products: s.products.join('+'), reason: s.why });
     const result = { mode: MODE_NAMES[mode] ?? mode, ...(due && { nextDueAt: Number(due) }) };
     if (this.trace.traced(claim.linkId)) {
-      const next = result.nextDueAt === undefined ? 'not scheduled' : `next due ${new Date(result.nextDueAt).toISOString()}`;
-      await this.trace.note(claim.linkId, 'settled', `${s.action}${arg && s.action !== 'accepted' ? ` ${arg}` : ''} → ${next}`);
+      const next =
+        result.nextDueAt === undefined ? 'not scheduled' : `next due ${new Date(result.nextDueAt).toISOString()}`;
+      await this.trace.note(
+        claim.linkId,
+        'settled',
+        `${s.action}${arg && s.action !== 'accepted' ? ` ${arg}` : ''} → ${next}`,
+      );
     }
     return result;
   }
@@ -491,24 +613,48 @@ export class RefreshRegistry {
    * Gives back the quota of those products of an uncertain call that MoneyKit never received (see refreshCheckJob):
    * only while they still carry that call's uncertain outcome, so a refresh recorded since is never undone.
    */
-  async unsent(check: { linkId: string; products: Product[]; claimedAt: number; previous: string; claimedProducts: Product[] }): Promise<{ mode: string; nextDueAt?: number }> {
+  async unsent(check: {
+    linkId: string;
+    products: Product[];
+    claimedAt: number;
+    previous: string;
+    claimedProducts: Product[];
+  }): Promise<{ mode: string; nextDueAt?: number }> {
     // the claim's previous entries are in its product order: keep those of the products given back
     const entries = check.previous.split(',');
     const order = sortProducts(check.claimedProducts);
     const kept = sortProducts(check.products).map((p) => entries[order.indexOf(p)] ?? '-');
     const claim: Extract<Claim, { kind: 'claimed' }> = {
-      kind: 'claimed', linkId: check.linkId, bucket: this.bucketOf(check.linkId), products: sortProducts(check.products), token: check.claimedAt,
-      previous: kept.join(','), dueTimes: [], askedAt: Date.now(),
+      kind: 'claimed',
+      linkId: check.linkId,
+      bucket: this.bucketOf(check.linkId),
+      products: sortProducts(check.products),
+      token: check.claimedAt,
+      previous: kept.join(','),
+      dueTimes: [],
+      askedAt: Date.now(),
     };
     return this.settle(claim, { action: 'unsent' });
   }
 
   /** Plans the link again from its state (a claim that got nothing, a job for a link that changed). */
   async reschedule(linkId: string, notBefore?: number): Promise<void> {
-    const claim: Extract<Claim, { kind: 'claimed' }> = { kind: 'claimed', linkId, bucket: this.bucketOf(linkId), products: [], token: 0, previous: '', dueTimes: [], askedAt: Date.now() };
+    const claim: Extract<Claim, { kind: 'claimed' }> = {
+      kind: 'claimed',
+      linkId,
+      bucket: this.bucketOf(linkId),
+      products: [],
+      token: 0,
+      previous: '',
+      dueTimes: [],
+      askedAt: Date.now(),
+    };
     const [sec, usec] = notBefore === undefined ? ['0', '0'] : await this.redis.time();
     const now = Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
-    await this.settle(claim, notBefore === undefined ? { action: 'rollback' } : { action: 'later', delayMs: notBefore - now });
+    await this.settle(
+      claim,
+      notBefore === undefined ? { action: 'rollback' } : { action: 'later', delayMs: notBefore - now },
+    );
   }
 
   /** Notes a 429 for the link; returns how many distinct links got one within appRateLimitWindowMs. */
@@ -521,7 +667,9 @@ export class RefreshRegistry {
   }
 
   /** Recent notable events (newest first), for the CLI and the dashboard. */
-  async recentEvents(count = 100): Promise<{ id: string; at: number; type: string; linkId: string; [k: string]: string | number }[]> {
+  async recentEvents(
+    count = 100,
+  ): Promise<{ id: string; at: number; type: string; linkId: string; [k: string]: string | number }[]> {
     const entries = await this.redis.xrevrange(this.keys.events, '+', '-', 'COUNT', count);
     return entries.map(([id, fields]) => {
       const rec: Record<string, string> = {};
@@ -537,8 +685,12 @@ export class RefreshRegistry {
 }
 
 /** The one entry point for the import pipeline and for links the company already has. */
-export async function registerLinks(redis: Redis, prefix: string, links: LinkRegistration[], opts: RegistryOptions = {}): Promise<RegisterResult> {
+export async function registerLinks(
+  redis: Redis,
+  prefix: string,
+  links: LinkRegistration[],
+  opts: RegistryOptions = {},
+): Promise<RegisterResult> {
   const registry = await RefreshRegistry.open(redis, prefix, opts);
   return registry.register(links);
 }
-

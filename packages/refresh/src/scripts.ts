@@ -52,16 +52,35 @@ export function registryScripts(redis: Redis, keys: RefreshKeys, timing: string)
       return (await s.mkRefreshDispatch([shard.top, shard.meta], [shard.base, timing, batch, handOverMs])) as string[];
     },
     /** Links of one shard. Returns how many hand-over leases became the long lease. */
-    async confirm(shard: ShardKeys, leaseMs: number, links: { linkId: string; bucket: number; handOverUntil: number }[]): Promise<number> {
-      return Number(await s.mkRefreshConfirm([shard.top], [shard.base, leaseMs, ...links.flatMap((d) => [d.linkId, d.bucket, d.handOverUntil])]));
+    async confirm(
+      shard: ShardKeys,
+      leaseMs: number,
+      links: { linkId: string; bucket: number; handOverUntil: number }[],
+    ): Promise<number> {
+      return Number(
+        await s.mkRefreshConfirm(
+          [shard.top],
+          [shard.base, leaseMs, ...links.flatMap((d) => [d.linkId, d.bucket, d.handOverUntil])],
+        ),
+      );
     },
     /** Returns {'ok', codes, token, previous, due times, earliest allowed of deferred} or {'gone', mode..reason}. */
     async claim(a: { bucket: number; linkId: string; codes: string; inFlightMs: number }): Promise<string[]> {
-      return (await s.mkRefreshClaim([keys.state(a.bucket), shardOfBucket(a.bucket).meta], [a.linkId, timing, a.codes, a.inFlightMs])) as string[];
+      return (await s.mkRefreshClaim(
+        [keys.state(a.bucket), shardOfBucket(a.bucket).meta],
+        [a.linkId, timing, a.codes, a.inFlightMs],
+      )) as string[];
     },
     /** Returns [mode char or 'gone'/'removed', next due ms or '']. */
     async settle(a: {
-      bucket: number; linkId: string; codes: string; token: number; previous: string; action: string; arg: string; jitterFraction: number;
+      bucket: number;
+      linkId: string;
+      codes: string;
+      token: number;
+      previous: string;
+      action: string;
+      arg: string;
+      jitterFraction: number;
     }): Promise<[string, string]> {
       return (await s.mkRefreshSettle(
         [keys.state(a.bucket), keys.index(a.bucket), shardOfBucket(a.bucket).top, shardOfBucket(a.bucket).meta],
@@ -69,10 +88,33 @@ export function registryScripts(redis: Redis, keys: RefreshKeys, timing: string)
       )) as [string, string];
     },
     /** Returns the action's result word (see link.lua), or a mode char for an action that changed nothing. */
-    async link(a: { bucket: number; linkId: string; action: LinkScriptAction; reasonCode: string; eventAt?: number; productCode?: string; status?: string }): Promise<string> {
+    async link(a: {
+      bucket: number;
+      linkId: string;
+      action: LinkScriptAction;
+      reasonCode: string;
+      eventAt?: number;
+      productCode?: string;
+      status?: string;
+    }): Promise<string> {
       return (await s.mkRefreshLink(
-        [keys.state(a.bucket), keys.index(a.bucket), shardOfBucket(a.bucket).top, shardOfBucket(a.bucket).meta, keys.webhookOrder(a.bucket)],
-        [a.linkId, a.bucket, timing, a.action, a.reasonCode, a.eventAt === undefined ? '' : Math.round(a.eventAt), a.productCode ?? '', a.status ?? ''],
+        [
+          keys.state(a.bucket),
+          keys.index(a.bucket),
+          shardOfBucket(a.bucket).top,
+          shardOfBucket(a.bucket).meta,
+          keys.webhookOrder(a.bucket),
+        ],
+        [
+          a.linkId,
+          a.bucket,
+          timing,
+          a.action,
+          a.reasonCode,
+          a.eventAt === undefined ? '' : Math.round(a.eventAt),
+          a.productCode ?? '',
+          a.status ?? '',
+        ],
       )) as string;
     },
     /** Returns how many distinct links got a 429 within the window. */

@@ -23,7 +23,10 @@ export const PRODUCT_CODES: Record<Product, string> = {
   investments: 'v',
   enrichment: 'e',
 };
-const PRODUCT_BY_CODE = Object.fromEntries(Object.entries(PRODUCT_CODES).map(([p, c]) => [c, p as Product])) as Record<string, Product>;
+const PRODUCT_BY_CODE = Object.fromEntries(Object.entries(PRODUCT_CODES).map(([p, c]) => [c, p as Product])) as Record<
+  string,
+  Product
+>;
 
 export function productCode(product: Product): string {
   return PRODUCT_CODES[product];
@@ -41,7 +44,16 @@ export function sortProducts(products: Iterable<Product>): Product[] {
 
 /** Why a link is parked or removed, or a product stopped. Unknown upstream codes become 'other'. */
 export const REASONS = [
-  'none', 'manual', ...LINK_ERRORS, 'bad_state', 'not_found', 'deleted', 'forbidden', 'not_granted', 'terminal', 'other',
+  'none',
+  'manual',
+  ...LINK_ERRORS,
+  'bad_state',
+  'not_found',
+  'deleted',
+  'forbidden',
+  'not_granted',
+  'terminal',
+  'other',
 ] as const;
 export type Reason = (typeof REASONS)[number];
 const REASON_DIGITS = '0123456789abcdefghijklmnopqrstuvwxyz';
@@ -67,12 +79,18 @@ export const STATUS = {
   notGranted: 'g',
 } as const;
 export type ProductStatus = keyof typeof STATUS;
-const STATUS_BY_CODE = Object.fromEntries(Object.entries(STATUS).map(([k, v]) => [v, k as ProductStatus])) as Record<string, ProductStatus>;
+const STATUS_BY_CODE = Object.fromEntries(Object.entries(STATUS).map(([k, v]) => [v, k as ProductStatus])) as Record<
+  string,
+  ProductStatus
+>;
 export const STOPPED_STATUSES: ReadonlySet<ProductStatus> = new Set(['forbidden', 'notGranted']);
 
 export type LinkMode = 'active' | 'parked' | 'removed';
 const MODE_CODES: Record<LinkMode, string> = { active: '.', parked: 'p', removed: 'x' };
-const MODE_BY_CODE = Object.fromEntries(Object.entries(MODE_CODES).map(([k, v]) => [v, k as LinkMode])) as Record<string, LinkMode>;
+const MODE_BY_CODE = Object.fromEntries(Object.entries(MODE_CODES).map(([k, v]) => [v, k as LinkMode])) as Record<
+  string,
+  LinkMode
+>;
 
 export interface PackedProduct {
   product: Product;
@@ -112,6 +130,8 @@ export function decodeLink(packed: string): PackedLink {
 
 export function encodeLink(link: PackedLink): string {
   const head = `${MODE_CODES[link.mode]}${reasonCode(link.reason)}`;
-  const entries = link.products.map((p) => `${productCode(p.product)}${STATUS[p.status]}${p.refAt === undefined ? '' : encodeTime(p.refAt)}`);
+  const entries = link.products.map(
+    (p) => `${productCode(p.product)}${STATUS[p.status]}${p.refAt === undefined ? '' : encodeTime(p.refAt)}`,
+  );
   return [head, ...entries].join(',');
 }

@@ -12,7 +12,18 @@ const TRACE_TTL_MS = 24 * 3_600_000;
 const HASH_RANGE = 2 ** 32;
 
 export type TraceStep =
-  | 'registered' | 'webhook' | 'action' | 'dispatched' | 'grouped' | 'queued' | 'claimed' | 'deferred' | 'sent' | 'answer' | 'settled' | 'checked';
+  | 'registered'
+  | 'webhook'
+  | 'action'
+  | 'dispatched'
+  | 'grouped'
+  | 'queued'
+  | 'claimed'
+  | 'deferred'
+  | 'sent'
+  | 'answer'
+  | 'settled'
+  | 'checked';
 
 export interface TraceEntry {
   at: number;
@@ -39,7 +50,13 @@ export class RefreshTrace {
     if (!this.traced(linkId)) return;
     const key = this.keyOf(linkId);
     const entry = JSON.stringify({ at: Date.now(), step, detail, by: String(process.pid) } satisfies TraceEntry);
-    await this.redis.multi().lpush(key, entry).ltrim(key, 0, TRACE_DEPTH - 1).pexpire(key, TRACE_TTL_MS).exec().catch(() => undefined);
+    await this.redis
+      .multi()
+      .lpush(key, entry)
+      .ltrim(key, 0, TRACE_DEPTH - 1)
+      .pexpire(key, TRACE_TTL_MS)
+      .exec()
+      .catch(() => undefined);
   }
 
   /** Oldest first. Empty when the link is not traced or nothing happened to it lately. */

@@ -6,7 +6,14 @@ import { decodeLink, encodeLink } from '../src/state';
 
 // time scale 3600: an hour of quota is 1 s, a day 24 s
 const SCALE = 3600;
-const opts = { timeScale: SCALE, quotaGuardMs: 20, firstDueSpreadMs: 0, jitterFraction: 0, inFlightMs: 500, buckets: 64 };
+const opts = {
+  timeScale: SCALE,
+  quotaGuardMs: 20,
+  firstDueSpreadMs: 0,
+  jitterFraction: 0,
+  inFlightMs: 500,
+  buckets: 64,
+};
 
 let server: PrivateRedis;
 let redis: Redis;
@@ -29,7 +36,11 @@ describe('packed state', () => {
     const link = {
       mode: 'parked' as const,
       reason: 'auth_expired' as const,
-      products: (['accounts', 'transactions', 'identity', 'account_numbers'] as const).map((product) => ({ product, status: 'completed' as const, refAt: t })),
+      products: (['accounts', 'transactions', 'identity', 'account_numbers'] as const).map((product) => ({
+        product,
+        status: 'completed' as const,
+        refAt: t,
+      })),
     };
     const packed = encodeLink(link);
     expect(packed.length).toBeLessThanOrEqual(64);
@@ -41,12 +52,30 @@ describe('RefreshRegistry', () => {
   it('registers idempotently, parked or active, and never revives a removed link', async () => {
     const p = prefix();
     const reg = await RefreshRegistry.open(redis, p, opts);
-    expect(await reg.register([{ linkId: 'l1' }, { linkId: 'l2', parked: { reason: 'auth_expired' }, products: ['accounts', 'identity'] }])).toEqual({
-      added: 2, updated: 0, unchanged: 0, removed: 0,
+    expect(
+      await reg.register([
+        { linkId: 'l1' },
+        { linkId: 'l2', parked: { reason: 'auth_expired' }, products: ['accounts', 'identity'] },
+      ]),
+    ).toEqual({
+      added: 2,
+      updated: 0,
+      unchanged: 0,
+      removed: 0,
     });
     // a retried import registers again: nothing changes, the parked link stays parked
-    expect(await registerLinks(redis, p, [{ linkId: 'l1' }, { linkId: 'l2', parked: { reason: 'auth_expired' }, products: ['accounts', 'identity'] }], opts)).toEqual({
-      added: 0, updated: 0, unchanged: 2, removed: 0,
+    expect(
+      await registerLinks(
+        redis,
+        p,
+        [{ linkId: 'l1' }, { linkId: 'l2', parked: { reason: 'auth_expired' }, products: ['accounts', 'identity'] }],
+        opts,
+      ),
+    ).toEqual({
+      added: 0,
+      updated: 0,
+      unchanged: 2,
+      removed: 0,
     });
     const l2 = await reg.get('l2');
     expect(l2).toMatchObject({ mode: 'parked', parked: { reason: 'auth_expired' } });
@@ -94,9 +123,20 @@ describe('RefreshRegistry', () => {
   it('dispatches due links with their due products together, then the quota gate refuses an early claim', async () => {
     const p = prefix();
     const reg = await RefreshRegistry.open(redis, p, opts);
-    await reg.register([{ linkId: 'a', products: ['accounts', 'transactions', 'identity'] }, { linkId: 'b', parked: { reason: 'auth_expired' } }]);
+    await reg.register([
+      { linkId: 'a', products: ['accounts', 'transactions', 'identity'] },
+      { linkId: 'b', parked: { reason: 'auth_expired' } },
+    ]);
     const due = await reg.takeDue();
-    expect(due).toEqual([{ linkId: 'a', bucket: reg.bucketOf('a'), products: ['accounts', 'identity', 'transactions'], dueAt: expect.any(Number), handOverUntil: expect.any(Number) }]);
+    expect(due).toEqual([
+      {
+        linkId: 'a',
+        bucket: reg.bucketOf('a'),
+        products: ['accounts', 'identity', 'transactions'],
+        dueAt: expect.any(Number),
+        handOverUntil: expect.any(Number),
+      },
+    ]);
     // leased: not handed out twice
     expect(await reg.takeDue()).toEqual([]);
 
@@ -155,7 +195,10 @@ describe('RefreshRegistry', () => {
     if (claim.kind !== 'claimed') throw new Error('unreachable');
     await reg.settle(claim, { action: 'stop', products: ['identity'], why: 'forbidden' });
     const st = (await reg.get('x'))!;
-    expect(st.products.find((x) => x.product === 'identity')).toMatchObject({ status: 'forbidden', stopped: 'forbidden' });
+    expect(st.products.find((x) => x.product === 'identity')).toMatchObject({
+      status: 'forbidden',
+      stopped: 'forbidden',
+    });
     // accounts was rolled back (the 403 call refreshed nothing): due again at once
     expect(st.products.find((x) => x.product === 'accounts')).toMatchObject({ status: 'idle', nextDueAt: 0 });
     expect((await reg.takeDue())[0]!.products).toEqual(['accounts']);
@@ -210,11 +253,13 @@ describe('state-change webhooks that arrive before the registration', () => {
     const t = Date.now();
     expect(await reg.linkAction('early-r', 'resume', 'none', t)).toBe('unknown');
     expect(await reg.linkAction('early-x', 'remove', 'deleted', t)).toBe('unknown');
-    expect(await reg.register([
-      { linkId: 'early-r', parked: { reason: 'auth_expired' } },
-      { linkId: 'early-x', parked: { reason: 'auth_expired' } },
-      { linkId: 'plain', parked: { reason: 'auth_expired' } },
-    ])).toEqual({ added: 2, updated: 0, unchanged: 0, removed: 1 });
+    expect(
+      await reg.register([
+        { linkId: 'early-r', parked: { reason: 'auth_expired' } },
+        { linkId: 'early-x', parked: { reason: 'auth_expired' } },
+        { linkId: 'plain', parked: { reason: 'auth_expired' } },
+      ]),
+    ).toEqual({ added: 2, updated: 0, unchanged: 0, removed: 1 });
     expect(await reg.get('early-r')).toMatchObject({ mode: 'active' });
     expect((await reg.takeDue()).map((d) => d.linkId)).toEqual(['early-r']);
     expect(await reg.get('early-x')).toMatchObject({ mode: 'removed', removed: { reason: 'deleted' }, products: [] });

@@ -4,7 +4,8 @@
  */
 import type { z } from 'zod';
 
-export const wantsHelp = (argv: readonly string[] = process.argv.slice(2)) => argv.includes('--help') || argv.includes('-h');
+export const wantsHelp = (argv: readonly string[] = process.argv.slice(2)) =>
+  argv.includes('--help') || argv.includes('-h');
 
 export function exitOnHelp(usage: string, argv: readonly string[] = process.argv.slice(2)): void {
   if (!wantsHelp(argv)) return;

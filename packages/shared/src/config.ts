@@ -59,7 +59,11 @@ export const commonEnvSchema = z.object({
 });
 
 /** The upstream every app talks to when no MONEYKIT_* setting is given: the embedded sandbox, with its credentials. */
-export const SANDBOX_UPSTREAM = { baseUrl: 'http://127.0.0.1:8787', clientId: 'sandbox-client-id', clientSecret: 'sandbox-client-secret' } as const;
+export const SANDBOX_UPSTREAM = {
+  baseUrl: 'http://127.0.0.1:8787',
+  clientId: 'sandbox-client-id',
+  clientSecret: 'sandbox-client-secret',
+} as const;
 
 export const moneykitEnvSchema = z.object({
   MONEYKIT_BASE_URL: httpUrlSchema.optional(),
@@ -75,15 +79,24 @@ export const moneykitEnvSchema = z.object({
  * sandbox's defaults, and real credentials without a base URL would go to the sandbox. Throws a ConfigError
  * naming the missing setting.
  */
-export function requireCompleteMoneykitSettings(env: Pick<z.infer<typeof moneykitEnvSchema>, 'MONEYKIT_BASE_URL' | 'MONEYKIT_CLIENT_ID' | 'MONEYKIT_CLIENT_SECRET'>): void {
-  const given = (['MONEYKIT_BASE_URL', 'MONEYKIT_CLIENT_ID', 'MONEYKIT_CLIENT_SECRET'] as const).filter((k) => env[k] !== undefined);
+export function requireCompleteMoneykitSettings(
+  env: Pick<z.infer<typeof moneykitEnvSchema>, 'MONEYKIT_BASE_URL' | 'MONEYKIT_CLIENT_ID' | 'MONEYKIT_CLIENT_SECRET'>,
+): void {
+  const given = (['MONEYKIT_BASE_URL', 'MONEYKIT_CLIENT_ID', 'MONEYKIT_CLIENT_SECRET'] as const).filter(
+    (k) => env[k] !== undefined,
+  );
   if (given.length === 0 || given.length === 3) return;
-  const missing = (['MONEYKIT_BASE_URL', 'MONEYKIT_CLIENT_ID', 'MONEYKIT_CLIENT_SECRET'] as const).find((k) => env[k] === undefined)!;
+  const missing = (['MONEYKIT_BASE_URL', 'MONEYKIT_CLIENT_ID', 'MONEYKIT_CLIENT_SECRET'] as const).find(
+    (k) => env[k] === undefined,
+  )!;
   const why =
     missing === 'MONEYKIT_BASE_URL'
       ? 'MoneyKit credentials without a base URL would be sent to the sandbox'
-      : 'the sandbox\'s default credentials are never sent to another URL';
-  throw new ConfigError(missing, `is missing: ${given.join(' and ')} ${given.length === 1 ? 'is' : 'are'} set, and ${why}`);
+      : "the sandbox's default credentials are never sent to another URL";
+  throw new ConfigError(
+    missing,
+    `is missing: ${given.join(' and ')} ${given.length === 1 ? 'is' : 'are'} set, and ${why}`,
+  );
 }
 
 /** The import limiter spaces calls by whole milliseconds: 60,000 a minute is the most it can tell apart. */
@@ -131,7 +144,10 @@ export const payloadKeysEnvSchema = z.object({
 /** The payload keys, or a ConfigError: import payloads are never stored or read in clear. */
 export function requirePayloadKeys(config: { PAYLOAD_KEYS?: PayloadKey[] | undefined }): PayloadKey[] {
   if (!config.PAYLOAD_KEYS) {
-    throw new ConfigError('PAYLOAD_KEYS', 'is required: kid:base64key (32 bytes, e.g. `k1:$(openssl rand -base64 32)`), the same in the producer and every import worker');
+    throw new ConfigError(
+      'PAYLOAD_KEYS',
+      'is required: kid:base64key (32 bytes, e.g. `k1:$(openssl rand -base64 32)`), the same in the producer and every import worker',
+    );
   }
   return config.PAYLOAD_KEYS;
 }

@@ -26,7 +26,8 @@ export function planImport(request: ImportLinkRequest, maxBytes: number = MAX_RE
   const sizes = transactions.map((t) => byteLength(t));
   const head: ImportLinkRequest = { ...request, transactions: [] };
   let importBytes = byteLength(head);
-  if (importBytes > maxBytes) throw new ImportTooLargeError(`accounts alone serialize to ${importBytes} bytes, over the ${maxBytes}-byte limit`);
+  if (importBytes > maxBytes)
+    throw new ImportTooLargeError(`accounts alone serialize to ${importBytes} bytes, over the ${maxBytes}-byte limit`);
 
   let i = 0;
   for (; i < transactions.length; i++) {
@@ -41,12 +42,25 @@ export function planImport(request: ImportLinkRequest, maxBytes: number = MAX_RE
 }
 
 /** `/links/{id}/import/transactions` bodies of at most `maxBytes` for these transactions, in order (a top-up's). */
-export function transactionBatches(transactions: ImportTransaction[], maxBytes: number = MAX_REQUEST_BYTES): { batches: ImportTransaction[][]; batchBytes: number[] } {
-  return splitBatches(transactions, transactions.map((t) => byteLength(t)), maxBytes, 0);
+export function transactionBatches(
+  transactions: ImportTransaction[],
+  maxBytes: number = MAX_REQUEST_BYTES,
+): { batches: ImportTransaction[][]; batchBytes: number[] } {
+  return splitBatches(
+    transactions,
+    transactions.map((t) => byteLength(t)),
+    maxBytes,
+    0,
+  );
 }
 
 /** Greedy split: each body takes transactions while it stays within `maxBytes` (`offset`: index of the first, for messages). */
-function splitBatches(transactions: ImportTransaction[], sizes: number[], maxBytes: number, offset: number): { batches: ImportTransaction[][]; batchBytes: number[] } {
+function splitBatches(
+  transactions: ImportTransaction[],
+  sizes: number[],
+  maxBytes: number,
+  offset: number,
+): { batches: ImportTransaction[][]; batchBytes: number[] } {
   const batches: ImportTransaction[][] = [];
   const batchBytes: number[] = [];
   let i = 0;
@@ -58,7 +72,10 @@ function splitBatches(transactions: ImportTransaction[], sizes: number[], maxByt
       if (bytes + added > maxBytes) break;
       bytes += added;
     }
-    if (i === start) throw new ImportTooLargeError(`transaction ${start + offset} alone serializes to ${sizes[start]} bytes, over the ${maxBytes}-byte limit`);
+    if (i === start)
+      throw new ImportTooLargeError(
+        `transaction ${start + offset} alone serializes to ${sizes[start]} bytes, over the ${maxBytes}-byte limit`,
+      );
     batches.push(transactions.slice(start, i));
     batchBytes.push(bytes);
   }

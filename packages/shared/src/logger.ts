@@ -7,7 +7,8 @@ import pino, { type Logger } from 'pino';
 export type { Logger };
 
 /** Keys whose values never reach a log. */
-const SENSITIVE_KEY = /(token|secret|password|authorization|cookie|email|phone|address|account_number|accountnumber|mask|description|memo|ssn|name_on|signature|api[-_]?key)/i;
+const SENSITIVE_KEY =
+  /(token|secret|password|authorization|cookie|email|phone|address|account_number|accountnumber|mask|description|memo|ssn|name_on|signature|api[-_]?key)/i;
 const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g;
 const PHONE = /\+?\d[\d ().-]{8,}\d/g;
 const BEARER = /(bearer\s+)[A-Za-z0-9._~+/=-]+/gi;
@@ -66,10 +67,13 @@ export function createLogger(name: string, opts: LoggerOptions = {}): Logger {
     // `log` above has already turned an Error into a plain, scrubbed object; this handles errors logged any other way.
     serializers: {
       err: (err: Error) =>
-        err instanceof Error ? { type: err.name, message: scrubString(err.message), code: (err as { code?: string }).code } : err,
+        err instanceof Error
+          ? { type: err.name, message: scrubString(err.message), code: (err as { code?: string }).code }
+          : err,
     },
   };
-  if (pretty) return scrubChildBindings(pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: true } } }));
+  if (pretty)
+    return scrubChildBindings(pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: true } } }));
   return scrubChildBindings(opts.destination ? pino(options, opts.destination) : pino(options));
 }
 

@@ -31,17 +31,24 @@ export function scriptSet<N extends string>(dir: string, specs: Record<N, Script
   let sources: Record<N, string> | undefined;
   const load = () =>
     (sources ??= Object.fromEntries(
-      Object.entries<ScriptSpec>(specs).map(([name, spec]) => [name, `${prelude}${prelude ? '\n' : ''}${fs.readFileSync(path.join(dir, spec.file), 'utf8')}`]),
+      Object.entries<ScriptSpec>(specs).map(([name, spec]) => [
+        name,
+        `${prelude}${prelude ? '\n' : ''}${fs.readFileSync(path.join(dir, spec.file), 'utf8')}`,
+      ]),
     ) as Record<N, string>);
   return {
     on(redis) {
       const src = load();
-      const commands = redis as unknown as Record<string, ((...args: (string | number)[]) => Promise<unknown>) | undefined>;
+      const commands = redis as unknown as Record<
+        string,
+        ((...args: (string | number)[]) => Promise<unknown>) | undefined
+      >;
       const out = {} as Record<N, ScriptCall>;
       for (const [name, spec] of Object.entries<ScriptSpec>(specs) as [N, ScriptSpec][]) {
         if (!commands[name]) redis.defineCommand(name, { numberOfKeys: spec.keys, lua: src[name] });
         out[name] = (keys, args) => {
-          if (keys.length !== spec.keys) return Promise.reject(new Error(`script ${name} takes ${spec.keys} keys, got ${keys.length}`));
+          if (keys.length !== spec.keys)
+            return Promise.reject(new Error(`script ${name} takes ${spec.keys} keys, got ${keys.length}`));
           return commands[name]!.call(redis, ...keys, ...args);
         };
       }

@@ -17,13 +17,31 @@ export const linkStateSchema = z.enum(LINK_STATES);
 export type LinkState = z.infer<typeof linkStateSchema>;
 
 export const LINK_ERRORS = [
-  'system_error', 'provider_error', 'institution_error', 'user_error', 'auth_expired', 'incomplete', 'no_accounts',
-  'user_setup_required', 'invalid_credentials', 'user_oauth_denied', 'user_input_incorrect',
+  'system_error',
+  'provider_error',
+  'institution_error',
+  'user_error',
+  'auth_expired',
+  'incomplete',
+  'no_accounts',
+  'user_setup_required',
+  'invalid_credentials',
+  'user_oauth_denied',
+  'user_input_incorrect',
 ] as const;
 export const linkErrorSchema = z.enum(LINK_ERRORS);
 export type LinkErrorCode = z.infer<typeof linkErrorSchema>;
 
-export const PRODUCT_ERRORS = ['rate_limit', 'auth_expired', 'not_supported', 'timeout', 'unknown', 'no_accounts', 'institution_error', 'no_permission'] as const;
+export const PRODUCT_ERRORS = [
+  'rate_limit',
+  'auth_expired',
+  'not_supported',
+  'timeout',
+  'unknown',
+  'no_accounts',
+  'institution_error',
+  'no_permission',
+] as const;
 export const PRODUCT_STATES = ['pending', 'in_progress', 'completed', 'failed'] as const;
 
 const isoDateTime = z.string().min(10);
@@ -32,7 +50,11 @@ export const customerUserSchema = z.object({
   id: z.string().min(4).max(150),
   email: z.object({ address: z.string().min(4).max(254), customer_verified_at: isoDateTime.optional() }).optional(),
   phone: z
-    .object({ number: z.string().min(4).max(30), country: z.enum(['US', 'GB', 'CA']).optional(), customer_verified_at: isoDateTime.optional() })
+    .object({
+      number: z.string().min(4).max(30),
+      country: z.enum(['US', 'GB', 'CA']).optional(),
+      customer_verified_at: isoDateTime.optional(),
+    })
     .optional(),
 });
 export type CustomerUser = z.infer<typeof customerUserSchema>;
@@ -56,13 +78,17 @@ export const importAccountSchema = z.object({
 export type ImportAccount = z.infer<typeof importAccountSchema>;
 
 /** A decimal string: no float ever touches an amount. */
-export const decimalStringSchema = z.string().regex(/^-?\d+(\.\d+)?$/, 'must be a plain decimal string such as "-12.34"');
+export const decimalStringSchema = z
+  .string()
+  .regex(/^-?\d+(\.\d+)?$/, 'must be a plain decimal string such as "-12.34"');
 
 export const importTransactionSchema = z.object({
   account_id: z.string().min(1),
   transaction_id: z.string().optional(),
   amount: decimalStringSchema,
-  date: z.string().regex(/^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/, 'must be YYYY-MM-DD or an ISO-8601 date-time'),
+  date: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/, 'must be YYYY-MM-DD or an ISO-8601 date-time'),
   description: z.string().optional(),
   type: z.string().optional(),
 });
@@ -79,11 +105,21 @@ export const importLinkRequestSchema = z
   .superRefine((req, ctx) => {
     const ids = new Set<string>();
     req.accounts.forEach((a, i) => {
-      if (ids.has(a.account_id)) ctx.addIssue({ code: 'custom', path: ['accounts', i, 'account_id'], message: `duplicate account_id "${a.account_id}"` });
+      if (ids.has(a.account_id))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['accounts', i, 'account_id'],
+          message: `duplicate account_id "${a.account_id}"`,
+        });
       ids.add(a.account_id);
     });
     req.transactions.forEach((t, i) => {
-      if (!ids.has(t.account_id)) ctx.addIssue({ code: 'custom', path: ['transactions', i, 'account_id'], message: 'does not match any account of the request' });
+      if (!ids.has(t.account_id))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['transactions', i, 'account_id'],
+          message: 'does not match any account of the request',
+        });
     });
   });
 export type ImportLinkRequest = z.infer<typeof importLinkRequestSchema>;
@@ -124,7 +160,11 @@ export type Link = z.infer<typeof linkSchema>;
 export const userLinksResponseSchema = z.object({ links: z.record(z.string(), linkSchema) });
 export type UserLinksResponse = z.infer<typeof userLinksResponseSchema>;
 
-export const accessTokenResponseSchema = z.object({ access_token: z.string().min(1), token_type: z.string(), expires_in: z.number().int().positive() });
+export const accessTokenResponseSchema = z.object({
+  access_token: z.string().min(1),
+  token_type: z.string(),
+  expires_in: z.number().int().positive(),
+});
 export type AccessTokenResponse = z.infer<typeof accessTokenResponseSchema>;
 
 export const apiErrorBodySchema = z
@@ -133,7 +173,9 @@ export const apiErrorBodySchema = z
     error_message: z.string().optional(),
     documentation_url: z.string().nullish(),
     link_error_code: z.string().optional(),
-    validation_errors: z.array(z.object({ location: z.array(z.union([z.string(), z.number()])), message: z.string(), type: z.string() })).optional(),
+    validation_errors: z
+      .array(z.object({ location: z.array(z.union([z.string(), z.number()])), message: z.string(), type: z.string() }))
+      .optional(),
   })
   .passthrough();
 export type ApiErrorBody = z.infer<typeof apiErrorBodySchema>;
@@ -178,7 +220,9 @@ export const productRefreshWebhookSchema = z.object({
   state_changed_at: z.string(),
   error_message: z.string().nullish(),
 });
-export const transactionsUpdatesWebhookSchema = z.object({ ...webhookCommon, webhook_event: z.literal('transactions.updates_available') }).passthrough();
+export const transactionsUpdatesWebhookSchema = z
+  .object({ ...webhookCommon, webhook_event: z.literal('transactions.updates_available') })
+  .passthrough();
 export const webhookBodySchema = z.discriminatedUnion('webhook_event', [
   linkStateChangedWebhookSchema,
   productRefreshWebhookSchema,

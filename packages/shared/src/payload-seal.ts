@@ -16,7 +16,10 @@ const KEY_ID = /^[A-Za-z0-9_-]{1,32}$/;
 
 /** A payload that cannot be opened: unknown key id, altered or truncated text. */
 export class PayloadSealError extends Error {
-  constructor(message: string, readonly unknownKey = false) {
+  constructor(
+    message: string,
+    readonly unknownKey = false,
+  ) {
     super(message);
     this.name = 'PayloadSealError';
   }
@@ -24,14 +27,20 @@ export class PayloadSealError extends Error {
 
 /** Parses `kid:base64key,...`; throws an Error saying which entry is wrong (the config schema names the setting). */
 export function parsePayloadKeys(spec: string): PayloadKey[] {
-  const keys = spec.split(',').map((s) => s.trim()).filter(Boolean).map((entry, i) => {
-    const colon = entry.indexOf(':');
-    const id = colon > 0 ? entry.slice(0, colon) : '';
-    if (!KEY_ID.test(id)) throw new Error(`entry ${i + 1}: must be kid:base64key with a key id of letters, digits, _ or - (at most 32)`);
-    const key = Buffer.from(entry.slice(colon + 1), 'base64');
-    if (key.length !== 32) throw new Error(`key "${id}": must be 32 bytes in base64 (openssl rand -base64 32), not ${key.length}`);
-    return { id, key };
-  });
+  const keys = spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((entry, i) => {
+      const colon = entry.indexOf(':');
+      const id = colon > 0 ? entry.slice(0, colon) : '';
+      if (!KEY_ID.test(id))
+        throw new Error(`entry ${i + 1}: must be kid:base64key with a key id of letters, digits, _ or - (at most 32)`);
+      const key = Buffer.from(entry.slice(colon + 1), 'base64');
+      if (key.length !== 32)
+        throw new Error(`key "${id}": must be 32 bytes in base64 (openssl rand -base64 32), not ${key.length}`);
+      return { id, key };
+    });
   if (keys.length === 0) throw new Error('must list at least one key');
   if (new Set(keys.map((k) => k.id)).size !== keys.length) throw new Error('lists a key id twice');
   return keys;
@@ -65,12 +74,19 @@ export class PayloadSealer {
     const cipher = createCipheriv('aes-256-gcm', this.current.key, iv);
     cipher.setAAD(Buffer.from(associatedData, 'utf8'));
     const body = Buffer.concat([cipher.update(JSON.stringify(value), 'utf8'), cipher.final()]);
-    return [FORMAT, this.current.id, iv.toString('base64url'), cipher.getAuthTag().toString('base64url'), body.toString('base64url')].join('.');
+    return [
+      FORMAT,
+      this.current.id,
+      iv.toString('base64url'),
+      cipher.getAuthTag().toString('base64url'),
+      body.toString('base64url'),
+    ].join('.');
   }
 
   open(sealed: string, associatedData: string): unknown {
     const [format, id, iv, tag, body, ...rest] = sealed.split('.');
-    if (format !== FORMAT || !id || !iv || !tag || body === undefined || rest.length) throw new PayloadSealError('sealed payload is malformed');
+    if (format !== FORMAT || !id || !iv || !tag || body === undefined || rest.length)
+      throw new PayloadSealError('sealed payload is malformed');
     const key = this.byId.get(id);
     if (!key) throw new PayloadSealError(`sealed with key "${id}", which PAYLOAD_KEYS does not list`, true);
     try {

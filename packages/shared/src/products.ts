@@ -1,6 +1,13 @@
 import { z } from 'zod';
 
-export const PRODUCTS = ['accounts', 'account_numbers', 'identity', 'transactions', 'investments', 'enrichment'] as const;
+export const PRODUCTS = [
+  'accounts',
+  'account_numbers',
+  'identity',
+  'transactions',
+  'investments',
+  'enrichment',
+] as const;
 export type Product = (typeof PRODUCTS)[number];
 export const productSchema = z.enum(PRODUCTS);
 
@@ -22,15 +29,22 @@ export const DEFAULT_REFRESH_QUOTAS: RefreshQuotaTable = {
 };
 
 /** Parses overrides such as `transactions=86400,identity=86400` on top of the defaults. */
-export function parseQuotaTable(spec: string | undefined, base: RefreshQuotaTable = DEFAULT_REFRESH_QUOTAS): RefreshQuotaTable {
+export function parseQuotaTable(
+  spec: string | undefined,
+  base: RefreshQuotaTable = DEFAULT_REFRESH_QUOTAS,
+): RefreshQuotaTable {
   const table = { ...base };
   if (!spec) return table;
-  for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const [name, seconds] = part.split('=');
     const product = productSchema.safeParse(name?.trim());
     const value = Number(seconds);
     if (!product.success) throw new Error(`unknown product "${name}" (expected one of ${PRODUCTS.join(', ')})`);
-    if (!Number.isFinite(value) || value <= 0) throw new Error(`quota for ${name} must be a positive number of seconds, got "${seconds}"`);
+    if (!Number.isFinite(value) || value <= 0)
+      throw new Error(`quota for ${name} must be a positive number of seconds, got "${seconds}"`);
     table[product.data] = value;
   }
   return table;

@@ -27,7 +27,10 @@ export type RedisTarget = string | RedisClusterSeeds;
  * password and TLS, which then hold for every node. Throws a plain Error saying what is wrong (config.ts names it).
  */
 export function parseClusterSeeds(spec: string): RedisClusterSeeds {
-  const entries = spec.split(',').map((e) => e.trim()).filter(Boolean);
+  const entries = spec
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean);
   if (entries.length === 0) throw new Error('needs at least one host:port');
   const seeds: RedisClusterSeeds = { nodes: [], tls: false };
   const schemes = new Set<string>();
@@ -39,13 +42,16 @@ export function parseClusterSeeds(spec: string): RedisClusterSeeds {
     } catch {
       throw new Error(`entry "${redactEntry(entry)}" is neither host:port nor a redis:// URL`);
     }
-    if (!/^rediss?:$/.test(url.protocol)) throw new Error(`entry "${redactEntry(entry)}" must start with redis:// or rediss://`);
+    if (!/^rediss?:$/.test(url.protocol))
+      throw new Error(`entry "${redactEntry(entry)}" must start with redis:// or rediss://`);
     const port = Number(url.port || 6379);
-    if (!url.hostname || !Number.isInteger(port) || port < 1 || port > 65_535) throw new Error(`entry "${redactEntry(entry)}" needs a host and a port (host:port)`);
+    if (!url.hostname || !Number.isInteger(port) || port < 1 || port > 65_535)
+      throw new Error(`entry "${redactEntry(entry)}" needs a host and a port (host:port)`);
     if (isUrl) schemes.add(url.protocol);
     if (url.password) {
       const password = decodeURIComponent(url.password);
-      if (seeds.password !== undefined && seeds.password !== password) throw new Error('entries give different passwords: a cluster has one');
+      if (seeds.password !== undefined && seeds.password !== password)
+        throw new Error('entries give different passwords: a cluster has one');
       seeds.password = password;
       if (url.username) seeds.username = decodeURIComponent(url.username);
     }
@@ -64,19 +70,36 @@ function redactEntry(entry: string): string {
  * The one Redis setting of a process: REDIS_URL or REDIS_CLUSTER_NODES, never both. `required`: a ConfigError
  * when neither is set. The prefix is checked against the mode: a cluster needs a hash tag (queues.ts).
  */
-export function redisTargetOf(config: { REDIS_URL?: string | undefined; REDIS_CLUSTER_NODES?: RedisClusterSeeds | undefined }, required: true): RedisTarget;
-export function redisTargetOf(config: { REDIS_URL?: string | undefined; REDIS_CLUSTER_NODES?: RedisClusterSeeds | undefined }, required?: boolean): RedisTarget | undefined;
-export function redisTargetOf(config: { REDIS_URL?: string | undefined; REDIS_CLUSTER_NODES?: RedisClusterSeeds | undefined }, required = false): RedisTarget | undefined {
+export function redisTargetOf(
+  config: { REDIS_URL?: string | undefined; REDIS_CLUSTER_NODES?: RedisClusterSeeds | undefined },
+  required: true,
+): RedisTarget;
+export function redisTargetOf(
+  config: { REDIS_URL?: string | undefined; REDIS_CLUSTER_NODES?: RedisClusterSeeds | undefined },
+  required?: boolean,
+): RedisTarget | undefined;
+export function redisTargetOf(
+  config: { REDIS_URL?: string | undefined; REDIS_CLUSTER_NODES?: RedisClusterSeeds | undefined },
+  required = false,
+): RedisTarget | undefined {
   if (config.REDIS_URL && config.REDIS_CLUSTER_NODES) {
-    throw new ConfigError('REDIS_CLUSTER_NODES', 'and REDIS_URL are both set: set REDIS_URL for one Redis or REDIS_CLUSTER_NODES for a Redis Cluster, not both');
+    throw new ConfigError(
+      'REDIS_CLUSTER_NODES',
+      'and REDIS_URL are both set: set REDIS_URL for one Redis or REDIS_CLUSTER_NODES for a Redis Cluster, not both',
+    );
   }
   const target = config.REDIS_CLUSTER_NODES ?? (config.REDIS_URL || undefined);
-  if (!target && required) throw new ConfigError('REDIS_URL', 'is required (or REDIS_CLUSTER_NODES for a Redis Cluster): where the workers\' Redis is');
+  if (!target && required)
+    throw new ConfigError(
+      'REDIS_URL',
+      "is required (or REDIS_CLUSTER_NODES for a Redis Cluster): where the workers' Redis is",
+    );
   return target;
 }
 
 /** The setting an operator fixes when this target is wrong. */
-export const redisSettingOf = (target: RedisTarget) => (typeof target === 'string' ? 'REDIS_URL' : 'REDIS_CLUSTER_NODES');
+export const redisSettingOf = (target: RedisTarget) =>
+  typeof target === 'string' ? 'REDIS_URL' : 'REDIS_CLUSTER_NODES';
 
 /** How a target reads in logs and messages: the URL with its password masked, or the seed nodes. */
 export function describeRedisTarget(target: RedisTarget): string {
@@ -95,7 +118,10 @@ export function createRedis(target: RedisTarget, role: RedisRole, extra: RedisOp
     role === 'worker'
       ? { maxRetriesPerRequest: null, enableReadyCheck: true, ...extra }
       : { maxRetriesPerRequest: 3, enableOfflineQueue: false, connectTimeout: 5000, ...extra };
-  const redis = typeof target === 'string' ? new IORedis(target, options) : new Cluster(target.nodes, clusterOptions(target, options));
+  const redis =
+    typeof target === 'string'
+      ? new IORedis(target, options)
+      : new Cluster(target.nodes, clusterOptions(target, options));
   described.set(redis, target);
   // Without a listener ioredis prints every reconnect attempt as an unhandled error.
   redis.on('error', () => undefined);
@@ -136,7 +162,8 @@ export function redisMasters(redis: Redis): IORedis[] {
 export const isRedisCluster = (redis: Redis): redis is Cluster => redis instanceof Cluster;
 
 /** The BullMQ prefix of `queue` over this connection (queues.ts queuePrefix: its own hash tag on a cluster). */
-export const queuePrefixOn = (redis: Redis, prefix: string, queue: string): string => queuePrefix(prefix, queue, isRedisCluster(redis));
+export const queuePrefixOn = (redis: Redis, prefix: string, queue: string): string =>
+  queuePrefix(prefix, queue, isRedisCluster(redis));
 
 /** The shared key names (queues.ts keys) laid out for this connection. */
 export const keysOn = (redis: Redis, prefix: string) => keys(prefix, isRedisCluster(redis));
@@ -148,11 +175,15 @@ export const keysOn = (redis: Redis, prefix: string) => keys(prefix, isRedisClus
  */
 export function unrecoverableRedisError(err: unknown): string | undefined {
   const message = err instanceof Error ? err.message : String(err);
-  if (/CROSSSLOT/.test(message)) return `Redis refused a command whose keys are on several cluster slots (${firstLine(message)}): REDIS_PREFIX needs a hash tag, e.g. {mk}`;
+  if (/CROSSSLOT/.test(message))
+    return `Redis refused a command whose keys are on several cluster slots (${firstLine(message)}): REDIS_PREFIX needs a hash tag, e.g. {mk}`;
   // A Cluster client follows MOVED; one that surfaces is a single-node client pointed at a cluster.
-  if (/^MOVED \d+/.test(message)) return `Redis answered ${firstLine(message)}: it is a Redis Cluster node, set REDIS_CLUSTER_NODES instead of REDIS_URL`;
-  if (/^(NOAUTH|WRONGPASS|NOPERM)\b/.test(message)) return `Redis refused our credentials or permissions (${firstLine(message)}): check the Redis password and ACL`;
-  if (/^WRONGTYPE\b/.test(message)) return `Redis holds a key of another type than expected (${firstLine(message)}): another program shares REDIS_PREFIX`;
+  if (/^MOVED \d+/.test(message))
+    return `Redis answered ${firstLine(message)}: it is a Redis Cluster node, set REDIS_CLUSTER_NODES instead of REDIS_URL`;
+  if (/^(NOAUTH|WRONGPASS|NOPERM)\b/.test(message))
+    return `Redis refused our credentials or permissions (${firstLine(message)}): check the Redis password and ACL`;
+  if (/^WRONGTYPE\b/.test(message))
+    return `Redis holds a key of another type than expected (${firstLine(message)}): another program shares REDIS_PREFIX`;
   return undefined;
 }
 
@@ -180,7 +211,9 @@ export class RedisUnreachableError extends Error {
     readonly lastError?: string,
     readonly setting: string = 'REDIS_URL',
   ) {
-    super(`Redis at ${url} is not reachable within ${timeoutMs} ms${lastError ? ` (${lastError})` : ''}: check ${setting}, the network and the Redis password`);
+    super(
+      `Redis at ${url} is not reachable within ${timeoutMs} ms${lastError ? ` (${lastError})` : ''}: check ${setting}, the network and the Redis password`,
+    );
     this.name = 'RedisUnreachableError';
   }
 }
@@ -226,7 +259,11 @@ export async function waitReady(redis: Redis, timeoutMs = DEFAULT_REDIS_CONNECT_
  * Opens a connection (see createRedis) and waits until Redis answers, at most `timeoutMs`; on failure the
  * connection is closed and a RedisUnreachableError names the (redacted) URL. Every app's start-up uses it.
  */
-export async function connectRedis(target: RedisTarget, role: RedisRole, opts: { timeoutMs?: number } & RedisOptions = {}): Promise<Redis> {
+export async function connectRedis(
+  target: RedisTarget,
+  role: RedisRole,
+  opts: { timeoutMs?: number } & RedisOptions = {},
+): Promise<Redis> {
   const { timeoutMs, ...extra } = opts;
   const redis = createRedis(target, role, extra);
   try {
@@ -234,7 +271,13 @@ export async function connectRedis(target: RedisTarget, role: RedisRole, opts: {
     return redis;
   } catch (err) {
     redis.disconnect();
-    if (err instanceof RedisUnreachableError) throw new RedisUnreachableError(describeRedisTarget(target), err.timeoutMs, err.lastError, redisSettingOf(target));
+    if (err instanceof RedisUnreachableError)
+      throw new RedisUnreachableError(
+        describeRedisTarget(target),
+        err.timeoutMs,
+        err.lastError,
+        redisSettingOf(target),
+      );
     throw err;
   }
 }
@@ -264,7 +307,11 @@ export async function checkRedisServer(redis: Redis): Promise<RedisServerCheck> 
   const masters = redisMasters(redis);
   const checks = await Promise.all(masters.map((node) => checkOneRedis(node, redis instanceof Cluster)));
   if (masters.length === 1) return checks[0]!;
-  const problems = [...new Set(checks.flatMap((c, i) => c.problems.map((p) => `${masters[i]!.options.host}:${masters[i]!.options.port}: ${p}`)))];
+  const problems = [
+    ...new Set(
+      checks.flatMap((c, i) => c.problems.map((p) => `${masters[i]!.options.host}:${masters[i]!.options.port}: ${p}`)),
+    ),
+  ];
   return { ok: problems.length === 0, version: checks[0]?.version ?? '', problems };
 }
 
@@ -272,7 +319,10 @@ async function checkOneRedis(redis: IORedis, asCluster: boolean): Promise<RedisS
   const info = await redis.info();
   // One client on a cluster node answers MOVED for most keys and never follows it: refuse before any job.
   if (!asCluster && /^cluster_enabled:1/m.test(info)) {
-    throw new ConfigError('REDIS_URL', 'points at a Redis Cluster node (cluster_enabled:1): set REDIS_CLUSTER_NODES to its nodes instead, and unset REDIS_URL');
+    throw new ConfigError(
+      'REDIS_URL',
+      'points at a Redis Cluster node (cluster_enabled:1): set REDIS_CLUSTER_NODES to its nodes instead, and unset REDIS_URL',
+    );
   }
   const field = (name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim() ?? '';
   const problems: string[] = [];
@@ -280,7 +330,13 @@ async function checkOneRedis(redis: IORedis, asCluster: boolean): Promise<RedisS
   const major = Number(version.split('.')[0]);
   if (!(major >= 6)) problems.push(`Redis ${version || 'unknown'} is too old: BullMQ needs Redis 6.2 or newer`);
   const policy = field('maxmemory_policy');
-  if (policy && policy !== 'noeviction') problems.push(`maxmemory-policy is "${policy}": set it to "noeviction" or Redis may silently drop jobs and ledger entries`);
-  if (field('aof_enabled') !== '1') problems.push('AOF persistence is off (appendonly no): a Redis restart would lose every queued job and the migration ledger; set appendonly yes');
+  if (policy && policy !== 'noeviction')
+    problems.push(
+      `maxmemory-policy is "${policy}": set it to "noeviction" or Redis may silently drop jobs and ledger entries`,
+    );
+  if (field('aof_enabled') !== '1')
+    problems.push(
+      'AOF persistence is off (appendonly no): a Redis restart would lose every queued job and the migration ledger; set appendonly yes',
+    );
   return { ok: problems.length === 0, version, problems };
 }

@@ -15,9 +15,20 @@ import {
 
 describe('REDIS_CLUSTER_NODES', () => {
   it('reads host:port seeds, and a URL entry gives the password and TLS for every node', () => {
-    expect(parseClusterSeeds('10.0.0.1:7000, 10.0.0.2:7001')).toEqual({ nodes: [{ host: '10.0.0.1', port: 7000 }, { host: '10.0.0.2', port: 7001 }], tls: false });
+    expect(parseClusterSeeds('10.0.0.1:7000, 10.0.0.2:7001')).toEqual({
+      nodes: [
+        { host: '10.0.0.1', port: 7000 },
+        { host: '10.0.0.2', port: 7001 },
+      ],
+      tls: false,
+    });
     expect(parseClusterSeeds('rediss://:s3cret@a.example:6380,b.example:6380')).toEqual({
-      nodes: [{ host: 'a.example', port: 6380 }, { host: 'b.example', port: 6380 }], password: 's3cret', tls: true,
+      nodes: [
+        { host: 'a.example', port: 6380 },
+        { host: 'b.example', port: 6380 },
+      ],
+      password: 's3cret',
+      tls: true,
     });
   });
 
@@ -38,12 +49,16 @@ describe('REDIS_CLUSTER_NODES', () => {
 
   it('is a setting of every app: a bad value is a ConfigError naming it', () => {
     expect(() => loadConfig(commonEnvSchema, { REDIS_CLUSTER_NODES: 'a:99999' })).toThrow(/REDIS_CLUSTER_NODES/);
-    expect(loadConfig(commonEnvSchema, { REDIS_CLUSTER_NODES: '127.0.0.1:7000', REDIS_URL: '' }).REDIS_URL).toBeUndefined();
+    expect(
+      loadConfig(commonEnvSchema, { REDIS_CLUSTER_NODES: '127.0.0.1:7000', REDIS_URL: '' }).REDIS_URL,
+    ).toBeUndefined();
   });
 
   it('and REDIS_URL are exclusive; one of them is required where Redis is', () => {
     const seeds = parseClusterSeeds('127.0.0.1:7000');
-    expect(() => redisTargetOf({ REDIS_URL: 'redis://127.0.0.1:6379', REDIS_CLUSTER_NODES: seeds })).toThrow(/REDIS_CLUSTER_NODES and REDIS_URL are both set/);
+    expect(() => redisTargetOf({ REDIS_URL: 'redis://127.0.0.1:6379', REDIS_CLUSTER_NODES: seeds })).toThrow(
+      /REDIS_CLUSTER_NODES and REDIS_URL are both set/,
+    );
     expect(() => redisTargetOf({}, true)).toThrow(ConfigError);
     expect(redisTargetOf({})).toBeUndefined();
     expect(redisTargetOf({ REDIS_CLUSTER_NODES: seeds })).toBe(seeds);
@@ -62,7 +77,7 @@ describe('hash tags', () => {
     expect(withHashTag('stg-{mk}', 'r3')).toBe('stg-{mk:r3}');
   });
 
-  it('give each queue its own on a cluster, and keep today\'s layout on one Redis', () => {
+  it("give each queue its own on a cluster, and keep today's layout on one Redis", () => {
     expect(queuePrefix('{mk}', 'mk-import', true)).toBe('{mk:import}');
     expect(queuePrefix('{mk}', 'mk-refresh', true)).toBe('{mk:refresh}');
     expect(queuePrefix('{mk}', 'mk-import', false)).toBe('{mk}');
@@ -79,10 +94,18 @@ describe('hash tags', () => {
 
 describe('unrecoverable Redis errors', () => {
   it('are told from the ones a retry cures', () => {
-    expect(unrecoverableRedisError(new Error("CROSSSLOT Keys in request don't hash to the same slot"))).toMatch(/REDIS_PREFIX needs a hash tag/);
+    expect(unrecoverableRedisError(new Error("CROSSSLOT Keys in request don't hash to the same slot"))).toMatch(
+      /REDIS_PREFIX needs a hash tag/,
+    );
     expect(unrecoverableRedisError(new Error('MOVED 8379 127.0.0.1:7001'))).toMatch(/REDIS_CLUSTER_NODES/);
     expect(unrecoverableRedisError(new Error('WRONGPASS invalid username-password pair'))).toMatch(/credentials/);
-    for (const retryable of ['READONLY You can\'t write against a read only replica.', 'TRYAGAIN Multiple keys request during rehashing of slot', 'CLUSTERDOWN The cluster is down', 'Connection is closed.', 'BUSY Redis is busy running a script']) {
+    for (const retryable of [
+      "READONLY You can't write against a read only replica.",
+      'TRYAGAIN Multiple keys request during rehashing of slot',
+      'CLUSTERDOWN The cluster is down',
+      'Connection is closed.',
+      'BUSY Redis is busy running a script',
+    ]) {
       expect(unrecoverableRedisError(new Error(retryable))).toBeUndefined();
     }
   });

@@ -14,7 +14,14 @@ function request(txCount: number, descriptionLength = 180): ImportLinkRequest {
     customer_user: { id: 'user-0001' },
     provider: 'plaid',
     institution_id: 'plaid.ins_3',
-    accounts: [{ account_id: 'acc-1', name: 'Checking', type: 'depository.checking', balances: { currency: 'USD', current: 10 } }],
+    accounts: [
+      {
+        account_id: 'acc-1',
+        name: 'Checking',
+        type: 'depository.checking',
+        balances: { currency: 'USD', current: 10 },
+      },
+    ],
     transactions,
   };
 }

@@ -14,8 +14,14 @@ describe('job catalog', () => {
   });
 
   it('derives the refresh options from the refresh settings', () => {
-    expect(refreshJob.options({ attempts: 3, backoffMs: 250 })).toMatchObject({ attempts: 3, backoff: { type: 'exponential', delay: 250 }, removeOnFail: true });
-    expect(refreshJob.id({ linkId: 'mk_1', products: ['accounts', 'transactions'] })).toBe('mk_1-accounts+transactions');
+    expect(refreshJob.options({ attempts: 3, backoffMs: 250 })).toMatchObject({
+      attempts: 3,
+      backoff: { type: 'exponential', delay: 250 },
+      removeOnFail: true,
+    });
+    expect(refreshJob.id({ linkId: 'mk_1', products: ['accounts', 'transactions'] })).toBe(
+      'mk_1-accounts+transactions',
+    );
   });
 });
 
@@ -38,7 +44,10 @@ describe('routeJobs', () => {
   });
 
   it('fails a job whose name its queue does not carry', () => {
-    const route = routeJobs<typeof QUEUES.import, { name: string }>(QUEUES.import, { import: async () => 1, topup: async () => 2 });
+    const route = routeJobs<typeof QUEUES.import, { name: string }>(QUEUES.import, {
+      import: async () => 1,
+      topup: async () => 2,
+    });
     expect(() => route({ name: 'refresh' })).toThrow(UnknownJobError);
   });
 });

@@ -38,9 +38,19 @@ describe('createLogger scrubbing', () => {
     const { logger, output, records } = capture();
     logger.info(
       {
-        request: { headers: { authorization: `Bearer ${SECRETS.accessToken}` }, body: { client_id: 'cid', client_secret: SECRETS.clientSecret } },
+        request: {
+          headers: { authorization: `Bearer ${SECRETS.accessToken}` },
+          body: { client_id: 'cid', client_secret: SECRETS.clientSecret },
+        },
         user: { profile: { email: SECRETS.email, phone_number: SECRETS.phone, password: SECRETS.password } },
-        accounts: [{ account_id: 'acc-1', account_number: SECRETS.accountNumber, mask: SECRETS.mask, numbers: { accountNumber: SECRETS.accountNumber } }],
+        accounts: [
+          {
+            account_id: 'acc-1',
+            account_number: SECRETS.accountNumber,
+            mask: SECRETS.mask,
+            numbers: { accountNumber: SECRETS.accountNumber },
+          },
+        ],
         transactions: [{ transaction_id: 't1', amount: '12.30', description: SECRETS.description }],
         token: SECRETS.accessToken,
       },
@@ -71,7 +81,10 @@ describe('createLogger scrubbing', () => {
 
   it('redacts errors, their messages and whatever key they are logged under', () => {
     const { logger, output, records } = capture();
-    const err = Object.assign(new Error(`no link for ${SECRETS.email}`), { code: 'E_LINK', config: { headers: { Authorization: `Bearer ${SECRETS.accessToken}` } } });
+    const err = Object.assign(new Error(`no link for ${SECRETS.email}`), {
+      code: 'E_LINK',
+      config: { headers: { Authorization: `Bearer ${SECRETS.accessToken}` } },
+    });
     logger.error({ err }, 'failed');
     logger.error({ cause: new Error(`phone ${SECRETS.phone} rejected`) }, 'failed again');
     expectNoSecret(output());
@@ -90,7 +103,16 @@ describe('createLogger scrubbing', () => {
 
   it('keeps ordinary identifiers and numbers readable', () => {
     const { logger, records } = capture();
-    logger.info({ runId: 'run-2026-11-20', linkId: 'mk_link_42', count: 1234567890123, durationMs: 812 }, 'imported 12 of 40');
-    expect(records()[0]).toMatchObject({ runId: 'run-2026-11-20', linkId: 'mk_link_42', count: 1234567890123, durationMs: 812, msg: 'imported 12 of 40' });
+    logger.info(
+      { runId: 'run-2026-11-20', linkId: 'mk_link_42', count: 1234567890123, durationMs: 812 },
+      'imported 12 of 40',
+    );
+    expect(records()[0]).toMatchObject({
+      runId: 'run-2026-11-20',
+      linkId: 'mk_link_42',
+      count: 1234567890123,
+      durationMs: 812,
+      msg: 'imported 12 of 40',
+    });
   });
 });

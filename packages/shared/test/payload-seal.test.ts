@@ -1,4 +1,13 @@
-import { ConfigError, generatePayloadKeys, loadConfig, parsePayloadKeys, payloadKeysEnvSchema, PayloadSealer, PayloadSealError, requirePayloadKeys } from '../src';
+import {
+  ConfigError,
+  generatePayloadKeys,
+  loadConfig,
+  parsePayloadKeys,
+  payloadKeysEnvSchema,
+  PayloadSealer,
+  PayloadSealError,
+  requirePayloadKeys,
+} from '../src';
 
 describe('import payload sealing', () => {
   const payload = { runId: 'r1', sourceUserId: 'u1', connections: [{ email: 'jane@example.com' }] };

@@ -15,14 +15,31 @@ describe('MoneyKit settings', () => {
   const base = 'https://api.moneykit.com';
   it('all three or none', () => {
     expect(() => requireCompleteMoneykitSettings({})).not.toThrow();
-    expect(() => requireCompleteMoneykitSettings({ MONEYKIT_BASE_URL: base, MONEYKIT_CLIENT_ID: 'id', MONEYKIT_CLIENT_SECRET: 's' })).not.toThrow();
-    expect(() => requireCompleteMoneykitSettings({ MONEYKIT_BASE_URL: base })).toThrow(new ConfigError('MONEYKIT_CLIENT_ID', "is missing: MONEYKIT_BASE_URL is set, and the sandbox's default credentials are never sent to another URL"));
-    expect(() => requireCompleteMoneykitSettings({ MONEYKIT_BASE_URL: base, MONEYKIT_CLIENT_ID: 'id' })).toThrow(/MONEYKIT_CLIENT_SECRET is missing/);
-    expect(() => requireCompleteMoneykitSettings({ MONEYKIT_CLIENT_ID: 'id', MONEYKIT_CLIENT_SECRET: 's' })).toThrow(/MONEYKIT_BASE_URL is missing: MONEYKIT_CLIENT_ID and MONEYKIT_CLIENT_SECRET are set/);
+    expect(() =>
+      requireCompleteMoneykitSettings({
+        MONEYKIT_BASE_URL: base,
+        MONEYKIT_CLIENT_ID: 'id',
+        MONEYKIT_CLIENT_SECRET: 's',
+      }),
+    ).not.toThrow();
+    expect(() => requireCompleteMoneykitSettings({ MONEYKIT_BASE_URL: base })).toThrow(
+      new ConfigError(
+        'MONEYKIT_CLIENT_ID',
+        "is missing: MONEYKIT_BASE_URL is set, and the sandbox's default credentials are never sent to another URL",
+      ),
+    );
+    expect(() => requireCompleteMoneykitSettings({ MONEYKIT_BASE_URL: base, MONEYKIT_CLIENT_ID: 'id' })).toThrow(
+      /MONEYKIT_CLIENT_SECRET is missing/,
+    );
+    expect(() => requireCompleteMoneykitSettings({ MONEYKIT_CLIENT_ID: 'id', MONEYKIT_CLIENT_SECRET: 's' })).toThrow(
+      /MONEYKIT_BASE_URL is missing: MONEYKIT_CLIENT_ID and MONEYKIT_CLIENT_SECRET are set/,
+    );
   });
 
   it('a base URL is http(s); timeouts are bounded', () => {
-    expect(loadConfig(moneykitEnvSchema, { MONEYKIT_BASE_URL: 'http://127.0.0.1:8787' }).MONEYKIT_BASE_URL).toBe('http://127.0.0.1:8787');
+    expect(loadConfig(moneykitEnvSchema, { MONEYKIT_BASE_URL: 'http://127.0.0.1:8787' }).MONEYKIT_BASE_URL).toBe(
+      'http://127.0.0.1:8787',
+    );
     for (const bad of ['ftp://api.moneykit.com', 'javascript:alert(1)', 'api.moneykit.com']) {
       expect(() => loadConfig(moneykitEnvSchema, { MONEYKIT_BASE_URL: bad })).toThrow(/MONEYKIT_BASE_URL/);
     }
@@ -45,13 +62,18 @@ describe('connectRedis', () => {
     expect(redactRedisUrl('redis://127.0.0.1:6379')).toBe('redis://127.0.0.1:6379');
   });
 
-  it.each(['worker', 'producer'] as const)('%s role: nobody listening gives up after the timeout, naming the masked URL', async (role) => {
-    const url = `redis://:s3cret@127.0.0.1:${await freePort()}/0`;
-    const err = await connectRedis(url, role, { timeoutMs: 300 }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(RedisUnreachableError);
-    expect((err as Error).message).toMatch(/^Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:\d+\/0 is not reachable within 300 ms \(connect ECONNREFUSED .*\): check REDIS_URL/);
-    expect((err as Error).message).not.toContain('s3cret');
-  });
+  it.each(['worker', 'producer'] as const)(
+    '%s role: nobody listening gives up after the timeout, naming the masked URL',
+    async (role) => {
+      const url = `redis://:s3cret@127.0.0.1:${await freePort()}/0`;
+      const err = await connectRedis(url, role, { timeoutMs: 300 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(RedisUnreachableError);
+      expect((err as Error).message).toMatch(
+        /^Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:\d+\/0 is not reachable within 300 ms \(connect ECONNREFUSED .*\): check REDIS_URL/,
+      );
+      expect((err as Error).message).not.toContain('s3cret');
+    },
+  );
 
   it('a Redis that answers: ready', async () => {
     const server = await startPrivateRedis();

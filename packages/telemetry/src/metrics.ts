@@ -12,7 +12,11 @@ export const API_ENDPOINTS = Object.keys(ENDPOINTS) as EndpointName[];
 export type ApiEndpoint = EndpointName;
 
 /** Endpoints whose latency goes to the import histogram. */
-const IMPORT_ENDPOINTS: ReadonlySet<ApiEndpoint> = new Set<ApiEndpoint>(['import_link', 'import_transactions', 'get_user_links']);
+const IMPORT_ENDPOINTS: ReadonlySet<ApiEndpoint> = new Set<ApiEndpoint>([
+  'import_link',
+  'import_transactions',
+  'get_user_links',
+]);
 
 /** 'ok', an ErrorClass, or 'unclassified' for a throw that never went through the client's classifier (a bug). */
 export type ApiOutcome = 'ok' | ErrorClass | 'unclassified';

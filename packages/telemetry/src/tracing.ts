@@ -49,23 +49,33 @@ export function startTracing(service: string, env: NodeJS.ProcessEnv = process.e
 }
 
 /** The BullMQ `telemetry` option of this process: spread it into Queue and Worker options. */
-export const queueTelemetry = (): { telemetry?: BullMQOtel } => (current.queueTelemetry ? { telemetry: current.queueTelemetry } : {});
+export const queueTelemetry = (): { telemetry?: BullMQOtel } =>
+  current.queueTelemetry ? { telemetry: current.queueTelemetry } : {};
 
 /**
  * A finished MoneyKit call as a span of the active trace (the job's, inside a worker), from its start to now. Told
  * after the fact by the client's response hook, so the client needs no tracing of its own. A no-op while off.
  */
-export function traceApiCall(call: { endpoint: string; status?: number; durationMs: number; errorClass?: string }): void {
+export function traceApiCall(call: {
+  endpoint: string;
+  status?: number;
+  durationMs: number;
+  errorClass?: string;
+}): void {
   if (!current.enabled) return;
-  const span = trace.getTracer(TRACER).startSpan(`moneykit ${call.endpoint}`, {
-    kind: SpanKind.CLIENT,
-    startTime: Date.now() - call.durationMs,
-    attributes: {
-      'mk.endpoint': call.endpoint,
-      ...(call.status !== undefined && { 'http.response.status_code': call.status }),
-      ...(call.errorClass && { 'mk.error_class': call.errorClass }),
+  const span = trace.getTracer(TRACER).startSpan(
+    `moneykit ${call.endpoint}`,
+    {
+      kind: SpanKind.CLIENT,
+      startTime: Date.now() - call.durationMs,
+      attributes: {
+        'mk.endpoint': call.endpoint,
+        ...(call.status !== undefined && { 'http.response.status_code': call.status }),
+        ...(call.errorClass && { 'mk.error_class': call.errorClass }),
+      },
     },
-  }, context.active());
+    context.active(),
+  );
   if (call.errorClass) span.setStatus({ code: SpanStatusCode.ERROR, message: call.errorClass });
   span.end();
 }

@@ -1,4 +1,15 @@
-import { startOpsServer, startTracing, queueTelemetry, recordApiCall, recordImport, recordQuotaDeferral, recordRefreshLag, timeApiCall, processMetrics, redisReady } from '@mk/telemetry';
+import {
+  startOpsServer,
+  startTracing,
+  queueTelemetry,
+  recordApiCall,
+  recordImport,
+  recordQuotaDeferral,
+  recordRefreshLag,
+  timeApiCall,
+  processMetrics,
+  redisReady,
+} from '@mk/telemetry';
 import { createRedis } from '@mk/shared';
 import { startPrivateRedis, type PrivateRedis } from '@mk/testkit';
 
@@ -46,7 +57,9 @@ describe('@mk/telemetry metrics', () => {
     await expect(timeApiCall('get_user_links', async () => 'links')).resolves.toBe('links');
     const classified = Object.assign(new Error('upstream 503'), { errorClass: 'retryable', status: 503 });
     await expect(timeApiCall('get_user_links', async () => Promise.reject(classified))).rejects.toBe(classified);
-    await expect(timeApiCall('get_user_links', async () => Promise.reject(new TypeError('bug')))).rejects.toThrow('bug');
+    await expect(timeApiCall('get_user_links', async () => Promise.reject(new TypeError('bug')))).rejects.toThrow(
+      'bug',
+    );
 
     const text = await processMetrics();
     expect(sample(text, 'mk_api_calls_total{endpoint="get_user_links",outcome="ok"}')).toBe(1);
@@ -113,6 +126,8 @@ describe('startOpsServer', () => {
     expect(startTracing('mk-test', {}).enabled).toBe(false);
     expect(queueTelemetry()).toEqual({});
     expect(() => startTracing('mk-test', { MK_TRACING: 'yes' })).toThrow(/MK_TRACING/);
-    expect(() => startTracing('mk-test', { OTEL_EXPORTER_OTLP_ENDPOINT: 'not a url' })).toThrow(/OTEL_EXPORTER_OTLP_ENDPOINT/);
+    expect(() => startTracing('mk-test', { OTEL_EXPORTER_OTLP_ENDPOINT: 'not a url' })).toThrow(
+      /OTEL_EXPORTER_OTLP_ENDPOINT/,
+    );
   });
 });

@@ -19,7 +19,9 @@ export interface ContractCheck {
 }
 
 type Json = Record<string, unknown>;
-interface MediaType { schema?: Json }
+interface MediaType {
+  schema?: Json;
+}
 interface Operation {
   requestBody?: { content?: Record<string, MediaType> };
   responses?: Record<string, { content?: Record<string, MediaType> }>;
@@ -32,7 +34,11 @@ const ROOT_ID = 'mk-contract';
 const FALLBACK_ERROR = {
   type: 'object',
   required: ['error_code', 'error_message', 'documentation_url'],
-  properties: { error_code: { type: 'string', minLength: 1 }, error_message: { type: 'string' }, documentation_url: { type: 'string' } },
+  properties: {
+    error_code: { type: 'string', minLength: 1 },
+    error_message: { type: 'string' },
+    documentation_url: { type: 'string' },
+  },
 };
 
 /** The contract lives in this package: a fresh clone tests itself against it. */
@@ -46,7 +52,10 @@ function rewriteRefs<T>(node: T): T {
   if (node && typeof node === 'object') {
     const out: Json = {};
     for (const [k, v] of Object.entries(node)) {
-      out[k] = k === '$ref' && typeof v === 'string' ? v.replace('#/components/schemas/', `${ROOT_ID}#/$defs/`) : rewriteRefs(v);
+      out[k] =
+        k === '$ref' && typeof v === 'string'
+          ? v.replace('#/components/schemas/', `${ROOT_ID}#/$defs/`)
+          : rewriteRefs(v);
     }
     return out as T;
   }
@@ -59,7 +68,10 @@ class Contract {
   private readonly templates: Array<{ template: string; pattern: RegExp }>;
   private readonly cache = new Map<string, ValidateFunction>();
 
-  constructor(doc: { paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, Json> } }) {
+  constructor(doc: {
+    paths: Record<string, Record<string, Operation>>;
+    components: { schemas: Record<string, Json> };
+  }) {
     addFormats(this.ajv);
     this.ajv.addSchema({ $id: ROOT_ID, $defs: rewriteRefs(doc.components.schemas) });
     this.paths = doc.paths;
@@ -70,7 +82,9 @@ class Contract {
   }
 
   operation(method: string, pathOrTemplate: string): Operation {
-    const template = this.paths[pathOrTemplate] ? pathOrTemplate : this.templates.find((t) => t.pattern.test(pathOrTemplate.split('?')[0]!))?.template;
+    const template = this.paths[pathOrTemplate]
+      ? pathOrTemplate
+      : this.templates.find((t) => t.pattern.test(pathOrTemplate.split('?')[0]!))?.template;
     const op = template ? this.paths[template]?.[method.toLowerCase()] : undefined;
     if (!op) throw new Error(`the contract has no operation ${method.toUpperCase()} ${pathOrTemplate}`);
     return op;
@@ -86,7 +100,12 @@ class Contract {
       this.cache.set(key, validate);
     }
     const valid = validate(body) as boolean;
-    const errors = valid ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || '(body)'} ${e.message ?? 'is invalid'}${e.params ? ` ${JSON.stringify(e.params)}` : ''}`);
+    const errors = valid
+      ? []
+      : (validate.errors ?? []).map(
+          (e) =>
+            `${e.instancePath || '(body)'} ${e.message ?? 'is invalid'}${e.params ? ` ${JSON.stringify(e.params)}` : ''}`,
+        );
     return { valid, errors, schema: name, declared };
   }
 }
@@ -99,7 +118,8 @@ function contract(): Contract {
 
 function jsonSchemaOf(content: Record<string, MediaType> | undefined): Json | undefined {
   if (!content) return undefined;
-  return (content['application/json'] ?? content['application/x-www-form-urlencoded'] ?? Object.values(content)[0])?.schema;
+  return (content['application/json'] ?? content['application/x-www-form-urlencoded'] ?? Object.values(content)[0])
+    ?.schema;
 }
 
 /** Checks a response body against the schema the contract declares for this status (exact, `4XX`-style, or `default`). */
@@ -125,6 +145,11 @@ export function validateRequest(method: string, pathTemplate: string, body: unkn
 /** Checks a webhook body against AppLinkStateChangedWebhook / ProductStateChangedWebhook / TransactionUpdatesAvailableWebhook. */
 export function validateWebhook(body: unknown): ContractCheck {
   const event = (body as Json | null)?.webhook_event;
-  const name = event === 'link.state_changed' ? 'AppLinkStateChangedWebhook' : event === 'link.product_refresh' ? 'ProductStateChangedWebhook' : 'TransactionUpdatesAvailableWebhook';
+  const name =
+    event === 'link.state_changed'
+      ? 'AppLinkStateChangedWebhook'
+      : event === 'link.product_refresh'
+        ? 'ProductStateChangedWebhook'
+        : 'TransactionUpdatesAvailableWebhook';
   return contract().check({ $ref: `#/components/schemas/${name}` }, body, true);
 }

@@ -19,7 +19,8 @@ export interface CpuLoad {
 // Spins, and ends itself once orphaned (a ppid check every few million turns): a suite that timed out never runs
 // stop(), and a loop left behind would slow every later suite down. The parent's pid comes as an argument: under load
 // the child may start after its parent is gone.
-const BUSY_LOOP = 'const parent = Number(process.argv[1]); for (let i = 0; ; i++) if (i % 5e6 === 0 && process.ppid !== parent) process.exit(0);';
+const BUSY_LOOP =
+  'const parent = Number(process.argv[1]); for (let i = 0; ; i++) if (i % 5e6 === 0 && process.ppid !== parent) process.exit(0);';
 
 export const loadRequested = (env: NodeJS.ProcessEnv = process.env): boolean => env.MK_TEST_CPU_LOAD === '1';
 
@@ -63,7 +64,10 @@ export function measureSlowdown(spinMs = 200): number {
  * Samples the slowdown every `everyMs` while a suite runs (a busy spin of `spinMs` each time, so keep it rare) and
  * keeps the worst: the factor a deadline of that suite may stretch by.
  */
-export function trackSlowdown(everyMs = 5000, spinMs = 100): { readonly worst: number; readonly samples: number[]; stop(): void } {
+export function trackSlowdown(
+  everyMs = 5000,
+  spinMs = 100,
+): { readonly worst: number; readonly samples: number[]; stop(): void } {
   const samples: number[] = [measureSlowdown(spinMs)];
   const timer = setInterval(() => samples.push(measureSlowdown(spinMs)), everyMs);
   timer.unref();

@@ -111,14 +111,23 @@ export function nestingBomb(depth: number, open = '[', close = ']'): string {
 export function randomJson(rng: FuzzRng, depth = 3): unknown {
   const choice = rng.int(0, depth > 0 ? 7 : 4);
   switch (choice) {
-    case 0: return null;
-    case 1: return rng.chance(0.5);
-    case 2: return rng.pick([0, -0, 1, -1, 1.5, 1e21, -1e-7, 2 ** 53 + 1, rng.int(-1e6, 1e6)]);
-    case 3: return rng.pick(NASTY_STRINGS);
-    case 4: return randomText(rng, rng.int(0, 12));
+    case 0:
+      return null;
+    case 1:
+      return rng.chance(0.5);
+    case 2:
+      return rng.pick([0, -0, 1, -1, 1.5, 1e21, -1e-7, 2 ** 53 + 1, rng.int(-1e6, 1e6)]);
+    case 3:
+      return rng.pick(NASTY_STRINGS);
+    case 4:
+      return randomText(rng, rng.int(0, 12));
     case 5:
-    case 6: return Array.from({ length: rng.int(0, 3) }, () => randomJson(rng, depth - 1));
-    default: return Object.fromEntries(Array.from({ length: rng.int(0, 3) }, () => [randomText(rng, rng.int(1, 6)), randomJson(rng, depth - 1)]));
+    case 6:
+      return Array.from({ length: rng.int(0, 3) }, () => randomJson(rng, depth - 1));
+    default:
+      return Object.fromEntries(
+        Array.from({ length: rng.int(0, 3) }, () => [randomText(rng, rng.int(1, 6)), randomJson(rng, depth - 1)]),
+      );
   }
 }
 
@@ -139,7 +148,12 @@ export function truncate(rng: FuzzRng, text: string): string {
  * A few random byte edits (flip, insert, delete, duplicate a span), never producing `forbidden` bytes
  * (e.g. a newline, which would change how a line-oriented reader splits the input).
  */
-export function mutateBytes(rng: FuzzRng, input: Buffer, edits = rng.int(1, 4), forbidden: readonly number[] = [0x0a]): Buffer {
+export function mutateBytes(
+  rng: FuzzRng,
+  input: Buffer,
+  edits = rng.int(1, 4),
+  forbidden: readonly number[] = [0x0a],
+): Buffer {
   let b = Buffer.from(input);
   const safeByte = (): number => {
     let x = rng.int(0, 255);
@@ -216,10 +230,20 @@ export function sendRaw(baseUrl: string, req: RawRequest, timeoutMs = 10_000): P
   const headers: Record<string, string | string[]> = { ...req.headers };
   const named = (h: string) => Object.keys(headers).some((k) => k.toLowerCase() === h);
   // Node sends a GET/DELETE body unframed unless told its length: that would be a broken request, not a fuzz case.
-  if (req.body !== undefined && !named('content-length') && !named('transfer-encoding')) headers['content-length'] = String(Buffer.byteLength(req.body));
+  if (req.body !== undefined && !named('content-length') && !named('transfer-encoding'))
+    headers['content-length'] = String(Buffer.byteLength(req.body));
   return new Promise((resolve, reject) => {
     const r = httpRequest(
-      { host: url.hostname, port: url.port, method: req.method, path: req.path, headers, agent: false, timeout: timeoutMs, insecureHTTPParser: true },
+      {
+        host: url.hostname,
+        port: url.port,
+        method: req.method,
+        path: req.path,
+        headers,
+        agent: false,
+        timeout: timeoutMs,
+        insecureHTTPParser: true,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -236,7 +260,9 @@ export function sendRaw(baseUrl: string, req: RawRequest, timeoutMs = 10_000): P
         res.on('error', reject);
       },
     );
-    r.on('timeout', () => r.destroy(new Error(`${req.method} ${req.path.slice(0, 80)} got no answer within ${timeoutMs} ms`)));
+    r.on('timeout', () =>
+      r.destroy(new Error(`${req.method} ${req.path.slice(0, 80)} got no answer within ${timeoutMs} ms`)),
+    );
     r.on('error', reject);
     r.end(req.body);
   });
@@ -251,25 +277,81 @@ export function sendRawSocket(baseUrl: string, bytes: Buffer | string, timeoutMs
     socket.setTimeout(timeoutMs, () => socket.destroy());
     socket.on('data', (c: Buffer) => chunks.push(c));
     socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
-    socket.on('error', (e: NodeJS.ErrnoException) => (e.code === 'ECONNRESET' || e.code === 'EPIPE' ? undefined : reject(e)));
+    socket.on('error', (e: NodeJS.ErrnoException) =>
+      e.code === 'ECONNRESET' || e.code === 'EPIPE' ? undefined : reject(e),
+    );
   });
 }
 
-export const FUZZ_METHODS: readonly string[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'PROPFIND', 'PURGE', 'SEARCH'];
+export const FUZZ_METHODS: readonly string[] = [
+  'GET',
+  'HEAD',
+  'POST',
+  'PUT',
+  'PATCH',
+  'DELETE',
+  'OPTIONS',
+  'TRACE',
+  'PROPFIND',
+  'PURGE',
+  'SEARCH',
+];
 
 /** Content types a client could send by mistake or on purpose (and none at all: undefined). */
 export const FUZZ_CONTENT_TYPES: readonly (string | undefined)[] = [
-  undefined, 'application/json', 'application/json; charset=utf-8', 'application/json; charset=latin1', 'APPLICATION/JSON', 'application/json;;;',
-  'text/plain', 'text/html', 'application/xml', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/octet-stream',
-  'application/merge-patch+json', 'application/vnd.api+json', '*/*', '', ';', 'json', 'application/', '\u00e9/\u00e9',
+  undefined,
+  'application/json',
+  'application/json; charset=utf-8',
+  'application/json; charset=latin1',
+  'APPLICATION/JSON',
+  'application/json;;;',
+  'text/plain',
+  'text/html',
+  'application/xml',
+  'application/x-www-form-urlencoded',
+  'multipart/form-data; boundary=x',
+  'application/octet-stream',
+  'application/merge-patch+json',
+  'application/vnd.api+json',
+  '*/*',
+  '',
+  ';',
+  'json',
+  'application/',
+  '\u00e9/\u00e9',
 ];
 
 /** Request paths a scanner or a broken client sends: traversal, encodings, control bytes, very long. */
 export function randomPath(rng: FuzzRng, known: readonly string[] = []): string {
-  const pieces = ['', '..', '%2e%2e', '%00', '%ff', '%', '%zz', '~', 'a', 'links', 'users', '_sandbox', '.well-known', 'admin', 'api', '%F0%9F%98%80', ';', ',', '*', '?', '#'];
+  const pieces = [
+    '',
+    '..',
+    '%2e%2e',
+    '%00',
+    '%ff',
+    '%',
+    '%zz',
+    '~',
+    'a',
+    'links',
+    'users',
+    '_sandbox',
+    '.well-known',
+    'admin',
+    'api',
+    '%F0%9F%98%80',
+    ';',
+    ',',
+    '*',
+    '?',
+    '#',
+  ];
   switch (rng.int(0, 5)) {
     case 0:
-      return rng.pick(known.length ? known : ['/']) + rng.pick(['', '/', '?', '?a=1&a=2', '?%', '/%00', '/..', '.json', '?x=' + 'y'.repeat(3000)]);
+      return (
+        rng.pick(known.length ? known : ['/']) +
+        rng.pick(['', '/', '?', '?a=1&a=2', '?%', '/%00', '/..', '.json', '?x=' + 'y'.repeat(3000)])
+      );
     case 1:
       return '/' + Array.from({ length: rng.int(1, 6) }, () => rng.pick(pieces)).join('/');
     case 2:
@@ -292,19 +374,74 @@ export function percentEncodeBytes(s: string): string {
 export function malformedBodies(rng: FuzzRng, valid: unknown = { a: 1 }): Buffer[] {
   const text = JSON.stringify(valid);
   return [
-    '', ' ', '{', '}', '{"a":', '[1,2', '"unterminated', 'nul', 'NaN', 'Infinity', '{"a":1,}', "{'a':1}", '{"a":1}{"b":2}', '\uFEFF' + text,
-    'null', 'true', '0', '-1', '"string"', '[]', '[{}]', '{}', '{"__proto__":{"polluted":1}}', '{"constructor":{"prototype":{"x":1}}}',
-    nestingBomb(10_000), '{"a":'.repeat(5_000) + '1' + '}'.repeat(5_000), truncate(rng, text), text.replace(/"/g, "'"),
-    JSON.stringify(randomJson(rng)), '\u0000\u0001\u0002', 'a=1&b=2', '<xml/>',
-  ].map((s): Buffer => Buffer.from(s)).concat([rng.bytes(rng.int(1, 2048)), Buffer.from([0xff, 0xfe, 0x7b, 0x7d]), Buffer.from([0xc3, 0x28, 0x7b, 0x7d]), mutateBytes(rng, Buffer.from(text), 3, [])]);
+    '',
+    ' ',
+    '{',
+    '}',
+    '{"a":',
+    '[1,2',
+    '"unterminated',
+    'nul',
+    'NaN',
+    'Infinity',
+    '{"a":1,}',
+    "{'a':1}",
+    '{"a":1}{"b":2}',
+    '\uFEFF' + text,
+    'null',
+    'true',
+    '0',
+    '-1',
+    '"string"',
+    '[]',
+    '[{}]',
+    '{}',
+    '{"__proto__":{"polluted":1}}',
+    '{"constructor":{"prototype":{"x":1}}}',
+    nestingBomb(10_000),
+    '{"a":'.repeat(5_000) + '1' + '}'.repeat(5_000),
+    truncate(rng, text),
+    text.replace(/"/g, "'"),
+    JSON.stringify(randomJson(rng)),
+    '\u0000\u0001\u0002',
+    'a=1&b=2',
+    '<xml/>',
+  ]
+    .map((s): Buffer => Buffer.from(s))
+    .concat([
+      rng.bytes(rng.int(1, 2048)),
+      Buffer.from([0xff, 0xfe, 0x7b, 0x7d]),
+      Buffer.from([0xc3, 0x28, 0x7b, 0x7d]),
+      mutateBytes(rng, Buffer.from(text), 3, []),
+    ]);
 }
 
 /** Authorization header values that are missing, malformed, forged or absurd. */
 export function garbageAuthHeaders(rng: FuzzRng): (string | undefined)[] {
   return [
-    undefined, '', ' ', 'Bearer', 'Bearer ', 'Bearer  ', 'bearer x', 'Bearer ' + 'x'.repeat(16_000), 'Bearer a b', 'Token abc', 'Basic', 'Basic ', 'Basic !!!!',
-    'Basic ' + Buffer.from('no-colon').toString('base64'), 'Basic ' + Buffer.from(':').toString('base64'), 'Basic ' + Buffer.from('%E0%A4%A:%zz').toString('base64'),
-    'Basic ' + Buffer.from('user:' + 'p'.repeat(10_000)).toString('base64'), 'Basic ' + rng.bytes(24).toString('base64'), 'Basic ' + Buffer.from([0xff, 0x3a, 0xfe]).toString('base64'),
-    'Basic ====', 'Digest username="x"', 'Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.', '\u00ff\u00fe', randomText(rng, 20),
+    undefined,
+    '',
+    ' ',
+    'Bearer',
+    'Bearer ',
+    'Bearer  ',
+    'bearer x',
+    'Bearer ' + 'x'.repeat(16_000),
+    'Bearer a b',
+    'Token abc',
+    'Basic',
+    'Basic ',
+    'Basic !!!!',
+    'Basic ' + Buffer.from('no-colon').toString('base64'),
+    'Basic ' + Buffer.from(':').toString('base64'),
+    'Basic ' + Buffer.from('%E0%A4%A:%zz').toString('base64'),
+    'Basic ' + Buffer.from('user:' + 'p'.repeat(10_000)).toString('base64'),
+    'Basic ' + rng.bytes(24).toString('base64'),
+    'Basic ' + Buffer.from([0xff, 0x3a, 0xfe]).toString('base64'),
+    'Basic ====',
+    'Digest username="x"',
+    'Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.',
+    '\u00ff\u00fe',
+    randomText(rng, 20),
   ];
 }

@@ -28,7 +28,8 @@ export function postgresBinDir(): string | undefined {
   if (bindir) candidates.push(bindir);
   const debian = '/usr/lib/postgresql';
   if (fs.existsSync(debian)) {
-    for (const v of fs.readdirSync(debian).sort((a, b) => Number(b) - Number(a))) candidates.push(path.join(debian, v, 'bin'));
+    for (const v of fs.readdirSync(debian).sort((a, b) => Number(b) - Number(a)))
+      candidates.push(path.join(debian, v, 'bin'));
   }
   return candidates.find((d) => fs.existsSync(path.join(d, 'initdb')) && fs.existsSync(path.join(d, 'postgres')));
 }
@@ -39,7 +40,8 @@ export function postgresBinDir(): string | undefined {
  */
 export function postgresAvailable(): boolean {
   if (postgresBinDir()) return true;
-  if (process.env.CI) throw new Error('PostgreSQL server binaries not found (initdb, postgres): install Debian\'s postgresql package');
+  if (process.env.CI)
+    throw new Error("PostgreSQL server binaries not found (initdb, postgres): install Debian's postgresql package");
   return false;
 }
 
@@ -72,12 +74,35 @@ export async function startPrivatePostgres(opts: { timeoutMs?: number } = {}): P
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mk-pg-'));
   fs.chmodSync(root, 0o777); // the unprivileged user writes its data and socket here
   const data = path.join(root, 'data');
-  const [initCmd, initArgs] = asUnprivileged(path.join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync']);
+  const [initCmd, initArgs] = asUnprivileged(path.join(bin, 'initdb'), [
+    '-D',
+    data,
+    '-U',
+    'postgres',
+    '--auth=trust',
+    '-E',
+    'UTF8',
+    '--locale=C',
+    '--no-sync',
+  ]);
   const init = spawnSync(initCmd, initArgs, { encoding: 'utf8' });
   if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr || init.stdout}`);
   const port = await freePort();
   const [cmd, args] = asUnprivileged(path.join(bin, 'postgres'), [
-    '-D', data, '-p', String(port), '-k', root, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
+    '-D',
+    data,
+    '-p',
+    String(port),
+    '-k',
+    root,
+    '-c',
+    'listen_addresses=127.0.0.1',
+    '-c',
+    'fsync=off',
+    '-c',
+    'synchronous_commit=off',
+    '-c',
+    'full_page_writes=off',
   ]);
   const child = spawn(cmd, args, { stdio: 'ignore' });
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;

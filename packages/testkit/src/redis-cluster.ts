@@ -61,7 +61,8 @@ export interface PrivateRedisCluster {
 
 export function redisCliBinary(): string {
   const found = spawnSync('sh', ['-c', 'command -v redis-cli'], { encoding: 'utf8' }).stdout.trim();
-  if (!found) throw new Error('redis-cli not found on PATH: install it (apt-get install -y redis-server, or redis-tools)');
+  if (!found)
+    throw new Error('redis-cli not found on PATH: install it (apt-get install -y redis-server, or redis-tools)');
   return found;
 }
 
@@ -75,13 +76,19 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`${what} within ${timeoutMs} ms${last ? ` (${(last as Error).message})` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`${what} within ${timeoutMs} ms${last ? ` (${(last as Error).message})` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
 async function withNode<T>(port: number, fn: (c: IORedis) => Promise<T>): Promise<T> {
-  const client = new IORedis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+  const client = new IORedis(port, '127.0.0.1', {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+  });
   client.on('error', () => undefined);
   try {
     await client.connect();
@@ -140,22 +147,61 @@ export async function startRedisCluster(opts: PrivateRedisClusterOptions = {}): 
         spawn(
           server,
           [
-            '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--cluster-enabled', 'yes',
-            '--cluster-config-file', path.join(dir, 'nodes.conf'), '--cluster-node-timeout', '2000',
-            '--appendonly', opts.aof ? 'yes' : 'no', '--appendfsync', 'everysec', '--maxmemory-policy', 'noeviction',
-            '--daemonize', 'no', '--protected-mode', 'yes', '--loglevel', 'warning',
+            '--port',
+            String(port),
+            '--bind',
+            '127.0.0.1',
+            '--dir',
+            dir,
+            '--save',
+            '',
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            path.join(dir, 'nodes.conf'),
+            '--cluster-node-timeout',
+            '2000',
+            '--appendonly',
+            opts.aof ? 'yes' : 'no',
+            '--appendfsync',
+            'everysec',
+            '--maxmemory-policy',
+            'noeviction',
+            '--daemonize',
+            'no',
+            '--protected-mode',
+            'yes',
+            '--loglevel',
+            'warning',
           ],
           { stdio: 'ignore' },
         ),
       );
       children.set(port, child);
     }
-    for (const port of ports) await until(`redis-server on ${port} did not answer`, timeoutMs, () => withNode(port, async (c) => ((await c.ping()) === 'PONG' ? true : undefined)));
-    const created = spawnSync(cli, ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', String(replicas), '--cluster-yes'], {
-      encoding: 'utf8',
-      timeout: timeoutMs,
-    });
-    if (created.status !== 0) throw new Error(`redis-cli --cluster create failed (${created.status}): ${created.stdout.slice(-500)} ${created.stderr.slice(-500)}`);
+    for (const port of ports)
+      await until(`redis-server on ${port} did not answer`, timeoutMs, () =>
+        withNode(port, async (c) => ((await c.ping()) === 'PONG' ? true : undefined)),
+      );
+    const created = spawnSync(
+      cli,
+      [
+        '--cluster',
+        'create',
+        ...ports.map((p) => `127.0.0.1:${p}`),
+        '--cluster-replicas',
+        String(replicas),
+        '--cluster-yes',
+      ],
+      {
+        encoding: 'utf8',
+        timeout: timeoutMs,
+      },
+    );
+    if (created.status !== 0)
+      throw new Error(
+        `redis-cli --cluster create failed (${created.status}): ${created.stdout.slice(-500)} ${created.stderr.slice(-500)}`,
+      );
   } catch (err) {
     stopAll();
     fs.rmSync(root, { recursive: true, force: true });
@@ -188,7 +234,8 @@ export async function startRedisCluster(opts: PrivateRedisClusterOptions = {}): 
     topology,
     async keysPerMaster() {
       const out = new Map<number, number>();
-      for (const node of (await topology()).filter((n) => n.role === 'master')) out.set(node.port, await withNode(node.port, (c) => c.dbsize()));
+      for (const node of (await topology()).filter((n) => n.role === 'master'))
+        out.set(node.port, await withNode(node.port, (c) => c.dbsize()));
       return out;
     },
     async keysByMaster(pattern = '*') {
@@ -209,7 +256,9 @@ export async function startRedisCluster(opts: PrivateRedisClusterOptions = {}): 
     },
     slotOf: (key) => withNode(alive()[0]!, async (c) => Number(await c.call('CLUSTER', 'KEYSLOT', key))),
     async ownerOf(slot) {
-      const owner = (await topology()).find((n) => n.role === 'master' && n.slots.some(([a, b]) => slot >= a && slot <= b));
+      const owner = (await topology()).find(
+        (n) => n.role === 'master' && n.slots.some(([a, b]) => slot >= a && slot <= b),
+      );
       if (!owner) throw new Error(`no master owns slot ${slot}`);
       return owner;
     },
@@ -242,7 +291,8 @@ export async function startRedisCluster(opts: PrivateRedisClusterOptions = {}): 
     },
     cli(port, args) {
       const res = spawnSync(cli, ['-p', String(port), ...args], { encoding: 'utf8', timeout: timeoutMs });
-      if (res.status !== 0) throw new Error(`redis-cli -p ${port} ${args.join(' ')} failed: ${res.stderr || res.stdout}`);
+      if (res.status !== 0)
+        throw new Error(`redis-cli -p ${port} ${args.join(' ')} failed: ${res.stderr || res.stdout}`);
       return res.stdout;
     },
     waitHealthy,

@@ -30,7 +30,8 @@ export interface PrivateRedis {
 
 export function redisServerBinary(): string {
   const found = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).stdout.trim();
-  if (!found) throw new Error('redis-server not found on PATH: install it (apt-get install -y redis-server) or set REDIS_URL');
+  if (!found)
+    throw new Error('redis-server not found on PATH: install it (apt-get install -y redis-server) or set REDIS_URL');
   return found;
 }
 
@@ -38,7 +39,12 @@ async function waitForPing(url: string, child: ChildProcess, timeoutMs = 10_000)
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`redis-server exited with code ${child.exitCode}`);
-    const client = new IORedis(url, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+    const client = new IORedis(url, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+      retryStrategy: () => null,
+    });
     client.on('error', () => undefined);
     try {
       await client.connect();
@@ -60,9 +66,26 @@ export async function startPrivateRedis(opts: PrivateRedisOptions = {}): Promise
   const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'mk-redis-'));
   const url = `redis://127.0.0.1:${port}`;
   const args = [
-    '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '',
-    '--appendonly', opts.aof ? 'yes' : 'no', '--appendfsync', 'everysec',
-    '--maxmemory-policy', 'noeviction', '--daemonize', 'no', '--protected-mode', 'yes', '--loglevel', 'warning',
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--appendonly',
+    opts.aof ? 'yes' : 'no',
+    '--appendfsync',
+    'everysec',
+    '--maxmemory-policy',
+    'noeviction',
+    '--daemonize',
+    'no',
+    '--protected-mode',
+    'yes',
+    '--loglevel',
+    'warning',
   ];
   let child: ChildProcess;
   const launch = async () => {

@@ -14,7 +14,11 @@ export interface UntilOptions {
  * measured once and the wait goes on for that much longer, so a starved machine makes the test slow, not red. Fails
  * with what it waited for (and `diagnose`).
  */
-export async function until(what: string, check: () => boolean | Promise<boolean>, opts: UntilOptions = {}): Promise<void> {
+export async function until(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  opts: UntilOptions = {},
+): Promise<void> {
   const { timeoutMs = 20_000, everyMs = 50 } = opts;
   let deadline = Date.now() + timeoutMs;
   let stretched = false;

@@ -16,7 +16,7 @@ describe('startPrivateRedis', () => {
     await server.stop();
   });
 
-  it('measures this process\'s slowdown: about 1 alone, more with every core kept busy', async () => {
+  it("measures this process's slowdown: about 1 alone, more with every core kept busy", async () => {
     const { measureSlowdown, startCpuLoad } = await import('@mk/testkit');
     const alone = measureSlowdown(200);
     expect(alone).toBeGreaterThanOrEqual(1);

@@ -25,9 +25,12 @@ describe('the repository is self-contained', () => {
     for (const file of trackedFiles()) {
       const full = path.join(ROOT, file);
       if (!fs.existsSync(full)) continue;
-      fs.readFileSync(full, 'utf8').split('\n').forEach((line, i) => {
-        for (const { pattern, what } of OUTSIDE) if (pattern.test(line)) offenders.push(`${file}:${i + 1}: ${what}: ${line.trim().slice(0, 120)}`);
-      });
+      fs.readFileSync(full, 'utf8')
+        .split('\n')
+        .forEach((line, i) => {
+          for (const { pattern, what } of OUTSIDE)
+            if (pattern.test(line)) offenders.push(`${file}:${i + 1}: ${what}: ${line.trim().slice(0, 120)}`);
+        });
     }
     expect(offenders).toEqual([]);
   });
@@ -36,6 +39,13 @@ describe('the repository is self-contained', () => {
     const contract = path.join(ROOT, 'packages', 'testkit', 'contract', 'moneykit-contract.openapi.json');
     const doc = JSON.parse(fs.readFileSync(contract, 'utf8')) as { openapi: string; paths: Record<string, unknown> };
     expect(doc.openapi).toMatch(/^3\.1/);
-    for (const p of ['/auth/token', '/links/import', '/links/{id}/import/transactions', '/links/{id}/products', '/users/{id}/links']) expect(doc.paths).toHaveProperty([p]);
+    for (const p of [
+      '/auth/token',
+      '/links/import',
+      '/links/{id}/import/transactions',
+      '/links/{id}/products',
+      '/users/{id}/links',
+    ])
+      expect(doc.paths).toHaveProperty([p]);
   });
 });

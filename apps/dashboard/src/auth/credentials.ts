@@ -24,7 +24,11 @@ export function safeEqual(a: string, b: string): boolean {
 }
 
 /** The matching user, or undefined. Every configured user is checked, so timing does not tell which one matched. */
-export function verifyCredentials(users: readonly DashboardUser[], username: string, password: string): Principal | undefined {
+export function verifyCredentials(
+  users: readonly DashboardUser[],
+  username: string,
+  password: string,
+): Principal | undefined {
   let found: Principal | undefined;
   for (const user of users) {
     const nameOk = safeEqual(user.username, username);

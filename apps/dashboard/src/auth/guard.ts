@@ -54,11 +54,14 @@ export interface GuardOptions {
 
 /** A local path to return to after login; anything else (other hosts, `//evil`) falls back to /runs. */
 export function safeNext(next: unknown): string {
-  return typeof next === 'string' && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/\\') ? next : '/runs';
+  return typeof next === 'string' && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/\\')
+    ? next
+    : '/runs';
 }
 
 const pathOf = (url: string) => url.split('?')[0]!;
-const wantsHtml = (req: FastifyRequest) => SAFE_METHODS.has(req.method) && (req.headers.accept ?? '').includes('text/html');
+const wantsHtml = (req: FastifyRequest) =>
+  SAFE_METHODS.has(req.method) && (req.headers.accept ?? '').includes('text/html');
 
 export async function installAuth(app: FastifyInstance, opts: GuardOptions): Promise<void> {
   const { auth } = opts;
@@ -80,17 +83,30 @@ export async function installAuth(app: FastifyInstance, opts: GuardOptions): Pro
     return;
   }
 
-  const sessions = new SessionStore(opts.redis, opts.prefix, auth.users, auth.sessionTtlMs ?? DEFAULT_SESSION_TTL_HOURS * 3600_000);
+  const sessions = new SessionStore(
+    opts.redis,
+    opts.prefix,
+    auth.users,
+    auth.sessionTtlMs ?? DEFAULT_SESSION_TTL_HOURS * 3600_000,
+  );
   const throttle = new CredentialThrottle(opts.redis, opts.prefix, auth.throttle ?? DEFAULT_THROTTLE);
   const secure = auth.cookieSecure ?? false;
   const cookieOptions = { path: '/', httpOnly: true, sameSite: 'strict' as const, secure };
 
   /** Checks credentials through the throttle: the principal, or the seconds to wait, or a failure (logged). */
   type Outcome = { principal: Principal } | { waitSeconds: number } | { failed: true };
-  const checkCredentials = async (req: FastifyRequest, via: 'form' | 'basic', username: string, password: string): Promise<Outcome> => {
+  const checkCredentials = async (
+    req: FastifyRequest,
+    via: 'form' | 'basic',
+    username: string,
+    password: string,
+  ): Promise<Outcome> => {
     const verdict = await throttle.check(username, req.ip);
     if (verdict.waitSeconds > 0) {
-      req.log.warn({ ip: req.ip, user: knownUser(auth.users, username), via, waitSeconds: verdict.waitSeconds }, 'dashboard sign-in throttled');
+      req.log.warn(
+        { ip: req.ip, user: knownUser(auth.users, username), via, waitSeconds: verdict.waitSeconds },
+        'dashboard sign-in throttled',
+      );
       return { waitSeconds: verdict.waitSeconds };
     }
     const principal = verifyCredentials(auth.users, username, password);
@@ -111,7 +127,10 @@ export async function installAuth(app: FastifyInstance, opts: GuardOptions): Pro
     if (basic) {
       const outcome = await checkCredentials(req, 'basic', basic.username, basic.password);
       if ('waitSeconds' in outcome) {
-        return throttled(reply, outcome.waitSeconds).send({ error: 'too_many_attempts', message: `too many failed sign-ins: try again in ${outcome.waitSeconds} s` });
+        return throttled(reply, outcome.waitSeconds).send({
+          error: 'too_many_attempts',
+          message: `too many failed sign-ins: try again in ${outcome.waitSeconds} s`,
+        });
       }
       req.principal = 'principal' in outcome ? outcome.principal : null;
     } else {
@@ -128,7 +147,10 @@ export async function installAuth(app: FastifyInstance, opts: GuardOptions): Pro
 
   const refuseViewer = (req: FastifyRequest, reply: FastifyReply) =>
     wantsHtml(req)
-      ? reply.code(403).type('text/html').send(forbiddenPage({ principal: req.principal ?? undefined, boardPath: opts.boardPath }))
+      ? reply
+          .code(403)
+          .type('text/html')
+          .send(forbiddenPage({ principal: req.principal ?? undefined, boardPath: opts.boardPath }))
       : reply.code(403).send({ error: 'forbidden', message: 'read-only role' });
 
   app.get<{ Querystring: { next?: string } }>('/login', async (req, reply) => {
@@ -139,23 +161,43 @@ export async function installAuth(app: FastifyInstance, opts: GuardOptions): Pro
   // The form is the only form-encoded body the dashboard accepts: its parser lives in this scope alone, so a
   // form post to Bull Board's API (what a cross-site <form> can send) is refused 415 even without the Origin check.
   await app.register(async (scope) => {
-    scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) => {
-      done(null, Object.fromEntries(new URLSearchParams(body as string)));
-    });
+    scope.addContentTypeParser(
+      'application/x-www-form-urlencoded',
+      { parseAs: 'string', bodyLimit: 4096 },
+      (_req, body, done) => {
+        done(null, Object.fromEntries(new URLSearchParams(body as string)));
+      },
+    );
     scope.post<{ Body: { username?: string; password?: string; next?: string } }>('/login', async (req, reply) => {
       const next = safeNext(req.body?.next);
-      const outcome = await checkCredentials(req, 'form', String(req.body?.username ?? ''), String(req.body?.password ?? ''));
+      const outcome = await checkCredentials(
+        req,
+        'form',
+        String(req.body?.username ?? ''),
+        String(req.body?.password ?? ''),
+      );
       if ('waitSeconds' in outcome) {
         return throttled(reply, outcome.waitSeconds)
           .type('text/html')
-          .send(loginPage({ next, error: `Too many failed attempts. Try again in ${Math.ceil(outcome.waitSeconds / 60)} min.` }));
+          .send(
+            loginPage({
+              next,
+              error: `Too many failed attempts. Try again in ${Math.ceil(outcome.waitSeconds / 60)} min.`,
+            }),
+          );
       }
-      if ('failed' in outcome) return reply.code(401).type('text/html').send(loginPage({ next, error: 'Wrong username or password.' }));
+      if ('failed' in outcome)
+        return reply
+          .code(401)
+          .type('text/html')
+          .send(loginPage({ next, error: 'Wrong username or password.' }));
       const { principal } = outcome;
       await sessions.revoke(req.cookies[SESSION_COOKIE]); // a fresh token at every sign-in (no session fixation)
       const token = await sessions.open(principal);
       req.log.info({ user: principal.username, role: principal.role }, 'dashboard login');
-      return reply.setCookie(SESSION_COOKIE, token, { ...cookieOptions, maxAge: sessions.maxAgeSeconds }).redirect(next, 303);
+      return reply
+        .setCookie(SESSION_COOKIE, token, { ...cookieOptions, maxAge: sessions.maxAgeSeconds })
+        .redirect(next, 303);
     });
   });
 
@@ -172,7 +214,8 @@ function knownUser(users: readonly DashboardUser[], username: string): string | 
   return users.some((u) => safeEqual(u.username, username)) ? username : undefined;
 }
 
-const throttled = (reply: FastifyReply, waitSeconds: number) => reply.code(429).header('retry-after', String(waitSeconds));
+const throttled = (reply: FastifyReply, waitSeconds: number) =>
+  reply.code(429).header('retry-after', String(waitSeconds));
 
 function refuseAnonymous(req: FastifyRequest, reply: FastifyReply) {
   if (wantsHtml(req)) return reply.redirect(`/login?next=${encodeURIComponent(req.url)}`);

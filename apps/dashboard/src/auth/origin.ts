@@ -13,9 +13,12 @@ export function crossSiteReason(req: FastifyRequest): string | undefined {
   const origin = req.headers.origin;
   if (origin !== undefined) {
     // req.protocol and req.host follow X-Forwarded-* only when DASHBOARD_TRUST_PROXY trusts the proxy.
-    return origin === `${req.protocol}://${req.host}` ? undefined : `Origin ${origin.slice(0, 100)} is not this dashboard`;
+    return origin === `${req.protocol}://${req.host}`
+      ? undefined
+      : `Origin ${origin.slice(0, 100)} is not this dashboard`;
   }
   const site = req.headers['sec-fetch-site'];
-  if (site !== undefined && site !== 'same-origin' && site !== 'none') return `Sec-Fetch-Site is ${String(site).slice(0, 20)}`;
+  if (site !== undefined && site !== 'same-origin' && site !== 'none')
+    return `Sec-Fetch-Site is ${String(site).slice(0, 20)}`;
   return undefined;
 }

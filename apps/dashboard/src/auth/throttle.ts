@@ -35,9 +35,17 @@ export class CredentialThrottle {
   private readonly byAddress: RateLimiterRedis;
   private readonly byUser: RateLimiterRedis;
 
-  constructor(redis: Redis, prefix: string, private readonly limits: ThrottleLimits) {
+  constructor(
+    redis: Redis,
+    prefix: string,
+    private readonly limits: ThrottleLimits,
+  ) {
     const common = { storeClient: redis, duration: limits.windowSeconds };
-    this.byAddress = new RateLimiterRedis({ ...common, keyPrefix: `${prefix}:dash:fail:addr`, points: limits.perAddress });
+    this.byAddress = new RateLimiterRedis({
+      ...common,
+      keyPrefix: `${prefix}:dash:fail:addr`,
+      points: limits.perAddress,
+    });
     this.byUser = new RateLimiterRedis({ ...common, keyPrefix: `${prefix}:dash:fail:user`, points: limits.perUser });
   }
 
@@ -45,7 +53,8 @@ export class CredentialThrottle {
     const [addr, user] = await Promise.all([this.byAddress.get(hashed(address)), this.byUser.get(hashed(username))]);
     const addressFailures = consumed(addr);
     if (addressFailures >= this.limits.perAddress) return { waitSeconds: seconds(addr), addressFailures };
-    if (consumed(user) >= this.limits.perUser && addressFailures > 0) return { waitSeconds: seconds(user), addressFailures };
+    if (consumed(user) >= this.limits.perUser && addressFailures > 0)
+      return { waitSeconds: seconds(user), addressFailures };
     return { waitSeconds: 0, addressFailures };
   }
 

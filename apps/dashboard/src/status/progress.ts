@@ -33,9 +33,18 @@ export function runProgress(run: RunSnapshot, now = Date.now()): RunProgress {
   const percentDone = total === 0 ? 0 : ((imported + failed) / total) * 100;
   const s = decideRunState(run, now);
   return {
-    total, imported, failed, remaining: s.remaining, remainingEstimated: s.remainingEstimated, percentDone,
-    etaSeconds: s.etaSeconds, etaAt: s.etaSeconds === null ? null : now + s.etaSeconds * 1000,
-    state: s.state, stateLabel: runStateLabel(s.state), stalled: s.stalled, summary: s.summary,
+    total,
+    imported,
+    failed,
+    remaining: s.remaining,
+    remainingEstimated: s.remainingEstimated,
+    percentDone,
+    etaSeconds: s.etaSeconds,
+    etaAt: s.etaSeconds === null ? null : now + s.etaSeconds * 1000,
+    state: s.state,
+    stateLabel: runStateLabel(s.state),
+    stalled: s.stalled,
+    summary: s.summary,
   };
 }
 

@@ -20,12 +20,22 @@ export function registerStatusRoutes(app: FastifyInstance, opts: StatusRoutesOpt
   app.get('/runs', async (req, reply) => {
     const [all, stats] = await Promise.all([runs.listRuns(), refresh?.stats()]);
     const now = Date.now();
-    return reply.type('text/html').send(runsPage(ctx(req.principal), all.map((r) => runView(r, now)), stats));
+    return reply.type('text/html').send(
+      runsPage(
+        ctx(req.principal),
+        all.map((r) => runView(r, now)),
+        stats,
+      ),
+    );
   });
 
   app.get<{ Params: { id: string } }>('/runs/:id', async (req, reply) => {
     const run = await runs.getRun(req.params.id);
-    if (!run) return reply.code(404).type('text/html').send(notFoundPage(ctx(req.principal), `There is no run "${req.params.id}".`));
+    if (!run)
+      return reply
+        .code(404)
+        .type('text/html')
+        .send(notFoundPage(ctx(req.principal), `There is no run "${req.params.id}".`));
     const refreshHistory = await refresh?.history?.(run.history?.minutes.length || CHART_MINUTES);
     return reply.type('text/html').send(runPage(ctx(req.principal), runView(run), refreshHistory));
   });
@@ -42,7 +52,8 @@ export function registerStatusRoutes(app: FastifyInstance, opts: StatusRoutesOpt
   });
 
   app.get('/api/refresh', async (_req, reply) => {
-    if (!refresh) return reply.code(503).send({ error: 'unavailable', message: 'refresh status is not wired into this dashboard' });
+    if (!refresh)
+      return reply.code(503).send({ error: 'unavailable', message: 'refresh status is not wired into this dashboard' });
     return refresh.stats();
   });
 }

@@ -5,13 +5,20 @@
  */
 import { EventOutbox, type MigrationLedger } from '@mk/ledger';
 
-export async function resendEvents(ledger: MigrationLedger, runId: string, opts: { deadLetters?: boolean }): Promise<number> {
+export async function resendEvents(
+  ledger: MigrationLedger,
+  runId: string,
+  opts: { deadLetters?: boolean },
+): Promise<number> {
   if (!(await ledger.getRun(runId))) throw new Error(`run ${runId} does not exist (see \`runs\`)`);
   const outbox = new EventOutbox(ledger);
   return opts.deadLetters ? outbox.resendDeadLetters(runId) : outbox.rederive(runId);
 }
 
-export async function notifyBacklog(ledger: MigrationLedger, runId: string): Promise<{ pending: number; dead: number }> {
+export async function notifyBacklog(
+  ledger: MigrationLedger,
+  runId: string,
+): Promise<{ pending: number; dead: number }> {
   if (!(await ledger.getRun(runId))) throw new Error(`run ${runId} does not exist (see \`runs\`)`);
   return new EventOutbox(ledger).backlog(runId);
 }

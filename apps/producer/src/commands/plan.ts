@@ -38,15 +38,35 @@ export interface PlanSummary {
   dumpBytes: number;
 }
 
-export async function plan(dump: string, opts: ConvertOptions & { layout?: InputLayout; query?: string; ratePerMinute: number; rejectsPath?: string }): Promise<PlanSummary> {
+export async function plan(
+  dump: string,
+  opts: ConvertOptions & { layout?: InputLayout; query?: string; ratePerMinute: number; rejectsPath?: string },
+): Promise<PlanSummary> {
   const s: PlanSummary = {
-    users: 0, userRecords: 0, usersOnSeveralLines: 0, duplicateConnections: 0, connections: 0, accounts: 0, transactions: 0, pendingSkipped: 0, rejects: 0, rowsSkipped: 0, oversizedConnections: 0,
-    transactionBatches: 0, apiCalls: 0, unknownAccountTypes: 0, unknownCategories: 0, estimatedHours: 0,
-    ratePerMinute: opts.ratePerMinute, dumpBytes: 0,
+    users: 0,
+    userRecords: 0,
+    usersOnSeveralLines: 0,
+    duplicateConnections: 0,
+    connections: 0,
+    accounts: 0,
+    transactions: 0,
+    pendingSkipped: 0,
+    rejects: 0,
+    rowsSkipped: 0,
+    oversizedConnections: 0,
+    transactionBatches: 0,
+    apiCalls: 0,
+    unknownAccountTypes: 0,
+    unknownCategories: 0,
+    estimatedHours: 0,
+    ratePerMinute: opts.ratePerMinute,
+    dumpBytes: 0,
   };
   const unknownTypes = new Set<string>();
   const unknownCategories = new Set<string>();
-  const rejects = opts.rejectsPath ? new RejectsWriter(opts.rejectsPath, { position: opts.query !== undefined ? 'row' : 'line' }) : undefined;
+  const rejects = opts.rejectsPath
+    ? new RejectsWriter(opts.rejectsPath, { position: opts.query !== undefined ? 'row' : 'line' })
+    : undefined;
   /** Source user → the first line holding it, or -1 once seen on a second line. */
   const userLines = new Map<string, number>();
   /** user⇥connection → the line that holds it. */
@@ -105,7 +125,8 @@ export async function plan(dump: string, opts: ConvertOptions & { layout?: Input
 }
 
 export function formatPlan(s: PlanSummary): string {
-  const duration = s.estimatedHours >= 48 ? `${(s.estimatedHours / 24).toFixed(1)} days` : `${s.estimatedHours.toFixed(2)} hours`;
+  const duration =
+    s.estimatedHours >= 48 ? `${(s.estimatedHours / 24).toFixed(1)} days` : `${s.estimatedHours.toFixed(2)} hours`;
   return [
     `users ${s.users}, connections ${s.connections}, accounts ${s.accounts}, transactions ${s.transactions}`,
     `users spread over several lines ${s.usersOnSeveralLines} (${s.userRecords} lines, one import job each); duplicate connections rejected ${s.duplicateConnections}`,

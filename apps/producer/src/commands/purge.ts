@@ -17,14 +17,17 @@ export async function purgeRun(queue: Queue, ledger: MigrationLedger, runId: str
   const status = await runStatus(ledger, runId, queue);
   const { state } = status.state;
   if (state !== 'completed' && state !== 'completed_with_failures') {
-    throw new RunNotFinishedError(`run ${runId} is ${status.state.summary}: purge removes the payloads of a finished run only`);
+    throw new RunNotFinishedError(
+      `run ${runId} is ${status.state.summary}: purge removes the payloads of a finished run only`,
+    );
   }
   // Ids first, removal after: removing while paging would shift the pages.
   const ids: string[] = [];
   for (const jobState of JOB_STATES) {
     for (let start = 0; ; start += PAGE) {
       const jobs: Job[] = await queue.getJobs([jobState], start, start + PAGE - 1);
-      for (const job of jobs) if (job?.id && (job.data as { runId?: unknown } | undefined)?.runId === runId) ids.push(job.id);
+      for (const job of jobs)
+        if (job?.id && (job.data as { runId?: unknown } | undefined)?.runId === runId) ids.push(job.id);
       if (jobs.length < PAGE) break;
     }
   }

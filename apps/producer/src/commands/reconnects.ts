@@ -5,7 +5,14 @@
 import { InvalidArgumentError } from 'commander';
 import { fmtDuration, type ConnectionRecord, type MigrationLedger } from '@mk/ledger';
 
-export const RECONNECT_COLUMNS = ['source_user_id', 'source_connection_id', 'link_id', 'imported_at', 'waiting_for', 'waiting_seconds'] as const;
+export const RECONNECT_COLUMNS = [
+  'source_user_id',
+  'source_connection_id',
+  'link_id',
+  'imported_at',
+  'waiting_for',
+  'waiting_seconds',
+] as const;
 type ReconnectRow = Record<(typeof RECONNECT_COLUMNS)[number], string | number>;
 
 const BATCH = 500;
@@ -40,7 +47,10 @@ export async function writeReconnects(
   const write = (s: string) => new Promise<void>((resolve) => (out.write(s) ? resolve() : out.once('drain', resolve)));
   const summary: ReconnectSummary = { rows: 0, waiting: 0, reconnected: 0, deleted: 0 };
   const flush = async (batch: ConnectionRecord[]) => {
-    const [reconnected, attention] = await Promise.all([ledger.reconnectedAtMany(runId, batch), ledger.attentionMany(runId, batch)]);
+    const [reconnected, attention] = await Promise.all([
+      ledger.reconnectedAtMany(runId, batch),
+      ledger.attentionMany(runId, batch),
+    ]);
     for (const [i, r] of batch.entries()) {
       if (reconnected[i] !== undefined) {
         summary.reconnected++;

@@ -5,14 +5,19 @@ const at = (ms: number | undefined) => (ms === undefined ? '—' : new Date(ms).
 
 export function formatLinkState(linkId: string, state: LinkRefreshState | null, trace: TraceEntry[] = []): string {
   if (!state) return `${linkId}: not registered for refresh`;
-  const why = state.parked ? ` (parked: ${state.parked.reason})` : state.removed ? ` (removed: ${state.removed.reason})` : '';
+  const why = state.parked
+    ? ` (parked: ${state.parked.reason})`
+    : state.removed
+      ? ` (removed: ${state.removed.reason})`
+      : '';
   const lines = [`${linkId}: ${state.mode}${why}, next dispatch ${at(state.scheduledAt)}`];
   for (const p of state.products) {
     lines.push(
       `  ${p.product.padEnd(16)} ${p.status}${p.stopped ? ` (${p.stopped})` : ''}  last ${at(p.lastRefreshAt)}  allowed from ${at(p.nextAllowedAt)}  next due ${at(p.nextDueAt)}`,
     );
   }
-  if (trace.length) lines.push('  latest steps:', ...trace.map((e) => `    ${at(e.at)}  ${e.step} ${e.detail}  (pid ${e.by})`));
+  if (trace.length)
+    lines.push('  latest steps:', ...trace.map((e) => `    ${at(e.at)}  ${e.step} ${e.detail}  (pid ${e.by})`));
   return lines.join('\n');
 }
 
@@ -25,7 +30,10 @@ export function formatRefreshStats(s: RefreshStats): string {
 }
 
 /** The refresh columns of the report, for the links of a batch of report rows. */
-export async function refreshColumns(registry: RefreshRegistry, linkIds: (string | undefined)[]): Promise<{ refresh: string; refresh_reason: string; next_refresh_at: string }[]> {
+export async function refreshColumns(
+  registry: RefreshRegistry,
+  linkIds: (string | undefined)[],
+): Promise<{ refresh: string; refresh_reason: string; next_refresh_at: string }[]> {
   const states = await Promise.all(linkIds.map((id) => (id ? registry.get(id) : Promise.resolve(null))));
   return states.map((s) => {
     if (!s) return { refresh: '', refresh_reason: '', next_refresh_at: '' };

@@ -12,11 +12,17 @@ const BATCH = 500;
 const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$/;
 
 export function quotedTable(name: string): string {
-  if (!TABLE_NAME.test(name)) throw new Error(`--table must be a table name (letters, digits, _; optionally schema.table), got something else`);
+  if (!TABLE_NAME.test(name))
+    throw new Error(`--table must be a table name (letters, digits, _; optionally schema.table), got something else`);
   return name.split('.').map(escapeIdentifier).join('.');
 }
 
-export async function writeReportToPostgres(ledger: MigrationLedger, runId: string, url: string, table: string): Promise<number> {
+export async function writeReportToPostgres(
+  ledger: MigrationLedger,
+  runId: string,
+  url: string,
+  table: string,
+): Promise<number> {
   const target = quotedTable(table);
   const client = new Client({ connectionString: url });
   try {

@@ -1,6 +1,17 @@
 /** `status` and `report`: the ledger as a table, CSV or JSON, and the exit code that sums the run up. */
 import fs from 'node:fs';
-import { connectionsOf, fmtDuration, readRunState, THROUGHPUT_WINDOW_MS, type ConnectionRecord, type ConnectionState, type ImportQueueProbe, type MigrationLedger, type RunMeta, type RunState } from '@mk/ledger';
+import {
+  connectionsOf,
+  fmtDuration,
+  readRunState,
+  THROUGHPUT_WINDOW_MS,
+  type ConnectionRecord,
+  type ConnectionState,
+  type ImportQueueProbe,
+  type MigrationLedger,
+  type RunMeta,
+  type RunState,
+} from '@mk/ledger';
 import type { RefreshRegistry } from '@mk/refresh';
 import { EXIT, type ExitCode } from '../exit-codes';
 import { refreshColumns } from './refresh';
@@ -44,7 +55,12 @@ export function formatStatus(s: RunStatus): string {
   const c = s.counts;
   const { state } = s;
   const window = s.at - s.run.createdAt < THROUGHPUT_WINDOW_MS ? 'since start' : 'last 60 s';
-  const eta = state.etaSeconds !== null ? `, ETA ${fmtDuration(state.etaSeconds)}` : state.state === 'stalled' ? ', no ETA while stalled' : '';
+  const eta =
+    state.etaSeconds !== null
+      ? `, ETA ${fmtDuration(state.etaSeconds)}`
+      : state.state === 'stalled'
+        ? ', no ETA while stalled'
+        : '';
   const lines = [
     `run ${s.run.runId}: ${state.summary}`,
     `  producer ${s.run.status}${s.run.dump ? ` from ${s.run.dump}` : ''}: records read ${s.run.usersSeen}, enqueued ${s.run.usersEnqueued}, already done ${s.run.usersSkipped}, rejected ${s.run.rejects}${s.run.rowsSkipped ? ` (of which ${s.run.rowsSkipped} unreadable rows left out of imported users)` : ''}`,
@@ -56,14 +72,31 @@ export function formatStatus(s: RunStatus): string {
 }
 
 export const REPORT_COLUMNS = [
-  'source_user_id', 'source_connection_id', 'link_id', 'outcome', 'adopted', 'accounts', 'transactions',
-  'transactions_imported', 'attempts', 'error_class', 'error_code', 'error', 'dump_line', 'rows_skipped',
-  'refresh', 'refresh_reason', 'next_refresh_at',
+  'source_user_id',
+  'source_connection_id',
+  'link_id',
+  'outcome',
+  'adopted',
+  'accounts',
+  'transactions',
+  'transactions_imported',
+  'attempts',
+  'error_class',
+  'error_code',
+  'error',
+  'dump_line',
+  'rows_skipped',
+  'refresh',
+  'refresh_reason',
+  'next_refresh_at',
 ] as const;
 type ReportRow = Record<(typeof REPORT_COLUMNS)[number], string | number | boolean>;
 const REFRESH_BATCH = 500;
 
-export function reportRow(r: ConnectionRecord, refresh = { refresh: '', refresh_reason: '', next_refresh_at: '' }): ReportRow {
+export function reportRow(
+  r: ConnectionRecord,
+  refresh = { refresh: '', refresh_reason: '', next_refresh_at: '' },
+): ReportRow {
   return {
     source_user_id: r.sourceUserId,
     source_connection_id: r.connectionId,
@@ -102,7 +135,12 @@ export async function writeReport(
   const write = (s: string) => new Promise<void>((resolve) => (out.write(s) ? resolve() : out.once('drain', resolve)));
   let rows = 0;
   const flush = async (batch: ConnectionRecord[]) => {
-    const refresh = registry ? await refreshColumns(registry, batch.map((r) => r.linkId)) : [];
+    const refresh = registry
+      ? await refreshColumns(
+          registry,
+          batch.map((r) => r.linkId),
+        )
+      : [];
     for (const [i, record] of batch.entries()) {
       const row = reportRow(record, refresh[i]);
       if (format === 'csv') await write(`${REPORT_COLUMNS.map((c) => csvCell(row[c])).join(',')}\n`);

@@ -37,9 +37,28 @@ export async function retryFailed(
     connectionsReset++;
   }
   for (const orphan of await connectionsWithoutJob(ledger, opts.runId, queue)) users.add(orphan.sourceUserId);
-  if (users.size === 0) return { bytes: 0, users: 0, enqueued: 0, skipped: 0, alreadyQueued: 0, rejects: 0, rowsSkipped: 0, duplicateConnections: 0, connectionsReset, waitingForTheirJob };
+  if (users.size === 0)
+    return {
+      bytes: 0,
+      users: 0,
+      enqueued: 0,
+      skipped: 0,
+      alreadyQueued: 0,
+      rejects: 0,
+      rowsSkipped: 0,
+      duplicateConnections: 0,
+      connectionsReset,
+      waitingForTheirJob,
+    };
   const round = (run.retryRounds ?? 0) + 1;
   await ledger.updateRun(opts.runId, { retryRounds: round });
-  const progress = await enqueueRun(queue, ledger, { ...opts, dump, onlyUsers: users, round, format: opts.format ?? (run.format as RunOptions['format']), ...(run.layout && { layout: run.layout as RunOptions['layout'] }) });
+  const progress = await enqueueRun(queue, ledger, {
+    ...opts,
+    dump,
+    onlyUsers: users,
+    round,
+    format: opts.format ?? (run.format as RunOptions['format']),
+    ...(run.layout && { layout: run.layout as RunOptions['layout'] }),
+  });
   return { ...progress, connectionsReset, waitingForTheirJob };
 }

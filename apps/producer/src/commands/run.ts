@@ -8,8 +8,25 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Queue } from 'bullmq';
-import { importJob, jobId, sealImportJob, type ImportJob, type Logger, type PayloadSealer, type Product, type SealedImportJob } from '@mk/shared';
-import { OPEN_STATES, PRODUCER_BEAT_MS, jobWillRun, type ConnectionRecord, type RejectRecord, type MigrationLedger, type RunMeta } from '@mk/ledger';
+import {
+  importJob,
+  jobId,
+  sealImportJob,
+  type ImportJob,
+  type Logger,
+  type PayloadSealer,
+  type Product,
+  type SealedImportJob,
+} from '@mk/shared';
+import {
+  OPEN_STATES,
+  PRODUCER_BEAT_MS,
+  jobWillRun,
+  type ConnectionRecord,
+  type RejectRecord,
+  type MigrationLedger,
+  type RunMeta,
+} from '@mk/ledger';
 import type { ConvertOptions } from '@mk/converters';
 import { duplicateConnection, usersOf, type DumpUser } from '../dump-source';
 import { RejectsWriter, redactUrl, type InputLayout } from '../dump';
@@ -51,7 +68,8 @@ export interface EnqueueProgress {
   duplicateConnections: number;
 }
 
-const isOpen = (r: ConnectionRecord | undefined) => r !== undefined && (OPEN_STATES as readonly string[]).includes(r.state);
+const isOpen = (r: ConnectionRecord | undefined) =>
+  r !== undefined && (OPEN_STATES as readonly string[]).includes(r.state);
 const BACKPRESSURE_POLL_MS = 200;
 
 export async function waitForRoom(queue: Queue, maxWaiting: number): Promise<void> {
@@ -64,30 +82,60 @@ export async function waitForRoom(queue: Queue, maxWaiting: number): Promise<voi
  * recorded, run + user. Otherwise a re-run reuses the recorded id (a failed job is retried, a missing one re-added)
  * and a retry round takes its own.
  */
-async function jobIdFor(queue: Queue, run: RunMeta, user: DumpUser, known: (ConnectionRecord | undefined)[], round?: number): Promise<{ id: string; live: boolean }> {
+async function jobIdFor(
+  queue: Queue,
+  run: RunMeta,
+  user: DumpUser,
+  known: (ConnectionRecord | undefined)[],
+  round?: number,
+): Promise<{ id: string; live: boolean }> {
   const open = known.filter(isOpen) as ConnectionRecord[];
   const recorded = open.find((r) => r.job)?.job;
-  const legacy = open.some((r) => !r.job) ? [importJob.legacyId(run.runId, user.sourceUserId), ...(run.retryRounds ? [importJob.legacyId(run.runId, user.sourceUserId, run.retryRounds)] : [])] : [];
-  for (const id of [...(recorded ? [recorded] : []), ...legacy]) if (await jobWillRun(queue, id)) return { id, live: true };
-  return { id: !round && recorded ? recorded : importJob.id(run.runId, user.sourceUserId, user.line, round), live: false };
+  const legacy = open.some((r) => !r.job)
+    ? [
+        importJob.legacyId(run.runId, user.sourceUserId),
+        ...(run.retryRounds ? [importJob.legacyId(run.runId, user.sourceUserId, run.retryRounds)] : []),
+      ]
+    : [];
+  for (const id of [...(recorded ? [recorded] : []), ...legacy])
+    if (await jobWillRun(queue, id)) return { id, live: true };
+  return {
+    id: !round && recorded ? recorded : importJob.id(run.runId, user.sourceUserId, user.line, round),
+    live: false,
+  };
 }
 
 export async function enqueueRun(queue: Queue, ledger: MigrationLedger, opts: RunOptions): Promise<EnqueueProgress> {
   const { runId } = opts;
   const run = await ledger.openRun(runId, {
-    dump: opts.query !== undefined ? redactUrl(opts.dump) : path.resolve(opts.dump), ...(opts.layout && opts.layout !== 'ndjson' && { layout: opts.layout }), ...(opts.format && { format: opts.format }), pendingPolicy: opts.pending ?? 'skip', rejectsFile: path.resolve(opts.rejectsPath),
+    dump: opts.query !== undefined ? redactUrl(opts.dump) : path.resolve(opts.dump),
+    ...(opts.layout && opts.layout !== 'ndjson' && { layout: opts.layout }),
+    ...(opts.format && { format: opts.format }),
+    pendingPolicy: opts.pending ?? 'skip',
+    rejectsFile: path.resolve(opts.rejectsPath),
     ...(opts.refreshProducts && { products: opts.refreshProducts.join(',') }),
   });
-  const bytesTotal = opts.dump !== '-' && fs.statSync(opts.dump, { throwIfNoEntry: false })?.isFile() ? fs.statSync(opts.dump).size : 0;
+  const bytesTotal =
+    opts.dump !== '-' && fs.statSync(opts.dump, { throwIfNoEntry: false })?.isFile() ? fs.statSync(opts.dump).size : 0;
   let line = 0;
-  const beat = (stopped?: string) => ledger.beat(runId, { at: Date.now(), line, ...(stopped !== undefined && { stopped }) });
+  const beat = (stopped?: string) =>
+    ledger.beat(runId, { at: Date.now(), line, ...(stopped !== undefined && { stopped }) });
   await beat();
   await ledger.updateRun(runId, { status: opts.round ? 'retrying' : 'enqueuing' });
   // Says "still reading" even while backpressure holds the loop; a producer that dies stops saying it.
   const beating = setInterval(() => void beat().catch(() => undefined), PRODUCER_BEAT_MS);
   beating.unref();
   const rejects = new RejectsWriter(opts.rejectsPath, { position: opts.query !== undefined ? 'row' : 'line' });
-  const progress: EnqueueProgress = { bytes: 0, users: 0, enqueued: 0, skipped: 0, alreadyQueued: 0, rejects: 0, rowsSkipped: 0, duplicateConnections: 0 };
+  const progress: EnqueueProgress = {
+    bytes: 0,
+    users: 0,
+    enqueued: 0,
+    skipped: 0,
+    alreadyQueued: 0,
+    rejects: 0,
+    rowsSkipped: 0,
+    duplicateConnections: 0,
+  };
   let connections = 0;
   let roomChecked = 0;
   const recentRejects: RejectRecord[] = [];
@@ -110,7 +158,11 @@ export async function enqueueRun(queue: Queue, ledger: MigrationLedger, opts: Ru
       if (opts.onlyUsers && !opts.onlyUsers.has(item.user.sourceUserId)) continue;
 
       // Checked before registering: a connection already read at another line stays with that line's job.
-      const known = await ledger.getMany(runId, item.user.sourceUserId, item.user.connections.map((c) => c.connectionId));
+      const known = await ledger.getMany(
+        runId,
+        item.user.sourceUserId,
+        item.user.connections.map((c) => c.connectionId),
+      );
       const keep: number[] = [];
       for (const [i, c] of item.user.connections.entries()) {
         const first = known[i]?.line;
@@ -123,14 +175,27 @@ export async function enqueueRun(queue: Queue, ledger: MigrationLedger, opts: Ru
       }
       if (keep.length === 0) continue;
       progress.users++;
-      const user: DumpUser = keep.length === item.user.connections.length ? item.user : { ...item.user, connections: keep.map((i) => item.user.connections[i]!) };
+      const user: DumpUser =
+        keep.length === item.user.connections.length
+          ? item.user
+          : { ...item.user, connections: keep.map((i) => item.user.connections[i]!) };
       const keptKnown = keep.map((i) => known[i]);
       connections += user.connections.length;
 
       const { id, live } = await jobIdFor(queue, run, user, keptKnown, opts.round);
-      const records = await ledger.register(runId, user.sourceUserId, user.line, user.connections.map((c) => ({
-        connectionId: c.connectionId, accounts: c.request.accounts.length, transactions: c.request.transactions.length, batchesTotal: c.batches, rowsSkipped: c.rowsSkipped,
-      })), { job: id });
+      const records = await ledger.register(
+        runId,
+        user.sourceUserId,
+        user.line,
+        user.connections.map((c) => ({
+          connectionId: c.connectionId,
+          accounts: c.request.accounts.length,
+          transactions: c.request.transactions.length,
+          batchesTotal: c.batches,
+          rowsSkipped: c.rowsSkipped,
+        })),
+        { job: id },
+      );
       if (records.every((r) => r.state === 'imported' || r.state === 'failed')) {
         progress.skipped++;
         continue;
@@ -167,8 +232,14 @@ export async function enqueueRun(queue: Queue, ledger: MigrationLedger, opts: Ru
     await ledger.addRejects(runId, recentRejects.splice(0));
     if (opts.round) return; // a retry pass reads only some users: keep the first pass's totals
     await ledger.updateRun(runId, {
-      usersSeen: progress.users, usersEnqueued: progress.enqueued, usersSkipped: progress.skipped, connectionsSeen: connections, rejects: progress.rejects, rowsSkipped: progress.rowsSkipped,
-      bytesRead: progress.bytes, bytesTotal,
+      usersSeen: progress.users,
+      usersEnqueued: progress.enqueued,
+      usersSkipped: progress.skipped,
+      connectionsSeen: connections,
+      rejects: progress.rejects,
+      rowsSkipped: progress.rowsSkipped,
+      bytesRead: progress.bytes,
+      bytesTotal,
     });
   }
 }

@@ -15,8 +15,23 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Queue } from 'bullmq';
-import { importJob, topupJob, sealImportJob, transactionBatches, type ImportConnection, type Logger, type PayloadSealer } from '@mk/shared';
-import { connectionField, diffLanded, jobWillRun, type ConnectionRecord, type MigrationLedger, type RunMeta } from '@mk/ledger';
+import {
+  importJob,
+  topupJob,
+  sealImportJob,
+  transactionBatches,
+  type ImportConnection,
+  type Logger,
+  type PayloadSealer,
+} from '@mk/shared';
+import {
+  connectionField,
+  diffLanded,
+  jobWillRun,
+  type ConnectionRecord,
+  type MigrationLedger,
+  type RunMeta,
+} from '@mk/ledger';
 import type { PendingPolicy, SourceFormat } from '@mk/converters';
 import { usersOf, type DumpUser } from '../dump-source';
 import { RejectsWriter, type InputLayout } from '../dump';
@@ -73,7 +88,12 @@ export interface TopupOptions {
   ratePerMinute: number;
   logger?: Logger;
   /** Absent: a dry run (`plan --topup-of`), nothing enqueued. */
-  enqueue?: { queue: Queue; sealer: PayloadSealer; maxWaiting: number; /** Filled with the top-up's job ids, for the wait. */ jobIds?: string[] };
+  enqueue?: {
+    queue: Queue;
+    sealer: PayloadSealer;
+    maxWaiting: number;
+    /** Filled with the top-up's job ids, for the wait. */ jobIds?: string[];
+  };
   onProgress?: (s: TopupSummary) => void;
 }
 
@@ -81,7 +101,10 @@ export interface TopupOptions {
 export function topupIdOf(dump: string): string {
   const stat = fs.statSync(dump, { throwIfNoEntry: false });
   if (!stat?.isFile()) throw new Error('give --topup-id for a dump that is not a file (stdin, a folder)');
-  return createHash('sha256').update(`${path.resolve(dump)}\t${stat.size}\t${stat.mtimeMs}`).digest('hex').slice(0, 10);
+  return createHash('sha256')
+    .update(`${path.resolve(dump)}\t${stat.size}\t${stat.mtimeMs}`)
+    .digest('hex')
+    .slice(0, 10);
 }
 
 const CHANGED_COLUMNS = ['source_user_id', 'source_connection_id', 'account_id', 'transaction_id', 'change'] as const;
@@ -91,9 +114,26 @@ export async function topup(ledger: MigrationLedger, opts: TopupOptions): Promis
   if (!run) throw new Error(`run ${opts.runId} does not exist (see \`runs\`)`);
   const topupId = opts.topupId ?? topupIdOf(opts.dump);
   const s: TopupSummary = {
-    topupId, users: 0, connectionsToTopUp: 0, upToDate: 0, transactionsNew: 0, transactionsChanged: 0, transactionsAlreadyThere: 0, transactionsOnOtherAccounts: 0,
-    topupCalls: 0, skippedReconnected: 0, notImported: 0, unrecorded: 0, newConnections: 0, newConnectionTransactions: 0, newConnectionCalls: 0, rejects: 0,
-    enqueued: 0, alreadyQueued: 0, ratePerMinute: opts.ratePerMinute, estimatedHours: 0,
+    topupId,
+    users: 0,
+    connectionsToTopUp: 0,
+    upToDate: 0,
+    transactionsNew: 0,
+    transactionsChanged: 0,
+    transactionsAlreadyThere: 0,
+    transactionsOnOtherAccounts: 0,
+    topupCalls: 0,
+    skippedReconnected: 0,
+    notImported: 0,
+    unrecorded: 0,
+    newConnections: 0,
+    newConnectionTransactions: 0,
+    newConnectionCalls: 0,
+    rejects: 0,
+    enqueued: 0,
+    alreadyQueued: 0,
+    ratePerMinute: opts.ratePerMinute,
+    estimatedHours: 0,
   };
   const base = path.join(opts.outDir, `${opts.runId}.topup-${topupId}`);
   const rejects = new RejectsWriter(`${base}.rejects.ndjson`);
@@ -106,11 +146,17 @@ export async function topup(ledger: MigrationLedger, opts: TopupOptions): Promis
       s.changedFile = `${base}.changed.csv`;
     }
     // Ids only: amounts and dates stay out of files.
-    changed.write(`${[user.sourceUserId, connectionId, t.account_id, t.transaction_id ?? '', 'amount or date differs from the imported row'].map(csvCell).join(',')}\n`);
+    changed.write(
+      `${[user.sourceUserId, connectionId, t.account_id, t.transaction_id ?? '', 'amount or date differs from the imported row'].map(csvCell).join(',')}\n`,
+    );
   };
 
   try {
-    for await (const item of usersOf(opts.dump, { ...(run.format && { format: run.format as SourceFormat }), pending: (run.pendingPolicy ?? 'skip') as PendingPolicy, ...(opts.layout && { layout: opts.layout }) })) {
+    for await (const item of usersOf(opts.dump, {
+      ...(run.format && { format: run.format as SourceFormat }),
+      pending: (run.pendingPolicy ?? 'skip') as PendingPolicy,
+      ...(opts.layout && { layout: opts.layout }),
+    })) {
       if (!item.ok) {
         s.rejects++;
         await rejects.write(item.reject);
@@ -120,7 +166,11 @@ export async function topup(ledger: MigrationLedger, opts: TopupOptions): Promis
       s.rejects += item.rejects.length;
       const { user } = item;
       s.users++;
-      const records = await ledger.getMany(opts.runId, user.sourceUserId, user.connections.map((c) => c.connectionId));
+      const records = await ledger.getMany(
+        opts.runId,
+        user.sourceUserId,
+        user.connections.map((c) => c.connectionId),
+      );
       const toTopUp: ImportConnection[] = [];
       const fresh: DumpUser['connections'] = [];
       for (const [i, c] of user.connections.entries()) {
@@ -152,7 +202,11 @@ export async function topup(ledger: MigrationLedger, opts: TopupOptions): Promis
 
 /** One known connection of the newer dump: what its top-up would carry (undefined: nothing to send). */
 async function topupOf(
-  ledger: MigrationLedger, opts: TopupOptions, s: TopupSummary, record: ConnectionRecord, c: DumpUser['connections'][number],
+  ledger: MigrationLedger,
+  opts: TopupOptions,
+  s: TopupSummary,
+  record: ConnectionRecord,
+  c: DumpUser['connections'][number],
   reportChanged: (t: { account_id: string; transaction_id?: string }) => void,
 ): Promise<ImportConnection | undefined> {
   if (record.state !== 'imported' || !record.linkId) {
@@ -164,7 +218,9 @@ async function topupOf(
     return undefined;
   }
   const field = connectionField(record.sourceUserId, record.connectionId);
-  const accountIds = [...new Set([...c.request.accounts.map((a) => a.account_id), ...c.request.transactions.map((t) => t.account_id)])];
+  const accountIds = [
+    ...new Set([...c.request.accounts.map((a) => a.account_id), ...c.request.transactions.map((t) => t.account_id)]),
+  ];
   const diff = diffLanded(await ledger.landed(record.runId, field, accountIds), c.request.transactions);
   if (diff.unrecorded) {
     s.unrecorded++;
@@ -186,8 +242,14 @@ async function topupOf(
 
 /** A top-up job for the user's linked connections, an import job for the new ones; a job still live is left to run. */
 async function enqueueUser(
-  ledger: MigrationLedger, run: RunMeta, e: NonNullable<TopupOptions['enqueue']>, topupId: string, user: DumpUser,
-  toTopUp: ImportConnection[], fresh: DumpUser['connections'], s: TopupSummary,
+  ledger: MigrationLedger,
+  run: RunMeta,
+  e: NonNullable<TopupOptions['enqueue']>,
+  topupId: string,
+  user: DumpUser,
+  toTopUp: ImportConnection[],
+  fresh: DumpUser['connections'],
+  s: TopupSummary,
 ): Promise<void> {
   const add = async (name: string, id: string, payload: Parameters<typeof sealImportJob>[1]) => {
     e.jobIds?.push(id);
@@ -202,14 +264,32 @@ async function enqueueUser(
     s.enqueued++;
   };
   const base = { runId: run.runId, sourceUserId: user.sourceUserId, line: user.line };
-  if (toTopUp.length > 0) await add(topupJob.name, topupJob.id(run.runId, user.sourceUserId, user.line, topupId), { ...base, topupId, connections: toTopUp });
+  if (toTopUp.length > 0)
+    await add(topupJob.name, topupJob.id(run.runId, user.sourceUserId, user.line, topupId), {
+      ...base,
+      topupId,
+      connections: toTopUp,
+    });
   if (fresh.length > 0) {
     const id = topupJob.importId(run.runId, user.sourceUserId, user.line, topupId);
-    const records = await ledger.register(run.runId, user.sourceUserId, user.line, fresh.map((c) => ({
-      connectionId: c.connectionId, accounts: c.request.accounts.length, transactions: c.request.transactions.length, batchesTotal: c.batches, rowsSkipped: c.rowsSkipped,
-    })), { job: id });
+    const records = await ledger.register(
+      run.runId,
+      user.sourceUserId,
+      user.line,
+      fresh.map((c) => ({
+        connectionId: c.connectionId,
+        accounts: c.request.accounts.length,
+        transactions: c.request.transactions.length,
+        batchesTotal: c.batches,
+        rowsSkipped: c.rowsSkipped,
+      })),
+      { job: id },
+    );
     if (records.some((r) => r.state !== 'imported' && r.state !== 'failed')) {
-      await add(importJob.name, id, { ...base, connections: fresh.map(({ connectionId, request }) => ({ connectionId, request })) });
+      await add(importJob.name, id, {
+        ...base,
+        connections: fresh.map(({ connectionId, request }) => ({ connectionId, request })),
+      });
     }
   }
 }
@@ -225,7 +305,8 @@ export async function waitForTopup(queue: Queue, jobIds: string[], pollMs = 1000
 }
 
 export function formatTopup(s: TopupSummary, dryRun: boolean): string {
-  const hours = s.estimatedHours >= 48 ? `${(s.estimatedHours / 24).toFixed(1)} days` : `${s.estimatedHours.toFixed(2)} hours`;
+  const hours =
+    s.estimatedHours >= 48 ? `${(s.estimatedHours / 24).toFixed(1)} days` : `${s.estimatedHours.toFixed(2)} hours`;
   return [
     `top-up ${s.topupId}${dryRun ? ' (plan)' : ''}: ${s.users} users read; ${s.connectionsToTopUp} linked connections to top up with ${s.transactionsNew} transactions, ${s.upToDate} up to date`,
     `  changed under the same source id ${s.transactionsChanged} (reported, not imported)${s.changedFile ? `: ${s.changedFile}` : ''}; already on the link ${s.transactionsAlreadyThere}; on accounts the link does not have ${s.transactionsOnOtherAccounts}`,
@@ -238,7 +319,11 @@ export function formatTopup(s: TopupSummary, dryRun: boolean): string {
 }
 
 /** What a finished top-up did, from the ledger records it worked on (every record of the run scanned). */
-export async function topupOutcome(ledger: MigrationLedger, runId: string, topupId: string): Promise<{ done: number; added: number; failed: number; firstError?: string }> {
+export async function topupOutcome(
+  ledger: MigrationLedger,
+  runId: string,
+  topupId: string,
+): Promise<{ done: number; added: number; failed: number; firstError?: string }> {
   const out: { done: number; added: number; failed: number; firstError?: string } = { done: 0, added: 0, failed: 0 };
   for await (const r of ledger.scan(runId)) {
     if (r.topupId !== topupId || !r.topupDone) continue;

@@ -53,13 +53,30 @@ const WINDOW_START = '1900-01-01';
 const windowEnd = () => new Date(Date.now() + 366 * 86_400_000).toISOString().slice(0, 10);
 const READ_ATTEMPTS = 5;
 
-export async function verifyRun(ledger: MigrationLedger, client: MoneyKitClient, limiter: ReadLimiter, opts: VerifyOptions): Promise<VerifySummary> {
+export async function verifyRun(
+  ledger: MigrationLedger,
+  client: MoneyKitClient,
+  limiter: ReadLimiter,
+  opts: VerifyOptions,
+): Promise<VerifySummary> {
   const run = await ledger.getRun(opts.runId);
   if (!run) throw new Error(`run ${opts.runId} does not exist (see \`runs\`)`);
   fs.mkdirSync(opts.outDir, { recursive: true });
   const base = path.join(opts.outDir, `${opts.runId}.verify`);
   const progressFile = `${base}.progress.ndjson`;
-  const s: VerifySummary = { connections: 0, ok: 0, mismatches: 0, notImported: 0, resumed: 0, duplicateLinks: 0, duplicatesDeleted: 0, reads: 0, rateLimited: 0, csv: `${base}.csv`, json: `${base}.json` };
+  const s: VerifySummary = {
+    connections: 0,
+    ok: 0,
+    mismatches: 0,
+    notImported: 0,
+    resumed: 0,
+    duplicateLinks: 0,
+    duplicatesDeleted: 0,
+    reads: 0,
+    rateLimited: 0,
+    csv: `${base}.csv`,
+    json: `${base}.json`,
+  };
 
   const done = await readProgress(progressFile);
   s.resumed = done.size;
@@ -84,26 +101,37 @@ export async function verifyRun(ledger: MigrationLedger, client: MoneyKitClient,
       }
     }
   };
-  const ownedByAnyRun = async (linkId: string) => (await Promise.all(runs.map((r) => ledger.linkOwner(r, linkId)))).some(Boolean);
+  const ownedByAnyRun = async (linkId: string) =>
+    (await Promise.all(runs.map((r) => ledger.linkOwner(r, linkId)))).some(Boolean);
 
   const check = async (record: ConnectionRecord): Promise<VerifyRow> => {
-    if (record.state !== 'imported' || !record.linkId) return compareLink({ record, landed: new Map(), duplicates: [] });
+    if (record.state !== 'imported' || !record.linkId)
+      return compareLink({ record, landed: new Map(), duplicates: [] });
     const linkId = record.linkId;
-    const links = await read('get_user_links', undefined, () => client.getUserLinks(record.customerUserId ?? record.sourceUserId));
+    const links = await read('get_user_links', undefined, () =>
+      client.getUserLinks(record.customerUserId ?? record.sourceUserId),
+    );
     const ours = links[linkId];
     if (!ours) return compareLink({ record, landed: new Map(), duplicates: [] });
     const { accounts } = await read('get_link_accounts', linkId, () => client.getLinkAccounts(linkId));
     const transactions: FoundTransaction[] = [];
     for (let page = 1; ; page++) {
-      const res = await read('get_link_transactions', linkId, () => client.getLinkTransactions(linkId, { page, size: PAGE_SIZE, startDate: WINDOW_START, endDate: windowEnd() }));
+      const res = await read('get_link_transactions', linkId, () =>
+        client.getLinkTransactions(linkId, { page, size: PAGE_SIZE, startDate: WINDOW_START, endDate: windowEnd() }),
+      );
       transactions.push(...res.transactions);
       if (page * PAGE_SIZE >= res.total || res.transactions.length === 0) break;
     }
     const originals = accounts.map((a) => a.original_id ?? '');
-    const landed = await ledger.landed(record.runId, connectionField(record.sourceUserId, record.connectionId), originals);
+    const landed = await ledger.landed(
+      record.runId,
+      connectionField(record.sourceUserId, record.connectionId),
+      originals,
+    );
     const duplicates: string[] = [];
     for (const other of Object.values(links)) {
-      if (other.link_id === linkId || other.institution_id !== ours.institution_id || other.state === 'deleted') continue;
+      if (other.link_id === linkId || other.institution_id !== ours.institution_id || other.state === 'deleted')
+        continue;
       if (!(await ownedByAnyRun(other.link_id))) duplicates.push(other.link_id);
     }
     const removed = opts.deleteDuplicates && opts.yes ? await deleteOwnDuplicates(duplicates, new Set(originals)) : [];
@@ -137,7 +165,10 @@ export async function verifyRun(ledger: MigrationLedger, client: MoneyKitClient,
     if (row.status === 'ok') s.ok++;
     else if (row.status === 'not_imported') s.notImported++;
     else s.mismatches++;
-    row.duplicate_links.split(';').filter(Boolean).forEach((d) => duplicatesSeen.add(d));
+    row.duplicate_links
+      .split(';')
+      .filter(Boolean)
+      .forEach((d) => duplicatesSeen.add(d));
     opts.onProgress?.({ done: s.connections, total: totalConnections, mismatches: s.mismatches + s.notImported });
   };
   for (const row of done.values()) tally(row);
@@ -184,7 +215,8 @@ async function readProgress(file: string): Promise<Map<string, VerifyRow>> {
 async function writeReports(progressFile: string, s: VerifySummary): Promise<void> {
   const csv = fs.createWriteStream(s.csv);
   const json = fs.createWriteStream(s.json);
-  const write = (out: fs.WriteStream, text: string) => new Promise<void>((r) => (out.write(text) ? r() : out.once('drain', r)));
+  const write = (out: fs.WriteStream, text: string) =>
+    new Promise<void>((r) => (out.write(text) ? r() : out.once('drain', r)));
   await write(csv, `${VERIFY_COLUMNS.join(',')}\n`);
   await write(json, '[');
   let n = 0;
@@ -215,7 +247,7 @@ export function formatVerify(s: VerifySummary, opts: Pick<VerifyOptions, 'delete
   const dupes = s.duplicateLinks
     ? opts.deleteDuplicates && opts.yes
       ? `; extra links ${s.duplicateLinks}, deleted ${s.duplicatesDeleted}`
-      : `; extra links ${s.duplicateLinks}${opts.deleteDuplicates ? ' (dry run: --yes deletes those holding the connection\'s own accounts)' : ' (--delete-duplicates lists and removes them)'}`
+      : `; extra links ${s.duplicateLinks}${opts.deleteDuplicates ? " (dry run: --yes deletes those holding the connection's own accounts)" : ' (--delete-duplicates lists and removes them)'}`
     : '';
   return [
     `verify: ${s.connections} connections, ${s.ok} match, ${s.mismatches} mismatch, ${s.notImported} not imported${dupes}`,

@@ -6,8 +6,7 @@ import type { Readable } from 'stream';
 
 export type RawLine =
   /** `bytes`: the line's bytes in the (decompressed) dump, its newline included. */
-  | { line: number; bytes: number; text: string }
-  | { line: number; bytes: number; tooLong: true };
+  { line: number; bytes: number; text: string } | { line: number; bytes: number; tooLong: true };
 
 const NEWLINE = 10;
 

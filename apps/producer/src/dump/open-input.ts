@@ -58,10 +58,16 @@ async function firstChunk(raw: Readable, source: DumpSource): Promise<Buffer | n
 
 export async function openInput(source: DumpSource): Promise<OpenedInput> {
   if (typeof source === 'string' && source !== '-' && statSync(source, { throwIfNoEntry: false })?.isDirectory()) {
-    throw new DumpReadError(`${describeSource(source)} is a folder, expected an NDJSON dump file; for a folder of saved API responses add --layout responses`);
+    throw new DumpReadError(
+      `${describeSource(source)} is a folder, expected an NDJSON dump file; for a folder of saved API responses add --layout responses`,
+    );
   }
   const raw: Readable =
-    typeof source !== 'string' ? source : source === '-' ? process.stdin : createReadStream(source, { highWaterMark: CHUNK_BYTES });
+    typeof source !== 'string'
+      ? source
+      : source === '-'
+        ? process.stdin
+        : createReadStream(source, { highWaterMark: CHUNK_BYTES });
   const head = await firstChunk(raw, source);
   if (head === null) return { stream: Readable.from([]), gzip: false, inputBytes: () => 0 };
   raw.unshift(head);

@@ -33,7 +33,10 @@ export async function* readPostgres(url: string, query: string, opts: ReadDumpOp
   const where = redactUrl(url);
   const client = new Client({
     connectionString: url,
-    types: { getTypeParser: (oid: number, format?: string) => (JSON_OIDS.includes(oid) ? (v: string) => v : types.getTypeParser(oid, format as 'text')) },
+    types: {
+      getTypeParser: (oid: number, format?: string) =>
+        JSON_OIDS.includes(oid) ? (v: string) => v : types.getTypeParser(oid, format as 'text'),
+    },
   });
   try {
     await client.connect();
@@ -48,14 +51,18 @@ export async function* readPostgres(url: string, query: string, opts: ReadDumpOp
     const stream = client.query(new QueryStream(sql, [], { batchSize: BATCH_ROWS }));
     for await (const r of stream as AsyncIterable<Record<string, unknown>>) {
       row++;
-      if (!('record' in r)) throw new DumpReadError(`the query must return a column named record (select … as record from …); it returned ${Object.keys(r).length} other columns`);
+      if (!('record' in r))
+        throw new DumpReadError(
+          `the query must return a column named record (select … as record from …); it returned ${Object.keys(r).length} other columns`,
+        );
       const v = r.record;
       const text = typeof v === 'string' ? v : v === null ? 'null' : JSON.stringify(v);
       const bytes = Buffer.byteLength(text);
       inputBytes += bytes;
       yield { line: row, bytes, inputBytes, result: convertLine(text, opts) };
     }
-    if (row === 0 && skip === 0) throw new DumpReadError(`the query on ${where} returned no rows, expected one record per row`);
+    if (row === 0 && skip === 0)
+      throw new DumpReadError(`the query on ${where} returned no rows, expected one record per row`);
   } catch (e) {
     if (e instanceof DumpReadError) throw e;
     throw new DumpReadError(`reading ${where} failed after row ${row}: ${(e as Error).message}`);

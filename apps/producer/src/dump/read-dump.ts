@@ -3,7 +3,18 @@
  * A bad line becomes a rejected result naming its line and reason; reading goes on. Only an unreadable
  * input (missing file, corrupt gzip) ends the iteration, with a DumpReadError saying where.
  */
-import { DEFAULT_MAX_DEPTH, JsonInputError, RecordError, convertRecord, parseJsonPreservingNumbers, sourceIdOf, type BadRowPolicy, type ConvertedUser, type PendingPolicy, type SourceFormat } from '@mk/converters';
+import {
+  DEFAULT_MAX_DEPTH,
+  JsonInputError,
+  RecordError,
+  convertRecord,
+  parseJsonPreservingNumbers,
+  sourceIdOf,
+  type BadRowPolicy,
+  type ConvertedUser,
+  type PendingPolicy,
+  type SourceFormat,
+} from '@mk/converters';
 import { splitLines } from './lines';
 import { DumpReadError, describeSource, openInput, type DumpSource } from './open-input';
 import { emptyInput, wrongInput } from './wrong-input';
@@ -33,8 +44,7 @@ export interface ReadDumpOptions {
 }
 
 export type DumpResult =
-  | { ok: true; user: ConvertedUser; format: SourceFormat }
-  | { ok: false; reason: string; sourceId?: string };
+  { ok: true; user: ConvertedUser; format: SourceFormat } | { ok: false; reason: string; sourceId?: string };
 
 export interface DumpEntry {
   /** 1-based line number in the (decompressed) dump. */
@@ -69,10 +79,17 @@ export function convertLine(text: string, opts: ReadDumpOptions = {}): DumpResul
 /** Converts one parsed record; never throws for bad content. */
 export function convertParsed(record: unknown, opts: ReadDumpOptions = {}): DumpResult {
   try {
-    const { format, ...user } = convertRecord(record, { format: opts.format, pending: opts.pending, onBadRow: opts.onBadRow });
+    const { format, ...user } = convertRecord(record, {
+      format: opts.format,
+      pending: opts.pending,
+      onBadRow: opts.onBadRow,
+    });
     return { ok: true, user, format };
   } catch (e) {
-    if (e instanceof RecordError) return e.sourceId === undefined ? { ok: false, reason: e.reason } : { ok: false, reason: e.reason, sourceId: e.sourceId };
+    if (e instanceof RecordError)
+      return e.sourceId === undefined
+        ? { ok: false, reason: e.reason }
+        : { ok: false, reason: e.reason, sourceId: e.sourceId };
     // A converter bug must not pass silently as a rejected record, but must not kill the run either.
     const sourceId = sourceIdOf(record);
     const reason = `internal converter error: ${(e as Error).message}`;
@@ -87,7 +104,8 @@ export async function* readDump(source: DumpSource, opts: ReadDumpOptions = {}):
     return;
   }
   if (opts.layout === 'responses') {
-    if (typeof source !== 'string' || source === '-') throw new DumpReadError('--layout responses reads a folder: give its path, not stdin');
+    if (typeof source !== 'string' || source === '-')
+      throw new DumpReadError('--layout responses reads a folder: give its path, not stdin');
     yield* readResponsesFolder(source, opts);
     return;
   }
@@ -107,14 +125,24 @@ export async function* readDump(source: DumpSource, opts: ReadDumpOptions = {}):
         records++;
         if (first) yield first.entry();
         first = undefined;
-        yield { line: raw.line, bytes: raw.bytes, inputBytes: input.inputBytes(), result: { ok: false, reason: `line is ${raw.bytes} bytes, over the ${maxLineBytes}-byte limit` } };
+        yield {
+          line: raw.line,
+          bytes: raw.bytes,
+          inputBytes: input.inputBytes(),
+          result: { ok: false, reason: `line is ${raw.bytes} bytes, over the ${maxLineBytes}-byte limit` },
+        };
         continue;
       }
       let text = raw.text;
       if (raw.line === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
       if (text.charCodeAt(text.length - 1) === 13) text = text.slice(0, -1);
       if (text.length === 0 || isBlank(text)) continue;
-      const entry = (line = raw.line, bytes = raw.bytes, t = text): DumpEntry => ({ line, bytes, inputBytes: input.inputBytes(), result: convertLine(t, opts) });
+      const entry = (line = raw.line, bytes = raw.bytes, t = text): DumpEntry => ({
+        line,
+        bytes,
+        inputBytes: input.inputBytes(),
+        result: convertLine(t, opts),
+      });
       if (skipUntil === 0 && ++records <= 2) {
         if (records === 1) {
           const wrong = wrongInput(where, text, false);

@@ -11,13 +11,17 @@ const EXPECTED = 'expected NDJSON: one JSON object per line (gzipped or not)';
 export function wrongInput(where: string, firstLine: string, onlyLine: boolean): DumpReadError | undefined {
   const head = firstLine.trim();
   if (head === '[' || (onlyLine && head.startsWith('[') && head.endsWith(']'))) {
-    return new DumpReadError(`${where} is a JSON array, ${EXPECTED}; write each element on its own line (e.g. jq -c '.[]')`);
+    return new DumpReadError(
+      `${where} is a JSON array, ${EXPECTED}; write each element on its own line (e.g. jq -c '.[]')`,
+    );
   }
   if (head === '{' || (head.startsWith('{') && !head.endsWith('}') && onlyLine)) {
     return new DumpReadError(`${where} holds one JSON document over several lines, ${EXPECTED} (e.g. jq -c .)`);
   }
   if (!head.startsWith('{') && !head.startsWith('[') && head.split(',').length >= 2) {
-    return new DumpReadError(`${where} looks like CSV (its first line has ${head.split(',').length} comma-separated fields, no JSON object), ${EXPECTED}`);
+    return new DumpReadError(
+      `${where} looks like CSV (its first line has ${head.split(',').length} comma-separated fields, no JSON object), ${EXPECTED}`,
+    );
   }
   return undefined;
 }

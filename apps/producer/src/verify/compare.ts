@@ -7,9 +7,22 @@
 import { landedIdKey, microUnits, type ConnectionRecord, type LandedAccount } from '@mk/ledger';
 
 export const VERIFY_COLUMNS = [
-  'source_user_id', 'source_connection_id', 'link_id', 'status', 'accounts_expected', 'accounts_found', 'transactions_expected',
-  'transactions_found', 'amount_sum_expected', 'amount_sum_found', 'ids_missing', 'ids_extra', 'ids_duplicated', 'duplicate_links',
-  'duplicates_deleted', 'problems',
+  'source_user_id',
+  'source_connection_id',
+  'link_id',
+  'status',
+  'accounts_expected',
+  'accounts_found',
+  'transactions_expected',
+  'transactions_found',
+  'amount_sum_expected',
+  'amount_sum_found',
+  'ids_missing',
+  'ids_extra',
+  'ids_duplicated',
+  'duplicate_links',
+  'duplicates_deleted',
+  'problems',
 ] as const;
 
 /** ok: everything matches; mismatch: something differs (said in `problems`); not_imported: the run did not link it. */
@@ -75,10 +88,23 @@ const signedAmount = (t: FoundTransaction) => (t.type === 'debit' ? `-${t.amount
 export function compareLink(r: LinkReadBack): VerifyRow {
   const { record } = r;
   const row: VerifyRow = {
-    field: `${record.sourceUserId}\t${record.connectionId}`, source_user_id: record.sourceUserId, source_connection_id: record.connectionId, link_id: record.linkId ?? '',
-    status: 'ok', accounts_expected: record.accounts, accounts_found: 0, transactions_expected: record.transactionsImported, transactions_found: 0,
-    amount_sum_expected: '', amount_sum_found: '', ids_missing: 0, ids_extra: 0, ids_duplicated: 0, duplicate_links: r.duplicates.join(';'),
-    duplicates_deleted: (r.deleted ?? []).join(';'), problems: '',
+    field: `${record.sourceUserId}\t${record.connectionId}`,
+    source_user_id: record.sourceUserId,
+    source_connection_id: record.connectionId,
+    link_id: record.linkId ?? '',
+    status: 'ok',
+    accounts_expected: record.accounts,
+    accounts_found: 0,
+    transactions_expected: record.transactionsImported,
+    transactions_found: 0,
+    amount_sum_expected: '',
+    amount_sum_found: '',
+    ids_missing: 0,
+    ids_extra: 0,
+    ids_duplicated: 0,
+    duplicate_links: r.duplicates.join(';'),
+    duplicates_deleted: (r.deleted ?? []).join(';'),
+    problems: '',
   };
   const problems: string[] = [];
   if (record.state !== 'imported' || !record.linkId) {
@@ -88,7 +114,7 @@ export function compareLink(r: LinkReadBack): VerifyRow {
   }
   if (!r.found) {
     row.status = 'mismatch';
-    row.problems = 'the link is not among the user\'s live links (deleted?)';
+    row.problems = "the link is not among the user's live links (deleted?)";
     return row;
   }
   const { accounts, transactions } = r.found;
@@ -99,7 +125,8 @@ export function compareLink(r: LinkReadBack): VerifyRow {
 
   const notImported = accounts.filter((a) => !r.landed.get(a.original_id ?? ''));
   if (recorded && notImported.length > 0) problems.push(`${notImported.length} accounts the run did not import`);
-  if (accounts.length !== record.accounts) problems.push(`accounts: ${accounts.length} on the link, ${record.accounts} imported`);
+  if (accounts.length !== record.accounts)
+    problems.push(`accounts: ${accounts.length} on the link, ${record.accounts} imported`);
 
   let expectedSum = 0n;
   let foundSum = 0n;
@@ -118,7 +145,13 @@ export function compareLink(r: LinkReadBack): VerifyRow {
     expectedSum += landed.sumMicro;
     const seen = new Map<string, number>();
     for (const t of byAccount.get(original) ?? []) {
-      const key = landedIdKey({ account_id: original, amount: signedAmount(t), date: t.date ?? '', ...(t.original_id ? { transaction_id: t.original_id } : {}), ...(t.description ? { description: t.description } : {}) });
+      const key = landedIdKey({
+        account_id: original,
+        amount: signedAmount(t),
+        date: t.date ?? '',
+        ...(t.original_id ? { transaction_id: t.original_id } : {}),
+        ...(t.description ? { description: t.description } : {}),
+      });
       seen.set(key, (seen.get(key) ?? 0) + 1);
     }
     for (const key of landed.entries.keys()) if (!seen.has(key)) row.ids_missing++;
@@ -131,7 +164,8 @@ export function compareLink(r: LinkReadBack): VerifyRow {
     row.transactions_expected = expectedCount;
     row.amount_sum_expected = fromMicro(expectedSum);
     row.amount_sum_found = fromMicro(foundSum);
-    if (expectedSum !== foundSum) problems.push(`sum of amounts ${row.amount_sum_found} on the link, ${row.amount_sum_expected} imported`);
+    if (expectedSum !== foundSum)
+      problems.push(`sum of amounts ${row.amount_sum_found} on the link, ${row.amount_sum_expected} imported`);
     if (row.ids_missing) problems.push(`${row.ids_missing} imported transactions not on the link`);
     if (row.ids_extra) problems.push(`${row.ids_extra} transactions on the link the run did not import`);
     if (row.ids_duplicated) problems.push(`${row.ids_duplicated} transactions on the link twice`);
@@ -139,10 +173,12 @@ export function compareLink(r: LinkReadBack): VerifyRow {
     row.amount_sum_found = fromMicro(foundSum);
     problems.push('no landed record (imported before they were kept): only counts compared');
   }
-  if (transactions.length !== row.transactions_expected) problems.push(`transactions: ${transactions.length} on the link, ${row.transactions_expected} imported`);
+  if (transactions.length !== row.transactions_expected)
+    problems.push(`transactions: ${transactions.length} on the link, ${row.transactions_expected} imported`);
   const deleted = new Set(r.deleted ?? []);
   const left = r.duplicates.filter((d) => !deleted.has(d));
-  if (left.length) problems.push(`${left.length} extra links at the same institution no ledger record owns (--delete-duplicates)`);
+  if (left.length)
+    problems.push(`${left.length} extra links at the same institution no ledger record owns (--delete-duplicates)`);
   // No landed record is not a mismatch by itself: the counts above decide.
   const mismatch = problems.filter((p) => !p.startsWith('no landed record'));
   row.status = mismatch.length ? 'mismatch' : 'ok';

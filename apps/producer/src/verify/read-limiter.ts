@@ -38,7 +38,13 @@ export class ReadLimiter {
   /** Resolves when this read may go: the app-wide slot, then the link's own for endpoints MoneyKit limits per link. */
   async acquire(endpoint: EndpointName, linkId?: string): Promise<void> {
     const perLink = PER_LINK[endpoint];
-    if (perLink !== undefined && linkId) await this.wait(() => this.scripts.mkReadWindow([`${this.prefix}:ratelimit:read:${endpoint}:${linkId}`], [perLink, WINDOW_MS, `${process.pid}:${++this.seq}`]));
+    if (perLink !== undefined && linkId)
+      await this.wait(() =>
+        this.scripts.mkReadWindow(
+          [`${this.prefix}:ratelimit:read:${endpoint}:${linkId}`],
+          [perLink, WINDOW_MS, `${process.pid}:${++this.seq}`],
+        ),
+      );
     const intervalMs = Math.ceil(60_000 / this.readsPerMinute);
     await this.wait(() => this.scripts.mkReadAcquire([`${this.prefix}:ratelimit:read`], [intervalMs]));
   }

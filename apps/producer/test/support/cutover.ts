@@ -17,8 +17,14 @@ export interface CutoverDumps {
  * Writes `first` (the first `users` users) and `newer` (them changed, plus `newUsers` more). `heavy` users (by
  * position) get `heavyAdded` new rows each: a top-up of several ≤ 1 MB batches.
  */
-export function writeCutoverDumps(first: string, newer: string, opts: { users: number; newUsers: number; seed: number; heavy?: number[]; heavyAdded?: number }): CutoverDumps {
-  const lines = [...fixtures.dumpLines({ users: opts.users + opts.newUsers, format: 'plaid', txPerAccount: 6, seed: opts.seed })].map((l) => l.line);
+export function writeCutoverDumps(
+  first: string,
+  newer: string,
+  opts: { users: number; newUsers: number; seed: number; heavy?: number[]; heavyAdded?: number },
+): CutoverDumps {
+  const lines = [
+    ...fixtures.dumpLines({ users: opts.users + opts.newUsers, format: 'plaid', txPerAccount: 6, seed: opts.seed }),
+  ].map((l) => l.line);
   const out: CutoverDumps = { users: opts.users, newUsers: opts.newUsers, added: 0, posted: 0, changed: 0 };
   const newerLines = lines.slice(0, opts.users).map((line, i) => {
     const n = fixtures.newerDumpLine(line, { added: opts.heavy?.includes(i) ? (opts.heavyAdded ?? 6000) : 2 });

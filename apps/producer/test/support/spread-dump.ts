@@ -24,14 +24,22 @@ export interface SpreadDump {
 }
 
 export function spreadDump(opts: { users: number; seed: number; txPerAccount?: number }): SpreadDump {
-  const records = [...fixtures.dumpLines({ users: opts.users, format: 'plaid', seed: opts.seed, txPerAccount: opts.txPerAccount ?? 3, badShare: 0 })]
-    .map((l) => JSON.parse(l.line) as PlaidRecord);
+  const records = [
+    ...fixtures.dumpLines({
+      users: opts.users,
+      format: 'plaid',
+      seed: opts.seed,
+      txPerAccount: opts.txPerAccount ?? 3,
+      badShare: 0,
+    }),
+  ].map((l) => JSON.parse(l.line) as PlaidRecord);
   const three = records.find((r) => r.items.length === 3);
   if (!three) throw new Error('no user with three items: pick another seed');
   const head = records.map((r) => ({ ...r, items: [r.items[0]!] }));
   const tail: PlaidRecord[] = [];
   for (const r of records) {
-    for (const item of r.items.slice(1)) tail.push({ ...r, items: r === three && item === r.items[2] ? [r.items[0]!, item] : [item] });
+    for (const item of r.items.slice(1))
+      tail.push({ ...r, items: r === three && item === r.items[2] ? [r.items[0]!, item] : [item] });
   }
   const copied = head[1]!;
   tail.push(copied);
@@ -45,8 +53,18 @@ export function spreadDump(opts: { users: number; seed: number; txPerAccount?: n
     connections: records.reduce((n, r) => n + r.items.length, 0),
     records: records.map((r) => ({ customerUserId: r.user.id, items: r.items.length })),
     duplicates: [
-      { line: lineOf(mixed), firstLine: lineOf(head[records.indexOf(three)]!), userId: three.user.id, connectionId: `plaid:${three.items[0]!.item.item_id}` },
-      { line: ordered.lastIndexOf(copied) + 1, firstLine: ordered.indexOf(copied) + 1, userId: copied.user.id, connectionId: `plaid:${copied.items[0]!.item.item_id}` },
+      {
+        line: lineOf(mixed),
+        firstLine: lineOf(head[records.indexOf(three)]!),
+        userId: three.user.id,
+        connectionId: `plaid:${three.items[0]!.item.item_id}`,
+      },
+      {
+        line: ordered.lastIndexOf(copied) + 1,
+        firstLine: ordered.indexOf(copied) + 1,
+        userId: copied.user.id,
+        connectionId: `plaid:${copied.items[0]!.item.item_id}`,
+      },
     ].sort((a, b) => a.line - b.line),
   };
 }

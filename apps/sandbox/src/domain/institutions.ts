@@ -24,7 +24,8 @@ const KNOWN_NAMES: Record<string, string> = {
 export function splitInstitutionId(institutionId: string): { provider?: Provider; localId: string } {
   const dot = institutionId.indexOf('.');
   const prefix = dot > 0 ? institutionId.slice(0, dot) : '';
-  if ((PROVIDERS as readonly string[]).includes(prefix)) return { provider: prefix as Provider, localId: institutionId.slice(dot + 1) };
+  if ((PROVIDERS as readonly string[]).includes(prefix))
+    return { provider: prefix as Provider, localId: institutionId.slice(dot + 1) };
   return { localId: institutionId };
 }
 

@@ -130,7 +130,8 @@ export class LinkStore {
     const products = new Map<Product, ProductStatus>();
     for (const p of granted) products.set(p, {});
     // The imported data is there from the start: accounts and transactions count as fetched at import.
-    for (const p of ['accounts', 'transactions'] as const) if (products.has(p)) products.set(p, { refreshedAt: now, lastAttemptedAt: now });
+    for (const p of ['accounts', 'transactions'] as const)
+      if (products.has(p)) products.set(p, { refreshedAt: now, lastAttemptedAt: now });
     const link: LinkRecord = {
       id: randomId('mk'),
       customerUserId: req.customer_user.id,

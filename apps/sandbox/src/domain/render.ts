@@ -45,7 +45,11 @@ export function renderLink(link: LinkRecord, defaultWebhook: string | null): Lin
   const products: Record<string, Record<string, unknown>> = {};
   for (const [product, status] of link.products) {
     products[product] = link.denied.has(product)
-      ? { ...renderProduct(product, status), error_code: 'no_permission', error_message: 'The user did not grant access to this data.' }
+      ? {
+          ...renderProduct(product, status),
+          error_code: 'no_permission',
+          error_message: 'The user did not grant access to this data.',
+        }
       : renderProduct(product, status);
   }
   const out: Link = {
@@ -71,7 +75,13 @@ export function availableProducts(link: LinkRecord): Product[] {
 }
 
 export function renderAccount(a: AccountRecord): AccountResponse {
-  const out: AccountResponse = { account_id: a.id, account_type: a.type, name: a.name, balances: stripUndefined(a.balances), original_id: a.originalId };
+  const out: AccountResponse = {
+    account_id: a.id,
+    account_type: a.type,
+    name: a.name,
+    balances: stripUndefined(a.balances),
+    original_id: a.originalId,
+  };
   if (a.nickname !== undefined) out.nickname = a.nickname;
   if (a.mask !== undefined) out.account_mask = a.mask;
   return out;

@@ -6,7 +6,17 @@ import { z } from 'zod';
 import { seededRng, type Rng } from './rng';
 
 /** The API endpoints a fault can be aimed at. */
-export const FAULT_ENDPOINTS = ['import', 'import_transactions', 'refresh', 'get_link', 'user_links', 'delete_link', 'accounts', 'transactions', 'update_link'] as const;
+export const FAULT_ENDPOINTS = [
+  'import',
+  'import_transactions',
+  'refresh',
+  'get_link',
+  'user_links',
+  'delete_link',
+  'accounts',
+  'transactions',
+  'update_link',
+] as const;
 export type FaultEndpoint = (typeof FAULT_ENDPOINTS)[number];
 
 const rate = z.number().min(0).max(1);
@@ -34,7 +44,12 @@ export type FaultSettings = z.infer<typeof faultSettingsSchema>;
 export type FaultSettingsInput = z.input<typeof faultSettingsSchema>;
 
 /** What to do with one call before it is handled. */
-export type PreFault = { kind: 'none' } | { kind: 'error5xx' } | { kind: 'drop' } | { kind: 'timeout'; ms: number } | { kind: 'rateLimitBurst'; retryAfterSeconds: number };
+export type PreFault =
+  | { kind: 'none' }
+  | { kind: 'error5xx' }
+  | { kind: 'drop' }
+  | { kind: 'timeout'; ms: number }
+  | { kind: 'rateLimitBurst'; retryAfterSeconds: number };
 /** What to do with one import call after it committed. */
 export type PostFault = { kind: 'none' } | { kind: 'error5xx' } | { kind: 'drop' };
 

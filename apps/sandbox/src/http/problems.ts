@@ -27,16 +27,27 @@ export class ApiProblem extends Error {
   }
 
   body(): Record<string, unknown> {
-    return { error_code: this.code, error_message: this.message, documentation_url: `${DOCS}#${this.code}`, ...this.extra };
+    return {
+      error_code: this.code,
+      error_message: this.message,
+      documentation_url: `${DOCS}#${this.code}`,
+      ...this.extra,
+    };
   }
 }
 
 /** 429 with Retry-After in whole seconds (at least 1) and the exact wait for fast, time-scaled tests. */
 export function rateLimited(retryAfterMs: number, message = 'Rate limit exceeded'): ApiProblem {
-  return new ApiProblem(429, ERROR_CODES.rateLimited, message, {}, {
-    'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))),
-    'x-sandbox-retry-after-ms': String(Math.max(1, Math.ceil(retryAfterMs))),
-  });
+  return new ApiProblem(
+    429,
+    ERROR_CODES.rateLimited,
+    message,
+    {},
+    {
+      'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))),
+      'x-sandbox-retry-after-ms': String(Math.max(1, Math.ceil(retryAfterMs))),
+    },
+  );
 }
 
 export const problems = {
@@ -45,12 +56,23 @@ export const problems = {
   linkNotFound: () => new ApiProblem(404, ERROR_CODES.notFound, 'Link not found.'),
   linkDeleted: () => new ApiProblem(410, ERROR_CODES.deleted, 'This link was deleted at some earlier time.'),
   badState: (linkError: string) =>
-    new ApiProblem(422, ERROR_CODES.badState, `The link is not in a state that allows this action (link error: ${linkError}).`, { link_error_code: linkError }),
+    new ApiProblem(
+      422,
+      ERROR_CODES.badState,
+      `The link is not in a state that allows this action (link error: ${linkError}).`,
+      { link_error_code: linkError },
+    ),
   forbidden: (products: string[]) =>
-    new ApiProblem(403, ERROR_CODES.forbidden, `The user did not give permission to access this data: ${products.join(', ')}.`),
-  payloadTooLarge: (limit: number) => new ApiProblem(413, ERROR_CODES.payloadTooLarge, `Request body exceeds the limit of ${limit} bytes.`),
+    new ApiProblem(
+      403,
+      ERROR_CODES.forbidden,
+      `The user did not give permission to access this data: ${products.join(', ')}.`,
+    ),
+  payloadTooLarge: (limit: number) =>
+    new ApiProblem(413, ERROR_CODES.payloadTooLarge, `Request body exceeds the limit of ${limit} bytes.`),
   serverError: () => new ApiProblem(500, ERROR_CODES.serverError, 'Internal server error'),
-  validation: (errors: ValidationError[]) => new ApiProblem(422, ERROR_CODES.validationFailed, 'Request validation error', { validation_errors: errors }),
+  validation: (errors: ValidationError[]) =>
+    new ApiProblem(422, ERROR_CODES.validationFailed, 'Request validation error', { validation_errors: errors }),
 };
 
 /** FastAPI-style error types (MoneyKit is a FastAPI service), derived from zod's issue codes. */
@@ -75,7 +97,9 @@ function issueType(issue: ZodIssue): string {
 }
 
 export function validationProblem(error: ZodError): ApiProblem {
-  return problems.validation(error.issues.map((i) => ({ location: ['body', ...i.path], message: i.message, type: issueType(i) })));
+  return problems.validation(
+    error.issues.map((i) => ({ location: ['body', ...i.path], message: i.message, type: issueType(i) })),
+  );
 }
 
 export function sendProblem(reply: FastifyReply, problem: ApiProblem): FastifyReply {
@@ -89,10 +113,19 @@ export function toProblem(error: FastifyError | Error, bodyLimit: number): ApiPr
   const status = (error as FastifyError).statusCode;
   if (code === 'FST_ERR_CTP_BODY_TOO_LARGE' || status === 413) return problems.payloadTooLarge(bodyLimit);
   if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || status === 415)
-    return new ApiProblem(415, 'api_error.request.unsupported_media_type', 'Unsupported media type: send application/json');
-  if (code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error instanceof SyntaxError)
+    return new ApiProblem(
+      415,
+      'api_error.request.unsupported_media_type',
+      'Unsupported media type: send application/json',
+    );
+  if (
+    code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ||
+    code === 'FST_ERR_CTP_INVALID_JSON_BODY' ||
+    error instanceof SyntaxError
+  )
     return problems.validation([{ location: ['body'], message: 'JSON decode error', type: 'json_invalid' }]);
-  if (status && status >= 400 && status < 500) return new ApiProblem(status, 'api_error.request.invalid', error.message);
+  if (status && status >= 400 && status < 500)
+    return new ApiProblem(status, 'api_error.request.invalid', error.message);
   return problems.serverError();
 }
 
@@ -100,7 +133,8 @@ export function errorHandler(bodyLimit: number) {
   return (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const problem = toProblem(error, bodyLimit);
     // Answers the sandbox chose (including injected 500s) are not failures of the sandbox.
-    if (!(error instanceof ApiProblem) && problem.status >= 500) request.log.error({ err: error, route: request.routeOptions.url }, 'sandbox handler failed');
+    if (!(error instanceof ApiProblem) && problem.status >= 500)
+      request.log.error({ err: error, route: request.routeOptions.url }, 'sandbox handler failed');
     return sendProblem(reply, problem);
   };
 }

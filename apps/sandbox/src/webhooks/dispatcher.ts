@@ -56,21 +56,25 @@ export class WebhookDispatcher {
   send(url: string, payload: WebhookPayload): void {
     const body = JSON.stringify(payload);
     const deliveryToken = randomUUID();
-    const attemptOnce = (attempt: number) => this.enqueue(async () => {
-      const ok = await this.deliver(url, body, payload, deliveryToken, attempt);
-      if (ok) return;
-      const delay = this.retryDelaysMs[attempt - 1];
-      if (delay === undefined) {
-        this.abandoned += 1;
-        this.logger.warn({ event: payload.webhook_event, linkId: payload.link_id, attempts: attempt }, 'webhook delivery abandoned');
-        return;
-      }
-      this.scheduled += 1;
-      this.timers.later(delay, () => {
-        this.scheduled -= 1;
-        attemptOnce(attempt + 1);
+    const attemptOnce = (attempt: number) =>
+      this.enqueue(async () => {
+        const ok = await this.deliver(url, body, payload, deliveryToken, attempt);
+        if (ok) return;
+        const delay = this.retryDelaysMs[attempt - 1];
+        if (delay === undefined) {
+          this.abandoned += 1;
+          this.logger.warn(
+            { event: payload.webhook_event, linkId: payload.link_id, attempts: attempt },
+            'webhook delivery abandoned',
+          );
+          return;
+        }
+        this.scheduled += 1;
+        this.timers.later(delay, () => {
+          this.scheduled -= 1;
+          attemptOnce(attempt + 1);
+        });
       });
-    });
     attemptOnce(1);
   }
 
@@ -140,7 +144,13 @@ export class WebhookDispatcher {
     this.notifyIdle();
   }
 
-  private async deliver(url: string, body: string, payload: WebhookPayload, deliveryToken: string, attempt: number): Promise<boolean> {
+  private async deliver(
+    url: string,
+    body: string,
+    payload: WebhookPayload,
+    deliveryToken: string,
+    attempt: number,
+  ): Promise<boolean> {
     const headers = {
       'content-type': 'application/json',
       'moneykit-signature': await this.signer.sign(body),
@@ -163,7 +173,10 @@ export class WebhookDispatcher {
       this.last = { url, body, headers };
     } else {
       this.failedAttempts += 1;
-      this.logger.info({ event: payload.webhook_event, linkId: payload.link_id, attempt, status: record.status, error: record.error }, 'webhook delivery failed');
+      this.logger.info(
+        { event: payload.webhook_event, linkId: payload.link_id, attempt, status: record.status, error: record.error },
+        'webhook delivery failed',
+      );
     }
     this.remember(record);
     this.onDelivery({ ...record, detail: eventDetail(payload) });

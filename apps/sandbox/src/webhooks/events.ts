@@ -28,6 +28,11 @@ export function linkStateChanged(link: LinkRecord): WebhookPayload {
   return body;
 }
 
-export function productRefresh(link: LinkRecord, product: Product, state: ProductRefreshState, at: Date): WebhookPayload {
+export function productRefresh(
+  link: LinkRecord,
+  product: Product,
+  state: ProductRefreshState,
+  at: Date,
+): WebhookPayload {
   return { ...common(link, 'link.product_refresh'), product, state, state_changed_at: at.toISOString() };
 }

@@ -39,7 +39,10 @@ export function decideImportFailure(err: unknown, ctx: ImportDecisionContext): I
   if (err instanceof LedgerConflictError) return { kind: 'yield', reason: err.message };
   const failure = isMoneyKitError(err)
     ? err.toFailure()
-    : { errorClass: err instanceof ImportTooLargeError ? 'terminal' : 'retryable', message: err instanceof Error ? err.message : String(err) } satisfies FailureInfo;
+    : ({
+        errorClass: err instanceof ImportTooLargeError ? 'terminal' : 'retryable',
+        message: err instanceof Error ? err.message : String(err),
+      } satisfies FailureInfo);
   const retry = (): ImportDecision => (ctx.lastAttempt ? { kind: 'fail', failure } : { kind: 'retry', failure });
   if (err instanceof ImportTooLargeError) return { kind: 'fail', failure };
   if (!isMoneyKitError(err)) return retry();

@@ -8,7 +8,10 @@ import type { Logger } from '@mk/shared';
 
 const BATCH = 1000;
 
-export function startFailedJobSweep(opts: { queue: Queue; maxAgeMs: number; logger: Logger; everyMs?: number }): { stop(): void; sweep(): Promise<number> } {
+export function startFailedJobSweep(opts: { queue: Queue; maxAgeMs: number; logger: Logger; everyMs?: number }): {
+  stop(): void;
+  sweep(): Promise<number>;
+} {
   const sweep = async () => {
     let removed = 0;
     for (;;) {
@@ -16,11 +19,18 @@ export function startFailedJobSweep(opts: { queue: Queue; maxAgeMs: number; logg
       removed += ids.length;
       if (ids.length < BATCH) break;
     }
-    if (removed) opts.logger.info({ removed, maxAgeMs: opts.maxAgeMs }, 'failed import jobs past their retention removed with their payloads');
+    if (removed)
+      opts.logger.info(
+        { removed, maxAgeMs: opts.maxAgeMs },
+        'failed import jobs past their retention removed with their payloads',
+      );
     return removed;
   };
   const everyMs = opts.everyMs ?? Math.min(3_600_000, Math.max(1000, Math.floor(opts.maxAgeMs / 10)));
-  const timer = setInterval(() => void sweep().catch((err: unknown) => opts.logger.warn({ err }, 'failed-job sweep could not run')), everyMs);
+  const timer = setInterval(
+    () => void sweep().catch((err: unknown) => opts.logger.warn({ err }, 'failed-job sweep could not run')),
+    everyMs,
+  );
   timer.unref();
   return { stop: () => clearInterval(timer), sweep };
 }

@@ -20,7 +20,11 @@ export interface ImportApi extends LinkLookup {
   importLink(request: ImportConnection['request']): Promise<Link>;
   importTransactions(linkId: string, body: { transactions: ImportTransaction[] }): Promise<Link>;
   /** Our transaction ids (`original_id`) already on the link, among `candidates` (dated within `window`, YYYY-MM-DD). */
-  landedTransactionIds(linkId: string, candidates: string[], window: { startDate: string; endDate: string }): Promise<Set<string>>;
+  landedTransactionIds(
+    linkId: string,
+    candidates: string[],
+    window: { startDate: string; endDate: string },
+  ): Promise<Set<string>>;
   /** Resolves when MoneyKit gives us a token: how a queue paused for refused credentials learns they work again. */
   verifyCredentials?(): Promise<void>;
 }
@@ -61,11 +65,15 @@ const READ_RETRY_BASE_MS = 100;
  */
 export async function read<T>(deps: ImportDeps, runId: string, call: () => Promise<T>): Promise<T> {
   const max429s = deps.max429s ?? 100;
-  for (let limited = 0, failed = 0; ; ) {
+  for (let limited = 0, failed = 0; ;) {
     try {
       return await call();
     } catch (err) {
-      const d = decideImportFailure(err, { lastAttempt: false, holdsLeft: max429s - limited, read: { retriesLeft: READ_RETRIES - failed, delayMs: READ_RETRY_BASE_MS * 2 ** failed } });
+      const d = decideImportFailure(err, {
+        lastAttempt: false,
+        holdsLeft: max429s - limited,
+        read: { retriesLeft: READ_RETRIES - failed, delayMs: READ_RETRY_BASE_MS * 2 ** failed },
+      });
       if (d.kind === 'hold') {
         limited++;
         await noteRateLimited(deps, runId);
@@ -94,7 +102,11 @@ export async function limited<T>(deps: ImportDeps, runId: string, call: () => Pr
 
 const grantedProducts = (link: Link): Product[] => PRODUCTS.filter((p) => p in link.products);
 
-export async function importConnection(deps: ImportDeps, record: ConnectionRecord, connection: ImportConnection): Promise<ConnectionRecord> {
+export async function importConnection(
+  deps: ImportDeps,
+  record: ConnectionRecord,
+  connection: ImportConnection,
+): Promise<ConnectionRecord> {
   const { api, ledger } = deps;
   const { request } = connection;
   if (record.state === 'imported' || record.state === 'failed') return record;
@@ -119,11 +131,22 @@ export async function importConnection(deps: ImportDeps, record: ConnectionRecor
       // says which (a read per batch, and only heavy users have batches).
       const batchesDone = await landedBatches(deps, record.runId, earlier.link_id, plan.batches);
       const batchTransactions = plan.batches.slice(0, batchesDone).reduce((n, b) => n + b.length, 0);
-      await ledger.noteLanded(record.runId, field, [...plan.importBody.transactions, ...plan.batches.slice(0, batchesDone).flat()], accountIds);
+      await ledger.noteLanded(
+        record.runId,
+        field,
+        [...plan.importBody.transactions, ...plan.batches.slice(0, batchesDone).flat()],
+        accountIds,
+      );
       record = await ledger.transitionFrom(record, {
         customerUserId,
-        state: 'linked', linkId: earlier.link_id, adopted: true, uncertain: null, batchesDone, batchInFlight: null,
-        transactionsImported: plan.importBody.transactions.length + batchTransactions, batchesTotal: plan.batches.length,
+        state: 'linked',
+        linkId: earlier.link_id,
+        adopted: true,
+        uncertain: null,
+        batchesDone,
+        batchInFlight: null,
+        transactionsImported: plan.importBody.transactions.length + batchTransactions,
+        batchesTotal: plan.batches.length,
       });
       recordImport('adopted');
     }
@@ -131,12 +154,17 @@ export async function importConnection(deps: ImportDeps, record: ConnectionRecor
 
   if (record.state === 'pending' || record.state === 'importing') {
     link = await limited(deps, record.runId, async () => {
-      record = await ledger.transitionFrom(record, { state: 'importing', uncertain: true, sentAt: Date.now() }, { countAttempt: true });
+      record = await ledger.transitionFrom(
+        record,
+        { state: 'importing', uncertain: true, sentAt: Date.now() },
+        { countAttempt: true },
+      );
       try {
         return await api.importLink(plan.importBody);
       } catch (err) {
         // Known not to have reached MoneyKit: the next attempt need not wait for it before looking.
-        if (isMoneyKitError(err) && !err.mayHaveTakenEffect) record = await ledger.transitionFrom(record, { uncertain: false });
+        if (isMoneyKitError(err) && !err.mayHaveTakenEffect)
+          record = await ledger.transitionFrom(record, { uncertain: false });
         throw err;
       }
     });
@@ -144,17 +172,30 @@ export async function importConnection(deps: ImportDeps, record: ConnectionRecor
     await ledger.noteLanded(record.runId, field, plan.importBody.transactions, accountIds);
     record = await ledger.transitionFrom(record, {
       customerUserId,
-      state: 'linked', linkId: link.link_id, uncertain: null, lastError: null, batchesDone: 0, batchInFlight: null,
-      transactionsImported: plan.importBody.transactions.length, batchesTotal: plan.batches.length,
+      state: 'linked',
+      linkId: link.link_id,
+      uncertain: null,
+      lastError: null,
+      batchesDone: 0,
+      batchInFlight: null,
+      transactionsImported: plan.importBody.transactions.length,
+      batchesTotal: plan.batches.length,
     });
   }
 
   const linkId = record.linkId!;
   for (let i = record.batchesDone; i < plan.batches.length; i++) {
     const batch = plan.batches[i]!;
-    if (record.batchInFlight === i && (await waitForUpstream(deps, record.sentAt), await batchLanded(deps, record.runId, linkId, batch))) {
+    if (
+      record.batchInFlight === i &&
+      (await waitForUpstream(deps, record.sentAt), await batchLanded(deps, record.runId, linkId, batch))
+    ) {
       await ledger.noteLanded(record.runId, field, batch);
-      record = await ledger.transitionFrom(record, { batchesDone: i + 1, batchInFlight: null, transactionsImported: record.transactionsImported + batch.length });
+      record = await ledger.transitionFrom(record, {
+        batchesDone: i + 1,
+        batchInFlight: null,
+        transactionsImported: record.transactionsImported + batch.length,
+      });
       continue;
     }
     link = await limited(deps, record.runId, async () => {
@@ -162,7 +203,11 @@ export async function importConnection(deps: ImportDeps, record: ConnectionRecor
       return api.importTransactions(linkId, { transactions: batch });
     });
     await ledger.noteLanded(record.runId, field, batch);
-    record = await ledger.transitionFrom(record, { batchesDone: i + 1, batchInFlight: null, transactionsImported: record.transactionsImported + batch.length });
+    record = await ledger.transitionFrom(record, {
+      batchesDone: i + 1,
+      batchInFlight: null,
+      transactionsImported: record.transactionsImported + batch.length,
+    });
   }
 
   // Hand over before marking done: a crash in between only repeats an idempotent hand-over.
@@ -180,12 +225,19 @@ export async function importConnection(deps: ImportDeps, record: ConnectionRecor
 }
 
 /** Did a batch whose response was lost land? Its transactions carry our ids, so we ask for them back. */
-export async function batchLanded(deps: ImportDeps, runId: string, linkId: string, batch: ImportTransaction[]): Promise<boolean> {
+export async function batchLanded(
+  deps: ImportDeps,
+  runId: string,
+  linkId: string,
+  batch: ImportTransaction[],
+): Promise<boolean> {
   const ids = batch.map((t) => t.transaction_id).filter((id): id is string => Boolean(id));
   if (ids.length === 0) return false;
   const days = batch.map((t) => t.date.slice(0, 10)).sort();
   const window = { startDate: days[0]!, endDate: days[days.length - 1]! };
-  const landed = await read(deps, runId, () => deps.api.landedTransactionIds(linkId, [ids[0]!, ids[ids.length - 1]!], window));
+  const landed = await read(deps, runId, () =>
+    deps.api.landedTransactionIds(linkId, [ids[0]!, ids[ids.length - 1]!], window),
+  );
   return landed.size > 0;
 }
 
@@ -193,7 +245,12 @@ export async function batchLanded(deps: ImportDeps, runId: string, linkId: strin
  * How many of an adopted link's batches already landed. Batches go one after the other, each only once the one
  * before it is known to have landed, so the first one missing ends the count.
  */
-async function landedBatches(deps: ImportDeps, runId: string, linkId: string, batches: ImportTransaction[][]): Promise<number> {
+async function landedBatches(
+  deps: ImportDeps,
+  runId: string,
+  linkId: string,
+  batches: ImportTransaction[][],
+): Promise<number> {
   let done = 0;
   while (done < batches.length && (await batchLanded(deps, runId, linkId, batches[done]!))) done++;
   return done;

@@ -3,7 +3,13 @@
  * here, inside the worker, and never written back. Plain job data is read as it is: jobs enqueued before payloads
  * were sealed still finish.
  */
-import { importJobSchema, PayloadSealError, sealedImportJobSchema, type ImportJob, type PayloadSealer } from '@mk/shared';
+import {
+  importJobSchema,
+  PayloadSealError,
+  sealedImportJobSchema,
+  type ImportJob,
+  type PayloadSealer,
+} from '@mk/shared';
 import type { ZodError, ZodType, ZodTypeDef } from 'zod';
 
 export type OpenedPayload<P extends ImportJob = ImportJob> =
@@ -13,7 +19,11 @@ export type OpenedPayload<P extends ImportJob = ImportJob> =
   /** The payload cannot be opened: a key missing from PAYLOAD_KEYS (`unknownKey`), or altered text. */
   | { ok: false; sealError: PayloadSealError };
 
-export function openImportPayload<P extends ImportJob = ImportJob>(sealer: PayloadSealer, data: unknown, schema: ZodType<P, ZodTypeDef, unknown> = importJobSchema as unknown as ZodType<P, ZodTypeDef, unknown>): OpenedPayload<P> {
+export function openImportPayload<P extends ImportJob = ImportJob>(
+  sealer: PayloadSealer,
+  data: unknown,
+  schema: ZodType<P, ZodTypeDef, unknown> = importJobSchema as unknown as ZodType<P, ZodTypeDef, unknown>,
+): OpenedPayload<P> {
   const sealed = sealedImportJobSchema.safeParse(data);
   let plain: unknown = data;
   if (sealed.success) {

@@ -24,7 +24,10 @@ export interface ImportProcessorDeps extends ImportDeps {
   sealer: PayloadSealer;
 }
 
-export async function processImportJob(deps: ImportProcessorDeps, job: Pick<Job, 'data' | 'attemptsMade' | 'opts' | 'id'>): Promise<{ imported: number; failed: number }> {
+export async function processImportJob(
+  deps: ImportProcessorDeps,
+  job: Pick<Job, 'data' | 'attemptsMade' | 'opts' | 'id'>,
+): Promise<{ imported: number; failed: number }> {
   const opened = openImportPayload(deps.sealer, job.data);
   if (!opened.ok && 'invalid' in opened) return rejectPayload(deps, { id: job.id, data: opened.plain }, opened.invalid);
   if (!opened.ok) {
@@ -51,7 +54,12 @@ export async function processImportJob(deps: ImportProcessorDeps, job: Pick<Job,
         } catch {
           /* too large: importConnection reports it */
         }
-        return { connectionId: c.connectionId, accounts: c.request.accounts.length, transactions: c.request.transactions.length, batchesTotal };
+        return {
+          connectionId: c.connectionId,
+          accounts: c.request.accounts.length,
+          transactions: c.request.transactions.length,
+          batchesTotal,
+        };
       }),
     );
   }
@@ -82,7 +90,12 @@ export async function processImportJob(deps: ImportProcessorDeps, job: Pick<Job,
  * nothing and retries later) and says what became of it.
  */
 async function recordDecision(
-  deps: ImportProcessorDeps, decision: ImportDecision, payload: ImportJob, connectionId: string, read: ConnectionRecord, log: Record<string, unknown>,
+  deps: ImportProcessorDeps,
+  decision: ImportDecision,
+  payload: ImportJob,
+  connectionId: string,
+  read: ConnectionRecord,
+  log: Record<string, unknown>,
 ): Promise<{ failed?: true; retryLater?: string }> {
   const { ledger } = deps;
   // Two workers on one connection: one lost the job's lock while starved and went on. The one fenced out writes
@@ -107,7 +120,10 @@ async function recordDecision(
         return { retryLater: decision.failure.message };
       case 'pause':
         await ledger.transitionFrom(current, { lastError: decision.failure });
-        deps.logger.error({ ...log, failure: decision.failure }, 'MoneyKit refused our credentials: fix MONEYKIT_CLIENT_ID / MONEYKIT_CLIENT_SECRET');
+        deps.logger.error(
+          { ...log, failure: decision.failure },
+          'MoneyKit refused our credentials: fix MONEYKIT_CLIENT_ID / MONEYKIT_CLIENT_SECRET',
+        );
         throw new CredentialsRefusedError(decision.failure);
     }
   } catch (err) {
@@ -121,11 +137,20 @@ async function recordDecision(
  * its open connections are failed with that reason, so none is left open without a job — the run completes with
  * failures and `retry` re-drives them (an uncertain one still looks before it imports).
  */
-export async function failOpenConnections(ledger: ImportProcessorDeps['ledger'], sealer: PayloadSealer, data: unknown, reason: string): Promise<number> {
+export async function failOpenConnections(
+  ledger: ImportProcessorDeps['ledger'],
+  sealer: PayloadSealer,
+  data: unknown,
+  reason: string,
+): Promise<number> {
   const opened = openImportPayload(sealer, data);
   if (!opened.ok) return 0;
   const { runId, sourceUserId, connections } = opened.payload;
-  const records = await ledger.getMany(runId, sourceUserId, connections.map((c) => c.connectionId));
+  const records = await ledger.getMany(
+    runId,
+    sourceUserId,
+    connections.map((c) => c.connectionId),
+  );
   let failed = 0;
   for (const record of records) {
     if (!record || record.state === 'imported' || record.state === 'failed') continue;
@@ -143,16 +168,27 @@ export async function failOpenConnections(ledger: ImportProcessorDeps['ledger'],
  * A payload that fails its schema can never succeed: its connections are failed with the reason (so the run
  * still finishes and the report says why) and the job is not retried.
  */
-async function rejectPayload(deps: ImportProcessorDeps, job: Pick<Job, 'data' | 'id'>, error: ZodError): Promise<never> {
+async function rejectPayload(
+  deps: ImportProcessorDeps,
+  job: Pick<Job, 'data' | 'id'>,
+  error: ZodError,
+): Promise<never> {
   const issue = error.issues[0];
   const reason = `invalid import job payload: ${issue ? `${issue.path.join('.')}: ${issue.message}` : 'unreadable'}`;
-  const data = (job.data ?? {}) as { runId?: unknown; sourceUserId?: unknown; connections?: { connectionId?: unknown }[] };
+  const data = (job.data ?? {}) as {
+    runId?: unknown;
+    sourceUserId?: unknown;
+    connections?: { connectionId?: unknown }[];
+  };
   if (typeof data.runId === 'string' && typeof data.sourceUserId === 'string' && Array.isArray(data.connections)) {
     for (const c of data.connections) {
       if (typeof c?.connectionId !== 'string') continue;
       const record = { runId: data.runId, sourceUserId: data.sourceUserId, connectionId: c.connectionId };
       const [existing] = await deps.ledger.getMany(data.runId, data.sourceUserId, [c.connectionId]);
-      if (!existing) await deps.ledger.register(data.runId, data.sourceUserId, undefined, [{ connectionId: c.connectionId, accounts: 0, transactions: 0, batchesTotal: 0 }]);
+      if (!existing)
+        await deps.ledger.register(data.runId, data.sourceUserId, undefined, [
+          { connectionId: c.connectionId, accounts: 0, transactions: 0, batchesTotal: 0 },
+        ]);
       await deps.ledger.transition(record, { state: 'failed', lastError: { errorClass: 'terminal', message: reason } });
     }
   }

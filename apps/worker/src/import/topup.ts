@@ -17,7 +17,12 @@ import { CredentialsRefusedError, RetryLaterError, type ImportProcessorDeps } fr
 export type TopupOutcome = 'topped_up' | 'not_imported' | 'failed';
 
 /** Tops up one connection; returns its record as it now stands (unchanged when the first import has not finished). */
-export async function topupConnection(deps: ImportDeps, topupId: string, record: ConnectionRecord, connection: ImportConnection): Promise<ConnectionRecord> {
+export async function topupConnection(
+  deps: ImportDeps,
+  topupId: string,
+  record: ConnectionRecord,
+  connection: ImportConnection,
+): Promise<ConnectionRecord> {
   const { ledger, api } = deps;
   if (record.state !== 'imported' || !record.linkId) return record;
   if (record.topupId === topupId && record.topupDone) return record;
@@ -25,25 +30,43 @@ export async function topupConnection(deps: ImportDeps, topupId: string, record:
   const field = connectionField(record.sourceUserId, record.connectionId);
   const { transactions } = connection.request;
   // Every account of the link has a landed record (empty ones too): an account without one is not on the link.
-  const accountIds = [...new Set([...connection.request.accounts.map((a) => a.account_id), ...transactions.map((t) => t.account_id)])];
-  if (record.topupId !== topupId) record = await ledger.transitionFrom(record, { topupId, topupDone: false, topupError: null, transactionsToppedUp: 0 });
+  const accountIds = [
+    ...new Set([...connection.request.accounts.map((a) => a.account_id), ...transactions.map((t) => t.account_id)]),
+  ];
+  if (record.topupId !== topupId)
+    record = await ledger.transitionFrom(record, {
+      topupId,
+      topupDone: false,
+      topupError: null,
+      transactionsToppedUp: 0,
+    });
 
   for (;;) {
     // What landed is re-read before each batch: written before the record says a call landed, so it is never behind.
     const diff = diffLanded(await ledger.landed(record.runId, field, accountIds), transactions);
     // Imported before landed records were kept: what is on the link is unknown here, so nothing is sent.
-    if (diff.unrecorded) return ledger.transitionFrom(record, { topupDone: true, topupInFlight: null, topupError: 'no landed record for this link (imported before top-ups were possible): not topped up' });
+    if (diff.unrecorded)
+      return ledger.transitionFrom(record, {
+        topupDone: true,
+        topupInFlight: null,
+        topupError: 'no landed record for this link (imported before top-ups were possible): not topped up',
+      });
     const todo = diff.fresh;
     if (todo.length === 0) break;
     const batch = transactionBatches(todo).batches[0]!;
     const settle = async () => {
       await ledger.noteLanded(record.runId, field, batch);
       record = await ledger.transitionFrom(record, {
-        topupInFlight: null, transactionsImported: record.transactionsImported + batch.length, transactionsToppedUp: (record.transactionsToppedUp ?? 0) + batch.length,
+        topupInFlight: null,
+        transactionsImported: record.transactionsImported + batch.length,
+        transactionsToppedUp: (record.transactionsToppedUp ?? 0) + batch.length,
       });
     };
     // An earlier send's outcome is unknown: this batch is that one unless its landing was recorded already.
-    if (record.topupInFlight && (await waitForUpstream(deps, record.sentAt), await batchLanded(deps, record.runId, linkId, batch))) {
+    if (
+      record.topupInFlight &&
+      (await waitForUpstream(deps, record.sentAt), await batchLanded(deps, record.runId, linkId, batch))
+    ) {
       await settle();
       continue;
     }
@@ -56,17 +79,27 @@ export async function topupConnection(deps: ImportDeps, topupId: string, record:
   return ledger.transitionFrom(record, { topupDone: true, topupInFlight: null });
 }
 
-export async function processTopupJob(deps: ImportProcessorDeps, job: Pick<Job, 'data' | 'attemptsMade' | 'opts' | 'id'>): Promise<Record<TopupOutcome, number>> {
+export async function processTopupJob(
+  deps: ImportProcessorDeps,
+  job: Pick<Job, 'data' | 'attemptsMade' | 'opts' | 'id'>,
+): Promise<Record<TopupOutcome, number>> {
   const opened = openImportPayload<TopupJob>(deps.sealer, job.data, topupJobSchema);
   if (!opened.ok) {
-    const reason = 'invalid' in opened ? `invalid top-up job payload: ${opened.invalid.issues[0]?.message ?? 'unreadable'}` : opened.sealError.message;
+    const reason =
+      'invalid' in opened
+        ? `invalid top-up job payload: ${opened.invalid.issues[0]?.message ?? 'unreadable'}`
+        : opened.sealError.message;
     deps.logger.error({ jobId: job.id, reason }, 'top-up job payload refused');
     if (!('invalid' in opened) && opened.sealError.unknownKey) throw new Error(reason);
     throw new UnrecoverableError(reason);
   }
   const payload = opened.payload;
   const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-  const records = await deps.ledger.getMany(payload.runId, payload.sourceUserId, payload.connections.map((c) => c.connectionId));
+  const records = await deps.ledger.getMany(
+    payload.runId,
+    payload.sourceUserId,
+    payload.connections.map((c) => c.connectionId),
+  );
   const outcome: Record<TopupOutcome, number> = { topped_up: 0, not_imported: 0, failed: 0 };
   let retryLater: string | undefined;
   for (const [i, connection] of payload.connections.entries()) {
@@ -75,7 +108,12 @@ export async function processTopupJob(deps: ImportProcessorDeps, job: Pick<Job, 
       outcome.not_imported++;
       continue;
     }
-    const log = { runId: payload.runId, connectionId: connection.connectionId, jobId: job.id, topupId: payload.topupId };
+    const log = {
+      runId: payload.runId,
+      connectionId: connection.connectionId,
+      jobId: job.id,
+      topupId: payload.topupId,
+    };
     try {
       await topupConnection(deps, payload.topupId, record, connection);
       outcome.topped_up++;
@@ -83,14 +121,31 @@ export async function processTopupJob(deps: ImportProcessorDeps, job: Pick<Job, 
       const decision = decideImportFailure(err, { lastAttempt });
       if (decision.kind === 'pause') throw new CredentialsRefusedError(decision.failure);
       if (decision.kind !== 'fail') {
-        deps.logger.info({ ...log, reason: decision.kind === 'yield' ? decision.reason : 'failure' in decision ? decision.failure.message : decision.kind }, 'top-up will be retried');
+        deps.logger.info(
+          {
+            ...log,
+            reason:
+              decision.kind === 'yield'
+                ? decision.reason
+                : 'failure' in decision
+                  ? decision.failure.message
+                  : decision.kind,
+          },
+          'top-up will be retried',
+        );
         retryLater = 'failure' in decision ? decision.failure.message : 'the connection was changed by another worker';
         continue;
       }
       // The link refuses it for good (deleted, or attempts spent): this connection's top-up ends here, said why.
       const current = await deps.ledger.get(payload.runId, payload.sourceUserId, connection.connectionId);
       try {
-        if (current) await deps.ledger.transitionFrom(current, { topupId: payload.topupId, topupDone: true, topupInFlight: null, topupError: decision.failure.message });
+        if (current)
+          await deps.ledger.transitionFrom(current, {
+            topupId: payload.topupId,
+            topupDone: true,
+            topupInFlight: null,
+            topupError: decision.failure.message,
+          });
         outcome.failed++;
         deps.logger.warn({ ...log, failure: decision.failure }, 'top-up of a connection failed');
       } catch (e) {

@@ -5,7 +5,16 @@
  */
 import { Backoffs, Queue, Worker, type BackoffStrategy, type Job } from 'bullmq';
 import type { Redis } from '@mk/shared';
-import { IMPORT_BACKOFF_TYPE, importJob, queuePrefixOn, routeJobs, topupJob, unrecoverableRedisError, type Logger, type PayloadSealer } from '@mk/shared';
+import {
+  IMPORT_BACKOFF_TYPE,
+  importJob,
+  queuePrefixOn,
+  routeJobs,
+  topupJob,
+  unrecoverableRedisError,
+  type Logger,
+  type PayloadSealer,
+} from '@mk/shared';
 import type { MigrationLedger } from '@mk/ledger';
 import { queueTelemetry } from '@mk/telemetry';
 import { CredentialsRefusedError, failOpenConnections, processImportJob } from './processor';
@@ -55,7 +64,8 @@ const BACKOFF_JITTER = 0.5;
 export function importBackoff(baseMs: number, maxMs: number): BackoffStrategy {
   const exponential = Backoffs.builtinStrategies.exponential!(baseMs, BACKOFF_JITTER);
   const atCap = Backoffs.builtinStrategies.fixed!(maxMs, BACKOFF_JITTER);
-  return (attemptsMade, ...rest) => (baseMs * 2 ** Math.max(0, attemptsMade - 1) < maxMs ? exponential : atCap)(attemptsMade, ...rest);
+  return (attemptsMade, ...rest) =>
+    (baseMs * 2 ** Math.max(0, attemptsMade - 1) < maxMs ? exponential : atCap)(attemptsMade, ...rest);
 }
 
 export interface ImportWorker {
@@ -65,7 +75,15 @@ export interface ImportWorker {
 
 export function startImportWorker(opts: ImportWorkerOptions): ImportWorker {
   const limiter = new ImportRateLimiter(opts.redis, opts.prefix, opts.ratePerMinute);
-  const deps = { api: opts.api, ledger: opts.ledger, limiter, sink: opts.sink, logger: opts.logger, sealer: opts.sealer, upstreamWaitMs: opts.upstreamWaitMs };
+  const deps = {
+    api: opts.api,
+    ledger: opts.ledger,
+    limiter,
+    sink: opts.sink,
+    logger: opts.logger,
+    sealer: opts.sealer,
+    upstreamWaitMs: opts.upstreamWaitMs,
+  };
   const { backoffBaseMs: baseMs, lockDurationMs: lockDuration } = opts;
   const backoff = importBackoff(baseMs, opts.backoffMaxMs);
   const processor = routeJobs<typeof importJob.queue, Job>(importJob.queue, {
@@ -89,12 +107,18 @@ export function startImportWorker(opts: ImportWorkerOptions): ImportWorker {
     // A worker killed mid-job is normal here (deploys, SIGKILL); the ledger makes re-running safe.
     maxStalledCount: 5,
     settings: {
-      backoffStrategy: (attemptsMade, type, ...rest) => (type === IMPORT_BACKOFF_TYPE ? backoff(attemptsMade, type, ...rest) : baseMs),
+      backoffStrategy: (attemptsMade, type, ...rest) =>
+        type === IMPORT_BACKOFF_TYPE ? backoff(attemptsMade, type, ...rest) : baseMs,
     },
   });
   const queue = new Queue(importJob.queue, { connection: opts.redis, prefix: bullPrefix, ...queueTelemetry() });
   const credentials = startCredentialsPause({
-    redis: opts.redis, prefix: opts.prefix, queue, logger: opts.logger, ...(opts.api.verifyCredentials && { verifyCredentials: () => opts.api.verifyCredentials!() }), ...opts.credentialsProbe,
+    redis: opts.redis,
+    prefix: opts.prefix,
+    queue,
+    logger: opts.logger,
+    ...(opts.api.verifyCredentials && { verifyCredentials: () => opts.api.verifyCredentials!() }),
+    ...opts.credentialsProbe,
   });
   worker.on('failed', (job, err) => {
     if (fatal(err)) return;
@@ -103,14 +127,26 @@ export function startImportWorker(opts: ImportWorkerOptions): ImportWorker {
     if (job && /stalled more than allowable limit/.test(err.message)) {
       const reason = `import job abandoned: its worker died ${job.stalledCounter} times while holding it`;
       void failOpenConnections(opts.ledger, opts.sealer, job.data, reason)
-        .then((n) => n && opts.logger.warn({ jobId: job.id, connections: n }, `${reason}: connections failed, \`retry\` re-drives them`))
-        .catch((e: unknown) => opts.logger.error({ err: e, jobId: job.id }, 'could not record an abandoned import job'));
+        .then(
+          (n) =>
+            n &&
+            opts.logger.warn(
+              { jobId: job.id, connections: n },
+              `${reason}: connections failed, \`retry\` re-drives them`,
+            ),
+        )
+        .catch((e: unknown) =>
+          opts.logger.error({ err: e, jobId: job.id }, 'could not record an abandoned import job'),
+        );
     }
   });
   worker.on('error', (err) => {
     if (!fatal(err)) opts.logger.error({ err }, 'import worker error');
   });
-  const sweep = opts.failedRetentionMs !== undefined ? startFailedJobSweep({ queue, maxAgeMs: opts.failedRetentionMs, logger: opts.logger }) : undefined;
+  const sweep =
+    opts.failedRetentionMs !== undefined
+      ? startFailedJobSweep({ queue, maxAgeMs: opts.failedRetentionMs, logger: opts.logger })
+      : undefined;
 
   let closing: Promise<void> | undefined;
   return {

@@ -46,7 +46,11 @@ export interface RunningNotifier {
   close(): Promise<void>;
 }
 
-export function backoffMs(attempts: number, o: Pick<NotifyOptions, 'retryBaseMs' | 'retryMaxMs'>, random = Math.random): number {
+export function backoffMs(
+  attempts: number,
+  o: Pick<NotifyOptions, 'retryBaseMs' | 'retryMaxMs'>,
+  random = Math.random,
+): number {
   const full = Math.min(o.retryMaxMs, o.retryBaseMs * 2 ** Math.min(attempts - 1, 40));
   return Math.round(full * (0.5 + random() * 0.5));
 }
@@ -69,7 +73,10 @@ export function startNotifier(deps: NotifierDeps): RunningNotifier {
     const held = Number(await scripts.mkNotifyLease([leaseKey], [token, options.leaseMs])) === 1;
     heldUntil = held ? askedAt + options.leaseMs : 0;
   };
-  const renewer = setInterval(() => void renew().catch(() => (heldUntil = 0)), Math.max(100, Math.floor(options.leaseMs / 4)));
+  const renewer = setInterval(
+    () => void renew().catch(() => (heldUntil = 0)),
+    Math.max(100, Math.floor(options.leaseMs / 4)),
+  );
 
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -97,7 +104,9 @@ export function startNotifier(deps: NotifierDeps): RunningNotifier {
       return res.ok ? undefined : `HTTP ${res.status}`;
     } catch (err) {
       const e = err as Error & { cause?: { code?: string } };
-      return e.name === 'TimeoutError' ? `no answer within ${options.timeoutMs} ms` : `connection failed (${e.cause?.code ?? e.name})`;
+      return e.name === 'TimeoutError'
+        ? `no answer within ${options.timeoutMs} ms`
+        : `connection failed (${e.cause?.code ?? e.name})`;
     }
   }
 
@@ -115,10 +124,18 @@ export function startNotifier(deps: NotifierDeps): RunningNotifier {
     if (now - firstAt >= options.giveUpAfterMs) {
       await outbox.deadLetter(entry.runId, entry.id, `${failure} after ${attempts} attempts`);
       recordNotifyDelivery('dead');
-      logger.error({ runId: entry.runId, type: entry.type, attempts, failure }, 'event given up on: moved to the dead letters (`mk-migrate notify resend RUN --dead-letters`)');
+      logger.error(
+        { runId: entry.runId, type: entry.type, attempts, failure },
+        'event given up on: moved to the dead letters (`mk-migrate notify resend RUN --dead-letters`)',
+      );
       return;
     }
-    await outbox.noteAttempt(entry.runId, entry.id, { attempts, firstAt, nextAt: now + backoffMs(attempts, options), lastError: failure });
+    await outbox.noteAttempt(entry.runId, entry.id, {
+      attempts,
+      firstAt,
+      nextAt: now + backoffMs(attempts, options),
+      lastError: failure,
+    });
     recordNotifyDelivery('failed');
     logger.warn({ runId: entry.runId, type: entry.type, attempts, failure }, 'event not delivered: will retry');
   }
@@ -130,10 +147,13 @@ export function startNotifier(deps: NotifierDeps): RunningNotifier {
       const picked: { entry: OutboxEntry; state: DeliveryState | undefined }[] = [];
       const seen = new Set<string>();
       let after = '-';
-      for (let scanned = 0; picked.length < options.concurrency && scanned < SCAN_LIMIT; ) {
+      for (let scanned = 0; picked.length < options.concurrency && scanned < SCAN_LIMIT;) {
         const page = await outbox.read(runId, PAGE, after);
         if (page.length === 0) break;
-        const states = await outbox.deliveryStates(runId, page.map((e) => e.id));
+        const states = await outbox.deliveryStates(
+          runId,
+          page.map((e) => e.id),
+        );
         const now = Date.now();
         for (let i = 0; i < page.length && picked.length < options.concurrency; i++) {
           const entry = page[i]!;
@@ -162,7 +182,13 @@ export function startNotifier(deps: NotifierDeps): RunningNotifier {
       const total = c.pending + c.importing + c.linked + c.imported + c.failed;
       if (total === 0 || c.pending + c.importing + c.linked > 0) continue;
       const state = c.failed > 0 || run.rejects > 0 ? 'completed_with_failures' : 'completed';
-      await outbox.runCompleted(runId, run.retryRounds ?? 0, { state, connections: total, imported: c.imported, failed: c.failed, rejected: run.rejects });
+      await outbox.runCompleted(runId, run.retryRounds ?? 0, {
+        state,
+        connections: total,
+        imported: c.imported,
+        failed: c.failed,
+        rejected: run.rejects,
+      });
     }
   }
 

@@ -13,7 +13,13 @@ export function signNotifyBody(secret: string, body: string, nowSeconds = Math.f
 }
 
 /** True when `header` signs `body` with `secret` and its time is within `toleranceSeconds` of now. */
-export function verifyNotifySignature(secret: string, header: string | undefined, body: string, toleranceSeconds = 300, nowSeconds = Math.floor(Date.now() / 1000)): boolean {
+export function verifyNotifySignature(
+  secret: string,
+  header: string | undefined,
+  body: string,
+  toleranceSeconds = 300,
+  nowSeconds = Math.floor(Date.now() / 1000),
+): boolean {
   const parts = Object.fromEntries((header ?? '').split(',').map((p) => p.split('=', 2) as [string, string]));
   const t = Number(parts.t);
   if (!Number.isInteger(t) || Math.abs(nowSeconds - t) > toleranceSeconds || !parts.v1) return false;

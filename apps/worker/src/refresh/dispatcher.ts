@@ -17,7 +17,12 @@ export interface Dispatcher {
 }
 
 /** `isFatal` tells an error no retry cures (it is handed on and the loop stops) from one worth another round. */
-export function startDispatcher(registry: RefreshRegistry, queue: Queue, logger: Logger, isFatal: (err: Error) => boolean = () => false): Dispatcher {
+export function startDispatcher(
+  registry: RefreshRegistry,
+  queue: Queue,
+  logger: Logger,
+  isFatal: (err: Error) => boolean = () => false,
+): Dispatcher {
   const { dispatchBatch, dispatchIdleMs } = registry.options;
   let stopped = false;
   let dispatched = 0;
@@ -43,7 +48,8 @@ export function startDispatcher(registry: RefreshRegistry, queue: Queue, logger:
     );
     await registry.confirmQueued(due);
     dispatched += due.length;
-    for (const d of due) if (registry.trace.traced(d.linkId)) await registry.trace.note(d.linkId, 'queued', refreshJob.id(d));
+    for (const d of due)
+      if (registry.trace.traced(d.linkId)) await registry.trace.note(d.linkId, 'queued', refreshJob.id(d));
     return due.length;
   }
 

@@ -4,7 +4,13 @@
  */
 export { startRefresh, type RefreshServiceOptions, type RunningRefresh } from './service';
 export { startDispatcher, type Dispatcher } from './dispatcher';
-export { createRefreshProcessor, sendWindowMs, type RefreshClient, type RefreshResult, type ProcessorDeps } from './processor';
+export {
+  createRefreshProcessor,
+  sendWindowMs,
+  type RefreshClient,
+  type RefreshResult,
+  type ProcessorDeps,
+} from './processor';
 export { decideRefreshOutcome, type RefreshDecision, type DecisionContext } from './outcome';
 export { LagTracker } from './lag';
 export { CongestionLimit, type CallSignal } from './congestion';

@@ -21,7 +21,13 @@ export class LagTracker {
   snapshot(): { count: number; meanMs: number; p50Ms: number; p99Ms: number; maxMs: number } {
     const sorted = [...this.sample].sort((a, b) => a - b);
     const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
-    return { count: this.count, meanMs: this.count ? this.sum / this.count : 0, p50Ms: q(0.5), p99Ms: q(0.99), maxMs: this.max };
+    return {
+      count: this.count,
+      meanMs: this.count ? this.sum / this.count : 0,
+      p50Ms: q(0.5),
+      p99Ms: q(0.99),
+      maxMs: this.max,
+    };
   }
 
   reset(): void {

@@ -48,7 +48,8 @@ export function decideRefreshOutcome(err: MoneyKitError, ctx: DecisionContext): 
   switch (err.errorClass) {
     case 'rate_limited': {
       const delayMs = err.retryAfterMs ?? DEFAULT_RETRY_AFTER_MS;
-      if ((ctx.recent429Links ?? 1) >= ctx.appRateLimitLinks) return { kind: 'pause', delayMs, counter: 'rateLimitedApp' };
+      if ((ctx.recent429Links ?? 1) >= ctx.appRateLimitLinks)
+        return { kind: 'pause', delayMs, counter: 'rateLimitedApp' };
       return { kind: 'settle', settlement: { action: 'later', delayMs }, counter: 'rateLimitedLink' };
     }
     case 'needs_reconnect':
@@ -56,7 +57,9 @@ export function decideRefreshOutcome(err: MoneyKitError, ctx: DecisionContext): 
     case 'terminal':
       switch (err.terminal) {
         case 'forbidden':
-          return ctx.products.length > 1 ? { kind: 'probe' } : { kind: 'settle', settlement: { action: 'stop', products: ctx.products, why: 'forbidden' } };
+          return ctx.products.length > 1
+            ? { kind: 'probe' }
+            : { kind: 'settle', settlement: { action: 'stop', products: ctx.products, why: 'forbidden' } };
         case 'not_found':
           return { kind: 'settle', settlement: { action: 'remove', reason: 'not_found' } };
         case 'gone':
@@ -66,7 +69,8 @@ export function decideRefreshOutcome(err: MoneyKitError, ctx: DecisionContext): 
       }
     case 'retryable':
       // it may have refreshed: never resend before the quota window, whatever the retry policy says
-      if (err.mayHaveTakenEffect) return { kind: 'settle', settlement: { action: 'uncertain', answered: err.status !== undefined } };
+      if (err.mayHaveTakenEffect)
+        return { kind: 'settle', settlement: { action: 'uncertain', answered: err.status !== undefined } };
       if (ctx.lastAttempt) return { kind: 'settle', settlement: { action: 'later', delayMs: ctx.retryLaterMs } };
       return { kind: 'retry' };
     case 'auth':

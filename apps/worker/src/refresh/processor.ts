@@ -3,7 +3,15 @@
  * Failures are decided in outcome.ts and acted on here, in one switch.
  */
 import { RateLimitError, type Job, type Queue } from 'bullmq';
-import { ConfigError, refreshCheckJob, refreshCheckJobSchema, refreshJobSchema, type FailureInfo, type Logger, type Product } from '@mk/shared';
+import {
+  ConfigError,
+  refreshCheckJob,
+  refreshCheckJobSchema,
+  refreshJobSchema,
+  type FailureInfo,
+  type Logger,
+  type Product,
+} from '@mk/shared';
 import { isMoneyKitError, isTimeoutError, MoneyKitError, type MoneyKitClient } from '@mk/moneykit-client';
 import { recordRefreshLag } from '@mk/telemetry';
 import { CongestionLimit, type CallSignal } from './congestion';
@@ -13,7 +21,8 @@ import type { Claim, RefreshRegistry, Settlement } from '@mk/refresh';
 import type { LinkEvents } from '../link-events';
 
 type Claimed = Extract<Claim, { kind: 'claimed' }>;
-export type RefreshClient = Pick<MoneyKitClient, 'refreshProducts' | 'maxExchangeMs' | 'getLink'> & Partial<Pick<MoneyKitClient, 'verifyCredentials'>>;
+export type RefreshClient = Pick<MoneyKitClient, 'refreshProducts' | 'maxExchangeMs' | 'getLink'> &
+  Partial<Pick<MoneyKitClient, 'verifyCredentials'>>;
 
 export interface RefreshResult {
   outcome: 'accepted' | 'skipped' | 'deferred' | 'settled';
@@ -68,7 +77,11 @@ const CHECK_MARGIN_MS = 1000;
  * attempt recorded since the claim, give or take the clocks' skew, is that call (or MoneyKit's own, which counts too).
  * A product the link does not list says nothing: the call stays counted.
  */
-export function callArrived(status: { last_attempted_at?: string | null } | undefined, claimedAt: number, skewMs: number): boolean {
+export function callArrived(
+  status: { last_attempted_at?: string | null } | undefined,
+  claimedAt: number,
+  skewMs: number,
+): boolean {
   if (status === undefined) return true;
   if (!status.last_attempted_at) return false;
   return Date.parse(status.last_attempted_at) >= claimedAt - skewMs;
@@ -82,7 +95,12 @@ function signalOf(answer: MoneyKitError | 'accepted'): CallSignal {
 /** The part of a claim that concerns one product (for probing a multi-product 403 product by product). */
 function narrow(claim: Claimed, product: Product): Claimed {
   const i = claim.products.indexOf(product);
-  return { ...claim, products: [product], previous: claim.previous.split(',')[i] ?? '-', dueTimes: [claim.dueTimes[i] ?? 0] };
+  return {
+    ...claim,
+    products: [product],
+    previous: claim.previous.split(',')[i] ?? '-',
+    dueTimes: [claim.dueTimes[i] ?? 0],
+  };
 }
 
 export function createRefreshProcessor(deps: ProcessorDeps) {
@@ -90,7 +108,11 @@ export function createRefreshProcessor(deps: ProcessorDeps) {
   const opts = registry.options;
   const callMs = client.maxExchangeMs('refresh_products');
   const window = sendWindowMs(opts.inFlightMs, callMs, opts.quotaGuardMs);
-  if (window <= 0) throw new ConfigError('REFRESH_IN_FLIGHT_MS', `(${opts.inFlightMs} ms) must exceed the longest refresh call (${callMs} ms: MONEYKIT_TIMEOUT_MS and the transport's grace) plus REFRESH_QUOTA_GUARD_MS (${opts.quotaGuardMs} ms)`);
+  if (window <= 0)
+    throw new ConfigError(
+      'REFRESH_IN_FLIGHT_MS',
+      `(${opts.inFlightMs} ms) must exceed the longest refresh call (${callMs} ms: MONEYKIT_TIMEOUT_MS and the transport's grace) plus REFRESH_QUOTA_GUARD_MS (${opts.quotaGuardMs} ms)`,
+    );
   const congestion = deps.congestion ?? new CongestionLimit({ max: Number.MAX_SAFE_INTEGER, cooldownMs: callMs });
 
   async function call(claim: Claimed): Promise<MoneyKitError | 'accepted'> {
@@ -104,7 +126,11 @@ export function createRefreshProcessor(deps: ProcessorDeps) {
       return 'accepted';
     } catch (err) {
       if (isMoneyKitError(err)) {
-        await trace.note(claim.linkId, 'answer', `${err.errorClass}${err.status ? ` ${err.status}` : ''} ${err.code ?? ''}${err.mayHaveTakenEffect ? ' (may have taken effect)' : ''}`);
+        await trace.note(
+          claim.linkId,
+          'answer',
+          `${err.errorClass}${err.status ? ` ${err.status}` : ''} ${err.code ?? ''}${err.mayHaveTakenEffect ? ' (may have taken effect)' : ''}`,
+        );
         return err;
       }
       // not a MoneyKit answer (a bug, Redis gone while settling): the call may have gone out
@@ -122,14 +148,25 @@ export function createRefreshProcessor(deps: ProcessorDeps) {
       appRateLimitLinks: opts.appRateLimitLinks,
       retryLaterMs: opts.retryLaterMs,
     });
-    const log = { linkId: claim.linkId, products: claim.products, errorClass: err.errorClass, status: err.status, code: err.code };
+    const log = {
+      linkId: claim.linkId,
+      products: claim.products,
+      errorClass: err.errorClass,
+      status: err.status,
+      code: err.code,
+    };
     switch (decision.kind) {
       case 'settle': {
         await registry.settle(claim, decision.settlement);
         if (decision.counter) await registry.count(decision.counter);
         if (decision.settlement.action === 'uncertain') await scheduleCheck(claim);
         const attention = attentionOf(decision.settlement);
-        if (attention && deps.links) await deps.links.needsAttention(claim.linkId, attention, Date.now()).catch((e: unknown) => logger.warn({ err: e, linkId: claim.linkId }, 'link needing attention not recorded'));
+        if (attention && deps.links)
+          await deps.links
+            .needsAttention(claim.linkId, attention, Date.now())
+            .catch((e: unknown) =>
+              logger.warn({ err: e, linkId: claim.linkId }, 'link needing attention not recorded'),
+            );
         logger.debug({ ...log, action: decision.settlement.action }, 'refresh settled after an error');
         return;
       }
@@ -168,13 +205,25 @@ export function createRefreshProcessor(deps: ProcessorDeps) {
    */
   async function scheduleCheck(claim: Claimed): Promise<void> {
     const { claimedAt, arrivesBy } = registry.claimWindow(claim);
-    const delay = Math.max(0, arrivesBy - claimedAt - (Date.now() - claim.askedAt)) + opts.quotaGuardMs + CHECK_MARGIN_MS;
+    const delay =
+      Math.max(0, arrivesBy - claimedAt - (Date.now() - claim.askedAt)) + opts.quotaGuardMs + CHECK_MARGIN_MS;
     // only where the quota window outlasts the wait for the check: a shorter one is due again before it could tell
     const previous = claim.previous.split(',');
-    const worth = claim.products.map((p, i) => [p, previous[i] ?? '-'] as const).filter(([p]) => registry.timings[p].allowMs > arrivesBy - claimedAt + delay);
+    const worth = claim.products
+      .map((p, i) => [p, previous[i] ?? '-'] as const)
+      .filter(([p]) => registry.timings[p].allowMs > arrivesBy - claimedAt + delay);
     if (worth.length === 0) return;
-    const check = { linkId: claim.linkId, products: worth.map(([p]) => p), claimedAt, previous: worth.map(([, e]) => e).join(',') };
-    await queue.add(refreshCheckJob.name, check, { ...refreshCheckJob.options, jobId: refreshCheckJob.id(check), delay });
+    const check = {
+      linkId: claim.linkId,
+      products: worth.map(([p]) => p),
+      claimedAt,
+      previous: worth.map(([, e]) => e).join(','),
+    };
+    await queue.add(refreshCheckJob.name, check, {
+      ...refreshCheckJob.options,
+      jobId: refreshCheckJob.id(check),
+      delay,
+    });
   }
 
   /** The quota gate, re-asked when the claim grew too old to send (this process stalled in between). */
@@ -184,8 +233,12 @@ export function createRefreshProcessor(deps: ProcessorDeps) {
       if (claim.kind === 'gone' || claim.products.length === 0 || Date.now() - claim.askedAt < window) return claim;
       await registry.settle(claim, { action: 'rollback' });
       await registry.count('staleClaims');
-      logger.warn({ linkId: data.linkId, ageMs: Date.now() - claim.askedAt, windowMs: window }, 'refresh claim too old to send (process stalled): claimed again');
-      if (i + 1 >= MAX_RECLAIMS) throw new Error(`refresh claim of ${data.linkId} went stale ${MAX_RECLAIMS} times: this process is starved`);
+      logger.warn(
+        { linkId: data.linkId, ageMs: Date.now() - claim.askedAt, windowMs: window },
+        'refresh claim too old to send (process stalled): claimed again',
+      );
+      if (i + 1 >= MAX_RECLAIMS)
+        throw new Error(`refresh claim of ${data.linkId} went stale ${MAX_RECLAIMS} times: this process is starved`);
     }
   }
 
@@ -197,7 +250,11 @@ export function createRefreshProcessor(deps: ProcessorDeps) {
     await registry.count('uncertainChecked');
     const skew = (p: Product) => Math.min(MAX_CLOCK_SKEW_MS, registry.timings[p].allowMs / 2);
     const unsent = check.products.filter((p) => !callArrived(link.products[p], check.claimedAt, skew(p)));
-    await registry.trace.note(check.linkId, 'checked', unsent.length ? `never arrived: ${unsent.join('+')} due again` : 'the uncertain call arrived');
+    await registry.trace.note(
+      check.linkId,
+      'checked',
+      unsent.length ? `never arrived: ${unsent.join('+')} due again` : 'the uncertain call arrived',
+    );
     if (unsent.length === 0) return { outcome: 'settled', products: [] };
     await registry.unsent({ ...check, products: unsent, claimedProducts: check.products });
     return { outcome: 'settled', products: unsent };

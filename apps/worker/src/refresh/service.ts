@@ -3,7 +3,19 @@
  * shared registry. Start it in as many processes as you like.
  */
 import { Queue, Worker, type Job } from 'bullmq';
-import { DEFAULT_PREFIX, createLogger, createRedis, queuePrefixOn, refreshCheckJob, refreshJob, routeJobs, unrecoverableRedisError, type Logger, type Redis, type RedisTarget } from '@mk/shared';
+import {
+  DEFAULT_PREFIX,
+  createLogger,
+  createRedis,
+  queuePrefixOn,
+  refreshCheckJob,
+  refreshJob,
+  routeJobs,
+  unrecoverableRedisError,
+  type Logger,
+  type Redis,
+  type RedisTarget,
+} from '@mk/shared';
 import { startDispatcher, type Dispatcher } from './dispatcher';
 import { LagTracker } from './lag';
 import { startCredentialsPause, type CredentialsPause, type CredentialsPauseOptions } from '../credentials-pause';
@@ -72,25 +84,51 @@ export async function startRefresh(opts: RefreshServiceOptions): Promise<Running
   let worker: Worker | undefined;
   let credentials: CredentialsPause | undefined;
   if (opts.process !== false) {
-    const congestion = new CongestionLimit({ max: registry.options.concurrency, cooldownMs: opts.client.maxExchangeMs('refresh_products') });
-    const verify = opts.client.verifyCredentials?.bind(opts.client);
-    credentials = startCredentialsPause({ redis: commands, prefix, queue, logger, ...(verify && { verifyCredentials: verify }), ...opts.credentialsProbe });
-    const paused = credentials;
-    const { processRefresh, processCheck } = createRefreshProcessor({ registry, client: opts.client, queue, logger, lag, congestion, credentialsRefused: (f) => paused.pause(f), ...(opts.links && { links: opts.links }) });
-    worker = new Worker(refreshJob.queue, routeJobs<typeof refreshJob.queue, Job>(refreshJob.queue, { [refreshJob.name]: processRefresh, [refreshCheckJob.name]: processCheck }), {
-      // with tracing on, a refresh's trace runs from its dispatch to the MoneyKit call
-      ...queueTelemetry(),
-      connection: connect(),
-      prefix: bullPrefix,
-      concurrency: registry.options.concurrency,
-      // queue.rateLimit() (app-wide 429) only holds the queue when the worker has a limiter
-      limiter: { max: 1_000_000, duration: 1000 },
-      ...(opts.lockDurationMs !== undefined && { lockDuration: opts.lockDurationMs }),
-      // A worker killed mid-job is routine (deploys, scale-in): its job runs again elsewhere, which the atomic claim
-      // makes safe. BullMQ's default (1) would fail the job instead and leave the link to wait for its lease.
-      maxStalledCount: 5,
-      ...(opts.stalledIntervalMs !== undefined && { stalledInterval: opts.stalledIntervalMs }),
+    const congestion = new CongestionLimit({
+      max: registry.options.concurrency,
+      cooldownMs: opts.client.maxExchangeMs('refresh_products'),
     });
+    const verify = opts.client.verifyCredentials?.bind(opts.client);
+    credentials = startCredentialsPause({
+      redis: commands,
+      prefix,
+      queue,
+      logger,
+      ...(verify && { verifyCredentials: verify }),
+      ...opts.credentialsProbe,
+    });
+    const paused = credentials;
+    const { processRefresh, processCheck } = createRefreshProcessor({
+      registry,
+      client: opts.client,
+      queue,
+      logger,
+      lag,
+      congestion,
+      credentialsRefused: (f) => paused.pause(f),
+      ...(opts.links && { links: opts.links }),
+    });
+    worker = new Worker(
+      refreshJob.queue,
+      routeJobs<typeof refreshJob.queue, Job>(refreshJob.queue, {
+        [refreshJob.name]: processRefresh,
+        [refreshCheckJob.name]: processCheck,
+      }),
+      {
+        // with tracing on, a refresh's trace runs from its dispatch to the MoneyKit call
+        ...queueTelemetry(),
+        connection: connect(),
+        prefix: bullPrefix,
+        concurrency: registry.options.concurrency,
+        // queue.rateLimit() (app-wide 429) only holds the queue when the worker has a limiter
+        limiter: { max: 1_000_000, duration: 1000 },
+        ...(opts.lockDurationMs !== undefined && { lockDuration: opts.lockDurationMs }),
+        // A worker killed mid-job is routine (deploys, scale-in): its job runs again elsewhere, which the atomic claim
+        // makes safe. BullMQ's default (1) would fail the job instead and leave the link to wait for its lease.
+        maxStalledCount: 5,
+        ...(opts.stalledIntervalMs !== undefined && { stalledInterval: opts.stalledIntervalMs }),
+      },
+    );
     worker.on('error', (err) => {
       if (!fatal(err)) logger.error({ err }, 'refresh worker error');
     });
@@ -101,7 +139,10 @@ export async function startRefresh(opts: RefreshServiceOptions): Promise<Running
       // plan the link again from its state at once, rather than when its lease ends
       logger.warn({ jobId: job.id, err }, 'refresh job failed for good: its link is planned again');
       const linkId = (job.data as { linkId?: unknown }).linkId;
-      void Promise.all([registry.count('jobsFailed'), typeof linkId === 'string' ? registry.reschedule(linkId) : undefined]).catch(() => undefined);
+      void Promise.all([
+        registry.count('jobsFailed'),
+        typeof linkId === 'string' ? registry.reschedule(linkId) : undefined,
+      ]).catch(() => undefined);
     });
   }
   const dispatcher = opts.dispatch === false ? undefined : startDispatcher(registry, queue, logger, fatal);

@@ -55,13 +55,19 @@ export class WebhookDedupe {
     private readonly ttlMs = DEFAULT_DEDUPE_TTL_MS,
     readonly leaseMs = DEFAULT_PROCESSING_LEASE_MS,
   ) {
-    if (!(leaseMs > 0 && leaseMs < ttlMs)) throw new Error(`webhook processing lease (${leaseMs} ms) must be positive and shorter than the dedupe TTL (${ttlMs} ms)`);
+    if (!(leaseMs > 0 && leaseMs < ttlMs))
+      throw new Error(
+        `webhook processing lease (${leaseMs} ms) must be positive and shorter than the dedupe TTL (${ttlMs} ms)`,
+      );
     this.scripts = SCRIPTS.on(redis);
   }
 
   async claim(idempotencyKey: string): Promise<DedupeClaim> {
     const token = randomUUID();
-    const [kind, ttl] = (await this.scripts.mkWebhookClaim([this.keyOf(idempotencyKey)], [token, this.leaseMs, PROCESSING, DONE])) as [string, number?];
+    const [kind, ttl] = (await this.scripts.mkWebhookClaim(
+      [this.keyOf(idempotencyKey)],
+      [token, this.leaseMs, PROCESSING, DONE],
+    )) as [string, number?];
     if (kind === 'claimed') return { kind, token };
     if (kind === 'done') return { kind };
     return { kind: 'busy', retryAfterMs: Number(ttl) };

@@ -6,7 +6,11 @@ import type { LinkEvents } from '../link-events';
 export type WebhookEffect = LinkActionResult | 'ignored';
 
 /** The refresh schedule first, then the migration's record of it (`links`): a retried delivery repeats neither. */
-export async function applyWebhook(event: WebhookBody, registry: RefreshRegistry, links?: LinkEvents): Promise<WebhookEffect> {
+export async function applyWebhook(
+  event: WebhookBody,
+  registry: RefreshRegistry,
+  links?: LinkEvents,
+): Promise<WebhookEffect> {
   switch (event.webhook_event) {
     case 'link.state_changed': {
       // the event's own time orders retried deliveries; a missing/unparseable one is treated as "now"

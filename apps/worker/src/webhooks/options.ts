@@ -19,7 +19,9 @@ export const webhookEnvSchema = z.object({
    * How long a delivery being applied holds its key, seconds: a receiver killed mid-apply delays that event's
    * retries this long. Longer than any apply, shorter than MoneyKit's gaps between redeliveries.
    */
-  WEBHOOK_PROCESSING_LEASE_SECONDS: envInt(1).max(300).default(DEFAULT_PROCESSING_LEASE_MS / 1000),
+  WEBHOOK_PROCESSING_LEASE_SECONDS: envInt(1)
+    .max(300)
+    .default(DEFAULT_PROCESSING_LEASE_MS / 1000),
   /** When set, the signature's iss must equal it. */
   WEBHOOK_ISSUER: z.string().min(1).optional(),
 });
@@ -42,4 +44,5 @@ export function webhookOptionsFromConfig(cfg: WebhookEnv) {
 }
 
 /** The webhook settings alone, read from `env`. */
-export const webhookOptionsFromEnv = (env: NodeJS.ProcessEnv = process.env) => webhookOptionsFromConfig(loadConfig(webhookEnvSchema, env));
+export const webhookOptionsFromEnv = (env: NodeJS.ProcessEnv = process.env) =>
+  webhookOptionsFromConfig(loadConfig(webhookEnvSchema, env));

@@ -49,7 +49,8 @@ export async function startWebhookReceiver(opts: WebhookReceiverOptions): Promis
   const logger = opts.logger ?? createLogger('webhooks');
   const prefix = opts.prefix ?? DEFAULT_PREFIX;
   const ownRedis = !opts.redis;
-  if (!opts.redis && !opts.redisUrl && !opts.registry) throw new Error('startWebhookReceiver needs redis, redisUrl or registry');
+  if (!opts.redis && !opts.redisUrl && !opts.registry)
+    throw new Error('startWebhookReceiver needs redis, redisUrl or registry');
   const redis = opts.redis ?? opts.registry?.redis ?? createRedis(opts.redisUrl!, 'worker');
   const registry = opts.registry ?? (await RefreshRegistry.open(redis, prefix, opts.registryOptions));
   const fetchJwks = opts.fetchJwks ?? (opts.moneykitBaseUrl ? jwksFromUrl(opts.moneykitBaseUrl) : undefined);

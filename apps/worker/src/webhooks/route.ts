@@ -39,11 +39,15 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRouteOptions> = async (sco
 
   // The signature covers the exact bytes: keep them raw, parse only after verifying.
   scope.removeAllContentTypeParsers();
-  scope.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
+  scope.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit }, (_req, body, done) =>
+    done(null, body),
+  );
 
   scope.setErrorHandler((err: FastifyError, _req, reply) => {
-    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return problem(reply, 413, 'body_too_large', `webhook bodies are limited to ${bodyLimit} bytes`);
-    if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return problem(reply, 415, 'unsupported_media_type', 'webhooks must be sent as application/json');
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+      return problem(reply, 413, 'body_too_large', `webhook bodies are limited to ${bodyLimit} bytes`);
+    if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+      return problem(reply, 415, 'unsupported_media_type', 'webhooks must be sent as application/json');
     if (err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return problem(reply, 400, 'empty_body', 'webhook body is empty');
     if ((err.statusCode ?? 500) < 500) return problem(reply, err.statusCode!, 'bad_request', err.message);
     logger?.error({ err }, 'webhook processing failed');
@@ -74,9 +78,15 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRouteOptions> = async (sco
     if (!event.success) {
       // a genuine event of a kind we do not know: acknowledge, or MoneyKit retries it for hours
       const kind = (json as { webhook_event?: unknown } | null)?.webhook_event;
-      if (typeof kind === 'string' && !(WEBHOOK_EVENTS as readonly string[]).includes(kind)) return reply.code(200).send({ status: 'ignored', event: kind });
+      if (typeof kind === 'string' && !(WEBHOOK_EVENTS as readonly string[]).includes(kind))
+        return reply.code(200).send({ status: 'ignored', event: kind });
       const where = event.error.issues[0];
-      return problem(reply, 400, 'invalid_event', `webhook body does not match the event schema${where ? ` at ${where.path.join('.') || '(root)'}: ${where.message}` : ''}`);
+      return problem(
+        reply,
+        400,
+        'invalid_event',
+        `webhook body does not match the event schema${where ? ` at ${where.path.join('.') || '(root)'}: ${where.message}` : ''}`,
+      );
     }
 
     const key = event.data.webhook_idempotency_key;
@@ -94,7 +104,11 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRouteOptions> = async (sco
       throw err;
     }
     // Applied: 200 even if the mark fails, so MoneyKit stops (only a replay after the lease could apply it again).
-    await dedupe.done(key).catch((err: unknown) => logger?.warn({ err, linkId: event.data.link_id }, 'webhook applied but not marked done'));
+    await dedupe
+      .done(key)
+      .catch((err: unknown) =>
+        logger?.warn({ err, linkId: event.data.link_id }, 'webhook applied but not marked done'),
+      );
     logger?.debug({ event: event.data.webhook_event, linkId: event.data.link_id, effect }, 'webhook applied');
     return reply.code(200).send({ status: 'processed', effect });
   });

@@ -64,27 +64,39 @@ export class WebhookVerifier {
     } catch {
       throw new WebhookSignatureError('malformed', 'MoneyKit-Signature is not a JWT');
     }
-    if (header.alg !== 'ES256') throw new WebhookSignatureError('malformed', `signature algorithm must be ES256, got ${String(header.alg)}`);
+    if (header.alg !== 'ES256')
+      throw new WebhookSignatureError('malformed', `signature algorithm must be ES256, got ${String(header.alg)}`);
     if (!header.kid) throw new WebhookSignatureError('malformed', 'signature has no kid');
 
     const key = await this.keyFor(header.kid);
     let payload: Record<string, unknown>;
     try {
-      ({ payload } = await jwtVerify(signature, key, { algorithms: ['ES256'], ...(this.opts.issuer && { issuer: this.opts.issuer }) }));
+      ({ payload } = await jwtVerify(signature, key, {
+        algorithms: ['ES256'],
+        ...(this.opts.issuer && { issuer: this.opts.issuer }),
+      }));
     } catch (err) {
-      if (err instanceof joseErrors.JWSSignatureVerificationFailed) throw new WebhookSignatureError('bad_signature', 'signature does not verify with the key it names');
-      if (err instanceof joseErrors.JWTClaimValidationFailed || err instanceof joseErrors.JWTExpired) throw new WebhookSignatureError('stale', `signature claims refused: ${err.message}`);
+      if (err instanceof joseErrors.JWSSignatureVerificationFailed)
+        throw new WebhookSignatureError('bad_signature', 'signature does not verify with the key it names');
+      if (err instanceof joseErrors.JWTClaimValidationFailed || err instanceof joseErrors.JWTExpired)
+        throw new WebhookSignatureError('stale', `signature claims refused: ${err.message}`);
       throw new WebhookSignatureError('malformed', 'signature could not be verified');
     }
 
     const iat = payload.iat;
     if (typeof iat !== 'number') throw new WebhookSignatureError('malformed', 'signature has no iat');
-    if (Math.abs(this.now() - iat * 1000) > this.leewayMs) throw new WebhookSignatureError('stale', `signature issued ${Math.round((this.now() - iat * 1000) / 1000)} s from now, outside the ${this.leewayMs / 1000} s leeway`);
+    if (Math.abs(this.now() - iat * 1000) > this.leewayMs)
+      throw new WebhookSignatureError(
+        'stale',
+        `signature issued ${Math.round((this.now() - iat * 1000) / 1000)} s from now, outside the ${this.leewayMs / 1000} s leeway`,
+      );
 
     const claimed = payload.request_body_sha256;
-    if (typeof claimed !== 'string' || !HEX_SHA256.test(claimed)) throw new WebhookSignatureError('malformed', 'signature has no request_body_sha256');
+    if (typeof claimed !== 'string' || !HEX_SHA256.test(claimed))
+      throw new WebhookSignatureError('malformed', 'signature has no request_body_sha256');
     const actual = createHash('sha256').update(rawBody).digest();
-    if (!timingSafeEqual(actual, Buffer.from(claimed, 'hex'))) throw new WebhookSignatureError('body_mismatch', 'body does not match the signed hash');
+    if (!timingSafeEqual(actual, Buffer.from(claimed, 'hex')))
+      throw new WebhookSignatureError('body_mismatch', 'body does not match the signed hash');
 
     const out: VerifiedSignature = { kid: header.kid, issuedAt: iat * 1000 };
     if (typeof payload.iss === 'string') out.issuer = payload.iss;

@@ -15,7 +15,15 @@ export function connectionRequest(userId: string, connection: number, transactio
     customer_user: { id: `cu-${userId}` },
     provider: 'plaid',
     institution_id: `plaid.ins_${connection + 1}`,
-    accounts: [{ account_id: accountId, name: 'Checking', type: 'depository.checking', mask: '1234', balances: { currency: 'USD', current: 100.5 } }],
+    accounts: [
+      {
+        account_id: accountId,
+        name: 'Checking',
+        type: 'depository.checking',
+        mask: '1234',
+        balances: { currency: 'USD', current: 100.5 },
+      },
+    ],
     transactions: txs,
   };
 }

@@ -21,7 +21,11 @@ export const sha256 = (body: string) => createHash('sha256').update(body, 'utf8'
  * A fresh MoneyKit-Signature for `body` (each redelivery is signed anew; the body stays the same). `opts` forge one:
  * another kid, an old iat, a hash of other bytes.
  */
-export function sign(body: string, key: TestKey, opts: { kid?: string; iat?: number; hash?: string } = {}): Promise<string> {
+export function sign(
+  body: string,
+  key: TestKey,
+  opts: { kid?: string; iat?: number; hash?: string } = {},
+): Promise<string> {
   return new SignJWT({ request_body_sha256: opts.hash ?? sha256(body) })
     .setProtectedHeader({ alg: 'ES256', kid: opts.kid ?? key.kid })
     .setIssuer('moneykit')
@@ -66,6 +70,14 @@ export interface Answer {
 /** Delivers `event` to `url` as MoneyKit does: the JSON body, freshly signed. */
 export async function deliver(url: string, event: object, key: TestKey): Promise<Answer> {
   const body = JSON.stringify(event);
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'moneykit-signature': await sign(body, key) }, body });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown>, retryAfter: res.headers.get('retry-after') };
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'moneykit-signature': await sign(body, key) },
+    body,
+  });
+  return {
+    status: res.status,
+    body: (await res.json()) as Record<string, unknown>,
+    retryAfter: res.headers.get('retry-after'),
+  };
 }

@@ -23,7 +23,10 @@ export interface SavedUser {
 
 /** The sources whose saved responses are read, and the endpoint file names each takes (the README's layout). */
 export const RESPONSE_ENDPOINTS = {
-  plaid: { user: [], connection: ['item_get', 'accounts_get', 'auth_get', 'identity_get', 'transactions_get', 'transactions_sync'] },
+  plaid: {
+    user: [],
+    connection: ['item_get', 'accounts_get', 'auth_get', 'identity_get', 'transactions_get', 'transactions_sync'],
+  },
   yodlee: { user: ['user', 'accounts', 'transactions', 'provider_accounts'], connection: [] },
   mx: { user: ['user', 'members', 'accounts', 'transactions'], connection: [] },
   finicity: { user: ['customer', 'accounts', 'transactions'], connection: [] },
@@ -45,12 +48,17 @@ export function assembleSavedUser(source: ResponseSource, user: SavedUser): Json
   const known = RESPONSE_ENDPOINTS[source];
   const unknown = (pages: Pages, allowed: readonly string[], where: string) => {
     for (const [endpoint, list] of pages) {
-      if (!(allowed as readonly string[]).includes(endpoint)) fail(list[0]!.file, `is not an endpoint file ${source} ${where} holds (expected ${allowed.join(', ') || 'none'}${where === 'user folder' && known.connection.length ? ', or one folder per connection' : ''})`);
+      if (!(allowed as readonly string[]).includes(endpoint))
+        fail(
+          list[0]!.file,
+          `is not an endpoint file ${source} ${where} holds (expected ${allowed.join(', ') || 'none'}${where === 'user folder' && known.connection.length ? ', or one folder per connection' : ''})`,
+        );
     }
   };
   unknown(user.endpoints, known.user, 'user folder');
   for (const [, pages] of user.connections) unknown(pages, known.connection, 'connection folder');
-  if (known.connection.length === 0 && user.connections.size > 0) fail(`${source}/${user.id}`, `holds sub-folders, but ${source} responses are per user (no connection folders)`);
+  if (known.connection.length === 0 && user.connections.size > 0)
+    fail(`${source}/${user.id}`, `holds sub-folders, but ${source} responses are per user (no connection folders)`);
   return ASSEMBLERS[source](user);
 }
 

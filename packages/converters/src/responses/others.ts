@@ -14,7 +14,8 @@ export function assembleYodlee(u: SavedUser): Json {
     // Each account names its provider account and provider: enough for the connection without GET /providerAccounts.
     const seen = new Map<string, Json>();
     for (const a of account) {
-      if (isObject(a) && a.providerAccountId != null && !seen.has(String(a.providerAccountId))) seen.set(String(a.providerAccountId), { id: a.providerAccountId, providerId: a.providerId });
+      if (isObject(a) && a.providerAccountId != null && !seen.has(String(a.providerAccountId)))
+        seen.set(String(a.providerAccountId), { id: a.providerAccountId, providerId: a.providerId });
     }
     providerAccount = [...seen.values()];
   }
@@ -76,8 +77,16 @@ export function assembleAkoya(u: SavedUser): Json {
       const full = { ...balance, ...item };
       return item === a ? full : { [Object.keys(a as Json)[0]!]: full };
     });
-    if (merged.length === 0 && balances.size === 0) fail(`akoya/${u.id}/${providerId}`, 'no accounts: expected accounts.json (and balances.json, transactions pages)');
+    if (merged.length === 0 && balances.size === 0)
+      fail(
+        `akoya/${u.id}/${providerId}`,
+        'no accounts: expected accounts.json (and balances.json, transactions pages)',
+      );
     return { providerId, accounts: merged, transactions: concatPages(pages, 'transactions', 'transactions') };
   });
-  return { source: 'akoya', user: { ...(isObject(user) ? user : {}), id: (isObject(user) && user.id) || u.id }, providers };
+  return {
+    source: 'akoya',
+    user: { ...(isObject(user) ? user : {}), id: (isObject(user) && user.id) || u.id },
+    providers,
+  };
 }

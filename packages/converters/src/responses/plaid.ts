@@ -30,18 +30,21 @@ function authMasks(auth: Json | undefined): Map<string, string> {
 
 function transactionsOf(pages: Pages, where: string): unknown[] {
   const sync = pages.get('transactions_sync');
-  if (sync && pages.has('transactions_get')) fail(where, 'holds both transactions_get and transactions_sync pages: keep one');
+  if (sync && pages.has('transactions_get'))
+    fail(where, 'holds both transactions_get and transactions_sync pages: keep one');
   if (!sync) return concatPages(pages, 'transactions_get', 'transactions');
   const byId = new Map<string, unknown>();
   for (const { file, body } of sync) {
     if (!isObject(body)) fail(file, 'expected a JSON object (the response as returned)');
     for (const key of ['added', 'modified'] as const) {
       for (const [i, t] of (Array.isArray(body[key]) ? body[key] : []).entries()) {
-        if (!isObject(t) || typeof t.transaction_id !== 'string') fail(`${file}: ${key}[${i}].transaction_id`, 'is missing');
+        if (!isObject(t) || typeof t.transaction_id !== 'string')
+          fail(`${file}: ${key}[${i}].transaction_id`, 'is missing');
         byId.set(t.transaction_id, t); // a modified row keeps its place, with its latest content
       }
     }
-    for (const r of Array.isArray(body.removed) ? body.removed : []) if (isObject(r) && typeof r.transaction_id === 'string') byId.delete(r.transaction_id);
+    for (const r of Array.isArray(body.removed) ? body.removed : [])
+      if (isObject(r) && typeof r.transaction_id === 'string') byId.delete(r.transaction_id);
   }
   return [...byId.values()];
 }
@@ -57,10 +60,18 @@ export function assemblePlaid(u: SavedUser): Json {
     const identity = single(pages, 'identity_get')?.body;
     const firstGet = pages.get('transactions_get')?.[0]?.body as Json | undefined;
     const item = [itemGet, accountsGet, firstGet, auth, identity].map((b) => b?.item).find(isObject);
-    if (!item) fail(where, 'no item: expected item_get.json (or an accounts_get / transactions_get / auth_get response, which carry the item)');
+    if (!item)
+      fail(
+        where,
+        'no item: expected item_get.json (or an accounts_get / transactions_get / auth_get response, which carry the item)',
+      );
     const accountList = [accountsGet, firstGet, auth, identity].map((b) => b?.accounts).find(Array.isArray) ?? [];
     const masks = authMasks(auth);
-    const accounts = accountList.map((a) => (isObject(a) && !a.mask && typeof a.account_id === 'string' && masks.has(a.account_id) ? { ...a, mask: masks.get(a.account_id) } : a));
+    const accounts = accountList.map((a) =>
+      isObject(a) && !a.mask && typeof a.account_id === 'string' && masks.has(a.account_id)
+        ? { ...a, mask: masks.get(a.account_id) }
+        : a,
+    );
     for (const a of Array.isArray(identity?.accounts) ? identity.accounts : []) {
       for (const owner of isObject(a) && Array.isArray(a.owners) ? a.owners : []) {
         if (!isObject(owner)) continue;

@@ -10,7 +10,15 @@ import type { ConvertOptions, ConvertedUser, ConvertStats } from '../types';
 
 export function convertCanonical(record: Json, _opts: ConvertOptions): ConvertedUser {
   const userId = id(record.user_id, 'user_id');
-  const stats: ConvertStats = { accounts: 0, transactions: 0, pendingSkipped: 0, unknownAccountTypes: [], unknownCategories: [], skippedConnections: [], badRows: [] };
+  const stats: ConvertStats = {
+    accounts: 0,
+    transactions: 0,
+    pendingSkipped: 0,
+    unknownAccountTypes: [],
+    unknownCategories: [],
+    skippedConnections: [],
+    badRows: [],
+  };
   const seen = new Set<string>();
   const connections = arr(record.connections, 'connections').map((raw, i) => {
     const p = `connections[${i}]`;
@@ -29,10 +37,14 @@ export function convertCanonical(record: Json, _opts: ConvertOptions): Converted
       fail(`${p}.request${where}`, issue.message);
     }
     const req: ImportLinkRequest = parsed.data;
-    req.accounts.forEach((a, j) => optDateTime(a.balances.balance_date, `${p}.request.accounts[${j}].balances.balance_date`));
+    req.accounts.forEach((a, j) =>
+      optDateTime(a.balances.balance_date, `${p}.request.accounts[${j}].balances.balance_date`),
+    );
     const accountIds = new Set(req.accounts.map((a) => a.account_id));
     const transactionIds = new Set<string>();
-    req.transactions = arr(rawTransactions, `${p}.request.transactions`).map((t, k) => transaction(t, accountIds, transactionIds, `${p}.request.transactions[${k}]`));
+    req.transactions = arr(rawTransactions, `${p}.request.transactions`).map((t, k) =>
+      transaction(t, accountIds, transactionIds, `${p}.request.transactions[${k}]`),
+    );
     if (req.customer_user.id !== userId) fail(`${p}.request.customer_user.id`, `does not match user_id '${userId}'`);
     stats.accounts += req.accounts.length;
     stats.transactions += req.transactions.length;
@@ -45,17 +57,24 @@ export function convertCanonical(record: Json, _opts: ConvertOptions): Converted
 const DATE = /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/; // as importTransactionSchema
 
 /** The same rules as importTransactionSchema (+ exact amount normalisation), without zod's per-row cost. */
-function transaction(raw: unknown, accountIds: Set<string>, transactionIds: Set<string>, path: string): ImportTransaction {
+function transaction(
+  raw: unknown,
+  accountIds: Set<string>,
+  transactionIds: Set<string>,
+  path: string,
+): ImportTransaction {
   const t = obj(raw, path);
   const accountId = str(t.account_id, `${path}.account_id`);
-  if (!accountIds.has(accountId)) fail(`${path}.account_id`, `'${accountId}' does not match any account of the request`);
+  if (!accountIds.has(accountId))
+    fail(`${path}.account_id`, `'${accountId}' does not match any account of the request`);
   const date = str(t.date, `${path}.date`);
   if (!DATE.test(date) || !isCalendarDate(date)) fail(`${path}.date`, 'is not YYYY-MM-DD or an ISO-8601 date-time');
   const out: ImportTransaction = { account_id: accountId, amount: decimal(t.amount, `${path}.amount`), date };
   if (t.transaction_id !== undefined) {
     // Same rule as every other source (builder.ts): a repeated id would import one row twice or hide one.
     const transactionId = str(t.transaction_id, `${path}.transaction_id`);
-    if (transactionIds.has(transactionId)) fail(`${path}.transaction_id`, `duplicate transaction id '${transactionId}'`);
+    if (transactionIds.has(transactionId))
+      fail(`${path}.transaction_id`, `duplicate transaction id '${transactionId}'`);
     transactionIds.add(transactionId);
     out.transaction_id = transactionId;
   }

@@ -10,7 +10,11 @@ export function anImportRequest(userId = 'user-0001', transactions = 2): ImportL
     type: 'food_and_drink.restaurants',
   }));
   return {
-    customer_user: { id: userId, email: { address: 'jane.doe@example.com' }, phone: { number: '+14155550100', country: 'US' } },
+    customer_user: {
+      id: userId,
+      email: { address: 'jane.doe@example.com' },
+      phone: { number: '+14155550100', country: 'US' },
+    },
     provider: 'mx',
     institution_id: 'mx.chase',
     accounts: [

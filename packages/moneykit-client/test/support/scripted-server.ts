@@ -21,7 +21,12 @@ export type Handler = (req: RecordedRequest, res: http.ServerResponse) => void |
 export const CLIENT_ID = 'test-client-id';
 export const CLIENT_SECRET = 'test-client-secret-DO-NOT-LEAK';
 
-export function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: http.ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const json = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json), ...headers });
   res.end(json);
@@ -93,7 +98,13 @@ export async function startScriptedServer(): Promise<ScriptedServer> {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const raw = Buffer.concat(chunks);
-    const recorded: RecordedRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: raw.toString('utf8'), bytes: raw.length };
+    const recorded: RecordedRequest = {
+      method: req.method ?? '',
+      url: req.url ?? '',
+      headers: req.headers,
+      body: raw.toString('utf8'),
+      bytes: raw.length,
+    };
 
     if (recorded.url === '/auth/token') {
       state.tokenRequests.push(recorded);
@@ -110,7 +121,8 @@ export async function startScriptedServer(): Promise<ScriptedServer> {
     state.requests.push(recorded);
     const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
     if (recorded.url !== '/.well-known/jwks.json') {
-      if (!bearer || !issued.includes(bearer) || forgotten.has(bearer)) return sendJson(res, 401, apiError(ERROR_CODES.unauthorized));
+      if (!bearer || !issued.includes(bearer) || forgotten.has(bearer))
+        return sendJson(res, 401, apiError(ERROR_CODES.unauthorized));
       if (expired.has(bearer)) return sendJson(res, 401, apiError(ERROR_CODES.expiredToken));
     }
     await handler(recorded, res);

@@ -6,12 +6,23 @@
 import type { z } from 'zod';
 import { QUEUES, type QueueName } from '../queues';
 import { jobId } from './ids';
-import { importJobSchema, refreshCheckJobSchema, refreshJobSchema, topupJobSchema, type RefreshCheckJob, type RefreshJob } from './payloads';
+import {
+  importJobSchema,
+  refreshCheckJobSchema,
+  refreshJobSchema,
+  topupJobSchema,
+  type RefreshCheckJob,
+  type RefreshJob,
+} from './payloads';
 
 /** The backoff type the import worker computes (exponential with jitter, capped: see apps/worker/src/import/worker.ts). */
 export const IMPORT_BACKOFF_TYPE = 'mk-exponential-jitter';
 
-export interface JobDefinition<Q extends QueueName = QueueName, N extends string = string, S extends z.ZodTypeAny = z.ZodTypeAny> {
+export interface JobDefinition<
+  Q extends QueueName = QueueName,
+  N extends string = string,
+  S extends z.ZodTypeAny = z.ZodTypeAny,
+> {
   queue: Q;
   name: N;
   payload: S;
@@ -60,9 +71,11 @@ export const topupJob = {
   payload: topupJobSchema,
   options: importJob.options,
   /** One line of the newer dump, per top-up: running the same top-up again finds the job it enqueued. */
-  id: (runId: string, sourceUserId: string, line: number, topupId: string): string => jobId(runId, sourceUserId, `L${line}`, `topup=${topupId}`),
+  id: (runId: string, sourceUserId: string, line: number, topupId: string): string =>
+    jobId(runId, sourceUserId, `L${line}`, `topup=${topupId}`),
   /** Connections new in the newer dump are imported by an import job of their own, named after the top-up. */
-  importId: (runId: string, sourceUserId: string, line: number, topupId: string): string => jobId(runId, sourceUserId, `L${line}`, `new=${topupId}`),
+  importId: (runId: string, sourceUserId: string, line: number, topupId: string): string =>
+    jobId(runId, sourceUserId, `L${line}`, `new=${topupId}`),
 } as const satisfies JobDefinition;
 
 export const refreshJob = {
@@ -89,11 +102,11 @@ export const refreshCheckJob = {
   // one look, retried briefly: a check that cannot be made leaves the call counted, which is always safe
   options: { attempts: 3, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: true, removeOnFail: true },
   /** One uncertain call: the link and when its claim was taken. */
-  id: (check: Pick<RefreshCheckJob, 'linkId' | 'claimedAt'>): string => jobId('check', check.linkId, String(check.claimedAt)),
+  id: (check: Pick<RefreshCheckJob, 'linkId' | 'claimedAt'>): string =>
+    jobId('check', check.linkId, String(check.claimedAt)),
 } as const satisfies JobDefinition;
 
 export const JOBS = [importJob, topupJob, refreshJob, refreshCheckJob] as const;
 export type JobName = (typeof JOBS)[number]['name'];
 /** The names of the jobs one queue carries. */
 export type JobNameOf<Q extends QueueName> = Extract<(typeof JOBS)[number], { queue: Q }>['name'];
-

@@ -11,7 +11,11 @@ export type JobHandler<J> = (job: J) => Promise<unknown>;
 /** Thrown for a job whose name the catalog does not know on that queue (written by something else, or a newer version). */
 export class UnknownJobError extends Error {
   constructor(queue: string, name: string) {
-    super(`queue ${queue} has no job named "${name}" (known: ${JOBS.filter((j) => j.queue === queue).map((j) => j.name).join(', ')})`);
+    super(
+      `queue ${queue} has no job named "${name}" (known: ${JOBS.filter((j) => j.queue === queue)
+        .map((j) => j.name)
+        .join(', ')})`,
+    );
     this.name = 'UnknownJobError';
   }
 }
@@ -22,7 +26,8 @@ export function routeJobs<Q extends QueueName, J extends { name: string }>(
 ): JobHandler<J> {
   const table = handlers as Partial<Record<string, JobHandler<J>>>;
   for (const job of JOBS) {
-    if (job.queue === queue && !table[job.name]) throw new ConfigError(`job ${job.name}`, `has no handler in this ${queue} worker`);
+    if (job.queue === queue && !table[job.name])
+      throw new ConfigError(`job ${job.name}`, `has no handler in this ${queue} worker`);
   }
   return (job) => {
     const handler = table[job.name];

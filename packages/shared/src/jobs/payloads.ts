@@ -52,10 +52,14 @@ export const sealedImportJobSchema = z.object({
 });
 export type SealedImportJob = z.infer<typeof sealedImportJobSchema>;
 
-export const userHash = (sourceUserId: string) => createHash('sha256').update(sourceUserId, 'utf8').digest('hex').slice(0, 16);
+export const userHash = (sourceUserId: string) =>
+  createHash('sha256').update(sourceUserId, 'utf8').digest('hex').slice(0, 16);
 
 /** The job data the producer enqueues: only the worker, holding the key, reads the payload. */
-export function sealImportJob(sealer: { seal(value: unknown, associatedData: string): string }, job: ImportJob | TopupJob): SealedImportJob {
+export function sealImportJob(
+  sealer: { seal(value: unknown, associatedData: string): string },
+  job: ImportJob | TopupJob,
+): SealedImportJob {
   const plain = JSON.stringify(job);
   return {
     runId: job.runId,

@@ -32,7 +32,11 @@ export function authRoutes(app: FastifyInstance, state: SandboxState, tokens: To
     const field = (name: string) => (typeof form[name] === 'string' ? (form[name] as string) : undefined);
     if (field('grant_type') !== 'client_credentials') {
       // The contract types this 400 with the unauthorized error body.
-      throw new ApiProblem(400, 'api_error.auth.unauthorized', 'Invalid grant_type: only client_credentials is supported');
+      throw new ApiProblem(
+        400,
+        'api_error.auth.unauthorized',
+        'Invalid grant_type: only client_credentials is supported',
+      );
     }
     state.admitTokenCall();
     const basic = basicCredentials(request.headers.authorization);

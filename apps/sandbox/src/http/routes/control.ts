@@ -23,7 +23,9 @@ function parse<T extends z.ZodTypeAny>(schema: T, body: unknown): z.infer<T> {
 }
 
 export function controlRoutes(app: FastifyInstance, state: SandboxState): void {
-  app.post<IdParams>('/_sandbox/links/:id/reconnect', async (request) => state.render(state.reconnect(request.params.id)));
+  app.post<IdParams>('/_sandbox/links/:id/reconnect', async (request) =>
+    state.render(state.reconnect(request.params.id)),
+  );
 
   app.post<IdParams>('/_sandbox/links/:id/disconnect', async (request) => {
     const { error_code } = parse(disconnectBody, request.body);

@@ -10,14 +10,18 @@ import { validationProblem } from '../problems';
 export function importRoutes(app: FastifyInstance, state: SandboxState, timers: Timers): void {
   const latency = (bytes: number) => timers.sleep(importLatencyMs(state.options.latency, bytes));
 
-  app.post('/links/import', { bodyLimit: MAX_REQUEST_BYTES, config: { endpoint: 'import' } }, async (request, reply) => {
-    const parsed = importLinkRequestSchema.safeParse(request.body);
-    if (!parsed.success) throw validationProblem(parsed.error);
-    await latency(request.bodyBytes);
-    const link = state.importLink(parsed.data);
-    if (applyPostFault(state.faults.afterCommit('import'), request, reply)) return reply;
-    return reply.code(200).send(state.render(link));
-  });
+  app.post(
+    '/links/import',
+    { bodyLimit: MAX_REQUEST_BYTES, config: { endpoint: 'import' } },
+    async (request, reply) => {
+      const parsed = importLinkRequestSchema.safeParse(request.body);
+      if (!parsed.success) throw validationProblem(parsed.error);
+      await latency(request.bodyBytes);
+      const link = state.importLink(parsed.data);
+      if (applyPostFault(state.faults.afterCommit('import'), request, reply)) return reply;
+      return reply.code(200).send(state.render(link));
+    },
+  );
 
   app.post<{ Params: { id: string } }>(
     '/links/:id/import/transactions',
