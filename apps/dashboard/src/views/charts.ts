@@ -31,12 +31,8 @@ function chartBox(id: string, title: string, data: ChartData | undefined, captio
   const totals =
     caption ??
     `${data?.series.map((s) => `${s.label} ${fmtInt(sum(s.values))}`).join(' · ') ?? 'no data'} (last ${data ? data.minutes.length : 0} min)`;
-  return html`<figure class="chart-box">
-    <figcaption>${title}<small>${totals}</small></figcaption>
-    <div class="chart" data-chart="${id}">
-      ${data ? '' : html`<div class="empty">Not available to this dashboard.</div>`}
-    </div>
-  </figure>`;
+  return html`<figure class="chart-box"><figcaption>${title}<small>${totals}</small></figcaption>
+<div class="chart" data-chart="${id}">${data ? '' : html`<div class="empty">Not available to this dashboard.</div>`}</div></figure>`;
 }
 
 /** JSON inside <script type="application/json">: `<` escaped so no value can close the element. */
@@ -90,11 +86,8 @@ export function runCharts(
   const conversion = reconnects
     ? `${fmtInt(reconnects.reconnected)} reconnected, ${fmtInt(reconnects.waiting)} still waiting (${fmtPercent(reconnects.shareWaiting * 100)}) over ${reconnects.days.length} d`
     : undefined;
-  return html`<h2>Over time</h2>
-    <div class="charts">
-      ${chartBox('imports', 'Imports per minute, with errors and 429s', charts.imports)}
-      ${chartBox('refresh', 'Refreshes per minute: accepted, deferred by quota, parked', charts.refresh)}
-      ${chartBox('reconnects', 'Reconnect conversion: links reconnected per day, share of imported links still waiting', charts.reconnects, conversion)}
-    </div>
-    ${dataBlock(charts)}`;
+  return html`<h2>Over time</h2><div class="charts">
+${chartBox('imports', 'Imports per minute, with errors and 429s', charts.imports)}
+${chartBox('refresh', 'Refreshes per minute: accepted, deferred by quota, parked', charts.refresh)}
+${chartBox('reconnects', 'Reconnect conversion: links reconnected per day, share of imported links still waiting', charts.reconnects, conversion)}</div>${dataBlock(charts)}`;
 }

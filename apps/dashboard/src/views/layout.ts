@@ -73,33 +73,14 @@ export function page(
   assets: PageAssets = { styles: [], scripts: [] },
 ): string {
   const who = ctx.principal
-    ? html`<div class="who">
-        <span>${ctx.principal.username} · ${ctx.principal.role}</span>
-        <form method="post" action="/logout"><button type="submit">Sign out</button></form>
-      </div>`
+    ? html`<div class="who"><span>${ctx.principal.username} · ${ctx.principal.role}</span>
+        <form method="post" action="/logout"><button type="submit">Sign out</button></form></div>`
     : '';
   return html`<!doctype html>
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <title>${title} · MoneyKit migration</title>
-        ${assets.styles.map((href) => html`<link rel="stylesheet" href="${href}" />`)}
-        <style>
-          ${new Html(STYLE)}
-        </style>
-      </head>
-      <body>
-        <header>
-          <span class="brand">MoneyKit migration</span>
-          <nav>
-            <a href="/runs" class="${ctx.active === 'runs' ? 'active' : ''}">Runs</a>
-            <a href="${ctx.boardPath}" class="${ctx.active === 'board' ? 'active' : ''}">Queues</a>
-          </nav>
-          ${who}
-        </header>
-        <main>${body}</main>
-        ${assets.scripts.map((src) => html`<script src="${src}" defer></script>`)}
-      </body>
-    </html>`.value;
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title} · MoneyKit migration</title>${assets.styles.map((href) => html`<link rel="stylesheet" href="${href}">`)}<style>${new Html(STYLE)}</style></head>
+<body><header><span class="brand">MoneyKit migration</span>
+<nav><a href="/runs" class="${ctx.active === 'runs' ? 'active' : ''}">Runs</a>
+<a href="${ctx.boardPath}" class="${ctx.active === 'board' ? 'active' : ''}">Queues</a></nav>${who}</header>
+<main>${body}</main>${assets.scripts.map((src) => html`<script src="${src}" defer></script>`)}</body></html>`.value;
 }
