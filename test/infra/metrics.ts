@@ -7,7 +7,7 @@ export function exportedMetrics(): Set<string> {
   const names = new Set<string>();
   for (const file of ['packages/telemetry/src/metrics.ts', 'apps/dashboard/src/metrics.ts']) {
     const text = fs.readFileSync(path.resolve(__dirname, '../..', file), 'utf8');
-    for (const m of text.matchAll(/(?:name: |gauge\()'(mk_[a-z_]+)'/g)) names.add(m[1]!);
+    for (const m of text.matchAll(/(?:name:\s*|gauge\(\s*)'(mk_[a-z_]+)'/g)) names.add(m[1]!);
   }
   return names;
 }

@@ -15,7 +15,7 @@ describe('infra/prometheus alert rules', () => {
   it('pass promtool check rules', () => {
     const res = promtool('check', 'rules', 'alerts.yml');
     expect(res.error).toBeUndefined();
-    expect(`${res.stdout}${res.stderr}`).toContain('SUCCESS: 6 rules found');
+    expect(`${res.stdout}${res.stderr}`).toContain('SUCCESS: 7 rules found');
     expect(res.status).toBe(0);
   });
 
