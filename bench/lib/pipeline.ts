@@ -5,7 +5,7 @@ import IORedis, { type Redis } from 'ioredis';
 import { createLogger, importJob } from '@mk/shared';
 import { MigrationLedger } from '@mk/ledger';
 import { MoneyKitClient } from '@mk/moneykit-client';
-import { startPrivateRedis, testSealer, type PrivateRedis } from '@mk/testkit';
+import { startPrivateRedis, testSealer, type PrivateRedis, TEST_PAYLOAD_KEYS } from '@mk/testkit';
 import { enqueueRun } from '@mk/producer';
 import { importApiFromClient, startImportWorker, type ImportWorker } from '../../apps/worker/src/import';
 import { importTimings, loadWorkerConfig } from '../../apps/worker/src/config';
@@ -79,7 +79,7 @@ export function startWorker(
     ledger: new MigrationLedger(redis, PREFIX),
     logger: quietLogger,
     // the worker's defaults, as a deployment without settings would run
-    ...importTimings(loadWorkerConfig({ REDIS_URL: 'redis://127.0.0.1:6379' })),
+    ...importTimings(loadWorkerConfig({ REDIS_URL: 'redis://127.0.0.1:6379', PAYLOAD_KEYS: TEST_PAYLOAD_KEYS })),
     ratePerMinute: opts.ratePerMinute,
     concurrency: opts.concurrency,
     sink: { linkImported: async () => undefined },
