@@ -80,8 +80,9 @@ interface MemoryFigure {
 }
 
 /**
- * Memory sizes of the full run. 10 M links take ~12 min to fill on the 2 shared cores measured on (the ids are made
- * and bucketed in the bench process): the long form is `--links 1000000,10000000`.
+ * Memory sizes of the full run. 10 M links took ~12 min to fill on the 2 shared cores measured on (load average ~13;
+ * the ids are made and bucketed in the bench process, 1 M in 41 s on a quieter machine): the long form is
+ * `--links 1000000,10000000`.
  */
 const DEFAULT_SIZES = [1_000_000, 3_000_000];
 
