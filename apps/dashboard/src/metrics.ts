@@ -80,6 +80,11 @@ export function createDashboardMetrics(opts: DashboardMetricsOptions): () => Pro
     'Refreshes postponed by a closed per-link quota window (as recorded in Redis)',
     [],
   );
+  const notListpack = gauge(
+    'mk_refresh_buckets_not_listpack_ratio',
+    'Share of sampled refresh-registry bucket keys not listpack-encoded (above 0: more links than REFRESH_EXPECTED_LINKS)',
+    [],
+  );
   const redisUsed = gauge('mk_redis_used_memory_bytes', "Redis's used_memory (INFO memory)", []);
   const redisMax = gauge('mk_redis_maxmemory_bytes', "Redis's maxmemory (0: no limit set)", []);
 
@@ -113,6 +118,7 @@ export function createDashboardMetrics(opts: DashboardMetricsOptions): () => Pro
       reconnected,
       refreshLinks,
       deferrals,
+      notListpack,
       redisUsed,
       redisMax,
     ])
@@ -148,6 +154,7 @@ export function createDashboardMetrics(opts: DashboardMetricsOptions): () => Pro
       refreshLinks.set({ state: 'overdue' }, refresh.overdue);
       refreshLinks.set({ state: 'parked' }, refresh.parked);
       deferrals.set(refresh.quotaDeferrals);
+      if (refresh.nonListpackShare !== undefined) notListpack.set(refresh.nonListpackShare);
     }
 
     return merged.metrics();

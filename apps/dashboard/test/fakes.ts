@@ -88,4 +88,5 @@ export const sampleRefresh: RefreshHealth = {
   overdue: 0,
   parked: 2731,
   quotaDeferrals: 41,
+  nonListpackShare: 0.02,
 };

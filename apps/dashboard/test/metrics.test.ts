@@ -122,6 +122,7 @@ describe('dashboard /metrics', () => {
     expect(find(samples, 'mk_redis_maxmemory_bytes', {})?.value).toBeGreaterThanOrEqual(0);
     expect(find(samples, 'mk_refresh_links', { state: 'parked' })?.value).toBe(sampleRefresh.parked);
     expect(find(samples, 'mk_refresh_quota_deferrals')?.value).toBe(sampleRefresh.quotaDeferrals);
+    expect(find(samples, 'mk_refresh_buckets_not_listpack_ratio')?.value).toBe(sampleRefresh.nonListpackShare);
   });
 
   it("includes the process's own metrics from @mk/telemetry, with their labels", async () => {

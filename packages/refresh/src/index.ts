@@ -7,6 +7,7 @@ export {
   type LinkRefreshState,
   type ProductRefreshState,
   type RefreshStats,
+  type EncodingHealth,
   type RefreshCounter,
   type RegistryOptions,
   type DueLink,
@@ -21,12 +22,13 @@ export {
   refreshOptionsFromEnv,
   refreshEnvSchema,
   refreshSettingsSchema,
+  DEFAULT_EXPECTED_LINKS,
   productTimings,
   type RefreshEnv,
   type RefreshOptions,
   type ProductTiming,
 } from './options';
-export { refreshKeys, bucketOf, DEFAULT_BUCKETS, type RefreshKeys } from './keys';
+export { refreshKeys, bucketOf, bucketsFor, DEFAULT_BUCKETS, LINKS_PER_BUCKET, type RefreshKeys } from './keys';
 export { RefreshMinutes, MINUTE_EVENTS, type MinuteEvent, type RefreshHistory } from './minutes';
 export { RefreshTrace, type TraceEntry, type TraceStep } from './trace';
 export { REASONS, decodeLink, encodeLink, encodeTime, type Reason, type ProductStatus, type LinkMode } from './state';

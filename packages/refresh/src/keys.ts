@@ -17,12 +17,40 @@
  *   <prefix>:webhook:seen:<key>  string a webhook delivery's fate: processing:<token> (short lease) or done
  */
 import { DEFAULT_PREFIX, hashTagOf, withHashTag } from '@mk/shared';
+import { DEFAULT_EXPECTED_LINKS } from './options';
 
 /**
- * Default bucket count: ~61 links a bucket at a million links, so buckets stay under Redis's
- * listpack limit of 128 entries (hash-max-listpack-entries, zset-max-listpack-entries).
+ * Links a bucket is sized for. Redis keeps a sorted set listpack-encoded (about half the memory of its skiplist form)
+ * up to 128 entries (zset-max-listpack-entries), a hash up to 128 in the shipped redis.conf (512 built in:
+ * hash-max-listpack-entries); a bucket's link count is Poisson-spread around the mean, so a mean of at most 64 keeps
+ * the fullest of a million buckets under 128.
  */
-export const DEFAULT_BUCKETS = 16_384;
+export const LINKS_PER_BUCKET = 64;
+/** Fewest buckets of a registry: room for any shard count a small deployment picks. */
+export const MIN_BUCKETS = 64;
+
+/**
+ * Buckets of a registry sized for `expectedLinks`: a power of two with at most LINKS_PER_BUCKET links each on average
+ * (1 M links → 16,384, the count every registry had before the setting; 10 M → 262,144).
+ */
+export function bucketsFor(expectedLinks: number): number {
+  if (!(Number.isInteger(expectedLinks) && expectedLinks >= 1))
+    throw new Error(`expected links must be a whole number >= 1, got ${expectedLinks}`);
+  return Math.max(MIN_BUCKETS, 2 ** Math.ceil(Math.log2(expectedLinks / LINKS_PER_BUCKET)));
+}
+
+/**
+ * The expected-links figures that give `buckets` buckets, for the message refusing a mismatch; undefined when none
+ * does (a count given explicitly, as tests do).
+ */
+export function expectedLinksRange(buckets: number): { from: number; to: number } | undefined {
+  const to = buckets * LINKS_PER_BUCKET;
+  if (bucketsFor(to) !== buckets) return undefined;
+  return { from: buckets === MIN_BUCKETS ? 1 : (buckets / 2) * LINKS_PER_BUCKET + 1, to };
+}
+
+/** Bucket count of a registry sized for REFRESH_EXPECTED_LINKS' default. */
+export const DEFAULT_BUCKETS = bucketsFor(DEFAULT_EXPECTED_LINKS);
 
 /** Registry shards per cluster master when REFRESH_SHARDS is not set: a few per master keeps them even. */
 export const SHARDS_PER_MASTER = 4;

@@ -79,6 +79,12 @@ export interface RefreshOptions {
    * × SHARDS_PER_MASTER on a cluster. An existing registry keeps its own.
    */
   shards?: number;
+  /**
+   * Links this registry is sized for (REFRESH_EXPECTED_LINKS): a new registry gets `bucketsFor(expectedLinks)` buckets,
+   * and an existing one whose bucket count differs is refused at open. Unset: an existing registry is taken as it is,
+   * a new one is sized for the schema's default.
+   */
+  expectedLinks?: number;
 }
 
 const HOUR_MS = 3_600_000;
@@ -171,10 +177,17 @@ export const refreshEnvSchema = z.object({
   REFRESH_TRACE_SAMPLE: envNumber(0).max(1).default(0),
   /** Registry shards (hash tags) of a new registry; unset: 1 on one Redis, 4 per master on a Redis Cluster. */
   REFRESH_SHARDS: envInt(1).max(4096).optional(),
+  /**
+   * Links the registry is sized for: it picks the bucket count (keys.ts bucketsFor), fixed when the registry is
+   * created; a process whose figure gives another count is refused at start.
+   */
+  REFRESH_EXPECTED_LINKS: envInt(1).max(1_000_000_000).default(1_000_000),
 });
 export type RefreshEnv = z.infer<typeof refreshEnvSchema>;
 
 const ENV_DEFAULTS = refreshEnvSchema.parse({});
+/** Links a new registry is sized for when nobody says (REFRESH_EXPECTED_LINKS' default). */
+export const DEFAULT_EXPECTED_LINKS = ENV_DEFAULTS.REFRESH_EXPECTED_LINKS;
 
 /** The refresh settings with TIME_SCALE (a common setting), for reading them alone (producer, dashboard, tests). */
 export const refreshSettingsSchema = refreshEnvSchema.extend({ TIME_SCALE: commonEnvSchema.shape.TIME_SCALE });
@@ -203,6 +216,7 @@ export function refreshOptionsFromConfig(cfg: RefreshEnv & { TIME_SCALE: number 
     leaseMs: cfg.REFRESH_LEASE_MS,
     traceSample: cfg.REFRESH_TRACE_SAMPLE,
     ...(cfg.REFRESH_SHARDS !== undefined && { shards: cfg.REFRESH_SHARDS }),
+    expectedLinks: cfg.REFRESH_EXPECTED_LINKS,
   });
 }
 

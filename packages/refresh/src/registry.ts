@@ -3,8 +3,17 @@
  * per-link quota ledger. Everything lives in Redis (keys.ts) and changes only through the Lua scripts, so
  * any number of worker processes, the webhook receiver and the CLI can act on it at once.
  */
-import { redisMasters, isRedisCluster, waitReady, type Product, type Redis } from '@mk/shared';
-import { DEFAULT_BUCKETS, SHARDS_PER_MASTER, bucketOf, refreshKeys, type RefreshKeys, type ShardKeys } from './keys';
+import { ConfigError, redisMasters, isRedisCluster, waitReady, type Product, type Redis } from '@mk/shared';
+import {
+  DEFAULT_BUCKETS,
+  SHARDS_PER_MASTER,
+  bucketOf,
+  bucketsFor,
+  expectedLinksRange,
+  refreshKeys,
+  type RefreshKeys,
+  type ShardKeys,
+} from './keys';
 import { productTimings, resolveRefreshOptions, type ProductTiming, type RefreshOptions } from './options';
 import { registryScripts, type RegisterEntry, type RegistryScripts } from './scripts';
 import { RefreshMinutes } from './minutes';
@@ -101,7 +110,27 @@ export interface RefreshStats {
   buckets: number;
   /** Hash tags the buckets are spread over (REFRESH_SHARDS; 1 on one Redis). */
   shards: number;
+  /** Bucket keys whose encoding was sampled (OBJECT ENCODING of a random few buckets' hashes and sorted sets). */
+  encodingSampled: number;
+  /**
+   * Share (0..1) of the sampled bucket keys that are not listpack-encoded: buckets grown past Redis's listpack
+   * limits cost about twice the memory. Above 0 the registry holds more links than REFRESH_EXPECTED_LINKS sized it for.
+   */
+  nonListpackShare: number;
 }
+
+/** What OBJECT ENCODING of a sample of bucket keys found. */
+export interface EncodingHealth {
+  sampled: number;
+  notListpack: number;
+  /** notListpack / sampled (0 when nothing was sampled). */
+  share: number;
+}
+
+/** Buckets whose keys stats() samples: enough to see a few percent grown out of listpack, cheap on every scrape. */
+const ENCODING_SAMPLE_BUCKETS = 64;
+/** The compact encodings (ziplist: Redis before 7). */
+const COMPACT_ENCODINGS = new Set(['listpack', 'ziplist']);
 
 const COUNTERS = [
   'dispatched',
@@ -171,10 +200,32 @@ export type LinkAction = 'park' | 'resume' | 'remove' | 'trigger';
 export type LinkActionResult = 'unknown' | 'removed' | 'stale' | 'parked' | 'due' | 'recorded' | 'ignored' | LinkMode;
 
 export interface RegistryOptions extends Partial<RefreshOptions> {
-  /** Bucket count of a new registry; an existing one keeps the count it was created with. */
+  /**
+   * Bucket count of a new registry (tests; otherwise derived from expectedLinks). An existing registry with another
+   * count is refused, as for expectedLinks.
+   */
   buckets?: number;
   /** Shard count of a new registry (REFRESH_SHARDS); an existing one keeps its own. Default: see open(). */
   shards?: number;
+}
+
+const count = (n: number) => n.toLocaleString('en-US');
+
+/** Refuses to open a registry with another bucket count than it was created with, saying which figures fit. */
+function bucketMismatch(root: string, buckets: number, wanted: number, fromSetting: boolean): Error {
+  const fits = expectedLinksRange(buckets);
+  const why =
+    `asks for ${count(wanted)} buckets, but the registry at ${root} was created with ${count(buckets)}` +
+    `${fits ? ` (sized for up to ${count(fits.to)} links)` : ''}. The bucket count is fixed for the life of a ` +
+    `registry: with another one, links would be looked for in buckets they are not in.`;
+  if (!fromSetting) return new Error(`refresh registry: buckets ${count(wanted)} ${why}`);
+  const instead = fits
+    ? `Set REFRESH_EXPECTED_LINKS between ${count(fits.from)} and ${count(fits.to)} (the same in every process)`
+    : 'No REFRESH_EXPECTED_LINKS gives that count (it was created with an explicit one)';
+  return new ConfigError(
+    'REFRESH_EXPECTED_LINKS',
+    `${why} ${instead}, or, to size it for more links, register them into a new registry under another REDIS_PREFIX.`,
+  );
 }
 
 const MODE_NAMES: Record<string, LinkMode> = { '.': 'active', p: 'parked', x: 'removed' };
@@ -224,18 +275,23 @@ export class RefreshRegistry {
 
   /**
    * Opens (creating if needed) the registry under `prefix`; every process agrees on the bucket and shard counts (the
-   * first to open it writes them). Shards: `opts.shards` (REFRESH_SHARDS), else 1 on one Redis and the cluster's
+   * first to open it writes them). Buckets: `opts.buckets`, else bucketsFor(`expectedLinks`, REFRESH_EXPECTED_LINKS);
+   * an existing registry with another count is refused (neither given: it is taken as it is). Shards: `opts.shards` (REFRESH_SHARDS), else 1 on one Redis and the cluster's
    * masters × SHARDS_PER_MASTER on a cluster.
    */
   static async open(redis: Redis, prefix: string, opts: RegistryOptions = {}): Promise<RefreshRegistry> {
-    const { buckets: wanted, shards: wantedShards, ...rest } = opts;
+    const { buckets: given, shards: wantedShards, ...rest } = opts;
+    const options = resolveRefreshOptions(rest);
     const root = refreshKeys(prefix).meta;
     // The cluster's masters are known once it is ready.
     if (isRedisCluster(redis) && redis.status !== 'ready') await waitReady(redis);
     const defaultShards = isRedisCluster(redis) ? Math.max(1, redisMasters(redis).length) * SHARDS_PER_MASTER : 1;
+    const wanted = given ?? (options.expectedLinks === undefined ? undefined : bucketsFor(options.expectedLinks));
     await redis.hsetnx(root, 'buckets', String(wanted ?? DEFAULT_BUCKETS));
     const buckets = Number(await redis.hget(root, 'buckets'));
     if (!(buckets > 0)) throw new Error(`refresh registry at ${root} has an invalid bucket count`);
+    // A link's bucket is its id's hash modulo the count: another count would look for links where they are not.
+    if (wanted !== undefined && wanted !== buckets) throw bucketMismatch(root, buckets, wanted, given === undefined);
     // A registry made before shards existed has one (its keys are where they always were).
     const existing = await redis.hlen(root);
     await redis.hsetnx(
@@ -246,7 +302,7 @@ export class RefreshRegistry {
     const shards = Number(await redis.hget(root, 'shards'));
     if (!(Number.isInteger(shards) && shards >= 1 && shards <= buckets))
       throw new Error(`refresh registry at ${root} has an invalid shard count (${shards})`);
-    return new RefreshRegistry(redis, prefix, buckets, shards, resolveRefreshOptions(rest));
+    return new RefreshRegistry(redis, prefix, buckets, shards, options);
   }
 
   shardOfLink(linkId: string): ShardKeys {
@@ -443,7 +499,10 @@ export class RefreshRegistry {
       .filter((f) => f[1] !== undefined)
       .map((f) => Number(f[1]));
     const n = (k: string) => meta[k] ?? 0;
+    const health = await this.encodingHealth();
     const stats = {
+      encodingSampled: health.sampled,
+      nonListpackShare: health.share,
       registered: n('links'),
       active: n('links') - n('parked'),
       parked: n('parked'),
@@ -456,6 +515,37 @@ export class RefreshRegistry {
     } as RefreshStats;
     if (firsts.length > 0) stats.nextDueAt = Math.min(...firsts);
     return stats;
+  }
+
+  /**
+   * OBJECT ENCODING of the state hash, due sorted set and webhook-order hash of `sampleBuckets` random buckets: the
+   * share not listpack-encoded tells a registry outgrowing its bucket count (REFRESH_EXPECTED_LINKS).
+   */
+  async encodingHealth(sampleBuckets = ENCODING_SAMPLE_BUCKETS): Promise<EncodingHealth> {
+    const picked = new Set<number>();
+    if (sampleBuckets >= this.buckets) for (let b = 0; b < this.buckets; b++) picked.add(b);
+    else while (picked.size < sampleBuckets) picked.add(Math.floor(Math.random() * this.buckets));
+    const byShard = new Map<number, number[]>();
+    for (const b of picked) {
+      const shard = this.keys.shardOf(b);
+      if (!byShard.has(shard)) byShard.set(shard, []);
+      byShard.get(shard)!.push(b);
+    }
+    let sampled = 0;
+    let notListpack = 0;
+    // A pipeline stays within one shard: on a cluster, one node.
+    for (const group of byShard.values()) {
+      const pipe = this.redis.pipeline();
+      for (const b of group)
+        for (const key of [this.keys.state(b), this.keys.index(b), this.keys.webhookOrder(b)])
+          pipe.object('ENCODING', key);
+      for (const [err, encoding] of (await pipe.exec()) ?? []) {
+        if (err || encoding === null) continue; // no such key: an empty bucket
+        sampled += 1;
+        if (!COMPACT_ENCODINGS.has(String(encoding))) notListpack += 1;
+      }
+    }
+    return { sampled, notListpack, share: sampled === 0 ? 0 : notListpack / sampled };
   }
 
   /**

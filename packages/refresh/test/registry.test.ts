@@ -3,6 +3,8 @@ import { startPrivateRedis, type PrivateRedis } from '@mk/testkit';
 import type { Redis } from '@mk/shared';
 import { RefreshRegistry, registerLinks } from '../src/registry';
 import { decodeLink, encodeLink } from '../src/state';
+import { DEFAULT_BUCKETS, bucketsFor } from '../src/keys';
+import { refreshOptionsFromEnv } from '../src/options';
 
 // time scale 3600: an hour of quota is 1 s, a day 24 s
 const SCALE = 3600;
@@ -114,10 +116,51 @@ describe('RefreshRegistry', () => {
     expect((await reg.get('lost'))!.scheduledAt).toBe(settled);
   });
 
-  it('keeps the bucket count a registry was created with', async () => {
+  it('keeps the bucket count a registry was created with and refuses a process sized otherwise', async () => {
     const p = prefix();
     await RefreshRegistry.open(redis, p, { buckets: 8 });
-    expect((await RefreshRegistry.open(redis, p, { buckets: 1024 })).buckets).toBe(8);
+    // a reader that states no size takes the registry as it is
+    expect((await RefreshRegistry.open(redis, p)).buckets).toBe(8);
+    await expect(RefreshRegistry.open(redis, p, { buckets: 1024 })).rejects.toThrow(/created with 8/);
+    const q = prefix();
+    await RefreshRegistry.open(redis, q, { expectedLinks: 1_000_000 });
+    await expect(RefreshRegistry.open(redis, q, { expectedLinks: 10_000_000 })).rejects.toThrow(
+      /REFRESH_EXPECTED_LINKS asks for 262,144 buckets, .*created with 16,384 .*between 524,289 and 1,048,576/,
+    );
+    await expect(RefreshRegistry.open(redis, q, { expectedLinks: 600_000 })).resolves.toHaveProperty('buckets', 16_384);
+  });
+
+  it('sizes a new registry from REFRESH_EXPECTED_LINKS: at most 64 links a bucket on average', async () => {
+    const fromEnv = refreshOptionsFromEnv({});
+    expect(fromEnv.expectedLinks).toBe(1_000_000);
+    expect(bucketsFor(fromEnv.expectedLinks!)).toBe(DEFAULT_BUCKETS);
+    expect(DEFAULT_BUCKETS).toBe(16_384); // the count of every registry made before the setting
+    expect(bucketsFor(10_000_000)).toBe(262_144);
+    expect(bucketsFor(1_048_577)).toBe(32_768);
+    const reg = await RefreshRegistry.open(
+      redis,
+      prefix(),
+      refreshOptionsFromEnv({ REFRESH_EXPECTED_LINKS: '3000000' }),
+    );
+    expect(reg.buckets).toBe(65_536);
+    // the default-sized registry an older process created is accepted by a process with the default setting
+    const p = prefix();
+    await RefreshRegistry.open(redis, p);
+    expect((await RefreshRegistry.open(redis, p, refreshOptionsFromEnv({}))).buckets).toBe(16_384);
+    expect(() => refreshOptionsFromEnv({ REFRESH_EXPECTED_LINKS: '0' })).toThrow(/REFRESH_EXPECTED_LINKS/);
+  });
+
+  it('reports the share of bucket keys grown out of listpack encoding', async () => {
+    const sized = await RefreshRegistry.open(redis, prefix(), { ...opts, buckets: 64 });
+    await sized.register(Array.from({ length: 640 }, (_, i) => ({ linkId: `ok-${i}` })));
+    expect(await sized.encodingHealth()).toEqual({ sampled: 128, notListpack: 0, share: 0 });
+    // 2,400 links in 4 buckets: 600 each, past the entries Redis keeps listpack-encoded (sorted sets 128, hashes 128
+    // in the shipped redis.conf, 512 built in)
+    const crowded = await RefreshRegistry.open(redis, prefix(), { ...opts, buckets: 4 });
+    await crowded.register(Array.from({ length: 2400 }, (_, i) => ({ linkId: `crowded-${i}` })));
+    const health = await crowded.encodingHealth();
+    expect(health).toEqual({ sampled: 8, notListpack: 8, share: 1 });
+    expect(await crowded.stats()).toMatchObject({ encodingSampled: 8, nonListpackShare: 1, buckets: 4 });
   });
 
   it('dispatches due links with their due products together, then the quota gate refuses an early claim', async () => {

@@ -66,7 +66,8 @@ export interface RunStatusSource {
 }
 
 /** What the pages and /metrics show of the refresh registry's stats. */
-export type RefreshHealth = Pick<RefreshStats, 'registered' | 'dueNow' | 'overdue' | 'parked' | 'quotaDeferrals'>;
+export type RefreshHealth = Pick<RefreshStats, 'registered' | 'dueNow' | 'overdue' | 'parked' | 'quotaDeferrals'> &
+  Partial<Pick<RefreshStats, 'nonListpackShare'>>;
 
 export interface RefreshStatusSource {
   stats(): Promise<RefreshHealth>;

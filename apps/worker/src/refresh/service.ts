@@ -17,6 +17,7 @@ import {
   type RedisTarget,
 } from '@mk/shared';
 import { startDispatcher, type Dispatcher } from './dispatcher';
+import { watchEncoding } from './encoding-watch';
 import { LagTracker } from './lag';
 import { startCredentialsPause, type CredentialsPause, type CredentialsPauseOptions } from '../credentials-pause';
 import { CongestionLimit } from './congestion';
@@ -146,6 +147,8 @@ export async function startRefresh(opts: RefreshServiceOptions): Promise<Running
     });
   }
   const dispatcher = opts.dispatch === false ? undefined : startDispatcher(registry, queue, logger, fatal);
+  // the dispatching processes tell when the buckets outgrow the size the registry was made for
+  const encoding = dispatcher && watchEncoding(registry, logger);
 
   let closing: Promise<void> | undefined;
   return {
@@ -156,6 +159,7 @@ export async function startRefresh(opts: RefreshServiceOptions): Promise<Running
     lag,
     close() {
       closing ??= (async () => {
+        encoding?.stop();
         await dispatcher?.stop();
         await worker?.close();
         await credentials?.close();
