@@ -99,6 +99,8 @@ export interface ChaosResult {
     importTransactionsCalls: number;
     workerKills: number;
     redisRestarts: number;
+    /** Upstream faults injected while it ran. */
+    faultsInjected: Record<string, number>;
     seconds: number;
   };
   webhookReceiverKills: number;
@@ -353,6 +355,12 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       importTransactionsCalls: afterTopup.importTransactionsCalls - beforeTopup.importTransactionsCalls,
       workerKills: workerKills - killsBeforeTopup,
       redisRestarts: topupRedisRestarts,
+      faultsInjected: Object.fromEntries(
+        Object.entries(afterTopup.faultsInjected).map(([k, n]) => [
+          k,
+          n - beforeTopup.faultsInjected[k as keyof typeof beforeTopup.faultsInjected],
+        ]),
+      ),
       seconds: Math.round((Date.now() - topupStarted) / 1000),
     };
     log(`top-up settled after ${topup.seconds} s`);
@@ -540,7 +548,7 @@ export function formatResult(r: ChaosResult): string {
     `connections expected ${r.connectionsExpected}: imported ${r.imported}, failed with reason ${r.failedWithReason}, lost ${r.lost}`,
     `duplicates: links ${r.duplicateLinks}, transactions ${r.duplicateTransactions} (counted by the sandbox)`,
     `refresh: ${r.linksRefreshed}/${r.linksReconnected} reconnected links refreshed, ${r.reconnectsNotApplied} reconnects not applied, quota violations ${r.quotaViolations}`,
-    `top-up: ${r.topup.connectionsToppedUp} connections topped up and ${r.topup.connectionsNew} new ones imported in ${r.topup.importTransactionsCalls} calls, ${r.topup.transactionsExpected} transactions expected by the dumps on ${r.topup.connectionsChecked} links: lost ${r.topup.transactionsLost}, duplicated ${r.topup.transactionsDuplicated} (sandbox: ${r.topup.duplicateTransactions}), changed ${r.topup.changedExpected} (reported ${r.topup.changedReported}, sent again ${r.topup.changedSentAgain}), connections without a link ${r.topup.connectionsWithoutLink}; ${r.topup.workerKills} worker SIGKILLs and ${r.topup.redisRestarts} Redis restart in it; took ${r.topup.seconds} s`,
+    `top-up: ${r.topup.connectionsToppedUp} connections topped up and ${r.topup.connectionsNew} new ones imported in ${r.topup.importTransactionsCalls} calls, ${r.topup.transactionsExpected} transactions expected by the dumps on ${r.topup.connectionsChecked} links: lost ${r.topup.transactionsLost}, duplicated ${r.topup.transactionsDuplicated} (sandbox: ${r.topup.duplicateTransactions}), changed ${r.topup.changedExpected} (reported ${r.topup.changedReported}, sent again ${r.topup.changedSentAgain}), connections without a link ${r.topup.connectionsWithoutLink}; ${r.topup.workerKills} worker SIGKILLs, ${r.topup.redisRestarts} Redis restart and faults ${JSON.stringify(r.topup.faultsInjected)} in it; took ${r.topup.seconds} s`,
     `stuck import jobs ${r.stuckJobs}; webhooks delivered ${r.webhooks.delivered}, failed attempts ${r.webhooks.failedAttempts}, abandoned ${r.webhooks.abandoned}`,
     `chaos: ${r.workerKills} worker SIGKILLs, ${r.redisRestarts} Redis restarts (AOF), ${r.redisWipes} Redis restart with its data gone, ${r.webhookReceiverKills} webhook receiver SIGKILLs, ${r.producerKills} producer kills, faults ${JSON.stringify(r.faultsInjected)}`,
     `took ${r.seconds} s (worst slowdown ×${r.slowdown})`,
