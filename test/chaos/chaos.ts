@@ -4,8 +4,11 @@
  * producer is killed and re-run, and the sandbox injects 5xx, dropped connections, timeouts, committed-then-failed
  * imports and 429 bursts. Then Redis loses everything (restarted without its data) and the producer is re-run: every
  * link is found again at MoneyKit, none created twice. In the refresh period the webhook receiver is SIGKILLed
- * mid-delivery too. At the end: imported, duplicates, lost, failed-with-reason, quota violations, stuck jobs, and
- * every reconnect applied and refreshed. `cpuLoad` runs it all with every core kept busy by other processes.
+ * mid-delivery too. Before that, the cutover's top-up: a newer dump of the same users (new rows, rows posted since,
+ * changed rows, new users) goes in through `topup` under the same faults, while workers are SIGKILLed and Redis (AOF)
+ * restarts; the sandbox must then hold exactly what the two dumps say (test/chaos/topup-phase.ts). At the end:
+ * imported, duplicates, lost, failed-with-reason, quota violations, stuck jobs, the top-up's books, and every
+ * reconnect applied and refreshed. `cpuLoad` runs it all with every core kept busy by other processes.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -14,7 +17,7 @@ import { Queue } from 'bullmq';
 import { QUEUES, createRedis, type Redis } from '@mk/shared';
 import { MigrationLedger } from '@mk/ledger';
 import { fixtures } from '@mk/converters';
-import { plan } from '@mk/producer';
+import { plan, topupIdOf } from '@mk/producer';
 import { RefreshRegistry } from '@mk/refresh';
 import { startSandbox, type RunningSandbox } from '@mk/sandbox';
 import {
@@ -28,6 +31,7 @@ import {
   type CpuLoad,
   type PrivateRedis,
 } from '@mk/testkit';
+import { checkTopupBooks, writeNewerDump, type TopupBooks } from './topup-phase';
 
 export interface ChaosOptions {
   users: number;
@@ -38,6 +42,10 @@ export interface ChaosOptions {
   refreshSeconds: number;
   /** Mean seconds between two worker kills. */
   killEverySeconds: number;
+  /** Users only in the top-up's newer dump (their connections are imported by `topup`). */
+  topupNewUsers: number;
+  /** Every N-th user of the first dump has changed in the newer one (Plaid and canonical records only). */
+  topupChangeEvery: number;
   seed: number;
   /** Keep every core busy with other processes all along (the loaded run of `npm test`). */
   cpuLoad?: boolean;
@@ -50,6 +58,8 @@ export const SHORT: ChaosOptions = {
   importRatePerMinute: 30_000,
   refreshSeconds: 20,
   killEverySeconds: 4,
+  topupNewUsers: 20,
+  topupChangeEvery: 2,
   seed: 1,
 };
 export const LONG: ChaosOptions = {
@@ -58,10 +68,13 @@ export const LONG: ChaosOptions = {
   importRatePerMinute: 6_000,
   refreshSeconds: 600,
   killEverySeconds: 20,
+  topupNewUsers: 200,
+  topupChangeEvery: 1,
   seed: 1,
 };
 
 export interface ChaosResult {
+  /** Of the first dump and the top-up's new users. */
   connectionsExpected: number;
   imported: number;
   failedWithReason: number;
@@ -79,6 +92,17 @@ export interface ChaosResult {
   redisRestarts: number;
   /** Restarts of Redis with all its data gone (then the producer is re-run). */
   redisWipes: number;
+  /** The top-up phase: its books from the dumps, the sandbox's duplicate count over it, its chaos and its time. */
+  topup: TopupBooks & {
+    connectionsToppedUp: number;
+    duplicateTransactions: number;
+    importTransactionsCalls: number;
+    workerKills: number;
+    redisRestarts: number;
+    /** Upstream faults injected while it ran. */
+    faultsInjected: Record<string, number>;
+    seconds: number;
+  };
   webhookReceiverKills: number;
   producerKills: number;
   /** Worst measured slowdown of the test process (1 = a core to itself); the final wait stretched by it. */
@@ -110,15 +134,15 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   let redis: Redis | undefined;
   try {
     const dump = path.join(dir, 'dump.ndjson.gz');
-    await fixtures.writeDumpFile(dump, {
+    const dumpOptions = {
       users: opts.users,
-      format: 'mixed',
+      format: 'mixed' as const,
       txPerAccount: 6,
       heavyShare: 0.002,
       badShare: 0.005,
       seed: opts.seed,
-      gzip: true,
-    });
+    };
+    await fixtures.writeDumpFile(dump, { ...dumpOptions, gzip: true });
     const expected = await plan(dump, { ratePerMinute: opts.importRatePerMinute });
     log(
       `dump: ${expected.users} users, ${expected.connections} connections (${expected.oversizedConnections} over 1 MB), ${expected.rejects} bad records`,
@@ -173,6 +197,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       IMPORT_BACKOFF_MAX_MS: '2000',
       REFRESH_PRODUCTS: 'accounts,transactions,identity',
       OPS_PORT: '0',
+      PRODUCER_OUT_DIR: dir,
     };
     const workers: AppProcess[] = [];
     const startWorkerProcess = () => {
@@ -279,6 +304,69 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     );
     log(`re-run after the wipe settled after ${Math.round((Date.now() - started) / 1000)} s`);
 
+    // The cutover's top-up, under the same faults: a newer dump of the same users (every link was found again after
+    // the wipe, so each one is read back before its first batch), while workers are SIGKILLed and Redis restarts.
+    const topupStarted = Date.now();
+    const newer = path.join(dir, 'newer.ndjson');
+    const newerDump = writeNewerDump(newer, dumpOptions, opts.topupNewUsers, opts.topupChangeEvery);
+    const topupId = topupIdOf(newer);
+    const beforeTopup = sandbox.state.counters();
+    const killsBeforeTopup = workerKills;
+    let topupRedisRestarts = 0;
+    nextKill = nextKillTime();
+    const importQueue = new Queue(QUEUES.import, { connection: redis, prefix: PREFIX });
+    // its connection errors while Redis restarts below: expected, and the reads of the done check are tried again
+    importQueue.on('error', () => undefined);
+    await runToCompletion(
+      () => {
+        const p = startApp('apps/producer/src/main.ts', producerEnv, ['topup', newer, '--run', 'chaos']);
+        processes.push(p);
+        return p;
+      },
+      async () => {
+        // (read again after a Redis restart: a read that fails then is "not yet")
+        const j = await importQueue
+          .getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children')
+          .catch(() => undefined);
+        if (!j || Object.values(j).some((n) => Number(n) > 0)) return false;
+        const c = await counts();
+        return c !== undefined && c.pending + c.importing + c.linked === 0;
+      },
+      async () => {
+        await maybeKillAWorker();
+        const calls = sandbox!.state.counters().importTransactionsCalls - beforeTopup.importTransactionsCalls;
+        if (topupRedisRestarts === 0 && calls >= newerDump.changed / 3) {
+          await redisServer!.restart();
+          topupRedisRestarts++;
+          redisRestarts++;
+          log(`redis restarted mid-top-up (${calls} top-up calls in)`);
+        }
+      },
+    );
+    log(`top-up jobs settled after ${Math.round((Date.now() - topupStarted) / 1000)} s`);
+    const afterTopup = sandbox.state.counters();
+    let connectionsToppedUp = 0;
+    for await (const r of ledger.scan('chaos'))
+      if (r.topupId === topupId && r.topupDone && !r.topupError) connectionsToppedUp++;
+    const changedCsv = path.join(dir, `chaos.topup-${topupId}.changed.csv`);
+    const topupBooks = await checkTopupBooks(dump, newer, changedCsv, sandbox, ledger, 'chaos');
+    const topup = {
+      ...topupBooks,
+      connectionsToppedUp,
+      duplicateTransactions: afterTopup.duplicateTransactions - beforeTopup.duplicateTransactions,
+      importTransactionsCalls: afterTopup.importTransactionsCalls - beforeTopup.importTransactionsCalls,
+      workerKills: workerKills - killsBeforeTopup,
+      redisRestarts: topupRedisRestarts,
+      faultsInjected: Object.fromEntries(
+        Object.entries(afterTopup.faultsInjected).map(([k, n]) => [
+          k,
+          n - beforeTopup.faultsInjected[k as keyof typeof beforeTopup.faultsInjected],
+        ]),
+      ),
+      seconds: Math.round((Date.now() - topupStarted) / 1000),
+    };
+    log(`top-up settled after ${topup.seconds} s`);
+
     // Refresh period: every end user reconnects; the pipeline keeps refreshing under the same chaos, and the webhook
     // receiver is killed twice while the reconnect webhooks are being delivered.
     const linkIds: string[] = [];
@@ -321,7 +409,6 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     );
 
     // Settle: whatever is queued finishes (or is reported) before the books are closed.
-    const importQueue = new Queue(QUEUES.import, { connection: redis, prefix: PREFIX });
     let stuckJobs = 0;
     for (let i = 0; i < 40; i++) {
       const j = await importQueue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
@@ -350,11 +437,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     for (const id of explain.slice(0, 4)) lostLinkStories.push(await linkStory(registry, sandbox, id, reconnectedAt));
     if (explain.length) log(`registry: ${JSON.stringify(await registry.stats())}`);
     return {
-      connectionsExpected: expected.connections,
+      connectionsExpected: expected.connections + topup.connectionsNew,
       imported: final.imported,
       failedWithReason,
       failedWithoutReason,
-      lost: expected.connections - final.imported - final.failed,
+      lost: expected.connections + topup.connectionsNew - final.imported - final.failed,
       duplicateLinks: sb.duplicateLinks,
       duplicateTransactions: sb.duplicateTransactions,
       quotaViolations: sb.quotaViolationsAttempted,
@@ -365,6 +452,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       workerKills,
       redisRestarts,
       redisWipes,
+      topup,
       webhookReceiverKills,
       producerKills,
       slowdown: Number(slowdown.worst.toFixed(2)),
@@ -442,6 +530,18 @@ export function verdict(r: ChaosResult): string[] {
     problems.push(`${r.linksReconnected - r.linksRefreshed} reconnected links never refreshed`);
   if (r.reconnectsNotApplied)
     problems.push(`${r.reconnectsNotApplied} reconnect webhooks never applied (links still parked)`);
+  const t = r.topup;
+  if (t.duplicateTransactions || t.transactionsDuplicated)
+    problems.push(
+      `top-up: ${t.duplicateTransactions} duplicate transactions counted by the sandbox, ${t.transactionsDuplicated} found on the links`,
+    );
+  if (t.transactionsLost)
+    problems.push(`top-up: ${t.transactionsLost} transactions expected by the dumps not on their links`);
+  if (t.connectionsWithoutLink)
+    problems.push(`top-up: ${t.connectionsWithoutLink} connections of the dumps without a link`);
+  if (t.changedSentAgain) problems.push(`top-up: ${t.changedSentAgain} changed rows sent again instead of reported`);
+  if (t.changedReported < t.changedExpected)
+    problems.push(`top-up: ${t.changedExpected - t.changedReported} changed rows not in the changed report`);
   return problems;
 }
 
@@ -450,11 +550,15 @@ export function formatResult(r: ChaosResult): string {
     `connections expected ${r.connectionsExpected}: imported ${r.imported}, failed with reason ${r.failedWithReason}, lost ${r.lost}`,
     `duplicates: links ${r.duplicateLinks}, transactions ${r.duplicateTransactions} (counted by the sandbox)`,
     `refresh: ${r.linksRefreshed}/${r.linksReconnected} reconnected links refreshed, ${r.reconnectsNotApplied} reconnects not applied, quota violations ${r.quotaViolations}`,
+    `top-up: ${r.topup.connectionsToppedUp} connections topped up and ${r.topup.connectionsNew} new ones imported in ${r.topup.importTransactionsCalls} calls, ${r.topup.transactionsExpected} transactions expected by the dumps on ${r.topup.connectionsChecked} links: lost ${r.topup.transactionsLost}, duplicated ${r.topup.transactionsDuplicated} (sandbox: ${r.topup.duplicateTransactions}), changed ${r.topup.changedExpected} (reported ${r.topup.changedReported}, sent again ${r.topup.changedSentAgain}), connections without a link ${r.topup.connectionsWithoutLink}; ${r.topup.workerKills} worker SIGKILLs, ${r.topup.redisRestarts} Redis restart and faults ${JSON.stringify(r.topup.faultsInjected)} in it; took ${r.topup.seconds} s`,
     `stuck import jobs ${r.stuckJobs}; webhooks delivered ${r.webhooks.delivered}, failed attempts ${r.webhooks.failedAttempts}, abandoned ${r.webhooks.abandoned}`,
     `chaos: ${r.workerKills} worker SIGKILLs, ${r.redisRestarts} Redis restarts (AOF), ${r.redisWipes} Redis restart with its data gone, ${r.webhookReceiverKills} webhook receiver SIGKILLs, ${r.producerKills} producer kills, faults ${JSON.stringify(r.faultsInjected)}`,
     `took ${r.seconds} s (worst slowdown ×${r.slowdown})`,
     ...(r.lostLinkStories.length
       ? ['stories of links not refreshed, not resumed or refreshed early:', ...r.lostLinkStories]
+      : []),
+    ...(r.topup.stories.length
+      ? ['stories of connections whose top-up books do not balance:', ...r.topup.stories]
       : []),
   ].join('\n');
 }

@@ -6,3 +6,5 @@ export { retryFailed } from './commands/retry';
 export { purgeRun } from './commands/purge';
 export { plan } from './commands/plan';
 export { runStatus, writeReport, exitCodeOf } from './commands/report';
+export { topupIdOf } from './commands/topup';
+export { usersOf, type DumpUser } from './dump-source';

@@ -53,6 +53,12 @@ export interface TopupSummary {
   transactionsAlreadyThere: number;
   /** On accounts the link does not have (opened since the first dump): they come with the user's reconnect. */
   transactionsOnOtherAccounts: number;
+  /**
+   * Of `connectionsToTopUp`, links found again at MoneyKit (adopted: a lost response, or Redis lost its data and
+   * `run` was re-run): their landed records come from the dump, so the worker reads back what the link holds before
+   * sending; `transactionsNew` may count rows an earlier top-up landed there, which are then not sent.
+   */
+  readBack: number;
   /** `/import/transactions` calls the top-up batches take (≤ 1 MB each). */
   topupCalls: number;
   /** Links whose user reconnected, left alone (`--include-reconnected` tops them up too). */
@@ -111,7 +117,12 @@ const CHANGED_COLUMNS = ['source_user_id', 'source_connection_id', 'account_id',
 
 export async function topup(ledger: MigrationLedger, opts: TopupOptions): Promise<TopupSummary> {
   const run = await ledger.getRun(opts.runId);
-  if (!run) throw new Error(`run ${opts.runId} does not exist (see \`runs\`)`);
+  if (!run)
+    throw new Error(
+      `run ${opts.runId} does not exist (see \`runs\`). If Redis lost its data, the run's ledger and landed records went with it: ` +
+        `re-run \`run <first dump> --run ${opts.runId}\` first (every link is found again at MoneyKit, none created twice), ` +
+        'then this top-up: each link found again is read back before anything is sent to it',
+    );
   const topupId = opts.topupId ?? topupIdOf(opts.dump);
   const s: TopupSummary = {
     topupId,
@@ -122,6 +133,7 @@ export async function topup(ledger: MigrationLedger, opts: TopupOptions): Promis
     transactionsChanged: 0,
     transactionsAlreadyThere: 0,
     transactionsOnOtherAccounts: 0,
+    readBack: 0,
     topupCalls: 0,
     skippedReconnected: 0,
     notImported: 0,
@@ -235,6 +247,7 @@ async function topupOf(
     return undefined;
   }
   s.connectionsToTopUp++;
+  if (record.adopted) s.readBack++;
   s.transactionsNew += diff.fresh.length;
   s.topupCalls += transactionBatches(diff.fresh).batches.length;
   return { connectionId: c.connectionId, request: { ...c.request, transactions: diff.fresh } };
@@ -309,6 +322,11 @@ export function formatTopup(s: TopupSummary, dryRun: boolean): string {
     s.estimatedHours >= 48 ? `${(s.estimatedHours / 24).toFixed(1)} days` : `${s.estimatedHours.toFixed(2)} hours`;
   return [
     `top-up ${s.topupId}${dryRun ? ' (plan)' : ''}: ${s.users} users read; ${s.connectionsToTopUp} linked connections to top up with ${s.transactionsNew} transactions, ${s.upToDate} up to date`,
+    ...(s.readBack
+      ? [
+          `  found again at MoneyKit ${s.readBack} of them (adopted): each link is read back first, what it holds already is not sent`,
+        ]
+      : []),
     `  changed under the same source id ${s.transactionsChanged} (reported, not imported)${s.changedFile ? `: ${s.changedFile}` : ''}; already on the link ${s.transactionsAlreadyThere}; on accounts the link does not have ${s.transactionsOnOtherAccounts}`,
     `  left alone: reconnected by their users ${s.skippedReconnected} (MoneyKit's provider sync has taken over; --include-reconnected tops them up), not imported by the run ${s.notImported}, without landed records ${s.unrecorded}`,
     `  new connections ${s.newConnections} (${s.newConnectionTransactions} transactions), imported as in run`,

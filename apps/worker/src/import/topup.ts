@@ -5,12 +5,16 @@
  * call is known to have landed), and before re-sending after a call whose outcome is unknown (`topupInFlight`) it
  * waits for that call to settle upstream and asks MoneyKit whether it landed — the first import's rules for batches.
  * Changes to the ledger record are fenced on its revision: two workers on one connection never both send.
+ * A link found again at MoneyKit (`adopted`: after a lost response, or after Redis lost its data and `run` was
+ * re-run) has landed records rebuilt from the dump that `run` read, not from our own writes: what an earlier top-up
+ * put on it is missing from them. So before its first batch the worker reads back which of the rows it is about to
+ * send the link holds already (GET /links/{id}/transactions over their dates) and records those as landed.
  */
 import { UnrecoverableError, type Job } from 'bullmq';
 import { topupJobSchema, transactionBatches, type ImportConnection, type TopupJob } from '@mk/shared';
 import { connectionField, diffLanded, LedgerConflictError, type ConnectionRecord } from '@mk/ledger';
 import { decideImportFailure } from './decide';
-import { batchLanded, limited, waitForUpstream, type ImportDeps } from './import-connection';
+import { batchLanded, limited, read, waitForUpstream, type ImportDeps } from './import-connection';
 import { openImportPayload } from './payload';
 import { CredentialsRefusedError, RetryLaterError, type ImportProcessorDeps } from './processor';
 
@@ -33,13 +37,16 @@ export async function topupConnection(
   const accountIds = [
     ...new Set([...connection.request.accounts.map((a) => a.account_id), ...transactions.map((t) => t.account_id)]),
   ];
-  if (record.topupId !== topupId)
+  if (record.topupId !== topupId) {
+    // Read back before the record names this top-up: a crash in between reads back again, which changes nothing.
+    if (record.adopted) await readBackLanded(deps, record, field, transactions, accountIds);
     record = await ledger.transitionFrom(record, {
       topupId,
       topupDone: false,
       topupError: null,
       transactionsToppedUp: 0,
     });
+  }
 
   for (;;) {
     // What landed is re-read before each batch: written before the record says a call landed, so it is never behind.
@@ -77,6 +84,37 @@ export async function topupConnection(
     await settle();
   }
   return ledger.transitionFrom(record, { topupDone: true, topupInFlight: null });
+}
+
+/**
+ * Of the rows the landed record says are not on the link, those MoneyKit holds already (by our id, `original_id`)
+ * are recorded as landed. Rows without a source id cannot be asked for by id; they are sent as the record says.
+ */
+async function readBackLanded(
+  deps: ImportDeps,
+  record: ConnectionRecord,
+  field: string,
+  transactions: ImportConnection['request']['transactions'],
+  accountIds: string[],
+): Promise<void> {
+  const diff = diffLanded(await deps.ledger.landed(record.runId, field, accountIds), transactions);
+  const candidates = diff.fresh.filter((t) => t.transaction_id);
+  if (diff.unrecorded || candidates.length === 0) return;
+  const days = candidates.map((t) => t.date.slice(0, 10)).sort();
+  const window = { startDate: days[0]!, endDate: days[days.length - 1]! };
+  const held = await read(deps, record.runId, () =>
+    deps.api.landedTransactionIds(
+      record.linkId!,
+      candidates.map((t) => t.transaction_id!),
+      window,
+    ),
+  );
+  if (held.size > 0)
+    await deps.ledger.noteLanded(
+      record.runId,
+      field,
+      candidates.filter((t) => held.has(t.transaction_id!)),
+    );
 }
 
 export async function processTopupJob(
