@@ -17,6 +17,8 @@ export function quotedTable(name: string): string {
   return name.split('.').map(escapeIdentifier).join('.');
 }
 
+const isoOrNull = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+
 export async function writeReportToPostgres(
   ledger: MigrationLedger,
   runId: string,
@@ -38,20 +40,24 @@ export async function writeReportToPostgres(
     let batch: ConnectionRecord[] = [];
     const flush = async () => {
       if (batch.length === 0) return;
-      const cols = [[], [], [], [], []] as (string | null)[][];
-      for (const r of batch) {
+      const reconnected = await ledger.reconnectedAtMany(runId, batch);
+      const cols = [[], [], [], [], [], []] as (string | null)[][];
+      for (const [i, r] of batch.entries()) {
         cols[0]!.push(r.sourceUserId);
         cols[1]!.push(r.connectionId);
         cols[2]!.push(r.linkId ?? null);
         cols[3]!.push(r.state);
         cols[4]!.push(r.state === 'imported' ? new Date(r.updatedAt).toISOString() : null);
+        cols[5]!.push(isoOrNull(reconnected[i]));
       }
-      // reconnected_at stays as the team's backend set it: the ledger does not know when a user reconnected.
+      // reconnected_at: the ledger's (the first reconnect the webhook told of); while it knows of none, the value
+      // already there (e.g. set by the team's backend) is kept, never overwritten with NULL.
       await client.query(
-        `insert into ${target} (source_user_id, source_connection_id, link_id, outcome, imported_at)
-         select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
+        `insert into ${target} (source_user_id, source_connection_id, link_id, outcome, imported_at, reconnected_at)
+         select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[])
          on conflict (source_user_id, source_connection_id) do update
-           set link_id = excluded.link_id, outcome = excluded.outcome, imported_at = excluded.imported_at`,
+           set link_id = excluded.link_id, outcome = excluded.outcome, imported_at = excluded.imported_at,
+             reconnected_at = coalesce(excluded.reconnected_at, ${target}.reconnected_at)`,
         cols,
       );
       rows += batch.length;

@@ -89,13 +89,16 @@ export const REPORT_COLUMNS = [
   'refresh',
   'refresh_reason',
   'next_refresh_at',
+  'reconnected_at',
 ] as const;
 type ReportRow = Record<(typeof REPORT_COLUMNS)[number], string | number | boolean>;
 const REFRESH_BATCH = 500;
 
+/** `reconnectedAt`: when the link's user first reconnected it (ledger.reconnectedAtMany), if they have. */
 export function reportRow(
   r: ConnectionRecord,
   refresh = { refresh: '', refresh_reason: '', next_refresh_at: '' },
+  reconnectedAt?: number,
 ): ReportRow {
   return {
     source_user_id: r.sourceUserId,
@@ -113,6 +116,7 @@ export function reportRow(
     dump_line: r.line ?? '',
     rows_skipped: r.rowsSkipped ?? 0,
     ...refresh,
+    reconnected_at: reconnectedAt === undefined ? '' : new Date(reconnectedAt).toISOString(),
   };
 }
 
@@ -141,8 +145,9 @@ export async function writeReport(
           batch.map((r) => r.linkId),
         )
       : [];
+    const reconnected = await ledger.reconnectedAtMany(runId, batch);
     for (const [i, record] of batch.entries()) {
-      const row = reportRow(record, refresh[i]);
+      const row = reportRow(record, refresh[i], reconnected[i]);
       if (format === 'csv') await write(`${REPORT_COLUMNS.map((c) => csvCell(row[c])).join(',')}\n`);
       else await write(`${rows ? ',' : ''}\n${JSON.stringify(row)}`);
       rows++;

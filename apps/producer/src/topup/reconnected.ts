@@ -5,7 +5,9 @@
  * The one place that answers it. Today the answer comes from the refresh registry: an imported link is registered
  * parked (`auth_expired`) and resumed only by the `link.state_changed` → connected webhook (apps/worker/src/webhooks/
  * handle.ts), so an active link is a reconnected one. A link with no product to refresh is not registered and reads
- * as not reconnected. When the ledger records a `reconnectedAt` per link (the reconnect campaign), read it here.
+ * as not reconnected. The ledger also keeps the first reconnect per link (`reconnectedAt`, from the same webhook;
+ * the report and `reconnects` read it). The two can differ for a link reconnected and broken again since, or one
+ * with nothing to refresh: both read here as not reconnected.
  */
 import type { RefreshRegistry } from '@mk/refresh';
 
