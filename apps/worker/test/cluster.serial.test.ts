@@ -16,7 +16,7 @@ import { MigrationLedger } from '@mk/ledger';
 import { EXIT, plan } from '@mk/producer';
 import { RefreshRegistry } from '@mk/refresh';
 import { startSandbox, type RunningSandbox } from '@mk/sandbox';
-import { QUEUES, createRedis, parseClusterSeeds, queuePrefixOn, type Redis } from '@mk/shared';
+import { QUEUES, checkRedisServer, createRedis, parseClusterSeeds, queuePrefixOn, type Redis } from '@mk/shared';
 import {
   freePort,
   loadRequested,
@@ -209,6 +209,10 @@ describe('on a Redis Cluster', () => {
       const importReplica = (await cluster.topology()).find((n) => n.masterId === target.id)!;
       const importedAtKill = (await ledger.counts(RUN)).imported;
       await cluster.kill(target.port);
+      // A process starting now still sees the dead master in its client's node list: its start-up check waits for
+      // the promotion instead of stopping on "Connection is closed." (the replacement workers below start then too).
+      const check = await checkRedisServer(redis, 60_000 * Math.max(1, slowdown.worst));
+      expect(check.problems).toEqual([]);
       await until(
         "the import queue master's replica promoted after its SIGKILL",
         async () => (await cluster.ownerOf(importSlot)).port === importReplica.port,
