@@ -52,7 +52,9 @@ async function main(): Promise<void> {
     if (err instanceof RedisUnreachableError) fatal(logger, { redis: err.url, timeoutMs: err.timeoutMs }, err.message);
     throw err;
   }
-  const check = await checkRedisServer(redis).catch((err: Error) => fatal(logger, {}, err.message));
+  const check = await checkRedisServer(redis, config.REDIS_CONNECT_TIMEOUT_MS).catch((err: Error) =>
+    fatal(logger, {}, err.message),
+  );
   for (const problem of check.problems) logger.warn({ redisVersion: check.version }, problem);
 
   // Ports before jobs: a port already taken stops the process before it holds any job.

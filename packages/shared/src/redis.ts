@@ -303,7 +303,32 @@ export interface RedisServerCheck {
  * Redis is the system of record for runs: it must not evict keys and must persist them. Returns what is wrong
  * in words an operator can act on.
  */
-export async function checkRedisServer(redis: Redis): Promise<RedisServerCheck> {
+export async function checkRedisServer(
+  redis: Redis,
+  timeoutMs = DEFAULT_REDIS_CONNECT_TIMEOUT_MS,
+): Promise<RedisServerCheck> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await checkServersOnce(redis);
+    } catch (err) {
+      // A cluster mid-failover: the client still lists the dead master until its slots are refreshed, and a process
+      // starting then would stop on "Connection is closed.". Refresh and ask again; a setting that is wrong is not
+      // cured by waiting.
+      if (
+        !(redis instanceof Cluster) ||
+        err instanceof ConfigError ||
+        unrecoverableRedisError(err) ||
+        Date.now() > deadline
+      )
+        throw err;
+      await new Promise<void>((resolve) => redis.refreshSlotsCache(() => resolve()));
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+async function checkServersOnce(redis: Redis): Promise<RedisServerCheck> {
   const masters = redisMasters(redis);
   const checks = await Promise.all(masters.map((node) => checkOneRedis(node, redis instanceof Cluster)));
   if (masters.length === 1) return checks[0]!;

@@ -103,6 +103,13 @@ describe('unrecoverable Redis errors', () => {
       "READONLY You can't write against a read only replica.",
       'TRYAGAIN Multiple keys request during rehashing of slot',
       'CLUSTERDOWN The cluster is down',
+      'CLUSTERDOWN Hash slot not served',
+      'MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to no',
+      'LOADING Redis is loading the dataset in memory',
+      'Too many Cluster redirections. Last error: Error: Connection is closed.',
+      'Failed to refresh slots cache.',
+      'None of startup nodes is available',
+      'NOREPLICAS Not enough good replicas to write.',
       'Connection is closed.',
       'BUSY Redis is busy running a script',
     ]) {
