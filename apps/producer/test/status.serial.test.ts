@@ -76,9 +76,11 @@ function startWorker(): AppProcess {
 describe('status of a steady run', () => {
   it('gives an ETA within 20 % of the time the run really took, from 20 s in', async () => {
     const dump = path.join(dir, 'steady.ndjson');
-    await fixtures.writeDumpFile(dump, { users: 140, format: 'plaid', txPerAccount: 3, seed: 21 });
+    // 85 users hold 137 connections: one call each at 120/min is 68 s, just past the one-minute window.
+    await fixtures.writeDumpFile(dump, { users: 85, format: 'plaid', txPerAccount: 3, seed: 21 });
     const expected = await plan(dump, { ratePerMinute: RATE_PER_MINUTE });
     expect(expected.transactionBatches).toBe(0); // one call per connection: the rate is the import rate
+    expect(expected.connections).toBe(137);
     await workerRunning();
 
     // Everything enqueued at once, so what is left is known exactly; the worker starts as jobs arrive.
