@@ -59,7 +59,7 @@ export const SHORT: ChaosOptions = {
   refreshSeconds: 20,
   killEverySeconds: 4,
   topupNewUsers: 20,
-  topupChangeEvery: 2,
+  topupChangeEvery: 3,
   seed: 1,
 };
 export const LONG: ChaosOptions = {
