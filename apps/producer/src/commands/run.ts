@@ -3,7 +3,8 @@
  * ledger says who is done, the job id (run + user + line) says what is queued, so nobody is skipped or doubled.
  * A user's connections may be spread over several lines: each line is its own job. A connection read again at
  * another line is rejected (the first occurrence is kept), so no connection is ever carried by two jobs.
- * Backpressure keeps at most `maxWaiting` jobs queued, so Redis memory stays bounded whatever the dump's size.
+ * Backpressure keeps at most `maxWaiting` jobs queued (plus one batch of lines), so Redis memory stays bounded
+ * whatever the dump's size.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -71,6 +72,10 @@ export interface EnqueueProgress {
 const isOpen = (r: ConnectionRecord | undefined) =>
   r !== undefined && (OPEN_STATES as readonly string[]).includes(r.state);
 const BACKPRESSURE_POLL_MS = 200;
+/** Lines whose Redis calls go out together (see enqueueRun). */
+const ENQUEUE_BATCH = 64;
+/** Progress is reported, and the run's totals saved, every this many users. */
+const PROGRESS_EVERY = 500;
 
 export async function waitForRoom(queue: Queue, maxWaiting: number): Promise<void> {
   while ((await queue.count()) >= maxWaiting) await new Promise((r) => setTimeout(r, BACKPRESSURE_POLL_MS));
@@ -137,12 +142,24 @@ export async function enqueueRun(queue: Queue, ledger: MigrationLedger, opts: Ru
     duplicateConnections: 0,
   };
   let connections = 0;
-  let roomChecked = 0;
   const recentRejects: RejectRecord[] = [];
   const reject = async (r: RejectRecord) => {
     await rejects.write(r);
     progress.rejects++;
     if (recentRejects.length < 100) recentRejects.push(r);
+  };
+
+  // Lines are handled a batch at a time: each step's Redis calls for the whole batch are in flight together and the
+  // jobs go in one addBulk, so a line costs CPU, not round trips. A batch never holds two lines of one user: a later
+  // line must see what the earlier one registered (its duplicate connections, its job).
+  let batch: DumpUser[] = [];
+  const batchUsers = new Set<string>();
+  const flushBatch = async () => {
+    if (batch.length === 0) return;
+    const lines = batch;
+    batch = [];
+    batchUsers.clear();
+    await enqueueBatch(lines);
   };
 
   try {
@@ -156,66 +173,12 @@ export async function enqueueRun(queue: Queue, ledger: MigrationLedger, opts: Ru
       for (const r of item.rejects) await reject(r);
       progress.rowsSkipped += item.user.rowsSkipped;
       if (opts.onlyUsers && !opts.onlyUsers.has(item.user.sourceUserId)) continue;
-
-      // Checked before registering: a connection already read at another line stays with that line's job.
-      const known = await ledger.getMany(
-        runId,
-        item.user.sourceUserId,
-        item.user.connections.map((c) => c.connectionId),
-      );
-      const keep: number[] = [];
-      for (const [i, c] of item.user.connections.entries()) {
-        const first = known[i]?.line;
-        if (first === undefined || first === item.user.line) {
-          keep.push(i);
-          continue;
-        }
-        progress.duplicateConnections++;
-        await reject(duplicateConnection(item.user, c.connectionId, first));
-      }
-      if (keep.length === 0) continue;
-      progress.users++;
-      const user: DumpUser =
-        keep.length === item.user.connections.length
-          ? item.user
-          : { ...item.user, connections: keep.map((i) => item.user.connections[i]!) };
-      const keptKnown = keep.map((i) => known[i]);
-      connections += user.connections.length;
-
-      const { id, live } = await jobIdFor(queue, run, user, keptKnown, opts.round);
-      const records = await ledger.register(
-        runId,
-        user.sourceUserId,
-        user.line,
-        user.connections.map((c) => ({
-          connectionId: c.connectionId,
-          accounts: c.request.accounts.length,
-          transactions: c.request.transactions.length,
-          batchesTotal: c.batches,
-          rowsSkipped: c.rowsSkipped,
-        })),
-        { job: id },
-      );
-      if (records.every((r) => r.state === 'imported' || r.state === 'failed')) {
-        progress.skipped++;
-        continue;
-      }
-      if (live) {
-        progress.alreadyQueued++;
-        continue;
-      }
-      // Checking the queue length on every add would double the Redis round trips; every few adds bounds it as well.
-      if (roomChecked++ % 20 === 0) await waitForRoom(queue, opts.maxWaiting);
-      // BullMQ ignores an add whose id exists, even a failed job's: a line left unfinished behind one is retried instead.
-      const existing = keptKnown.some(Boolean) ? await queue.getJob(id) : undefined;
-      if (existing && (await existing.isFailed())) await existing.retry('failed');
-      else await queue.add(importJob.name, jobPayload(opts.sealer, runId, user), { ...importJob.options, jobId: id });
-      progress.enqueued++;
-      if (progress.users % 500 === 0) {
-        opts.onProgress?.(progress);
-        await flushRunMeta();
-      }
+      if (batchUsers.has(item.user.sourceUserId)) await flushBatch();
+      batch.push(item.user);
+      batchUsers.add(item.user.sourceUserId);
+      if (batch.length >= ENQUEUE_BATCH) await flushBatch();
     }
+    await flushBatch();
   } catch (err) {
     await beat((err as Error).message).catch(() => undefined);
     throw err;
@@ -227,6 +190,95 @@ export async function enqueueRun(queue: Queue, ledger: MigrationLedger, opts: Ru
   await ledger.updateRun(runId, { status: 'enqueued' });
   opts.onProgress?.(progress);
   return progress;
+
+  async function enqueueBatch(lines: DumpUser[]) {
+    // Checked before registering: a connection already read at another line stays with that line's job.
+    const knownOf = await Promise.all(
+      lines.map((u) =>
+        ledger.getMany(
+          runId,
+          u.sourceUserId,
+          u.connections.map((c) => c.connectionId),
+        ),
+      ),
+    );
+    const kept: { user: DumpUser; known: (ConnectionRecord | undefined)[] }[] = [];
+    for (const [n, lineUser] of lines.entries()) {
+      const known = knownOf[n]!;
+      const keep: number[] = [];
+      for (const [i, c] of lineUser.connections.entries()) {
+        const first = known[i]?.line;
+        if (first === undefined || first === lineUser.line) {
+          keep.push(i);
+          continue;
+        }
+        progress.duplicateConnections++;
+        await reject(duplicateConnection(lineUser, c.connectionId, first));
+      }
+      if (keep.length === 0) continue;
+      const user: DumpUser =
+        keep.length === lineUser.connections.length
+          ? lineUser
+          : { ...lineUser, connections: keep.map((i) => lineUser.connections[i]!) };
+      kept.push({ user, known: keep.map((i) => known[i]) });
+    }
+
+    const registered = await Promise.all(
+      kept.map(async ({ user, known }) => {
+        const { id, live } = await jobIdFor(queue, run, user, known, opts.round);
+        const records = await ledger.register(
+          runId,
+          user.sourceUserId,
+          user.line,
+          user.connections.map((c) => ({
+            connectionId: c.connectionId,
+            accounts: c.request.accounts.length,
+            transactions: c.request.transactions.length,
+            batchesTotal: c.batches,
+            rowsSkipped: c.rowsSkipped,
+          })),
+          { job: id },
+        );
+        return { user, known, id, live, records };
+      }),
+    );
+
+    const toAdd: Parameters<Queue['addBulk']>[0] = [];
+    let room = false;
+    const usersBefore = progress.users;
+    for (const { user, known, id, live, records } of registered) {
+      progress.users++;
+      connections += user.connections.length;
+      if (records.every((r) => r.state === 'imported' || r.state === 'failed')) {
+        progress.skipped++;
+        continue;
+      }
+      if (live) {
+        progress.alreadyQueued++;
+        continue;
+      }
+      // Once per batch: the queue may exceed maxWaiting by one batch at most.
+      if (!room) {
+        await waitForRoom(queue, opts.maxWaiting);
+        room = true;
+      }
+      // BullMQ ignores an add whose id exists, even a failed job's: a line left unfinished behind one is retried instead.
+      const existing = known.some(Boolean) ? await queue.getJob(id) : undefined;
+      if (existing && (await existing.isFailed())) await existing.retry('failed');
+      else
+        toAdd.push({
+          name: importJob.name,
+          data: jobPayload(opts.sealer, runId, user),
+          opts: { ...importJob.options, jobId: id },
+        });
+      progress.enqueued++;
+    }
+    if (toAdd.length) await queue.addBulk(toAdd);
+    if (Math.floor(progress.users / PROGRESS_EVERY) > Math.floor(usersBefore / PROGRESS_EVERY)) {
+      opts.onProgress?.(progress);
+      await flushRunMeta();
+    }
+  }
 
   async function flushRunMeta() {
     await ledger.addRejects(runId, recentRejects.splice(0));
