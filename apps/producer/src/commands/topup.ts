@@ -28,6 +28,7 @@ import {
   connectionField,
   diffLanded,
   jobWillRun,
+  jobsWillRun,
   type ConnectionRecord,
   type MigrationLedger,
   type RunMeta,
@@ -311,7 +312,7 @@ async function enqueueUser(
 export async function waitForTopup(queue: Queue, jobIds: string[], pollMs = 1000): Promise<void> {
   let live = jobIds;
   while (live.length > 0) {
-    const states = await Promise.all(live.map((id) => jobWillRun(queue, id)));
+    const states = await jobsWillRun(queue, live);
     live = live.filter((_, i) => states[i]);
     if (live.length > 0) await new Promise((r) => setTimeout(r, pollMs));
   }
