@@ -39,12 +39,8 @@ import { EXIT, main } from '../src';
 
 /** MK_PG_TEST_USERS: a smaller table to debug with (a multiple of 20,000 keeps every count exact). */
 const USERS = Number(process.env.MK_PG_TEST_USERS ?? 100_000);
-/**
- * MK_PG_RUN_USERS: how many of the table's rows `run` enqueues (default 20,000). `run` itself takes all 100,000 in
- * 32 s (0.23 ms of producer CPU a user), but `report --to postgres` does not yet scale with them: two passes over
- * 20,000 records take 8 s, over 100,000 they took 295 s.
- */
-const RUN_USERS = Number(process.env.MK_PG_RUN_USERS ?? 20_000);
+/** MK_PG_RUN_USERS: how many of the table's rows `run` enqueues (default all of them). */
+const RUN_USERS = Number(process.env.MK_PG_RUN_USERS ?? USERS);
 /** The import after the run is bounded: this many, then the worker stops (a whole run would take minutes). */
 const IMPORTED_AT_LEAST = Math.min(1000, RUN_USERS / 20);
 /** Every BAD_ROW_EVERY-th user has one unreadable transaction (skipped, reported); every NOT_A_RECORD_EVERY-th row is not a record. */
@@ -240,11 +236,11 @@ describePg('PostgreSQL source', () => {
       .split('\n')
       .map((l) => (JSON.parse(l) as { row: number }).row);
     expect(rejectRows).toEqual(Array.from({ length: notRecords + badRows }, (_, i) => (i + 1) * BAD_ROW_EVERY));
-    // Flat: what the producer still holds after a full GC does not grow with the rows (measured: the same 31 MB at
-    // 5,000 and 30,000 rows). A producer that kept its rows, jobs or ids would hold ≥ 18,000 × 500 B = 9 MB more at 20,000 rows.
+    // Flat: what the producer still holds after a full GC does not grow with the rows (measured: 31 MB at 10,000 rows,
+    // 30 MB at 100,000). A producer that kept its rows, jobs or ids would hold ≥ 90,000 × 500 B = 45 MB more.
     expect(Math.abs(full.heapUsedBytes - tenth.heapUsedBytes)).toBeLessThan(4 * 1024 * 1024);
-    // Peak RSS grows a little with the run's length (V8 lets garbage pile up before a full GC: 66 MB more seen on a
-    // loaded machine); the run held as objects would be 18,000 × ≥ 2 KB = 36 MB more at 20,000 rows, 180 MB at 100,000.
+    // Peak RSS grows a little with the run's length (V8 lets garbage pile up before a full GC: 79 MB more at 100,000
+    // rows than at 10,000 on a quiet machine); the run held as objects would be 90,000 × ≥ 2 KB = 180 MB more.
     expect(full.maxRssBytes - tenth.maxRssBytes).toBeLessThan(150 * 1024 * 1024);
 
     // Import what a worker does in a bounded while (all 100,000 would take minutes): the rest stays pending.
@@ -308,7 +304,7 @@ describePg('PostgreSQL source', () => {
       `run of ${RUN_USERS} rows: enqueued in ${enqueueSeconds.toFixed(1)} s (both runs), producer maxRSS ${mb(tenth.maxRssBytes)} MB at ${RUN_USERS / 10} rows, ${mb(full.maxRssBytes)} MB at ${RUN_USERS}, heap after GC ${mb(tenth.heapUsedBytes)} / ${mb(full.heapUsedBytes)} MB; ` +
         `${counts.imported} imported in ${importSeconds.toFixed(1)} s; report --to postgres ×2 in ${reportSeconds.toFixed(1)} s\n`,
     );
-  }, 600_000); // ~30 s on a quiet machine (the enqueue of 22,000 rows), a few minutes on a loaded one
+  }, 600_000); // ~60 s on a quiet machine (35 s of it the enqueue of 110,000 rows), a few minutes on a loaded one
 
   it('fills reconnected_at once the sandbox reconnects a link, and never writes NULL over a value', async () => {
     const ledger = new MigrationLedger(redis, PREFIX);
