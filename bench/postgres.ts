@@ -109,7 +109,7 @@ export async function run(opts: { quick?: boolean; users?: number } = {}): Promi
           '` through a server-side cursor (200 rows a fetch) from a private PostgreSQL on the same machine; ' +
           'the producer pass also parses each record exactly (json as text), converts, validates and plans it against the 1 MB rule, without the Redis writes of `run`.',
         `Peak RSS = process.resourceUsage().maxRSS of each pass's own process (node + tsx included); it does not grow with the table: the cursor is read only as fast as records are converted.`,
-        `The run pass is \`enqueueRun\` over the first ${runRows.toLocaleString('en-US')} rows into a private Redis, without backpressure (no worker drains the queue): per user a ledger read, the ledger records and one sealed import job, one after the other.`,
+        `The run pass is \`enqueueRun\` over the first ${runRows.toLocaleString('en-US')} rows into a private Redis, without backpressure (no worker drains the queue): per user a ledger read, the ledger records and one sealed import job, 64 lines at a time (their reads and writes in flight together, the jobs in one addBulk).`,
       ],
     };
   } finally {
