@@ -1,7 +1,7 @@
 /** What every command reading a dump needs: the records, each checked against the 1 MB rule. */
 import { planImport, type ImportConnection } from '@mk/shared';
 import type { ConvertOptions } from '@mk/converters';
-import type { RejectRecord } from '@mk/ledger';
+import type { NewConnection, RejectRecord } from '@mk/ledger';
 import { readDump, type InputLayout } from './dump';
 
 export interface DumpUser {
@@ -17,6 +17,15 @@ export interface DumpUser {
   pendingSkipped: number;
   rowsSkipped: number;
 }
+
+/** A connection of the dump as the ledger registers it: its counts, not its data. */
+export const ledgerConnection = (c: DumpUser['connections'][number]): NewConnection => ({
+  connectionId: c.connectionId,
+  accounts: c.request.accounts.length,
+  transactions: c.request.transactions.length,
+  batchesTotal: c.batches,
+  rowsSkipped: c.rowsSkipped,
+});
 
 export type DumpItem =
   | { ok: true; user: DumpUser; inputBytes: number; rejects: RejectRecord[] }

@@ -29,7 +29,7 @@ import {
   type RunMeta,
 } from '@mk/ledger';
 import type { ConvertOptions } from '@mk/converters';
-import { duplicateConnection, usersOf, type DumpUser } from '../dump-source';
+import { duplicateConnection, ledgerConnection, usersOf, type DumpUser } from '../dump-source';
 import { RejectsWriter, redactUrl, type InputLayout } from '../dump';
 
 export interface RunOptions extends ConvertOptions {
@@ -230,13 +230,7 @@ export async function enqueueRun(queue: Queue, ledger: MigrationLedger, opts: Ru
           runId,
           user.sourceUserId,
           user.line,
-          user.connections.map((c) => ({
-            connectionId: c.connectionId,
-            accounts: c.request.accounts.length,
-            transactions: c.request.transactions.length,
-            batchesTotal: c.batches,
-            rowsSkipped: c.rowsSkipped,
-          })),
+          user.connections.map(ledgerConnection),
           { job: id },
         );
         return { user, known, id, live, records };

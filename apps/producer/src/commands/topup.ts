@@ -34,7 +34,7 @@ import {
   type RunMeta,
 } from '@mk/ledger';
 import type { PendingPolicy, SourceFormat } from '@mk/converters';
-import { usersOf, type DumpUser } from '../dump-source';
+import { ledgerConnection, usersOf, type DumpUser } from '../dump-source';
 import { RejectsWriter, type InputLayout } from '../dump';
 import type { ReconnectedCheck } from '../topup/reconnected';
 import { csvCell } from './report';
@@ -286,19 +286,9 @@ async function enqueueUser(
     });
   if (fresh.length > 0) {
     const id = topupJob.importId(run.runId, user.sourceUserId, user.line, topupId);
-    const records = await ledger.register(
-      run.runId,
-      user.sourceUserId,
-      user.line,
-      fresh.map((c) => ({
-        connectionId: c.connectionId,
-        accounts: c.request.accounts.length,
-        transactions: c.request.transactions.length,
-        batchesTotal: c.batches,
-        rowsSkipped: c.rowsSkipped,
-      })),
-      { job: id },
-    );
+    const records = await ledger.register(run.runId, user.sourceUserId, user.line, fresh.map(ledgerConnection), {
+      job: id,
+    });
     if (records.some((r) => r.state !== 'imported' && r.state !== 'failed')) {
       await add(importJob.name, id, {
         ...base,
