@@ -13,17 +13,21 @@ let server: PrivateRedis;
 let redis: IORedis;
 let queue: Queue;
 let worker: Worker;
+let workerRedis: IORedis;
 
 beforeAll(async () => {
   server = await startPrivateRedis();
   redis = new IORedis(server.url, { maxRetriesPerRequest: null });
   queue = new Queue('import', { connection: redis, prefix: PREFIX });
   // No processor: jobs are taken and finished by hand, so each stays in the state the test puts it in.
-  worker = new Worker('import', null, { connection: redis.duplicate(), prefix: PREFIX });
+  workerRedis = redis.duplicate();
+  worker = new Worker('import', null, { connection: workerRedis, prefix: PREFIX });
 });
 afterAll(async () => {
   await worker.close();
   await queue.close();
+  // A connection we gave BullMQ is ours to close: left open, it retries the stopped server and jest never exits.
+  workerRedis.disconnect();
   redis.disconnect();
   await server.stop();
 });
