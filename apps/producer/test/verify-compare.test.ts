@@ -1,4 +1,4 @@
-import { decodeLanded, landedEntry, microUnits, type ConnectionRecord, type LandedAccount } from '@mk/ledger';
+import { decodeLandedRecord, landedEntry, microUnits, type ConnectionRecord, type LandedAccount } from '@mk/ledger';
 import { compareLink, fromMicro, type FoundTransaction } from '../src/verify/compare';
 
 const record: ConnectionRecord = {
@@ -16,11 +16,14 @@ const record: ConnectionRecord = {
   updatedAt: 0,
 };
 
-/** What landed.lua keeps for an account, built the same way. */
+/** What landed.lua keeps for an account, built the same way: a one-account connection record, decoded. */
 function landedOf(txs: { transaction_id: string; amount: string; date: string }[]): LandedAccount {
-  const header = Buffer.alloc(8);
-  header.writeDoubleBE(Number(txs.reduce((s, t) => s + microUnits(t.amount), 0n)));
-  return decodeLanded(Buffer.concat([header, ...txs.map((t) => landedEntry({ account_id: 'x', ...t }))]))!;
+  const header = Buffer.alloc(26);
+  header.writeUInt16BE(1, 8);
+  header.writeUInt32BE(txs.length, 14);
+  header.writeDoubleBE(Number(txs.reduce((s, t) => s + microUnits(t.amount), 0n)), 18);
+  const record = Buffer.concat([header, ...txs.map((t) => landedEntry({ account_id: 'x', ...t }))]);
+  return [...decodeLandedRecord(record).values()][0]!;
 }
 
 const imported = {

@@ -1,19 +1,26 @@
 /**
- * What landed on each imported link, kept small enough for a million users: per account one hash field whose value
- * is an 8-byte header (the sum of the landed amounts, in micro-units) followed by one 8-byte entry per transaction —
- * 6 bytes of a hash of its source id (`transaction_id`), 2 bytes of a hash of its amount and date. That is what a
- * top-up needs to know "not on the link yet" (the id) and "changed under the same id" (amount or date), and what
- * `verify` compares MoneyKit's answer with (count, sum, ids). A false "already there" needs two ids of one account
- * to share 48 bits (≈ n/2^48); a change goes unnoticed with odds 1/65,536.
+ * What landed on each imported link, kept small enough for a million users: 6 bytes per transaction — 5 bytes of a
+ * hash of its source id (`transaction_id`), 1 byte of a hash of its amount and date — and per account its entry
+ * count and the sum of the landed amounts. That is what a top-up needs to know "not on the link yet" (the id) and
+ * "changed under the same id" (amount or date), and what `verify` compares MoneyKit's answer with (count, sum, ids).
  *
- * Written when a call that carried the transactions is known to have landed, atomically per call (landed.lua) and
- * idempotently: a landing recorded twice (two workers settling the same lost call) is recorded once.
+ * Only the whole entry decides "already there, as it is", so a new transaction is silently skipped only when it
+ * shares all 48 bits with one of its account's entries (≈ n/2^48). Sharing the 40 id bits alone makes it "changed":
+ * reported with its source id, never hidden. A change goes unnoticed with odds 1/256.
+ *
+ * The records are packed into the buckets of one hash, grown by linear hashing (lua/landed-lib.lua has the layout):
+ * a bucket holds a few KB of connection records, so Redis's cost per hash field is shared by dozens of accounts
+ * whatever the run's size. Written when a call that carried the transactions is known to have landed, atomically per
+ * call (landed.lua) and idempotently: a landing recorded twice (two workers settling the same lost call) is recorded
+ * once. Records of the layout before buckets (one field per account, 8-byte entries) are read as they are and
+ * converted by the next write to their connection.
  */
 import { hash } from 'node:crypto';
 
-export const LANDED_ENTRY_BYTES = 8;
-export const LANDED_HEADER_BYTES = 8;
-const ID_BYTES = 6;
+export const LANDED_ENTRY_BYTES = 6;
+const ID_BYTES = 5;
+/** Past this many bytes per bucket on average, the hash grows by a bucket (landed.lua). */
+export const LANDED_BUCKET_BYTES = 2048;
 
 /** What identifies a transaction across dumps: its source id, or (none given) what it says. */
 export interface LandedTransaction {
@@ -48,7 +55,7 @@ export function microUnits(amount: string): bigint {
   return negative ? -micro : micro;
 }
 
-/** The 6-byte key of a transaction within its account (hex, for sets). */
+/** The id part of a transaction's entry (hex, for maps). */
 export function landedIdKey(t: LandedTransaction): string {
   const id = t.transaction_id ?? `~${t.date.slice(0, 10)}|${normalizeAmount(t.amount)}|${t.description ?? ''}`;
   return sha(id).subarray(0, ID_BYTES).toString('hex');
@@ -62,22 +69,46 @@ export function landedEntry(t: LandedTransaction): Buffer {
   return Buffer.concat([Buffer.from(landedIdKey(t), 'hex'), contentHash(t)]);
 }
 
-/** One account's landed transactions, decoded: id key → content hash (hex). */
+/** One account's landed transactions, decoded: id key → the content hashes (hex) of the entries with that id key. */
 export interface LandedAccount {
   sumMicro: bigint;
-  entries: Map<string, string>;
+  count: number;
+  entries: Map<string, string[]>;
 }
 
-export function decodeLanded(value: Buffer | null | undefined): LandedAccount | undefined {
-  if (!value || value.length < LANDED_HEADER_BYTES) return undefined;
-  const entries = new Map<string, string>();
-  for (let at = LANDED_HEADER_BYTES; at + LANDED_ENTRY_BYTES <= value.length; at += LANDED_ENTRY_BYTES) {
-    entries.set(
-      value.subarray(at, at + ID_BYTES).toString('hex'),
-      value.subarray(at + ID_BYTES, at + LANDED_ENTRY_BYTES).toString('hex'),
-    );
+/** Decodes one account's entries (`bytes` long each: the id key first, the content hash's first byte at `content`). */
+function decodeAccount(sum: number, entries: Buffer, bytes: number, content: number): LandedAccount {
+  const map = new Map<string, string[]>();
+  let count = 0;
+  for (let at = 0; at + bytes <= entries.length; at += bytes, count++) {
+    const id = entries.subarray(at, at + ID_BYTES).toString('hex');
+    const hashHex = entries.subarray(at + content, at + content + 1).toString('hex');
+    const list = map.get(id);
+    if (list) list.push(hashHex);
+    else map.set(id, [hashHex]);
   }
-  return { sumMicro: BigInt(Math.round(value.readDoubleBE(0))), entries };
+  return { sumMicro: BigInt(Math.round(sum)), count, entries: map };
+}
+
+/** A connection's record (landed-lib.lua): account key (hex) → what landed on it. */
+export function decodeLandedRecord(record: Buffer): Map<string, LandedAccount> {
+  const accounts = new Map<string, LandedAccount>();
+  let p = 10;
+  for (let n = record.readUInt16BE(8); n > 0; n--) {
+    const count = record.readUInt32BE(p + 4);
+    const end = p + 16 + LANDED_ENTRY_BYTES * count;
+    accounts.set(
+      record.subarray(p, p + 4).toString('hex'),
+      decodeAccount(record.readDoubleBE(p + 8), record.subarray(p + 16, end), LANDED_ENTRY_BYTES, ID_BYTES),
+    );
+    p = end;
+  }
+  return accounts;
+}
+
+/** A value of the layout before buckets: an 8-byte sum, then 8-byte entries (6 B id hash, 2 B content hash). */
+export function decodeOldLanded(value: Buffer): LandedAccount {
+  return decodeAccount(value.readDoubleBE(0), value.subarray(8), 8, 6);
 }
 
 /** Compared with what landed: not there yet, there with another amount or date (changed), or there as it is. */
@@ -86,26 +117,41 @@ export type LandedStatus = 'new' | 'changed' | 'same';
 export function landedStatus(account: LandedAccount | undefined, t: LandedTransaction): LandedStatus {
   const found = account?.entries.get(landedIdKey(t));
   if (found === undefined) return 'new';
-  return found === contentHash(t).toString('hex') ? 'same' : 'changed';
+  return found.includes(contentHash(t).toString('hex')) ? 'same' : 'changed';
 }
 
-/** The hash field of one account of one connection (short: a million users' accounts are each one field). */
-export function landedField(connectionField: string, accountId: string): string {
-  return sha(`${connectionField}\t${accountId}`).subarray(0, 12).toString('base64');
+/** The 8-byte id of a connection's record. */
+export function landedConnectionId(connectionField: string): Buffer {
+  return sha(connectionField).subarray(0, 8);
 }
 
-/** The argument of landed.lua for one account: field, entries, first entry (its idempotence check), micro-units. */
-export function landedAppendArgs(connectionField: string, transactions: LandedTransaction[]): (string | Buffer)[] {
+/** An account's key within its connection's record, and its field in the layout before buckets. */
+export function landedAccount(connectionField: string, accountId: string): { key: Buffer; oldField: string } {
+  const digest = sha(`${connectionField}\t${accountId}`);
+  return { key: digest.subarray(0, 4), oldField: digest.subarray(0, 12).toString('base64') };
+}
+
+/**
+ * The arguments of landed.lua after its key: `transactions` per account, and `emptyAccounts` as existing with
+ * nothing on them.
+ */
+export function landedAppendArgs(
+  connectionField: string,
+  transactions: LandedTransaction[],
+  emptyAccounts: string[] = [],
+): (string | Buffer)[] {
   const byAccount = new Map<string, LandedTransaction[]>();
   for (const t of transactions) {
     const list = byAccount.get(t.account_id);
     if (list) list.push(t);
     else byAccount.set(t.account_id, [t]);
   }
-  const args: (string | Buffer)[] = [];
+  for (const a of emptyAccounts) if (!byAccount.has(a)) byAccount.set(a, []);
+  const args: (string | Buffer)[] = [landedConnectionId(connectionField), String(LANDED_BUCKET_BYTES)];
   for (const [accountId, list] of byAccount) {
+    const { key, oldField } = landedAccount(connectionField, accountId);
     const sum = list.reduce((s, t) => s + microUnits(t.amount), 0n);
-    args.push(landedField(connectionField, accountId), Buffer.concat(list.map(landedEntry)), sum.toString());
+    args.push(key, oldField, Buffer.concat(list.map(landedEntry)), sum.toString());
   }
   return args;
 }

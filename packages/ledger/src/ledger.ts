@@ -18,7 +18,15 @@ import {
   type RunMeta,
 } from './records';
 import { ledgerScripts, type RunKeys } from './scripts';
-import { decodeLanded, landedAppendArgs, landedField, type LandedAccount, type LandedTransaction } from './landed';
+import {
+  decodeLandedRecord,
+  decodeOldLanded,
+  landedAccount,
+  landedAppendArgs,
+  landedConnectionId,
+  type LandedAccount,
+  type LandedTransaction,
+} from './landed';
 
 const FIELD_SEP = '\t';
 const RECENT_REJECTS = 1000;
@@ -295,19 +303,26 @@ export class MigrationLedger {
     transactions: LandedTransaction[],
     accountIds: string[] = [],
   ): Promise<number> {
-    const withTransactions = new Set(transactions.map((t) => t.account_id));
-    const empty = accountIds.filter((a) => !withTransactions.has(a)).flatMap((a) => [landedField(field, a), '', '0']);
-    return this.scripts.landed(this.key(runId, 'landed'), [...landedAppendArgs(field, transactions), ...empty]);
+    if (transactions.length === 0 && accountIds.length === 0) return 0;
+    return this.scripts.landed(this.key(runId, 'landed'), landedAppendArgs(field, transactions, accountIds));
   }
 
   /** What landed on each of these accounts of the connection's link (undefined: nothing recorded for it). */
   async landed(runId: string, field: string, accountIds: string[]): Promise<Map<string, LandedAccount | undefined>> {
     if (accountIds.length === 0) return new Map();
-    const raw = await this.redis.hmgetBuffer(
+    const accounts = accountIds.map((a) => landedAccount(field, a));
+    const [record, ...old] = await this.scripts.landedRead(
       this.key(runId, 'landed'),
-      ...accountIds.map((a) => landedField(field, a)),
+      landedConnectionId(field),
+      accounts.map((a) => a.oldField),
     );
-    return new Map(accountIds.map((a, i) => [a, decodeLanded(raw[i])]));
+    const recorded = record ? decodeLandedRecord(record) : undefined;
+    return new Map(
+      accountIds.map((a, i) => {
+        const value = old[i];
+        return [a, recorded?.get(accounts[i]!.key.toString('hex')) ?? (value ? decodeOldLanded(value) : undefined)];
+      }),
+    );
   }
 
   /** Bytes Redis spends on the run's landed records (MEMORY USAGE), for the benchmark's per-transaction figure. */

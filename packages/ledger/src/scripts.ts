@@ -4,16 +4,24 @@
  */
 import path from 'node:path';
 import type { Redis } from '@mk/shared';
-import { scriptSet } from '@mk/shared';
+import { readLua, scriptSet } from '@mk/shared';
 
-const SCRIPTS = scriptSet(path.join(__dirname, 'lua'), {
+const LUA = path.join(__dirname, 'lua');
+const SCRIPTS = scriptSet(LUA, {
   mkLedgerRegister: { file: 'register.lua', keys: 3 },
   mkLedgerTransition: { file: 'transition.lua', keys: 7 },
-  mkLedgerLanded: { file: 'landed.lua', keys: 1 },
   mkLedgerLinkEvent: { file: 'link-event.lua', keys: 5 },
   mkLedgerOutboxSettle: { file: 'outbox-settle.lua', keys: 3 },
   mkLedgerRunCompleted: { file: 'run-completed.lua', keys: 2 },
 });
+const LANDED_SCRIPTS = scriptSet(
+  LUA,
+  {
+    mkLedgerLanded: { file: 'landed.lua', keys: 1 },
+    mkLedgerLandedRead: { file: 'landed-read.lua', keys: 1, buffers: true },
+  },
+  readLua(LUA, 'landed-lib.lua'),
+);
 
 export interface RunKeys {
   conns: string;
@@ -34,11 +42,12 @@ export interface RunKeys {
   run: string;
 }
 
-/** One argument list of landed.lua: per account, its field, its entries and the sum of their micro-units. */
+/** The arguments of landed.lua after its key (landed.ts builds them). */
 export type LandedArgs = (string | Buffer)[];
 
 export function ledgerScripts(redis: Redis) {
   const s = SCRIPTS.on(redis);
+  const landed = LANDED_SCRIPTS.on(redis);
   return {
     /** Returns how many records were new. */
     async register(k: RunKeys, pairs: [field: string, record: string][], job: string): Promise<number> {
@@ -72,8 +81,11 @@ export function ledgerScripts(redis: Redis) {
     },
     /** Returns how many entries were added (0 when this landing was recorded before). */
     async landed(landedKey: string, args: LandedArgs): Promise<number> {
-      if (args.length === 0) return 0;
-      return Number(await s.mkLedgerLanded([landedKey], args as unknown as (string | number)[]));
+      return Number(await landed.mkLedgerLanded([landedKey], args));
+    },
+    /** The connection's record (or null), then the value of each old per-account field asked for (or null). */
+    async landedRead(landedKey: string, connectionId: Buffer, oldFields: string[]): Promise<(Buffer | null)[]> {
+      return (await landed.mkLedgerLandedRead([landedKey], [connectionId, ...oldFields])) as (Buffer | null)[];
     },
     /** Returns whether it was recorded (false: a repeat). */
     async linkEvent(

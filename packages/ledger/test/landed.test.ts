@@ -1,10 +1,11 @@
+import { hash } from 'node:crypto';
 import IORedis from 'ioredis';
 import { startPrivateRedis, type PrivateRedis } from '@mk/testkit';
 import {
   connectionField,
   diffLanded,
+  LANDED_BUCKET_BYTES,
   LANDED_ENTRY_BYTES,
-  LANDED_HEADER_BYTES,
   microUnits,
   MigrationLedger,
   normalizeAmount,
@@ -20,7 +21,7 @@ beforeAll(async () => {
   ledger = new MigrationLedger(redis, '{landed}');
 });
 afterAll(async () => {
-  redis.disconnect();
+  await redis.quit();
   await server.stop();
 });
 
@@ -41,23 +42,85 @@ describe('landed records', () => {
     expect(microUnits('0.1') + microUnits('0.2')).toBe(microUnits('0.3'));
   });
 
-  it('records a landing once, with the sum, and 8 bytes per transaction', async () => {
+  it('records a landing once, with the count and sum, and 6 bytes per transaction', async () => {
     const batch = [tx('t1', '-10.00'), tx('t2', '25.5'), tx('t3', '-0.25', '2026-11-02', 'a2')];
     expect(await ledger.noteLanded('r1', field, batch, ['a1', 'a2', 'a3'])).toBe(3);
     // the same landing settled twice (two workers after one lost call) counts once
     expect(await ledger.noteLanded('r1', field, batch)).toBe(0);
     const landed = await ledger.landed('r1', field, ['a1', 'a2', 'a3', 'a4']);
-    expect(landed.get('a1')).toMatchObject({ sumMicro: 15_500_000n });
+    expect(landed.get('a1')).toMatchObject({ sumMicro: 15_500_000n, count: 2 });
     expect(landed.get('a1')!.entries.size).toBe(2);
-    expect(landed.get('a2')!.entries.size).toBe(1);
-    expect(landed.get('a3')).toEqual({ sumMicro: 0n, entries: new Map() }); // an account with nothing on it yet
+    expect(landed.get('a2')).toMatchObject({ sumMicro: -250_000n, count: 1 });
+    expect(landed.get('a3')).toEqual({ sumMicro: 0n, count: 0, entries: new Map() }); // nothing on it yet
     expect(landed.get('a4')).toBeUndefined();
-    const raw = await redis.hvalsBuffer('{landed}:run:r1:landed');
-    expect(raw.map((v) => v.length).sort((a, b) => a - b)).toEqual([
-      LANDED_HEADER_BYTES,
-      LANDED_HEADER_BYTES + LANDED_ENTRY_BYTES,
-      LANDED_HEADER_BYTES + 2 * LANDED_ENTRY_BYTES,
+    // one bucket: a 10-byte connection header, 16 bytes per account, 6 per transaction
+    const buckets = await redis.hgetallBuffer('{landed}:run:r1:landed');
+    expect(Object.keys(buckets).sort()).toEqual(['0', '~']);
+    expect(buckets['0']!.length).toBe(10 + 3 * 16 + 3 * LANDED_ENTRY_BYTES);
+    expect(buckets['~']!.toString()).toBe(`0 0 ${buckets['0']!.length}`);
+  });
+
+  it('grows bucket by bucket as a run grows, every bucket a few KB, under 8 bytes per transaction', async () => {
+    const connections = 1500;
+    const perAccount = 40;
+    for (let c = 0; c < connections; c++) {
+      const transactions = Array.from({ length: perAccount }, (_, i) =>
+        tx(`txn-${c}-${i}`, `-${(i % 97) + 0.25}`, '2026-10-01', `acc-${c}`),
+      );
+      await ledger.noteLanded('r3', connectionField(`user-${c}`, 'conn-0'), transactions, [`acc-${c}`]);
+    }
+    const buckets = await redis.hgetallBuffer('{landed}:run:r3:landed');
+    const [level, split, bytes] = buckets['~']!.toString().split(' ').map(Number) as [number, number, number];
+    const values = Object.entries(buckets).filter(([f]) => f !== '~');
+    expect(values).toHaveLength(2 ** level + split);
+    expect(values.reduce((n, [, v]) => n + v.length, 0)).toBe(bytes);
+    expect(bytes / values.length).toBeLessThanOrEqual(LANDED_BUCKET_BYTES);
+    // linear hashing: a bucket not split yet this round holds about twice the average, never much more
+    expect(Math.max(...values.map(([, v]) => v.length))).toBeLessThan(6 * LANDED_BUCKET_BYTES);
+    // every connection is found where it was written, whole
+    for (const c of [0, 1, 777, connections - 1]) {
+      const landed = await ledger.landed('r3', connectionField(`user-${c}`, 'conn-0'), [`acc-${c}`]);
+      expect(landed.get(`acc-${c}`)).toMatchObject({ count: perAccount });
+      const again = tx(`txn-${c}-5`, `-${5 + 0.25}`, '2026-10-01', `acc-${c}`);
+      expect(diffLanded(landed, [again]).same).toBe(1);
+    }
+    const perTransaction = (await ledger.landedBytes('r3')) / (connections * perAccount);
+    expect(perTransaction).toBeLessThanOrEqual(8);
+  });
+
+  it('reads and converts the records of the layout before buckets (one field per account, 8-byte entries)', async () => {
+    // what landed.lua wrote before: field = base64 of 12 bytes of sha256(field⇥account), value = 8-byte sum, then
+    // per transaction 6 bytes of sha256(source id) and 2 of sha256(amount|date)
+    const sha = (s: string) => hash('sha256', s, 'buffer');
+    const old = [tx('t1', '-10.00'), tx('t2', '25.50')];
+    const sum = Buffer.alloc(8);
+    sum.writeDoubleBE(15_500_000);
+    const value = Buffer.concat([
+      sum,
+      ...old.map((t) =>
+        Buffer.concat([
+          sha(t.transaction_id).subarray(0, 6),
+          sha(`${normalizeAmount(t.amount)}|${t.date}`).subarray(0, 2),
+        ]),
+      ),
     ]);
+    const oldField = sha(`${field}\ta1`).subarray(0, 12).toString('base64');
+    await redis.hset('{landed}:run:r4:landed', oldField, value);
+
+    const before = await ledger.landed('r4', field, ['a1']);
+    expect(before.get('a1')).toMatchObject({ sumMicro: 15_500_000n, count: 2 });
+    expect(diffLanded(before, [tx('t1', '-10'), tx('t2', '26'), tx('t3', '-1')])).toMatchObject({
+      same: 1,
+      changed: [expect.objectContaining({ transaction_id: 't2' })],
+      fresh: [expect.objectContaining({ transaction_id: 't3' })],
+    });
+    // the old landing settled again is still recorded once; a new one converts the account and adds to it
+    expect(await ledger.noteLanded('r4', field, old)).toBe(0);
+    expect(await redis.hexists('{landed}:run:r4:landed', oldField)).toBe(0);
+    expect(await ledger.noteLanded('r4', field, [tx('t3', '-1.00')])).toBe(1);
+    const after = await ledger.landed('r4', field, ['a1']);
+    expect(after.get('a1')).toMatchObject({ sumMicro: 14_500_000n, count: 3 });
+    expect(diffLanded(after, [...old, tx('t3', '-1')]).same).toBe(3);
   });
 
   it("tells a newer dump's transactions apart: new, changed under the same id, posted since pending, on another account", async () => {

@@ -13,10 +13,12 @@ export interface ScriptSpec {
   file: string;
   /** How many of the call's leading arguments are keys. */
   keys: number;
+  /** Bulk replies as Buffers (binary values), not strings. */
+  buffers?: boolean;
 }
 
 /** Calls one script: its keys, then its arguments, in the order its header lists them. */
-export type ScriptCall = (keys: readonly string[], args: readonly (string | number)[]) => Promise<unknown>;
+export type ScriptCall = (keys: readonly string[], args: readonly (string | number | Buffer)[]) => Promise<unknown>;
 
 export interface ScriptSet<N extends string> {
   /** The scripts of one module, bound to one connection. */
@@ -41,7 +43,7 @@ export function scriptSet<N extends string>(dir: string, specs: Record<N, Script
       const src = load();
       const commands = redis as unknown as Record<
         string,
-        ((...args: (string | number)[]) => Promise<unknown>) | undefined
+        ((...args: (string | number | Buffer)[]) => Promise<unknown>) | undefined
       >;
       const out = {} as Record<N, ScriptCall>;
       for (const [name, spec] of Object.entries<ScriptSpec>(specs) as [N, ScriptSpec][]) {
@@ -49,7 +51,7 @@ export function scriptSet<N extends string>(dir: string, specs: Record<N, Script
         out[name] = (keys, args) => {
           if (keys.length !== spec.keys)
             return Promise.reject(new Error(`script ${name} takes ${spec.keys} keys, got ${keys.length}`));
-          return commands[name]!.call(redis, ...keys, ...args);
+          return commands[spec.buffers ? `${name}Buffer` : name]!.call(redis, ...keys, ...args);
         };
       }
       return out;

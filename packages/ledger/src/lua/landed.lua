@@ -1,36 +1,101 @@
--- Records the transactions of one call as landed on a link's accounts, once (see landed.ts for the layout).
--- KEYS: landed (hash: account field → 8-byte header, the sum of landed amounts in micro-units as a big-endian
---       double, then one 8-byte entry per transaction).
--- ARGV: triples of account field, entries (n × 8 bytes, may be empty: the account exists, nothing on it yet),
---       sum of their amounts in micro-units.
--- An account whose value already holds the call's first entry (on an entry boundary) is left as it is: the same
--- landing recorded twice (two workers settling one lost call) counts once.
+-- Records the transactions of one call as landed on a connection's link, once (layout: landed-lib.lua).
+-- KEYS: landed (hash).
+-- ARGV: connection id (8 B), bucket size to split at (bytes), then per account: its key (4 B), its field in the layout
+--       before buckets (one hash field per account: an 8 B sum, then 8 B entries of 6 B id and 2 B content hash),
+--       converted when met, its entries (n × 6 B, may be empty: the account exists, nothing on it yet), the sum of
+--       their amounts in micro-units.
+-- An account that already holds the call's first entry (on an entry boundary) is left as it is: the same landing
+-- recorded twice (two workers settling one lost call) counts once.
 -- Returns the number of entries added.
-local added = 0
-for i = 1, #ARGV, 3 do
-  local field, entries, sum = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
-  local cur = redis.call('HGET', KEYS[1], field)
-  if not cur then cur = struct.pack('>d', 0) end
-  local seen = false
-  if #entries == 0 then
-    seen = redis.call('HEXISTS', KEYS[1], field) == 1
-  else
-    local first = string.sub(entries, 1, 8)
-    local from = 9
+local key, conn, splitAt = KEYS[1], ARGV[1], tonumber(ARGV[2])
+local level, split, bytes = landedMeta(key)
+local bucket = tostring(landedBucket(conn, level, split))
+local value = redis.call('HGET', key, bucket) or ''
+local at, stop = landedFind(value, conn)
+
+local accounts, order = {}, {}
+if at then
+  local p = at + 10
+  for _ = 1, struct.unpack('>I2', value, at + 8) do
+    local count = struct.unpack('>I4', value, p + 4)
+    local account = { sum = struct.unpack('>d', value, p + 8), entries = string.sub(value, p + 16, p + 15 + 6 * count) }
+    accounts[string.sub(value, p, p + 3)] = account
+    order[#order + 1] = string.sub(value, p, p + 3)
+    p = p + 16 + 6 * count
+  end
+end
+
+local added, changed = 0, false
+for i = 3, #ARGV, 4 do
+  local accountKey, oldField, entries, sum = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
+  local account = accounts[accountKey]
+  if not account then
+    account = { sum = 0, entries = '' }
+    local old = redis.call('HGET', key, oldField)
+    if old then
+      local parts = {}
+      for q = 9, #old - 7, 8 do
+        parts[#parts + 1] = string.sub(old, q, q + 4) .. string.sub(old, q + 6, q + 6)
+      end
+      account.sum, account.entries = struct.unpack('>d', old), table.concat(parts)
+      redis.call('HDEL', key, oldField)
+    end
+    accounts[accountKey] = account
+    order[#order + 1] = accountKey
+    changed = true
+  end
+  if #entries > 0 then
+    local first, from, seen = string.sub(entries, 1, 6), 1, false
     while true do
-      local at = string.find(cur, first, from, true)
-      if not at then break end
-      if (at - 9) % 8 == 0 then
+      local found = string.find(account.entries, first, from, true)
+      if not found then break end
+      if (found - 1) % 6 == 0 then
         seen = true
         break
       end
-      from = at + 1
+      from = found + 1
+    end
+    if not seen then
+      account.sum = account.sum + sum
+      account.entries = account.entries .. entries
+      added = added + #entries / 6
+      changed = true
     end
   end
-  if not seen then
-    local total = struct.unpack('>d', string.sub(cur, 1, 8)) + sum
-    redis.call('HSET', KEYS[1], field, struct.pack('>d', total) .. string.sub(cur, 9) .. entries)
-    added = added + #entries / 8
+end
+if not changed then return 0 end
+
+local parts = { conn, struct.pack('>I2', #order) }
+for _, accountKey in ipairs(order) do
+  local account = accounts[accountKey]
+  parts[#parts + 1] = accountKey .. struct.pack('>I4d', #account.entries / 6, account.sum) .. account.entries
+end
+local record = table.concat(parts)
+local updated = at and (string.sub(value, 1, at - 1) .. record .. string.sub(value, stop)) or (value .. record)
+redis.call('HSET', key, bucket, updated)
+bytes = bytes + #updated - #value
+
+-- Linear hashing: past splitAt bytes per bucket on average, the bucket at the split point is split in two.
+local n = 2 ^ level
+if bytes > splitAt * (n + split) then
+  local from = tostring(split)
+  local old = redis.call('HGET', key, from)
+  if old then
+    local keep, move = {}, {}
+    local q = 1
+    while q <= #old do
+      local e = landedRecordEnd(old, q)
+      local part = (struct.unpack('>I4', old, q) % (2 * n) == split) and keep or move
+      part[#part + 1] = string.sub(old, q, e - 1)
+      q = e
+    end
+    if #keep > 0 then redis.call('HSET', key, from, table.concat(keep)) else redis.call('HDEL', key, from) end
+    if #move > 0 then redis.call('HSET', key, tostring(split + n), table.concat(move)) end
+  end
+  split = split + 1
+  if split == n then
+    level, split = level + 1, 0
   end
 end
+redis.call('HSET', key, LANDED_META, string.format('%d %d %d', level, split, bytes))
 return added
