@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Queue } from 'bullmq';
 import { fixtures } from '@mk/converters';
-import { MigrationLedger } from '@mk/ledger';
+import { connectionField, landedConnectionId, landedConnectionsIn, MigrationLedger } from '@mk/ledger';
 import { EXIT, plan } from '@mk/producer';
 import { RefreshRegistry } from '@mk/refresh';
 import { startSandbox, type RunningSandbox } from '@mk/sandbox';
@@ -297,6 +297,23 @@ describe('on a Redis Cluster', () => {
         (ks) => ks.filter((k) => /^\{cl:r\d+\}:refresh:/.test(k)).length,
       );
       for (const n of registryKeysPerMaster) expect(n).toBeGreaterThan(0);
+      // ...and the run's landed records over the run's shards, each connection's where the ledger reads it.
+      expect((await ledger.getRun(RUN))?.shards).toBe(3 * 4);
+      const landedKeysPerMaster = [...byMaster.values()].map(
+        (ks) => ks.filter((k) => /^\{cl:l\d+\}:run:cluster:landed$/.test(k)).length,
+      );
+      for (const n of landedKeysPerMaster) expect(n).toBeGreaterThan(0);
+      const landedKeys = await ledger.landedKeys(RUN);
+      expect(landedKeys).toHaveLength(3 * 4);
+      const found = new Map<string, string>();
+      for (const key of landedKeys)
+        for (const [bucket, value] of Object.entries(await redis.hgetallBuffer(key)))
+          if (bucket !== '~') for (const id of landedConnectionsIn(value)) found.set(id.toString('hex'), key);
+      for await (const r of ledger.scan(RUN)) {
+        const id = landedConnectionId(connectionField(r.sourceUserId, r.connectionId));
+        expect(found.get(id.toString('hex'))).toBe(landedKeys[id.readUInt32BE(4) % landedKeys.length]);
+      }
+      expect(found.size).toBe(expected.connections);
     },
     15 * 60_000,
   );

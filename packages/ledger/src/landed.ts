@@ -106,6 +106,19 @@ export function decodeLandedRecord(record: Buffer): Map<string, LandedAccount> {
   return accounts;
 }
 
+/** The connection ids of the records in one bucket's value, in order. */
+export function landedConnectionsIn(bucket: Buffer): Buffer[] {
+  const ids: Buffer[] = [];
+  let at = 0;
+  while (at < bucket.length) {
+    ids.push(bucket.subarray(at, at + 8));
+    let p = at + 10;
+    for (let n = bucket.readUInt16BE(at + 8); n > 0; n--) p += 16 + LANDED_ENTRY_BYTES * bucket.readUInt32BE(p + 4);
+    at = p;
+  }
+  return ids;
+}
+
 /** A value of the layout before buckets: an 8-byte sum, then 8-byte entries (6 B id hash, 2 B content hash). */
 export function decodeOldLanded(value: Buffer): LandedAccount {
   return decodeAccount(value.readDoubleBE(0), value.subarray(8), 8, 6);

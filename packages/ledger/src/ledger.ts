@@ -4,10 +4,11 @@
  * Redis layout under the prefix: run:<id> (hash: meta, producer beat), run:<id>:conns (field user⇥connection →
  * record json), run:<id>:counts (state → n), run:<id>:links (link_id → field), run:<id>:rate (minute → imported,
  * last → ms), run:<id>:errors (minute → retryable errors, last, lastAt), run:<id>:limited (minute → MoneyKit 429s), run:<id>:open (field → job id, open records
- * only: bounded by what is queued), run:<id>:landed (per account of every link: what landed on it, see landed.ts), run:<id>:rejects (recent rejects, capped), runs (zset of run ids by creation).
+ * only: bounded by what is queued), run:<id>:landed (what landed on every link, see landed.ts; on a cluster spread over
+ * the run's shards, each under a hash tag of its own: {…:l<n>}:run:<id>:landed), run:<id>:rejects (recent rejects, capped), runs (zset of run ids by creation).
  */
 import type { Redis } from '@mk/shared';
-import { DEFAULT_PREFIX, keysOn, type QueueName } from '@mk/shared';
+import { DEFAULT_PREFIX, defaultShards, keysOn, withHashTag, type QueueName } from '@mk/shared';
 import {
   CONNECTION_STATES,
   type ConnectionRecord,
@@ -99,10 +100,13 @@ export class MigrationLedger {
   constructor(
     readonly redis: Redis,
     readonly prefix: string = DEFAULT_PREFIX,
-    readonly opts: { outbox?: boolean } = {},
+    readonly opts: { outbox?: boolean; shards?: number } = {},
   ) {
     this.scripts = ledgerScripts(redis);
   }
+
+  /** Shard counts of the runs seen (fixed when a run is created). */
+  private readonly shardCounts = new Map<string, number>();
 
   private key(runId: string, part?: string) {
     return `${this.prefix}:run:${runId}${part ? `:${part}` : ''}`;
@@ -142,6 +146,7 @@ export class MigrationLedger {
       usersSkipped: 0,
       connectionsSeen: 0,
       rejects: 0,
+      shards: this.opts.shards ?? (await defaultShards(this.redis)),
       updatedAt: now,
       ...init,
     };
@@ -292,6 +297,28 @@ export class MigrationLedger {
 
   // ---- what landed on each link (landed.ts) ----
 
+  /** How many hash tags the run's landed records are spread over. */
+  private async shardsOf(runId: string): Promise<number> {
+    const known = this.shardCounts.get(runId);
+    if (known !== undefined) return known;
+    const run = await this.getRun(runId);
+    const shards = run?.shards ?? 1;
+    if (run) this.shardCounts.set(runId, shards);
+    return shards;
+  }
+
+  /** The landed records' key of shard `n` of `shards`: with one, where it always was; else under a tag of its own. */
+  private landedKey(runId: string, n: number, shards: number): string {
+    if (shards === 1) return this.key(runId, 'landed');
+    return `${withHashTag(this.prefix, `l${n}`)}:run:${runId}:landed`;
+  }
+
+  /** The key of the shard holding the connection's landed records (bits of its id the buckets do not use). */
+  private async landedKeyOf(runId: string, connectionId: Buffer): Promise<string> {
+    const shards = await this.shardsOf(runId);
+    return this.landedKey(runId, connectionId.readUInt32BE(4) % shards, shards);
+  }
+
   /**
    * Records `transactions` as landed on the connection's link, once (a landing recorded twice counts once); with
    * `accountIds`, those accounts are known to exist even with nothing on them. Call it before the ledger change that
@@ -304,16 +331,18 @@ export class MigrationLedger {
     accountIds: string[] = [],
   ): Promise<number> {
     if (transactions.length === 0 && accountIds.length === 0) return 0;
-    return this.scripts.landed(this.key(runId, 'landed'), landedAppendArgs(field, transactions, accountIds));
+    const key = await this.landedKeyOf(runId, landedConnectionId(field));
+    return this.scripts.landed(key, landedAppendArgs(field, transactions, accountIds));
   }
 
   /** What landed on each of these accounts of the connection's link (undefined: nothing recorded for it). */
   async landed(runId: string, field: string, accountIds: string[]): Promise<Map<string, LandedAccount | undefined>> {
     if (accountIds.length === 0) return new Map();
     const accounts = accountIds.map((a) => landedAccount(field, a));
+    const connection = landedConnectionId(field);
     const [record, ...old] = await this.scripts.landedRead(
-      this.key(runId, 'landed'),
-      landedConnectionId(field),
+      await this.landedKeyOf(runId, connection),
+      connection,
       accounts.map((a) => a.oldField),
     );
     const recorded = record ? decodeLandedRecord(record) : undefined;
@@ -325,9 +354,18 @@ export class MigrationLedger {
     );
   }
 
+  /** Every key of the run's landed records, shard 0 first. */
+  async landedKeys(runId: string): Promise<string[]> {
+    const shards = await this.shardsOf(runId);
+    return Array.from({ length: shards }, (_, n) => this.landedKey(runId, n, shards));
+  }
+
   /** Bytes Redis spends on the run's landed records (MEMORY USAGE), for the benchmark's per-transaction figure. */
   async landedBytes(runId: string): Promise<number> {
-    return Number((await this.redis.call('MEMORY', 'USAGE', this.key(runId, 'landed'), 'SAMPLES', '0')) ?? 0);
+    const usage = await Promise.all(
+      (await this.landedKeys(runId)).map((key) => this.redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0')),
+    );
+    return usage.reduce<number>((sum, n) => sum + Number(n ?? 0), 0);
   }
 
   /** The run and connection that own a link, looked up in every run's link owners (runs are few). */

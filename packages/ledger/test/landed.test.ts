@@ -6,6 +6,7 @@ import {
   diffLanded,
   LANDED_BUCKET_BYTES,
   LANDED_ENTRY_BYTES,
+  landedConnectionsIn,
   microUnits,
   MigrationLedger,
   normalizeAmount,
@@ -86,6 +87,34 @@ describe('landed records', () => {
     }
     const perTransaction = (await ledger.landedBytes('r3')) / (connections * perAccount);
     expect(perTransaction).toBeLessThanOrEqual(8);
+  });
+
+  it("spreads a run's landed records over its shards (a cluster's hash tags), each read where it was written", async () => {
+    const sharded = new MigrationLedger(redis, '{landed}', { shards: 4 });
+    expect((await sharded.openRun('r5')).shards).toBe(4);
+    const connections = 400;
+    for (let c = 0; c < connections; c++)
+      await sharded.noteLanded('r5', connectionField(`u${c}`, 'c'), [tx(`t${c}-1`, '-1'), tx(`t${c}-2`, '2')], ['a1']);
+    const keys = await sharded.landedKeys('r5');
+    expect(keys).toEqual([0, 1, 2, 3].map((n) => `{landed:l${n}}:run:r5:landed`));
+    let total = 0;
+    for (const key of keys) {
+      let here = 0;
+      for (const [bucket, value] of Object.entries(await redis.hgetallBuffer(key)))
+        if (bucket !== '~') here += landedConnectionsIn(value).length;
+      expect(here).toBeGreaterThan(connections / 8); // ~100 each
+      total += here;
+    }
+    expect(total).toBe(connections);
+    // another process (nothing cached) finds the shard count in the run and every connection where it was written
+    const other = new MigrationLedger(redis, '{landed}');
+    for (const c of [0, 123, connections - 1])
+      expect((await other.landed('r5', connectionField(`u${c}`, 'c'), ['a1'])).get('a1')).toMatchObject({
+        count: 2,
+        sumMicro: 1_000_000n,
+      });
+    const usage = await Promise.all(keys.map((k) => redis.call('MEMORY', 'USAGE', k, 'SAMPLES', '0')));
+    expect(await other.landedBytes('r5')).toBe(usage.reduce<number>((n, u) => n + Number(u), 0));
   });
 
   it('reads and converts the records of the layout before buckets (one field per account, 8-byte entries)', async () => {

@@ -52,9 +52,6 @@ export function expectedLinksRange(buckets: number): { from: number; to: number 
 /** Bucket count of a registry sized for REFRESH_EXPECTED_LINKS' default. */
 export const DEFAULT_BUCKETS = bucketsFor(DEFAULT_EXPECTED_LINKS);
 
-/** Registry shards per cluster master when REFRESH_SHARDS is not set: a few per master keeps them even. */
-export const SHARDS_PER_MASTER = 4;
-
 /** The keys of one shard: what one script call touches (plus its buckets' keys, built from `base`). */
 export interface ShardKeys {
   shard: number;

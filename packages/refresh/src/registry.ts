@@ -3,10 +3,9 @@
  * per-link quota ledger. Everything lives in Redis (keys.ts) and changes only through the Lua scripts, so
  * any number of worker processes, the webhook receiver and the CLI can act on it at once.
  */
-import { ConfigError, redisMasters, isRedisCluster, waitReady, type Product, type Redis } from '@mk/shared';
+import { ConfigError, defaultShards, type Product, type Redis } from '@mk/shared';
 import {
   DEFAULT_BUCKETS,
-  SHARDS_PER_MASTER,
   bucketOf,
   bucketsFor,
   expectedLinksRange,
@@ -283,9 +282,6 @@ export class RefreshRegistry {
     const { buckets: given, shards: wantedShards, ...rest } = opts;
     const options = resolveRefreshOptions(rest);
     const root = refreshKeys(prefix).meta;
-    // The cluster's masters are known once it is ready.
-    if (isRedisCluster(redis) && redis.status !== 'ready') await waitReady(redis);
-    const defaultShards = isRedisCluster(redis) ? Math.max(1, redisMasters(redis).length) * SHARDS_PER_MASTER : 1;
     const wanted = given ?? (options.expectedLinks === undefined ? undefined : bucketsFor(options.expectedLinks));
     await redis.hsetnx(root, 'buckets', String(wanted ?? DEFAULT_BUCKETS));
     const buckets = Number(await redis.hget(root, 'buckets'));
@@ -297,7 +293,11 @@ export class RefreshRegistry {
     await redis.hsetnx(
       root,
       'shards',
-      String(existing > 1 && wantedShards === undefined ? 1 : Math.min(buckets, wantedShards ?? defaultShards)),
+      String(
+        existing > 1 && wantedShards === undefined
+          ? 1
+          : Math.min(buckets, wantedShards ?? (await defaultShards(redis))),
+      ),
     );
     const shards = Number(await redis.hget(root, 'shards'));
     if (!(Number.isInteger(shards) && shards >= 1 && shards <= buckets))

@@ -161,6 +161,17 @@ export function redisMasters(redis: Redis): IORedis[] {
 /** True when the connection is a Redis Cluster client (keys are then spread by hash tag: queues.ts). */
 export const isRedisCluster = (redis: Redis): redis is Cluster => redis instanceof Cluster;
 
+/** Hash tags per cluster master that sharded data (refresh registry, run ledger) spreads over: a few keeps them even. */
+export const SHARDS_PER_MASTER = 4;
+
+/** Shards new sharded data gets when no setting says: 1 on one Redis, SHARDS_PER_MASTER per master on a cluster. */
+export async function defaultShards(redis: Redis): Promise<number> {
+  if (!isRedisCluster(redis)) return 1;
+  // The cluster's masters are known once it is ready.
+  if (redis.status !== 'ready') await waitReady(redis);
+  return Math.max(1, redisMasters(redis).length) * SHARDS_PER_MASTER;
+}
+
 /** The BullMQ prefix of `queue` over this connection (queues.ts queuePrefix: its own hash tag on a cluster). */
 export const queuePrefixOn = (redis: Redis, prefix: string, queue: string): string =>
   queuePrefix(prefix, queue, isRedisCluster(redis));
