@@ -109,7 +109,7 @@ describe('the outbox and the notifier', () => {
     expect(await ledger.recordAttention(ra, 'deleted', 1000)).toBe(true);
     expect(await ledger.recordAttention(ra, 'deleted', 1000)).toBe(false);
 
-    const entries = await outbox.read('r', 100);
+    const entries = await outbox.read('r', 0, 100);
     expect(entries.map((e) => e.type)).toEqual([
       'connection.imported',
       'connection.failed',
@@ -138,14 +138,14 @@ describe('the outbox and the notifier', () => {
 
     // re-derived from the ledger, the same events carry the same keys
     const keys = entries.map((e) => eventOf(e).id);
-    await redis.del(ledger.runKeys('r').outbox);
+    await redis.del((await ledger.keysOf('r', 'u1')).outbox);
     expect(await outbox.rederive('r')).toBe(4);
-    expect((await outbox.read('r', 100)).map((e) => eventOf(e).id).sort()).toEqual([...keys].sort());
+    expect((await outbox.read('r', 0, 100)).map((e) => eventOf(e).id).sort()).toEqual([...keys].sort());
 
     const quiet = new MigrationLedger(redis, '{o2}');
     const [q] = await quiet.register('q', 'u1', 1, [conn('c1')]);
     await quiet.transition(q!, { state: 'imported', linkId: 'mk_q' });
-    expect(await redis.exists(quiet.runKeys('q').outbox)).toBe(0);
+    expect(await redis.exists((await quiet.keysOf('q', 'u1')).outbox)).toBe(0);
   });
 
   async function endpoint(answer: (event: NotifyEvent, nth: number) => number) {
@@ -218,6 +218,48 @@ describe('the outbox and the notifier', () => {
       ]);
       expect(refusedA).toBe(5);
       await waitFor(async () => (await new EventOutbox(ledger).backlog('r')).pending === 0);
+    } finally {
+      await notifier.close();
+      await ep.close();
+    }
+  });
+
+  it("delivers a run spread over shards: every event, each link's in order, run.completed once", async () => {
+    const prefix = '{o6}';
+    const ledger = new MigrationLedger(redis, prefix, { outbox: true, shards: 3 });
+    const outbox = new EventOutbox(ledger);
+    await ledger.openRun('r', { status: 'enqueued' });
+    const users = 24;
+    for (let i = 0; i < users; i++) {
+      const [a] = await ledger.register('r', `user-${i}`, i + 1, [conn('a')]);
+      const imported = await ledger.transition(a!, { state: 'imported', linkId: `mk_${i}` });
+      await ledger.recordReconnect(imported, 5000 + i);
+    }
+    const streams = await Promise.all([0, 1, 2].map(async (n) => (await outbox.read('r', n, 1000)).length));
+    expect(streams.reduce((a, b) => a + b, 0)).toBe(2 * users);
+    for (const n of streams) expect(n).toBeGreaterThan(0);
+    // every other first attempt refused: retries in every shard
+    const tried = new Set<string>();
+    const ep = await endpoint((e) =>
+      tried.has(e.id) || Number(e.data.reconnected_at_ms ?? 0) % 2 ? 204 : (tried.add(e.id), 503),
+    );
+    const notifier = startNotifier({
+      redis,
+      ledger,
+      prefix,
+      options: options(ep.url),
+      logger: createLogger('test', { level: 'silent' }),
+    });
+    try {
+      await waitFor(() => ep.received.filter((e) => e.type === 'run.completed').length === 1);
+      await waitFor(async () => (await outbox.backlog('r')).pending === 0);
+      for (let i = 0; i < users; i++)
+        expect(ep.received.filter((e) => e.data.source_user_id === `user-${i}`).map((e) => e.type)).toEqual([
+          'connection.imported',
+          'link.reconnected',
+        ]);
+      expect(ep.received).toHaveLength(2 * users + 1);
+      expect(await outbox.rederive('r')).toBe(2 * users + 1);
     } finally {
       await notifier.close();
       await ep.close();

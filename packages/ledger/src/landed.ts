@@ -1,15 +1,16 @@
 /**
- * What landed on each imported link, kept small enough for a million users: 6 bytes per transaction — 5 bytes of a
- * hash of its source id (`transaction_id`), 1 byte of a hash of its amount and date — and per account its entry
+ * What landed on each imported link, kept small enough for a million users: 7 bytes per transaction — 5 bytes of a
+ * hash of its source id (`transaction_id`), 2 bytes of a hash of its amount and date — and per account its entry
  * count and the sum of the landed amounts. That is what a top-up needs to know "not on the link yet" (the id) and
  * "changed under the same id" (amount or date), and what `verify` compares MoneyKit's answer with (count, sum, ids).
  *
  * Only the whole entry decides "already there, as it is", so a new transaction is silently skipped only when it
- * shares all 48 bits with one of its account's entries (≈ n/2^48). Sharing the 40 id bits alone makes it "changed":
- * reported with its source id, never hidden. A change goes unnoticed with odds 1/256.
+ * shares all 56 bits with one of its account's entries (≈ n/2^56). Sharing the 40 id bits alone makes it "changed":
+ * reported with its source id, never hidden (≈ n/2^40). A change goes unnoticed with odds 1/65,536: the content hash
+ * is what the changed report rests on, and one byte of it (1/256) already misses a change in a few hundred.
  *
  * The records are packed into the buckets of one hash, grown by linear hashing (lua/landed-lib.lua has the layout):
- * a bucket holds a few KB of connection records, so Redis's cost per hash field is shared by dozens of accounts
+ * a bucket holds a few KB of connection records in allocation-sized chunks, so Redis's cost per hash field is shared by dozens of accounts
  * whatever the run's size. Written when a call that carried the transactions is known to have landed, atomically per
  * call (landed.lua) and idempotently: a landing recorded twice (two workers settling the same lost call) is recorded
  * once. Records of the layout before buckets (one field per account, 8-byte entries) are read as they are and
@@ -17,10 +18,15 @@
  */
 import { hash } from 'node:crypto';
 
-export const LANDED_ENTRY_BYTES = 6;
+export const LANDED_ENTRY_BYTES = 7;
 const ID_BYTES = 5;
 /** Past this many bytes per bucket on average, the hash grows by a bucket (landed.lua). */
-export const LANDED_BUCKET_BYTES = 2048;
+export const LANDED_BUCKET_BYTES = 8192;
+/**
+ * A bucket is stored in chunks of this size: with Redis's 5-byte header and terminating NUL a chunk takes exactly one
+ * 4,096-byte allocation, where a value of any length wastes ~10 % of its allocation on average.
+ */
+export const LANDED_CHUNK_BYTES = 4090;
 
 /** What identifies a transaction across dumps: its source id, or (none given) what it says. */
 export interface LandedTransaction {
@@ -76,13 +82,14 @@ export interface LandedAccount {
   entries: Map<string, string[]>;
 }
 
-/** Decodes one account's entries (`bytes` long each: the id key first, the content hash's first byte at `content`). */
+/** Decodes one account's entries (`bytes` long each: the id key first, the content hash at `content`). */
 function decodeAccount(sum: number, entries: Buffer, bytes: number, content: number): LandedAccount {
+  const contentBytes = LANDED_ENTRY_BYTES - ID_BYTES;
   const map = new Map<string, string[]>();
   let count = 0;
   for (let at = 0; at + bytes <= entries.length; at += bytes, count++) {
     const id = entries.subarray(at, at + ID_BYTES).toString('hex');
-    const hashHex = entries.subarray(at + content, at + content + 1).toString('hex');
+    const hashHex = entries.subarray(at + content, at + content + contentBytes).toString('hex');
     const list = map.get(id);
     if (list) list.push(hashHex);
     else map.set(id, [hashHex]);
@@ -106,6 +113,19 @@ export function decodeLandedRecord(record: Buffer): Map<string, LandedAccount> {
   return accounts;
 }
 
+/** A landed hash's fields (HGETALL) as whole buckets: bucket number → its chunks joined. */
+export function landedBuckets(fields: Record<string, Buffer>): Map<string, Buffer> {
+  const chunks = new Map<string, Buffer[]>();
+  for (const [field, value] of Object.entries(fields)) {
+    if (field === '~') continue;
+    const [bucket = field, i = '0'] = field.split('.');
+    const list = chunks.get(bucket) ?? [];
+    list[Number(i)] = value;
+    chunks.set(bucket, list);
+  }
+  return new Map([...chunks].map(([bucket, list]) => [bucket, Buffer.concat(list)]));
+}
+
 /** The connection ids of the records in one bucket's value, in order. */
 export function landedConnectionsIn(bucket: Buffer): Buffer[] {
   const ids: Buffer[] = [];
@@ -119,7 +139,7 @@ export function landedConnectionsIn(bucket: Buffer): Buffer[] {
   return ids;
 }
 
-/** A value of the layout before buckets: an 8-byte sum, then 8-byte entries (6 B id hash, 2 B content hash). */
+/** A value of the layout before buckets: an 8-byte sum, then 8-byte entries (6 B id hash, 2 B content hash at 6). */
 export function decodeOldLanded(value: Buffer): LandedAccount {
   return decodeAccount(value.readDoubleBE(0), value.subarray(8), 8, 6);
 }

@@ -7,6 +7,7 @@
  * only: bounded by what is queued), run:<id>:landed (what landed on every link, see landed.ts; on a cluster spread over
  * the run's shards, each under a hash tag of its own: {…:l<n>}:run:<id>:landed), run:<id>:rejects (recent rejects, capped), runs (zset of run ids by creation).
  */
+import { hash } from 'node:crypto';
 import type { Redis } from '@mk/shared';
 import { DEFAULT_PREFIX, defaultShards, keysOn, withHashTag, type QueueName } from '@mk/shared';
 import {
@@ -108,14 +109,27 @@ export class MigrationLedger {
   /** Shard counts of the runs seen (fixed when a run is created). */
   private readonly shardCounts = new Map<string, number>();
 
+  /** The run's own keys (meta, rejects, 429s): one each, whatever its shards. */
   private key(runId: string, part?: string) {
     return `${this.prefix}:run:${runId}${part ? `:${part}` : ''}`;
   }
 
-  /** @internal the run's keys, for the ledger's own modules (outbox.ts). */
-  runKeys(runId: string): RunKeys {
-    const k = (part: string) => this.key(runId, part);
+  /** How many hash tags the run's connections are spread over (RunMeta.shards; a run from before shards: 1). */
+  private async shardsOf(runId: string): Promise<number> {
+    const known = this.shardCounts.get(runId);
+    if (known !== undefined) return known;
+    const run = await this.getRun(runId);
+    const shards = run?.shards ?? 1;
+    if (run) this.shardCounts.set(runId, shards);
+    return shards;
+  }
+
+  /** Shard `n` of `shards`: with one, its keys are where they always were; else under a hash tag of its own. */
+  private shardKeys(runId: string, n: number, shards: number): RunKeys {
+    const base = shards === 1 ? this.key(runId) : `${withHashTag(this.prefix, `l${n}`)}:run:${runId}`;
+    const k = (part: string) => `${base}:${part}`;
     return {
+      shard: n,
       conns: k('conns'),
       counts: k('counts'),
       links: k('links'),
@@ -128,8 +142,48 @@ export class MigrationLedger {
       attention: k('attention'),
       notifyRetry: k('notify-retry'),
       deadLetters: k('dead-letters'),
-      run: this.key(runId),
+      landed: k('landed'),
+      run: base,
     };
+  }
+
+  /** @internal The keys of the shard holding the user's connections (all of one user's: registering them is one step). */
+  async keysOf(runId: string, sourceUserId: string): Promise<RunKeys> {
+    const shards = await this.shardsOf(runId);
+    const n = shards === 1 ? 0 : hash('sha1', sourceUserId, 'buffer').readUInt32BE(0) % shards;
+    return this.shardKeys(runId, n, shards);
+  }
+
+  /** @internal Every shard's keys, shard 0 first (it holds run.completed). */
+  async allKeys(runId: string): Promise<RunKeys[]> {
+    const shards = await this.shardsOf(runId);
+    return Array.from({ length: shards }, (_, n) => this.shardKeys(runId, n, shards));
+  }
+
+  /** @internal The records' fields in their shards' `part` hashes, in the order of `records`: one HMGET per shard. */
+  async hmgetSharded(
+    runId: string,
+    part: 'conns' | 'open' | 'reconnected' | 'attention',
+    records: Pick<ConnectionRecord, 'sourceUserId' | 'connectionId'>[],
+  ): Promise<(string | null)[]> {
+    const byKey = new Map<string, number[]>();
+    for (const [i, r] of records.entries()) {
+      const key = (await this.keysOf(runId, r.sourceUserId))[part];
+      const list = byKey.get(key);
+      if (list) list.push(i);
+      else byKey.set(key, [i]);
+    }
+    const out: (string | null)[] = new Array<string | null>(records.length).fill(null);
+    await Promise.all(
+      [...byKey].map(async ([key, indexes]) => {
+        const values = await this.redis.hmget(
+          key,
+          ...indexes.map((i) => connectionField(records[i]!.sourceUserId, records[i]!.connectionId)),
+        );
+        indexes.forEach((i, j) => (out[i] = values[j] ?? null));
+      }),
+    );
+    return out;
   }
 
   // ---- runs ----
@@ -226,7 +280,7 @@ export class MigrationLedger {
       };
       return [connectionField(sourceUserId, c.connectionId), JSON.stringify(record)] as [string, string];
     });
-    await this.scripts.register(this.runKeys(runId), pairs, opts.job ?? '');
+    await this.scripts.register(await this.keysOf(runId, sourceUserId), pairs, opts.job ?? '');
     const found = await this.getMany(
       runId,
       sourceUserId,
@@ -236,7 +290,8 @@ export class MigrationLedger {
   }
 
   async get(runId: string, sourceUserId: string, connectionId: string): Promise<ConnectionRecord | undefined> {
-    const raw = await this.redis.hget(this.key(runId, 'conns'), connectionField(sourceUserId, connectionId));
+    const { conns } = await this.keysOf(runId, sourceUserId);
+    const raw = await this.redis.hget(conns, connectionField(sourceUserId, connectionId));
     return raw ? (JSON.parse(raw) as ConnectionRecord) : undefined;
   }
 
@@ -246,10 +301,8 @@ export class MigrationLedger {
     connectionIds: string[],
   ): Promise<(ConnectionRecord | undefined)[]> {
     if (connectionIds.length === 0) return [];
-    const raw = await this.redis.hmget(
-      this.key(runId, 'conns'),
-      ...connectionIds.map((c) => connectionField(sourceUserId, c)),
-    );
+    const { conns } = await this.keysOf(runId, sourceUserId);
+    const raw = await this.redis.hmget(conns, ...connectionIds.map((c) => connectionField(sourceUserId, c)));
     return raw.map((r) => (r ? (JSON.parse(r) as ConnectionRecord) : undefined));
   }
 
@@ -264,7 +317,7 @@ export class MigrationLedger {
   ): Promise<ConnectionRecord> {
     const { runId } = record;
     try {
-      const raw = await this.scripts.transition(this.runKeys(runId), {
+      const raw = await this.scripts.transition(await this.keysOf(runId, record.sourceUserId), {
         field: connectionField(record.sourceUserId, record.connectionId),
         patch: JSON.stringify(patch),
         now: Date.now(),
@@ -297,26 +350,9 @@ export class MigrationLedger {
 
   // ---- what landed on each link (landed.ts) ----
 
-  /** How many hash tags the run's landed records are spread over. */
-  private async shardsOf(runId: string): Promise<number> {
-    const known = this.shardCounts.get(runId);
-    if (known !== undefined) return known;
-    const run = await this.getRun(runId);
-    const shards = run?.shards ?? 1;
-    if (run) this.shardCounts.set(runId, shards);
-    return shards;
-  }
-
-  /** The landed records' key of shard `n` of `shards`: with one, where it always was; else under a tag of its own. */
-  private landedKey(runId: string, n: number, shards: number): string {
-    if (shards === 1) return this.key(runId, 'landed');
-    return `${withHashTag(this.prefix, `l${n}`)}:run:${runId}:landed`;
-  }
-
-  /** The key of the shard holding the connection's landed records (bits of its id the buckets do not use). */
-  private async landedKeyOf(runId: string, connectionId: Buffer): Promise<string> {
-    const shards = await this.shardsOf(runId);
-    return this.landedKey(runId, connectionId.readUInt32BE(4) % shards, shards);
+  /** The key of the landed records of the connection `field` (user⇥connection). */
+  private async landedKeyOf(runId: string, field: string): Promise<string> {
+    return (await this.keysOf(runId, field.slice(0, field.indexOf(FIELD_SEP)))).landed;
   }
 
   /**
@@ -331,7 +367,7 @@ export class MigrationLedger {
     accountIds: string[] = [],
   ): Promise<number> {
     if (transactions.length === 0 && accountIds.length === 0) return 0;
-    const key = await this.landedKeyOf(runId, landedConnectionId(field));
+    const key = await this.landedKeyOf(runId, field);
     return this.scripts.landed(key, landedAppendArgs(field, transactions, accountIds));
   }
 
@@ -341,7 +377,7 @@ export class MigrationLedger {
     const accounts = accountIds.map((a) => landedAccount(field, a));
     const connection = landedConnectionId(field);
     const [record, ...old] = await this.scripts.landedRead(
-      await this.landedKeyOf(runId, connection),
+      await this.landedKeyOf(runId, field),
       connection,
       accounts.map((a) => a.oldField),
     );
@@ -356,8 +392,7 @@ export class MigrationLedger {
 
   /** Every key of the run's landed records, shard 0 first. */
   async landedKeys(runId: string): Promise<string[]> {
-    const shards = await this.shardsOf(runId);
-    return Array.from({ length: shards }, (_, n) => this.landedKey(runId, n, shards));
+    return (await this.allKeys(runId)).map((k) => k.landed);
   }
 
   /** Bytes Redis spends on the run's landed records (MEMORY USAGE), for the benchmark's per-transaction figure. */
@@ -372,8 +407,8 @@ export class MigrationLedger {
   async findLink(linkId: string): Promise<{ runId: string; sourceUserId: string; connectionId: string } | undefined> {
     const runIds = await this.runIds();
     if (runIds.length === 0) return undefined;
-    const owners = await Promise.all(runIds.map((runId) => this.redis.hget(this.key(runId, 'links'), linkId)));
-    const i = owners.findIndex((o) => o !== null);
+    const owners = await Promise.all(runIds.map((runId) => this.linkOwner(runId, linkId)));
+    const i = owners.findIndex((o) => o !== undefined);
     if (i < 0) return undefined;
     const field = owners[i]!;
     const sep = field.indexOf(FIELD_SEP);
@@ -408,7 +443,7 @@ export class MigrationLedger {
     reason: string,
   ) {
     try {
-      return await this.scripts.linkEvent(this.runKeys(record.runId), {
+      return await this.scripts.linkEvent(await this.keysOf(record.runId, record.sourceUserId), {
         field: connectionField(record.sourceUserId, record.connectionId),
         kind,
         at,
@@ -423,7 +458,8 @@ export class MigrationLedger {
 
   /** When the connection's user first reconnected its link (epoch ms), or undefined while it still waits. */
   async reconnectedAt(runId: string, sourceUserId: string, connectionId: string): Promise<number | undefined> {
-    const raw = await this.redis.hget(this.key(runId, 'reconnected'), connectionField(sourceUserId, connectionId));
+    const { reconnected } = await this.keysOf(runId, sourceUserId);
+    const raw = await this.redis.hget(reconnected, connectionField(sourceUserId, connectionId));
     return raw === null ? undefined : Number(raw);
   }
 
@@ -433,10 +469,7 @@ export class MigrationLedger {
     records: Pick<ConnectionRecord, 'sourceUserId' | 'connectionId'>[],
   ): Promise<(number | undefined)[]> {
     if (records.length === 0) return [];
-    const raw = await this.redis.hmget(
-      this.key(runId, 'reconnected'),
-      ...records.map((r) => connectionField(r.sourceUserId, r.connectionId)),
-    );
+    const raw = await this.hmgetSharded(runId, 'reconnected', records);
     return raw.map((v) => (v === null ? undefined : Number(v)));
   }
 
@@ -446,33 +479,34 @@ export class MigrationLedger {
     records: Pick<ConnectionRecord, 'sourceUserId' | 'connectionId'>[],
   ): Promise<(string | undefined)[]> {
     if (records.length === 0) return [];
-    const raw = await this.redis.hmget(
-      this.key(runId, 'attention'),
-      ...records.map((r) => connectionField(r.sourceUserId, r.connectionId)),
-    );
+    const raw = await this.hmgetSharded(runId, 'attention', records);
     return raw.map((v) => (v === null ? undefined : v.split('\t')[0]));
   }
 
   /** Links reconnected per UTC day (day index = epoch ms / 86,400,000) and in all. */
   async reconnects(runId: string): Promise<{ perDay: Map<number, number>; total: number }> {
-    const [perDay, total] = await Promise.all([
-      this.redis.hgetall(this.key(runId, 'reconnects')),
-      this.redis.hlen(this.key(runId, 'reconnected')),
+    const shards = await this.allKeys(runId);
+    const [days, totals] = await Promise.all([
+      Promise.all(shards.map((k) => this.redis.hgetall(k.reconnects))),
+      Promise.all(shards.map((k) => this.redis.hlen(k.reconnected))),
     ]);
-    return { perDay: new Map(Object.entries(perDay).map(([d, n]) => [Number(d), Number(n)])), total };
+    const perDay = new Map<number, number>();
+    for (const shard of days)
+      for (const [d, n] of Object.entries(shard)) perDay.set(Number(d), (perDay.get(Number(d)) ?? 0) + Number(n));
+    return { perDay, total: totals.reduce((a, b) => a + b, 0) };
   }
 
   /** Which connection of this run owns a link (so reconciliation never adopts a sibling's link). */
   async linkOwner(runId: string, linkId: string): Promise<string | undefined> {
-    return (await this.redis.hget(this.key(runId, 'links'), linkId)) ?? undefined;
+    const owners = await Promise.all((await this.allKeys(runId)).map((k) => this.redis.hget(k.links, linkId)));
+    return owners.find((o) => o !== null) ?? undefined;
   }
 
   async counts(runId: string): Promise<Record<ConnectionState, number>> {
-    const raw = await this.redis.hgetall(this.key(runId, 'counts'));
-    return Object.fromEntries(CONNECTION_STATES.map((s) => [s, Number(raw[s] ?? 0)])) as Record<
-      ConnectionState,
-      number
-    >;
+    const shards = await Promise.all((await this.allKeys(runId)).map((k) => this.redis.hgetall(k.counts)));
+    return Object.fromEntries(
+      CONNECTION_STATES.map((s) => [s, shards.reduce((n, raw) => n + Number(raw[s] ?? 0), 0)]),
+    ) as Record<ConnectionState, number>;
   }
 
   /** The run's imports and retryable errors of the last few minutes, per minute, for throughput and stall detection. */
@@ -480,17 +514,24 @@ export class MigrationLedger {
     const minute = Math.floor(now / 60_000);
     const minutes = Array.from({ length: ACTIVITY_MINUTES }, (_, i) => minute - i);
     const fields = [...minutes.map(String), 'last'];
-    const [rate, errors] = await Promise.all([
-      this.redis.hmget(this.key(runId, 'rate'), ...fields),
-      this.redis.hmget(this.key(runId, 'errors'), ...fields, 'lastAt'),
+    const shards = await this.allKeys(runId);
+    const [rates, errorsPerShard] = await Promise.all([
+      Promise.all(shards.map((k) => this.redis.hmget(k.rate, ...fields))),
+      Promise.all(shards.map((k) => this.redis.hmget(k.errors, ...fields, 'lastAt'))),
     ]);
-    const buckets = (values: (string | null)[]) => new Map(minutes.map((m, i) => [m, Number(values[i] ?? 0)]));
-    const lastImport = rate[ACTIVITY_MINUTES];
-    const [lastError, lastErrorAt] = [errors[ACTIVITY_MINUTES], errors[ACTIVITY_MINUTES + 1]];
+    const sum = (perShard: (string | null)[][]) =>
+      new Map(minutes.map((m, i) => [m, perShard.reduce((n, values) => n + Number(values[i] ?? 0), 0)]));
+    const lastImport = Math.max(0, ...rates.map((r) => Number(r[ACTIVITY_MINUTES] ?? 0)));
+    // the latest error of any shard, with its message
+    const latest = errorsPerShard.reduce<(string | null)[] | undefined>(
+      (best, e) => (Number(e[ACTIVITY_MINUTES + 1] ?? 0) > Number(best?.[ACTIVITY_MINUTES + 1] ?? 0) ? e : best),
+      undefined,
+    );
+    const [lastError, lastErrorAt] = [latest?.[ACTIVITY_MINUTES], latest?.[ACTIVITY_MINUTES + 1]];
     return {
-      imported: buckets(rate),
-      errors: buckets(errors),
-      ...(lastImport && { lastImportAt: Number(lastImport) }),
+      imported: sum(rates),
+      errors: sum(errorsPerShard),
+      ...(lastImport > 0 && { lastImportAt: lastImport }),
       ...(lastErrorAt && { lastError: lastError ?? '', lastErrorAt: Number(lastErrorAt) }),
     };
   }
@@ -509,33 +550,38 @@ export class MigrationLedger {
     );
     const minutes = Array.from({ length: last - first + 1 }, (_, i) => first + i);
     const fields = minutes.map(String);
-    const read = (part: string) =>
-      this.redis.hmget(this.key(runId, part), ...fields).then((values) => values.map((v) => Number(v ?? 0)));
-    const [imported, errors, rateLimited] = await Promise.all([read('rate'), read('errors'), read('limited')]);
+    const read = (key: string) => this.redis.hmget(key, ...fields).then((values) => values.map((v) => Number(v ?? 0)));
+    const summed = async (keys: string[]) =>
+      (await Promise.all(keys.map(read))).reduce((a, b) => a.map((n, i) => n + b[i]!));
+    const shards = await this.allKeys(runId);
+    const [imported, errors, rateLimited] = await Promise.all([
+      summed(shards.map((k) => k.rate)),
+      summed(shards.map((k) => k.errors)),
+      read(this.key(runId, 'limited')),
+    ]);
     return { minutes: minutes.map((m) => m * 60_000), imported, errors, rateLimited };
   }
 
   /** Records still open (pending, importing, linked) and the job each was enqueued with; few: bounded by the queue. */
   async *openConnections(runId: string, batch = 1000): AsyncGenerator<OpenConnection> {
-    let cursor = '0';
-    do {
-      const [next, flat] = await this.redis.hscan(this.key(runId, 'open'), cursor, 'COUNT', batch);
-      cursor = next;
-      for (let i = 0; i < flat.length; i += 2) {
-        const field = flat[i]!;
-        const sep = field.indexOf(FIELD_SEP);
-        yield { sourceUserId: field.slice(0, sep), connectionId: field.slice(sep + 1), job: flat[i + 1]! };
-      }
-    } while (cursor !== '0');
+    for (const { open } of await this.allKeys(runId)) {
+      let cursor = '0';
+      do {
+        const [next, flat] = await this.redis.hscan(open, cursor, 'COUNT', batch);
+        cursor = next;
+        for (let i = 0; i < flat.length; i += 2) {
+          const field = flat[i]!;
+          const sep = field.indexOf(FIELD_SEP);
+          yield { sourceUserId: field.slice(0, sep), connectionId: field.slice(sep + 1), job: flat[i + 1]! };
+        }
+      } while (cursor !== '0');
+    }
   }
 
   /** Of these, the ones still open with the same job (re-read after their job was found gone: it may have just finished). */
   async stillOpen(runId: string, connections: OpenConnection[]): Promise<OpenConnection[]> {
     if (connections.length === 0) return [];
-    const jobs = await this.redis.hmget(
-      this.key(runId, 'open'),
-      ...connections.map((c) => connectionField(c.sourceUserId, c.connectionId)),
-    );
+    const jobs = await this.hmgetSharded(runId, 'open', connections);
     return connections.filter((c, i) => jobs[i] === c.job);
   }
 
@@ -562,11 +608,13 @@ export class MigrationLedger {
 
   /** Every record of a run, streamed (HSCAN): memory stays flat for a million connections. */
   async *scan(runId: string, batch = 1000): AsyncGenerator<ConnectionRecord> {
-    let cursor = '0';
-    do {
-      const [next, flat] = await this.redis.hscan(this.key(runId, 'conns'), cursor, 'COUNT', batch);
-      cursor = next;
-      for (let i = 1; i < flat.length; i += 2) yield JSON.parse(flat[i]!) as ConnectionRecord;
-    } while (cursor !== '0');
+    for (const { conns } of await this.allKeys(runId)) {
+      let cursor = '0';
+      do {
+        const [next, flat] = await this.redis.hscan(conns, cursor, 'COUNT', batch);
+        cursor = next;
+        for (let i = 1; i < flat.length; i += 2) yield JSON.parse(flat[i]!) as ConnectionRecord;
+      } while (cursor !== '0');
+    }
   }
 }

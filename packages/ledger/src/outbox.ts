@@ -1,14 +1,15 @@
 /**
  * The outbox of events for the team's backend (NOTIFY_URL). Each event is written by the ledger change it tells of,
- * in the same Lua step (transition.lua, link-event.lua, run-completed.lua), to the run's stream run:<id>:outbox: a
- * process killed right after the change cannot lose it. The notifier (apps/worker/src/notify) delivers the stream and
+ * in the same Lua step (transition.lua, link-event.lua, run-completed.lua), to the stream run:<id>:outbox of the
+ * shard holding its connection (run.completed: shard 0's): a process killed right after the change cannot lose it. The notifier (apps/worker/src/notify) delivers the stream and
  * removes what was delivered, so it holds only the backlog; what it gives up on moves to run:<id>:dead-letters.
- * Stream order is each link's history order. Entry fields: type, field (user⇥connection, '' for the run), n (what
+ * Stream order is each link's history order (a link's events are all in its shard's stream). Entry fields: type, field (user⇥connection, '' for the run), n (what
  * tells two events of one kind apart: the record's revision, the webhook's time, the retry round), at (ms), data (json).
  */
 import { createHash } from 'node:crypto';
 import { connectionField, type MigrationLedger } from './ledger';
 import type { ConnectionRecord } from './records';
+import type { RunKeys } from './scripts';
 
 export const NOTIFY_EVENT_TYPES = [
   'connection.imported',
@@ -23,6 +24,8 @@ export interface OutboxEntry {
   /** The stream entry id (changes when an event is queued again; the idempotency key does not). */
   id: string;
   runId: string;
+  /** The run's shard whose stream holds it. */
+  shard: number;
   type: NotifyEventType;
   /** The connection it is about (user⇥connection), '' for run.completed: the unit whose order is kept. */
   field: string;
@@ -65,12 +68,13 @@ export function eventOf(entry: OutboxEntry): NotifyEvent {
   };
 }
 
-const entryOf = (runId: string, [id, flat]: [string, string[]]): OutboxEntry => {
+const entryOf = (runId: string, shard: number, [id, flat]: [string, string[]]): OutboxEntry => {
   const f: Record<string, string> = {};
   for (let i = 0; i < flat.length; i += 2) f[flat[i]!] = flat[i + 1]!;
   return {
     id,
     runId,
+    shard,
     type: f.type as NotifyEventType,
     field: f.field ?? '',
     n: f.n ?? '',
@@ -80,7 +84,7 @@ const entryOf = (runId: string, [id, flat]: [string, string[]]): OutboxEntry => 
   };
 };
 
-const entryFields = (e: Omit<OutboxEntry, 'id'>) => [
+const entryFields = (e: Omit<OutboxEntry, 'id' | 'shard'>) => [
   'type',
   e.type,
   'field',
@@ -96,8 +100,10 @@ const entryFields = (e: Omit<OutboxEntry, 'id'>) => [
 export class EventOutbox {
   constructor(private readonly ledger: MigrationLedger) {}
 
-  private keys(runId: string) {
-    return this.ledger.runKeys(runId);
+  private async keys(runId: string, shard: number): Promise<RunKeys> {
+    const keys = (await this.ledger.allKeys(runId))[shard];
+    if (!keys) throw new Error(`run ${runId} has no shard ${shard}`);
+    return keys;
   }
 
   /** Every run, newest first (their outboxes are read one after the other). */
@@ -105,70 +111,83 @@ export class EventOutbox {
     return this.ledger.runIds();
   }
 
-  /** The oldest `count` events still to deliver after `after` (exclusive; '-' = from the start). */
-  async read(runId: string, count: number, after = '-'): Promise<OutboxEntry[]> {
+  /** How many streams the run's events are spread over (its shards). */
+  async shards(runId: string): Promise<number> {
+    return (await this.ledger.allKeys(runId)).length;
+  }
+
+  /** The oldest `count` events of one shard still to deliver after `after` (exclusive; '-' = from the start). */
+  async read(runId: string, shard: number, count: number, after = '-'): Promise<OutboxEntry[]> {
     const start = after === '-' ? '-' : `(${after}`;
-    const raw = (await this.ledger.redis.xrange(this.keys(runId).outbox, start, '+', 'COUNT', count)) as [
-      string,
-      string[],
-    ][];
-    return raw.map((r) => entryOf(runId, r));
+    const raw = (await this.ledger.redis.xrange(
+      (await this.keys(runId, shard)).outbox,
+      start,
+      '+',
+      'COUNT',
+      count,
+    )) as [string, string[]][];
+    return raw.map((r) => entryOf(runId, shard, r));
   }
 
   async backlog(runId: string): Promise<{ pending: number; dead: number }> {
-    const k = this.keys(runId);
+    const shards = await this.ledger.allKeys(runId);
     const [pending, dead] = await Promise.all([
-      this.ledger.redis.xlen(k.outbox),
-      this.ledger.redis.xlen(k.deadLetters),
+      Promise.all(shards.map((k) => this.ledger.redis.xlen(k.outbox))),
+      Promise.all(shards.map((k) => this.ledger.redis.xlen(k.deadLetters))),
     ]);
-    return { pending, dead };
+    const sum = (ns: number[]) => ns.reduce((a, b) => a + b, 0);
+    return { pending: sum(pending), dead: sum(dead) };
   }
 
-  async deliveryStates(runId: string, ids: string[]): Promise<(DeliveryState | undefined)[]> {
+  /** Where the delivery of these events of one shard stands (same order). */
+  async deliveryStates(runId: string, shard: number, ids: string[]): Promise<(DeliveryState | undefined)[]> {
     if (ids.length === 0) return [];
-    const raw = await this.ledger.redis.hmget(this.keys(runId).notifyRetry, ...ids);
+    const raw = await this.ledger.redis.hmget((await this.keys(runId, shard)).notifyRetry, ...ids);
     return raw.map((r) => (r ? (JSON.parse(r) as DeliveryState) : undefined));
   }
 
-  async noteAttempt(runId: string, id: string, state: DeliveryState): Promise<void> {
-    await this.ledger.redis.hset(this.keys(runId).notifyRetry, id, JSON.stringify(state));
+  async noteAttempt(entry: OutboxEntry, state: DeliveryState): Promise<void> {
+    const { notifyRetry } = await this.keys(entry.runId, entry.shard);
+    await this.ledger.redis.hset(notifyRetry, entry.id, JSON.stringify(state));
   }
 
-  delivered(runId: string, id: string): Promise<boolean> {
-    return this.ledger.scripts.settleEvent(this.keys(runId), id, 'delivered');
+  async delivered(entry: OutboxEntry): Promise<boolean> {
+    return this.ledger.scripts.settleEvent(await this.keys(entry.runId, entry.shard), entry.id, 'delivered');
   }
 
-  deadLetter(runId: string, id: string, why: string): Promise<boolean> {
-    return this.ledger.scripts.settleEvent(this.keys(runId), id, 'dead', why);
+  async deadLetter(entry: OutboxEntry, why: string): Promise<boolean> {
+    return this.ledger.scripts.settleEvent(await this.keys(entry.runId, entry.shard), entry.id, 'dead', why);
   }
 
-  /** run.completed, once per round (the import, then each retry). */
-  runCompleted(runId: string, round: number, data: Record<string, unknown>, now = Date.now()): Promise<boolean> {
-    return this.ledger.scripts.runCompleted(this.keys(runId), round, now, JSON.stringify(data));
+  /** run.completed, once per round (the import, then each retry), in shard 0's stream. */
+  async runCompleted(runId: string, round: number, data: Record<string, unknown>, now = Date.now()): Promise<boolean> {
+    return this.ledger.scripts.runCompleted(await this.keys(runId, 0), round, now, JSON.stringify(data));
   }
 
-  /** The events given up on, oldest first, streamed. */
+  /** The events given up on, oldest first in each shard, streamed. */
   async *deadLetters(runId: string, batch = 500): AsyncGenerator<OutboxEntry> {
-    let after = '-';
-    for (;;) {
-      const raw = (await this.ledger.redis.xrange(
-        this.keys(runId).deadLetters,
-        after === '-' ? '-' : `(${after}`,
-        '+',
-        'COUNT',
-        batch,
-      )) as [string, string[]][];
-      if (raw.length === 0) return;
-      for (const r of raw) yield entryOf(runId, r);
-      after = raw[raw.length - 1]![0];
+    for (const k of await this.ledger.allKeys(runId)) {
+      let after = '-';
+      for (;;) {
+        const raw = (await this.ledger.redis.xrange(
+          k.deadLetters,
+          after === '-' ? '-' : `(${after}`,
+          '+',
+          'COUNT',
+          batch,
+        )) as [string, string[]][];
+        if (raw.length === 0) break;
+        for (const r of raw) yield entryOf(runId, k.shard, r);
+        after = raw[raw.length - 1]![0];
+      }
     }
   }
 
   /** Queues every dead letter again (same idempotency keys) and removes it from the dead letters, one step each. */
   async resendDeadLetters(runId: string): Promise<number> {
-    const k = this.keys(runId);
     let moved = 0;
     for await (const entry of this.deadLetters(runId)) {
+      const k = await this.keys(runId, entry.shard);
       await this.ledger.redis
         .multi()
         .xadd(k.outbox, '*', ...entryFields(entry))
@@ -185,24 +204,28 @@ export class EventOutbox {
    * Streamed: memory stays flat however many connections the run has.
    */
   async rederive(runId: string, batch = 500): Promise<number> {
-    const k = this.keys(runId);
     let queued = 0;
     let records: ConnectionRecord[] = [];
     const flush = async () => {
-      const [reconnected, attention] = await Promise.all([
+      const [reconnected, attention, keys] = await Promise.all([
         this.ledger.reconnectedAtMany(runId, records),
-        this.ledger.redis.hmget(k.attention, ...records.map((r) => connectionField(r.sourceUserId, r.connectionId))),
+        this.ledger.hmgetSharded(runId, 'attention', records),
+        Promise.all(records.map((r) => this.ledger.keysOf(runId, r.sourceUserId))),
       ]);
-      const multi = this.ledger.redis.multi();
+      // one MULTI per shard's stream: a cluster runs a MULTI on one slot only
+      const multis = new Map<string, ReturnType<typeof this.ledger.redis.multi>>();
       records.forEach((r, i) => {
+        const outbox = keys[i]!.outbox;
+        let multi = multis.get(outbox);
+        if (!multi) multis.set(outbox, (multi = this.ledger.redis.multi()));
         const field = connectionField(r.sourceUserId, r.connectionId);
         const who = {
           source_user_id: r.sourceUserId,
           source_connection_id: r.connectionId,
           ...(r.linkId && { link_id: r.linkId }),
         };
-        const add = (e: Omit<OutboxEntry, 'id' | 'runId' | 'field'>) => {
-          multi.xadd(k.outbox, '*', ...entryFields({ ...e, runId, field }));
+        const add = (e: Omit<OutboxEntry, 'id' | 'runId' | 'field' | 'shard'>) => {
+          multi.xadd(outbox, '*', ...entryFields({ ...e, runId, field }));
           queued++;
         };
         const rev = String(r.rev ?? 0);
@@ -247,7 +270,7 @@ export class EventOutbox {
           });
         }
       });
-      await multi.exec();
+      await Promise.all([...multis.values()].map((m) => m.exec()));
       records = [];
     };
     for await (const record of this.ledger.scan(runId, batch)) {
@@ -255,6 +278,7 @@ export class EventOutbox {
       if (records.length >= batch) await flush();
     }
     if (records.length > 0) await flush();
+    const k = await this.keys(runId, 0);
     const round = (await this.ledger.getRun(runId))?.retryRounds ?? 0;
     for (let r = 0; r <= round; r++) {
       const raw = await this.ledger.redis.hget(k.run, `completed:${r}`);

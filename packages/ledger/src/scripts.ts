@@ -5,6 +5,7 @@
 import path from 'node:path';
 import type { Redis } from '@mk/shared';
 import { readLua, scriptSet } from '@mk/shared';
+import { LANDED_CHUNK_BYTES, LANDED_ENTRY_BYTES } from './landed';
 
 const LUA = path.join(__dirname, 'lua');
 const SCRIPTS = scriptSet(LUA, {
@@ -20,10 +21,15 @@ const LANDED_SCRIPTS = scriptSet(
     mkLedgerLanded: { file: 'landed.lua', keys: 1 },
     mkLedgerLandedRead: { file: 'landed-read.lua', keys: 1, buffers: true },
   },
-  readLua(LUA, 'landed-lib.lua'),
+  readLua(LUA, 'landed-lib.lua', {
+    __LANDED_ENTRY__: String(LANDED_ENTRY_BYTES),
+    __LANDED_CHUNK__: String(LANDED_CHUNK_BYTES),
+  }),
 );
 
+/** The keys of one shard of a run (all of them: a script touches one shard only). */
 export interface RunKeys {
+  shard: number;
   conns: string;
   counts: string;
   links: string;
@@ -39,6 +45,9 @@ export interface RunKeys {
   /** Outbox entry id → delivery attempts so far; events given up on. */
   notifyRetry: string;
   deadLetters: string;
+  /** What landed on the links (landed.ts). */
+  landed: string;
+  /** The run's own hash with one shard (meta, completion markers); with more, shard 0's holds the markers. */
   run: string;
 }
 

@@ -5,6 +5,8 @@ import {
   connectionField,
   diffLanded,
   LANDED_BUCKET_BYTES,
+  LANDED_CHUNK_BYTES,
+  landedBuckets,
   LANDED_ENTRY_BYTES,
   landedConnectionsIn,
   microUnits,
@@ -43,7 +45,7 @@ describe('landed records', () => {
     expect(microUnits('0.1') + microUnits('0.2')).toBe(microUnits('0.3'));
   });
 
-  it('records a landing once, with the count and sum, and 6 bytes per transaction', async () => {
+  it('records a landing once, with the count and sum, and 7 bytes per transaction', async () => {
     const batch = [tx('t1', '-10.00'), tx('t2', '25.5'), tx('t3', '-0.25', '2026-11-02', 'a2')];
     expect(await ledger.noteLanded('r1', field, batch, ['a1', 'a2', 'a3'])).toBe(3);
     // the same landing settled twice (two workers after one lost call) counts once
@@ -54,7 +56,7 @@ describe('landed records', () => {
     expect(landed.get('a2')).toMatchObject({ sumMicro: -250_000n, count: 1 });
     expect(landed.get('a3')).toEqual({ sumMicro: 0n, count: 0, entries: new Map() }); // nothing on it yet
     expect(landed.get('a4')).toBeUndefined();
-    // one bucket: a 10-byte connection header, 16 bytes per account, 6 per transaction
+    // one bucket: a 10-byte connection header, 16 bytes per account, 7 per transaction
     const buckets = await redis.hgetallBuffer('{landed}:run:r1:landed');
     expect(Object.keys(buckets).sort()).toEqual(['0', '~']);
     expect(buckets['0']!.length).toBe(10 + 3 * 16 + 3 * LANDED_ENTRY_BYTES);
@@ -70,16 +72,31 @@ describe('landed records', () => {
       );
       await ledger.noteLanded('r3', connectionField(`user-${c}`, 'conn-0'), transactions, [`acc-${c}`]);
     }
-    const buckets = await redis.hgetallBuffer('{landed}:run:r3:landed');
-    const [level, split, bytes] = buckets['~']!.toString().split(' ').map(Number) as [number, number, number];
-    const values = Object.entries(buckets).filter(([f]) => f !== '~');
-    expect(values).toHaveLength(2 ** level + split);
-    expect(values.reduce((n, [, v]) => n + v.length, 0)).toBe(bytes);
-    expect(bytes / values.length).toBeLessThanOrEqual(LANDED_BUCKET_BYTES);
+    const fields = await redis.hgetallBuffer('{landed}:run:r3:landed');
+    const [level, split, bytes] = fields['~']!.toString().split(' ').map(Number) as [number, number, number];
+    const buckets = landedBuckets(fields);
+    expect(buckets.size).toBe(2 ** level + split);
+    expect([...buckets.values()].reduce((n, v) => n + v.length, 0)).toBe(bytes);
+    expect(bytes / buckets.size).toBeLessThanOrEqual(LANDED_BUCKET_BYTES);
     // linear hashing: a bucket not split yet this round holds about twice the average, never much more
-    expect(Math.max(...values.map(([, v]) => v.length))).toBeLessThan(6 * LANDED_BUCKET_BYTES);
+    expect(Math.max(...[...buckets.values()].map((v) => v.length))).toBeLessThan(6 * LANDED_BUCKET_BYTES);
+    // chunks fill their allocation: only a bucket's last one is shorter
+    for (const [field, value] of Object.entries(fields)) {
+      if (field === '~') continue;
+      const [bucket = field, i = '0'] = field.split('.');
+      const whole = buckets.get(bucket)!.length;
+      if ((Number(i) + 1) * LANDED_CHUNK_BYTES < whole) expect(value.length).toBe(LANDED_CHUNK_BYTES);
+    }
+    expect([...buckets.values()].flatMap((v) => landedConnectionsIn(v))).toHaveLength(connections);
+    // records in the middle of a bucket grow in place
+    for (const c of [0, 777]) {
+      const more = [tx(`txn-${c}-more`, '-3', '2026-10-02', `acc-${c}`)];
+      expect(await ledger.noteLanded('r3', connectionField(`user-${c}`, 'conn-0'), more)).toBe(1);
+      const landed = await ledger.landed('r3', connectionField(`user-${c}`, 'conn-0'), [`acc-${c}`]);
+      expect(landed.get(`acc-${c}`)).toMatchObject({ count: perAccount + 1 });
+    }
     // every connection is found where it was written, whole
-    for (const c of [0, 1, 777, connections - 1]) {
+    for (const c of [1, 778, connections - 1]) {
       const landed = await ledger.landed('r3', connectionField(`user-${c}`, 'conn-0'), [`acc-${c}`]);
       expect(landed.get(`acc-${c}`)).toMatchObject({ count: perAccount });
       const again = tx(`txn-${c}-5`, `-${5 + 0.25}`, '2026-10-01', `acc-${c}`);
@@ -100,8 +117,8 @@ describe('landed records', () => {
     let total = 0;
     for (const key of keys) {
       let here = 0;
-      for (const [bucket, value] of Object.entries(await redis.hgetallBuffer(key)))
-        if (bucket !== '~') here += landedConnectionsIn(value).length;
+      for (const value of landedBuckets(await redis.hgetallBuffer(key)).values())
+        here += landedConnectionsIn(value).length;
       expect(here).toBeGreaterThan(connections / 8); // ~100 each
       total += here;
     }

@@ -26,7 +26,7 @@ const SCRIPTS = scriptSet(path.join(__dirname, 'lua'), {
   mkNotifyRelease: { file: 'release.lua', keys: 1 },
 });
 
-/** Outbox entries read per page, and at most per run and pass (the head of a long backlog waiting on retries). */
+/** Outbox entries read per page, and at most per shard of a run and pass (the head of a long backlog waiting on retries). */
 const PAGE = 200;
 const SCAN_LIMIT = 5000;
 const IDLE_MS = 200;
@@ -115,14 +115,14 @@ export function startNotifier(deps: NotifierDeps): RunningNotifier {
     const failure = await post(event.id, JSON.stringify(event));
     const now = Date.now();
     if (failure === undefined) {
-      await outbox.delivered(entry.runId, entry.id);
+      await outbox.delivered(entry);
       recordNotifyDelivery('delivered');
       return;
     }
     const attempts = (state?.attempts ?? 0) + 1;
     const firstAt = state?.firstAt ?? now;
     if (now - firstAt >= options.giveUpAfterMs) {
-      await outbox.deadLetter(entry.runId, entry.id, `${failure} after ${attempts} attempts`);
+      await outbox.deadLetter(entry, `${failure} after ${attempts} attempts`);
       recordNotifyDelivery('dead');
       logger.error(
         { runId: entry.runId, type: entry.type, attempts, failure },
@@ -130,7 +130,7 @@ export function startNotifier(deps: NotifierDeps): RunningNotifier {
       );
       return;
     }
-    await outbox.noteAttempt(entry.runId, entry.id, {
+    await outbox.noteAttempt(entry, {
       attempts,
       firstAt,
       nextAt: now + backoffMs(attempts, options),
@@ -146,26 +146,30 @@ export function startNotifier(deps: NotifierDeps): RunningNotifier {
     for (const runId of await outbox.runIds()) {
       const picked: { entry: OutboxEntry; state: DeliveryState | undefined }[] = [];
       const seen = new Set<string>();
-      let after = '-';
-      for (let scanned = 0; picked.length < options.concurrency && scanned < SCAN_LIMIT;) {
-        const page = await outbox.read(runId, PAGE, after);
-        if (page.length === 0) break;
-        const states = await outbox.deliveryStates(
-          runId,
-          page.map((e) => e.id),
-        );
-        const now = Date.now();
-        for (let i = 0; i < page.length && picked.length < options.concurrency; i++) {
-          const entry = page[i]!;
-          if (seen.has(entry.field)) continue;
-          seen.add(entry.field);
-          const state = states[i];
-          if (state && state.nextAt > now) continue;
-          picked.push({ entry, state });
+      const shards = await outbox.shards(runId);
+      for (let shard = 0; shard < shards && picked.length < options.concurrency; shard++) {
+        let after = '-';
+        for (let scanned = 0; picked.length < options.concurrency && scanned < SCAN_LIMIT;) {
+          const page = await outbox.read(runId, shard, PAGE, after);
+          if (page.length === 0) break;
+          const states = await outbox.deliveryStates(
+            runId,
+            shard,
+            page.map((e) => e.id),
+          );
+          const now = Date.now();
+          for (let i = 0; i < page.length && picked.length < options.concurrency; i++) {
+            const entry = page[i]!;
+            if (seen.has(entry.field)) continue;
+            seen.add(entry.field);
+            const state = states[i];
+            if (state && state.nextAt > now) continue;
+            picked.push({ entry, state });
+          }
+          scanned += page.length;
+          after = page[page.length - 1]!.id;
+          if (page.length < PAGE) break;
         }
-        scanned += page.length;
-        after = page[page.length - 1]!.id;
-        if (page.length < PAGE) break;
       }
       if (picked.length === 0 || !holds()) continue;
       await Promise.all(picked.map((p) => deliver(p.entry, p.state)));

@@ -5,11 +5,9 @@
 local key, conn = KEYS[1], ARGV[1]
 local level, split = landedMeta(key)
 local out = { false }
-local value = redis.call('HGET', key, tostring(landedBucket(conn, level, split)))
-if value then
-  local at, stop = landedFind(value, conn)
-  if at then out[1] = string.sub(value, at, stop - 1) end
-end
+local value = landedGet(key, tostring(landedBucket(conn, level, split)))
+local at, stop = landedFind(value, conn)
+if at then out[1] = string.sub(value, at, stop - 1) end
 for i = 2, #ARGV do
   out[i] = redis.call('HGET', key, ARGV[i])
 end

@@ -2,7 +2,7 @@
 -- KEYS: landed (hash).
 -- ARGV: connection id (8 B), bucket size to split at (bytes), then per account: its key (4 B), its field in the layout
 --       before buckets (one hash field per account: an 8 B sum, then 8 B entries of 6 B id and 2 B content hash),
---       converted when met, its entries (n × 6 B, may be empty: the account exists, nothing on it yet), the sum of
+--       converted when met, its entries (n × 7 B, may be empty: the account exists, nothing on it yet), the sum of
 --       their amounts in micro-units.
 -- An account that already holds the call's first entry (on an entry boundary) is left as it is: the same landing
 -- recorded twice (two workers settling one lost call) counts once.
@@ -10,7 +10,7 @@
 local key, conn, splitAt = KEYS[1], ARGV[1], tonumber(ARGV[2])
 local level, split, bytes = landedMeta(key)
 local bucket = tostring(landedBucket(conn, level, split))
-local value = redis.call('HGET', key, bucket) or ''
+local value, chunks = landedGet(key, bucket)
 local at, stop = landedFind(value, conn)
 
 local accounts, order = {}, {}
@@ -18,10 +18,10 @@ if at then
   local p = at + 10
   for _ = 1, struct.unpack('>I2', value, at + 8) do
     local count = struct.unpack('>I4', value, p + 4)
-    local account = { sum = struct.unpack('>d', value, p + 8), entries = string.sub(value, p + 16, p + 15 + 6 * count) }
+    local account = { sum = struct.unpack('>d', value, p + 8), entries = string.sub(value, p + 16, p + 15 + LANDED_ENTRY * count) }
     accounts[string.sub(value, p, p + 3)] = account
     order[#order + 1] = string.sub(value, p, p + 3)
-    p = p + 16 + 6 * count
+    p = p + 16 + LANDED_ENTRY * count
   end
 end
 
@@ -35,7 +35,7 @@ for i = 3, #ARGV, 4 do
     if old then
       local parts = {}
       for q = 9, #old - 7, 8 do
-        parts[#parts + 1] = string.sub(old, q, q + 4) .. string.sub(old, q + 6, q + 6)
+        parts[#parts + 1] = string.sub(old, q, q + 4) .. string.sub(old, q + 6, q + 7)
       end
       account.sum, account.entries = struct.unpack('>d', old), table.concat(parts)
       redis.call('HDEL', key, oldField)
@@ -45,11 +45,11 @@ for i = 3, #ARGV, 4 do
     changed = true
   end
   if #entries > 0 then
-    local first, from, seen = string.sub(entries, 1, 6), 1, false
+    local first, from, seen = string.sub(entries, 1, LANDED_ENTRY), 1, false
     while true do
       local found = string.find(account.entries, first, from, true)
       if not found then break end
-      if (found - 1) % 6 == 0 then
+      if (found - 1) % LANDED_ENTRY == 0 then
         seen = true
         break
       end
@@ -58,7 +58,7 @@ for i = 3, #ARGV, 4 do
     if not seen then
       account.sum = account.sum + sum
       account.entries = account.entries .. entries
-      added = added + #entries / 6
+      added = added + #entries / LANDED_ENTRY
       changed = true
     end
   end
@@ -68,30 +68,28 @@ if not changed then return 0 end
 local parts = { conn, struct.pack('>I2', #order) }
 for _, accountKey in ipairs(order) do
   local account = accounts[accountKey]
-  parts[#parts + 1] = accountKey .. struct.pack('>I4d', #account.entries / 6, account.sum) .. account.entries
+  parts[#parts + 1] = accountKey .. struct.pack('>I4d', #account.entries / LANDED_ENTRY, account.sum) .. account.entries
 end
 local record = table.concat(parts)
 local updated = at and (string.sub(value, 1, at - 1) .. record .. string.sub(value, stop)) or (value .. record)
-redis.call('HSET', key, bucket, updated)
+landedPut(key, bucket, updated, chunks, at or (#value + 1))
 bytes = bytes + #updated - #value
 
 -- Linear hashing: past splitAt bytes per bucket on average, the bucket at the split point is split in two.
 local n = 2 ^ level
 if bytes > splitAt * (n + split) then
   local from = tostring(split)
-  local old = redis.call('HGET', key, from)
-  if old then
-    local keep, move = {}, {}
-    local q = 1
-    while q <= #old do
-      local e = landedRecordEnd(old, q)
-      local part = (struct.unpack('>I4', old, q) % (2 * n) == split) and keep or move
-      part[#part + 1] = string.sub(old, q, e - 1)
-      q = e
-    end
-    if #keep > 0 then redis.call('HSET', key, from, table.concat(keep)) else redis.call('HDEL', key, from) end
-    if #move > 0 then redis.call('HSET', key, tostring(split + n), table.concat(move)) end
+  local old, oldChunks = landedGet(key, from)
+  local keep, move = {}, {}
+  local q = 1
+  while q <= #old do
+    local e = landedRecordEnd(old, q)
+    local part = (struct.unpack('>I4', old, q) % (2 * n) == split) and keep or move
+    part[#part + 1] = string.sub(old, q, e - 1)
+    q = e
   end
+  landedPut(key, from, table.concat(keep), oldChunks, 1)
+  landedPut(key, tostring(split + n), table.concat(move), 0, 1)
   split = split + 1
   if split == n then
     level, split = level + 1, 0
