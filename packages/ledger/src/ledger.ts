@@ -1,11 +1,15 @@
 /**
  * The migration ledger: per run, every source connection's state, link_id, counts, attempts and last error.
  * It is the record of a migration (the queue is only transport): resume, retry, status and report read it.
- * Redis layout under the prefix: run:<id> (hash: meta, producer beat), run:<id>:conns (field user⇥connection →
- * record json), run:<id>:counts (state → n), run:<id>:links (link_id → field), run:<id>:rate (minute → imported,
- * last → ms), run:<id>:errors (minute → retryable errors, last, lastAt), run:<id>:limited (minute → MoneyKit 429s), run:<id>:open (field → job id, open records
- * only: bounded by what is queued), run:<id>:landed (what landed on every link, see landed.ts; on a cluster spread over
- * the run's shards, each under a hash tag of its own: {…:l<n>}:run:<id>:landed), run:<id>:rejects (recent rejects, capped), runs (zset of run ids by creation).
+ * Redis layout under the prefix: run:<id> (hash: meta, producer beat), run:<id>:rejects (recent rejects, capped),
+ * run:<id>:limited (minute → MoneyKit 429s), runs (zset of run ids by creation); and per shard of the run:
+ * run:<id>:conns (field user⇥connection → record json), :counts (state → n), :links (link_id → field), :rate (minute →
+ * imported, last → ms), :errors (minute → retryable errors, last, lastAt), :open (field → job id, open records only:
+ * bounded by what is queued), :landed (what landed on every link, see landed.ts), :outbox and the notifier's keys
+ * (outbox.ts), :reconnected, :reconnects, :attention. A run has the shards it was created with (RunMeta.shards: 4 per
+ * master on a cluster): with one, those keys are the run's own (<prefix>:run:<id>:conns, where they always were);
+ * with more, shard n's are under a hash tag of its own ({…:l<n>}:run:<id>:conns), so a run fills every master. A
+ * user's connections are all in one shard: each script touches one shard, and the run's figures are summed over them.
  */
 import { hash } from 'node:crypto';
 import type { Redis } from '@mk/shared';

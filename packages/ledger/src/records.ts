@@ -78,7 +78,7 @@ export interface RunMeta {
   /** Input bytes read so far and the dump's size (0 when unknown, e.g. stdin): project the total while enqueuing. */
   bytesRead?: number;
   bytesTotal?: number;
-  /** Hash tags the run's landed records are spread over, fixed when the run is created; absent: 1. */
+  /** Hash tags the run's connections are spread over (ledger.ts), fixed when the run is created; absent: 1. */
   shards?: number;
   updatedAt: number;
 }
