@@ -140,4 +140,38 @@ describe('a top-up under faults', () => {
     expect(rows.reduce((n, r) => n + r.transactions_found, 0)).toBe(c.transactionsImported);
     expect(c.transactionsImported - before.transactionsImported).toBe(p.transactionsNew + p.newConnectionTransactions);
   }, 300_000);
+
+  it("run again before its new connections are imported, a top-up waits for their import instead of calling them 'not imported'", async () => {
+    const first = path.join(dir, 'g1.ndjson');
+    const newer = path.join(dir, 'g2.ndjson');
+    writeCutoverDumps(first, newer, { users: 8, newUsers: 2, seed: 43, heavy: [], heavyAdded: 0 });
+    for (const w of workers.splice(0)) await w.kill('SIGKILL'); // the first test's
+    const worker = startWorker();
+    expect(await main(['run', first, '--run', 'tug', '--wait'], env(), quiet)).toBe(EXIT.success);
+    await worker.kill('SIGKILL');
+    // no worker: the top-up's jobs wait in the queue, its new connections registered and not imported yet
+    const summary = async () => {
+      const out: string[] = [];
+      expect(
+        await main(['topup', newer, '--run', 'tug'], env(), { out: (l) => out.push(l), err: () => undefined }),
+      ).toBe(EXIT.success);
+      return out.join('\n');
+    };
+    const once = await summary();
+    const newConnections = Number(/new connections (\d+)/.exec(once)?.[1]);
+    expect(newConnections).toBeGreaterThanOrEqual(2);
+    const again = await summary();
+    expect(again).toMatch(/not imported by the run 0\b/);
+    expect(again).toContain(`new connections ${newConnections} `);
+    expect(again).toMatch(/enqueued 0 jobs/);
+    startWorker();
+    expect(await main(['topup', newer, '--run', 'tug', '--wait'], env(), quiet)).toBe(EXIT.success);
+    const redis = createRedis(redisServer.url, 'worker');
+    try {
+      const counts = await new MigrationLedger(redis, PREFIX).counts('tug');
+      expect(counts).toMatchObject({ pending: 0, importing: 0, linked: 0, failed: 0 });
+    } finally {
+      redis.disconnect();
+    }
+  }, 120_000);
 });

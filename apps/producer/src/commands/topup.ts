@@ -186,9 +186,12 @@ export async function topup(ledger: MigrationLedger, opts: TopupOptions): Promis
       );
       const toTopUp: ImportConnection[] = [];
       const fresh: DumpUser['connections'] = [];
+      // A connection this top-up registered as new, its import not over (this is the top-up run again): still new
+      // here, so its import job is waited for, or added again if it was lost.
+      const importedHere = topupJob.importId(opts.runId, user.sourceUserId, user.line, topupId);
       for (const [i, c] of user.connections.entries()) {
         const record = records[i];
-        if (!record) {
+        if (!record || (record.job === importedHere && record.state !== 'imported' && record.state !== 'failed')) {
           fresh.push(c);
           continue;
         }
