@@ -180,6 +180,15 @@ describe('the outbox and the notifier', () => {
     ...extra,
   });
 
+  const notifierFor = (ledger: MigrationLedger, prefix: string, url: string, extra: Partial<NotifyOptions> = {}) =>
+    startNotifier({
+      redis,
+      ledger,
+      prefix,
+      options: options(url, extra),
+      logger: createLogger('test', { level: 'silent' }),
+    });
+
   const waitFor = async (ok: () => Promise<boolean> | boolean, ms = 20_000) => {
     const deadline = Date.now() + ms;
     while (!(await ok())) {
@@ -202,13 +211,7 @@ describe('the outbox and the notifier', () => {
       refusedA++;
       return 503;
     });
-    const notifier = startNotifier({
-      redis,
-      ledger,
-      prefix,
-      options: options(ep.url),
-      logger: createLogger('test', { level: 'silent' }),
-    });
+    const notifier = notifierFor(ledger, prefix, ep.url);
     try {
       await waitFor(() => ep.received.length >= 3);
       expect(ep.received.map((e) => `${e.type} ${String(e.data.source_connection_id)}`)).toEqual([
@@ -243,13 +246,7 @@ describe('the outbox and the notifier', () => {
     const ep = await endpoint((e) =>
       tried.has(e.id) || Number(e.data.reconnected_at_ms ?? 0) % 2 ? 204 : (tried.add(e.id), 503),
     );
-    const notifier = startNotifier({
-      redis,
-      ledger,
-      prefix,
-      options: options(ep.url),
-      logger: createLogger('test', { level: 'silent' }),
-    });
+    const notifier = notifierFor(ledger, prefix, ep.url);
     try {
       await waitFor(() => ep.received.filter((e) => e.type === 'run.completed').length === 1);
       await waitFor(async () => (await outbox.backlog('r')).pending === 0);
@@ -275,8 +272,7 @@ describe('the outbox and the notifier', () => {
     await ledger.transition(a!, { state: 'imported', linkId: 'mk_a' });
     let down = true;
     const ep = await endpoint(() => (down ? 500 : 204));
-    const logger = createLogger('test', { level: 'silent' });
-    let notifier = startNotifier({ redis, ledger, prefix, options: options(ep.url, { giveUpAfterMs: 300 }), logger });
+    let notifier = notifierFor(ledger, prefix, ep.url, { giveUpAfterMs: 300 });
     try {
       // connection.imported and run.completed (nothing open, producer done) both end as dead letters
       await waitFor(async () => (await outbox.backlog('r')).dead === 2);
@@ -289,7 +285,7 @@ describe('the outbox and the notifier', () => {
 
       down = false;
       expect(await outbox.resendDeadLetters('r')).toBe(2);
-      notifier = startNotifier({ redis, ledger, prefix, options: options(ep.url), logger });
+      notifier = notifierFor(ledger, prefix, ep.url);
       await waitFor(() => ep.received.length === 2);
       expect(ep.received.map((e) => e.id).sort()).toEqual(dead.map((d) => eventOf(d).id).sort());
       await waitFor(async () => (await outbox.backlog('r')).pending === 0);
@@ -307,10 +303,9 @@ describe('the outbox and the notifier', () => {
     const prefix = '{o5}';
     const ledger = new MigrationLedger(redis, prefix, { outbox: true });
     const ep = await endpoint(() => 204);
-    const logger = createLogger('test', { level: 'silent' });
-    const first = startNotifier({ redis, ledger, prefix, options: options(ep.url), logger });
+    const first = notifierFor(ledger, prefix, ep.url);
     await waitFor(() => first.delivering());
-    const second = startNotifier({ redis, ledger, prefix, options: options(ep.url), logger });
+    const second = notifierFor(ledger, prefix, ep.url);
     await new Promise((r) => setTimeout(r, 800));
     expect(second.delivering()).toBe(false);
     await first.close(); // gives the lease up

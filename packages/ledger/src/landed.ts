@@ -9,9 +9,9 @@
  * reported with its source id, never hidden (≈ n/2^40). A change goes unnoticed with odds 1/65,536: the content hash
  * is what the changed report rests on, and one byte of it (1/256) already misses a change in a few hundred.
  *
- * The records are packed into the buckets of one hash, grown by linear hashing (lua/landed-lib.lua has the layout):
- * a bucket holds a few KB of connection records in allocation-sized chunks, so Redis's cost per hash field is shared by dozens of accounts
- * whatever the run's size. Written when a call that carried the transactions is known to have landed, atomically per
+ * The records are packed into the buckets of one hash per shard, grown by linear hashing (lua/landed-lib.lua has the
+ * layout): a bucket holds a few KB of connection records in allocation-sized chunks, so Redis's cost per hash field
+ * is shared by dozens of accounts whatever the run's size. Written when a call that carried the transactions is known to have landed, atomically per
  * call (landed.lua) and idempotently: a landing recorded twice (two workers settling the same lost call) is recorded
  * once. Records of the layout before buckets (one field per account, 8-byte entries) are read as they are and
  * converted by the next write to their connection.
@@ -180,7 +180,7 @@ export function landedAppendArgs(
     else byAccount.set(t.account_id, [t]);
   }
   for (const a of emptyAccounts) if (!byAccount.has(a)) byAccount.set(a, []);
-  const args: (string | Buffer)[] = [landedConnectionId(connectionField), String(LANDED_BUCKET_BYTES)];
+  const args: (string | Buffer)[] = [landedConnectionId(connectionField)];
   for (const [accountId, list] of byAccount) {
     const { key, oldField } = landedAccount(connectionField, accountId);
     const sum = list.reduce((s, t) => s + microUnits(t.amount), 0n);

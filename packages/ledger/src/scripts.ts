@@ -5,7 +5,7 @@
 import path from 'node:path';
 import type { Redis } from '@mk/shared';
 import { readLua, scriptSet } from '@mk/shared';
-import { LANDED_CHUNK_BYTES, LANDED_ENTRY_BYTES } from './landed';
+import { LANDED_BUCKET_BYTES, LANDED_CHUNK_BYTES, LANDED_ENTRY_BYTES } from './landed';
 
 const LUA = path.join(__dirname, 'lua');
 const SCRIPTS = scriptSet(LUA, {
@@ -24,6 +24,7 @@ const LANDED_SCRIPTS = scriptSet(
   readLua(LUA, 'landed-lib.lua', {
     __LANDED_ENTRY__: String(LANDED_ENTRY_BYTES),
     __LANDED_CHUNK__: String(LANDED_CHUNK_BYTES),
+    __LANDED_SPLIT_AT__: String(LANDED_BUCKET_BYTES),
   }),
 );
 

@@ -9,6 +9,8 @@
 local LANDED_META = '~'
 local LANDED_ENTRY = tonumber('__LANDED_ENTRY__')
 local LANDED_CHUNK = tonumber('__LANDED_CHUNK__')
+-- Past this many bytes per bucket on average, the hash grows by a bucket.
+local LANDED_SPLIT_AT = tonumber('__LANDED_SPLIT_AT__')
 
 local function landedMeta(key)
   local meta = redis.call('HGET', key, LANDED_META)

@@ -1,13 +1,13 @@
 -- Records the transactions of one call as landed on a connection's link, once (layout: landed-lib.lua).
 -- KEYS: landed (hash).
--- ARGV: connection id (8 B), bucket size to split at (bytes), then per account: its key (4 B), its field in the layout
+-- ARGV: connection id (8 B), then per account: its key (4 B), its field in the layout
 --       before buckets (one hash field per account: an 8 B sum, then 8 B entries of 6 B id and 2 B content hash),
 --       converted when met, its entries (n × 7 B, may be empty: the account exists, nothing on it yet), the sum of
 --       their amounts in micro-units.
 -- An account that already holds the call's first entry (on an entry boundary) is left as it is: the same landing
 -- recorded twice (two workers settling one lost call) counts once.
 -- Returns the number of entries added.
-local key, conn, splitAt = KEYS[1], ARGV[1], tonumber(ARGV[2])
+local key, conn = KEYS[1], ARGV[1]
 local level, split, bytes = landedMeta(key)
 local bucket = tostring(landedBucket(conn, level, split))
 local value, chunks = landedGet(key, bucket)
@@ -26,7 +26,7 @@ if at then
 end
 
 local added, changed = 0, false
-for i = 3, #ARGV, 4 do
+for i = 2, #ARGV, 4 do
   local accountKey, oldField, entries, sum = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
   local account = accounts[accountKey]
   if not account then
@@ -75,9 +75,9 @@ local updated = at and (string.sub(value, 1, at - 1) .. record .. string.sub(val
 landedPut(key, bucket, updated, chunks, at or (#value + 1))
 bytes = bytes + #updated - #value
 
--- Linear hashing: past splitAt bytes per bucket on average, the bucket at the split point is split in two.
+-- Linear hashing: past LANDED_SPLIT_AT bytes per bucket on average, the bucket at the split point is split in two.
 local n = 2 ^ level
-if bytes > splitAt * (n + split) then
+if bytes > LANDED_SPLIT_AT * (n + split) then
   local from = tostring(split)
   local old, oldChunks = landedGet(key, from)
   local keep, move = {}, {}
