@@ -254,6 +254,8 @@ interface DispatchFigure {
   callsPerSec: number;
   lag: Lag;
   offeredProductRefreshesPerSec: number;
+  /** INFO commandstats over the measured window, summed over the masters: where the Redis time went. */
+  commands: { name: string; calls: number; usec: number }[];
 }
 
 function spawnProcess(
@@ -337,6 +339,19 @@ async function redisCpuUs(nodes: Redis[]): Promise<number> {
     total += (field('used_cpu_user') + field('used_cpu_sys')) * 1e6;
   }
   return total;
+}
+
+/** INFO commandstats summed over the nodes (since their last CONFIG RESETSTAT), most time first. */
+async function commandStats(nodes: Redis[]): Promise<{ name: string; calls: number; usec: number }[]> {
+  const byName = new Map<string, { name: string; calls: number; usec: number }>();
+  for (const node of nodes)
+    for (const m of (await node.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
+      const entry = byName.get(m[1]!) ?? { name: m[1]!, calls: 0, usec: 0 };
+      entry.calls += Number(m[2]);
+      entry.usec += Number(m[3]);
+      byName.set(m[1]!, entry);
+    }
+  return [...byName.values()].sort((a, b) => b.usec - a.usec);
 }
 
 /** One Redis, or a 3-master cluster (no replicas: their replication CPU would blur the figure). */
@@ -455,12 +470,14 @@ async function dispatchRun(
     for (const p of procs) p.child.kill('SIGUSR2');
     const accepted0 = registry ? (await registry.stats()).accepted : 0;
     const refreshed0 = productRefreshes(sb);
+    for (const node of redisTarget.nodes) await node.config('RESETSTAT');
     const cpu0 = await redisCpuUs(redisTarget.nodes);
     const t0 = Date.now();
     await sleep(seconds * 1000);
     const elapsed = (Date.now() - t0) / 1000;
     const refreshed = productRefreshes(sb) - refreshed0;
     const cpu = (await redisCpuUs(redisTarget.nodes)) - cpu0;
+    const commands = await commandStats(redisTarget.nodes);
     const calls = registry ? (await registry.stats()).accepted - accepted0 : refreshed;
     const lag = await stopAndCollectLag(procs.splice(0));
     return {
@@ -471,6 +488,7 @@ async function dispatchRun(
       callsPerSec: calls / elapsed,
       lag,
       offeredProductRefreshesPerSec: (links * products.length) / (cadenceMs / 1000),
+      commands,
     };
   } finally {
     for (const p of procs) p.child.kill('SIGKILL');
@@ -648,6 +666,16 @@ export async function run(opts: RefreshBenchOptions = {}): Promise<BenchResult> 
       `Sandbox quota violations over the three runs: ${violations} (the naive design has no ledger: any it caused would show here too).`,
       `Redis CPU = used_cpu_user + used_cpu_sys (INFO cpu) of every redis-server over the measured window: the whole path (dispatch.lua, confirm.lua, BullMQ addBulk and job moves, claim.lua, settle.lua, minute counters), connections and event loop included. One Redis: ${((ours.redisCpuUs / 1e6 / seconds) * 100).toFixed(0)}% of a core; cluster: ${((cluster.redisCpuUs / 1e6 / seconds) * 100).toFixed(0)}% over 3 masters; naive: ${((naive.redisCpuUs / 1e6 / seconds) * 100).toFixed(0)}%. Registry sized for the links it holds (REFRESH_EXPECTED_LINKS=${dispatchLinks}).`,
       `The cluster's 3 masters run on the same cores as the workers, the sandbox and the bench: ${keptUp(cluster) && keptUp(ours) ? 'both kept up with the offered rate (the load is set by the schedule, not pushed to saturation), so calls/s shows that, not how it scales on separate machines' : `at least one run fell behind the offered rate (one Redis ${pct(ours)}, cluster ${pct(cluster)} of it): the machine was short of CPU, and calls/s compares how each fared under that, not how a cluster scales on separate machines`}.`,
+      ...(['one Redis', 'cluster'] as const).map((where, i) => {
+        const f = i === 0 ? ours : cluster;
+        const top = f.commands
+          .slice(0, 8)
+          .map(
+            (c) =>
+              `${c.name} ${(c.usec / Math.max(1, f.calls)).toFixed(1)} µs (${(c.calls / Math.max(1, f.calls)).toFixed(2)} calls)`,
+          );
+        return `Where the Redis time went per refreshed link, ${where} (INFO commandstats; a script's own commands count in it too, and the rest of the CPU is connections and the event loop): ${top.join(', ')}.`;
+      }),
     );
   } finally {
     await sb.close();

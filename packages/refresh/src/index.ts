@@ -12,6 +12,8 @@ export {
   type RegistryOptions,
   type DueLink,
   type Claim,
+  type Claimed,
+  type Settled,
   type Settlement,
   type LinkAction,
   type LinkActionResult,

@@ -45,14 +45,15 @@ export interface RefreshOptions {
   /** Newly registered active links get their first due time spread over this many real ms (0 = due now). */
   firstDueSpreadMs: number;
   /**
-   * A link taken from the due index is due again after this long unless its job was seen in the queue (then
-   * `leaseMs`) or it settled first, real ms: a process killed between taking links and adding their jobs costs them
-   * this much delay, nothing more.
+   * A link taken from the due index is due again after this long unless its job was still in the queue half of it
+   * later (then `leaseMs`) or it settled first, real ms: a process killed between taking links and adding their jobs
+   * costs them this much delay, nothing more.
    */
   handOverMs: number;
   /**
-   * A queued link is dispatched again after this long unless its job settled it first, real ms. A safety net only:
-   * while the link's job exists the repeated add is a no-op (same job id), and a settled job plans the next due time.
+   * A queued link is dispatched again after this long unless its job settled it first, real ms. A safety net for a
+   * job lost from the queue: a settled job plans the next due time, and a link dispatched again while its job still
+   * waits is sent once (its claim lets one of the two calls through).
    */
   leaseMs: number;
   /** A link whose call failed every attempt without reaching MoneyKit is tried again after this long, real ms. */

@@ -159,7 +159,7 @@ export interface DueLink {
   products: Product[];
   /** When the link became due (its score in the due index), ms. */
   dueAt: number;
-  /** End of its hand-over lease (its score until confirmQueued), ms. */
+  /** End of its hand-over lease (its score unless settled or confirmQueued), ms. */
   handOverUntil: number;
 }
 
@@ -194,6 +194,33 @@ export type Settlement =
   | { action: 'park'; reason: string }
   | { action: 'remove'; reason: string }
   | { action: 'stop'; products: Product[]; why: 'forbidden' | 'notGranted' };
+
+export type Claimed = Extract<Claim, { kind: 'claimed' }>;
+
+/** What a settlement left: the link's mode and, while it is scheduled, its next due time. */
+export interface Settled {
+  mode: string;
+  nextDueAt?: number;
+}
+
+/** The settle script's argument of each action (see settle.lua). */
+function settleArg(s: Settlement): string {
+  switch (s.action) {
+    case 'accepted':
+      return s.granted ? codesOf(s.granted) : '*';
+    case 'uncertain':
+      return s.answered ? 'answered' : 'silent';
+    case 'later':
+      return String(Math.max(0, Math.round(s.delayMs)));
+    case 'park':
+    case 'remove':
+      return reasonCode(s.reason);
+    case 'stop':
+      return `${codesOf(s.products)}:${s.why === 'forbidden' ? 'x' : 'g'}`;
+    default:
+      return '';
+  }
+}
 
 export type LinkAction = 'park' | 'resume' | 'remove' | 'trigger';
 export type LinkActionResult = 'unknown' | 'removed' | 'stale' | 'parked' | 'due' | 'recorded' | 'ignored' | LinkMode;
@@ -600,102 +627,122 @@ export class RefreshRegistry {
 
   /** The quota gate: atomically claims those of `products` whose window has passed. */
   async claim(linkId: string, products: Product[]): Promise<Claim> {
-    const b = this.bucketOf(linkId);
+    return (await this.claimMany([{ linkId, products }]))[0]!;
+  }
+
+  /** claim() for many links: one script call per shard they are in (a dispatched batch is of one shard). */
+  async claimMany(wanted: { linkId: string; products: Product[] }[]): Promise<Claim[]> {
     const askedAt = Date.now();
-    const res = await this.scripts.claim({
-      bucket: b,
-      linkId,
-      codes: codesOf(products),
-      inFlightMs: this.options.inFlightMs,
-    });
-    if (res[0] === 'gone') {
-      const mode = MODE_NAMES[res[1]?.[0] ?? ''] ?? 'unknown';
-      return { kind: 'gone', linkId, mode, ...(res[1]?.[1] && { reason: decodeLink(`${res[1]}`).reason }) };
+    const claims = new Array<Claim>(wanted.length);
+    const entries = wanted.map((w, i) => ({
+      i,
+      linkId: w.linkId,
+      bucket: this.bucketOf(w.linkId),
+      codes: codesOf(w.products),
+    }));
+    let deferred = 0;
+    for (const [shard, group] of this.byShard(entries)) {
+      const answers = await this.scripts.claim(this.keys.shard(shard), this.options.inFlightMs, group);
+      group.forEach((e, j) => {
+        const [status, codes = '', token, previous = '', dues = '', later = ''] = answers[j]!;
+        if (status === 'gone') {
+          const mode = MODE_NAMES[codes[0] ?? ''] ?? 'unknown';
+          claims[e.i] = { kind: 'gone', linkId: e.linkId, mode, ...(codes[1] && { reason: decodeLink(codes).reason }) };
+          return;
+        }
+        const claim: Claimed = {
+          kind: 'claimed',
+          linkId: e.linkId,
+          bucket: e.bucket,
+          products: productsOf(codes),
+          token: Number(token),
+          previous,
+          dueTimes: dues ? dues.split(',').map(Number) : [],
+          askedAt,
+        };
+        if (later) {
+          claim.deferredUntil = Number(later);
+          deferred += wanted[e.i]!.products.length - claim.products.length;
+        }
+        claims[e.i] = claim;
+      });
     }
-    const [, codes = '', token, previous = '', dues = '', later = ''] = res;
-    const claim: Claim = {
-      kind: 'claimed',
-      linkId,
-      bucket: b,
-      products: productsOf(codes),
-      token: Number(token),
-      previous,
-      dueTimes: dues ? dues.split(',').map(Number) : [],
-      askedAt,
-    };
-    if (later) {
-      claim.deferredUntil = Number(later);
-      await this.minutes.note('deferred', products.length - claim.products.length);
-    }
-    if (this.trace.traced(linkId)) {
-      const deferred = claim.deferredUntil
+    await this.minutes.note('deferred', deferred);
+    for (const claim of claims) {
+      if (claim.kind !== 'claimed' || !this.trace.traced(claim.linkId)) continue;
+      const rest = claim.deferredUntil
         ? `; quota holds the rest until ${new Date(claim.deferredUntil).toISOString()}`
         : '';
       await this.trace.note(
-        linkId,
+        claim.linkId,
         claim.products.length ? 'claimed' : 'deferred',
-        `${claim.products.join('+') || 'nothing claimable'}${deferred}`,
+        `${claim.products.join('+') || 'nothing claimable'}${rest}`,
       );
     }
-    return claim;
+    return claims;
   }
 
-  async settle(
-    claim: Extract<Claim, { kind: 'claimed' }>,
-    s: Settlement,
-  ): Promise<{ mode: string; nextDueAt?: number }> {
-    const arg = (() => {
-      switch (s.action) {
-        case 'accepted':
-          return s.granted ? codesOf(s.granted) : '*';
-        case 'uncertain':
-          return s.answered ? 'answered' : 'silent';
-        case 'later':
-          return String(Math.max(0, Math.round(s.delayMs)));
-        case 'park':
-        case 'remove':
-          return reasonCode(s.reason);
-        case 'stop':
-          return `${codesOf(s.products)}:${s.why === 'forbidden' ? 'x' : 'g'}`;
-        default:
-          return '';
-      }
-    })();
-    const b = claim.bucket;
-    const [mode, due] = await this.scripts.settle({
-      bucket: b,
+  async settle(claim: Claimed, s: Settlement): Promise<Settled> {
+    return (await this.settleMany([{ claim, settlement: s }]))[0]!;
+  }
+
+  /** settle() for many calls: one script call per shard, the minute counts once. */
+  async settleMany(calls: { claim: Claimed; settlement: Settlement }[]): Promise<Settled[]> {
+    const results = new Array<Settled>(calls.length);
+    const entries = calls.map(({ claim, settlement: s }, i) => ({
+      i,
       linkId: claim.linkId,
+      bucket: claim.bucket,
       codes: codesOf(claim.products),
       token: claim.token,
       previous: claim.previous,
       action: s.action,
-      arg,
-      jitterFraction: this.options.jitterFraction,
-    });
-    if (s.action === 'accepted' || s.action === 'park')
-      await this.minutes.note(s.action === 'park' ? 'parked' : 'accepted');
-    if (s.action === 'park' || s.action === 'remove')
-      await this.event(s.action === 'park' ? 'parked' : 'removed', claim.linkId, { reason: s.reason });
-    if (s.action === 'stop')
-      await this.event('stopped', claim.linkId, { products: s.products.join('+'), reason: s.why });
-    const result = { mode: MODE_NAMES[mode] ?? mode, ...(due && { nextDueAt: Number(due) }) };
-    if (this.trace.traced(claim.linkId)) {
-      const next =
-        result.nextDueAt === undefined ? 'not scheduled' : `next due ${new Date(result.nextDueAt).toISOString()}`;
+      arg: settleArg(s),
+    }));
+    for (const [shard, group] of this.byShard(entries)) {
+      const answers = await this.scripts.settle(this.keys.shard(shard), this.options.jitterFraction, group);
+      group.forEach((e, j) => {
+        const [mode, due] = answers[j]!;
+        results[e.i] = { mode: MODE_NAMES[mode] ?? mode, ...(due && { nextDueAt: Number(due) }) };
+      });
+    }
+    const tally = (action: Settlement['action']) => calls.filter((c) => c.settlement.action === action).length;
+    await this.minutes.note('accepted', tally('accepted'));
+    await this.minutes.note('parked', tally('park'));
+    for (const [i, { claim, settlement: s }] of calls.entries()) {
+      if (s.action === 'park' || s.action === 'remove')
+        await this.event(s.action === 'park' ? 'parked' : 'removed', claim.linkId, { reason: s.reason });
+      if (s.action === 'stop')
+        await this.event('stopped', claim.linkId, { products: s.products.join('+'), reason: s.why });
+      if (!this.trace.traced(claim.linkId)) continue;
+      const { nextDueAt } = results[i]!;
+      const arg = entries[i]!.arg;
+      const next = nextDueAt === undefined ? 'not scheduled' : `next due ${new Date(nextDueAt).toISOString()}`;
       await this.trace.note(
         claim.linkId,
         'settled',
         `${s.action}${arg && s.action !== 'accepted' ? ` ${arg}` : ''} → ${next}`,
       );
     }
-    return result;
+    return results;
+  }
+
+  /** Groups by the shard of their bucket, in order. */
+  private byShard<T extends { bucket: number }>(items: T[]): Map<number, T[]> {
+    const groups = new Map<number, T[]>();
+    for (const item of items) {
+      const shard = this.keys.shardOf(item.bucket);
+      if (!groups.has(shard)) groups.set(shard, []);
+      groups.get(shard)!.push(item);
+    }
+    return groups;
   }
 
   /**
    * When the claim was taken (Redis clock) and when its call can no longer reach MoneyKit (the claim's token: it counts
    * as a refresh from then on), for checking an uncertain outcome afterwards.
    */
-  claimWindow(claim: Extract<Claim, { kind: 'claimed' }>): { claimedAt: number; arrivesBy: number } {
+  claimWindow(claim: Claimed): { claimedAt: number; arrivesBy: number } {
     return { claimedAt: claim.token - this.options.inFlightMs, arrivesBy: claim.token };
   }
 
@@ -709,12 +756,12 @@ export class RefreshRegistry {
     claimedAt: number;
     previous: string;
     claimedProducts: Product[];
-  }): Promise<{ mode: string; nextDueAt?: number }> {
+  }): Promise<Settled> {
     // the claim's previous entries are in its product order: keep those of the products given back
     const entries = check.previous.split(',');
     const order = sortProducts(check.claimedProducts);
     const kept = sortProducts(check.products).map((p) => entries[order.indexOf(p)] ?? '-');
-    const claim: Extract<Claim, { kind: 'claimed' }> = {
+    const claim: Claimed = {
       kind: 'claimed',
       linkId: check.linkId,
       bucket: this.bucketOf(check.linkId),
@@ -729,7 +776,21 @@ export class RefreshRegistry {
 
   /** Plans the link again from its state (a claim that got nothing, a job for a link that changed). */
   async reschedule(linkId: string, notBefore?: number): Promise<void> {
-    const claim: Extract<Claim, { kind: 'claimed' }> = {
+    if (notBefore === undefined) return this.rescheduleMany([linkId]);
+    const [sec, usec] = await this.redis.time();
+    const now = Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
+    await this.settle(this.noClaim(linkId), { action: 'later', delayMs: notBefore - now });
+  }
+
+  /** reschedule() for many links at once (one script call per shard). */
+  async rescheduleMany(linkIds: string[]): Promise<void> {
+    if (linkIds.length === 0) return;
+    await this.settleMany(linkIds.map((id) => ({ claim: this.noClaim(id), settlement: { action: 'rollback' } })));
+  }
+
+  /** A claim of nothing: settling it only plans the link from its state. */
+  private noClaim(linkId: string): Claimed {
+    return {
       kind: 'claimed',
       linkId,
       bucket: this.bucketOf(linkId),
@@ -739,12 +800,6 @@ export class RefreshRegistry {
       dueTimes: [],
       askedAt: Date.now(),
     };
-    const [sec, usec] = notBefore === undefined ? ['0', '0'] : await this.redis.time();
-    const now = Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
-    await this.settle(
-      claim,
-      notBefore === undefined ? { action: 'rollback' } : { action: 'later', delayMs: notBefore - now },
-    );
   }
 
   /** Notes a 429 for the link; returns how many distinct links got one within appRateLimitWindowMs. */

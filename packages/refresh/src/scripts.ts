@@ -15,8 +15,8 @@ const SCRIPTS = scriptSet(
     mkRefreshRegister: { file: 'register.lua', keys: 2 },
     mkRefreshDispatch: { file: 'dispatch.lua', keys: 2 },
     mkRefreshConfirm: { file: 'confirm.lua', keys: 1 },
-    mkRefreshClaim: { file: 'claim.lua', keys: 2 },
-    mkRefreshSettle: { file: 'settle.lua', keys: 4 },
+    mkRefreshClaim: { file: 'claim.lua', keys: 1 },
+    mkRefreshSettle: { file: 'settle.lua', keys: 2 },
     mkRefreshLink: { file: 'link.lua', keys: 5 },
     mkRefresh429: { file: 'rate429.lua', keys: 1 },
   },
@@ -31,6 +31,27 @@ export interface RegisterEntry {
   parkReason: string;
   firstDueOffsetMs: number;
 }
+
+/** One link of a claim: its bucket and the product codes asked for. */
+export interface ClaimEntry {
+  linkId: string;
+  bucket: number;
+  codes: string;
+}
+
+/** One call's outcome: the claim it settles (codes, token, previous entries) and the action with its argument. */
+export interface SettleEntry {
+  linkId: string;
+  bucket: number;
+  codes: string;
+  token: number;
+  previous: string;
+  action: string;
+  arg: string;
+}
+
+const chunks = (flat: string[], size: number): string[][] =>
+  Array.from({ length: flat.length / size }, (_, i) => flat.slice(i * size, i * size + size));
 
 export type LinkScriptAction = 'park' | 'resume' | 'remove' | 'trigger' | 'product';
 
@@ -64,28 +85,26 @@ export function registryScripts(redis: Redis, keys: RefreshKeys, timing: string)
         ),
       );
     },
-    /** Returns {'ok', codes, token, previous, due times, earliest allowed of deferred} or {'gone', mode..reason}. */
-    async claim(a: { bucket: number; linkId: string; codes: string; inFlightMs: number }): Promise<string[]> {
-      return (await s.mkRefreshClaim(
-        [keys.state(a.bucket), shardOfBucket(a.bucket).meta],
-        [a.linkId, timing, a.codes, a.inFlightMs],
+    /** Links of one shard. Per link: ['ok', codes, token, previous, due times, earliest allowed of deferred] or ['gone', mode..reason, …]. */
+    async claim(shard: ShardKeys, inFlightMs: number, links: ClaimEntry[]): Promise<string[][]> {
+      const flat = (await s.mkRefreshClaim(
+        [shard.meta],
+        [shard.base, timing, inFlightMs, ...links.flatMap((l) => [l.linkId, l.bucket, l.codes])],
       )) as string[];
+      return chunks(flat, 6);
     },
-    /** Returns [mode char or 'gone'/'removed', next due ms or '']. */
-    async settle(a: {
-      bucket: number;
-      linkId: string;
-      codes: string;
-      token: number;
-      previous: string;
-      action: string;
-      arg: string;
-      jitterFraction: number;
-    }): Promise<[string, string]> {
-      return (await s.mkRefreshSettle(
-        [keys.state(a.bucket), keys.index(a.bucket), shardOfBucket(a.bucket).top, shardOfBucket(a.bucket).meta],
-        [a.linkId, a.bucket, timing, a.codes, a.token, a.previous, a.action, a.arg, Math.random(), a.jitterFraction],
-      )) as [string, string];
+    /** Calls of one shard. Per call: [mode char or 'gone'/'removed', next due ms or '']. */
+    async settle(shard: ShardKeys, jitterFraction: number, calls: SettleEntry[]): Promise<[string, string][]> {
+      const flat = (await s.mkRefreshSettle(
+        [shard.top, shard.meta],
+        [
+          shard.base,
+          timing,
+          jitterFraction,
+          ...calls.flatMap((c) => [c.linkId, c.bucket, c.codes, c.token, c.previous, c.action, c.arg, Math.random()]),
+        ],
+      )) as string[];
+      return chunks(flat, 2) as [string, string][];
     },
     /** Returns the action's result word (see link.lua), or a mode char for an action that changed nothing. */
     async link(a: {

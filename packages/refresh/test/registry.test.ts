@@ -226,6 +226,45 @@ describe('RefreshRegistry', () => {
     expect(st.nextDueAt).toBe(c2.token + 1020);
   });
 
+  it('claims and settles many links with one script call per shard, each as a call of its own would', async () => {
+    const reg = await RefreshRegistry.open(redis, prefix(), { ...opts, shards: 4 });
+    const ids = Array.from({ length: 40 }, (_, i) => `m${i}`);
+    await reg.register([...ids.map((linkId) => ({ linkId, products: ['accounts' as const] })), { linkId: 'gone' }]);
+    await reg.remove('gone', 'deleted');
+    const shards = new Set(ids.map((id) => reg.keys.shardOf(reg.bucketOf(id)))).size;
+    expect(shards).toBe(4);
+    const scripts = async () =>
+      [...(await redis.info('commandstats')).matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+)/gm)].reduce(
+        (s, m) => s + Number(m[1]),
+        0,
+      );
+
+    let before = await scripts();
+    const claims = await reg.claimMany([...ids, 'gone', 'm0'].map((linkId) => ({ linkId, products: ['accounts'] })));
+    expect((await scripts()) - before).toBe(shards);
+    // in the order asked; a link asked twice is claimed once
+    expect(claims.map((c) => c.linkId)).toEqual([...ids, 'gone', 'm0']);
+    expect(claims.slice(0, 40).every((c) => c.kind === 'claimed' && c.products[0] === 'accounts')).toBe(true);
+    expect(claims[40]).toMatchObject({ kind: 'gone', mode: 'removed', reason: 'deleted' });
+    expect(claims[41]).toMatchObject({ kind: 'claimed', products: [] });
+
+    const claimed = claims.slice(0, 40).filter((c) => c.kind === 'claimed');
+    before = await scripts();
+    const settled = await reg.settleMany(
+      claimed.map((claim, i) => ({
+        claim,
+        settlement: i === 0 ? { action: 'park', reason: 'bad_state' } : { action: 'accepted' },
+      })),
+    );
+    expect((await scripts()) - before).toBe(shards);
+    expect(settled[0]).toEqual({ mode: 'parked' });
+    expect(settled.slice(1).every((s) => s.mode === 'active' && s.nextDueAt! > Date.now())).toBe(true);
+    const stats = await reg.stats();
+    expect(stats).toMatchObject({ accepted: 39, parkedByRefresh: 1, parked: 1, quotaDeferrals: 1, dueNow: 0 });
+    expect((await reg.get('m1'))!.products[0]).toMatchObject({ status: 'accepted' });
+    expect((await reg.minutes.history(1)).accepted).toEqual([39]);
+  });
+
   it('parks, resumes at once, stops forbidden products and removes links', async () => {
     const p = prefix();
     const reg = await RefreshRegistry.open(redis, p, { ...opts, firstDueSpreadMs: 60_000 });

@@ -1,4 +1,13 @@
-import { ConfigError, JOBS, QUEUES, UnknownJobError, importJob, refreshJob, routeJobs } from '@mk/shared';
+import {
+  ConfigError,
+  JOBS,
+  QUEUES,
+  UnknownJobError,
+  importJob,
+  refreshBatchJob,
+  refreshJob,
+  routeJobs,
+} from '@mk/shared';
 
 describe('job catalog', () => {
   it('puts every job on a known queue, under a name unique on that queue', () => {
@@ -10,6 +19,7 @@ describe('job catalog', () => {
 
   it('validates payloads with the job schema', () => {
     expect(refreshJob.payload.safeParse({ linkId: 'mk_1', products: ['transactions'], dueAt: 1 }).success).toBe(true);
+    expect(refreshBatchJob.payload.safeParse({ links: [] }).success).toBe(false);
     expect(importJob.payload.safeParse({ runId: 'r', sourceUserId: 'u', connections: [] }).success).toBe(false);
   });
 
@@ -22,6 +32,8 @@ describe('job catalog', () => {
     expect(refreshJob.id({ linkId: 'mk_1', products: ['accounts', 'transactions'] })).toBe(
       'mk_1-accounts+transactions',
     );
+    // one dispatch of its first link: a link is leased to one dispatch at a time
+    expect(refreshBatchJob.id({ linkId: 'mk_1', handOverUntil: 1700000000000 })).toBe('batch-mk_1-1700000000000');
   });
 });
 
@@ -36,11 +48,13 @@ describe('routeJobs', () => {
     const seen: string[] = [];
     const route = routeJobs<typeof QUEUES.refresh, { name: string; data: string }>(QUEUES.refresh, {
       refresh: async (job) => void seen.push(`refresh ${job.data}`),
+      'refresh-batch': async (job) => void seen.push(`batch ${job.data}`),
       'refresh-check': async (job) => void seen.push(`check ${job.data}`),
     });
     await route({ name: 'refresh', data: 'a' });
     await route({ name: 'refresh-check', data: 'b' });
-    expect(seen).toEqual(['refresh a', 'check b']);
+    await route({ name: 'refresh-batch', data: 'c' });
+    expect(seen).toEqual(['refresh a', 'check b', 'batch c']);
   });
 
   it('fails a job whose name its queue does not carry', () => {

@@ -47,6 +47,14 @@ export class CongestionLimit {
     this.inFlight += 1;
   }
 
+  /** Waits for one call to be allowed, then takes as many as are free, up to `wanted`; each is released on its own. */
+  async acquireUpTo(wanted: number): Promise<number> {
+    await this.acquire();
+    const more = Math.max(0, Math.min(wanted - 1, this.limit - this.inFlight));
+    this.inFlight += more;
+    return 1 + more;
+  }
+
   release(signal: CallSignal): void {
     this.inFlight -= 1;
     if (signal === 'answered') this.limitValue = Math.min(this.opts.max, this.limitValue + 1 / this.limitValue);

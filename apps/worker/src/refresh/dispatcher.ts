@@ -1,12 +1,44 @@
 /**
- * Moves due links from the due index into the refresh queue. Safe to run in every worker process at once: the
- * dispatch script hands each due link to exactly one caller under a short hand-over lease, so a process killed
- * between the script and addBulk (which is not atomic) delays those links by that lease only; once the jobs are
- * queued the lease is extended (a repeated dispatch of a queued link is a no-op: same job id).
+ * Moves due links from the due index into the refresh queue, as batch jobs of one shard each (LINKS_PER_JOB links).
+ * Safe to run in every worker process at once: the dispatch script hands each due link to exactly one caller under a
+ * short hand-over lease, so a process killed between the script and addBulk (which is not atomic) delays those links
+ * by that lease only. A job still in the queue half a hand-over lease later has its links' leases made the long one
+ * (most jobs are done by then and their links planned anew: nothing to extend). Should that be missed (this process
+ * killed), a link is dispatched again while its job waits: its claim lets one of the two calls through.
  */
 import type { Queue } from 'bullmq';
-import { refreshJob, type Logger, type RefreshJob } from '@mk/shared';
-import type { RefreshRegistry } from '@mk/refresh';
+import { refreshBatchJob, type Logger, type RefreshBatchJob } from '@mk/shared';
+import type { DueLink, RefreshRegistry } from '@mk/refresh';
+
+/**
+ * Links per batch job: a job's own Redis work (add, take, finish: ~120 µs) shared by this many links, while a job
+ * stays a few KB and a worker killed mid-job sends little again.
+ */
+export const LINKS_PER_JOB = 100;
+
+/** Due links in jobs of one shard each (a batch's claims and settles are one script call on one slot). */
+export function batchJobs(
+  registry: RefreshRegistry,
+  due: DueLink[],
+): { id: string; data: RefreshBatchJob; links: DueLink[] }[] {
+  const byShard = new Map<number, DueLink[]>();
+  for (const d of due) {
+    const shard = registry.keys.shardOf(d.bucket);
+    if (!byShard.has(shard)) byShard.set(shard, []);
+    byShard.get(shard)!.push(d);
+  }
+  const jobs: { id: string; data: RefreshBatchJob; links: DueLink[] }[] = [];
+  for (const group of byShard.values())
+    for (let i = 0; i < group.length; i += LINKS_PER_JOB) {
+      const links = group.slice(i, i + LINKS_PER_JOB);
+      jobs.push({
+        id: refreshBatchJob.id(links[0]!),
+        links,
+        data: { links: links.map((d) => ({ linkId: d.linkId, products: d.products, dueAt: d.dueAt })) },
+      });
+    }
+  return jobs;
+}
 
 export interface Dispatcher {
   /** Links moved into the queue since start. */
@@ -24,8 +56,11 @@ export function startDispatcher(
   isFatal: (err: Error) => boolean = () => false,
 ): Dispatcher {
   const { dispatchBatch, dispatchIdleMs } = registry.options;
+  const { handOverMs } = registry.options;
   let stopped = false;
   let dispatched = 0;
+  /** Jobs added, oldest first, with when to look whether they still wait (local clock). */
+  const queued: { id: string; links: DueLink[]; lookAt: number }[] = [];
   let wake: (() => void) | undefined;
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -36,20 +71,29 @@ export function startDispatcher(
       };
     });
 
+  /** The links of the jobs added before `until` that still exist (waiting, delayed or running) keep the long lease. */
+  async function confirmStillQueued(until: number): Promise<void> {
+    let n = 0;
+    while (n < queued.length && queued[n]!.lookAt <= until) n++;
+    if (n === 0) return;
+    const looked = queued.splice(0, n);
+    const states = await Promise.all(looked.map((j) => queue.getJobState(j.id)));
+    const waiting = looked.filter((_, i) => !['unknown', 'completed', 'failed'].includes(states[i]!));
+    await registry.confirmQueued(waiting.flatMap((j) => j.links));
+  }
+
   async function tick(): Promise<number> {
+    await confirmStillQueued(Date.now());
     const due = await registry.takeDue(dispatchBatch);
     if (due.length === 0) return 0;
-    await queue.addBulk(
-      due.map((d) => ({
-        name: refreshJob.name,
-        data: { linkId: d.linkId, products: d.products, dueAt: d.dueAt } satisfies RefreshJob,
-        opts: { jobId: refreshJob.id(d) },
-      })),
-    );
-    await registry.confirmQueued(due);
+    const jobs = batchJobs(registry, due);
+    await queue.addBulk(jobs.map((j) => ({ name: refreshBatchJob.name, data: j.data, opts: { jobId: j.id } })));
+    const lookAt = Date.now() + handOverMs / 2;
+    for (const j of jobs) queued.push({ id: j.id, links: j.links, lookAt });
     dispatched += due.length;
-    for (const d of due)
-      if (registry.trace.traced(d.linkId)) await registry.trace.note(d.linkId, 'queued', refreshJob.id(d));
+    for (const j of jobs)
+      for (const d of j.data.links)
+        if (registry.trace.traced(d.linkId)) await registry.trace.note(d.linkId, 'queued', j.id);
     return due.length;
   }
 
@@ -78,6 +122,10 @@ export function startDispatcher(
       stopped = true;
       wake?.();
       await loop;
+      // the jobs this process added and nobody took yet keep their links leased for the next process
+      await confirmStillQueued(Infinity).catch((err: unknown) =>
+        logger.warn({ err }, 'refresh dispatch: leases of queued jobs not extended at stop'),
+      );
     },
   };
 }

@@ -1,13 +1,18 @@
 /**
- * The refresh job: claim the quota, call MoneyKit once for every product claimed, record the answer.
- * Failures are decided in outcome.ts and acted on here, in one switch.
+ * The refresh jobs: claim the quota, call MoneyKit once for every product claimed, record the answer. A batch job
+ * carries many due links of one shard: they are claimed, sent and settled in groups of as many calls as may be in
+ * flight, one script call per group for each step. Failures are decided in outcome.ts and acted on here, in one switch.
  */
 import { RateLimitError, type Job, type Queue } from 'bullmq';
 import {
   ConfigError,
+  refreshBatchJob,
+  refreshBatchJobSchema,
   refreshCheckJob,
   refreshCheckJobSchema,
+  refreshJob,
   refreshJobSchema,
+  type RefreshJob,
   type FailureInfo,
   type Logger,
   type Product,
@@ -17,10 +22,9 @@ import { recordRefreshLag } from '@mk/telemetry';
 import { CongestionLimit, type CallSignal } from './congestion';
 import { LagTracker } from './lag';
 import { decideRefreshOutcome } from './outcome';
-import type { Claim, RefreshRegistry, Settlement } from '@mk/refresh';
+import type { Claim, Claimed, RefreshRegistry, Settlement } from '@mk/refresh';
 import type { LinkEvents } from '../link-events';
 
-type Claimed = Extract<Claim, { kind: 'claimed' }>;
 export type RefreshClient = Pick<MoneyKitClient, 'refreshProducts' | 'maxExchangeMs' | 'getLink'> &
   Partial<Pick<MoneyKitClient, 'verifyCredentials'>>;
 
@@ -28,6 +32,26 @@ export interface RefreshResult {
   outcome: 'accepted' | 'skipped' | 'deferred' | 'settled';
   products: Product[];
 }
+
+/** What a batch job did with its links. */
+export interface BatchResult {
+  accepted: number;
+  /** Answered with an error and settled by the decision table (later, parked, stopped, uncertain…). */
+  settled: number;
+  /** Nothing claimable yet (a duplicate dispatch): planned again from their state. */
+  deferred: number;
+  /** No longer active (parked, removed) or unknown. */
+  skipped: number;
+  /** Given to a job of their own: a retry with backoff, or the rest of the batch once the queue is held. */
+  handedOff: number;
+}
+
+/**
+ * What is left for the job once a failed call was acted on: nothing, a retry with backoff (the call provably did not
+ * go out), or holding the queue (an app-wide 429, refused credentials), with the products still to send.
+ */
+type Aftermath =
+  { kind: 'done' } | { kind: 'retry'; err: MoneyKitError; products: Product[] } | { kind: 'halt'; products: Product[] };
 
 export interface ProcessorDeps {
   registry: RefreshRegistry;
@@ -114,16 +138,16 @@ export function createRefreshProcessor(deps: ProcessorDeps) {
       `(${opts.inFlightMs} ms) must exceed the longest refresh call (${callMs} ms: MONEYKIT_TIMEOUT_MS and the transport's grace) plus REFRESH_QUOTA_GUARD_MS (${opts.quotaGuardMs} ms)`,
     );
   const congestion = deps.congestion ?? new CongestionLimit({ max: Number.MAX_SAFE_INTEGER, cooldownMs: callMs });
+  const isLastAttempt = (job: Job) => job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
 
-  async function call(claim: Claimed): Promise<MoneyKitError | 'accepted'> {
+  /** One call: MoneyKit's answer (the products it granted, or its error). Anything else may have gone out: uncertain. */
+  async function send(claim: Claimed): Promise<MoneyKitError | { granted: Product[] }> {
     const { trace } = registry;
     try {
       await trace.note(claim.linkId, 'sent', claim.products.join('+'));
       const link = await client.refreshProducts(claim.linkId, claim.products, { sendBy: claim.askedAt + window });
       await trace.note(claim.linkId, 'answer', '202 accepted');
-      const granted = Object.keys(link.products) as Product[];
-      await registry.settle(claim, { action: 'accepted', granted });
-      return 'accepted';
+      return { granted: Object.keys(link.products) as Product[] };
     } catch (err) {
       if (isMoneyKitError(err)) {
         await trace.note(
@@ -133,17 +157,25 @@ export function createRefreshProcessor(deps: ProcessorDeps) {
         );
         return err;
       }
-      // not a MoneyKit answer (a bug, Redis gone while settling): the call may have gone out
+      // not a MoneyKit answer (a bug, Redis gone): the call may have gone out
       await registry.settle(claim, { action: 'uncertain', answered: false }).catch(() => undefined);
       throw err;
     }
   }
 
-  async function act(claim: Claimed, err: MoneyKitError, job: Job): Promise<void> {
+  /** send(), an accepted call settled at once. */
+  async function call(claim: Claimed): Promise<MoneyKitError | 'accepted'> {
+    const answer = await send(claim);
+    if (isMoneyKitError(answer)) return answer;
+    await registry.settle(claim, { action: 'accepted', granted: answer.granted });
+    return 'accepted';
+  }
+
+  async function act(claim: Claimed, err: MoneyKitError, lastAttempt: boolean): Promise<Aftermath> {
     const recent429Links = err.errorClass === 'rate_limited' ? await registry.note429(claim.linkId) : undefined;
     const decision = decideRefreshOutcome(err, {
       products: claim.products,
-      lastAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1),
+      lastAttempt,
       ...(recent429Links !== undefined && { recent429Links }),
       appRateLimitLinks: opts.appRateLimitLinks,
       retryLaterMs: opts.retryLaterMs,
@@ -168,34 +200,51 @@ export function createRefreshProcessor(deps: ProcessorDeps) {
               logger.warn({ err: e, linkId: claim.linkId }, 'link needing attention not recorded'),
             );
         logger.debug({ ...log, action: decision.settlement.action }, 'refresh settled after an error');
-        return;
+        return { kind: 'done' };
       }
       case 'retry':
-        // provably not sent: give the products back and let BullMQ retry with backoff
+        // provably not sent: give the products back (the lease stays) and try again with backoff
         await registry.settle(claim, { action: 'retry' });
         await registry.count('retries');
-        throw err;
+        return { kind: 'retry', err, products: claim.products };
       case 'pause':
         await registry.settle(claim, { action: 'retry' });
         await registry.count(decision.counter);
         logger.warn({ ...log, pauseMs: decision.delayMs }, 'app-wide 429: refresh queue paused');
         await queue.rateLimit(decision.delayMs);
-        throw new RateLimitError();
+        return { kind: 'halt', products: claim.products };
       case 'credentials':
         // nothing was spent: the products go back, the job waits in the paused queue
         await registry.settle(claim, { action: 'retry' });
         await registry.count('authFailures');
         await deps.credentialsRefused(err.toFailure());
-        throw new RateLimitError();
+        return { kind: 'halt', products: claim.products };
       case 'probe':
-        // several products refused with one 403 (which one?): that call changed nothing, so each may go alone now
-        for (const product of claim.products) {
-          const single = narrow(claim, product);
-          const answer = await call(single);
-          if (answer !== 'accepted') await act(single, answer, job);
-        }
-        return;
+        return probe(claim, lastAttempt);
     }
+  }
+
+  /** Several products refused with one 403 (which one?): that call changed nothing, so each may go alone now. */
+  async function probe(claim: Claimed, lastAttempt: boolean): Promise<Aftermath> {
+    const retry: Product[] = [];
+    let firstErr: MoneyKitError | undefined;
+    for (const [i, product] of claim.products.entries()) {
+      const single = narrow(claim, product);
+      const answer = await call(single);
+      if (answer === 'accepted') continue;
+      const after = await act(single, answer, lastAttempt);
+      if (after.kind === 'halt') {
+        // the queue is held: the products not sent yet go back with it
+        const unsent = claim.products.slice(i + 1);
+        await registry.settleMany(unsent.map((p) => ({ claim: narrow(claim, p), settlement: { action: 'retry' } })));
+        return { kind: 'halt', products: [...retry, product, ...unsent] };
+      }
+      if (after.kind === 'retry') {
+        retry.push(product);
+        firstErr ??= after.err;
+      }
+    }
+    return firstErr ? { kind: 'retry', err: firstErr, products: retry } : { kind: 'done' };
   }
 
   /**
@@ -226,10 +275,12 @@ export function createRefreshProcessor(deps: ProcessorDeps) {
     });
   }
 
-  /** The quota gate, re-asked when the claim grew too old to send (this process stalled in between). */
-  async function claimFresh(data: { linkId: string; products: Product[] }): Promise<Claim> {
+  /**
+   * The quota gate, re-asked while the claim is too old to send (this process stalled since it was taken): the
+   * products are given back unsent and claimed again.
+   */
+  async function fresh(data: { linkId: string; products: Product[] }, claim: Claim): Promise<Claim> {
     for (let i = 0; ; i++) {
-      const claim = await registry.claim(data.linkId, data.products);
       if (claim.kind === 'gone' || claim.products.length === 0 || Date.now() - claim.askedAt < window) return claim;
       await registry.settle(claim, { action: 'rollback' });
       await registry.count('staleClaims');
@@ -239,7 +290,14 @@ export function createRefreshProcessor(deps: ProcessorDeps) {
       );
       if (i + 1 >= MAX_RECLAIMS)
         throw new Error(`refresh claim of ${data.linkId} went stale ${MAX_RECLAIMS} times: this process is starved`);
+      claim = await registry.claim(data.linkId, data.products);
     }
+  }
+
+  function recordLag(dueAt: number): void {
+    const lagMs = Date.now() - dueAt;
+    deps.lag?.record(lagMs);
+    recordRefreshLag(lagMs);
   }
 
   /** refreshCheckJob: gives back the quota of the products an uncertain call never brought to MoneyKit. */
@@ -260,30 +318,92 @@ export function createRefreshProcessor(deps: ProcessorDeps) {
     return { outcome: 'settled', products: unsent };
   }
 
+  /** refreshJob: one link (a retry handed off by a batch, or a job queued by an earlier version). */
   async function processRefresh(job: Job): Promise<RefreshResult> {
     const data = refreshJobSchema.parse(job.data);
     await congestion.acquire();
     let signal: CallSignal = 'other';
     try {
-      const claim = await claimFresh(data);
+      const claim = await fresh(data, await registry.claim(data.linkId, data.products));
       if (claim.kind === 'gone') return { outcome: 'skipped', products: [] };
       if (claim.products.length === 0) {
         // a duplicate or early job: the quota says not yet; plan the link from its state
         await registry.reschedule(data.linkId);
         return { outcome: 'deferred', products: [] };
       }
-      const lagMs = Date.now() - data.dueAt;
-      deps.lag?.record(lagMs);
-      recordRefreshLag(lagMs);
+      recordLag(data.dueAt);
       const answer = await call(claim);
       signal = signalOf(answer);
       if (answer === 'accepted') return { outcome: 'accepted', products: claim.products };
-      await act(claim, answer, job);
+      const after = await act(claim, answer, isLastAttempt(job));
+      // BullMQ retries the job with backoff, or keeps it waiting in the held queue
+      if (after.kind === 'retry') throw after.err;
+      if (after.kind === 'halt') throw new RateLimitError();
       return { outcome: 'settled', products: claim.products };
     } finally {
       congestion.release(signal);
     }
   }
 
-  return { processRefresh, processCheck };
+  /**
+   * refreshBatchJob: the links in groups of as many calls as may be in flight now. A group is claimed in one script
+   * call, its calls go out together, and the accepted ones are settled in one script call once all are answered; its
+   * permits are given back then, together, so the next group is as large. A process killed mid-group leaves the claims
+   * counted as refreshes until their in-flight end (late, never over quota); the job runs again and the quota gate
+   * defers what was sent.
+   */
+  async function processBatch(job: Job): Promise<BatchResult> {
+    const { links } = refreshBatchJobSchema.parse(job.data);
+    const lastAttempt = isLastAttempt(job);
+    const result: BatchResult = { accepted: 0, settled: 0, deferred: 0, skipped: 0, handedOff: 0 };
+    const held: RefreshJob[] = [];
+    let next = 0;
+    while (next < links.length && held.length === 0) {
+      const permits = await congestion.acquireUpTo(links.length - next);
+      const group = links.slice(next, next + permits);
+      next += group.length;
+      const signals: CallSignal[] = group.map(() => 'other');
+      const accepted: { claim: Claimed; settlement: Settlement }[] = [];
+      const deferred: string[] = [];
+      try {
+        const claims = await registry.claimMany(group);
+        const outcomes = await Promise.allSettled(
+          group.map(async (data, i) => {
+            const claim = await fresh(data, claims[i]!);
+            if (claim.kind === 'gone') return void (result.skipped += 1);
+            if (claim.products.length === 0) return void deferred.push(data.linkId);
+            recordLag(data.dueAt);
+            const answer = await send(claim);
+            signals[i] = signalOf(isMoneyKitError(answer) ? answer : 'accepted');
+            if (!isMoneyKitError(answer))
+              return void accepted.push({ claim, settlement: { action: 'accepted', granted: answer.granted } });
+            const after = await act(claim, answer, lastAttempt);
+            if (after.kind === 'done') return void (result.settled += 1);
+            const rest = { ...data, products: after.products };
+            if (after.kind === 'halt') return void held.push(rest);
+            await queue.add(refreshJob.name, rest, { jobId: refreshJob.id(rest), delay: opts.backoffMs });
+            result.handedOff += 1;
+          }),
+        );
+        await registry.settleMany(accepted);
+        result.accepted += accepted.length;
+        await registry.rescheduleMany(deferred);
+        result.deferred += deferred.length;
+        const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+        if (failed) throw failed.reason;
+      } finally {
+        for (const signal of signals) congestion.release(signal);
+      }
+    }
+    if (held.length > 0) {
+      // the queue is held (app-wide 429, credentials): what is left waits in it as one job
+      const rest = [...held, ...links.slice(next)];
+      const first = { linkId: rest[0]!.linkId, handOverUntil: Date.now() };
+      await queue.add(refreshBatchJob.name, { links: rest }, { jobId: refreshBatchJob.id(first) });
+      result.handedOff += rest.length;
+    }
+    return result;
+  }
+
+  return { processRefresh, processBatch, processCheck };
 }

@@ -8,6 +8,8 @@ import {
   createLogger,
   createRedis,
   queuePrefixOn,
+  refreshBatchJob,
+  refreshBatchJobSchema,
   refreshCheckJob,
   refreshJob,
   routeJobs,
@@ -56,6 +58,16 @@ export interface RunningRefresh {
   close(): Promise<void>;
 }
 
+/** The links a refresh job was for (none for a payload that does not parse). */
+function linksOf(job: Job): string[] {
+  if (job.name === refreshBatchJob.name) {
+    const batch = refreshBatchJobSchema.safeParse(job.data);
+    return batch.success ? batch.data.links.map((l) => l.linkId) : [];
+  }
+  const linkId = (job.data as { linkId?: unknown }).linkId;
+  return typeof linkId === 'string' ? [linkId] : [];
+}
+
 export async function startRefresh(opts: RefreshServiceOptions): Promise<RunningRefresh> {
   const logger = opts.logger ?? createLogger('refresh');
   const prefix = opts.prefix ?? DEFAULT_PREFIX;
@@ -99,7 +111,7 @@ export async function startRefresh(opts: RefreshServiceOptions): Promise<Running
       ...opts.credentialsProbe,
     });
     const paused = credentials;
-    const { processRefresh, processCheck } = createRefreshProcessor({
+    const { processRefresh, processBatch, processCheck } = createRefreshProcessor({
       registry,
       client: opts.client,
       queue,
@@ -113,6 +125,7 @@ export async function startRefresh(opts: RefreshServiceOptions): Promise<Running
       refreshJob.queue,
       routeJobs<typeof refreshJob.queue, Job>(refreshJob.queue, {
         [refreshJob.name]: processRefresh,
+        [refreshBatchJob.name]: processBatch,
         [refreshCheckJob.name]: processCheck,
       }),
       {
@@ -137,13 +150,9 @@ export async function startRefresh(opts: RefreshServiceOptions): Promise<Running
       if (fatal(err)) return;
       const final = job !== undefined && (job.attemptsMade >= (job.opts.attempts ?? 1) || /stalled/i.test(err.message));
       if (!final) return logger.debug({ jobId: job?.id, err }, 'refresh job attempt failed');
-      // plan the link again from its state at once, rather than when its lease ends
-      logger.warn({ jobId: job.id, err }, 'refresh job failed for good: its link is planned again');
-      const linkId = (job.data as { linkId?: unknown }).linkId;
-      void Promise.all([
-        registry.count('jobsFailed'),
-        typeof linkId === 'string' ? registry.reschedule(linkId) : undefined,
-      ]).catch(() => undefined);
+      // plan its links again from their state at once, rather than when their leases end
+      logger.warn({ jobId: job.id, err }, 'refresh job failed for good: its links are planned again');
+      void Promise.all([registry.count('jobsFailed'), registry.rescheduleMany(linksOf(job))]).catch(() => undefined);
     });
   }
   const dispatcher = opts.dispatch === false ? undefined : startDispatcher(registry, queue, logger, fatal);

@@ -1,6 +1,6 @@
--- The dispatched links' jobs are in the queue: their short hand-over lease becomes the long one (a safety net for a
--- job lost later; while the job exists a repeated dispatch is a no-op). A link whose score changed since (its job
--- already settled it, or an operator acted) is left as it is.
+-- The dispatched links' jobs are still in the queue: their short hand-over lease becomes the long one (a safety net
+-- for a job lost later). A link whose score changed since (its job already settled it, or an operator acted) is left
+-- as it is.
 -- KEYS: top. ARGV: base, leaseMs, then per link: id, bucket, hand-over lease end ms
 -- Returns how many leases were extended.
 local top, base, lease = KEYS[1], ARGV[1], tonumber(ARGV[2])

@@ -1,128 +1,148 @@
--- Records the outcome of one refresh call and plans the link's next one.
--- KEYS: state hash, due index of the bucket, top, meta
--- ARGV: link, bucket, timing, claimed codes, token, previous entries, action, arg, rand (0..1), jitterFraction
--- Returns {mode, next due ms ('' when not scheduled)}.
+-- Records the outcome of refresh calls and plans each link's next one. Links of one shard: a batch of answers costs
+-- one call, its counters one HINCRBY each and every bucket's top entry one update.
+-- KEYS: top, meta. ARGV: base, timing, jitterFraction,
+--   then per call 8 fields: link, bucket, claimed codes, token, previous entries, action, arg, rand (0..1)
+-- Returns per call 2 fields: mode (or 'gone' / 'removed'), next due ms ('' when not scheduled).
 -- actions: accepted (arg: granted codes or '*'), uncertain (arg: 'answered' | 'silent'), rollback, retry,
 --          later (arg: delay ms), park (arg: reason code), remove (arg: reason code),
 --          stop (arg: codes, then status char after ':' e.g. 'it:x'),
 --          unsent (token: when the uncertain call's claim was taken; claimed: the products MoneyKit never received)
-local sk, ik, top, meta = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local link, bucket = ARGV[1], ARGV[2]
-local cfg = parse_timing(ARGV[3])
-local claimed, token, action, arg = ARGV[4], tonumber(ARGV[5]), ARGV[7], ARGV[8]
-local rand, jitter = tonumber(ARGV[9]), tonumber(ARGV[10])
+local top, meta, base = KEYS[1], KEYS[2], ARGV[1]
+local cfg = parse_timing(ARGV[2])
+local jitter = tonumber(ARGV[3])
 local now = now_ms()
-local v = redis.call('HGET', sk, link)
-if not v then return { 'gone', '' } end
-local st = decode(v)
-if st.mode == 'x' then return { 'removed', '' } end
+local counts, touched, out = {}, {}, {}
 
-local prev = {}
-for e in string.gmatch(ARGV[6], '[^,]+') do prev[#prev + 1] = e end
--- Only our own claim is touched: a product claimed since (token differs) belongs to someone else.
-local function ours(c)
-  local p = st.by[c]
-  if p and p.t == token and p.s == 'i' then return p end
-  return nil
-end
-local function restore(mine)
-  mine = mine or ours
-  local i = 0
-  for c in string.gmatch(claimed, '%a') do
-    i = i + 1
-    local p = mine(c)
-    if p then
-      local e = prev[i] or '-'
-      p.s = string.sub(e, 1, 1)
-      local t = string.sub(e, 2)
-      if t ~= '' then p.t = dec_time(t) else p.t = nil end
-    end
-  end
+local function count(name, n)
+  counts[name] = (counts[name] or 0) + (n or 1)
 end
 
-local later = nil
-if action == 'accepted' then
-  for c in string.gmatch(claimed, '%a') do
-    local p = ours(c)
-    if p then p.s, p.t = 'q', now end
+local function settle(link, bucket, claimed, token, prev_arg, action, arg, rand)
+  local sk, ik = base .. 's:' .. bucket, base .. 'd:' .. bucket
+  local v = redis.call('HGET', sk, link)
+  if not v then return 'gone', '' end
+  local st = decode(v)
+  if st.mode == 'x' then return 'removed', '' end
+
+  local prev = {}
+  for e in string.gmatch(prev_arg, '[^,]+') do prev[#prev + 1] = e end
+  -- Only our own claim is touched: a product claimed since (token differs) belongs to someone else.
+  local function ours(c)
+    local p = st.by[c]
+    if p and p.t == token and p.s == 'i' then return p end
+    return nil
   end
-  if arg ~= '*' then
-    local granted = {}
-    for c in string.gmatch(arg, '%a') do granted[c] = true end
-    for _, p in ipairs(st.list) do
-      if not granted[p.c] and not stopped(p) then
-        p.s = 'g'
-        redis.call('HINCRBY', meta, 'notGranted', 1)
+  local function restore(mine)
+    mine = mine or ours
+    local i = 0
+    for c in string.gmatch(claimed, '%a') do
+      i = i + 1
+      local p = mine(c)
+      if p then
+        local e = prev[i] or '-'
+        p.s = string.sub(e, 1, 1)
+        local t = string.sub(e, 2)
+        if t ~= '' then p.t = dec_time(t) else p.t = nil end
       end
     end
   end
-  redis.call('HINCRBY', meta, 'accepted', 1)
-elseif action == 'uncertain' then
-  for c in string.gmatch(claimed, '%a') do
-    local p = ours(c)
-    -- answered: MoneyKit was done with it when it answered; silent: it may still process it until the token
-    if p then
-      p.s = 'r'
-      if arg == 'answered' or now > p.t then p.t = now end
-    end
-  end
-  redis.call('HINCRBY', meta, 'uncertain', 1)
-elseif action == 'unsent' then
-  -- Still the uncertain outcome of that claim (or of a later one: neither arrived) and past its token, so the call
-  -- can no longer arrive: the quota was never spent, the product is due as it was before the claim.
-  restore(function(c)
-    local p = st.by[c]
-    if p and p.s == 'r' and p.t and p.t >= token and p.t <= now then return p end
-    return nil
-  end)
-  redis.call('HINCRBY', meta, 'uncertainUnsent', 1)
-elseif action == 'rollback' then
-  restore()
-elseif action == 'retry' then
-  -- the job retries itself: keep the lease so the dispatcher leaves the link alone meanwhile
-  restore()
-  redis.call('HSET', sk, link, encode(st))
-  return { st.mode, '' }
-elseif action == 'later' then
-  restore()
-  later = now + tonumber(arg)
-elseif action == 'park' then
-  restore()
-  set_mode(meta, st, 'p')
-  st.reason = arg
-  redis.call('HINCRBY', meta, 'parkedByRefresh', 1)
-elseif action == 'remove' then
-  set_mode(meta, st, 'x')
-  st.reason = arg
-  redis.call('HINCRBY', meta, 'removedByRefresh', 1)
-elseif action == 'stop' then
-  restore()
-  local codes, status = string.match(arg, '^(%a*):(%a)$')
-  for c in string.gmatch(codes, '%a') do
-    local p = st.by[c]
-    if p and not stopped(p) then
-      p.s = status
-      redis.call('HINCRBY', meta, status == 'g' and 'notGranted' or 'forbidden', 1)
-    end
-  end
-else
-  return redis.error_reply('unknown settle action ' .. action)
-end
 
-redis.call('HSET', sk, link, encode(st))
-local next_due = ''
-if st.mode ~= '.' then
-  redis.call('ZREM', ik, link)
-else
+  local later = nil
+  if action == 'accepted' then
+    for c in string.gmatch(claimed, '%a') do
+      local p = ours(c)
+      if p then p.s, p.t = 'q', now end
+    end
+    if arg ~= '*' then
+      local granted = {}
+      for c in string.gmatch(arg, '%a') do granted[c] = true end
+      for _, p in ipairs(st.list) do
+        if not granted[p.c] and not stopped(p) then
+          p.s = 'g'
+          count('notGranted')
+        end
+      end
+    end
+    count('accepted')
+  elseif action == 'uncertain' then
+    for c in string.gmatch(claimed, '%a') do
+      local p = ours(c)
+      -- answered: MoneyKit was done with it when it answered; silent: it may still process it until the token
+      if p then
+        p.s = 'r'
+        if arg == 'answered' or now > p.t then p.t = now end
+      end
+    end
+    count('uncertain')
+  elseif action == 'unsent' then
+    -- Still the uncertain outcome of that claim (or of a later one: neither arrived) and past its token, so the call
+    -- can no longer arrive: the quota was never spent, the product is due as it was before the claim.
+    restore(function(c)
+      local p = st.by[c]
+      if p and p.s == 'r' and p.t and p.t >= token and p.t <= now then return p end
+      return nil
+    end)
+    count('uncertainUnsent')
+  elseif action == 'rollback' then
+    restore()
+  elseif action == 'retry' then
+    -- the link's next job retries it: keep the lease so the dispatcher leaves the link alone meanwhile
+    restore()
+    redis.call('HSET', sk, link, encode(st))
+    return st.mode, ''
+  elseif action == 'later' then
+    restore()
+    later = now + tonumber(arg)
+  elseif action == 'park' then
+    restore()
+    set_mode(meta, st, 'p')
+    st.reason = arg
+    count('parkedByRefresh')
+  elseif action == 'remove' then
+    set_mode(meta, st, 'x')
+    st.reason = arg
+    count('removedByRefresh')
+  elseif action == 'stop' then
+    restore()
+    local codes, status = string.match(arg, '^(%a*):(%a)$')
+    for c in string.gmatch(codes, '%a') do
+      local p = st.by[c]
+      if p and not stopped(p) then
+        p.s = status
+        count(status == 'g' and 'notGranted' or 'forbidden')
+      end
+    end
+  end
+
+  redis.call('HSET', sk, link, encode(st))
+  touched[bucket] = ik
+  if st.mode ~= '.' then
+    redis.call('ZREM', ik, link)
+    return st.mode, ''
+  end
   local due, interval = link_due(st, cfg)
   if later and (not due or later > due) then due = later end
-  if due then
-    if due < now then due = now end
-    next_due = math.floor(due + rand * jitter * interval)
-    redis.call('ZADD', ik, next_due, link)
-  else
+  if not due then
     redis.call('ZREM', ik, link)
+    return st.mode, ''
   end
+  if due < now then due = now end
+  local next_due = math.floor(due + rand * jitter * interval)
+  redis.call('ZADD', ik, next_due, link)
+  return st.mode, tostring(next_due)
 end
-touch_top(top, ik, bucket)
-return { st.mode, tostring(next_due) }
+
+-- every action known before anything is written: a script's writes are not undone by a later error
+local ACTIONS = { accepted = 1, uncertain = 1, unsent = 1, rollback = 1, retry = 1, later = 1, park = 1, remove = 1, stop = 1 }
+for i = 4, #ARGV, 8 do
+  if not ACTIONS[ARGV[i + 5]] then return redis.error_reply('unknown settle action ' .. ARGV[i + 5]) end
+end
+for i = 4, #ARGV, 8 do
+  local mode, next_due = settle(ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]), ARGV[i + 4], ARGV[i + 5],
+    ARGV[i + 6], tonumber(ARGV[i + 7]))
+  out[#out + 1] = mode
+  out[#out + 1] = next_due
+end
+for bucket, ik in pairs(touched) do touch_top(top, ik, bucket) end
+for name, n in pairs(counts) do redis.call('HINCRBY', meta, name, n) end
+return out

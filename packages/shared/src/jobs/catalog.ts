@@ -9,6 +9,7 @@ import { jobId } from './ids';
 import {
   importJobSchema,
   refreshCheckJobSchema,
+  refreshBatchJobSchema,
   refreshJobSchema,
   topupJobSchema,
   type RefreshCheckJob,
@@ -95,6 +96,19 @@ export const refreshJob = {
   id: (due: Pick<RefreshJob, 'linkId' | 'products'>): string => jobId(due.linkId, due.products.join('+')),
 } as const satisfies JobDefinition;
 
+export const refreshBatchJob = {
+  queue: QUEUES.refresh,
+  name: 'refresh-batch',
+  payload: refreshBatchJobSchema,
+  options: refreshJob.options,
+  /**
+   * One dispatch of its first link: a link is handed to one dispatch at a time (its hand-over lease), so no two batches
+   * share an id. A link dispatched again once its lease ended may be in two batches: its claim lets one call through.
+   */
+  id: (first: { linkId: string; handOverUntil: number }): string =>
+    jobId('batch', first.linkId, String(first.handOverUntil)),
+} as const satisfies JobDefinition;
+
 export const refreshCheckJob = {
   queue: QUEUES.refresh,
   name: 'refresh-check',
@@ -106,7 +120,7 @@ export const refreshCheckJob = {
     jobId('check', check.linkId, String(check.claimedAt)),
 } as const satisfies JobDefinition;
 
-export const JOBS = [importJob, topupJob, refreshJob, refreshCheckJob] as const;
+export const JOBS = [importJob, topupJob, refreshJob, refreshBatchJob, refreshCheckJob] as const;
 export type JobName = (typeof JOBS)[number]['name'];
 /** The names of the jobs one queue carries. */
 export type JobNameOf<Q extends QueueName> = Extract<(typeof JOBS)[number], { queue: Q }>['name'];

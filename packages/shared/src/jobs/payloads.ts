@@ -85,6 +85,15 @@ export const refreshJobSchema = z.object({
 export type RefreshJob = z.infer<typeof refreshJobSchema>;
 
 /**
+ * Due links of one registry shard, dispatched together: one BullMQ job, and one claim and one settle script call per
+ * group of calls sent at once, carry many links (a job per link costs more Redis than the link's own bookkeeping).
+ */
+export const refreshBatchJobSchema = z.object({
+  links: z.array(refreshJobSchema).min(1),
+});
+export type RefreshBatchJob = z.infer<typeof refreshBatchJobSchema>;
+
+/**
  * Asks MoneyKit whether a refresh call with an unknown outcome (timed out, dropped, 5xx) arrived at all, once it can no
  * longer arrive: if not, its quota was never spent and the products go back to due instead of waiting a whole window.
  */
