@@ -420,7 +420,7 @@ async function dispatchRun(
         firstDueSpreadMs: cadenceMs,
         jitterFraction: 0.02,
         dispatchBatch: 500,
-        dispatchIdleMs: 20,
+        dispatchIdleMs: 100,
         concurrency: CONCURRENCY,
         // sized for the links it holds, as REFRESH_EXPECTED_LINKS would be
         expectedLinks: links,

@@ -60,7 +60,10 @@ export interface RefreshOptions {
   retryLaterMs: number;
   /** Links moved into the queue per dispatcher round. */
   dispatchBatch: number;
-  /** Pause between dispatcher rounds when nothing is due, real ms. */
+  /**
+   * Pause after a dispatcher round that found less than a batch due, real ms. A round takes from one registry shard:
+   * each shard is visited every shards × this ms, shared among the dispatching processes.
+   */
   dispatchIdleMs: number;
   /** Refresh jobs processed at once per worker process. */
   concurrency: number;

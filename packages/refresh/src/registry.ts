@@ -576,15 +576,16 @@ export class RefreshRegistry {
   }
 
   /**
-   * Moves up to `batch` due links out of the due index, leased for the hand-over (handOverMs): once their jobs are
-   * queued, confirmQueued() extends the lease. Safe to call from many processes.
+   * Moves up to `batch` due links out of the due index of up to `maxShards` shards (rotating, so none waits behind
+   * another), leased for the hand-over (handOverMs): jobs still queued later get the long lease (confirmQueued).
+   * Safe to call from many processes.
    */
-  async takeDue(batch = this.options.dispatchBatch): Promise<DueLink[]> {
-    // One script per shard (each one slot), from a rotating start, until the batch is full.
+  async takeDue(batch = this.options.dispatchBatch, maxShards = this.shards): Promise<DueLink[]> {
+    // One script per shard (each one slot), until the batch is full.
     const out: DueLink[] = [];
     const start = this.nextShard;
     this.nextShard = (this.nextShard + 1) % this.shards;
-    for (let k = 0; k < this.shards && out.length < batch; k++) {
+    for (let k = 0; k < Math.min(maxShards, this.shards) && out.length < batch; k++) {
       const flat = await this.scripts.dispatch(
         this.keys.shard((start + k) % this.shards),
         batch - out.length,

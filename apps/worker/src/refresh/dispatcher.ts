@@ -1,5 +1,5 @@
 /**
- * Moves due links from the due index into the refresh queue, as batch jobs of one shard each (LINKS_PER_JOB links).
+ * Moves due links from the due index into the refresh queue, as batch jobs of LINKS_PER_JOB links.
  * Safe to run in every worker process at once: the dispatch script hands each due link to exactly one caller under a
  * short hand-over lease, so a process killed between the script and addBulk (which is not atomic) delays those links
  * by that lease only. A job still in the queue half a hand-over lease later has its links' leases made the long one
@@ -16,27 +16,20 @@ import type { DueLink, RefreshRegistry } from '@mk/refresh';
  */
 export const LINKS_PER_JOB = 100;
 
-/** Due links in jobs of one shard each (a batch's claims and settles are one script call on one slot). */
-export function batchJobs(
-  registry: RefreshRegistry,
-  due: DueLink[],
-): { id: string; data: RefreshBatchJob; links: DueLink[] }[] {
-  const byShard = new Map<number, DueLink[]>();
-  for (const d of due) {
-    const shard = registry.keys.shardOf(d.bucket);
-    if (!byShard.has(shard)) byShard.set(shard, []);
-    byShard.get(shard)!.push(d);
-  }
+/**
+ * Due links in jobs of LINKS_PER_JOB, in the order taken (shard by shard): a job's claims and settles are one script
+ * call per shard among its links, so a job spanning shards costs BullMQ once and the registry once per shard.
+ */
+export function batchJobs(due: DueLink[]): { id: string; data: RefreshBatchJob; links: DueLink[] }[] {
   const jobs: { id: string; data: RefreshBatchJob; links: DueLink[] }[] = [];
-  for (const group of byShard.values())
-    for (let i = 0; i < group.length; i += LINKS_PER_JOB) {
-      const links = group.slice(i, i + LINKS_PER_JOB);
-      jobs.push({
-        id: refreshBatchJob.id(links[0]!),
-        links,
-        data: { links: links.map((d) => ({ linkId: d.linkId, products: d.products, dueAt: d.dueAt })) },
-      });
-    }
+  for (let i = 0; i < due.length; i += LINKS_PER_JOB) {
+    const links = due.slice(i, i + LINKS_PER_JOB);
+    jobs.push({
+      id: refreshBatchJob.id(links[0]!),
+      links,
+      data: { links: links.map((d) => ({ linkId: d.linkId, products: d.products, dueAt: d.dueAt })) },
+    });
+  }
   return jobs;
 }
 
@@ -84,9 +77,11 @@ export function startDispatcher(
 
   async function tick(): Promise<number> {
     await confirmStillQueued(Date.now());
-    const due = await registry.takeDue(dispatchBatch);
+    // one shard a round: what came due in a shard since its last round goes out in one dispatch, one job and one claim
+    // per group, instead of every round's few links of each shard costing a script call of their own
+    const due = await registry.takeDue(dispatchBatch, 1);
     if (due.length === 0) return 0;
-    const jobs = batchJobs(registry, due);
+    const jobs = batchJobs(due);
     await queue.addBulk(jobs.map((j) => ({ name: refreshBatchJob.name, data: j.data, opts: { jobId: j.id } })));
     const lookAt = Date.now() + handOverMs / 2;
     for (const j of jobs) queued.push({ id: j.id, links: j.links, lookAt });

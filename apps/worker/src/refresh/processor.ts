@@ -1,7 +1,7 @@
 /**
  * The refresh jobs: claim the quota, call MoneyKit once for every product claimed, record the answer. A batch job
- * carries many due links of one shard: they are claimed, sent and settled in groups of as many calls as may be in
- * flight, one script call per group for each step. Failures are decided in outcome.ts and acted on here, in one switch.
+ * carries many due links: they are claimed, sent and settled in groups of as many calls as may be in flight, one
+ * script call per shard of the group for each step. Failures are decided in outcome.ts and acted on here, in one switch.
  */
 import { RateLimitError, type Job, type Queue } from 'bullmq';
 import {
@@ -347,7 +347,7 @@ export function createRefreshProcessor(deps: ProcessorDeps) {
 
   /**
    * refreshBatchJob: the links in groups of as many calls as may be in flight now. A group is claimed in one script
-   * call, its calls go out together, and the accepted ones are settled in one script call once all are answered; its
+   * call per shard, its calls go out together, and the accepted ones are settled so once all are answered; its
    * permits are given back then, together, so the next group is as large. A process killed mid-group leaves the claims
    * counted as refreshes until their in-flight end (late, never over quota); the job runs again and the quota gate
    * defers what was sent.

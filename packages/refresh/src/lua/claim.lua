@@ -12,8 +12,9 @@ local now = now_ms()
 local token = now + inflight
 local out, deferred = {}, 0
 
-local function answer(...)
-  for _, v in ipairs({ ... }) do out[#out + 1] = v end
+local function answer(a, b, c, d, e, f)
+  local n = #out
+  out[n + 1], out[n + 2], out[n + 3], out[n + 4], out[n + 5], out[n + 6] = a, b, c, d, e, f
 end
 
 for i = 4, #ARGV, 3 do
@@ -32,7 +33,7 @@ for i = 4, #ARGV, 3 do
         local allowed = p.t and (p.t + cfg[c].allow) or 0
         if allowed <= now then
           claimed = claimed .. c
-          prev[#prev + 1] = p.s .. (p.t and enc_time(p.t) or '')
+          prev[#prev + 1] = p.s .. (p.raw or '')
           dues[#dues + 1] = tostring(product_due(p, cfg))
           p.s, p.t = 'i', token
         else

@@ -19,14 +19,16 @@ for _, bucket in ipairs(buckets) do
     if not st or st.mode ~= '.' then
       redis.call('ZREM', ik, link)
     else
-      -- products due now, and how long the earliest of them may wait for the others
-      local codes, deadline = '', nil
+      -- products due now, how long the earliest of them may wait for the others, and when the others come due
+      local codes, deadline, soon = '', nil, {}
       for _, p in ipairs(st.list) do
         local d = product_due(p, cfg)
         if d and d <= now then
           codes = codes .. p.c
           local dl = d + cfg[p.c].defer
           if not deadline or dl < deadline then deadline = dl end
+        elseif d then
+          soon[#soon + 1] = d
         end
       end
       if codes == '' then
@@ -34,9 +36,8 @@ for _, bucket in ipairs(buckets) do
         if d then redis.call('ZADD', ik, d, link) else redis.call('ZREM', ik, link) end
       else
         local wait = nil
-        for _, p in ipairs(st.list) do
-          local d = product_due(p, cfg)
-          if d and d > now and d <= deadline and (not wait or d > wait) then wait = d end
+        for _, d in ipairs(soon) do
+          if d <= deadline and (not wait or d > wait) then wait = d end
         end
         if wait then
           -- another product comes due soon: send them together in one call

@@ -8,15 +8,21 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+-- A batch writes the same few times (its claim's token, the settle's now) into many links: each is encoded once.
+local encoded = {}
 local function enc_time(ms)
   local n = math.floor(ms - EPOCH)
   if n <= 0 then return '0' end
-  local s = ''
-  while n > 0 do
-    local d = n % 36
-    s = string.sub(DIGITS, d + 1, d + 1) .. s
-    n = (n - d) / 36
+  local known = encoded[n]
+  if known then return known end
+  local digits, k = {}, n
+  while k > 0 do
+    local d = k % 36
+    digits[#digits + 1] = string.sub(DIGITS, d + 1, d + 1)
+    k = (k - d) / 36
   end
+  local s = string.reverse(table.concat(digits))
+  encoded[n] = s
   return s
 end
 
@@ -26,17 +32,16 @@ end
 
 local function decode(v)
   local st = { mode = string.sub(v, 1, 1), reason = string.sub(v, 2, 2), list = {}, by = {} }
-  local head = true
-  for e in string.gmatch(v, '[^,]+') do
-    if head then
-      head = false
-    else
-      local p = { c = string.sub(e, 1, 1), s = string.sub(e, 2, 2) }
-      local t = string.sub(e, 3)
-      if t ~= '' then p.t = dec_time(t) end
-      st.list[#st.list + 1] = p
-      st.by[p.c] = p
+  local list, by = st.list, st.by
+  -- one match per product: its code, status and time (the time kept as read, written back as it was unless changed)
+  for c, s, raw in string.gmatch(v, ',([^,])([^,])([^,]*)') do
+    local p = { c = c, s = s }
+    if raw ~= '' then
+      local t = dec_time(raw)
+      p.t, p.t0, p.raw = t, t, raw
     end
+    list[#list + 1] = p
+    by[c] = p
   end
   return st
 end
@@ -44,7 +49,9 @@ end
 local function encode(st)
   local parts = { st.mode .. st.reason }
   for _, p in ipairs(st.list) do
-    parts[#parts + 1] = p.c .. p.s .. (p.t and enc_time(p.t) or '')
+    local t = ''
+    if p.t then t = (p.t == p.t0 and p.raw) or enc_time(p.t) end
+    parts[#parts + 1] = p.c .. p.s .. t
   end
   return table.concat(parts, ',')
 end

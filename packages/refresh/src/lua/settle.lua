@@ -17,6 +17,32 @@ local function count(name, n)
   counts[name] = (counts[name] or 0) + (n or 1)
 end
 
+-- Only our own claim is touched: a product claimed since (token differs) belongs to someone else.
+local function ours(st, c, token)
+  local p = st.by[c]
+  if p and p.t == token and p.s == 'i' then return p end
+  return nil
+end
+
+-- Each claimed product that `mine` picks goes back to its record before the claim (prev_arg: one entry per claimed
+-- product, in order).
+local function restore(st, claimed, token, prev_arg, mine)
+  mine = mine or ours
+  local prev = {}
+  for e in string.gmatch(prev_arg, '[^,]+') do prev[#prev + 1] = e end
+  local i = 0
+  for c in string.gmatch(claimed, '%a') do
+    i = i + 1
+    local p = mine(st, c, token)
+    if p then
+      local e = prev[i] or '-'
+      p.s = string.sub(e, 1, 1)
+      local t = string.sub(e, 2)
+      if t ~= '' then p.t = dec_time(t) else p.t = nil end
+    end
+  end
+end
+
 local function settle(link, bucket, claimed, token, prev_arg, action, arg, rand)
   local sk, ik = base .. 's:' .. bucket, base .. 'd:' .. bucket
   local v = redis.call('HGET', sk, link)
@@ -24,33 +50,10 @@ local function settle(link, bucket, claimed, token, prev_arg, action, arg, rand)
   local st = decode(v)
   if st.mode == 'x' then return 'removed', '' end
 
-  local prev = {}
-  for e in string.gmatch(prev_arg, '[^,]+') do prev[#prev + 1] = e end
-  -- Only our own claim is touched: a product claimed since (token differs) belongs to someone else.
-  local function ours(c)
-    local p = st.by[c]
-    if p and p.t == token and p.s == 'i' then return p end
-    return nil
-  end
-  local function restore(mine)
-    mine = mine or ours
-    local i = 0
-    for c in string.gmatch(claimed, '%a') do
-      i = i + 1
-      local p = mine(c)
-      if p then
-        local e = prev[i] or '-'
-        p.s = string.sub(e, 1, 1)
-        local t = string.sub(e, 2)
-        if t ~= '' then p.t = dec_time(t) else p.t = nil end
-      end
-    end
-  end
-
   local later = nil
   if action == 'accepted' then
     for c in string.gmatch(claimed, '%a') do
-      local p = ours(c)
+      local p = ours(st, c, token)
       if p then p.s, p.t = 'q', now end
     end
     if arg ~= '*' then
@@ -66,7 +69,7 @@ local function settle(link, bucket, claimed, token, prev_arg, action, arg, rand)
     count('accepted')
   elseif action == 'uncertain' then
     for c in string.gmatch(claimed, '%a') do
-      local p = ours(c)
+      local p = ours(st, c, token)
       -- answered: MoneyKit was done with it when it answered; silent: it may still process it until the token
       if p then
         p.s = 'r'
@@ -77,24 +80,24 @@ local function settle(link, bucket, claimed, token, prev_arg, action, arg, rand)
   elseif action == 'unsent' then
     -- Still the uncertain outcome of that claim (or of a later one: neither arrived) and past its token, so the call
     -- can no longer arrive: the quota was never spent, the product is due as it was before the claim.
-    restore(function(c)
-      local p = st.by[c]
+    restore(st, claimed, token, prev_arg, function(state, c)
+      local p = state.by[c]
       if p and p.s == 'r' and p.t and p.t >= token and p.t <= now then return p end
       return nil
     end)
     count('uncertainUnsent')
   elseif action == 'rollback' then
-    restore()
+    restore(st, claimed, token, prev_arg)
   elseif action == 'retry' then
     -- the link's next job retries it: keep the lease so the dispatcher leaves the link alone meanwhile
-    restore()
+    restore(st, claimed, token, prev_arg)
     redis.call('HSET', sk, link, encode(st))
     return st.mode, ''
   elseif action == 'later' then
-    restore()
+    restore(st, claimed, token, prev_arg)
     later = now + tonumber(arg)
   elseif action == 'park' then
-    restore()
+    restore(st, claimed, token, prev_arg)
     set_mode(meta, st, 'p')
     st.reason = arg
     count('parkedByRefresh')
@@ -103,7 +106,7 @@ local function settle(link, bucket, claimed, token, prev_arg, action, arg, rand)
     st.reason = arg
     count('removedByRefresh')
   elseif action == 'stop' then
-    restore()
+    restore(st, claimed, token, prev_arg)
     local codes, status = string.match(arg, '^(%a*):(%a)$')
     for c in string.gmatch(codes, '%a') do
       local p = st.by[c]

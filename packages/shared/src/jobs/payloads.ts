@@ -85,7 +85,7 @@ export const refreshJobSchema = z.object({
 export type RefreshJob = z.infer<typeof refreshJobSchema>;
 
 /**
- * Due links of one registry shard, dispatched together: one BullMQ job, and one claim and one settle script call per
+ * Due links dispatched together: one BullMQ job, and one claim and one settle script call per registry shard for each
  * group of calls sent at once, carry many links (a job per link costs more Redis than the link's own bookkeeping).
  */
 export const refreshBatchJobSchema = z.object({
