@@ -2,50 +2,28 @@
  * Batch jobs: a dispatched batch costs one claim and one settle script call per group of calls in flight, and what a
  * link's answer asks for (a retry with backoff, the queue held) is handed to jobs of its own without holding the rest.
  */
-import { startPrivateRedis, until, type PrivateRedis } from '@mk/testkit';
-import { MoneyKitError, type MoneyKitClient } from '@mk/moneykit-client';
-import type { RunningSandbox } from '@mk/sandbox';
-import { createLogger, refreshBatchJob, refreshJob, type Product, type Redis, type RefreshBatchJob } from '@mk/shared';
-import IORedis from 'ioredis';
+import { until } from '@mk/testkit';
+import { MoneyKitError } from '@mk/moneykit-client';
+import { createLogger, refreshBatchJob, refreshJob, type Product, type RefreshBatchJob } from '@mk/shared';
 import { Queue, type Job } from 'bullmq';
 import { CongestionLimit } from '../src/refresh/congestion';
 import { startDispatcher } from '../src/refresh/dispatcher';
 import { createRefreshProcessor, type RefreshClient } from '../src/refresh/processor';
 import { RefreshRegistry } from '@mk/refresh';
-import { clientFor, control, counters, importLinks, startRefreshSandbox } from './fixtures/refresh-helpers';
+import { counters } from './fixtures/refresh-helpers';
+import { useRefreshTestbed } from './fixtures/refresh-testbed';
 
 const SCALE = 3600;
 const logger = createLogger('test', { level: 'silent' });
-let server: PrivateRedis;
-let redis: Redis;
-let sb: RunningSandbox;
-let client: MoneyKitClient;
+const bed = useRefreshTestbed({ timeScale: SCALE });
+const { connectedLinks } = bed;
 let n = 0;
-
-beforeAll(async () => {
-  server = await startPrivateRedis();
-  redis = new IORedis(server.url, { maxRetriesPerRequest: null });
-  sb = await startRefreshSandbox({ timeScale: SCALE });
-  client = clientFor(sb);
-});
-afterAll(async () => {
-  client.close();
-  await sb.close();
-  redis.disconnect();
-  await server.stop();
-});
-
-async function connectedLinks(count: number): Promise<string[]> {
-  const ids = await importLinks(client, count, 1000 * ++n);
-  for (const id of ids) await control(sb, 'POST', `/links/${id}/reconnect`);
-  return ids;
-}
 
 const PRODUCTS: Product[] = ['accounts'];
 
 /** A registry of its own (4 shards) holding `links`, due at once. */
 async function registryOf(links: string[]): Promise<RefreshRegistry> {
-  const registry = await RefreshRegistry.open(redis, `{bt${++n}}`, {
+  const registry = await RefreshRegistry.open(bed.redis, `{bt${++n}}`, {
     timeScale: SCALE,
     firstDueSpreadMs: 0,
     buckets: 64,
@@ -59,14 +37,14 @@ async function registryOf(links: string[]): Promise<RefreshRegistry> {
 
 /** The batch processor over the sandbox, `inFlight` calls at once; calls of the links in `failures` fail so. */
 function processorOf(registry: RefreshRegistry, inFlight: number, failures: Record<string, MoneyKitError> = {}) {
-  const queue = new Queue(refreshJob.queue, { connection: redis, prefix: `${registry.prefix}:bull` });
+  const queue = new Queue(refreshJob.queue, { connection: bed.redis, prefix: `${registry.prefix}:bull` });
   const failing: RefreshClient = {
-    maxExchangeMs: (e) => client.maxExchangeMs(e),
-    getLink: (id) => client.getLink(id),
+    maxExchangeMs: (e) => bed.client.maxExchangeMs(e),
+    getLink: (id) => bed.client.getLink(id),
     refreshProducts: async (id, products, opts) => {
       const failure = failures[id];
       if (failure) throw failure;
-      return client.refreshProducts(id, products, opts);
+      return bed.client.refreshProducts(id, products, opts);
     },
   };
   const { processBatch } = createRefreshProcessor({
@@ -89,7 +67,7 @@ function processorOf(registry: RefreshRegistry, inFlight: number, failures: Reco
 
 /** Script calls Redis ran so far (EVALSHA and EVAL, from INFO commandstats). */
 async function scriptCalls(): Promise<number> {
-  const info = await redis.info('commandstats');
+  const info = await bed.redis.info('commandstats');
   return [...info.matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+)/gm)].reduce((s, m) => s + Number(m[1]), 0);
 }
 
@@ -100,7 +78,7 @@ const oneShard = (registry: RefreshRegistry, ids: string[]) => {
 };
 
 const sent = async (ids: string[]) => {
-  const calls = (await counters(sb)).refreshCalls;
+  const calls = (await counters(bed.sb)).refreshCalls;
   return ids.map((id) => calls[id]?.accounts ?? 0);
 };
 
@@ -167,7 +145,7 @@ describe('refresh batch jobs', () => {
   });
 
   it('extends the leases of links whose job still waits half a hand-over later, not of those already done', async () => {
-    const registry = await RefreshRegistry.open(redis, `{bt${++n}}`, {
+    const registry = await RefreshRegistry.open(bed.redis, `{bt${++n}}`, {
       timeScale: SCALE,
       firstDueSpreadMs: 0,
       buckets: 64,
@@ -180,7 +158,7 @@ describe('refresh batch jobs', () => {
     });
     const [waits, done] = [`lease-${n}-a`, `lease-${n}-b`];
     await registry.register([{ linkId: waits, products: PRODUCTS }]);
-    const queue = new Queue(refreshJob.queue, { connection: redis, prefix: `${registry.prefix}:bull` });
+    const queue = new Queue(refreshJob.queue, { connection: bed.redis, prefix: `${registry.prefix}:bull` });
     const dispatcher = startDispatcher(registry, queue, logger);
     try {
       // a round each: two jobs

@@ -3,43 +3,20 @@
  * is given back unsent, a call is never sent after its claim's send window, and calls back off when the upstream
  * stops answering in time (a timed-out refresh counts as one, so sending into a jam "refreshes" nothing).
  */
-import { startPrivateRedis, type PrivateRedis } from '@mk/testkit';
-import { CLIENT_CODES, type MoneyKitClient } from '@mk/moneykit-client';
-import type { RunningSandbox } from '@mk/sandbox';
-import { createLogger, type Product, type Redis } from '@mk/shared';
-import IORedis from 'ioredis';
+import { CLIENT_CODES } from '@mk/moneykit-client';
+import { createLogger, type Product } from '@mk/shared';
 import type { Job, Queue } from 'bullmq';
 import { CongestionLimit } from '../src/refresh/congestion';
 import { createRefreshProcessor, sendWindowMs, type RefreshClient } from '../src/refresh/processor';
 import { RefreshRegistry } from '@mk/refresh';
-import { clientFor, control, counters, importLinks, startRefreshSandbox } from './fixtures/refresh-helpers';
+import { counters } from './fixtures/refresh-helpers';
+import { useRefreshTestbed } from './fixtures/refresh-testbed';
 
 const SCALE = 3600;
 const logger = createLogger('test', { level: 'silent' });
-let server: PrivateRedis;
-let redis: Redis;
-let sb: RunningSandbox;
-let client: MoneyKitClient;
+const bed = useRefreshTestbed({ timeScale: SCALE, clientTimeoutMs: 500 }); // a call lasts at most 1.5 s (timeout + 1 s grace)
+const { connectedLinks } = bed;
 let n = 0;
-
-beforeAll(async () => {
-  server = await startPrivateRedis();
-  redis = new IORedis(server.url, { maxRetriesPerRequest: null });
-  sb = await startRefreshSandbox({ timeScale: SCALE });
-  client = clientFor(sb, 500); // a call lasts at most 1.5 s (timeout + 1 s grace)
-});
-afterAll(async () => {
-  client.close();
-  await sb.close();
-  redis.disconnect();
-  await server.stop();
-});
-
-async function connectedLinks(count: number): Promise<string[]> {
-  const ids = await importLinks(client, count, 1000 * ++n);
-  for (const id of ids) await control(sb, 'POST', `/links/${id}/reconnect`);
-  return ids;
-}
 
 const job = (linkId: string, products: Product[]) =>
   ({ data: { linkId, products, dueAt: Date.now() }, attemptsMade: 0, opts: { attempts: 3 } }) as unknown as Job;
@@ -47,14 +24,14 @@ const noQueue = { rateLimit: async () => undefined } as unknown as Queue;
 
 describe('a starved refresh worker', () => {
   it('gives a claim back unsent when the process stalled past its send window, and claims afresh', async () => {
-    const reg = await RefreshRegistry.open(redis, `{st${++n}}`, {
+    const reg = await RefreshRegistry.open(bed.redis, `{st${++n}}`, {
       timeScale: SCALE,
       inFlightMs: 2000,
       quotaGuardMs: 20,
       firstDueSpreadMs: 0,
       buckets: 8,
     });
-    const window = sendWindowMs(2000, client.maxExchangeMs('refresh_products'), 20);
+    const window = sendWindowMs(2000, bed.client.maxExchangeMs('refresh_products'), 20);
     expect(window).toBe(480);
     const [linkId] = await connectedLinks(1);
     await reg.register([{ linkId: linkId!, products: ['accounts'] }]);
@@ -72,7 +49,7 @@ describe('a starved refresh worker', () => {
     });
     const { processRefresh: process } = createRefreshProcessor({
       registry: slowClaims,
-      client,
+      client: bed.client,
       queue: noQueue,
       logger,
       credentialsRefused: async () => undefined,
@@ -81,20 +58,20 @@ describe('a starved refresh worker', () => {
     const stats = await reg.stats();
     expect(stats.staleClaims).toBe(1);
     expect(stats.accepted).toBe(1);
-    expect((await counters(sb)).refreshCalls[linkId!]).toEqual({ accounts: 1 });
+    expect((await counters(bed.sb)).refreshCalls[linkId!]).toEqual({ accounts: 1 });
   });
 
   it("never sends a call after its claim's send window, even when the stall comes after the claim was checked", async () => {
     const [linkId] = await connectedLinks(1);
-    await expect(client.refreshProducts(linkId!, ['accounts'], { sendBy: Date.now() - 1 })).rejects.toMatchObject({
+    await expect(bed.client.refreshProducts(linkId!, ['accounts'], { sendBy: Date.now() - 1 })).rejects.toMatchObject({
       code: CLIENT_CODES.sendWindowPassed,
       errorClass: 'retryable',
       mayHaveTakenEffect: false,
     });
-    expect((await counters(sb)).refreshCalls[linkId!]).toBeUndefined();
+    expect((await counters(bed.sb)).refreshCalls[linkId!]).toBeUndefined();
 
     // through the processor: the stall falls between the claim check and the send; the products are given back
-    const reg = await RefreshRegistry.open(redis, `{st${++n}}`, {
+    const reg = await RefreshRegistry.open(bed.redis, `{st${++n}}`, {
       timeScale: SCALE,
       inFlightMs: 2000,
       quotaGuardMs: 20,
@@ -103,11 +80,11 @@ describe('a starved refresh worker', () => {
     });
     await reg.register([{ linkId: linkId!, products: ['accounts'] }]);
     const stalled: RefreshClient = {
-      maxExchangeMs: (e) => client.maxExchangeMs(e),
-      getLink: (id) => client.getLink(id),
+      maxExchangeMs: (e) => bed.client.maxExchangeMs(e),
+      getLink: (id) => bed.client.getLink(id),
       refreshProducts: async (id, products, opts) => {
         await new Promise((r) => setTimeout(r, 600));
-        return client.refreshProducts(id, products, opts);
+        return bed.client.refreshProducts(id, products, opts);
       },
     };
     const { processRefresh: process } = createRefreshProcessor({
@@ -118,7 +95,7 @@ describe('a starved refresh worker', () => {
       credentialsRefused: async () => undefined,
     });
     await expect(process(job(linkId!, ['accounts']))).rejects.toMatchObject({ code: CLIENT_CODES.sendWindowPassed });
-    expect((await counters(sb)).refreshCalls[linkId!]).toBeUndefined();
+    expect((await counters(bed.sb)).refreshCalls[linkId!]).toBeUndefined();
     // given back, not counted as a refresh: claimable again at once
     const again = await reg.claim(linkId!, ['accounts']);
     expect(again).toMatchObject({ kind: 'claimed', products: ['accounts'] });
