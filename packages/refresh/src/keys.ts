@@ -11,6 +11,7 @@
  *   <shard>:refresh:s:<bucket>   hash   link id → packed state (state.ts): products, quota times, parked
  *   <shard>:refresh:w:<bucket>   hash   link id → last state-change webhook applied: <action><reason><time>
  *   <prefix>:refresh:429         zset   link id → time of its last 429 (tells per-link from app-wide)
+ *   <prefix>:refresh:turn        string dispatcher rounds taken so far, over all processes: the next round's shard
  *   <prefix>:refresh:m:<minute>  hash   accepted, deferred, parked in that minute (minutes.ts; expires)
  *   <prefix>:refresh:events      stream notable events (parked, removed, stopped, failed) for ops
  *   <prefix>:refresh:trace:<link> list  the last steps of a traced link (trace.ts; only with traceSample > 0)
@@ -86,6 +87,7 @@ export function refreshKeys(prefix: string = DEFAULT_PREFIX, shards = 1) {
     index: (bucket: number) => `${shardBase(shardOf(bucket))}d:${bucket}`,
     webhookOrder: (bucket: number) => `${shardBase(shardOf(bucket))}w:${bucket}`,
     recent429: `${base}429`,
+    turn: `${base}turn`,
     minute: (minute: number) => `${base}m:${minute}`,
     events: `${base}events`,
     trace: (linkId: string) => `${base}trace:${linkId}`,

@@ -280,8 +280,6 @@ export class RefreshRegistry {
   readonly minutes: RefreshMinutes;
   private readonly timing: string;
   private readonly scripts: RegistryScripts;
-  /** The shard takeDue starts from: rounds rotate so no shard waits behind another. */
-  private nextShard = 0;
 
   private constructor(
     readonly redis: Redis,
@@ -583,8 +581,9 @@ export class RefreshRegistry {
   async takeDue(batch = this.options.dispatchBatch, maxShards = this.shards): Promise<DueLink[]> {
     // One script per shard (each one slot), until the batch is full.
     const out: DueLink[] = [];
-    const start = this.nextShard;
-    this.nextShard = (this.nextShard + 1) % this.shards;
+    // rounds take turns over the shards across all processes, so none waits behind another and every dispatching
+    // process shortens each shard's wait (a local turn lets processes fall into step, visiting a shard back to back)
+    const start = this.shards === 1 ? 0 : (await this.redis.incr(this.keys.turn)) % this.shards;
     for (let k = 0; k < Math.min(maxShards, this.shards) && out.length < batch; k++) {
       const flat = await this.scripts.dispatch(
         this.keys.shard((start + k) % this.shards),

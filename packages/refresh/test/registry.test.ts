@@ -265,6 +265,22 @@ describe('RefreshRegistry', () => {
     expect((await reg.minutes.history(1)).accepted).toEqual([39]);
   });
 
+  it('dispatcher rounds of one shard take turns over the shards across processes', async () => {
+    const p = prefix();
+    const a = await RefreshRegistry.open(redis, p, { ...opts, shards: 4 });
+    const b = await RefreshRegistry.open(redis, p, { ...opts, shards: 4 });
+    // one due link in each shard
+    const ids: string[] = [];
+    for (let i = 0; ids.length < 4; i++)
+      if (!ids.some((id) => a.keys.shardOf(a.bucketOf(id)) === a.keys.shardOf(a.bucketOf(`t${i}`)))) ids.push(`t${i}`);
+    await a.register(ids.map((linkId) => ({ linkId, products: ['accounts' as const] })));
+    // two processes in step (each round right after the other's) still visit a new shard each round
+    const rounds = [];
+    for (const reg of [a, b, a, b]) rounds.push((await reg.takeDue(100, 1)).map((d) => d.linkId));
+    expect(rounds.every((r) => r.length === 1)).toBe(true);
+    expect(new Set(rounds.flat())).toEqual(new Set(ids));
+  });
+
   it('parks, resumes at once, stops forbidden products and removes links', async () => {
     const p = prefix();
     const reg = await RefreshRegistry.open(redis, p, { ...opts, firstDueSpreadMs: 60_000 });
