@@ -73,8 +73,8 @@ async function scriptCalls(): Promise<number> {
 
 /** The links of one shard of the registry, as the dispatcher batches them. */
 const oneShard = (registry: RefreshRegistry, ids: string[]) => {
-  const shard = registry.keys.shardOf(registry.bucketOf(ids[0]!));
-  return ids.filter((id) => registry.keys.shardOf(registry.bucketOf(id)) === shard);
+  const shard = registry.shardOfLink(ids[0]!).shard;
+  return ids.filter((id) => registry.shardOfLink(id).shard === shard);
 };
 
 const sent = async (ids: string[]) => {

@@ -231,7 +231,7 @@ describe('RefreshRegistry', () => {
     const ids = Array.from({ length: 40 }, (_, i) => `m${i}`);
     await reg.register([...ids.map((linkId) => ({ linkId, products: ['accounts' as const] })), { linkId: 'gone' }]);
     await reg.remove('gone', 'deleted');
-    const shards = new Set(ids.map((id) => reg.keys.shardOf(reg.bucketOf(id)))).size;
+    const shards = new Set(ids.map((id) => reg.shardOfLink(id).shard)).size;
     expect(shards).toBe(4);
     const scripts = async () =>
       [...(await redis.info('commandstats')).matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+)/gm)].reduce(
@@ -270,9 +270,9 @@ describe('RefreshRegistry', () => {
     const a = await RefreshRegistry.open(redis, p, { ...opts, shards: 4 });
     const b = await RefreshRegistry.open(redis, p, { ...opts, shards: 4 });
     // one due link in each shard
+    const shardOf = (id: string) => a.shardOfLink(id).shard;
     const ids: string[] = [];
-    for (let i = 0; ids.length < 4; i++)
-      if (!ids.some((id) => a.keys.shardOf(a.bucketOf(id)) === a.keys.shardOf(a.bucketOf(`t${i}`)))) ids.push(`t${i}`);
+    for (let i = 0; ids.length < 4; i++) if (!ids.some((id) => shardOf(id) === shardOf(`t${i}`))) ids.push(`t${i}`);
     await a.register(ids.map((linkId) => ({ linkId, products: ['accounts' as const] })));
     // two processes in step (each round right after the other's) still visit a new shard each round
     const rounds = [];
